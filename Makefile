@@ -1,0 +1,138 @@
+# libgatrec - build, test, install.
+#   make                 library (shared + static) and the gatrec command line
+#   make check           every test (Check suites, ABI guards, Python binding, install)
+#   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench           benchmark programs that print their figures
+#   make install PREFIX=/usr/local DESTDIR=   /   make uninstall
+#   make demo            the README's main job: fetch ML-100K, train, recommend
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define GATREC_VERSION_MAJOR \([0-9]*\)/\1/p' include/gatrec.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define GATREC_VERSION_MINOR \([0-9]*\)/\1/p' include/gatrec.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define GATREC_VERSION_PATCH \([0-9]*\)/\1/p' include/gatrec.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+CXX ?= c++
+PYTHON ?= python3
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build/sanitize
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SAN :=
+endif
+
+DEPS_LIBS := -lcurl -ljansson -lz -lm -lpthread
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
+
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -Iinclude -fPIC -fvisibility=hidden $(CFLAGS)
+ALL_LDFLAGS := $(SAN) $(LDFLAGS)
+
+LIB_SRC := $(sort $(wildcard lib/*/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC := $(sort $(wildcard examples/gatrec/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(sort $(wildcard test/check_*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+SONAME := libgatrec.so.$(VERSION_MAJOR)
+SHARED := $(BUILD)/libgatrec.so.$(VERSION)
+STATIC := $(BUILD)/libgatrec.a
+CLI := $(BUILD)/gatrec
+TESTRUNNER := $(BUILD)/check_gatrec
+
+DATA_DIR ?= $(if $(GATREC_DATA_DIR),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
+
+.PHONY: all lib cli check test-unit test-abi test-python test-install bench demo install uninstall clean
+all: lib cli
+
+lib: $(SHARED) $(STATIC) $(BUILD)/gatrec.pc
+cli: $(CLI)
+
+$(BUILD)/obj/%.o: %.c include/gatrec.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DGATREC_BUILDING -MMD -MP -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+$(SHARED): $(LIB_OBJ) lib/gatrec.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/gatrec.map -Wl,--no-undefined \
+	    $(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(DEPS_LIBS)
+	ln -sf libgatrec.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libgatrec.so
+
+$(STATIC): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/gatrec.pc: pkgconfig/gatrec.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# The command line links the static library so that it runs wherever it is copied.
+$(CLI): $(CLI_OBJ) $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(DEPS_LIBS)
+
+# Unit tests link the static library: they may reach internal helpers through lib/ headers.
+$(TESTRUNNER): $(TEST_OBJ) $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(DEPS_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
+
+check: test-abi test-python test-install test-unit
+
+test-unit: $(TESTRUNNER) $(CLI)
+	GATREC_TEST_DATA="$(DATA_DIR)" GATREC_CLI="$(CURDIR)/$(CLI)" $(TESTRUNNER)
+
+test-abi: $(SHARED)
+	sh test/check-exports.sh $(SHARED) test/exports.txt
+	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only test/headertest.c
+	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only -x c++ test/headertest.c
+
+test-python: $(SHARED)
+	GATREC_LIBRARY="$(CURDIR)/$(BUILD)/$(SONAME)" $(if $(SAN),LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0) \
+	    $(PYTHON) test/test_python.py
+
+test-install: lib
+	CC="$(CC)" SAN="$(SAN)" MAKE="$(MAKE)" BUILD="$(BUILD)" sh test/test-install.sh
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; GATREC_TEST_DATA="$(DATA_DIR)" $$b || exit 1; done
+
+demo: all
+	sh examples/demo.sh
+
+install: lib cli
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 include/gatrec.h $(DESTDIR)$(INCLUDEDIR)/gatrec.h
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libgatrec.so.$(VERSION)
+	ln -sf libgatrec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgatrec.so
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libgatrec.a
+	install -m 644 $(BUILD)/gatrec.pc $(DESTDIR)$(PKGCONFIGDIR)/gatrec.pc
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/gatrec
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/gatrec.h $(DESTDIR)$(LIBDIR)/libgatrec.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libgatrec.so $(DESTDIR)$(LIBDIR)/libgatrec.a \
+	    $(DESTDIR)$(PKGCONFIGDIR)/gatrec.pc $(DESTDIR)$(BINDIR)/gatrec
+
+clean:
+	rm -rf build

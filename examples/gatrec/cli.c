@@ -1,0 +1,131 @@
+/* Argument parsing, error reporting and output helpers of the gatrec command line. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_parse(int argc, char **argv, int first, const cli_opt *opts, const char **pos, int npos, int *npos_out)
+{
+    int np = 0;
+    for (int a = first; a < argc; a++) {
+        const char *arg = argv[a], *eq;
+        const cli_opt *o = NULL;
+        size_t nlen;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            return -1;
+        if (arg[0] != '-' || arg[1] == '\0') {
+            if (np >= npos)
+                return cli_usage_error(argv[first - 1], "unexpected argument '%s'", arg);
+            pos[np++] = arg;
+            continue;
+        }
+        eq = strchr(arg, '=');
+        nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        for (const cli_opt *p = opts; p->name; p++)
+            if (strlen(p->name) == nlen && strncmp(p->name, arg, nlen) == 0)
+                o = p;
+        if (!o)
+            return cli_usage_error(argv[first - 1], "unknown option '%s' (see --help)", arg);
+        if (!o->value) {
+            if (eq)
+                return cli_usage_error(argv[first - 1], "option '%s' takes no value", arg);
+            *o->flag = 1;
+        } else if (eq) {
+            *o->value = eq + 1;
+        } else if (a + 1 < argc) {
+            *o->value = argv[++a];
+        } else {
+            return cli_usage_error(argv[first - 1], "option '%s' needs a value", arg);
+        }
+    }
+    if (npos_out)
+        *npos_out = np;
+    return EXIT_OK;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "gatrec %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+int cli_fail(const char *cmd, int status)
+{
+    fprintf(stderr, "gatrec %s: %s (%s)\n", cmd, gatrec_last_error(), gatrec_strerror(status));
+    return EXIT_FAIL;
+}
+
+long long cli_number(const char *cmd, const char *name, const char *s, long long max)
+{
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > max) {
+        fprintf(stderr, "gatrec %s: %s must be a whole number from 0 to %lld, not '%s'\n", cmd, name, max, s);
+        return -1;
+    }
+    return v;
+}
+
+int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize)
+{
+    struct stat st;
+    int rc;
+    if (strchr(spec, '/') || (stat(spec, &st) == 0 && S_ISDIR(st.st_mode))) {
+        snprintf(dir, dirsize, "%s", spec);
+    } else {
+        char base[4096];
+        if ((rc = gatrec_data_dir(base, sizeof base)))
+            return cli_fail(cmd, rc);
+        snprintf(dir, dirsize, "%s/%s", base, spec);
+    }
+    if ((rc = gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_AUTO, ds)))
+        return cli_fail(cmd, rc);
+    return EXIT_OK;
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+int cli_progress(void *payload, uint64_t done, uint64_t total)
+{
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(STDERR_FILENO);
+    if (!tty)
+        return 0;
+    if (total) {
+        int width = 40, fill = (int)(done * (uint64_t)width / total);
+        fprintf(stderr, "\r%s [%.*s%*s] %3d%% ", (const char *)payload, fill, "########################################",
+                width - fill, "", (int)(done * 100 / total));
+    } else {
+        fprintf(stderr, "\r%s %llu bytes ", (const char *)payload, (unsigned long long)done);
+    }
+    if (total && done >= total)
+        fputc('\n', stderr);
+    fflush(stderr);
+    return 0;
+}

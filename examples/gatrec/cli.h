@@ -1,0 +1,38 @@
+/* The gatrec command line: shared helpers. */
+#ifndef GATREC_CLI_H
+#define GATREC_CLI_H
+
+#include <stdio.h>
+
+#include "gatrec.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+typedef struct cli_opt {
+    const char *name;   /* "--split", or "-k" */
+    const char **value; /* where a value goes, or NULL for a flag */
+    int *flag;          /* set to 1 when a flag is given */
+} cli_opt;
+
+/* Parse argv[first..] against opts; positional arguments go to pos (up to npos). Prints the
+ * problem and returns EXIT_USAGE on an unknown option or a missing value, or -1 for --help. */
+int cli_parse(int argc, char **argv, int first, const cli_opt *opts, const char **pos, int npos, int *npos_out);
+/* Report a library failure: "gatrec CMD: message". Returns EXIT_FAIL. */
+int cli_fail(const char *cmd, int status);
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parse a non-negative integer option; -1 on error (printed). */
+long long cli_number(const char *cmd, const char *name, const char *s, long long max);
+/* Resolve --dataset (a name under the data directory, or a path) and load it. */
+int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize);
+/* JSON string output (escaped). */
+void cli_json_string(FILE *f, const char *s);
+/* A progress bar on stderr when it is a terminal; the payload is the label. */
+int cli_progress(void *payload, uint64_t done, uint64_t total);
+
+int cmd_data(int argc, char **argv);
+int cmd_split(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_recommend(int argc, char **argv);
+
+#endif

@@ -1,0 +1,205 @@
+/* gatrec: the libgatrec command line (data, split, train, eval, recommend). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: gatrec COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  data fetch NAME        download ml-100k or ml-1m from GroupLens (checksum verified)\n"
+    "  data info              counts and statistics of a dataset\n"
+    "  split                  write the train/validation/test parts of a split\n"
+    "  train                  train a model and save it\n"
+    "  eval                   evaluate a model or a recommendation CSV\n"
+    "  recommend              top-K items for a user, or for every user as CSV\n"
+    "  version                print the library version\n"
+    "\n"
+    "Run 'gatrec COMMAND --help' for a command's options. Datasets are looked up in\n"
+    "$GATREC_DATA_DIR (default ~/.cache/gatrec). Exit status: 0 ok, 1 failure, 2 usage.\n";
+
+static const char data_usage[] =
+    "usage: gatrec data fetch NAME [--data-dir DIR]\n"
+    "       gatrec data info [--dataset NAME|DIR] [--json]\n"
+    "\n"
+    "fetch   downloads NAME (ml-100k, ml-1m) from GroupLens, verifies its SHA-256 and unpacks\n"
+    "        it to DIR/NAME (DIR: --data-dir, else $GATREC_DATA_DIR, else ~/.cache/gatrec).\n"
+    "        Nothing is downloaded when the data is already there.\n"
+    "info    prints users, items, ratings, rating distribution and graph statistics\n"
+    "        (default dataset: ml-100k).\n";
+
+static int data_fetch(int argc, char **argv)
+{
+    const char *dir = NULL, *pos[1];
+    int np = 0, rc;
+    cli_opt opts[] = {{"--data-dir", &dir, NULL}, {NULL, NULL, NULL}};
+    char label[64];
+    rc = cli_parse(argc, argv, 3, opts, pos, 1, &np);
+    if (rc)
+        return rc < 0 ? (fputs(data_usage, stdout), EXIT_OK) : rc;
+    if (np != 1)
+        return cli_usage_error("data fetch", "%s", "name the dataset: ml-100k or ml-1m");
+    snprintf(label, sizeof label, "%s", pos[0]);
+    if ((rc = gatrec_data_fetch(pos[0], dir, cli_progress, label)))
+        return cli_fail("data fetch", rc);
+    {
+        char base[4096];
+        if (!dir && gatrec_data_dir(base, sizeof base) == 0)
+            dir = base;
+        printf("%s is ready in %s/%s\n", pos[0], dir, pos[0]);
+    }
+    return EXIT_OK;
+}
+
+static void print_info(const gatrec_dataset *ds, const char *dir, const gatrec_graph_stats *st, int json)
+{
+    size_t hist[6] = {0}, n = gatrec_dataset_num_ratings(ds);
+    for (size_t r = 0; r < n; r++) {
+        float v;
+        gatrec_dataset_rating(ds, r, NULL, NULL, &v, NULL);
+        if (v >= 1 && v <= 5 && v == (float)(int)v)
+            hist[(int)v]++;
+    }
+    if (json) {
+        printf("{\"dataset\": ");
+        cli_json_string(stdout, gatrec_dataset_name(ds));
+        printf(", \"path\": ");
+        cli_json_string(stdout, dir);
+        printf(", \"ratings\": %zu, \"users\": %zu, \"items\": %zu, \"genres\": %zu, "
+               "\"rating_counts\": {\"1\": %zu, \"2\": %zu, \"3\": %zu, \"4\": %zu, \"5\": %zu}, "
+               "\"density\": %.6f, \"user_degree\": {\"min\": %zu, \"mean\": %.2f, \"max\": %zu}, "
+               "\"item_degree\": {\"min\": %zu, \"mean\": %.2f, \"max\": %zu}, \"unrated_items\": %zu}\n",
+               n, gatrec_dataset_num_users(ds), gatrec_dataset_num_items(ds), gatrec_dataset_num_genres(ds), hist[1],
+               hist[2], hist[3], hist[4], hist[5], st->density, st->user_degree_min, st->user_degree_mean,
+               st->user_degree_max, st->item_degree_min, st->item_degree_mean, st->item_degree_max,
+               st->isolated_items);
+        return;
+    }
+    printf("dataset   %s (%s)\n", gatrec_dataset_name(ds), dir);
+    printf("ratings   %zu\nusers     %zu\nitems     %zu (%zu never rated)\ngenres    %zu\n", n,
+           gatrec_dataset_num_users(ds), gatrec_dataset_num_items(ds), st->isolated_items,
+           gatrec_dataset_num_genres(ds));
+    printf("ratings   1: %zu  2: %zu  3: %zu  4: %zu  5: %zu\n", hist[1], hist[2], hist[3], hist[4], hist[5]);
+    printf("density   %.4f%%\n", 100.0 * st->density);
+    printf("per user  min %zu, mean %.1f, max %zu ratings\n", st->user_degree_min, st->user_degree_mean,
+           st->user_degree_max);
+    printf("per item  min %zu, mean %.1f, max %zu ratings\n", st->item_degree_min, st->item_degree_mean,
+           st->item_degree_max);
+}
+
+static int data_info(int argc, char **argv)
+{
+    const char *spec = "ml-100k";
+    int json = 0, rc;
+    cli_opt opts[] = {{"--dataset", &spec, NULL}, {"--json", NULL, &json}, {NULL, NULL, NULL}};
+    gatrec_dataset *ds = NULL;
+    gatrec_graph *g = NULL;
+    gatrec_graph_stats st = {.version = GATREC_GRAPH_STATS_VERSION};
+    char dir[4096];
+    rc = cli_parse(argc, argv, 3, opts, NULL, 0, NULL);
+    if (rc)
+        return rc < 0 ? (fputs(data_usage, stdout), EXIT_OK) : rc;
+    if ((rc = cli_open_dataset("data info", spec, &ds, dir, sizeof dir)))
+        return rc;
+    if ((rc = gatrec_graph_new(ds, NULL, NULL, &g)) || (rc = gatrec_graph_stats_get(g, &st))) {
+        rc = cli_fail("data info", rc);
+    } else {
+        print_info(ds, dir, &st, json);
+        rc = EXIT_OK;
+    }
+    gatrec_graph_free(g);
+    gatrec_dataset_free(ds);
+    return rc;
+}
+
+int cmd_data(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[2], "fetch") == 0)
+        return data_fetch(argc, argv);
+    if (argc >= 3 && strcmp(argv[2], "info") == 0)
+        return data_info(argc, argv);
+    if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        fputs(data_usage, stdout);
+        return EXIT_OK;
+    }
+    fputs(data_usage, stderr);
+    return EXIT_USAGE;
+}
+
+static const char split_usage[] =
+    "usage: gatrec split [--dataset NAME|DIR] [--split SPEC] [--seed N] --out DIR\n"
+    "\n"
+    "Writes DIR/train.tsv, DIR/test.tsv (and DIR/valid.tsv when the split has one) as\n"
+    "user<TAB>item<TAB>rating<TAB>timestamp lines with the dataset's ids.\n"
+    "SPEC: u1..u5, ua, ub (official files), random:TEST[:VALID] (per user, --seed),\n"
+    "      leave-last, leave-last:valid (by timestamp), temporal:TEST[:VALID] (global time).\n"
+    "Defaults: --dataset ml-100k --split u1 --seed 1.\n";
+
+int cmd_split(int argc, char **argv)
+{
+    const char *spec = "ml-100k", *sp = "u1", *seed_s = "1", *out = NULL;
+    cli_opt opts[] = {{"--dataset", &spec, NULL}, {"--split", &sp, NULL}, {"--seed", &seed_s, NULL},
+                      {"--out", &out, NULL},      {NULL, NULL, NULL}};
+    static const char *const names[] = {"train", "valid", "test"};
+    gatrec_dataset *ds = NULL;
+    gatrec_split *split = NULL;
+    char dir[4096];
+    long long seed;
+    int rc = cli_parse(argc, argv, 2, opts, NULL, 0, NULL);
+    if (rc)
+        return rc < 0 ? (fputs(split_usage, stdout), EXIT_OK) : rc;
+    if (!out)
+        return cli_usage_error("split", "%s", "--out DIR is required");
+    if ((seed = cli_number("split", "--seed", seed_s, 0x7fffffffffffffffLL)) < 0)
+        return EXIT_USAGE;
+    if ((rc = cli_open_dataset("split", spec, &ds, dir, sizeof dir)))
+        return rc;
+    if ((rc = gatrec_split_parse(ds, sp, (uint64_t)seed, &split))) {
+        rc = cli_fail("split", rc);
+        goto done;
+    }
+    for (int part = GATREC_PART_TRAIN; part <= GATREC_PART_TEST; part++) {
+        char path[4200];
+        if (gatrec_split_count(split, part) == 0 && part == GATREC_PART_VALID)
+            continue;
+        snprintf(path, sizeof path, "%s/%s.tsv", out, names[part]);
+        if ((rc = gatrec_split_write(split, part, path))) {
+            rc = cli_fail("split", rc);
+            goto done;
+        }
+        printf("%-5s %7zu ratings -> %s\n", names[part], gatrec_split_count(split, part), path);
+    }
+    rc = EXIT_OK;
+done:
+    gatrec_split_free(split);
+    gatrec_dataset_free(ds);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (strcmp(cmd, "data") == 0)
+        return cmd_data(argc, argv);
+    if (strcmp(cmd, "split") == 0)
+        return cmd_split(argc, argv);
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc, argv);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc, argv);
+    if (strcmp(cmd, "recommend") == 0)
+        return cmd_recommend(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("gatrec %s\n", gatrec_version_string());
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (cmd[0])
+        fprintf(stderr, "gatrec: unknown command '%s'\n\n", cmd);
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,478 @@
+/*
+ * gatrec.h - the public interface of libgatrec.
+ *
+ * libgatrec recommends items to users: it loads rating data, splits it, builds the bipartite
+ * user-item graph, trains a model on it, serves top-K lists and evaluates them under the
+ * protocols of the literature.
+ *
+ * Conventions (they hold for every function below):
+ *  - Functions that can fail return an int status: GATREC_OK (0) or a negative gatrec_status.
+ *    On failure gatrec_last_error() (per thread) names what failed and where, and output
+ *    pointers are left untouched (or set to NULL for handles).
+ *  - Handles are opaque. Each gatrec_*_free() accepts NULL.
+ *  - Users and items have dense indices 0..n-1 (int32_t) inside a dataset, a graph and a model,
+ *    and the dataset's own ids (int64_t, non-negative) outside.
+ *  - Option structs start with `unsigned int version`; initialise them with the matching
+ *    *_INIT macro or *_options_init() so that new fields can be added without an ABI break.
+ *  - Strings are UTF-8 and owned by the handle they come from unless said otherwise.
+ *  - No structure is passed by value and no function takes varargs: the API binds through FFI.
+ *
+ * This header includes only <stddef.h> and <stdint.h>, and compiles as C99 and C++.
+ */
+#ifndef GATREC_H
+#define GATREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(GATREC_BUILDING)
+#define GATREC_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define GATREC_API __attribute__((visibility("default")))
+#else
+#define GATREC_API
+#endif
+
+/* ---------------------------------------------------------------------------------------- */
+/* Version                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+#define GATREC_VERSION_MAJOR 0
+#define GATREC_VERSION_MINOR 1
+#define GATREC_VERSION_PATCH 0
+/** MAJOR * 10000 + MINOR * 100 + PATCH, as gatrec_version() returns it. */
+#define GATREC_VERSION_NUMBER \
+    (GATREC_VERSION_MAJOR * 10000 + GATREC_VERSION_MINOR * 100 + GATREC_VERSION_PATCH)
+#define GATREC_VERSION_STRING "0.1.0"
+
+/** The version of the library linked at run time, as GATREC_VERSION_NUMBER encodes it. */
+GATREC_API unsigned int gatrec_version(void);
+/** The version of the library linked at run time, "MAJOR.MINOR.PATCH". */
+GATREC_API const char *gatrec_version_string(void);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Status codes and errors                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Status codes. The numbers are part of the ABI and never change meaning. */
+typedef enum gatrec_status {
+    GATREC_OK = 0,
+    GATREC_ERROR = -1,        /**< failure with no more specific code */
+    GATREC_ENOMEM = -2,       /**< out of memory */
+    GATREC_EINVAL = -3,       /**< invalid argument (NULL handle, out-of-range index, bad option) */
+    GATREC_ENOENT = -4,       /**< a file or directory does not exist */
+    GATREC_EIO = -5,          /**< reading or writing a file failed */
+    GATREC_EEMPTY = -6,       /**< an input holds no records */
+    GATREC_EFIELDS = -7,      /**< an input line has too few fields */
+    GATREC_ENUMBER = -8,      /**< a field that must be a number is not one */
+    GATREC_ERATING = -9,      /**< a rating lies outside the allowed range */
+    GATREC_EDUPLICATE = -10,  /**< the same (user, item) pair appears twice */
+    GATREC_EOVERFLOW = -11,   /**< a number does not fit its type (e.g. an id >= 2^63) */
+    GATREC_ENOTFOUND = -12,   /**< an id, key or column is unknown */
+    GATREC_EFORMAT = -13,     /**< a file is not of the expected format (bad magic, bad zip, bad CSV) */
+    GATREC_EVERSION = -14,    /**< a file was written by a newer format version */
+    GATREC_ECHECKSUM = -15,   /**< a checksum does not match: the data is corrupted */
+    GATREC_ETRUNCATED = -16,  /**< a file ends before its declared end */
+    GATREC_ENETWORK = -17,    /**< a network transfer failed (connection, HTTP status) */
+    GATREC_ECANCELLED = -18,  /**< a callback asked to stop */
+    GATREC_EUSER = -19,       /**< a host callback failed; its own status is passed through */
+    GATREC_EUNSUPPORTED = -20 /**< the operation is not supported for this input or model */
+} gatrec_status;
+
+/** A static English description of a status code ("unknown status" for other values). */
+GATREC_API const char *gatrec_strerror(int status);
+/**
+ * The message of the last failure on the calling thread, naming what failed and where (file
+ * and line for bad input). Never NULL; "no error" when nothing failed yet. Valid until the next
+ * libgatrec call on this thread.
+ */
+GATREC_API const char *gatrec_last_error(void);
+/** The status of the last failure on the calling thread (GATREC_OK when none). */
+GATREC_API int gatrec_last_error_status(void);
+/** Forget the calling thread's last failure. */
+GATREC_API void gatrec_error_clear(void);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Handles                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Ratings with their users, items and item metadata, and maps between ids and indices. */
+typedef struct gatrec_dataset gatrec_dataset;
+/** An assignment of every rating of a dataset to train, validation or test. */
+typedef struct gatrec_split gatrec_split;
+/** The bipartite user-item graph of training ratings, CSR in both directions. */
+typedef struct gatrec_graph gatrec_graph;
+/** A ranked list of items for each user (dense indices), as a model or a file produces it. */
+typedef struct gatrec_reclist gatrec_reclist;
+/** A trained recommender: any kind below behind one interface. */
+typedef struct gatrec_model gatrec_model;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Datasets                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+/** MovieLens layouts for gatrec_dataset_load_movielens(). */
+typedef enum gatrec_movielens_kind {
+    GATREC_MOVIELENS_AUTO = 0, /**< decide from the files present */
+    GATREC_MOVIELENS_100K = 1, /**< u.data, u.item, u.user, u.genre (tab and '|' separated) */
+    GATREC_MOVIELENS_1M = 2    /**< ratings.dat, movies.dat, users.dat ("::" separated) */
+} gatrec_movielens_kind;
+
+/**
+ * Load a MovieLens directory laid out as in the official zip (e.g. "<data dir>/ml-100k").
+ * Latin-1 titles are converted to UTF-8. Every listed item gets an index, rated or not.
+ * The directory is remembered for gatrec_split_official().
+ */
+GATREC_API int gatrec_dataset_load_movielens(const char *dir, int kind, gatrec_dataset **out);
+
+#define GATREC_DELIMITED_OPTIONS_VERSION 1
+/** How to read a generic delimited interaction file. */
+typedef struct gatrec_delimited_options {
+    unsigned int version;     /**< GATREC_DELIMITED_OPTIONS_VERSION */
+    const char *delimiter;    /**< field separator, one or more bytes; default "," */
+    int header;               /**< 1 if the first line names the columns (skipped); default 1 */
+    int user_column;          /**< 0-based column of the user id; default 0 */
+    int item_column;          /**< 0-based column of the item id; default 1 */
+    int rating_column;        /**< 0-based column of the rating, -1 for none (every rating 1); default 2 */
+    int timestamp_column;     /**< 0-based column of an integer timestamp, -1 for none; default -1 */
+    double rating_min;        /**< smallest accepted rating; default 0.5 */
+    double rating_max;        /**< largest accepted rating; default 5 */
+} gatrec_delimited_options;
+
+#define GATREC_DELIMITED_OPTIONS_INIT \
+    { GATREC_DELIMITED_OPTIONS_VERSION, ",", 1, 0, 1, 2, -1, 0.5, 5.0 }
+
+/** Fill `opts` with the defaults of `version` (GATREC_DELIMITED_OPTIONS_VERSION). */
+GATREC_API int gatrec_delimited_options_init(gatrec_delimited_options *opts, unsigned int version);
+
+/**
+ * Load a delimited interaction file (user, item, rating and optional timestamp; ids are
+ * non-negative integers; CRLF line ends are accepted; empty lines are skipped). A missing file,
+ * an empty file, a short or non-numeric field, a rating out of range, a duplicate (user, item)
+ * and an id that overflows each have their own status, with the file and line in the message.
+ */
+GATREC_API int gatrec_dataset_load_delimited(const char *path, const gatrec_delimited_options *opts,
+                                             gatrec_dataset **out);
+
+/**
+ * Build a dataset from arrays of `n` ratings. `ratings` may be NULL (every rating 1) and
+ * `timestamps` may be NULL (every timestamp 0). Indices follow the order of first appearance.
+ */
+GATREC_API int gatrec_dataset_from_arrays(size_t n, const int64_t *user_ids, const int64_t *item_ids,
+                                          const float *ratings, const int64_t *timestamps,
+                                          gatrec_dataset **out);
+
+/**
+ * Attach a text to items from a CSV file (RFC 4180: quoted fields, doubled quotes, newlines
+ * inside quotes; a header line names the columns). `id_column` holds the dataset's item id,
+ * `text_column` the text (for example a plot overview). Rows for unknown items are ignored;
+ * the number of items that received a text is stored in `*matched` if it is not NULL.
+ */
+GATREC_API int gatrec_dataset_load_item_texts(gatrec_dataset *ds, const char *csv_path,
+                                              const char *id_column, const char *text_column,
+                                              size_t *matched);
+
+GATREC_API void gatrec_dataset_free(gatrec_dataset *ds);
+
+/** A short name of where the data came from ("ml-100k", "ml-1m", or the file's base name). */
+GATREC_API const char *gatrec_dataset_name(const gatrec_dataset *ds);
+GATREC_API size_t gatrec_dataset_num_users(const gatrec_dataset *ds);
+GATREC_API size_t gatrec_dataset_num_items(const gatrec_dataset *ds);
+GATREC_API size_t gatrec_dataset_num_ratings(const gatrec_dataset *ds);
+
+/** Dense index of a dataset user id; GATREC_ENOTFOUND when the id is unknown. */
+GATREC_API int gatrec_dataset_user_index(const gatrec_dataset *ds, int64_t user_id, int32_t *index);
+/** Dense index of a dataset item id; GATREC_ENOTFOUND when the id is unknown. */
+GATREC_API int gatrec_dataset_item_index(const gatrec_dataset *ds, int64_t item_id, int32_t *index);
+/** Dataset id of a user index, or -1 when the index is out of range. */
+GATREC_API int64_t gatrec_dataset_user_id(const gatrec_dataset *ds, int32_t index);
+/** Dataset id of an item index, or -1 when the index is out of range. */
+GATREC_API int64_t gatrec_dataset_item_id(const gatrec_dataset *ds, int32_t index);
+
+/** Rating number `i` (0 <= i < num_ratings): user and item indices, value, timestamp. Any output may be NULL. */
+GATREC_API int gatrec_dataset_rating(const gatrec_dataset *ds, size_t i, int32_t *user, int32_t *item,
+                                     float *rating, int64_t *timestamp);
+
+/** An item's title (UTF-8), or NULL when the dataset has none. */
+GATREC_API const char *gatrec_dataset_item_title(const gatrec_dataset *ds, int32_t item);
+/** An item's release year, or 0 when unknown. */
+GATREC_API int gatrec_dataset_item_year(const gatrec_dataset *ds, int32_t item);
+/** An item's text attached by gatrec_dataset_load_item_texts(), or NULL. */
+GATREC_API const char *gatrec_dataset_item_text(const gatrec_dataset *ds, int32_t item);
+/** Number of genres the dataset knows. */
+GATREC_API size_t gatrec_dataset_num_genres(const gatrec_dataset *ds);
+/** Name of genre `g`, or NULL when out of range. */
+GATREC_API const char *gatrec_dataset_genre_name(const gatrec_dataset *ds, size_t genre);
+/** 1 if `item` has genre `genre`, 0 if not or out of range. */
+GATREC_API int gatrec_dataset_item_has_genre(const gatrec_dataset *ds, int32_t item, size_t genre);
+/** A user's age, or -1 when unknown. */
+GATREC_API int gatrec_dataset_user_age(const gatrec_dataset *ds, int32_t user);
+/** A user's gender as the dataset writes it ("M", "F"), or NULL. */
+GATREC_API const char *gatrec_dataset_user_gender(const gatrec_dataset *ds, int32_t user);
+/** A user's occupation, or NULL. */
+GATREC_API const char *gatrec_dataset_user_occupation(const gatrec_dataset *ds, int32_t user);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Data directory and download                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+/**
+ * The data directory: $GATREC_DATA_DIR if set, else $HOME/.cache/gatrec. Written to `buf`
+ * (NUL-terminated); GATREC_EOVERFLOW when `size` is too small.
+ */
+GATREC_API int gatrec_data_dir(char *buf, size_t size);
+
+/** Download progress: bytes done and expected (0 when unknown). Return non-zero to cancel. */
+typedef int (*gatrec_progress_cb)(void *payload, uint64_t done, uint64_t total);
+
+/**
+ * Download a dataset ("ml-100k" or "ml-1m") from GroupLens into `data_dir` (NULL: the data
+ * directory above), verify the zip's SHA-256 against the published value, and unpack it to
+ * "<data_dir>/<name>/". Nothing is downloaded when that directory already holds the dataset's
+ * ratings file. The archive is held in memory (under 64 MiB) and nothing is unpacked unless the
+ * checksum matches (GATREC_ECHECKSUM otherwise). $GATREC_FETCH_BASE_URL, when set, replaces the
+ * GroupLens base URL (a mirror); the checksum still decides. `progress` may be NULL.
+ */
+GATREC_API int gatrec_data_fetch(const char *name, const char *data_dir, gatrec_progress_cb progress,
+                                 void *payload);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Splits                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Which part of a split a rating belongs to. */
+typedef enum gatrec_part {
+    GATREC_PART_TRAIN = 0,
+    GATREC_PART_VALID = 1,
+    GATREC_PART_TEST = 2,
+    GATREC_PART_NONE = 3 /**< in no part (e.g. not listed by an official split) */
+} gatrec_part;
+
+/**
+ * An official split of the dataset's directory: "u1".."u5", "ua", "ub" read "<dir>/NAME.base"
+ * and "<dir>/NAME.test". A rating listed there that the dataset lacks is an error.
+ */
+GATREC_API int gatrec_split_official(const gatrec_dataset *ds, const char *name, gatrec_split **out);
+/**
+ * Per-user random split: each user's ratings are shuffled with `seed` and round(n * test_ratio)
+ * go to test, round(n * valid_ratio) to validation, the rest (at least one) to train.
+ */
+GATREC_API int gatrec_split_random(const gatrec_dataset *ds, double test_ratio, double valid_ratio,
+                                   uint64_t seed, gatrec_split **out);
+/**
+ * Leave-last-out by timestamp: each user's latest rating goes to test and, when `valid` is
+ * non-zero, the one before it to validation. Users with too few ratings stay in train. Ties
+ * in time are broken by the order of the ratings in the dataset.
+ */
+GATREC_API int gatrec_split_leave_last(const gatrec_dataset *ds, int valid, gatrec_split **out);
+/** Global temporal split: the latest `test_ratio` of all ratings to test, the `valid_ratio` before them to validation. */
+GATREC_API int gatrec_split_temporal(const gatrec_dataset *ds, double test_ratio, double valid_ratio,
+                                     gatrec_split **out);
+/** A split from one gatrec_part per rating (`parts[i]` for rating i). */
+GATREC_API int gatrec_split_from_parts(const gatrec_dataset *ds, const uint8_t *parts, gatrec_split **out);
+/**
+ * A split from a textual spec, as the command line takes it: "u1".."u5", "ua", "ub",
+ * "random:TEST[:VALID]", "leave-last", "leave-last:valid", "temporal:TEST[:VALID]".
+ * `seed` is used by "random".
+ */
+GATREC_API int gatrec_split_parse(const gatrec_dataset *ds, const char *spec, uint64_t seed,
+                                  gatrec_split **out);
+GATREC_API void gatrec_split_free(gatrec_split *split);
+/** Number of ratings in `part`. */
+GATREC_API size_t gatrec_split_count(const gatrec_split *split, int part);
+/** The gatrec_part of rating `i`, or GATREC_EINVAL when out of range. */
+GATREC_API int gatrec_split_part(const gatrec_split *split, size_t i);
+/** Write the ratings of `part` as "user<TAB>item<TAB>rating<TAB>timestamp" lines (dataset ids), atomically. */
+GATREC_API int gatrec_split_write(const gatrec_split *split, int part, const char *path);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Graph                                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+#define GATREC_GRAPH_OPTIONS_VERSION 1
+typedef struct gatrec_graph_options {
+    unsigned int version;     /**< GATREC_GRAPH_OPTIONS_VERSION */
+    float liked_threshold;    /**< a rating >= this is "liked"; default 4 */
+    float disliked_threshold; /**< a rating <= this is "disliked"; default 2 */
+} gatrec_graph_options;
+#define GATREC_GRAPH_OPTIONS_INIT { GATREC_GRAPH_OPTIONS_VERSION, 4.0f, 2.0f }
+GATREC_API int gatrec_graph_options_init(gatrec_graph_options *opts, unsigned int version);
+
+/**
+ * The graph of the training part of `split` (all ratings when `split` is NULL). It has every
+ * user and item of the dataset as a node, and keeps the dataset's id maps. `opts` may be NULL.
+ */
+GATREC_API int gatrec_graph_new(const gatrec_dataset *ds, const gatrec_split *split,
+                                const gatrec_graph_options *opts, gatrec_graph **out);
+/** A graph from edge arrays of dense indices (ids equal indices). `ratings` may be NULL (all 1). */
+GATREC_API int gatrec_graph_from_edges(size_t num_users, size_t num_items, size_t num_edges,
+                                       const int32_t *users, const int32_t *items, const float *ratings,
+                                       const gatrec_graph_options *opts, gatrec_graph **out);
+GATREC_API void gatrec_graph_free(gatrec_graph *graph);
+GATREC_API size_t gatrec_graph_num_users(const gatrec_graph *graph);
+GATREC_API size_t gatrec_graph_num_items(const gatrec_graph *graph);
+GATREC_API size_t gatrec_graph_num_edges(const gatrec_graph *graph);
+/** A user's rated items (ascending) and ratings; the arrays belong to the graph. */
+GATREC_API int gatrec_graph_user_items(const gatrec_graph *graph, int32_t user, const int32_t **items,
+                                       const float **ratings, size_t *count);
+/** An item's raters (ascending) and ratings; the arrays belong to the graph. */
+GATREC_API int gatrec_graph_item_users(const gatrec_graph *graph, int32_t item, const int32_t **users,
+                                       const float **ratings, size_t *count);
+
+#define GATREC_GRAPH_STATS_VERSION 1
+/** Degree statistics of a graph. */
+typedef struct gatrec_graph_stats {
+    unsigned int version;       /**< set by the caller: GATREC_GRAPH_STATS_VERSION */
+    size_t users, items, edges;
+    size_t liked_edges;         /**< edges with rating >= liked_threshold */
+    size_t disliked_edges;      /**< edges with rating <= disliked_threshold */
+    size_t isolated_users;      /**< users without any edge */
+    size_t isolated_items;      /**< items without any edge */
+    size_t user_degree_min, user_degree_max;
+    size_t item_degree_min, item_degree_max;
+    double user_degree_mean, item_degree_mean;
+    double density;             /**< edges / (users * items) */
+} gatrec_graph_stats;
+/** Fill `stats` (whose `version` the caller sets) with the graph's statistics. */
+GATREC_API int gatrec_graph_stats_get(const gatrec_graph *graph, gatrec_graph_stats *stats);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Recommendation lists                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+GATREC_API int gatrec_reclist_new(size_t num_users, gatrec_reclist **out);
+GATREC_API void gatrec_reclist_free(gatrec_reclist *list);
+GATREC_API size_t gatrec_reclist_num_users(const gatrec_reclist *list);
+/** Set `user`'s list to `items` with ranks 1..n (replaces any earlier list; duplicates are refused). */
+GATREC_API int gatrec_reclist_set(gatrec_reclist *list, int32_t user, const int32_t *items, size_t n);
+/** `user`'s list in rank order; `*items` is NULL and `*n` 0 when the user has none. */
+GATREC_API int gatrec_reclist_get(const gatrec_reclist *list, int32_t user, const int32_t **items, size_t *n);
+/**
+ * Read a CSV with a header holding the columns user_id, item_id and rank (dataset ids; other
+ * columns are ignored) against `ds`. Each user's rows are sorted by rank; only ranks <= K
+ * count when evaluating at K. Unknown users or items are GATREC_ENOTFOUND with the line.
+ */
+GATREC_API int gatrec_reclist_load_csv(const gatrec_dataset *ds, const char *path, gatrec_reclist **out);
+/**
+ * Write "user_id,item_id,rank" lines (with that header) using the ids of `model` (or of `ds`
+ * when `model` is NULL), atomically.
+ */
+GATREC_API int gatrec_reclist_save_csv(const gatrec_reclist *list, const gatrec_model *model,
+                                       const gatrec_dataset *ds, const char *path);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Evaluation                                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Evaluation protocols (see docs/evaluation.md). */
+typedef enum gatrec_protocol {
+    /** Full ranking over unseen items; denominators K; users with at least one relevant item. */
+    GATREC_PROTOCOL_STANDARD = 1,
+    /** The protocol of arXiv 2508.01514: the top-K filtered to each user's test items. */
+    GATREC_PROTOCOL_PAPER = 2
+} gatrec_protocol;
+
+#define GATREC_EVAL_OPTIONS_VERSION 1
+typedef struct gatrec_eval_options {
+    unsigned int version;       /**< GATREC_EVAL_OPTIONS_VERSION */
+    int protocol;               /**< a gatrec_protocol; default GATREC_PROTOCOL_STANDARD */
+    size_t k;                   /**< cut-off; default 10 */
+    float relevance_threshold;  /**< a test rating >= this is relevant; default 4 */
+    int part;                   /**< the split part evaluated against; default GATREC_PART_TEST */
+} gatrec_eval_options;
+#define GATREC_EVAL_OPTIONS_INIT { GATREC_EVAL_OPTIONS_VERSION, GATREC_PROTOCOL_STANDARD, 10, 4.0f, GATREC_PART_TEST }
+GATREC_API int gatrec_eval_options_init(gatrec_eval_options *opts, unsigned int version);
+
+#define GATREC_METRICS_VERSION 1
+/** Metrics at K; which users each mean runs over depends on the protocol (docs/evaluation.md). */
+typedef struct gatrec_metrics {
+    unsigned int version;  /**< set by the caller: GATREC_METRICS_VERSION */
+    int protocol;
+    size_t k;
+    size_t users;          /**< users evaluated */
+    double precision, recall, ndcg, map, hit_rate, mrr;
+    double coverage;       /**< distinct recommended items / items (see docs) */
+    double novelty;        /**< mean self-information -log2 p(item) of recommended items (see docs) */
+} gatrec_metrics;
+
+/**
+ * Evaluate `list` against the `opts->part` ratings of `split`. Users with no list are treated
+ * as having an empty one (standard protocol) or left out (paper protocol).
+ */
+GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *split,
+                               const gatrec_reclist *list, const gatrec_eval_options *opts,
+                               gatrec_metrics *metrics);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Models                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum gatrec_model_kind {
+    GATREC_MODEL_POP = 1 /**< popularity: the number of training ratings of an item */
+} gatrec_model_kind;
+
+/** The kind's name ("pop"), or NULL for an unknown kind. */
+GATREC_API const char *gatrec_model_kind_name(int kind);
+/** The kind named `name`, or GATREC_ENOTFOUND. */
+GATREC_API int gatrec_model_kind_from_name(const char *name);
+
+#define GATREC_MODEL_OPTIONS_VERSION 1
+typedef struct gatrec_model_options {
+    unsigned int version;  /**< GATREC_MODEL_OPTIONS_VERSION */
+    int kind;              /**< a gatrec_model_kind; default GATREC_MODEL_POP */
+    uint64_t seed;         /**< seed of every random choice; default 1 */
+    int threads;           /**< threads this model may use; 0 = all cores; default 0 */
+} gatrec_model_options;
+#define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0 }
+GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
+
+/** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */
+GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_options *opts,
+                                  gatrec_model **out);
+GATREC_API void gatrec_model_free(gatrec_model *model);
+GATREC_API int gatrec_model_get_kind(const gatrec_model *model);
+GATREC_API size_t gatrec_model_num_users(const gatrec_model *model);
+GATREC_API size_t gatrec_model_num_items(const gatrec_model *model);
+GATREC_API int gatrec_model_user_index(const gatrec_model *model, int64_t user_id, int32_t *index);
+GATREC_API int gatrec_model_item_index(const gatrec_model *model, int64_t item_id, int32_t *index);
+GATREC_API int64_t gatrec_model_user_id(const gatrec_model *model, int32_t index);
+GATREC_API int64_t gatrec_model_item_id(const gatrec_model *model, int32_t index);
+/** Scores of `n` items for `user` (higher is better). */
+GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const int32_t *items, size_t n,
+                                  float *scores);
+/**
+ * The `k` best items for `user`, excluding the items the user rated in training, best first.
+ * `items` and `scores` (may be NULL) hold room for `k`; `*count` receives how many were written.
+ * Ties go to the lower item index.
+ */
+GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, size_t k, int32_t *items,
+                                      float *scores, size_t *count);
+/** gatrec_model_recommend() for every user, into a new list. */
+GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, gatrec_reclist **out);
+/** How many training ratings of `item` the model saw, and how many of them were liked. */
+GATREC_API int gatrec_model_item_popularity(const gatrec_model *model, int32_t item, size_t *ratings,
+                                            size_t *liked);
+/** Attach a text value to the model under `key` (stored in the file); NULL value removes it. */
+GATREC_API int gatrec_model_set_info(gatrec_model *model, const char *key, const char *value);
+/** The value stored under `key`, or NULL. */
+GATREC_API const char *gatrec_model_info(const gatrec_model *model, const char *key);
+/**
+ * Save to `path`: magic, format version, configuration, id maps, parameters and a checksum,
+ * written to a temporary file in the same directory and renamed over `path`.
+ */
+GATREC_API int gatrec_model_save(const gatrec_model *model, const char *path);
+/**
+ * Load a model file. A file of another format is GATREC_EFORMAT, a newer format version
+ * GATREC_EVERSION, a short file GATREC_ETRUNCATED, a corrupted one GATREC_ECHECKSUM.
+ */
+GATREC_API int gatrec_model_load(const char *path, gatrec_model **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GATREC_H */

@@ -1,0 +1,176 @@
+/* Allocation that records GATREC_ENOMEM, and the byte buffer used by every writer. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+void *gatrec__malloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        gatrec__error(GATREC_ENOMEM, "out of memory allocating %zu bytes", size);
+    return p;
+}
+
+void *gatrec__malloc_array(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size) {
+        gatrec__error(GATREC_ENOMEM, "allocation of %zu x %zu bytes overflows", count, size);
+        return NULL;
+    }
+    return gatrec__malloc(count * size);
+}
+
+void *gatrec__calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        gatrec__error(GATREC_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+int gatrec__reserve(void **ptr, size_t *capacity, size_t need, size_t size)
+{
+    size_t cap = *capacity;
+    void *p;
+    if (need <= cap)
+        return GATREC_OK;
+    if (cap < 16)
+        cap = 16;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2 / size)
+            return gatrec__error(GATREC_ENOMEM, "buffer of %zu elements is too large", need);
+        cap *= 2;
+    }
+    p = realloc(*ptr, cap * size);
+    if (!p)
+        return gatrec__error(GATREC_ENOMEM, "out of memory growing a buffer to %zu bytes", cap * size);
+    *ptr = p;
+    *capacity = cap;
+    return GATREC_OK;
+}
+
+char *gatrec__strndup(const char *s, size_t n)
+{
+    char *p = gatrec__malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+char *gatrec__strdup(const char *s)
+{
+    return gatrec__strndup(s, strlen(s));
+}
+
+int gatrec__buf_put(gatrec__buf *b, const void *data, size_t n)
+{
+    int rc;
+    if (n == 0)
+        return GATREC_OK;
+    if (b->len + n < b->len)
+        return gatrec__error(GATREC_ENOMEM, "buffer overflow");
+    rc = gatrec__reserve((void **)&b->data, &b->cap, b->len + n, 1);
+    if (rc)
+        return rc;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    return GATREC_OK;
+}
+
+/* Fixed-width integers are written little-endian whatever the host, so files travel. */
+int gatrec__buf_put_u32(gatrec__buf *b, uint32_t v)
+{
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    return gatrec__buf_put(b, x, 4);
+}
+
+int gatrec__buf_put_u64(gatrec__buf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    return gatrec__buf_put(b, x, 8);
+}
+
+int gatrec__buf_put_str(gatrec__buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    int rc = gatrec__buf_put_u32(b, (uint32_t)n);
+    return rc ? rc : gatrec__buf_put(b, s, n);
+}
+
+int gatrec__buf_printf(gatrec__buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n, rc;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return gatrec__error(GATREC_ERROR, "formatting failed");
+    rc = gatrec__reserve((void **)&b->data, &b->cap, b->len + (size_t)n + 1, 1);
+    if (rc)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return GATREC_OK;
+}
+
+void gatrec__buf_free(gatrec__buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+const void *gatrec__read_bytes(gatrec__reader *r, size_t n)
+{
+    const unsigned char *p = r->p;
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    r->p += n;
+    return p;
+}
+
+uint32_t gatrec__read_u32(gatrec__reader *r)
+{
+    const unsigned char *x = gatrec__read_bytes(r, 4);
+    uint32_t v = 0;
+    if (x)
+        for (int i = 0; i < 4; i++)
+            v |= (uint32_t)x[i] << (8 * i);
+    return v;
+}
+
+uint64_t gatrec__read_u64(gatrec__reader *r)
+{
+    const unsigned char *x = gatrec__read_bytes(r, 8);
+    uint64_t v = 0;
+    if (x)
+        for (int i = 0; i < 8; i++)
+            v |= (uint64_t)x[i] << (8 * i);
+    return v;
+}
+
+char *gatrec__read_str(gatrec__reader *r)
+{
+    uint32_t n = gatrec__read_u32(r);
+    const char *s = gatrec__read_bytes(r, n);
+    char *out;
+    if (!s)
+        return NULL;
+    out = gatrec__strndup(s, n);
+    if (!out)
+        r->bad = 1;
+    return out;
+}

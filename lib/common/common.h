@@ -1,0 +1,145 @@
+/* Internal helpers shared by every layer: errors, allocation, buffers, id maps, RNG, files.
+ * Nothing here is exported: the version script keeps only gatrec_* public symbols, and these
+ * use the gatrec__ (double underscore) prefix, which the script hides. */
+#ifndef GATREC_COMMON_H
+#define GATREC_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gatrec.h"
+
+#if defined(__GNUC__)
+#define GATREC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define GATREC_PRINTF(a, b)
+#endif
+
+/* ---- errors (error.c) ---- */
+/* Record `status` and a formatted message as the thread's last error; returns `status`. */
+int gatrec__error(int status, const char *fmt, ...) GATREC_PRINTF(2, 3);
+/* Prefix the thread's current message with a context ("loading X: ...") and return status. */
+int gatrec__error_context(int status, const char *fmt, ...) GATREC_PRINTF(2, 3);
+
+/* ---- allocation (alloc.c): failures record GATREC_ENOMEM ---- */
+void *gatrec__malloc(size_t size);
+void *gatrec__calloc(size_t count, size_t size);
+void *gatrec__malloc_array(size_t count, size_t size);
+/* Grow *ptr (count elements of size) to hold at least `need` elements; capacity doubles. */
+int gatrec__reserve(void **ptr, size_t *capacity, size_t need, size_t size);
+char *gatrec__strdup(const char *s);
+char *gatrec__strndup(const char *s, size_t n);
+
+/* ---- byte buffer (buffer.c) ---- */
+typedef struct gatrec__buf {
+    unsigned char *data;
+    size_t len, cap;
+} gatrec__buf;
+int gatrec__buf_put(gatrec__buf *b, const void *data, size_t n);
+int gatrec__buf_put_u32(gatrec__buf *b, uint32_t v);
+int gatrec__buf_put_u64(gatrec__buf *b, uint64_t v);
+int gatrec__buf_put_str(gatrec__buf *b, const char *s); /* u32 length + bytes */
+int gatrec__buf_printf(gatrec__buf *b, const char *fmt, ...) GATREC_PRINTF(2, 3);
+void gatrec__buf_free(gatrec__buf *b);
+
+/* A bounds-checked reader over a byte range; any overrun sets `bad` and reads zeros. */
+typedef struct gatrec__reader {
+    const unsigned char *p, *end;
+    int bad;
+} gatrec__reader;
+uint32_t gatrec__read_u32(gatrec__reader *r);
+uint64_t gatrec__read_u64(gatrec__reader *r);
+const void *gatrec__read_bytes(gatrec__reader *r, size_t n);
+/* Reads a u32-length string into a new NUL-terminated copy (NULL and bad on failure). */
+char *gatrec__read_str(gatrec__reader *r);
+
+/* ---- id maps (idmap.c): non-negative int64 ids <-> dense int32 indices ---- */
+typedef struct gatrec__idmap {
+    int64_t *ids;      /* index -> id */
+    size_t count, cap;
+    int32_t *slots;    /* open addressing, -1 = empty */
+    size_t nslots;
+} gatrec__idmap;
+/* Index of `id`, adding it when absent; *added tells which (may be NULL). */
+int gatrec__idmap_add(gatrec__idmap *m, int64_t id, int32_t *index, int *added);
+/* Index of `id`, or -1. */
+int32_t gatrec__idmap_find(const gatrec__idmap *m, int64_t id);
+int gatrec__idmap_copy(gatrec__idmap *dst, const gatrec__idmap *src);
+int gatrec__idmap_from_ids(gatrec__idmap *m, const int64_t *ids, size_t n); /* EDUPLICATE on repeats */
+void gatrec__idmap_free(gatrec__idmap *m);
+
+/* ---- random numbers (rng.c): counter-based, so results never depend on call order ---- */
+uint64_t gatrec__rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
+/* Uniform in [0, n). */
+uint64_t gatrec__rng_below(uint64_t seed, uint64_t stream, uint64_t counter, uint64_t n);
+
+/* ---- hashes (sha256.c; CRC-32 comes from zlib) ---- */
+typedef struct gatrec__sha256 {
+    uint32_t h[8];
+    uint64_t bytes;
+    unsigned char block[64];
+    size_t fill;
+} gatrec__sha256;
+void gatrec__sha256_init(gatrec__sha256 *s);
+void gatrec__sha256_update(gatrec__sha256 *s, const void *data, size_t n);
+void gatrec__sha256_final(gatrec__sha256 *s, unsigned char out[32]);
+void gatrec__hex(const unsigned char *bytes, size_t n, char *out); /* out: 2n+1 chars */
+uint32_t gatrec__crc32(const void *data, size_t n);
+
+/* ---- files (file.c) ---- */
+/* Read a whole file; ENOENT when missing, EIO otherwise. The buffer is NUL-terminated. */
+int gatrec__read_file(const char *path, char **data, size_t *len);
+/* Write `len` bytes to `path` through a temporary file in the same directory and rename. */
+int gatrec__write_file_atomic(const char *path, const void *data, size_t len);
+/* Create a directory and its parents (like mkdir -p). */
+int gatrec__mkdirs(const char *path);
+int gatrec__file_exists(const char *path);
+/* dir + "/" + name into a new string. */
+char *gatrec__path_join(const char *dir, const char *name);
+
+/* ---- text (text.c) ---- */
+/* Parse a whole field as a non-negative id: ENUMBER when not digits, EOVERFLOW past INT64_MAX. */
+int gatrec__parse_id(const char *s, size_t n, int64_t *out);
+/* Parse a whole field as a signed 64-bit integer. */
+int gatrec__parse_i64(const char *s, size_t n, int64_t *out);
+/* Parse a whole field as a finite number. */
+int gatrec__parse_double(const char *s, size_t n, double *out);
+/* Latin-1 bytes to a new UTF-8 string. */
+char *gatrec__latin1_to_utf8(const char *s, size_t n);
+/* 1 when the bytes are valid UTF-8. */
+int gatrec__is_utf8(const char *s, size_t n);
+
+/* A line iterator over a buffer: strips "\n" or "\r\n"; counts lines from 1. */
+typedef struct gatrec__lines {
+    const char *p, *end;
+    size_t lineno;
+} gatrec__lines;
+void gatrec__lines_init(gatrec__lines *it, const char *data, size_t len);
+/* Next line into (*line, *n); 0 at the end. */
+int gatrec__lines_next(gatrec__lines *it, const char **line, size_t *n);
+
+/* Split a line on `delim` (len dlen) into at most `max` fields; returns the field count
+ * (which may exceed max: only the first max are stored). */
+size_t gatrec__split_fields(const char *line, size_t n, const char *delim, size_t dlen,
+                            const char **fields, size_t *lens, size_t max);
+
+/* RFC 4180 CSV reader over a buffer. */
+typedef struct gatrec__csv {
+    const char *p, *end;
+    size_t line;        /* line where the current record starts, from 1 */
+    size_t next_line;
+    gatrec__buf field;  /* unescaped fields of the current record, NUL-separated */
+    size_t *offsets;
+    size_t nfields, cap;
+} gatrec__csv;
+void gatrec__csv_init(gatrec__csv *c, const char *data, size_t len);
+/* Next record: 1 on success, 0 at the end, negative status (EFORMAT) on an unterminated quote. */
+int gatrec__csv_next(gatrec__csv *c);
+const char *gatrec__csv_field(const gatrec__csv *c, size_t i);
+void gatrec__csv_free(gatrec__csv *c);
+
+/* ---- threads ---- */
+int gatrec__default_threads(void);
+
+#endif

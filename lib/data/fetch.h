@@ -1,0 +1,10 @@
+#ifndef GATREC_FETCH_H
+#define GATREC_FETCH_H
+
+#include <stddef.h>
+
+/* Unpack a zip archive held in memory (or a file) below `dest`; `what` names it in errors. */
+int gatrec__zip_extract_mem(const void *data, size_t len, const char *dest, const char *what, size_t *nfiles);
+int gatrec__zip_extract(const char *zip_path, const char *dest, size_t *nfiles);
+
+#endif

@@ -1,0 +1,326 @@
+/* The model file: everything needed to serve recommendations, checked before it is trusted.
+ *
+ *   magic "\x89GATREC\n" | u32 format version | u32 kind | u64 payload length | payload | u32 CRC-32
+ *
+ * The payload is a sequence of sections (u32 tag, u64 length, bytes); a reader skips tags it does
+ * not know, so later versions can add sections without breaking older readers. Integers are
+ * little-endian; floats are IEEE-754 binary32 bit patterns. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define MAGIC "\x89GATREC\n"
+#define FORMAT_VERSION 1u
+#define HEADER_SIZE 24u
+
+enum { TAG_CONFIG = 1, TAG_USERS = 2, TAG_ITEMS = 3, TAG_SEEN = 4, TAG_INFO = 5, TAG_POPULARITY = 6, TAG_PARAMS = 100 };
+
+static int put_f32(gatrec__buf *b, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return gatrec__buf_put_u32(b, u);
+}
+
+static float get_f32(gatrec__reader *r)
+{
+    uint32_t u = gatrec__read_u32(r);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Starts a section; returns the offset of its length field, patched by end_section. */
+static int begin_section(gatrec__buf *b, uint32_t tag, size_t *len_at)
+{
+    int rc = gatrec__buf_put_u32(b, tag);
+    *len_at = b->len;
+    return rc ? rc : gatrec__buf_put_u64(b, 0);
+}
+
+static void end_section(gatrec__buf *b, size_t len_at)
+{
+    uint64_t n = b->len - len_at - 8;
+    for (int i = 0; i < 8; i++)
+        b->data[len_at + (size_t)i] = (unsigned char)(n >> (8 * i));
+}
+
+static int put_ids(gatrec__buf *b, uint32_t tag, const gatrec__idmap *m)
+{
+    size_t at;
+    int rc = begin_section(b, tag, &at);
+    if (!rc)
+        rc = gatrec__buf_put_u64(b, m->count);
+    for (size_t i = 0; i < m->count && !rc; i++)
+        rc = gatrec__buf_put_u64(b, (uint64_t)m->ids[i]);
+    if (!rc)
+        end_section(b, at);
+    return rc;
+}
+
+static int write_payload(const gatrec_model *m, gatrec__buf *b)
+{
+    const gatrec__csr *s = &m->seen;
+    size_t at, nnz = s->off[s->nrows];
+    int rc;
+    if ((rc = begin_section(b, TAG_CONFIG, &at)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->ops->kind)) ||
+        (rc = gatrec__buf_put_u64(b, m->opts.seed)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->opts.threads)) ||
+        (rc = put_f32(b, m->liked)) || (rc = put_f32(b, m->disliked)))
+        return rc;
+    end_section(b, at);
+    if ((rc = put_ids(b, TAG_USERS, &m->users)) || (rc = put_ids(b, TAG_ITEMS, &m->items)))
+        return rc;
+    if ((rc = begin_section(b, TAG_SEEN, &at)) || (rc = gatrec__buf_put_u64(b, nnz)))
+        return rc;
+    for (size_t u = 0; u < s->nrows && !rc; u++)
+        rc = gatrec__buf_put_u64(b, s->off[u + 1] - s->off[u]);
+    for (size_t e = 0; e < nnz && !rc; e++)
+        if (!(rc = gatrec__buf_put_u32(b, (uint32_t)s->col[e])))
+            rc = put_f32(b, s->val[e]);
+    if (rc)
+        return rc;
+    end_section(b, at);
+    if ((rc = begin_section(b, TAG_POPULARITY, &at)))
+        return rc;
+    for (size_t i = 0; i < m->items.count && !rc; i++)
+        if (!(rc = gatrec__buf_put_u64(b, m->item_ratings[i])))
+            rc = gatrec__buf_put_u64(b, m->item_liked[i]);
+    if (rc)
+        return rc;
+    end_section(b, at);
+    if ((rc = begin_section(b, TAG_INFO, &at)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->ninfo)))
+        return rc;
+    for (size_t k = 0; k < m->ninfo && !rc; k++)
+        if (!(rc = gatrec__buf_put_str(b, m->info_keys[k])))
+            rc = gatrec__buf_put_str(b, m->info_vals[k]);
+    if (rc)
+        return rc;
+    end_section(b, at);
+    if ((rc = begin_section(b, TAG_PARAMS, &at)) || (rc = m->ops->save(m, b)))
+        return rc;
+    end_section(b, at);
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_save(const gatrec_model *model, const char *path)
+{
+    gatrec__buf b = {0};
+    size_t payload_at;
+    int rc;
+    if (!model || !path)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_save: NULL argument");
+    if ((rc = gatrec__buf_put(&b, MAGIC, 8)) || (rc = gatrec__buf_put_u32(&b, FORMAT_VERSION)) ||
+        (rc = gatrec__buf_put_u32(&b, (uint32_t)model->ops->kind)) || (rc = gatrec__buf_put_u64(&b, 0)))
+        goto done;
+    payload_at = b.len;
+    if ((rc = write_payload(model, &b)))
+        goto done;
+    end_section(&b, payload_at - 8);
+    if ((rc = gatrec__buf_put_u32(&b, gatrec__crc32(b.data + payload_at, b.len - payload_at))))
+        goto done;
+    if ((rc = gatrec__write_file_atomic(path, b.data, b.len)))
+        gatrec__error_context(rc, "saving model");
+done:
+    gatrec__buf_free(&b);
+    return rc;
+}
+
+static int read_ids(gatrec__reader *r, gatrec__idmap *m)
+{
+    uint64_t n = gatrec__read_u64(r);
+    if (r->bad || n > (uint64_t)(r->end - r->p) / 8 || n > INT32_MAX)
+        return GATREC_EFORMAT;
+    for (uint64_t i = 0; i < n; i++) {
+        int32_t idx;
+        int added, rc = gatrec__idmap_add(m, (int64_t)gatrec__read_u64(r), &idx, &added);
+        if (rc)
+            return rc;
+        if (!added)
+            return GATREC_EFORMAT;
+    }
+    return GATREC_OK;
+}
+
+static int read_seen(gatrec__reader *r, gatrec_model *m)
+{
+    gatrec__csr *s = &m->seen;
+    uint64_t nnz = gatrec__read_u64(r);
+    size_t nu = m->users.count;
+    if (r->bad || nnz > (uint64_t)(r->end - r->p) / 8)
+        return GATREC_EFORMAT;
+    s->nrows = nu;
+    s->off = gatrec__calloc(nu + 1, sizeof *s->off);
+    s->col = gatrec__malloc_array((size_t)nnz, sizeof *s->col);
+    s->val = gatrec__malloc_array((size_t)nnz, sizeof *s->val);
+    if (!s->off || !s->col || !s->val)
+        return GATREC_ENOMEM;
+    for (size_t u = 0; u < nu; u++) {
+        uint64_t d = gatrec__read_u64(r);
+        if (d > nnz - s->off[u])
+            return GATREC_EFORMAT;
+        s->off[u + 1] = s->off[u] + (size_t)d;
+    }
+    if (s->off[nu] != nnz)
+        return GATREC_EFORMAT;
+    for (size_t u = 0; u < nu; u++)
+        for (size_t e = s->off[u]; e < s->off[u + 1]; e++) {
+            s->col[e] = (int32_t)gatrec__read_u32(r);
+            s->val[e] = get_f32(r);
+            if (s->col[e] < 0 || (size_t)s->col[e] >= m->items.count || (e > s->off[u] && s->col[e] <= s->col[e - 1]))
+                return GATREC_EFORMAT;
+        }
+    return r->bad ? GATREC_EFORMAT : GATREC_OK;
+}
+
+static int read_info(gatrec__reader *r, gatrec_model *m)
+{
+    uint32_t n = gatrec__read_u32(r);
+    for (uint32_t k = 0; k < n && !r->bad; k++) {
+        char *key = gatrec__read_str(r), *val = gatrec__read_str(r);
+        int rc = key && val && key[0] ? gatrec_model_set_info(m, key, val) : GATREC_EFORMAT;
+        free(key);
+        free(val);
+        if (rc)
+            return rc;
+    }
+    return r->bad ? GATREC_EFORMAT : GATREC_OK;
+}
+
+static int read_payload(gatrec__reader *r, gatrec_model *m, uint32_t kind)
+{
+    int have_config = 0, have_seen = 0, have_pop = 0, have_params = 0;
+    while (r->p < r->end) {
+        uint32_t tag = gatrec__read_u32(r);
+        uint64_t len = gatrec__read_u64(r);
+        gatrec__reader sec;
+        int rc = GATREC_OK;
+        if (r->bad || len > (uint64_t)(r->end - r->p))
+            return GATREC_EFORMAT;
+        sec.p = r->p;
+        sec.end = r->p + len;
+        sec.bad = 0;
+        r->p += len;
+        switch (tag) {
+        case TAG_CONFIG:
+            if (gatrec__read_u32(&sec) != kind)
+                return GATREC_EFORMAT;
+            m->opts.seed = gatrec__read_u64(&sec);
+            m->opts.threads = (int)gatrec__read_u32(&sec);
+            m->liked = get_f32(&sec);
+            m->disliked = get_f32(&sec);
+            have_config = 1;
+            break;
+        case TAG_USERS:
+            rc = m->users.count ? GATREC_EFORMAT : read_ids(&sec, &m->users);
+            break;
+        case TAG_ITEMS:
+            rc = m->items.count ? GATREC_EFORMAT : read_ids(&sec, &m->items);
+            break;
+        case TAG_SEEN:
+            rc = have_seen++ ? GATREC_EFORMAT : read_seen(&sec, m);
+            break;
+        case TAG_POPULARITY:
+            if (have_pop++ || m->item_ratings)
+                return GATREC_EFORMAT;
+            m->item_ratings = gatrec__calloc(m->items.count, sizeof *m->item_ratings);
+            m->item_liked = gatrec__calloc(m->items.count, sizeof *m->item_liked);
+            if (!m->item_ratings || !m->item_liked)
+                return GATREC_ENOMEM;
+            for (size_t i = 0; i < m->items.count; i++) {
+                m->item_ratings[i] = gatrec__read_u64(&sec);
+                m->item_liked[i] = gatrec__read_u64(&sec);
+            }
+            break;
+        case TAG_INFO:
+            rc = read_info(&sec, m);
+            break;
+        case TAG_PARAMS:
+            if (have_params++ || !have_pop || !have_seen)
+                return GATREC_EFORMAT;
+            rc = m->ops->load(m, &sec);
+            break;
+        default:
+            break; /* a section from a later minor revision: skip it */
+        }
+        if (rc)
+            return rc;
+        if (sec.bad)
+            return GATREC_EFORMAT;
+    }
+    return have_config && have_seen && have_pop && have_params ? GATREC_OK : GATREC_EFORMAT;
+}
+
+GATREC_API int gatrec_model_load(const char *path, gatrec_model **out)
+{
+    char *data;
+    size_t len;
+    gatrec__reader r;
+    gatrec_model *m = NULL;
+    uint32_t version, kind, crc;
+    uint64_t plen;
+    int rc;
+    if (!path || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_load: NULL argument");
+    if ((rc = gatrec__read_file(path, &data, &len)))
+        return rc;
+    r.p = (const unsigned char *)data;
+    r.end = r.p + len;
+    r.bad = 0;
+    if (len < 8 ? memcmp(data, MAGIC, len) != 0 || len == 0 : memcmp(data, MAGIC, 8) != 0) {
+        rc = gatrec__error(GATREC_EFORMAT, "%s: not a gatrec model file", path);
+        goto done;
+    }
+    if (len < HEADER_SIZE) {
+        rc = gatrec__error(GATREC_ETRUNCATED, "%s: the file ends inside its header (%zu bytes)", path, len);
+        goto done;
+    }
+    gatrec__read_bytes(&r, 8);
+    version = gatrec__read_u32(&r);
+    kind = gatrec__read_u32(&r);
+    plen = gatrec__read_u64(&r);
+    if (version > FORMAT_VERSION || version == 0) {
+        rc = gatrec__error(GATREC_EVERSION, "%s: format version %u; this library (%s) reads up to %u", path, version,
+                           GATREC_VERSION_STRING, FORMAT_VERSION);
+        goto done;
+    }
+    if (plen > len - HEADER_SIZE || len - HEADER_SIZE - plen < 4) {
+        rc = gatrec__error(GATREC_ETRUNCATED, "%s: %zu bytes, but the header announces %llu", path, len,
+                           (unsigned long long)(plen + HEADER_SIZE + 4));
+        goto done;
+    }
+    {
+        gatrec__reader tail = {r.p + plen, r.end, 0};
+        crc = gatrec__read_u32(&tail);
+    }
+    if (crc != gatrec__crc32(r.p, (size_t)plen)) {
+        rc = gatrec__error(GATREC_ECHECKSUM, "%s: checksum mismatch: the file is corrupted", path);
+        goto done;
+    }
+    if (!gatrec__model_ops_of((int)kind)) {
+        rc = gatrec__error(GATREC_EUNSUPPORTED, "%s: model kind %u is unknown to this library (%s)", path, kind,
+                           GATREC_VERSION_STRING);
+        goto done;
+    }
+    if (!(m = gatrec__model_alloc())) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    m->ops = gatrec__model_ops_of((int)kind);
+    gatrec_model_options_init(&m->opts, GATREC_MODEL_OPTIONS_VERSION);
+    m->opts.kind = (int)kind;
+    r.end = r.p + plen;
+    rc = read_payload(&r, m, kind);
+    if (rc == GATREC_EFORMAT)
+        gatrec__error(rc, "%s: malformed model file (checksum valid: written by a faulty writer?)", path);
+    else if (rc)
+        gatrec__error_context(rc, "%s", path);
+done:
+    free(data);
+    if (rc) {
+        gatrec_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return GATREC_OK;
+}

@@ -1,0 +1,39 @@
+/* Popularity: an item's score is how many training ratings it has. The reference floor every
+ * other model must clear. */
+#include "model.h"
+
+static int pop_train(gatrec_model *m, const gatrec_graph *g)
+{
+    (void)m;
+    (void)g;
+    return GATREC_OK; /* the generic popularity counts are all it needs */
+}
+
+static void pop_score_all(const gatrec_model *m, int32_t user, float *scores)
+{
+    (void)user;
+    for (size_t i = 0; i < m->items.count; i++)
+        scores[i] = (float)m->item_ratings[i];
+}
+
+static int pop_save(const gatrec_model *m, gatrec__buf *b)
+{
+    (void)m;
+    (void)b;
+    return GATREC_OK;
+}
+
+static int pop_load(gatrec_model *m, gatrec__reader *r)
+{
+    (void)m;
+    (void)r;
+    return GATREC_OK;
+}
+
+static void pop_free(gatrec_model *m)
+{
+    (void)m;
+}
+
+const gatrec__model_ops gatrec__pop_ops = {GATREC_MODEL_POP, "pop", pop_train, pop_score_all, pop_save, pop_load,
+                                           pop_free};
