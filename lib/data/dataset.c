@@ -429,7 +429,7 @@ GATREC_API int gatrec_dataset_load_item_texts(gatrec_dataset *ds, const char *cs
         }
         count++;
     }
-    if (rc < 0 && rc != GATREC_ENOMEM && gatrec_last_error_status() != rc)
+    if (rc == GATREC_EFORMAT && !strstr(gatrec_last_error(), csv_path))
         gatrec__error_context(rc, "%s", csv_path);
     gatrec__csv_free(&csv);
     free(data);

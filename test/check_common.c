@@ -1,0 +1,142 @@
+/* Version, statuses and errors, SHA-256, number parsing, CSV, RNG. */
+#include "../lib/common/common.h"
+#include "check_util.h"
+
+START_TEST(test_version)
+{
+    ck_assert_uint_eq(gatrec_version(), GATREC_VERSION_NUMBER);
+    ck_assert_str_eq(gatrec_version_string(), GATREC_VERSION_STRING);
+}
+END_TEST
+
+START_TEST(test_statuses_distinct)
+{
+    for (int a = GATREC_EUNSUPPORTED; a <= GATREC_OK; a++) {
+        ck_assert_str_ne(gatrec_strerror(a), "unknown status");
+        for (int b = a + 1; b <= GATREC_OK; b++)
+            ck_assert_str_ne(gatrec_strerror(a), gatrec_strerror(b));
+    }
+    ck_assert_str_eq(gatrec_strerror(-999), "unknown status");
+}
+END_TEST
+
+START_TEST(test_last_error)
+{
+    gatrec_dataset *ds = NULL;
+    gatrec_error_clear();
+    ck_assert_str_eq(gatrec_last_error(), "no error");
+    ck_assert_int_eq(gatrec_last_error_status(), GATREC_OK);
+    ck_assert_status(gatrec_dataset_load_delimited("/nonexistent/ratings.csv", NULL, &ds), GATREC_ENOENT);
+    ck_assert_ptr_null(ds);
+    ck_assert_int_eq(gatrec_last_error_status(), GATREC_ENOENT);
+    ck_assert_error_mentions("/nonexistent/ratings.csv");
+}
+END_TEST
+
+static void sha_hex(const char *msg, size_t repeat, char *hex)
+{
+    gatrec__sha256 s;
+    unsigned char d[32];
+    gatrec__sha256_init(&s);
+    for (size_t i = 0; i < repeat; i++)
+        gatrec__sha256_update(&s, msg, strlen(msg));
+    gatrec__sha256_final(&s, d);
+    gatrec__hex(d, 32, hex);
+}
+
+START_TEST(test_sha256_vectors)
+{
+    char hex[65];
+    sha_hex("", 1, hex); /* FIPS 180-4 examples */
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha_hex("abc", 1, hex);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1, hex);
+    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    sha_hex("a", 1000000, hex);
+    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+START_TEST(test_parse_numbers)
+{
+    int64_t v;
+    double d;
+    ck_assert_ok(gatrec__parse_id("42", 2, &v));
+    ck_assert_int_eq(v, 42);
+    ck_assert_ok(gatrec__parse_id(" 7 ", 3, &v));
+    ck_assert_int_eq(v, 7);
+    ck_assert_ok(gatrec__parse_id("9223372036854775807", 19, &v));
+    ck_assert_int_eq(v, INT64_MAX);
+    ck_assert_int_eq(gatrec__parse_id("9223372036854775808", 19, &v), GATREC_EOVERFLOW);
+    ck_assert_int_eq(gatrec__parse_id("99999999999999999999x", 21, &v), GATREC_ENUMBER);
+    ck_assert_int_eq(gatrec__parse_id("-1", 2, &v), GATREC_ENUMBER);
+    ck_assert_int_eq(gatrec__parse_id("", 0, &v), GATREC_ENUMBER);
+    ck_assert_int_eq(gatrec__parse_id("1a", 2, &v), GATREC_ENUMBER);
+    ck_assert_ok(gatrec__parse_i64("-9223372036854775808", 20, &v));
+    ck_assert_int_eq(v, INT64_MIN);
+    ck_assert_ok(gatrec__parse_double("3.5", 3, &d));
+    ck_assert_double_eq(d, 3.5);
+    ck_assert_int_eq(gatrec__parse_double("nan", 3, &d), GATREC_ENUMBER);
+    ck_assert_int_eq(gatrec__parse_double("4x", 2, &d), GATREC_ENUMBER);
+}
+END_TEST
+
+START_TEST(test_latin1_utf8)
+{
+    char *s = gatrec__latin1_to_utf8("Caf\xe9", 4);
+    ck_assert_str_eq(s, "Caf\xc3\xa9");
+    ck_assert(gatrec__is_utf8(s, strlen(s)));
+    ck_assert(!gatrec__is_utf8("Caf\xe9", 4));
+    free(s);
+}
+END_TEST
+
+START_TEST(test_csv_rfc4180)
+{
+    const char *text = "id,text\r\n1,\"a, \"\"quoted\"\"\nsecond line\"\n2,plain\n3,\"unterminated";
+    gatrec__csv c;
+    gatrec__csv_init(&c, text, strlen(text));
+    ck_assert_int_eq(gatrec__csv_next(&c), 1);
+    ck_assert_str_eq(gatrec__csv_field(&c, 1), "text");
+    ck_assert_int_eq(gatrec__csv_next(&c), 1);
+    ck_assert_uint_eq(c.line, 2);
+    ck_assert_str_eq(gatrec__csv_field(&c, 1), "a, \"quoted\"\nsecond line");
+    ck_assert_int_eq(gatrec__csv_next(&c), 1);
+    ck_assert_uint_eq(c.line, 4);
+    ck_assert_str_eq(gatrec__csv_field(&c, 0), "2");
+    ck_assert_ptr_null(gatrec__csv_field(&c, 2));
+    ck_assert_int_eq(gatrec__csv_next(&c), GATREC_EFORMAT);
+    gatrec__csv_free(&c);
+}
+END_TEST
+
+START_TEST(test_rng_counter_based)
+{
+    uint64_t a = gatrec__rng_u64(1, 2, 3), hist[4] = {0};
+    ck_assert_uint_eq(a, gatrec__rng_u64(1, 2, 3));
+    ck_assert_uint_ne(a, gatrec__rng_u64(1, 2, 4));
+    ck_assert_uint_ne(a, gatrec__rng_u64(1, 3, 3));
+    ck_assert_uint_ne(a, gatrec__rng_u64(2, 2, 3));
+    for (uint64_t i = 0; i < 40000; i++)
+        hist[gatrec__rng_below(7, 0, i, 4)]++;
+    for (int b = 0; b < 4; b++) /* 10000 expected; 5 sigma is about 433 */
+        ck_assert_msg(hist[b] > 9500 && hist[b] < 10500, "bucket %d has %llu", b, (unsigned long long)hist[b]);
+}
+END_TEST
+
+Suite *common_suite(void)
+{
+    Suite *s = suite_create("common");
+    TCase *t = tcase_create("core");
+    tcase_add_test(t, test_version);
+    tcase_add_test(t, test_statuses_distinct);
+    tcase_add_test(t, test_last_error);
+    tcase_add_test(t, test_sha256_vectors);
+    tcase_add_test(t, test_parse_numbers);
+    tcase_add_test(t, test_latin1_utf8);
+    tcase_add_test(t, test_csv_rfc4180);
+    tcase_add_test(t, test_rng_counter_based);
+    suite_add_tcase(s, t);
+    return s;
+}

@@ -1,0 +1,262 @@
+/* Loaders: MovieLens 100K and 1M layouts built here, the generic delimited file, item texts,
+ * and every kind of bad input with its own status and file:line. */
+#include "check_util.h"
+
+static const char *ML100K_GENRE = "unknown|0\nAction|1\nComedy|2\n\n";
+/* Latin-1 title on item 2 (0xE9), empty release date on item 3 */
+static const char *ML100K_ITEM = "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|1\n"
+                                 "2|Caf\xe9 Society (1995)|01-Jan-1996||http://x|0|1|1\n"
+                                 "3|Heat (1995)|||http://x|0|1|0\n";
+static const char *ML100K_USER = "1|24|M|technician|85711\n2|53|F|other|94043\n";
+static const char *ML100K_DATA = "1\t1\t5\t881250949\n1\t2\t3\t881250950\n2\t1\t4\t881250951\n2\t3\t1\t881250952\n";
+
+static char *make_ml100k(void)
+{
+    char *dir = make_temp_dir();
+    free(write_file(dir, "u.genre", ML100K_GENRE, 0));
+    free(write_file(dir, "u.item", ML100K_ITEM, 0));
+    free(write_file(dir, "u.user", ML100K_USER, 0));
+    free(write_file(dir, "u.data", ML100K_DATA, 0));
+    return dir;
+}
+
+START_TEST(test_ml100k_layout)
+{
+    char *dir = make_ml100k();
+    gatrec_dataset *ds;
+    int32_t i2, u2;
+    ck_assert_ok(gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_AUTO, &ds));
+    ck_assert_str_eq(gatrec_dataset_name(ds), "ml-100k");
+    ck_assert_uint_eq(gatrec_dataset_num_ratings(ds), 4);
+    ck_assert_uint_eq(gatrec_dataset_num_users(ds), 2);
+    ck_assert_uint_eq(gatrec_dataset_num_items(ds), 3);
+    ck_assert_uint_eq(gatrec_dataset_num_genres(ds), 3);
+    ck_assert_str_eq(gatrec_dataset_genre_name(ds, 2), "Comedy");
+    ck_assert_ok(gatrec_dataset_item_index(ds, 2, &i2));
+    ck_assert_str_eq(gatrec_dataset_item_title(ds, i2), "Caf\xc3\xa9 Society (1995)");
+    ck_assert_int_eq(gatrec_dataset_item_year(ds, i2), 1996); /* release date wins over the title */
+    ck_assert_int_eq(gatrec_dataset_item_has_genre(ds, i2, 1), 1);
+    ck_assert_int_eq(gatrec_dataset_item_has_genre(ds, i2, 0), 0);
+    ck_assert_int_eq(gatrec_dataset_item_year(ds, 2), 1995); /* no release date: from the title */
+    ck_assert_int_eq(gatrec_dataset_item_id(ds, i2), 2);
+    ck_assert_int_eq(gatrec_dataset_item_id(ds, 99), -1);
+    ck_assert_ok(gatrec_dataset_user_index(ds, 2, &u2));
+    ck_assert_int_eq(gatrec_dataset_user_age(ds, u2), 53);
+    ck_assert_str_eq(gatrec_dataset_user_gender(ds, u2), "F");
+    ck_assert_str_eq(gatrec_dataset_user_occupation(ds, u2), "other");
+    ck_assert_status(gatrec_dataset_user_index(ds, 77, &u2), GATREC_ENOTFOUND);
+    {
+        int32_t u, i;
+        float r;
+        int64_t t;
+        ck_assert_ok(gatrec_dataset_rating(ds, 3, &u, &i, &r, &t));
+        ck_assert_int_eq(gatrec_dataset_user_id(ds, u), 2);
+        ck_assert_int_eq(gatrec_dataset_item_id(ds, i), 3);
+        ck_assert_float_eq(r, 1.0f);
+        ck_assert_int_eq(t, 881250952);
+        ck_assert_status(gatrec_dataset_rating(ds, 4, &u, &i, &r, &t), GATREC_EINVAL);
+    }
+    gatrec_dataset_free(ds);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_ml100k_missing_file)
+{
+    char *dir = make_ml100k(), *p;
+    gatrec_dataset *ds = NULL;
+    p = malloc(strlen(dir) + 10);
+    sprintf(p, "%s/u.user", dir);
+    ck_assert_int_eq(remove(p), 0);
+    ck_assert_status(gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_100K, &ds), GATREC_ENOENT);
+    ck_assert_error_mentions("u.user");
+    ck_assert_ptr_null(ds);
+    ck_assert_status(gatrec_dataset_load_movielens("/nonexistent-dir", GATREC_MOVIELENS_AUTO, &ds), GATREC_ENOENT);
+    free(p);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_ml1m_layout)
+{
+    char *dir = make_temp_dir();
+    gatrec_dataset *ds;
+    int32_t i;
+    free(write_file(dir, "movies.dat", "1::Toy Story (1995)::Animation|Children's|Comedy\n"
+                                       "2::Jumanji (1995)::Adventure|Children's|Fantasy\n"
+                                       "3::Am\xe9lie (2001)::Comedy|Romance\n", 0));
+    free(write_file(dir, "users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n", 0));
+    free(write_file(dir, "ratings.dat", "1::1::5::978300760\n1::3::3::978302109\n2::1::4::978301968\n", 0));
+    ck_assert_ok(gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_AUTO, &ds));
+    ck_assert_str_eq(gatrec_dataset_name(ds), "ml-1m");
+    ck_assert_uint_eq(gatrec_dataset_num_ratings(ds), 3);
+    ck_assert_uint_eq(gatrec_dataset_num_items(ds), 3); /* listed items count even when unrated */
+    ck_assert_uint_eq(gatrec_dataset_num_genres(ds), 6);
+    ck_assert_ok(gatrec_dataset_item_index(ds, 3, &i));
+    ck_assert_str_eq(gatrec_dataset_item_title(ds, i), "Am\xc3\xa9lie (2001)");
+    ck_assert_int_eq(gatrec_dataset_item_year(ds, i), 2001);
+    ck_assert_str_eq(gatrec_dataset_user_occupation(ds, 1), "self-employed");
+    ck_assert_int_eq(gatrec_dataset_user_age(ds, 1), 56);
+    gatrec_dataset_free(ds);
+    ck_assert_int_eq(remove(write_file(dir, "ratings.dat", "", 0)), 0);
+    ck_assert_status(gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_1M, &ds), GATREC_ENOENT);
+    ck_assert_error_mentions("ratings.dat");
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* One bad line per case: the status and the line number in the message. */
+static const struct bad_case {
+    const char *text;
+    int status;
+    const char *mention;
+} bad_cases[] = {
+    {"", GATREC_EEMPTY, "no ratings"},
+    {"\n\n", GATREC_EEMPTY, "no ratings"},
+    {"1\t2\t5\n1\t3\n", GATREC_EFIELDS, ":2:"},
+    {"1\t2\t5\nx\t3\t4\n", GATREC_ENUMBER, ":2: user id 'x'"},
+    {"1\t2\t5\n1\t3\tfour\n", GATREC_ENUMBER, ":2: rating 'four'"},
+    {"1\t2\t5\n1\t3\t6\n", GATREC_ERATING, ":2: rating 6"},
+    {"1\t2\t5\n1\t3\t0\n", GATREC_ERATING, ":2:"},
+    {"1\t2\t5\n1\t3\t4\n1\t2\t1\n", GATREC_EDUPLICATE, ":3: user 1 rated item 2 twice"},
+    {"1\t99999999999999999999\t5\n", GATREC_EOVERFLOW, ":1: item id"},
+    {"1\t-2\t5\n", GATREC_ENUMBER, ":1: item id"},
+    {"1\t2\t5\t12x\n", GATREC_ENUMBER, "timestamp"},
+};
+
+START_TEST(test_delimited_bad_input)
+{
+    const struct bad_case *c = &bad_cases[_i];
+    char *dir = make_temp_dir(), *path = write_file(dir, "r.tsv", c->text, 0);
+    gatrec_delimited_options o;
+    gatrec_dataset *ds = NULL;
+    ck_assert_ok(gatrec_delimited_options_init(&o, GATREC_DELIMITED_OPTIONS_VERSION));
+    o.delimiter = "\t";
+    o.header = 0;
+    o.timestamp_column = strstr(c->text, "12x") ? 3 : -1;
+    ck_assert_status(gatrec_dataset_load_delimited(path, &o, &ds), c->status);
+    ck_assert_ptr_null(ds);
+    ck_assert_error_mentions(c->mention);
+    ck_assert_error_mentions("r.tsv");
+    free(path);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_delimited_crlf_header_columns)
+{
+    char *dir = make_temp_dir();
+    char *path = write_file(dir, "r.csv", "ts,item,user,score\r\n100,20,1,4.5\r\n101,21,1,2\r\n\r\n102,20,2,3\r\n", 0);
+    gatrec_delimited_options o = GATREC_DELIMITED_OPTIONS_INIT;
+    gatrec_dataset *ds;
+    float r;
+    int64_t t;
+    o.user_column = 2;
+    o.item_column = 1;
+    o.rating_column = 3;
+    o.timestamp_column = 0;
+    ck_assert_ok(gatrec_dataset_load_delimited(path, &o, &ds));
+    ck_assert_uint_eq(gatrec_dataset_num_ratings(ds), 3);
+    ck_assert_uint_eq(gatrec_dataset_num_users(ds), 2);
+    ck_assert_ok(gatrec_dataset_rating(ds, 0, NULL, NULL, &r, &t));
+    ck_assert_float_eq(r, 4.5f);
+    ck_assert_int_eq(t, 100);
+    ck_assert_str_eq(gatrec_dataset_name(ds), "r.csv");
+    gatrec_dataset_free(ds);
+    o.version = 99;
+    ck_assert_status(gatrec_dataset_load_delimited(path, &o, &ds), GATREC_EINVAL);
+    free(path);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_implicit_and_multichar_delimiter)
+{
+    char *dir = make_temp_dir(), *path = write_file(dir, "r.dat", "5::7\n5::8\n6::7\n", 0);
+    gatrec_delimited_options o = GATREC_DELIMITED_OPTIONS_INIT;
+    gatrec_dataset *ds;
+    float r;
+    o.delimiter = "::";
+    o.header = 0;
+    o.rating_column = -1;
+    ck_assert_ok(gatrec_dataset_load_delimited(path, &o, &ds));
+    ck_assert_uint_eq(gatrec_dataset_num_ratings(ds), 3);
+    ck_assert_ok(gatrec_dataset_rating(ds, 2, NULL, NULL, &r, NULL));
+    ck_assert_float_eq(r, 1.0f);
+    gatrec_dataset_free(ds);
+    free(path);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_item_texts_csv)
+{
+    char *dir = make_ml100k(), *csv;
+    gatrec_dataset *ds;
+    size_t matched = 0;
+    int32_t i1;
+    csv = write_file(dir, "overviews.csv",
+                     "\xef\xbb\xbfmovie_id,title,overview\n"
+                     "1,Toy Story,\"Woody, a \"\"cowboy\"\" doll,\nmeets Buzz.\"\n"
+                     "999,Unknown,\"not in the dataset\"\n"
+                     "3,Heat,\n",
+                     0);
+    ck_assert_ok(gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_100K, &ds));
+    ck_assert_ok(gatrec_dataset_load_item_texts(ds, csv, "movie_id", "overview", &matched));
+    ck_assert_uint_eq(matched, 1);
+    ck_assert_ok(gatrec_dataset_item_index(ds, 1, &i1));
+    ck_assert_str_eq(gatrec_dataset_item_text(ds, i1), "Woody, a \"cowboy\" doll,\nmeets Buzz.");
+    ck_assert_ptr_null(gatrec_dataset_item_text(ds, 2));
+    ck_assert_status(gatrec_dataset_load_item_texts(ds, csv, "movie_id", "plot", NULL), GATREC_ENOTFOUND);
+    ck_assert_error_mentions("plot");
+    free(csv);
+    csv = write_file(dir, "bad.csv", "movie_id,overview\n1,\"never closed\n", 0);
+    ck_assert_status(gatrec_dataset_load_item_texts(ds, csv, "movie_id", "overview", NULL), GATREC_EFORMAT);
+    ck_assert_error_mentions("bad.csv");
+    free(csv);
+    gatrec_dataset_free(ds);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_from_arrays)
+{
+    int64_t users[] = {10, 10, 20}, items[] = {1, 2, 1}, ts[] = {5, 6, 7};
+    float ratings[] = {5, 3, 4};
+    gatrec_dataset *ds;
+    ck_assert_ok(gatrec_dataset_from_arrays(3, users, items, ratings, ts, &ds));
+    ck_assert_uint_eq(gatrec_dataset_num_users(ds), 2);
+    ck_assert_int_eq(gatrec_dataset_user_id(ds, 1), 20);
+    gatrec_dataset_free(ds);
+    items[2] = 2;
+    users[2] = 10;
+    ck_assert_status(gatrec_dataset_from_arrays(3, users, items, ratings, ts, &ds), GATREC_EDUPLICATE);
+    users[2] = -1;
+    ck_assert_status(gatrec_dataset_from_arrays(3, users, items, ratings, ts, &ds), GATREC_ENUMBER);
+    ck_assert_status(gatrec_dataset_from_arrays(3, NULL, items, ratings, ts, &ds), GATREC_EINVAL);
+    gatrec_dataset_free(NULL);
+}
+END_TEST
+
+Suite *data_suite(void)
+{
+    Suite *s = suite_create("data");
+    TCase *t = tcase_create("loaders");
+    tcase_add_test(t, test_ml100k_layout);
+    tcase_add_test(t, test_ml100k_missing_file);
+    tcase_add_test(t, test_ml1m_layout);
+    tcase_add_loop_test(t, test_delimited_bad_input, 0, sizeof bad_cases / sizeof *bad_cases);
+    tcase_add_test(t, test_delimited_crlf_header_columns);
+    tcase_add_test(t, test_implicit_and_multichar_delimiter);
+    tcase_add_test(t, test_item_texts_csv);
+    tcase_add_test(t, test_from_arrays);
+    suite_add_tcase(s, t);
+    return s;
+}

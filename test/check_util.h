@@ -1,0 +1,42 @@
+/* Helpers shared by the Check suites: scratch directories and files. */
+#ifndef GATREC_CHECK_UTIL_H
+#define GATREC_CHECK_UTIL_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gatrec.h"
+
+/* A fresh directory under $TMPDIR, removed by rm_tree. */
+char *make_temp_dir(void);
+void rm_tree(const char *dir);
+/* Write `text` (len bytes, or strlen when len is 0) to dir/name; returns the malloc'd path. */
+char *write_file(const char *dir, const char *name, const char *text, size_t len);
+/* Read a whole file (NUL-terminated); NULL when missing. */
+char *slurp(const char *path);
+/* The shared data directory, or NULL when absent (tests then skip, saying so). */
+const char *test_data_dir(void);
+
+#define ck_assert_status(expr, expected)                                                                     \
+    do {                                                                                                     \
+        int ck_rc_ = (expr);                                                                                 \
+        ck_assert_msg(ck_rc_ == (expected), "%s returned %d (%s), expected %d; last error: %s", #expr, ck_rc_, \
+                      gatrec_strerror(ck_rc_), (int)(expected), gatrec_last_error());                        \
+    } while (0)
+#define ck_assert_ok(expr) ck_assert_status(expr, GATREC_OK)
+#define ck_assert_error_mentions(text)                                                                       \
+    ck_assert_msg(strstr(gatrec_last_error(), text) != NULL, "last error '%s' does not mention '%s'",         \
+                  gatrec_last_error(), text)
+
+Suite *common_suite(void);
+Suite *data_suite(void);
+Suite *split_suite(void);
+Suite *graph_suite(void);
+Suite *eval_suite(void);
+Suite *model_suite(void);
+Suite *zip_suite(void);
+Suite *movielens_suite(void);
+
+#endif
