@@ -61,7 +61,7 @@ DATA_DIR ?= $(if $(GATREC_DATA_DIR),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 .PHONY: all lib cli check test-unit test-abi test-python test-install bench demo install uninstall clean
 all: lib cli
 
-lib: $(SHARED) $(STATIC) $(BUILD)/gatrec.pc
+lib: $(SHARED) $(STATIC)
 cli: $(CLI)
 
 $(BUILD)/obj/%.o: %.c include/gatrec.h
@@ -79,10 +79,6 @@ $(SHARED): $(LIB_OBJ) lib/gatrec.map
 $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
-
-$(BUILD)/gatrec.pc: pkgconfig/gatrec.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # The command line links the static library so that it runs wherever it is copied.
 $(CLI): $(CLI_OBJ) $(STATIC)
@@ -126,7 +122,8 @@ install: lib cli
 	ln -sf libgatrec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgatrec.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libgatrec.a
-	install -m 644 $(BUILD)/gatrec.pc $(DESTDIR)$(PKGCONFIGDIR)/gatrec.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' pkgconfig/gatrec.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/gatrec.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/gatrec
 
 uninstall:

@@ -1,0 +1,272 @@
+"""ctypes binding of libgatrec's public API: standard library only, no build step.
+
+    import gatrec
+    ds = gatrec.Dataset.from_arrays(users, items, ratings)
+    split = gatrec.Split.random(ds, test=0.2, seed=1)
+    model = gatrec.Model.train(gatrec.Graph(ds, split), kind="pop")
+    recs = model.recommend_all(k=10)
+    print(gatrec.evaluate(ds, split, recs, protocol="paper", k=10))
+
+The library is found through $GATREC_LIBRARY, else the system's libgatrec.so.0.
+Every failing call raises gatrec.Error with the library's status and message.
+"""
+import ctypes
+import ctypes.util
+import os
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_path = os.environ.get("GATREC_LIBRARY") or ctypes.util.find_library("gatrec") or "libgatrec.so.0"
+_lib = ctypes.CDLL(_path)
+
+c_int, c_size, c_i32, c_i64, c_u64, c_f32, c_f64, c_char_p, c_void_p = (
+    ctypes.c_int, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int64, ctypes.c_uint64,
+    ctypes.c_float, ctypes.c_double, ctypes.c_char_p, ctypes.c_void_p)
+P = ctypes.POINTER
+
+PART_TRAIN, PART_VALID, PART_TEST, PART_NONE = 0, 1, 2, 3
+PROTOCOL_STANDARD, PROTOCOL_PAPER = 1, 2
+MODEL_POP = 1
+
+
+class EvalOptions(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint), ("protocol", c_int), ("k", c_size),
+                ("relevance_threshold", c_f32), ("part", c_int)]
+
+
+class Metrics(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint), ("protocol", c_int), ("k", c_size), ("users", c_size),
+                ("precision", c_f64), ("recall", c_f64), ("ndcg", c_f64), ("map", c_f64),
+                ("hit_rate", c_f64), ("mrr", c_f64), ("coverage", c_f64), ("novelty", c_f64)]
+
+
+class ModelOptions(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint), ("kind", c_int), ("seed", c_u64), ("threads", c_int)]
+
+
+def _fn(name, restype, *argtypes):
+    f = getattr(_lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+_strerror = _fn("gatrec_strerror", c_char_p, c_int)
+_last_error = _fn("gatrec_last_error", c_char_p)
+version_string = lambda: _fn("gatrec_version_string", c_char_p)().decode()
+
+
+class Error(Exception):
+    """A libgatrec failure: .status is the gatrec_status code."""
+
+    def __init__(self, status):
+        self.status = status
+        super().__init__("%s (%s)" % (_last_error().decode(), _strerror(status).decode()))
+
+
+def _check(rc):
+    if rc < 0:
+        raise Error(rc)
+    return rc
+
+
+def _c(name, *argtypes):
+    f = _fn(name, c_int, *argtypes)
+    return lambda *a: _check(f(*a))
+
+
+_ds_from_arrays = _c("gatrec_dataset_from_arrays", c_size, P(c_i64), P(c_i64), P(c_f32), P(c_i64), P(c_void_p))
+_ds_load_ml = _c("gatrec_dataset_load_movielens", c_char_p, c_int, P(c_void_p))
+_ds_free = _fn("gatrec_dataset_free", None, c_void_p)
+_ds_counts = {k: _fn("gatrec_dataset_num_" + k, c_size, c_void_p) for k in ("users", "items", "ratings")}
+_ds_user_index = _c("gatrec_dataset_user_index", c_void_p, c_i64, P(c_i32))
+_ds_item_index = _c("gatrec_dataset_item_index", c_void_p, c_i64, P(c_i32))
+_ds_item_id = _fn("gatrec_dataset_item_id", c_i64, c_void_p, c_i32)
+_ds_item_title = _fn("gatrec_dataset_item_title", c_char_p, c_void_p, c_i32)
+_split_random = _c("gatrec_split_random", c_void_p, c_f64, c_f64, c_u64, P(c_void_p))
+_split_parse = _c("gatrec_split_parse", c_void_p, c_char_p, c_u64, P(c_void_p))
+_split_from_parts = _c("gatrec_split_from_parts", c_void_p, P(ctypes.c_uint8), P(c_void_p))
+_split_count = _fn("gatrec_split_count", c_size, c_void_p, c_int)
+_split_free = _fn("gatrec_split_free", None, c_void_p)
+_graph_new = _c("gatrec_graph_new", c_void_p, c_void_p, c_void_p, P(c_void_p))
+_graph_free = _fn("gatrec_graph_free", None, c_void_p)
+_graph_edges = _fn("gatrec_graph_num_edges", c_size, c_void_p)
+_model_kind_from_name = _fn("gatrec_model_kind_from_name", c_int, c_char_p)
+_model_train = _c("gatrec_model_train", c_void_p, P(ModelOptions), P(c_void_p))
+_model_free = _fn("gatrec_model_free", None, c_void_p)
+_model_recommend = _c("gatrec_model_recommend", c_void_p, c_i32, c_size, P(c_i32), P(c_f32), P(c_size))
+_model_recommend_all = _c("gatrec_model_recommend_all", c_void_p, c_size, P(c_void_p))
+_model_user_index = _c("gatrec_model_user_index", c_void_p, c_i64, P(c_i32))
+_model_item_id = _fn("gatrec_model_item_id", c_i64, c_void_p, c_i32)
+_model_save = _c("gatrec_model_save", c_void_p, c_char_p)
+_model_load = _c("gatrec_model_load", c_char_p, P(c_void_p))
+_reclist_new = _c("gatrec_reclist_new", c_size, P(c_void_p))
+_reclist_set = _c("gatrec_reclist_set", c_void_p, c_i32, P(c_i32), c_size)
+_reclist_get = _c("gatrec_reclist_get", c_void_p, c_i32, P(P(c_i32)), P(c_size))
+_reclist_load_csv = _c("gatrec_reclist_load_csv", c_void_p, c_char_p, P(c_void_p))
+_reclist_free = _fn("gatrec_reclist_free", None, c_void_p)
+_evaluate = _c("gatrec_evaluate", c_void_p, c_void_p, c_void_p, P(EvalOptions), P(Metrics))
+
+
+class _Handle:
+    _free = None
+
+    def __init__(self, ptr, *keep):
+        self._ptr = ptr
+        self._keep = keep  # handles this one borrows from stay alive as long as it does
+
+    def close(self):
+        if self._ptr:
+            type(self)._free(self._ptr)
+            self._ptr = None
+
+    def __del__(self):
+        self.close()
+
+    @property
+    def _as_parameter_(self):
+        if not self._ptr:
+            raise ValueError("%s is closed" % type(self).__name__)
+        return self._ptr
+
+
+class Dataset(_Handle):
+    _free = staticmethod(_ds_free)
+
+    @classmethod
+    def from_arrays(cls, users, items, ratings=None, timestamps=None):
+        n = len(users)
+        arr = lambda t, xs: (t * n)(*xs) if xs is not None else None
+        out = c_void_p()
+        _ds_from_arrays(n, arr(c_i64, users), arr(c_i64, items), arr(c_f32, ratings), arr(c_i64, timestamps),
+                        ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def load_movielens(cls, directory):
+        out = c_void_p()
+        _ds_load_ml(directory.encode(), 0, ctypes.byref(out))
+        return cls(out)
+
+    num_users = property(lambda self: _ds_counts["users"](self))
+    num_items = property(lambda self: _ds_counts["items"](self))
+    num_ratings = property(lambda self: _ds_counts["ratings"](self))
+
+    def user_index(self, user_id):
+        i = c_i32()
+        _ds_user_index(self, user_id, ctypes.byref(i))
+        return i.value
+
+    def item_index(self, item_id):
+        i = c_i32()
+        _ds_item_index(self, item_id, ctypes.byref(i))
+        return i.value
+
+    def item_id(self, index):
+        return _ds_item_id(self, index)
+
+    def item_title(self, index):
+        t = _ds_item_title(self, index)
+        return t.decode() if t is not None else None
+
+
+class Split(_Handle):
+    _free = staticmethod(_split_free)
+
+    @classmethod
+    def random(cls, ds, test=0.2, valid=0.0, seed=1):
+        out = c_void_p()
+        _split_random(ds, test, valid, seed, ctypes.byref(out))
+        return cls(out, ds)
+
+    @classmethod
+    def parse(cls, ds, spec, seed=1):
+        out = c_void_p()
+        _split_parse(ds, spec.encode(), seed, ctypes.byref(out))
+        return cls(out, ds)
+
+    @classmethod
+    def from_parts(cls, ds, parts):
+        out = c_void_p()
+        _split_from_parts(ds, (ctypes.c_uint8 * len(parts))(*parts), ctypes.byref(out))
+        return cls(out, ds)
+
+    def count(self, part):
+        return _split_count(self, part)
+
+
+class Graph(_Handle):
+    _free = staticmethod(_graph_free)
+
+    def __init__(self, ds, split=None):
+        out = c_void_p()
+        _graph_new(ds, split, None, ctypes.byref(out))
+        super().__init__(out)
+
+    num_edges = property(lambda self: _graph_edges(self))
+
+
+class RecList(_Handle):
+    _free = staticmethod(_reclist_free)
+
+    @classmethod
+    def new(cls, num_users):
+        out = c_void_p()
+        _reclist_new(num_users, ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def load_csv(cls, ds, path):
+        out = c_void_p()
+        _reclist_load_csv(ds, path.encode(), ctypes.byref(out))
+        return cls(out)
+
+    def set(self, user, items):
+        _reclist_set(self, user, (c_i32 * len(items))(*items), len(items))
+
+    def get(self, user):
+        p, n = P(c_i32)(), c_size()
+        _reclist_get(self, user, ctypes.byref(p), ctypes.byref(n))
+        return [p[j] for j in range(n.value)]
+
+
+class Model(_Handle):
+    _free = staticmethod(_model_free)
+
+    @classmethod
+    def train(cls, graph, kind="pop", seed=1, threads=0):
+        k = _check(_model_kind_from_name(kind.encode()))
+        opts = ModelOptions(1, k, seed, threads)
+        out = c_void_p()
+        _model_train(graph, ctypes.byref(opts), ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def load(cls, path):
+        out = c_void_p()
+        _model_load(path.encode(), ctypes.byref(out))
+        return cls(out)
+
+    def save(self, path):
+        _model_save(self, path.encode())
+
+    def recommend(self, user_id, k=10):
+        """[(item_id, score), ...] best first, for a dataset user id."""
+        u, n = c_i32(), c_size()
+        items, scores = (c_i32 * k)(), (c_f32 * k)()
+        _model_user_index(self, user_id, ctypes.byref(u))
+        _model_recommend(self, u, k, items, scores, ctypes.byref(n))
+        return [(_model_item_id(self, items[j]), scores[j]) for j in range(n.value)]
+
+    def recommend_all(self, k=10):
+        out = c_void_p()
+        _model_recommend_all(self, k, ctypes.byref(out))
+        return RecList(out)
+
+
+def evaluate(ds, split, reclist, protocol="standard", k=10, threshold=4.0):
+    """Metrics as a dict (see docs/evaluation.md for what each protocol averages over)."""
+    proto = {"standard": PROTOCOL_STANDARD, "paper": PROTOCOL_PAPER}[protocol]
+    opts = EvalOptions(1, proto, k, threshold, PART_TEST)
+    m = Metrics(version=1)
+    _evaluate(ds, split, reclist, ctypes.byref(opts), ctypes.byref(m))
+    return {name: getattr(m, name) for name, _ in Metrics._fields_ if name != "version"}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs into a scratch prefix and builds examples/quickstart.c with nothing but
+# `pkg-config --cflags --libs gatrec`, dynamically and statically; then checks DESTDIR and
+# uninstall. Run by `make check`.
+set -eu
+: "${CC:=cc}" "${MAKE:=make}" "${BUILD:=build}" "${SAN:=}"
+top=$(pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+$MAKE -s install PREFIX="$tmp/usr" BUILD="$BUILD" >/dev/null
+export PKG_CONFIG_PATH="$tmp/usr/lib/pkgconfig"
+[ "$(pkg-config --modversion gatrec)" = "$(sed -n 's/^#define GATREC_VERSION_STRING "\(.*\)"/\1/p' include/gatrec.h)" ]
+cd "$tmp"
+printf 'user,item,rating\n' > ratings.csv
+for u in 1 2 3 4 5 6 7 8; do for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    [ $(( (u * i) % 3 )) -ne 0 ] && printf '%d,%d,%d\n' "$u" "$i" $(( (u + i) % 5 + 1 )) >> ratings.csv
+done; done
+# shellcheck disable=SC2046
+$CC $SAN -o quick "$top/examples/quickstart.c" $(pkg-config --cflags --libs gatrec)
+LD_LIBRARY_PATH="$tmp/usr/lib" ./quick ratings.csv 1 > out.txt
+[ "$(wc -l < out.txt)" -ge 1 ] && grep -q '^1\. item ' out.txt || { echo "test-install: quickstart printed:"; cat out.txt; exit 1; }
+LD_LIBRARY_PATH="$tmp/usr/lib" ldd ./quick | grep -q "$tmp/usr/lib/libgatrec.so.0" || { echo "test-install: not linked to the installed copy"; exit 1; }
+# shellcheck disable=SC2046
+$CC $SAN -o quick-static "$top/examples/quickstart.c" $(pkg-config --cflags gatrec) "$tmp/usr/lib/libgatrec.a" \
+    $(pkg-config --libs libcurl jansson zlib) -lm -lpthread
+./quick-static ratings.csv 1 | cmp - out.txt
+"$tmp/usr/bin/gatrec" version | grep -q "gatrec "
+cd "$top"
+$MAKE -s install DESTDIR="$tmp/stage" PREFIX=/opt/gatrec BUILD="$BUILD" >/dev/null
+for f in include/gatrec.h lib/libgatrec.so.0 lib/libgatrec.a lib/pkgconfig/gatrec.pc bin/gatrec; do
+    [ -e "$tmp/stage/opt/gatrec/$f" ] || { echo "test-install: DESTDIR install lacks $f"; exit 1; }
+done
+grep -q '^prefix=/opt/gatrec$' "$tmp/stage/opt/gatrec/lib/pkgconfig/gatrec.pc"
+$MAKE -s uninstall DESTDIR="$tmp/stage" PREFIX=/opt/gatrec BUILD="$BUILD" >/dev/null
+[ -z "$(find "$tmp/stage" -type f)" ] || { echo "test-install: uninstall left files"; exit 1; }
+echo "test-install: pkg-config build (shared and static), DESTDIR install and uninstall: ok"
