@@ -100,7 +100,11 @@ START_TEST(test_ml1m_layout)
     ck_assert_str_eq(gatrec_dataset_user_occupation(ds, 1), "self-employed");
     ck_assert_int_eq(gatrec_dataset_user_age(ds, 1), 56);
     gatrec_dataset_free(ds);
-    ck_assert_int_eq(remove(write_file(dir, "ratings.dat", "", 0)), 0);
+    {
+        char *ratings = write_file(dir, "ratings.dat", "", 0);
+        ck_assert_int_eq(remove(ratings), 0);
+        free(ratings);
+    }
     ck_assert_status(gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_1M, &ds), GATREC_ENOENT);
     ck_assert_error_mentions("ratings.dat");
     rm_tree(dir);
