@@ -82,20 +82,22 @@ int gatrec__buf_put(gatrec__buf *b, const void *data, size_t n)
 }
 
 /* Fixed-width integers are written little-endian whatever the host, so files travel. */
+static int put_le(gatrec__buf *b, uint64_t v, int bytes)
+{
+    unsigned char x[8];
+    for (int i = 0; i < bytes; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    return gatrec__buf_put(b, x, (size_t)bytes);
+}
+
 int gatrec__buf_put_u32(gatrec__buf *b, uint32_t v)
 {
-    unsigned char x[4];
-    for (int i = 0; i < 4; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    return gatrec__buf_put(b, x, 4);
+    return put_le(b, v, 4);
 }
 
 int gatrec__buf_put_u64(gatrec__buf *b, uint64_t v)
 {
-    unsigned char x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    return gatrec__buf_put(b, x, 8);
+    return put_le(b, v, 8);
 }
 
 int gatrec__buf_put_str(gatrec__buf *b, const char *s)

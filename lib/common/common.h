@@ -65,6 +65,8 @@ typedef struct gatrec__idmap {
 int gatrec__idmap_add(gatrec__idmap *m, int64_t id, int32_t *index, int *added);
 /* Index of `id`, or -1. */
 int32_t gatrec__idmap_find(const gatrec__idmap *m, int64_t id);
+/* Index of `id` into *index, or GATREC_ENOTFOUND naming `what` ("user", "item"). */
+int gatrec__idmap_index(const gatrec__idmap *m, int64_t id, int32_t *index, const char *what);
 int gatrec__idmap_copy(gatrec__idmap *dst, const gatrec__idmap *src);
 int gatrec__idmap_from_ids(gatrec__idmap *m, const int64_t *ids, size_t n); /* EDUPLICATE on repeats */
 void gatrec__idmap_free(gatrec__idmap *m);

@@ -41,6 +41,17 @@ int32_t gatrec__idmap_find(const gatrec__idmap *m, int64_t id)
     }
 }
 
+int gatrec__idmap_index(const gatrec__idmap *m, int64_t id, int32_t *index, const char *what)
+{
+    int32_t i;
+    if (!index)
+        return gatrec__error(GATREC_EINVAL, "NULL index pointer");
+    if ((i = gatrec__idmap_find(m, id)) < 0)
+        return gatrec__error(GATREC_ENOTFOUND, "unknown %s id %lld", what, (long long)id);
+    *index = i;
+    return GATREC_OK;
+}
+
 int gatrec__idmap_add(gatrec__idmap *m, int64_t id, int32_t *index, int *added)
 {
     int32_t i = gatrec__idmap_find(m, id);

@@ -195,12 +195,17 @@ int gatrec__dataset_add_genre(gatrec_dataset *ds, const char *name, size_t n, si
     return GATREC_OK;
 }
 
-int gatrec__dataset_finish(gatrec_dataset *ds)
+int gatrec__dataset_complete(gatrec_dataset *ds, int rc, gatrec_dataset **out)
 {
-    if (ds->items.count && !gatrec__dataset_item_meta(ds, (int32_t)ds->items.count - 1))
-        return GATREC_ENOMEM;
-    if (ds->users.count && !gatrec__dataset_user_meta(ds, (int32_t)ds->users.count - 1))
-        return GATREC_ENOMEM;
+    if (!rc && ds->items.count && !gatrec__dataset_item_meta(ds, (int32_t)ds->items.count - 1))
+        rc = GATREC_ENOMEM;
+    if (!rc && ds->users.count && !gatrec__dataset_user_meta(ds, (int32_t)ds->users.count - 1))
+        rc = GATREC_ENOMEM;
+    if (rc) {
+        gatrec_dataset_free(ds);
+        return rc;
+    }
+    *out = ds;
     return GATREC_OK;
 }
 
@@ -323,12 +328,7 @@ GATREC_API int gatrec_dataset_load_delimited(const char *path, const gatrec_deli
     fmt.rating_max = o.rating_column < 0 ? 1.0 : o.rating_max;
     if ((rc = gatrec__dataset_new(base_name(path), &ds)))
         return rc;
-    if ((rc = gatrec__dataset_read_ratings(ds, path, &fmt)) || (rc = gatrec__dataset_finish(ds))) {
-        gatrec_dataset_free(ds);
-        return rc;
-    }
-    *out = ds;
-    return GATREC_OK;
+    return gatrec__dataset_complete(ds, gatrec__dataset_read_ratings(ds, path, &fmt), out);
 }
 
 GATREC_API int gatrec_dataset_from_arrays(size_t n, const int64_t *user_ids, const int64_t *item_ids,
@@ -350,14 +350,7 @@ GATREC_API int gatrec_dataset_from_arrays(size_t n, const int64_t *user_ids, con
             rc = gatrec__dataset_add_rating(ds, user_ids[i], item_ids[i], ratings ? ratings[i] : 1.0f,
                                             timestamps ? timestamps[i] : 0, "arrays", 0);
     }
-    if (!rc)
-        rc = gatrec__dataset_finish(ds);
-    if (rc) {
-        gatrec_dataset_free(ds);
-        return rc;
-    }
-    *out = ds;
-    return GATREC_OK;
+    return gatrec__dataset_complete(ds, rc, out);
 }
 
 GATREC_API int gatrec_dataset_load_item_texts(gatrec_dataset *ds, const char *csv_path, const char *id_column,
@@ -462,29 +455,18 @@ GATREC_API size_t gatrec_dataset_num_ratings(const gatrec_dataset *ds)
     return ds ? ds->nratings : 0;
 }
 
-static int index_of(const gatrec__idmap *m, int64_t id, int32_t *index, const char *what)
-{
-    int32_t i;
-    if (!index)
-        return gatrec__error(GATREC_EINVAL, "NULL index pointer");
-    if ((i = gatrec__idmap_find(m, id)) < 0)
-        return gatrec__error(GATREC_ENOTFOUND, "unknown %s id %lld", what, (long long)id);
-    *index = i;
-    return GATREC_OK;
-}
-
 GATREC_API int gatrec_dataset_user_index(const gatrec_dataset *ds, int64_t user_id, int32_t *index)
 {
     if (!ds)
         return gatrec__error(GATREC_EINVAL, "NULL dataset");
-    return index_of(&ds->users, user_id, index, "user");
+    return gatrec__idmap_index(&ds->users, user_id, index, "user");
 }
 
 GATREC_API int gatrec_dataset_item_index(const gatrec_dataset *ds, int64_t item_id, int32_t *index)
 {
     if (!ds)
         return gatrec__error(GATREC_EINVAL, "NULL dataset");
-    return index_of(&ds->items, item_id, index, "item");
+    return gatrec__idmap_index(&ds->items, item_id, index, "item");
 }
 
 GATREC_API int64_t gatrec_dataset_user_id(const gatrec_dataset *ds, int32_t index)

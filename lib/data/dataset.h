@@ -49,8 +49,9 @@ int64_t gatrec__dataset_find_pair(const gatrec_dataset *ds, int32_t user, int32_
 gatrec__item_meta *gatrec__dataset_item_meta(gatrec_dataset *ds, int32_t item);
 gatrec__user_meta *gatrec__dataset_user_meta(gatrec_dataset *ds, int32_t user);
 int gatrec__dataset_add_genre(gatrec_dataset *ds, const char *name, size_t n, size_t *index);
-/* Make every item and user have a metadata slot (call when loading is done). */
-int gatrec__dataset_finish(gatrec_dataset *ds);
+/* End a load: on success give every item and user a metadata slot and hand `ds` to *out;
+ * on failure (rc < 0, or finishing fails) free it. Returns the status. */
+int gatrec__dataset_complete(gatrec_dataset *ds, int rc, gatrec_dataset **out);
 
 typedef struct gatrec__rating_format {
     const char *delim;

@@ -63,37 +63,36 @@ static int for_each_row(gatrec_dataset *ds, const char *dir, const char *file, c
     return rc;
 }
 
-/* Adds the item or user id in field 0 and returns its metadata. */
+/* Registers the id in field f of a users or items file; an id listed twice is an error. */
+static int new_id(gatrec__idmap *map, const char *what, const char *path, size_t line, const char *f, size_t fl,
+                  int32_t *idx)
+{
+    int64_t id;
+    int added, rc = gatrec__parse_id(f, fl, &id);
+    if (rc)
+        return gatrec__error(rc, "%s:%zu: %s id '%.*s' %s", path, line, what, (int)(fl > 40 ? 40 : fl), f,
+                             rc == GATREC_EOVERFLOW ? "is too large" : "is not a non-negative integer");
+    if ((rc = gatrec__idmap_add(map, id, idx, &added)))
+        return rc;
+    if (!added)
+        return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: %s %lld is listed twice", path, line, what, (long long)id);
+    return GATREC_OK;
+}
+
 static int new_item(gatrec_dataset *ds, const char *path, size_t line, const char *f, size_t fl,
                     gatrec__item_meta **meta)
 {
-    int64_t id;
     int32_t idx;
-    int added, rc = gatrec__parse_id(f, fl, &id);
-    if (rc)
-        return gatrec__error(rc, "%s:%zu: item id '%.*s' %s", path, line, (int)(fl > 40 ? 40 : fl), f,
-                             rc == GATREC_EOVERFLOW ? "is too large" : "is not a non-negative integer");
-    if ((rc = gatrec__idmap_add(&ds->items, id, &idx, &added)))
-        return rc;
-    if (!added)
-        return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: item %lld is listed twice", path, line, (long long)id);
-    return (*meta = gatrec__dataset_item_meta(ds, idx)) ? GATREC_OK : GATREC_ENOMEM;
+    int rc = new_id(&ds->items, "item", path, line, f, fl, &idx);
+    return rc ? rc : (*meta = gatrec__dataset_item_meta(ds, idx)) ? GATREC_OK : GATREC_ENOMEM;
 }
 
 static int new_user(gatrec_dataset *ds, const char *path, size_t line, const char *f, size_t fl,
                     gatrec__user_meta **meta)
 {
-    int64_t id;
     int32_t idx;
-    int added, rc = gatrec__parse_id(f, fl, &id);
-    if (rc)
-        return gatrec__error(rc, "%s:%zu: user id '%.*s' %s", path, line, (int)(fl > 40 ? 40 : fl), f,
-                             rc == GATREC_EOVERFLOW ? "is too large" : "is not a non-negative integer");
-    if ((rc = gatrec__idmap_add(&ds->users, id, &idx, &added)))
-        return rc;
-    if (!added)
-        return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user %lld is listed twice", path, line, (long long)id);
-    return (*meta = gatrec__dataset_user_meta(ds, idx)) ? GATREC_OK : GATREC_ENOMEM;
+    int rc = new_id(&ds->users, "user", path, line, f, fl, &idx);
+    return rc ? rc : (*meta = gatrec__dataset_user_meta(ds, idx)) ? GATREC_OK : GATREC_ENOMEM;
 }
 
 static int set_title(gatrec__item_meta *m, const char *f, size_t fl)
@@ -268,12 +267,5 @@ GATREC_API int gatrec_dataset_load_movielens(const char *dir, int kind, gatrec_d
         rc = GATREC_ENOMEM;
     if (!rc)
         rc = kind == GATREC_MOVIELENS_100K ? load_ml100k(ds, dir) : load_ml1m(ds, dir);
-    if (!rc)
-        rc = gatrec__dataset_finish(ds);
-    if (rc) {
-        gatrec_dataset_free(ds);
-        return rc;
-    }
-    *out = ds;
-    return GATREC_OK;
+    return gatrec__dataset_complete(ds, rc, out);
 }

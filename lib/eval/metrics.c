@@ -34,6 +34,22 @@ static double avg(const mean *m)
     return m->n ? m->sum / (double)m->n : 0.0;
 }
 
+/* One running mean per metric; each protocol decides which users feed which. */
+typedef struct means {
+    mean p, r, nd, map, hr, mrr, nov;
+} means;
+
+static void store(gatrec_metrics *out, const means *m)
+{
+    out->precision = avg(&m->p);
+    out->recall = avg(&m->r);
+    out->ndcg = avg(&m->nd);
+    out->map = avg(&m->map);
+    out->hit_rate = avg(&m->hr);
+    out->mrr = avg(&m->mrr);
+    out->novelty = avg(&m->nov);
+}
+
 static double idcg(size_t relevant, size_t k)
 {
     double s = 0.0;
@@ -85,7 +101,8 @@ static size_t top_k(const eval_ctx *c, int32_t u, int32_t *buf)
 
 static int evaluate_standard(const eval_ctx *c, gatrec_metrics *out, int32_t *buf, uint8_t *seen_item)
 {
-    mean p = {0}, r = {0}, nd = {0}, map = {0}, hr = {0}, mrr = {0}, nov = {0};
+    means a;
+    memset(&a, 0, sizeof a);
     size_t covered = 0, nu = c->ds->users.count, ni = c->ds->items.count;
     for (size_t u = 0; u < nu; u++) {
         size_t nrel = mark_user_tests(c, u), hits = 0, m;
@@ -109,30 +126,25 @@ static int evaluate_standard(const eval_ctx *c, gatrec_metrics *out, int32_t *bu
                     rr = 1.0 / (double)(j + 1);
             }
         }
-        add(&p, (double)hits / (double)c->k);
-        add(&r, (double)hits / (double)nrel);
-        add(&nd, dcg / idcg(nrel, c->k));
-        add(&map, ap / (double)(nrel < c->k ? nrel : c->k));
-        add(&hr, hits > 0);
-        add(&mrr, rr);
+        add(&a.p, (double)hits / (double)c->k);
+        add(&a.r, (double)hits / (double)nrel);
+        add(&a.nd, dcg / idcg(nrel, c->k));
+        add(&a.map, ap / (double)(nrel < c->k ? nrel : c->k));
+        add(&a.hr, hits > 0);
+        add(&a.mrr, rr);
         if (m)
-            add(&nov, si / (double)m);
+            add(&a.nov, si / (double)m);
     }
-    out->users = p.n;
-    out->precision = avg(&p);
-    out->recall = avg(&r);
-    out->ndcg = avg(&nd);
-    out->map = avg(&map);
-    out->hit_rate = avg(&hr);
-    out->mrr = avg(&mrr);
+    out->users = a.p.n;
+    store(out, &a);
     out->coverage = ni ? (double)covered / (double)ni : 0.0;
-    out->novelty = avg(&nov);
     return GATREC_OK;
 }
 
 static int evaluate_paper(const eval_ctx *c, gatrec_metrics *out, int32_t *buf, uint8_t *seen_item)
 {
-    mean p = {0}, r = {0}, nd = {0}, map = {0}, hr = {0}, mrr = {0}, nov = {0};
+    means a;
+    memset(&a, 0, sizeof a);
     size_t covered = 0, test_items = 0, users = 0, nu = c->ds->users.count, ni = c->ds->items.count;
     for (size_t i = 0; i < ni; i++)
         test_items += c->test_count[i] > 0;
@@ -164,29 +176,23 @@ static int evaluate_paper(const eval_ctx *c, gatrec_metrics *out, int32_t *buf, 
             }
         }
         if (f) {
-            add(&p, (double)hits / (double)f);
-            add(&nov, si / (double)f);
+            add(&a.p, (double)hits / (double)f);
+            add(&a.nov, si / (double)f);
         }
         if (nrel) {
-            add(&r, (double)hits / (double)nrel);
-            add(&hr, hits > 0);
+            add(&a.r, (double)hits / (double)nrel);
+            add(&a.hr, hits > 0);
             if (f)
-                add(&nd, dcg / idcg(nrel, c->k));
+                add(&a.nd, dcg / idcg(nrel, c->k));
             if (hits)
-                add(&map, ap / (double)nrel);
+                add(&a.map, ap / (double)nrel);
         }
         if (rr > 0)
-            add(&mrr, rr);
+            add(&a.mrr, rr);
     }
     out->users = users;
-    out->precision = avg(&p);
-    out->recall = avg(&r);
-    out->ndcg = avg(&nd);
-    out->map = avg(&map);
-    out->hit_rate = avg(&hr);
-    out->mrr = avg(&mrr);
+    store(out, &a);
     out->coverage = test_items ? (double)covered / (double)test_items : 0.0;
-    out->novelty = avg(&nov);
     return GATREC_OK;
 }
 

@@ -148,25 +148,14 @@ GATREC_API size_t gatrec_model_num_items(const gatrec_model *model)
     return model ? model->items.count : 0;
 }
 
-static int find_index(const gatrec__idmap *map, int64_t id, int32_t *index, const char *what)
-{
-    int32_t i;
-    if (!index)
-        return gatrec__error(GATREC_EINVAL, "NULL index pointer");
-    if ((i = gatrec__idmap_find(map, id)) < 0)
-        return gatrec__error(GATREC_ENOTFOUND, "the model has no %s with id %lld", what, (long long)id);
-    *index = i;
-    return GATREC_OK;
-}
-
 GATREC_API int gatrec_model_user_index(const gatrec_model *model, int64_t user_id, int32_t *index)
 {
-    return model ? find_index(&model->users, user_id, index, "user") : gatrec__error(GATREC_EINVAL, "NULL model");
+    return model ? gatrec__idmap_index(&model->users, user_id, index, "user") : gatrec__error(GATREC_EINVAL, "NULL model");
 }
 
 GATREC_API int gatrec_model_item_index(const gatrec_model *model, int64_t item_id, int32_t *index)
 {
-    return model ? find_index(&model->items, item_id, index, "item") : gatrec__error(GATREC_EINVAL, "NULL model");
+    return model ? gatrec__idmap_index(&model->items, item_id, index, "item") : gatrec__error(GATREC_EINVAL, "NULL model");
 }
 
 GATREC_API int64_t gatrec_model_user_id(const gatrec_model *model, int32_t index)
@@ -216,8 +205,26 @@ static int before(float sa, int32_t a, float sb, int32_t b)
     return sa > sb || (sa == sb && a < b);
 }
 
-/* Top-k of `scores` skipping `seen` (ascending), with a binary min-heap of the best k so far
- * whose root is the worst kept. Writes best first; returns the count. */
+/* Restore the heap property below `c` in heap[0..n): the root holds the worst kept item. */
+static void sift_down(const float *scores, int32_t *heap, size_t n, size_t c)
+{
+    for (;;) {
+        size_t l = 2 * c + 1, r = l + 1, w = c;
+        if (l < n && before(scores[heap[w]], heap[w], scores[heap[l]], heap[l]))
+            w = l;
+        if (r < n && before(scores[heap[w]], heap[w], scores[heap[r]], heap[r]))
+            w = r;
+        if (w == c)
+            return;
+        int32_t t = heap[w];
+        heap[w] = heap[c];
+        heap[c] = t;
+        c = w;
+    }
+}
+
+/* Top-k of `scores` skipping `seen` (ascending), with a binary min-heap of the best k so far.
+ * Writes best first; returns the count. */
 static size_t top_k(const float *scores, size_t nitems, const int32_t *seen, size_t nseen, size_t k, int32_t *heap,
                     float *out_scores)
 {
@@ -240,42 +247,16 @@ static size_t top_k(const float *scores, size_t nitems, const int32_t *seen, siz
                 c = p;
             }
         } else if (k && before(scores[i], i, scores[heap[0]], heap[0])) {
-            size_t c = 0;
             heap[0] = i;
-            for (;;) {
-                size_t l = 2 * c + 1, r = l + 1, w = c;
-                if (l < h && before(scores[heap[w]], heap[w], scores[heap[l]], heap[l]))
-                    w = l;
-                if (r < h && before(scores[heap[w]], heap[w], scores[heap[r]], heap[r]))
-                    w = r;
-                if (w == c)
-                    break;
-                int32_t t = heap[w];
-                heap[w] = heap[c];
-                heap[c] = t;
-                c = w;
-            }
+            sift_down(scores, heap, h, 0);
         }
     }
-    /* Pop the worst to the back: heap sort leaves the best first. */
+    /* Heap sort: move the worst to the back each time, leaving the best first. */
     for (size_t n = h; n > 1; n--) {
         int32_t t = heap[0];
-        size_t c = 0, last = n - 1;
-        heap[0] = heap[last];
-        heap[last] = t;
-        for (;;) {
-            size_t l = 2 * c + 1, r = l + 1, w = c;
-            if (l < last && before(scores[heap[w]], heap[w], scores[heap[l]], heap[l]))
-                w = l;
-            if (r < last && before(scores[heap[w]], heap[w], scores[heap[r]], heap[r]))
-                w = r;
-            if (w == c)
-                break;
-            int32_t x = heap[w];
-            heap[w] = heap[c];
-            heap[c] = x;
-            c = w;
-        }
+        heap[0] = heap[n - 1];
+        heap[n - 1] = t;
+        sift_down(scores, heap, n - 1, 0);
     }
     if (out_scores)
         for (size_t j = 0; j < h; j++)
