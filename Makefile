@@ -56,7 +56,7 @@ STATIC := $(BUILD)/libgatrec.a
 CLI := $(BUILD)/gatrec
 TESTRUNNER := $(BUILD)/check_gatrec
 
-DATA_DIR ?= $(if $(GATREC_DATA_DIR),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
+DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
 .PHONY: all lib cli check test-unit test-abi test-python test-install bench demo install uninstall clean
 all: lib cli
