@@ -168,6 +168,8 @@ START_TEST(test_refuse_bad_files)
     ck_assert_ptr_null(back);
     /* a failed save leaves the old file intact */
     ck_assert_status(gatrec_model_save(m, "/nonexistent/dir/m"), GATREC_ENOENT);
+    ck_assert_status(gatrec_model_save(m, "/dev/null"), GATREC_EINVAL);
+    ck_assert_status(gatrec_model_save(m, dir), GATREC_EINVAL);
     ck_assert_ok(gatrec_model_load(path, &back));
     gatrec_model_free(back);
     free(bytes);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -278,6 +279,28 @@ done:
     return rc;
 }
 
+/* The library writes files atomically (temporary file + rename), which must never be aimed at
+ * /dev/stdout: write to a private temporary file and copy it out. */
+static int csv_to_stdout(const gatrec_reclist *list, const gatrec_model *m)
+{
+    char path[] = "/tmp/gatrec-recs-XXXXXX", buf[65536];
+    int fd = mkstemp(path), rc;
+    FILE *f;
+    size_t n;
+    if (fd < 0) {
+        perror("gatrec recommend: temporary file");
+        return GATREC_EIO;
+    }
+    close(fd);
+    if ((rc = gatrec_reclist_save_csv(list, m, NULL, path)) == GATREC_OK && (f = fopen(path, "rb"))) {
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, n, stdout);
+        fclose(f);
+    }
+    unlink(path);
+    return rc;
+}
+
 int cmd_recommend(int argc, char **argv)
 {
     const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL;
@@ -306,7 +329,7 @@ int cmd_recommend(int argc, char **argv)
     if (!all) {
         rc = recommend_user(m, uid, (size_t)k, json);
     } else if ((rc = gatrec_model_recommend_all(m, (size_t)k, &list)) ||
-               (rc = gatrec_reclist_save_csv(list, m, NULL, out ? out : "/dev/stdout"))) {
+               (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m))) {
         rc = cli_fail("recommend", rc);
     }
     gatrec_reclist_free(list);

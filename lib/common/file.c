@@ -57,8 +57,14 @@ int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
     char *tmp = gatrec__malloc(plen + 16);
     int fd, rc = GATREC_OK;
     const char *p = data;
+    struct stat st;
     if (!tmp)
         return GATREC_ENOMEM;
+    /* Renaming over a device or a directory (say /dev/stdout) would replace it: refuse. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        free(tmp);
+        return gatrec__error(GATREC_EINVAL, "%s: exists and is not a regular file; not replacing it", path);
+    }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     fd = mkstemp(tmp);
