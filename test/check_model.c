@@ -1,4 +1,5 @@
 /* The model interface through the popularity model: train, serve, save, load, refuse bad files. */
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check_util.h"
@@ -97,6 +98,13 @@ START_TEST(test_save_load_round_trip)
     int32_t all[5] = {0, 1, 2, 3, 4};
     float a[5], b[5];
     path = save_small(dir, m);
+    {
+        struct stat st;
+        mode_t mask = umask(022); /* the test's own process: reading the umask is safe here */
+        umask(mask);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0666 & ~mask); /* as any other file the host writes */
+    }
     ck_assert_ok(gatrec_model_load(path, &back));
     ck_assert_str_eq(gatrec_model_info(back, "split"), "parts2");
     ck_assert_ptr_null(gatrec_model_info(back, "missing"));

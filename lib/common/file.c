@@ -1,5 +1,6 @@
 /* Whole-file reads, atomic writes (temporary file + rename), directories. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,7 +55,7 @@ int gatrec__read_file(const char *path, char **data, size_t *len)
 int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
 {
     size_t plen = strlen(path);
-    char *tmp = gatrec__malloc(plen + 16);
+    char *tmp = gatrec__malloc(plen + 32);
     int fd, rc = GATREC_OK;
     const char *p = data;
     struct stat st;
@@ -65,9 +66,15 @@ int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
         free(tmp);
         return gatrec__error(GATREC_EINVAL, "%s: exists and is not a regular file; not replacing it", path);
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    fd = mkstemp(tmp);
+    /* open(O_EXCL, 0666) rather than mkstemp: the file gets the host's umask like any other it
+     * writes, without reading the umask (umask() is process-wide and would race other threads). */
+    for (unsigned attempt = 0;; attempt++) {
+        static _Atomic unsigned counter;
+        snprintf(tmp, plen + 32, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST || attempt >= 100)
+            break;
+    }
     if (fd < 0) {
         rc = gatrec__error(errno == ENOENT ? GATREC_ENOENT : GATREC_EIO, "%s: cannot create: %s", tmp,
                            strerror(errno));
@@ -86,12 +93,6 @@ int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
     }
     if (!rc && fsync(fd) != 0)
         rc = gatrec__error(GATREC_EIO, "%s: fsync failed: %s", path, strerror(errno));
-    /* mkstemp creates 0600; a saved model or list should be as readable as any other file. */
-    if (!rc) {
-        mode_t mask = umask(0);
-        umask(mask);
-        fchmod(fd, 0666 & ~mask);
-    }
     if (close(fd) != 0 && !rc)
         rc = gatrec__error(GATREC_EIO, "%s: close failed: %s", path, strerror(errno));
     if (!rc && rename(tmp, path) != 0)
