@@ -70,7 +70,7 @@ typedef struct eval_ctx {
     int32_t *mark_user;
     uint8_t *mark_rel;
     size_t *train_count, *test_count;
-    size_t ntrain, ntest;
+    size_t ntest;
 } eval_ctx;
 
 /* Mark user u's test items: afterwards "is item i in u's test set" is mark_user[i] == u, and
@@ -204,7 +204,7 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
     eval_ctx c;
     int32_t *buf = NULL;
     uint8_t *seen_item = NULL;
-    size_t *all_off = NULL;
+    size_t *all_off = NULL, longest = 1;
     uint32_t *all_idx = NULL;
     int rc;
     if (!ds || !split || !list || !metrics)
@@ -227,11 +227,13 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
         return gatrec__error(GATREC_EINVAL, "unknown split part %d", o.part);
     if (list->nusers > ds->users.count)
         return gatrec__error(GATREC_EINVAL, "the list has %zu users, the dataset %zu", list->nusers, ds->users.count);
-    for (size_t u = 0; u < list->nusers; u++)
+    for (size_t u = 0; u < list->nusers; u++) {
+        longest = list->n[u] > longest ? list->n[u] : longest;
         for (size_t j = 0; j < list->n[u]; j++)
             if ((size_t)list->items[u][j] >= ds->items.count)
                 return gatrec__error(GATREC_EINVAL, "the list of user %zu names item index %d, beyond the dataset",
                                      u, list->items[u][j]);
+    }
     if (split->counts[o.part] == 0)
         return gatrec__error(GATREC_EEMPTY, "the split has no %s ratings to evaluate against",
                              o.part == GATREC_PART_TEST ? "test" : o.part == GATREC_PART_VALID ? "validation" : "train");
@@ -249,19 +251,11 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
     c.mark_rel = gatrec__calloc(ds->items.count, 1);
     c.train_count = gatrec__calloc(ds->items.count, sizeof *c.train_count);
     c.test_count = gatrec__calloc(ds->items.count, sizeof *c.test_count);
-    buf = gatrec__malloc_array(o.k < 1024 ? o.k : 1024, sizeof *buf);
+    buf = gatrec__malloc_array(longest, sizeof *buf); /* a user's top K never outgrows their list */
     seen_item = gatrec__calloc(ds->items.count, 1);
     if (!c.off || !c.idx || !c.mark_user || !c.mark_rel || !c.train_count || !c.test_count || !buf || !seen_item) {
         rc = GATREC_ENOMEM;
         goto done;
-    }
-    if (o.k > 1024) {
-        int32_t *bigger = realloc(buf, o.k * sizeof *buf);
-        if (!bigger) {
-            rc = gatrec__error(GATREC_ENOMEM, "out of memory for K = %zu", o.k);
-            goto done;
-        }
-        buf = bigger;
     }
     /* The test ratings of each user, and popularity counts. */
     for (size_t u = 0, n = 0; u < ds->users.count; u++) {
@@ -273,7 +267,6 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
                 c.ntest++;
             } else if (split->parts[ri] == GATREC_PART_TRAIN) {
                 c.train_count[ds->r_item[ri]]++;
-                c.ntrain++;
             }
         }
         c.off[u + 1] = n;
@@ -284,16 +277,13 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
     m.version = metrics->version;
     m.protocol = o.protocol;
     m.k = o.k;
-    rc = GATREC_OK;
+    rc = o.protocol == GATREC_PROTOCOL_PAPER ? evaluate_paper(&c, &m, buf, seen_item)
+                                             : evaluate_standard(&c, &m, buf, seen_item);
+    if (!rc)
+        *metrics = m;
 done:
     free(all_off);
     free(all_idx);
-    if (!rc) {
-        rc = o.protocol == GATREC_PROTOCOL_PAPER ? evaluate_paper(&c, &m, buf, seen_item)
-                                                 : evaluate_standard(&c, &m, buf, seen_item);
-        if (!rc)
-            *metrics = m;
-    }
     free(c.off);
     free(c.idx);
     free(c.mark_user);
