@@ -143,6 +143,24 @@ START_TEST(test_cli_end_to_end)
     ck_assert_int_eq(st, 0);
     ck_assert_msg(strstr(out, "\"title\": \"Contact (1997)\"") && strstr(out, "\"justification\""), "said: %s", out);
     free(out);
+    /* a random split: --recs must be scored on the split the model was trained on (--seed) */
+    snprintf(args, sizeof args,
+             "train --split random:0.2 --seed 5 --out %s/r.model && '%s' recommend --model %s/r.model --all --csv "
+             "--out %s/r.csv && '%s' eval --model %s/r.model --json",
+             dir, getenv("GATREC_CLI"), dir, dir, getenv("GATREC_CLI"), dir);
+    out = run_cli(args, &st);
+    ck_assert_int_eq(st, 0);
+    {
+        char *from_model = strstr(out, "\"precision\""), *again;
+        ck_assert_ptr_nonnull(from_model);
+        *strchr(from_model, ',') = '\0';
+        snprintf(args, sizeof args, "eval --recs %s/r.csv --dataset ml-100k --split random:0.2 --seed 5 --json", dir);
+        again = run_cli(args, &st);
+        ck_assert_int_eq(st, 0);
+        ck_assert_msg(strstr(again, from_model), "model: %s; recs: %s", from_model, again);
+        free(again);
+    }
+    free(out);
     out = run_cli("train --model nope --out /dev/null", &st);
     ck_assert_int_eq(st, 2);
     free(out);

@@ -93,29 +93,27 @@ done:
     return rc;
 }
 
-/* The dataset and split a model was trained on, unless the command line names others. */
-static int model_context(const char *cmd, const gatrec_model *m, const char *spec, const char *sp, gatrec_dataset **ds,
-                         gatrec_split **split)
+/* Load the dataset and build the split an evaluation runs against. */
+static int open_split(const char *cmd, const char *dataset, const char *spec, uint64_t seed, gatrec_dataset **ds,
+                      gatrec_split **split)
 {
-    const char *dir = spec ? spec : gatrec_model_info(m, "dataset_dir");
-    const char *s = sp ? sp : gatrec_model_info(m, "split"), *seed_s = gatrec_model_info(m, "seed");
-    char resolved[4096];
-    int rc;
-    if (!dir || !s)
-        return cli_usage_error(cmd, "%s", "the model does not record its dataset and split: give --dataset and --split");
-    if ((rc = cli_open_dataset(cmd, dir, ds, resolved, sizeof resolved)))
+    char dir[4096];
+    int rc = cli_open_dataset(cmd, dataset, ds, dir, sizeof dir);
+    if (rc)
         return rc;
-    if (split && (rc = gatrec_split_parse(*ds, s, seed_s ? strtoull(seed_s, NULL, 10) : 1, split)))
+    if ((rc = gatrec_split_parse(*ds, spec, seed, split)))
         return cli_fail(cmd, rc);
     return EXIT_OK;
 }
 
 static const char eval_usage[] =
     "usage: gatrec eval (--model MODEL | --recs FILE --dataset NAME|DIR --split SPEC)\n"
-    "                   [--protocol standard|paper] [-k K] [--threshold R] [--json]\n"
+    "                   [--seed N] [--protocol standard|paper] [-k K] [--threshold R] [--json]\n"
     "\n"
     "Scores a model's top-K lists, or a CSV of recommendations (header user_id,item_id,rank;\n"
-    "dataset ids; other columns ignored), against the test part of the split.\n"
+    "dataset ids; other columns ignored), against the test part of the split. A model is\n"
+    "evaluated on the dataset, split and seed it records unless --dataset, --split or --seed\n"
+    "say otherwise; a random split needs the seed it was made with (default 1).\n"
     "standard: full ranking, denominators K, users with a relevant test item.\n"
     "paper:    the protocol of arXiv 2508.01514: the top-K is filtered to each user's test\n"
     "          items before scoring (docs/evaluation.md says exactly how).\n"
@@ -142,19 +140,20 @@ static void print_metrics(const gatrec_metrics *mt, const char *source, int json
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model_path = NULL, *recs = NULL, *spec = NULL, *sp = NULL, *proto = "standard", *k_s = "10",
-               *thr_s = "4";
+    const char *model_path = NULL, *recs = NULL, *spec = NULL, *sp = NULL, *seed_s = NULL, *proto = "standard",
+               *k_s = "10", *thr_s = "4";
     int json = 0, rc;
-    cli_opt opts[] = {{"--model", &model_path, NULL}, {"--recs", &recs, NULL},     {"--dataset", &spec, NULL},
-                      {"--split", &sp, NULL},         {"--protocol", &proto, NULL}, {"-k", &k_s, NULL},
-                      {"--threshold", &thr_s, NULL},  {"--json", NULL, &json},      {NULL, NULL, NULL}};
+    cli_opt opts[] = {{"--model", &model_path, NULL}, {"--recs", &recs, NULL},      {"--dataset", &spec, NULL},
+                      {"--split", &sp, NULL},         {"--seed", &seed_s, NULL},     {"--protocol", &proto, NULL},
+                      {"-k", &k_s, NULL},             {"--threshold", &thr_s, NULL}, {"--json", NULL, &json},
+                      {NULL, NULL, NULL}};
     gatrec_eval_options eo = GATREC_EVAL_OPTIONS_INIT;
     gatrec_metrics mt = {.version = GATREC_METRICS_VERSION};
     gatrec_model *m = NULL;
     gatrec_dataset *ds = NULL;
     gatrec_split *split = NULL;
     gatrec_reclist *list = NULL;
-    long long k;
+    long long k, seed = 1;
     char *end;
     rc = cli_parse(argc, argv, 2, opts, NULL, 0, NULL);
     if (rc)
@@ -180,23 +179,29 @@ int cmd_eval(int argc, char **argv)
             rc = cli_fail("eval", rc);
             goto done;
         }
-        if ((rc = model_context("eval", m, spec, sp, &ds, &split)))
-            goto done;
-        if (gatrec_dataset_num_users(ds) != gatrec_model_num_users(m) ||
-            gatrec_dataset_num_items(ds) != gatrec_model_num_items(m)) {
-            fprintf(stderr, "gatrec eval: the model has %zu users and %zu items, the dataset %zu and %zu\n",
-                    gatrec_model_num_users(m), gatrec_model_num_items(m), gatrec_dataset_num_users(ds),
-                    gatrec_dataset_num_items(ds));
-            rc = EXIT_FAIL;
+        spec = spec ? spec : gatrec_model_info(m, "dataset_dir");
+        sp = sp ? sp : gatrec_model_info(m, "split");
+        seed_s = seed_s ? seed_s : gatrec_model_info(m, "seed");
+        if (!spec || !sp) {
+            rc = cli_usage_error("eval", "%s", "the model does not record its dataset and split: give --dataset and --split");
             goto done;
         }
-        rc = gatrec_model_recommend_all(m, eo.k, &list);
-    } else {
-        if ((rc = cli_open_dataset("eval", spec, &ds, (char[4096]){0}, 4096)))
-            goto done;
-        if (!(rc = gatrec_split_parse(ds, sp, 1, &split)))
-            rc = gatrec_reclist_load_csv(ds, recs, &list);
     }
+    if (seed_s && (seed = cli_number("eval", "--seed", seed_s, 0x7fffffffffffffffLL)) < 0) {
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if ((rc = open_split("eval", spec, sp, (uint64_t)seed, &ds, &split)))
+        goto done;
+    if (m && (gatrec_dataset_num_users(ds) != gatrec_model_num_users(m) ||
+              gatrec_dataset_num_items(ds) != gatrec_model_num_items(m))) {
+        fprintf(stderr, "gatrec eval: the model has %zu users and %zu items, the dataset %zu and %zu\n",
+                gatrec_model_num_users(m), gatrec_model_num_items(m), gatrec_dataset_num_users(ds),
+                gatrec_dataset_num_items(ds));
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    rc = m ? gatrec_model_recommend_all(m, eo.k, &list) : gatrec_reclist_load_csv(ds, recs, &list);
     if (rc || (rc = gatrec_evaluate(ds, split, list, &eo, &mt))) {
         rc = cli_fail("eval", rc);
         goto done;
