@@ -133,12 +133,17 @@ START_TEST(test_save_load_round_trip)
 }
 END_TEST
 
-static char *file_bytes(const char *path, size_t *len)
+/* Save the small model in dir and return the file's bytes (and its path in *path). */
+static char *saved_bytes(const char *dir, gatrec_model *m, char **path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     char *buf = malloc(1 << 16);
+    *path = save_small(dir, m);
+    f = fopen(*path, "rb");
+    ck_assert_ptr_nonnull(f);
     *len = fread(buf, 1, 1 << 16, f);
     fclose(f);
+    ck_assert_uint_lt(*len, 1 << 16);
     return buf;
 }
 
@@ -147,8 +152,7 @@ START_TEST(test_refuse_bad_files)
     char *dir = make_temp_dir(), *path, *bytes, *bad;
     gatrec_model *m = train_small(), *back = NULL;
     size_t len;
-    path = save_small(dir, m);
-    bytes = file_bytes(path, &len);
+    bytes = saved_bytes(dir, m, &path, &len);
     bad = write_file(dir, "truncated", bytes, len - 10);
     ck_assert_status(gatrec_model_load(bad, &back), GATREC_ETRUNCATED);
     free(bad);
@@ -194,8 +198,7 @@ START_TEST(test_fuzz_bit_flips)
     char *dir = make_temp_dir(), *path, *bytes, *bad;
     gatrec_model *m = train_small(), *back;
     size_t len;
-    path = save_small(dir, m);
-    bytes = file_bytes(path, &len);
+    bytes = saved_bytes(dir, m, &path, &len);
     for (size_t at = 0; at < len; at += 3) {
         int rc;
         bytes[at] ^= 0x10;
