@@ -35,7 +35,7 @@ BUILD ?= build
 SAN :=
 endif
 
-DEPS_LIBS := -lcurl -ljansson -lz -lm -lpthread
+DEPS_LIBS := -lblis -lcurl -ljansson -lz -lm -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
 
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -Iinclude -fPIC -fvisibility=hidden $(CFLAGS)
@@ -58,11 +58,16 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli check test-unit test-abi test-python test-install bench demo install uninstall clean
+.PHONY: all lib cli check test-oracle test-unit test-abi test-python test-install bench demo install uninstall clean
 all: lib cli
 
 lib: $(SHARED) $(STATIC)
 cli: $(CLI)
+
+# The fast kernels may reassociate float sums (vectorised reductions); never -ffinite-math-only,
+# so NaN detection still works.
+$(BUILD)/obj/lib/kernels/fast.o: ALL_CFLAGS += -O3 -fno-trapping-math -fno-signed-zeros -fassociative-math
+$(BUILD)/obj/lib/model/train.o: ALL_CFLAGS += -O3
 
 $(BUILD)/obj/%.o: %.c include/gatrec.h
 	@mkdir -p $(dir $@)
@@ -92,10 +97,26 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 
-check: test-abi test-python test-install test-unit
+check: test-abi test-python test-install test-oracle test-unit
 
 test-unit: $(TESTRUNNER) $(CLI)
 	GATREC_TEST_DATA="$(DATA_DIR)" GATREC_CLI="$(CURDIR)/$(CLI)" $(TESTRUNNER)
+
+# The PyTorch oracle: a Python with torch (Debian's python3-torch), found among these.
+ORACLE_PYTHON ?= $(firstword $(foreach p,$(PYTHON) /usr/bin/python3,$(shell $(p) -c 'import torch' >/dev/null 2>&1 && echo $(p))))
+
+$(BUILD)/oracle_dump: test/oracle_dump.c $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
+
+test-oracle: $(BUILD)/oracle_dump
+ifeq ($(ORACLE_PYTHON),)
+	@echo "SKIP: PyTorch oracle (no python3 with torch; apt-get install python3-torch)"
+else
+	$(BUILD)/oracle_dump fast > $(BUILD)/oracle-fast.txt
+	$(ORACLE_PYTHON) test/oracle.py $(BUILD)/oracle-fast.txt | tail -1
+	$(BUILD)/oracle_dump reference > $(BUILD)/oracle-reference.txt
+	$(ORACLE_PYTHON) test/oracle.py $(BUILD)/oracle-reference.txt | tail -1
+endif
 
 test-abi: $(SHARED)
 	sh test/check-exports.sh $(SHARED) test/exports.txt

@@ -276,8 +276,9 @@ GATREC_API int gatrec_split_temporal(const gatrec_dataset *ds, double test_ratio
 GATREC_API int gatrec_split_from_parts(const gatrec_dataset *ds, const uint8_t *parts, gatrec_split **out);
 /**
  * A split from a textual spec, as the command line takes it: "u1".."u5", "ua", "ub",
- * "random:TEST[:VALID]", "leave-last", "leave-last:valid", "temporal:TEST[:VALID]".
- * `seed` is used by "random".
+ * "random:TEST[:VALID]", "leave-last", "leave-last:valid", "temporal:TEST[:VALID]"; any of them
+ * without a validation part may end in "+valid:R" to move R of each user's training ratings
+ * (shuffled with `seed`) to validation, e.g. "u1+valid:0.1". `seed` is used by "random" and "+valid".
  */
 GATREC_API int gatrec_split_parse(const gatrec_dataset *ds, const char *spec, uint64_t seed,
                                   gatrec_split **out);
@@ -293,17 +294,20 @@ GATREC_API int gatrec_split_write(const gatrec_split *split, int part, const cha
 /* Graph                                                                                    */
 /* ---------------------------------------------------------------------------------------- */
 
-#define GATREC_GRAPH_OPTIONS_VERSION 1
+#define GATREC_GRAPH_OPTIONS_VERSION 2
 typedef struct gatrec_graph_options {
     unsigned int version;     /**< GATREC_GRAPH_OPTIONS_VERSION */
     float liked_threshold;    /**< a rating >= this is "liked"; default 4 */
     float disliked_threshold; /**< a rating <= this is "disliked"; default 2 */
+    /* version 2 */
+    int part;                 /**< the gatrec_part of the split taken as edges; default GATREC_PART_TRAIN
+                                   (GATREC_PART_VALID gives the validation graph a model early-stops on) */
 } gatrec_graph_options;
-#define GATREC_GRAPH_OPTIONS_INIT { GATREC_GRAPH_OPTIONS_VERSION, 4.0f, 2.0f }
+#define GATREC_GRAPH_OPTIONS_INIT { GATREC_GRAPH_OPTIONS_VERSION, 4.0f, 2.0f, GATREC_PART_TRAIN }
 GATREC_API int gatrec_graph_options_init(gatrec_graph_options *opts, unsigned int version);
 
 /**
- * The graph of the training part of `split` (all ratings when `split` is NULL). It has every
+ * The graph of the training part of `split` (or of `opts->part`; all ratings when `split` is NULL). It has every
  * user and item of the dataset as a node, and keeps the dataset's id maps. `opts` may be NULL.
  */
 GATREC_API int gatrec_graph_new(const gatrec_dataset *ds, const gatrec_split *split,
@@ -322,6 +326,17 @@ GATREC_API int gatrec_graph_user_items(const gatrec_graph *graph, int32_t user, 
 /** An item's raters (ascending) and ratings; the arrays belong to the graph. */
 GATREC_API int gatrec_graph_item_users(const gatrec_graph *graph, int32_t item, const int32_t **users,
                                        const float **ratings, size_t *count);
+
+/**
+ * Read input features for the nodes of `graph` from a text file (docs/features.md): one line
+ * per node, "user<TAB>ID<TAB>v1 v2 ... vD" or "item<TAB>ID<TAB>...", the same D on every line
+ * (values separated by spaces, tabs or commas; '#' lines and blank lines skipped). Every user
+ * and item of the graph needs exactly one line. On success `*features` is a new
+ * (users + items) x `*dim` matrix, users first, in the graph's index order - the layout of
+ * gatrec_model_options.features - to be released with gatrec_features_free().
+ */
+GATREC_API int gatrec_features_load(const gatrec_graph *graph, const char *path, float **features, size_t *dim);
+GATREC_API void gatrec_features_free(float *features);
 
 #define GATREC_GRAPH_STATS_VERSION 1
 /** Degree statistics of a graph. */
@@ -412,22 +427,98 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
 /* ---------------------------------------------------------------------------------------- */
 
 typedef enum gatrec_model_kind {
-    GATREC_MODEL_POP = 1 /**< popularity: the number of training ratings of an item */
+    GATREC_MODEL_POP = 1,      /**< popularity: the number of training ratings of an item */
+    GATREC_MODEL_BPR = 2,      /**< BPR matrix factorisation ("bpr") */
+    GATREC_MODEL_LIGHTGCN = 3, /**< LightGCN ("lightgcn") */
+    GATREC_MODEL_GAT = 4       /**< the GATv2 network of docs/model.md ("gat") */
 } gatrec_model_kind;
 
-/** The kind's name ("pop"), or NULL for an unknown kind. */
+/** The kind's name ("pop", "bpr", "lightgcn", "gat"), or NULL for an unknown kind. */
 GATREC_API const char *gatrec_model_kind_name(int kind);
 /** The kind named `name`, or GATREC_ENOTFOUND. */
 GATREC_API int gatrec_model_kind_from_name(const char *name);
 
-#define GATREC_MODEL_OPTIONS_VERSION 1
+/** How negatives are drawn for each positive (user, liked item) pair. */
+typedef enum gatrec_negatives {
+    /** Uniform over items the user neither liked nor disliked in training (the paper's "robust" sampling). */
+    GATREC_NEG_ROBUST = 0,
+    /** Uniform over items the user did not like (disliked items may be drawn). */
+    GATREC_NEG_UNIFORM = 1,
+    /** Like ROBUST, but in proportion to an item's training ratings to the power 0.75. */
+    GATREC_NEG_POPULARITY = 2,
+    /** The highest-scored of 8 ROBUST draws ("hard" negatives). */
+    GATREC_NEG_HARD = 3
+} gatrec_negatives;
+
+/** Switches of the GAT network (gatrec_model_options.gat_flags); 0 = the paper's network. */
+enum {
+    GATREC_GAT_NO_EDGE_ATTR = 1,  /**< do not feed the rating into attention */
+    GATREC_GAT_NO_LAYERNORM = 2,  /**< no LayerNorm after each convolution */
+    GATREC_GAT_NO_RESIDUAL = 4,   /**< no residual connection */
+    GATREC_GAT_NO_SELF_LOOPS = 8  /**< no self loops (a node does not attend to itself) */
+};
+
+#define GATREC_EPOCH_VERSION 1
+/** What a training epoch reports to gatrec_model_options.on_epoch. */
+typedef struct gatrec_epoch {
+    unsigned int version; /**< GATREC_EPOCH_VERSION */
+    int epoch;            /**< 1-based */
+    int max_epochs;
+    double loss;          /**< bpr + cos_weight * cos */
+    double bpr;           /**< mean -log sigmoid(s(u,i) - s(u,j)) */
+    double cos;           /**< mean 1 - cos(h_u, h_i) over liked pairs (0 for kinds without it) */
+    double valid_ndcg;    /**< validation NDCG@eval_k, or NaN without a validation graph */
+    double lr;            /**< learning rate used in this epoch */
+    double seconds;       /**< wall time of this epoch (training and validation) */
+    int best_epoch;       /**< the epoch whose parameters are kept so far */
+} gatrec_epoch;
+/** Called after every epoch; a non-zero return stops training with GATREC_ECANCELLED. */
+typedef int (*gatrec_epoch_cb)(void *payload, const gatrec_epoch *epoch);
+
+#define GATREC_MODEL_OPTIONS_VERSION 2
+/**
+ * How to train a model. Initialise with GATREC_MODEL_OPTIONS_INIT or gatrec_model_options_init().
+ * Fields added in version 2 are read only from a struct whose version is 2 or more. A zero
+ * (or, where stated, negative) value means "the kind's default", listed in docs/model.md.
+ */
 typedef struct gatrec_model_options {
     unsigned int version;  /**< GATREC_MODEL_OPTIONS_VERSION */
     int kind;              /**< a gatrec_model_kind; default GATREC_MODEL_POP */
     uint64_t seed;         /**< seed of every random choice; default 1 */
     int threads;           /**< threads this model may use; 0 = all cores; default 0 */
+    /* version 2 */
+    int epochs;            /**< maximum epochs; 0 = default (GAT 300, LightGCN 400, BPR 300) */
+    size_t dim;            /**< embedding width (BPR, LightGCN, random GAT input features); 0 = 64 */
+    const char *layers;    /**< GAT layers "UNITSxHEADS[m],..." (m: mean of heads); NULL = "64x4,64x4,64x1" */
+    int propagation;       /**< LightGCN propagation layers; 0 = 3 */
+    float lr;              /**< AdamW learning rate; 0 = default (GAT 1e-3, BPR and LightGCN 5e-3) */
+    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (1e-5) */
+    float cos_weight;      /**< lambda of the cosine term; negative = default (GAT 1, others 0) */
+    float dropout;         /**< GAT dropout between layers; default 0 */
+    int negatives;         /**< negatives per positive; 0 = 1 */
+    int negative_sampling; /**< a gatrec_negatives; default GATREC_NEG_ROBUST */
+    size_t batch_size;     /**< positive pairs per step; 0 = full batch (one step per epoch) */
+    int patience;          /**< epochs without improvement before stopping; 0 = 15; negative = never */
+    int lr_patience;       /**< ReduceLROnPlateau patience; 0 = 5 */
+    float lr_factor;       /**< ReduceLROnPlateau factor; 0 = 0.4 */
+    size_t eval_k;         /**< K of the validation NDCG; 0 = 10 */
+    /** Ratings to early-stop on (a graph of GATREC_PART_VALID over the same dataset), or NULL:
+        then the training loss is monitored. */
+    const gatrec_graph *validation;
+    /** GAT input features: (users + items) rows of feature_dim floats, users first, in the
+        graph's index order; copied. NULL = random trainable features of width `dim`. */
+    const float *features;
+    size_t feature_dim;
+    int freeze_features;   /**< non-zero: the input features are not trained */
+    int gat_flags;         /**< GATREC_GAT_* switches */
+    float attention_slope; /**< LeakyReLU slope inside attention; 0 = 0.2 */
+    float activation_slope;/**< LeakyReLU slope after LayerNorm; 0 = 0.01 */
+    const char *kernels;   /**< "fast" or "reference"; NULL = $GATREC_KERNELS, else "fast" */
+    gatrec_epoch_cb on_epoch; /**< may be NULL */
+    void *payload;         /**< passed to on_epoch */
 } gatrec_model_options;
-#define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0 }
+#define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
+        -1.0f, -1.0f, 0.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */
@@ -453,6 +544,31 @@ GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, s
                                       float *scores, size_t *count);
 /** gatrec_model_recommend() for every user, into a new list. */
 GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, gatrec_reclist **out);
+/**
+ * The `k` items most similar to `item` (cosine of the final embeddings; popularity models:
+ * items liked by the same users), best first, `item` itself excluded.
+ */
+GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t item, size_t k, int32_t *items,
+                                          float *scores, size_t *count);
+/**
+ * Attention evidence for recommending `item` to `user`: the user's training items that most
+ * supported it, with weights summing to 1 over those returned. For a GAT the weight of a rated
+ * item j is the attention the user's node gave j (mean over layers and heads) times the
+ * positive part of cos(h_j, h_item); other kinds use the cosine alone. `items` and `weights`
+ * hold room for `k`. GATREC_EUNSUPPORTED for popularity models.
+ */
+GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, int32_t item, size_t k,
+                                     int32_t *items, float *weights, size_t *count);
+/**
+ * Fold in a new user without retraining: its embedding comes from the trained layers applied to
+ * its `n` (item index, rating) pairs (and its input features, `feature_dim` floats, when the model
+ * was trained on caller features; NULL = the mean user feature). The user gets the next index,
+ * written to `*index`, and works with every serving function. A repeated id is GATREC_EDUPLICATE.
+ */
+GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const int32_t *items,
+                                     const float *ratings, size_t n, const float *features, int32_t *index);
+/** Fold in a new item from its input features alone (NULL = the mean item feature); see gatrec_model_add_user(). */
+GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const float *features, int32_t *index);
 /** How many training ratings of `item` the model saw, and how many of them were liked. */
 GATREC_API int gatrec_model_item_popularity(const gatrec_model *model, int32_t item, size_t *ratings,
                                             size_t *liked);

@@ -57,6 +57,41 @@ START_TEST(test_random_split)
 }
 END_TEST
 
+START_TEST(test_valid_suffix)
+{
+    gatrec_dataset *ds = make_dataset();
+    gatrec_split *base, *s;
+    gatrec_graph *g;
+    gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
+    ck_assert_ok(gatrec_split_parse(ds, "leave-last", 1, &base));
+    ck_assert_ok(gatrec_split_parse(ds, "leave-last+valid:0.25", 1, &s));
+    /* the test part is the base split's; round(9 * 0.25) = 2 and round(4 * 0.25) = 1 of the
+       remaining training ratings move to validation; the lone rating stays in train */
+    for (size_t k = 0; k < gatrec_dataset_num_ratings(ds); k++) {
+        int a = gatrec_split_part(base, k), b = gatrec_split_part(s, k);
+        ck_assert(a == b || (a == GATREC_PART_TRAIN && b == GATREC_PART_VALID));
+    }
+    ck_assert_uint_eq(user_count(s, ds, 1, GATREC_PART_VALID), 2);
+    ck_assert_uint_eq(user_count(s, ds, 2, GATREC_PART_VALID), 1);
+    ck_assert_uint_eq(user_count(s, ds, 3, GATREC_PART_TRAIN), 1);
+    /* the graph of the validation part */
+    go.part = GATREC_PART_VALID;
+    ck_assert_ok(gatrec_graph_new(ds, s, &go, &g));
+    ck_assert_uint_eq(gatrec_graph_num_edges(g), 3);
+    ck_assert_uint_eq(gatrec_graph_num_users(g), 3);
+    gatrec_graph_free(g);
+    go.part = 7;
+    ck_assert_status(gatrec_graph_new(ds, s, &go, &g), GATREC_EINVAL);
+    gatrec_split_free(s);
+    ck_assert_status(gatrec_split_parse(ds, "random:0.2:0.1+valid:0.1", 1, &s), GATREC_EINVAL);
+    ck_assert_error_mentions("already has a validation part");
+    ck_assert_status(gatrec_split_parse(ds, "leave-last+valid:1.5", 1, &s), GATREC_EINVAL);
+    ck_assert_status(gatrec_split_parse(ds, "leave-last+valid:", 1, &s), GATREC_EINVAL);
+    gatrec_split_free(base);
+    gatrec_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(test_leave_last_and_temporal)
 {
     gatrec_dataset *ds = make_dataset();
@@ -127,6 +162,7 @@ Suite *split_suite(void)
     TCase *t = tcase_create("split");
     tcase_add_test(t, test_random_split);
     tcase_add_test(t, test_leave_last_and_temporal);
+    tcase_add_test(t, test_valid_suffix);
     tcase_add_test(t, test_official_split_and_write);
     suite_add_tcase(s, t);
     return s;

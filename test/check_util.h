@@ -38,5 +38,7 @@ Suite *eval_suite(void);
 Suite *model_suite(void);
 Suite *zip_suite(void);
 Suite *movielens_suite(void);
+Suite *kernels_suite(void);
+Suite *learn_suite(void);
 
 #endif

@@ -22,7 +22,7 @@ LD_LIBRARY_PATH="$tmp/usr/lib" ./quick ratings.csv 1 > out.txt
 LD_LIBRARY_PATH="$tmp/usr/lib" ldd ./quick | grep -q "$tmp/usr/lib/libgatrec.so.0" || { echo "test-install: not linked to the installed copy"; exit 1; }
 # shellcheck disable=SC2046
 $CC $SAN -o quick-static "$top/examples/quickstart.c" $(pkg-config --cflags gatrec) "$tmp/usr/lib/libgatrec.a" \
-    $(pkg-config --libs libcurl jansson zlib) -lm -lpthread
+    $(pkg-config --libs libcurl jansson zlib) $(sed -n 's/^Libs.private: //p' "$tmp/usr/lib/pkgconfig/gatrec.pc")
 ./quick-static ratings.csv 1 | cmp - out.txt
 "$tmp/usr/bin/gatrec" version | grep -q "gatrec "
 cd "$top"

@@ -129,3 +129,17 @@ int cli_progress(void *payload, uint64_t done, uint64_t total)
     fflush(stderr);
     return 0;
 }
+
+int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi, float *out)
+{
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "gatrec %s: %s must be a number from %g to %g, not '%s'\n", cmd, name, lo, hi, s);
+        return EXIT_USAGE;
+    }
+    *out = (float)v;
+    return EXIT_OK;
+}

@@ -22,6 +22,8 @@ int cli_fail(const char *cmd, int status);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse a non-negative integer option; -1 on error (printed). */
 long long cli_number(const char *cmd, const char *name, const char *s, long long max);
+/* Parse a number in [lo, hi] into *out; EXIT_USAGE (printed) on error. */
+int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi, float *out);
 /* Resolve --dataset (a name under the data directory, or a path) and load it. */
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize);
 /* JSON string output (escaped). */

@@ -176,3 +176,27 @@ char *gatrec__read_str(gatrec__reader *r)
         r->bad = 1;
     return out;
 }
+
+int gatrec__buf_put_f32s(gatrec__buf *b, const float *v, size_t n)
+{
+    int rc = GATREC_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        rc = gatrec__buf_put_u32(b, u);
+    }
+    return rc;
+}
+
+int gatrec__read_f32s(gatrec__reader *r, float *v, size_t n)
+{
+    if ((size_t)(r->end - r->p) / 4 < n) {
+        r->bad = 1;
+        return GATREC_EFORMAT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = gatrec__read_u32(r);
+        memcpy(&v[i], &u, 4);
+    }
+    return GATREC_OK;
+}

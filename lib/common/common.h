@@ -42,6 +42,8 @@ int gatrec__buf_put_u64(gatrec__buf *b, uint64_t v);
 int gatrec__buf_put_str(gatrec__buf *b, const char *s); /* u32 length + bytes */
 int gatrec__buf_printf(gatrec__buf *b, const char *fmt, ...) GATREC_PRINTF(2, 3);
 void gatrec__buf_free(gatrec__buf *b);
+/* IEEE-754 floats, little-endian. */
+int gatrec__buf_put_f32s(gatrec__buf *b, const float *v, size_t n);
 
 /* A bounds-checked reader over a byte range; any overrun sets `bad` and reads zeros. */
 typedef struct gatrec__reader {
@@ -53,6 +55,10 @@ uint64_t gatrec__read_u64(gatrec__reader *r);
 const void *gatrec__read_bytes(gatrec__reader *r, size_t n);
 /* Reads a u32-length string into a new NUL-terminated copy (NULL and bad on failure). */
 char *gatrec__read_str(gatrec__reader *r);
+/* n floats written by gatrec__buf_put_f32s; GATREC_EFORMAT (and bad) when fewer remain. */
+int gatrec__read_f32s(gatrec__reader *r, float *v, size_t n);
+/* Seconds on a monotonic clock. */
+double gatrec__now(void);
 
 /* ---- id maps (idmap.c): non-negative int64 ids <-> dense int32 indices ---- */
 typedef struct gatrec__idmap {
@@ -143,5 +149,12 @@ void gatrec__csv_free(gatrec__csv *c);
 
 /* ---- threads ---- */
 int gatrec__default_threads(void);
+/* Run fn(ctx, job) for job in [0, njobs) on up to `threads` threads (the caller's included).
+ * Jobs are handed out in fixed contiguous blocks, so a result that depends only on the job
+ * index never depends on the thread count. If a thread cannot start, its block runs on the
+ * caller's thread. */
+void gatrec__parallel(int threads, size_t njobs, void (*fn)(void *ctx, size_t job), void *ctx);
+/* The same over jobs [begin, end). */
+void gatrec__parallel_range(int threads, size_t begin, size_t end, void (*fn)(void *ctx, size_t job), void *ctx);
 
 #endif

@@ -1,4 +1,3 @@
-#include <unistd.h>
 
 #include "common.h"
 
@@ -10,10 +9,4 @@ GATREC_API unsigned int gatrec_version(void)
 GATREC_API const char *gatrec_version_string(void)
 {
     return GATREC_VERSION_STRING;
-}
-
-int gatrec__default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }

@@ -331,12 +331,73 @@ static int parse_ratios(const char *p, double *test, double *valid)
     return *end ? GATREC_EINVAL : GATREC_OK;
 }
 
+/* Move round(n * ratio) of each user's training ratings (shuffled with seed, at least one left)
+ * to the validation part. */
+static int carve_valid(gatrec_split *s, double ratio, uint64_t seed)
+{
+    const gatrec_dataset *ds = s->ds;
+    size_t *off;
+    uint32_t *idx;
+    int rc = gatrec__dataset_by_user(ds, &off, &idx);
+    if (rc)
+        return rc;
+    for (size_t u = 0; u < ds->users.count; u++) {
+        uint32_t *r = idx + off[u];
+        size_t n = 0;
+        for (size_t j = 0; j < off[u + 1] - off[u]; j++) /* the user's training ratings, in dataset order */
+            if (s->parts[r[j]] == GATREC_PART_TRAIN)
+                r[n++] = r[j];
+        size_t nv = round_count(n, ratio);
+        for (size_t j = n; j > 1; j--) {
+            size_t k = (size_t)gatrec__rng_below(seed, 0x5641u + u, j, j);
+            uint32_t t = r[j - 1];
+            r[j - 1] = r[k];
+            r[k] = t;
+        }
+        if (nv >= n)
+            nv = n ? n - 1 : 0;
+        for (size_t j = 0; j < nv; j++)
+            s->parts[r[j]] = GATREC_PART_VALID;
+    }
+    free(off);
+    free(idx);
+    split_count(s);
+    return GATREC_OK;
+}
+
 GATREC_API int gatrec_split_parse(const gatrec_dataset *ds, const char *spec, uint64_t seed, gatrec_split **out)
 {
     double t, v;
     int rc;
+    const char *plus;
     if (!ds || !spec || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_split_parse: NULL argument");
+    if ((plus = strstr(spec, "+valid:"))) {
+        /* SPEC+valid:R - any split, with R of each user's training ratings held out for validation */
+        char base[128], *end;
+        double r = strtod(plus + 7, &end);
+        if ((size_t)(plus - spec) >= sizeof base || *end || end == plus + 7 || check_ratio(r, "validation") || r <= 0)
+            return gatrec__error(GATREC_EINVAL, "split '%s': expected SPEC+valid:RATIO with 0 < RATIO < 1", spec);
+        memcpy(base, spec, (size_t)(plus - spec));
+        base[plus - spec] = '\0';
+        if ((rc = gatrec_split_parse(ds, base, seed, out)))
+            return rc;
+        if (gatrec_split_count(*out, GATREC_PART_VALID)) {
+            gatrec_split_free(*out);
+            *out = NULL;
+            return gatrec__error(GATREC_EINVAL, "split '%s': '%s' already has a validation part", spec, base);
+        }
+        if ((rc = carve_valid(*out, r, seed)) == GATREC_OK) {
+            free((*out)->spec);
+            if (!((*out)->spec = gatrec__strdup(spec)))
+                rc = GATREC_ENOMEM;
+        }
+        if (rc) {
+            gatrec_split_free(*out);
+            *out = NULL;
+        }
+        return rc;
+    }
     if (strncmp(spec, "random:", 7) == 0 || strncmp(spec, "temporal:", 9) == 0) {
         int random = spec[0] == 'r';
         if (parse_ratios(spec + (random ? 7 : 9), &t, &v))

@@ -1,4 +1,5 @@
 /* gatrec_graph: the bipartite user-item graph of training ratings, CSR both ways. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,8 +93,12 @@ static int read_options(const gatrec_graph_options *opts, gatrec_graph_options *
     if (opts) {
         if (opts->version == 0 || opts->version > GATREC_GRAPH_OPTIONS_VERSION)
             return gatrec__error(GATREC_EINVAL, "gatrec_graph_options: unsupported version %u", opts->version);
-        *o = *opts;
+        /* read only the fields the caller's version has */
+        memcpy(o, opts, opts->version == 1 ? offsetof(gatrec_graph_options, part) : sizeof *o);
+        o->version = GATREC_GRAPH_OPTIONS_VERSION;
     }
+    if (o->part < GATREC_PART_TRAIN || o->part > GATREC_PART_TEST)
+        return gatrec__error(GATREC_EINVAL, "graph options: part %d is not train, valid or test", o->part);
     if (!(o->disliked_threshold < o->liked_threshold))
         return gatrec__error(GATREC_EINVAL, "graph options: disliked threshold %g must be below liked threshold %g",
                              o->disliked_threshold, o->liked_threshold);
@@ -152,7 +157,7 @@ GATREC_API int gatrec_graph_new(const gatrec_dataset *ds, const gatrec_split *sp
     rc = !u || !i || !r ? GATREC_ENOMEM : GATREC_OK;
     if (!rc && !(rc = gatrec__idmap_copy(&g->users, &ds->users)) && !(rc = gatrec__idmap_copy(&g->items, &ds->items))) {
         for (size_t k = 0; k < ds->nratings; k++) {
-            if (split && split->parts[k] != GATREC_PART_TRAIN)
+            if (split ? split->parts[k] != o.part : o.part != GATREC_PART_TRAIN)
                 continue;
             u[n] = ds->r_user[k];
             i[n] = ds->r_item[k];

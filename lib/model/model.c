@@ -1,5 +1,7 @@
 /* gatrec_model: options, training dispatch, serving (top-K with seen items masked), info. */
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +9,8 @@
 #include "../data/reclist.h"
 #include "model.h"
 
-static const gatrec__model_ops *const kinds[] = {&gatrec__pop_ops};
+static const gatrec__model_ops *const kinds[] = {&gatrec__pop_ops, &gatrec__bpr_ops, &gatrec__lightgcn_ops,
+                                                 &gatrec__gat_ops};
 
 const gatrec__model_ops *gatrec__model_ops_of(int kind)
 {
@@ -28,7 +31,7 @@ GATREC_API int gatrec_model_kind_from_name(const char *name)
     for (size_t k = 0; name && k < sizeof kinds / sizeof *kinds; k++)
         if (strcmp(kinds[k]->name, name) == 0)
             return kinds[k]->kind;
-    return gatrec__error(GATREC_ENOTFOUND, "unknown model kind '%s' (known: pop)", name ? name : "(null)");
+    return gatrec__error(GATREC_ENOTFOUND, "unknown model kind '%s' (known: pop, bpr, lightgcn, gat)", name ? name : "(null)");
 }
 
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version)
@@ -58,6 +61,8 @@ GATREC_API void gatrec_model_free(gatrec_model *m)
     gatrec__csr_free(&m->seen);
     free(m->item_ratings);
     free(m->item_liked);
+    free(m->uemb);
+    free(m->iemb);
     for (size_t k = 0; k < m->ninfo; k++) {
         free(m->info_keys[k]);
         free(m->info_vals[k]);
@@ -93,7 +98,8 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
     if (opts) {
         if (opts->version == 0 || opts->version > GATREC_MODEL_OPTIONS_VERSION)
             return gatrec__error(GATREC_EINVAL, "gatrec_model_options: unsupported version %u", opts->version);
-        memcpy(&o, opts, sizeof o);
+        /* read only the fields the caller's version has */
+        memcpy(&o, opts, opts->version == 1 ? offsetof(gatrec_model_options, epochs) : sizeof o);
         o.version = GATREC_MODEL_OPTIONS_VERSION;
     }
     if (!gatrec__model_ops_of(o.kind))
@@ -125,6 +131,13 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
     }
     if (!rc)
         rc = m->ops->train(m, graph);
+    /* the caller's pointers are not the model's to keep */
+    m->opts.layers = NULL;
+    m->opts.validation = NULL;
+    m->opts.features = NULL;
+    m->opts.kernels = NULL;
+    m->opts.on_epoch = NULL;
+    m->opts.payload = NULL;
     if (rc) {
         gatrec_model_free(m);
         return rc;
@@ -424,4 +437,282 @@ GATREC_API int gatrec_reclist_save_csv(const gatrec_reclist *list, const gatrec_
         return gatrec__error(GATREC_EINVAL, "gatrec_reclist_save_csv: NULL list or path, or neither model nor dataset");
     return model ? gatrec__reclist_write_csv(list, &model->users, &model->items, path)
                  : gatrec__reclist_write_csv(list, &ds->users, &ds->items, path);
+}
+
+/* ---- the embedding kinds' common parts ---- */
+
+void gatrec__emb_score_all(const gatrec_model *m, int32_t user, float *scores)
+{
+    size_t d = m->dim;
+    const float *u = m->uemb + (size_t)user * d;
+    for (size_t i = 0; i < m->items.count; i++) {
+        const float *v = m->iemb + i * d;
+        float s = 0;
+        for (size_t k = 0; k < d; k++)
+            s += u[k] * v[k];
+        scores[i] = s;
+    }
+}
+
+int gatrec__emb_save(const gatrec_model *m, gatrec__buf *b)
+{
+    int rc = gatrec__buf_put_u64(b, m->dim);
+    if (!rc)
+        rc = gatrec__buf_put_f32s(b, m->uemb, m->users.count * m->dim);
+    if (!rc)
+        rc = gatrec__buf_put_f32s(b, m->iemb, m->items.count * m->dim);
+    return rc;
+}
+
+int gatrec__emb_load(gatrec_model *m, gatrec__reader *r)
+{
+    uint64_t d = gatrec__read_u64(r);
+    size_t nu = m->users.count, ni = m->items.count;
+    if (r->bad || d == 0 || d > 65536 || (nu + ni) * d > (size_t)(r->end - r->p) / 4)
+        return GATREC_EFORMAT;
+    m->dim = (size_t)d;
+    m->uemb = gatrec__malloc_array(nu * m->dim + 1, sizeof *m->uemb);
+    m->iemb = gatrec__malloc_array(ni * m->dim + 1, sizeof *m->iemb);
+    if (!m->uemb || !m->iemb)
+        return GATREC_ENOMEM;
+    if (gatrec__read_f32s(r, m->uemb, nu * m->dim) || gatrec__read_f32s(r, m->iemb, ni * m->dim))
+        return GATREC_EFORMAT;
+    return GATREC_OK;
+}
+
+static float cosine(const float *a, const float *b, size_t d)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t k = 0; k < d; k++) {
+        ab += (double)a[k] * b[k];
+        aa += (double)a[k] * a[k];
+        bb += (double)b[k] * b[k];
+    }
+    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.0f;
+}
+
+static int check_item(const gatrec_model *model, int32_t item)
+{
+    if (!model)
+        return gatrec__error(GATREC_EINVAL, "NULL model");
+    if (item < 0 || (size_t)item >= model->items.count)
+        return gatrec__error(GATREC_EINVAL, "item index %d out of range (the model has %zu items)", item,
+                             model->items.count);
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t item, size_t k, int32_t *items,
+                                          float *scores, size_t *count)
+{
+    float *sim;
+    int rc = check_item(model, item);
+    if (rc)
+        return rc;
+    if (!count || (k && !items))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_similar_items: NULL items or count");
+    if (!(sim = gatrec__calloc(model->items.count + 1, sizeof *sim)))
+        return GATREC_ENOMEM;
+    if (model->dim) {
+        for (size_t i = 0; i < model->items.count; i++)
+            sim[i] = cosine(model->iemb + (size_t)item * model->dim, model->iemb + i * model->dim, model->dim);
+    } else { /* co-likes: how many users liked both */
+        const gatrec__csr *s = &model->seen;
+        for (size_t u = 0; u < s->nrows; u++) {
+            int liked = 0;
+            for (size_t e = s->off[u]; e < s->off[u + 1]; e++)
+                liked |= s->col[e] == item && s->val[e] >= model->liked;
+            for (size_t e = s->off[u]; liked && e < s->off[u + 1]; e++)
+                sim[s->col[e]] += s->val[e] >= model->liked;
+        }
+    }
+    *count = top_k(sim, model->items.count, &item, 1, k, items, scores);
+    free(sim);
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, int32_t item, size_t k,
+                                     int32_t *items, float *weights, size_t *count)
+{
+    const gatrec__csr *s;
+    float *w;
+    int32_t *order;
+    size_t n, kept = 0;
+    double total = 0;
+    int rc = check_user(model, user);
+    if (rc || (rc = check_item(model, item)))
+        return rc;
+    if (!count || (k && (!items || !weights)))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_evidence: NULL items, weights or count");
+    if (!model->dim)
+        return gatrec__error(GATREC_EUNSUPPORTED, "a %s model has no embeddings to draw evidence from",
+                             model->ops->name);
+    s = &model->seen;
+    n = s->off[user + 1] - s->off[user];
+    w = gatrec__malloc_array(n + 1, sizeof *w);
+    order = gatrec__malloc_array(k + 1, sizeof *order);
+    if (!w || !order) {
+        free(w);
+        free(order);
+        return GATREC_ENOMEM;
+    }
+    for (size_t e = 0; e < n; e++)
+        w[e] = 1.0f;
+    if (model->ops->attention && (rc = model->ops->attention(model, user, w))) {
+        free(w);
+        free(order);
+        return rc;
+    }
+    for (size_t e = 0; e < n; e++) {
+        float c = cosine(model->iemb + (size_t)s->col[s->off[user] + e] * model->dim,
+                         model->iemb + (size_t)item * model->dim, model->dim);
+        w[e] *= c > 0 ? c : 0;
+    }
+    /* the k largest weights among the user's items (positions in the row) */
+    kept = top_k(w, n, NULL, 0, k, order, NULL);
+    while (kept && w[order[kept - 1]] <= 0)
+        kept--;
+    for (size_t j = 0; j < kept; j++)
+        total += w[order[j]];
+    for (size_t j = 0; j < kept; j++) {
+        items[j] = s->col[s->off[user] + (size_t)order[j]];
+        weights[j] = (float)(w[order[j]] / total);
+    }
+    *count = kept;
+    free(w);
+    free(order);
+    return GATREC_OK;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const int32_t *items,
+                                     const float *ratings, size_t n, const float *features, int32_t *index)
+{
+    gatrec__csr *s;
+    struct {
+        int32_t item;
+        float rating;
+    } *pairs = NULL;
+    int32_t *cols = NULL;
+    float *vals = NULL, *emb = NULL;
+    size_t nu, nnz;
+    int rc, added;
+    if (!model || !index || (n && (!items || !ratings)))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_add_user: NULL argument");
+    if (!model->ops->fold_user)
+        return gatrec__error(GATREC_EUNSUPPORTED, "a %s model is transductive: it cannot fold in a new user "
+                             "(retrain, or use a gat model)", model->ops->name);
+    if (user_id < 0)
+        return gatrec__error(GATREC_EINVAL, "user id %lld is negative", (long long)user_id);
+    if (gatrec__idmap_find(&model->users, user_id) >= 0)
+        return gatrec__error(GATREC_EDUPLICATE, "user %lld is already in the model", (long long)user_id);
+    if (!(pairs = gatrec__malloc_array(n + 1, sizeof *pairs)) || !(emb = gatrec__malloc_array(model->dim, sizeof *emb)) ||
+        !(cols = gatrec__malloc_array(n + 1, sizeof *cols)) || !(vals = gatrec__malloc_array(n + 1, sizeof *vals))) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    for (size_t j = 0; j < n; j++) {
+        if ((rc = check_item(model, items[j])))
+            goto done;
+        if (!isfinite(ratings[j])) {
+            rc = gatrec__error(GATREC_ERATING, "rating #%zu of the new user is not a finite number", j + 1);
+            goto done;
+        }
+        pairs[j].item = items[j];
+        pairs[j].rating = ratings[j];
+    }
+    qsort(pairs, n, sizeof *pairs, cmp_pair);
+    for (size_t j = 0; j < n; j++) {
+        if (j && pairs[j].item == pairs[j - 1].item) {
+            rc = gatrec__error(GATREC_EDUPLICATE, "item %lld is rated twice by the new user",
+                               (long long)model->items.ids[pairs[j].item]);
+            goto done;
+        }
+        cols[j] = pairs[j].item;
+        vals[j] = pairs[j].rating;
+    }
+    if ((rc = model->ops->fold_user(model, cols, vals, n, features, emb)))
+        goto done;
+    /* grow every per-user array first; only then commit the new count */
+    s = &model->seen;
+    nu = model->users.count;
+    nnz = s->off[nu];
+    {
+        size_t *off = realloc(s->off, (nu + 2) * sizeof *off);
+        if (off)
+            s->off = off;
+        int32_t *col = realloc(s->col, (nnz + n + 1) * sizeof *col);
+        if (col)
+            s->col = col;
+        float *val = realloc(s->val, (nnz + n + 1) * sizeof *val);
+        if (val)
+            s->val = val;
+        float *ue = realloc(model->uemb, (nu + 1) * model->dim * sizeof *ue);
+        if (ue)
+            model->uemb = ue;
+        if (!off || !col || !val || !ue) {
+            rc = gatrec__error(GATREC_ENOMEM, "out of memory adding a user");
+            goto done;
+        }
+    }
+    if ((rc = gatrec__idmap_add(&model->users, user_id, index, &added)))
+        goto done;
+    memcpy(s->col + nnz, cols, n * sizeof *cols);
+    memcpy(s->val + nnz, vals, n * sizeof *vals);
+    s->off[nu + 1] = nnz + n;
+    s->nrows = nu + 1;
+    memcpy(model->uemb + nu * model->dim, emb, model->dim * sizeof *emb);
+done:
+    free(pairs);
+    free(cols);
+    free(vals);
+    free(emb);
+    return rc;
+}
+
+GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const float *features, int32_t *index)
+{
+    float *emb;
+    size_t ni;
+    int rc, added;
+    if (!model || !index)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_add_item: NULL argument");
+    if (!model->ops->fold_item)
+        return gatrec__error(GATREC_EUNSUPPORTED, "a %s model is transductive: it cannot fold in a new item "
+                             "(retrain, or use a gat model)", model->ops->name);
+    if (item_id < 0)
+        return gatrec__error(GATREC_EINVAL, "item id %lld is negative", (long long)item_id);
+    if (gatrec__idmap_find(&model->items, item_id) >= 0)
+        return gatrec__error(GATREC_EDUPLICATE, "item %lld is already in the model", (long long)item_id);
+    if (!(emb = gatrec__malloc_array(model->dim, sizeof *emb)))
+        return GATREC_ENOMEM;
+    if ((rc = model->ops->fold_item(model, features, emb)))
+        goto done;
+    ni = model->items.count;
+    {
+        float *ie = realloc(model->iemb, (ni + 1) * model->dim * sizeof *ie);
+        if (ie)
+            model->iemb = ie;
+        uint64_t *r = realloc(model->item_ratings, (ni + 1) * sizeof *r);
+        if (r)
+            model->item_ratings = r;
+        uint64_t *l = realloc(model->item_liked, (ni + 1) * sizeof *l);
+        if (l)
+            model->item_liked = l;
+        if (!ie || !r || !l) {
+            rc = gatrec__error(GATREC_ENOMEM, "out of memory adding an item");
+            goto done;
+        }
+    }
+    if ((rc = gatrec__idmap_add(&model->items, item_id, index, &added)))
+        goto done;
+    memcpy(model->iemb + ni * model->dim, emb, model->dim * sizeof *emb);
+    model->item_ratings[ni] = model->item_liked[ni] = 0;
+done:
+    free(emb);
+    return rc;
 }

@@ -16,6 +16,13 @@ typedef struct gatrec__model_ops {
     int (*save)(const gatrec_model *m, gatrec__buf *b);
     int (*load)(gatrec_model *m, gatrec__reader *r);
     void (*free)(gatrec_model *m);
+    /* Optional (NULL: GATREC_EUNSUPPORTED). Fold-in writes the new node's final embedding
+     * (m->dim floats); it runs before the generic code grows the arrays. */
+    int (*fold_user)(gatrec_model *m, const int32_t *items, const float *ratings, size_t n, const float *features,
+                     float *emb);
+    int (*fold_item)(gatrec_model *m, const float *features, float *emb);
+    /* How much the user's node attended to each of its training items (seen row order), >= 0. */
+    int (*attention)(const gatrec_model *m, int32_t user, float *weights);
 } gatrec__model_ops;
 
 struct gatrec_model {
@@ -28,10 +35,21 @@ struct gatrec_model {
     float liked, disliked;
     char **info_keys, **info_vals;
     size_t ninfo;
+    size_t dim;              /* width of the final embeddings (0: the kind scores otherwise) */
+    float *uemb, *iemb;      /* users x dim, items x dim: score(u, i) = <uemb[u], iemb[i]> */
     void *impl;              /* the kind's own state */
 };
 
 extern const gatrec__model_ops gatrec__pop_ops;
+extern const gatrec__model_ops gatrec__bpr_ops;
+extern const gatrec__model_ops gatrec__lightgcn_ops;
+extern const gatrec__model_ops gatrec__gat_ops;
+
+/* score_all of the embedding kinds: dot products with m->iemb. */
+void gatrec__emb_score_all(const gatrec_model *m, int32_t user, float *scores);
+/* Save / load the final embeddings (the embedding kinds' common section). */
+int gatrec__emb_save(const gatrec_model *m, gatrec__buf *b);
+int gatrec__emb_load(gatrec_model *m, gatrec__reader *r);
 
 gatrec_model *gatrec__model_alloc(void);
 /* The operations of a kind, or NULL. */

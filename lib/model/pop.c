@@ -36,4 +36,4 @@ static void pop_free(gatrec_model *m)
 }
 
 const gatrec__model_ops gatrec__pop_ops = {GATREC_MODEL_POP, "pop", pop_train, pop_score_all, pop_save, pop_load,
-                                           pop_free};
+                                           pop_free, NULL, NULL, NULL};

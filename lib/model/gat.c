@@ -1,0 +1,931 @@
+/* The GATv2 recommender (docs/model.md).
+ *
+ * Nodes are users (0..nu) then items (nu..nu+ni); every training rating gives an edge each way
+ * with the rating as its attribute, and every node has a self loop whose attribute is the mean
+ * of its incoming ones. Layer l:
+ *     XL = H Wl^T + bl, XR = H Wr^T + br            (sources / targets)
+ *     A  = GATv2(XL, XR, rating; att, we) + bias    (kernels: gat_forward)
+ *     Z  = LayerNorm(A); H' = LeakyReLU(Z) + (H or H Wres^T); dropout between layers.
+ * Score(u, i) = <H_L[u], H_L[i]>. Every dense or per-edge operation goes through the kernel
+ * table; this file holds the wiring, the parameters and the serving state. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/kernels.h"
+#include "train.h"
+
+#define MAX_LAYERS 16
+#define GAT_FORMAT 1
+
+typedef struct gat_layer {
+    size_t in, hc, out;
+    gatrec__gat_shape sh;
+    size_t Wl, bl, Wr, br, we, att, bias, gamma, beta, Wres; /* offsets in theta; Wres SIZE_MAX: identity */
+} gat_layer;
+
+struct gatrec__gat_probe {
+    const gatrec__kernels *K;
+    int threads, flags;
+    float act_slope, dropout;
+    uint64_t seed;
+    char *spec;
+    size_t nlayers;
+    gat_layer L[MAX_LAYERS];
+    size_t fdim;
+    int frozen, random;
+    size_t nparams, x0_off; /* x0_off: SIZE_MAX when the features are frozen (then x0 holds them) */
+    float *theta, *grad, *x0;
+    gatrec__tensor *tensors;
+    size_t ntensors;
+    unsigned char fingerprint[32];
+    /* the training graph */
+    size_t nu, ni; /* nodes trained on (fold-in adds more to the model, not to the graph) */
+    gatrec__edges E;
+    size_t *off, *soff;
+    int32_t *src, *dst;
+    uint32_t *sedge;
+    float *attr;
+    /* activations of the last forward (H[l]: input of layer l; H[nlayers]: output) */
+    float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS], *Z[MAX_LAYERS];
+    float *mean[MAX_LAYERS], *rstd[MAX_LAYERS], *alpha[MAX_LAYERS];
+    float *work, *d1, *d2, *dXL, *dXR, *dA;
+    uint64_t step;
+    int train;
+    /* serving: per layer the input state of every user and item, and the items' source transform */
+    float *ustate[MAX_LAYERS], *istate[MAX_LAYERS], *ixl[MAX_LAYERS];
+    size_t ucap, icap;
+    float *umean, *imean; /* mean input feature of users / items: the default for fold-in */
+};
+typedef struct gatrec__gat_probe gat;
+
+static float *P(gat *G, size_t off)
+{
+    return G->theta + off;
+}
+
+/* ---- configuration ---- */
+
+static int parse_layers(gat *G, const char *spec)
+{
+    const char *p = spec;
+    G->nlayers = 0;
+    while (*p) {
+        char *end;
+        unsigned long units = strtoul(p, &end, 10), heads;
+        if (end == p || *end != 'x')
+            goto bad;
+        p = end + 1;
+        heads = strtoul(p, &end, 10);
+        if (end == p || units == 0 || heads == 0 || units > 65536 || heads > 256 || G->nlayers == MAX_LAYERS)
+            goto bad;
+        p = end;
+        gat_layer *l = &G->L[G->nlayers++];
+        l->sh.heads = heads;
+        l->sh.ch = units;
+        l->sh.concat = 1;
+        if (*p == 'm') {
+            l->sh.concat = 0;
+            p++;
+        }
+        if (*p == ',')
+            p++;
+        else if (*p)
+            goto bad;
+    }
+    if (G->nlayers)
+        return GATREC_OK;
+bad:
+    return gatrec__error(GATREC_EINVAL,
+                         "GAT layers '%s': expected UNITSxHEADS[m],... (e.g. \"64x4,64x4,64x1\"; m averages the "
+                         "heads; at most %d layers)",
+                         spec, MAX_LAYERS);
+}
+
+static int add_tensor(gat *G, size_t *off, const char *what, size_t l, size_t len)
+{
+    char name[64];
+    gatrec__tensor *t = realloc(G->tensors, (G->ntensors + 1) * sizeof *t);
+    if (!t)
+        return GATREC_ENOMEM;
+    G->tensors = t;
+    if (l == SIZE_MAX)
+        snprintf(name, sizeof name, "%s", what);
+    else
+        snprintf(name, sizeof name, "layer %zu %s", l + 1, what);
+    t[G->ntensors].name = gatrec__strdup(name);
+    if (!t[G->ntensors].name)
+        return GATREC_ENOMEM;
+    t[G->ntensors].off = G->nparams;
+    t[G->ntensors].len = len;
+    G->ntensors++;
+    *off = G->nparams;
+    G->nparams += len;
+    return GATREC_OK;
+}
+
+/* Lay out theta for the configuration; widths follow from fdim and the layer specs. */
+static int layout(gat *G)
+{
+    size_t in = G->fdim, N = G->nu + G->ni;
+    int rc = GATREC_OK;
+    G->nparams = 0;
+    G->x0_off = SIZE_MAX;
+    if (!G->frozen)
+        rc = add_tensor(G, &G->x0_off, "input features", SIZE_MAX, N * G->fdim);
+    for (size_t l = 0; l < G->nlayers && !rc; l++) {
+        gat_layer *L = &G->L[l];
+        L->in = in;
+        L->hc = L->sh.heads * L->sh.ch;
+        L->out = gatrec__gat_out_width(&L->sh);
+        L->Wres = SIZE_MAX;
+        if ((rc = add_tensor(G, &L->Wl, "W_source", l, L->hc * in)) || (rc = add_tensor(G, &L->bl, "b_source", l, L->hc)) ||
+            (rc = add_tensor(G, &L->Wr, "W_target", l, L->hc * in)) || (rc = add_tensor(G, &L->br, "b_target", l, L->hc)) ||
+            (rc = add_tensor(G, &L->we, "W_edge", l, L->hc)) || (rc = add_tensor(G, &L->att, "attention", l, L->hc)) ||
+            (rc = add_tensor(G, &L->bias, "bias", l, L->out)) || (rc = add_tensor(G, &L->gamma, "norm gain", l, L->out)) ||
+            (rc = add_tensor(G, &L->beta, "norm bias", l, L->out)))
+            break;
+        if (!(G->flags & GATREC_GAT_NO_RESIDUAL) && in != L->out)
+            rc = add_tensor(G, &L->Wres, "W_residual", l, L->out * in);
+        in = L->out;
+    }
+    return rc;
+}
+
+static void init_params(gat *G, const float *features)
+{
+    size_t N = G->nu + G->ni;
+    memset(G->theta, 0, G->nparams * sizeof *G->theta);
+    if (G->x0_off != SIZE_MAX) {
+        if (features)
+            memcpy(P(G, G->x0_off), features, N * G->fdim * sizeof(float));
+        else
+            gatrec__init_normal(P(G, G->x0_off), N * G->fdim, 1.0f, G->seed, 1);
+    }
+    for (size_t l = 0; l < G->nlayers; l++) {
+        gat_layer *L = &G->L[l];
+        uint64_t s = 10 + 10 * l;
+        gatrec__init_glorot(P(G, L->Wl), L->hc, L->in, G->seed, s);
+        gatrec__init_glorot(P(G, L->Wr), L->hc, L->in, G->seed, s + 1);
+        gatrec__init_glorot(P(G, L->we), L->hc, 1, G->seed, s + 2);
+        gatrec__init_glorot(P(G, L->att), L->sh.heads, L->sh.ch, G->seed, s + 3);
+        for (size_t j = 0; j < L->out; j++)
+            P(G, L->gamma)[j] = 1.0f;
+        if (L->Wres != SIZE_MAX)
+            gatrec__init_glorot(P(G, L->Wres), L->out, L->in, G->seed, s + 4);
+    }
+}
+
+/* ---- the graph ---- */
+
+static int build_edges(gat *G, const gatrec__csr *by_user, const gatrec__csr *by_item)
+{
+    size_t nu = G->nu, N = nu + G->ni, nr = by_user->off[nu], self = !(G->flags & GATREC_GAT_NO_SELF_LOOPS);
+    size_t m = 2 * nr + (self ? N : 0), e = 0;
+    G->off = gatrec__malloc_array(N + 1, sizeof *G->off);
+    G->soff = gatrec__calloc(N + 2, sizeof *G->soff);
+    G->src = gatrec__malloc_array(m + 1, sizeof *G->src);
+    G->dst = gatrec__malloc_array(m + 1, sizeof *G->dst);
+    G->attr = gatrec__malloc_array(m + 1, sizeof *G->attr);
+    G->sedge = gatrec__malloc_array(m + 1, sizeof *G->sedge);
+    if (!G->off || !G->soff || !G->src || !G->dst || !G->attr || !G->sedge)
+        return GATREC_ENOMEM;
+    if (m > UINT32_MAX)
+        return gatrec__error(GATREC_EOVERFLOW, "the graph has %zu message edges; at most 2^32 are supported", m);
+    for (size_t t = 0; t < N; t++) {
+        const gatrec__csr *c = t < nu ? by_user : by_item;
+        size_t row = t < nu ? t : t - nu, base = t < nu ? nu : 0, e0 = e;
+        double sum = 0;
+        G->off[t] = e;
+        for (size_t k = c->off[row]; k < c->off[row + 1]; k++) {
+            G->src[e] = (int32_t)(base + (size_t)c->col[k]);
+            G->dst[e] = (int32_t)t;
+            G->attr[e] = c->val[k];
+            sum += c->val[k];
+            e++;
+        }
+        if (self) {
+            G->src[e] = G->dst[e] = (int32_t)t;
+            G->attr[e] = e > e0 ? (float)(sum / (double)(e - e0)) : 0.0f;
+            e++;
+        }
+    }
+    G->off[N] = e;
+    /* group by source (counting sort; ascending edge id within a source) */
+    for (size_t k = 0; k < e; k++)
+        G->soff[(size_t)G->src[k] + 2]++;
+    for (size_t s = 2; s < N + 2; s++)
+        G->soff[s] += G->soff[s - 1];
+    for (size_t k = 0; k < e; k++)
+        G->sedge[G->soff[(size_t)G->src[k] + 1]++] = (uint32_t)k;
+    G->E = (gatrec__edges){N, e, G->off, G->src, G->attr, G->soff, G->sedge, G->dst};
+    return GATREC_OK;
+}
+
+static size_t max_width(const gat *G)
+{
+    size_t w = G->fdim;
+    for (size_t l = 0; l < G->nlayers; l++) {
+        if (G->L[l].hc > w)
+            w = G->L[l].hc;
+        if (G->L[l].out > w)
+            w = G->L[l].out;
+    }
+    return w;
+}
+
+static int alloc_activations(gat *G)
+{
+    size_t N = G->nu + G->ni, w = max_width(G), hmax = 1;
+    for (size_t l = 0; l < G->nlayers; l++) {
+        gat_layer *L = &G->L[l];
+        if (L->sh.heads > hmax)
+            hmax = L->sh.heads;
+        if (!(G->H[l + 1] = gatrec__malloc_array(N * L->out + 1, sizeof(float))) ||
+            !(G->XL[l] = gatrec__malloc_array(N * L->hc + 1, sizeof(float))) ||
+            !(G->XR[l] = gatrec__malloc_array(N * L->hc + 1, sizeof(float))) ||
+            !(G->A[l] = gatrec__malloc_array(N * L->out + 1, sizeof(float))) ||
+            !(G->Z[l] = gatrec__malloc_array(N * L->out + 1, sizeof(float))) ||
+            !(G->mean[l] = gatrec__malloc_array(N + 1, sizeof(float))) ||
+            !(G->rstd[l] = gatrec__malloc_array(N + 1, sizeof(float))) ||
+            !(G->alpha[l] = gatrec__malloc_array(G->E.m * L->sh.heads + 1, sizeof(float))))
+            return GATREC_ENOMEM;
+    }
+    if (!(G->work = gatrec__malloc_array(G->E.m * hmax + 1, sizeof(float))) ||
+        !(G->d1 = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
+        !(G->d2 = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
+        !(G->dXL = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
+        !(G->dXR = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
+        !(G->dA = gatrec__malloc_array(N * w + 1, sizeof(float))))
+        return GATREC_ENOMEM;
+    return GATREC_OK;
+}
+
+static void free_activations(gat *G)
+{
+    for (size_t l = 0; l < MAX_LAYERS; l++) {
+        free(G->H[l + 1]);
+        free(G->XL[l]);
+        free(G->XR[l]);
+        free(G->A[l]);
+        free(G->Z[l]);
+        free(G->mean[l]);
+        free(G->rstd[l]);
+        free(G->alpha[l]);
+        G->H[l + 1] = G->XL[l] = G->XR[l] = G->A[l] = G->Z[l] = G->mean[l] = G->rstd[l] = G->alpha[l] = NULL;
+    }
+    free(G->work);
+    free(G->d1);
+    free(G->d2);
+    free(G->dXL);
+    free(G->dXR);
+    free(G->dA);
+    G->work = G->d1 = G->d2 = G->dXL = G->dXR = G->dA = NULL;
+}
+
+/* ---- forward and backward over the whole graph ---- */
+
+static int keep(const gat *G, size_t l, size_t idx)
+{
+    uint64_t r = gatrec__rng_u64(G->seed, 1000000 + G->step * MAX_LAYERS + l, idx);
+    return (double)(r >> 11) * (1.0 / 9007199254740992.0) >= G->dropout;
+}
+
+static int dropping(const gat *G, size_t l)
+{
+    return G->train && G->dropout > 0 && l + 1 < G->nlayers;
+}
+
+static float leaky(float x, float s)
+{
+    return x > 0 ? x : s * x;
+}
+
+static int gat_forward(void *ctx, int train, uint64_t step)
+{
+    gat *G = ctx;
+    const gatrec__kernels *K = G->K;
+    size_t N = G->nu + G->ni;
+    int rc = GATREC_OK;
+    G->train = train;
+    G->step = step;
+    G->H[0] = G->x0_off == SIZE_MAX ? G->x0 : P(G, G->x0_off);
+    for (size_t l = 0; l < G->nlayers && !rc; l++) {
+        gat_layer *L = &G->L[l];
+        float *h = G->H[l], *out = G->H[l + 1];
+        if ((rc = K->linear(G->threads, N, L->in, L->hc, h, P(G, L->Wl), P(G, L->bl), G->XL[l])) ||
+            (rc = K->linear(G->threads, N, L->in, L->hc, h, P(G, L->Wr), P(G, L->br), G->XR[l])) ||
+            (rc = K->gat_forward(G->threads, &G->E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att),
+                                 P(G, L->bias), G->alpha[l], G->A[l])))
+            break;
+        if (G->flags & GATREC_GAT_NO_LAYERNORM)
+            memcpy(G->Z[l], G->A[l], N * L->out * sizeof(float));
+        else if ((rc = K->layernorm(G->threads, N, L->out, 1e-5f, G->A[l], P(G, L->gamma), P(G, L->beta), G->Z[l],
+                                    G->mean[l], G->rstd[l])))
+            break;
+        if (L->Wres != SIZE_MAX)
+            rc = K->linear(G->threads, N, L->in, L->out, h, P(G, L->Wres), NULL, out);
+        else if (!(G->flags & GATREC_GAT_NO_RESIDUAL))
+            memcpy(out, h, N * L->out * sizeof(float));
+        else
+            memset(out, 0, N * L->out * sizeof(float));
+        for (size_t k = 0; k < N * L->out; k++) {
+            out[k] += leaky(G->Z[l][k], G->act_slope);
+            if (dropping(G, l))
+                out[k] = keep(G, l, k) ? out[k] / (1.0f - G->dropout) : 0.0f;
+        }
+    }
+    return rc;
+}
+
+static int gat_backward(void *ctx, const float *demb)
+{
+    gat *G = ctx;
+    const gatrec__kernels *K = G->K;
+    size_t N = G->nu + G->ni;
+    float *dh = G->d1, *dprev = G->d2;
+    int rc = GATREC_OK;
+    memcpy(dh, demb, N * G->L[G->nlayers - 1].out * sizeof(float));
+    for (size_t l = G->nlayers; l-- > 0 && !rc;) {
+        gat_layer *L = &G->L[l];
+        float *h = G->H[l];
+        if (dropping(G, l))
+            for (size_t k = 0; k < N * L->out; k++)
+                dh[k] = keep(G, l, k) ? dh[k] / (1.0f - G->dropout) : 0.0f;
+        /* through the activation: dZ into dA's buffer, then LayerNorm */
+        for (size_t k = 0; k < N * L->out; k++)
+            G->dXL[k] = G->Z[l][k] > 0 ? dh[k] : G->act_slope * dh[k];
+        if (G->flags & GATREC_GAT_NO_LAYERNORM)
+            memcpy(G->dA, G->dXL, N * L->out * sizeof(float));
+        else if ((rc = K->layernorm_backward(G->threads, N, L->out, G->A[l], P(G, L->gamma), G->mean[l], G->rstd[l],
+                                             G->dXL, G->dA, G->grad + L->gamma, G->grad + L->beta)))
+            break;
+        if ((rc = K->gat_backward(G->threads, &G->E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att),
+                                  G->alpha[l], G->dA, G->dXL, G->dXR, G->grad + L->we, G->grad + L->att,
+                                  G->grad + L->bias, G->work)))
+            break;
+        /* the residual path first (it may be the identity), then the two transforms */
+        if (L->Wres != SIZE_MAX) {
+            memset(dprev, 0, N * L->in * sizeof(float));
+            rc = K->linear_backward(G->threads, N, L->in, L->out, h, P(G, L->Wres), dh, dprev, G->grad + L->Wres, NULL);
+        } else if (!(G->flags & GATREC_GAT_NO_RESIDUAL)) {
+            memcpy(dprev, dh, N * L->in * sizeof(float));
+        } else {
+            memset(dprev, 0, N * L->in * sizeof(float));
+        }
+        if (!rc)
+            rc = K->linear_backward(G->threads, N, L->in, L->hc, h, P(G, L->Wl), G->dXL, dprev, G->grad + L->Wl,
+                                    G->grad + L->bl);
+        if (!rc)
+            rc = K->linear_backward(G->threads, N, L->in, L->hc, h, P(G, L->Wr), G->dXR, dprev, G->grad + L->Wr,
+                                    G->grad + L->br);
+        float *t = dh;
+        dh = dprev;
+        dprev = t;
+    }
+    if (!rc && G->x0_off != SIZE_MAX)
+        for (size_t k = 0; k < N * G->fdim; k++)
+            G->grad[G->x0_off + k] += dh[k];
+    return rc;
+}
+
+/* ---- serving state ---- */
+
+static int grow_rows(float **a, size_t rows, size_t width)
+{
+    float *p = realloc(*a, (rows * width + 1) * sizeof *p);
+    if (!p)
+        return GATREC_ENOMEM;
+    *a = p;
+    return GATREC_OK;
+}
+
+/* Copy the per-layer states of the last (eval) forward into the serving arrays. */
+static int keep_states(gat *G)
+{
+    size_t nu = G->nu, ni = G->ni;
+    G->ucap = nu + 16;
+    G->icap = ni + 16;
+    for (size_t l = 0; l < G->nlayers; l++) {
+        size_t in = G->L[l].in, hc = G->L[l].hc;
+        if (grow_rows(&G->ustate[l], G->ucap, in) || grow_rows(&G->istate[l], G->icap, in) ||
+            grow_rows(&G->ixl[l], G->icap, hc))
+            return GATREC_ENOMEM;
+        memcpy(G->ustate[l], G->H[l], nu * in * sizeof(float));
+        memcpy(G->istate[l], G->H[l] + nu * in, ni * in * sizeof(float));
+        memcpy(G->ixl[l], G->XL[l] + nu * hc, ni * hc * sizeof(float));
+    }
+    G->umean = calloc(G->fdim + 1, sizeof(float));
+    G->imean = calloc(G->fdim + 1, sizeof(float));
+    if (!G->umean || !G->imean)
+        return GATREC_ENOMEM;
+    for (size_t v = 0; v < nu + ni; v++)
+        for (size_t k = 0; k < G->fdim; k++)
+            (v < nu ? G->umean : G->imean)[k] += G->H[0][v * G->fdim + k] / (float)(v < nu ? nu : ni);
+    return GATREC_OK;
+}
+
+/* One node through every layer: a user attending to `n` items (item indices, ascending, with
+ * ratings), or an item with no neighbours (n = 0). h0: its input features. Writes its final
+ * embedding, and optionally its input state per layer (states[l], in width), its source
+ * transform per layer (xls[l]) and the attention each neighbour got, mean over heads and layers
+ * (att[n]). */
+static int node_forward(gat *G, const float *h0, const int32_t *nbr, const float *ratings, size_t n, float *emb,
+                        float **states, float **xls, float *att)
+{
+    const gatrec__kernels *K = G->K;
+    size_t w = max_width(G), hmax = 1, self = !(G->flags & GATREC_GAT_NO_SELF_LOOPS), m = n + self;
+    size_t *off = gatrec__calloc(n + 2, sizeof *off);
+    int32_t *src = gatrec__malloc_array(m + 1, sizeof *src);
+    float *attr = gatrec__malloc_array(m + 1, sizeof *attr), *h = gatrec__malloc_array(2 * w, sizeof *h);
+    float *xl = NULL, *xr = NULL, *alpha = NULL, *a = NULL, *z = NULL, *mu = NULL;
+    int rc = GATREC_OK;
+    for (size_t l = 0; l < G->nlayers; l++)
+        hmax = G->L[l].sh.heads > hmax ? G->L[l].sh.heads : hmax;
+    if (!off || !src || !attr || !h || !(xl = gatrec__malloc_array((n + 1) * w, sizeof *xl)) ||
+        !(xr = gatrec__calloc((n + 1) * w, sizeof *xr)) || !(alpha = gatrec__malloc_array(m * hmax + 1, sizeof *alpha)) ||
+        !(a = gatrec__malloc_array(w, sizeof *a)) || !(z = gatrec__malloc_array(w, sizeof *z)) ||
+        !(mu = gatrec__malloc_array(2, sizeof *mu))) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    double sum = 0;
+    for (size_t j = 0; j < n; j++) {
+        src[j] = (int32_t)j;
+        attr[j] = ratings[j];
+        sum += ratings[j];
+    }
+    if (self) {
+        src[n] = (int32_t)n;
+        attr[n] = n ? (float)(sum / (double)n) : 0.0f;
+    }
+    for (size_t t = 0; t <= n; t++)
+        off[t] = 0;
+    off[n + 1] = m;
+    gatrec__edges E = {n + 1, m, off, src, attr, NULL, NULL, NULL};
+    if (att)
+        memset(att, 0, n * sizeof *att);
+    memcpy(h, h0, G->fdim * sizeof *h);
+    for (size_t l = 0; l < G->nlayers && !rc; l++) {
+        gat_layer *L = &G->L[l];
+        float *next = h + w;
+        if (states)
+            memcpy(states[l], h, L->in * sizeof *h);
+        for (size_t j = 0; j < n; j++)
+            memcpy(xl + j * L->hc, G->ixl[l] + (size_t)nbr[j] * L->hc, L->hc * sizeof *xl);
+        if ((rc = K->linear(1, 1, L->in, L->hc, h, P(G, L->Wl), P(G, L->bl), xl + n * L->hc)) ||
+            (rc = K->linear(1, 1, L->in, L->hc, h, P(G, L->Wr), P(G, L->br), xr + n * L->hc)))
+            break;
+        if (xls)
+            memcpy(xls[l], xl + n * L->hc, L->hc * sizeof *xl);
+        float *outs = gatrec__malloc_array((n + 1) * L->out, sizeof *outs);
+        if (!outs || (rc = K->gat_forward(1, &E, &L->sh, xl, xr, P(G, L->we), P(G, L->att), P(G, L->bias), alpha, outs))) {
+            free(outs);
+            rc = rc ? rc : GATREC_ENOMEM;
+            break;
+        }
+        memcpy(a, outs + n * L->out, L->out * sizeof *a);
+        free(outs);
+        for (size_t j = 0; att && j < n; j++)
+            for (size_t k = 0; k < L->sh.heads; k++)
+                att[j] += alpha[j * L->sh.heads + k] / (float)(L->sh.heads * G->nlayers);
+        if (G->flags & GATREC_GAT_NO_LAYERNORM)
+            memcpy(z, a, L->out * sizeof *z);
+        else if ((rc = K->layernorm(1, 1, L->out, 1e-5f, a, P(G, L->gamma), P(G, L->beta), z, mu, mu + 1)))
+            break;
+        if (L->Wres != SIZE_MAX)
+            rc = K->linear(1, 1, L->in, L->out, h, P(G, L->Wres), NULL, next);
+        else if (!(G->flags & GATREC_GAT_NO_RESIDUAL))
+            memcpy(next, h, L->out * sizeof *h);
+        else
+            memset(next, 0, L->out * sizeof *h);
+        for (size_t k = 0; k < L->out; k++)
+            next[k] += leaky(z[k], G->act_slope);
+        memmove(h, next, L->out * sizeof *h);
+    }
+    if (!rc)
+        memcpy(emb, h, G->L[G->nlayers - 1].out * sizeof *emb);
+done:
+    free(off);
+    free(src);
+    free(attr);
+    free(h);
+    free(xl);
+    free(xr);
+    free(alpha);
+    free(a);
+    free(z);
+    free(mu);
+    return rc;
+}
+
+static int gat_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
+                         const float *features, float *emb)
+{
+    gat *G = m->impl;
+    size_t u = m->users.count;
+    float *states[MAX_LAYERS];
+    if (u + 1 > G->ucap) {
+        size_t cap = 2 * G->ucap;
+        for (size_t l = 0; l < G->nlayers; l++)
+            if (grow_rows(&G->ustate[l], cap, G->L[l].in))
+                return GATREC_ENOMEM;
+        G->ucap = cap;
+    }
+    for (size_t l = 0; l < G->nlayers; l++)
+        states[l] = G->ustate[l] + u * G->L[l].in;
+    return node_forward(G, features ? features : G->umean, items, ratings, n, emb, states, NULL, NULL);
+}
+
+static int gat_fold_item(gatrec_model *m, const float *features, float *emb)
+{
+    gat *G = m->impl;
+    size_t i = m->items.count;
+    float *states[MAX_LAYERS], *xls[MAX_LAYERS];
+    if (i + 1 > G->icap) {
+        size_t cap = 2 * G->icap;
+        for (size_t l = 0; l < G->nlayers; l++)
+            if (grow_rows(&G->istate[l], cap, G->L[l].in) || grow_rows(&G->ixl[l], cap, G->L[l].hc))
+                return GATREC_ENOMEM;
+        G->icap = cap;
+    }
+    for (size_t l = 0; l < G->nlayers; l++) {
+        states[l] = G->istate[l] + i * G->L[l].in;
+        xls[l] = G->ixl[l] + i * G->L[l].hc;
+    }
+    return node_forward(G, features ? features : G->imean, NULL, NULL, 0, emb, states, xls, NULL);
+}
+
+static int gat_attention(const gatrec_model *m, int32_t user, float *weights)
+{
+    gat *G = m->impl;
+    const gatrec__csr *s = &m->seen;
+    float *emb = gatrec__malloc_array(m->dim, sizeof *emb);
+    int rc;
+    if (!emb)
+        return GATREC_ENOMEM;
+    rc = node_forward(G, G->ustate[0] + (size_t)user * G->fdim, s->col + s->off[user], s->val + s->off[user],
+                      s->off[user + 1] - s->off[user], emb, NULL, NULL, weights);
+    free(emb);
+    return rc;
+}
+
+/* ---- training, persistence ---- */
+
+static void gat_destroy(gat *G)
+{
+    if (!G)
+        return;
+    free_activations(G);
+    for (size_t l = 0; l < MAX_LAYERS; l++) {
+        free(G->ustate[l]);
+        free(G->istate[l]);
+        free(G->ixl[l]);
+    }
+    for (size_t k = 0; k < G->ntensors; k++)
+        free((char *)G->tensors[k].name);
+    free(G->tensors);
+    free(G->theta);
+    free(G->grad);
+    free(G->x0);
+    free(G->spec);
+    free(G->off);
+    free(G->soff);
+    free(G->src);
+    free(G->dst);
+    free(G->sedge);
+    free(G->attr);
+    free(G->umean);
+    free(G->imean);
+    free(G);
+}
+
+static void gat_free(gatrec_model *m)
+{
+    gat_destroy(m->impl);
+    m->impl = NULL;
+}
+
+/* Everything between the configuration and the first forward, shared by train and load. */
+static int prepare(gat *G, const gatrec__csr *by_user, const gatrec__csr *by_item)
+{
+    int rc;
+    if ((rc = build_edges(G, by_user, by_item)) || (rc = layout(G)))
+        return rc;
+    if (!(G->theta = gatrec__malloc_array(G->nparams + 1, sizeof *G->theta)))
+        return GATREC_ENOMEM;
+    return alloc_activations(G);
+}
+
+static int configure(gat *G, const gatrec_model_options *o, const char *spec, const char *kernels)
+{
+    int rc;
+    float slope = o->attention_slope ? o->attention_slope : 0.2f;
+    if (!(G->K = gatrec__kernels_get(kernels)))
+        return GATREC_EINVAL;
+    if (!(G->spec = gatrec__strdup(spec)))
+        return GATREC_ENOMEM;
+    if ((rc = parse_layers(G, spec)))
+        return rc;
+    G->threads = o->threads;
+    G->flags = o->gat_flags;
+    G->act_slope = o->activation_slope ? o->activation_slope : 0.01f;
+    G->dropout = o->dropout;
+    G->seed = o->seed;
+    for (size_t l = 0; l < G->nlayers; l++) {
+        G->L[l].sh.slope = slope;
+        G->L[l].sh.use_attr = !(G->flags & GATREC_GAT_NO_EDGE_ATTR);
+    }
+    if (!(o->dropout >= 0 && o->dropout < 1) || !isfinite(slope) || !isfinite(G->act_slope))
+        return gatrec__error(GATREC_EINVAL, "GAT options: dropout must be in [0, 1) and the slopes finite");
+    if (G->flags & ~(GATREC_GAT_NO_EDGE_ATTR | GATREC_GAT_NO_LAYERNORM | GATREC_GAT_NO_RESIDUAL | GATREC_GAT_NO_SELF_LOOPS))
+        return gatrec__error(GATREC_EINVAL, "GAT options: unknown flags 0x%x", (unsigned)G->flags);
+    return GATREC_OK;
+}
+
+static void fingerprint(const float *f, size_t n, size_t dim, unsigned char out[32])
+{
+    gatrec__sha256 s;
+    unsigned char le[8];
+    gatrec__sha256_init(&s);
+    for (int k = 0; k < 8; k++)
+        le[k] = (unsigned char)((uint64_t)dim >> (8 * k));
+    gatrec__sha256_update(&s, le, 8);
+    for (size_t k = 0; k < n * dim; k++) {
+        uint32_t u;
+        memcpy(&u, &f[k], 4);
+        for (int b = 0; b < 4; b++)
+            le[b] = (unsigned char)(u >> (8 * b));
+        gatrec__sha256_update(&s, le, 4);
+    }
+    gatrec__sha256_final(&s, out);
+}
+
+/* Configure, build the graph, lay out and initialise the parameters: everything before the
+ * first forward pass. fp: receives the features' fingerprint (may be NULL). */
+static int setup(gat *G, const gatrec_graph *g, const gatrec_model_options *o)
+{
+    size_t N = g->users.count + g->items.count;
+    int rc;
+    if ((rc = configure(G, o, o->layers ? o->layers : "64x4,64x4,64x1", o->kernels)))
+        return rc;
+    G->nu = g->users.count;
+    G->ni = g->items.count;
+    G->random = !o->features;
+    G->fdim = o->features ? o->feature_dim : (o->dim ? o->dim : 64);
+    G->frozen = o->features && o->freeze_features;
+    if (o->features && !o->feature_dim)
+        return gatrec__error(GATREC_EINVAL, "GAT options: features given with feature_dim 0");
+    if (o->features) {
+        for (size_t k = 0; k < N * G->fdim; k++)
+            if (!isfinite(o->features[k]))
+                return gatrec__error(GATREC_EINVAL, "input feature %zu of node %zu is not a finite number",
+                                     k % G->fdim + 1, k / G->fdim);
+        fingerprint(o->features, N, G->fdim, G->fingerprint);
+    }
+    if ((rc = prepare(G, &g->by_user, &g->by_item)))
+        return rc;
+    if (!(G->grad = gatrec__malloc_array(G->nparams + 1, sizeof *G->grad)))
+        return GATREC_ENOMEM;
+    if (G->frozen) {
+        if (!(G->x0 = gatrec__malloc_array(N * G->fdim, sizeof *G->x0)))
+            return GATREC_ENOMEM;
+        memcpy(G->x0, o->features, N * G->fdim * sizeof *G->x0);
+    }
+    init_params(G, o->features);
+    return GATREC_OK;
+}
+
+static int gat_train(gatrec_model *m, const gatrec_graph *g)
+{
+    gatrec__trainer t = {0};
+    gat *G = gatrec__calloc(1, sizeof *G);
+    int rc;
+    if (!G)
+        return GATREC_ENOMEM;
+    m->impl = G;
+    if ((rc = setup(G, g, &m->opts)))
+        return rc;
+    if (m->opts.features) {
+        char hex[65];
+        gatrec__hex(G->fingerprint, 32, hex);
+        if ((rc = gatrec_model_set_info(m, "features_sha256", hex)))
+            return rc;
+    }
+    t.ctx = G;
+    t.nparams = G->nparams;
+    t.theta = G->theta;
+    t.grad = G->grad;
+    t.tensors = G->tensors;
+    t.ntensors = G->ntensors;
+    t.dim = G->L[G->nlayers - 1].out;
+    t.emb = G->H[G->nlayers];
+    t.forward = gat_forward;
+    t.backward = gat_backward;
+    t.default_epochs = 300;
+    t.default_lr = 1e-3f;
+    t.default_cos = 1.0f;
+    t.default_batch = 0;
+    if ((rc = gatrec__train(m, g, &t)) || (rc = keep_states(G)))
+        return rc;
+    free(G->grad);
+    G->grad = NULL;
+    free_activations(G);
+    return GATREC_OK;
+}
+
+/* ---- the probe: the network alone, for the gradient and oracle tests ---- */
+
+int gatrec__gat_probe_new(const gatrec_graph *g, const gatrec_model_options *o, gatrec__gat_probe **out)
+{
+    gat *G = gatrec__calloc(1, sizeof *G);
+    int rc;
+    if (!G)
+        return GATREC_ENOMEM;
+    if ((rc = setup(G, g, o))) {
+        gat_destroy(G);
+        return rc;
+    }
+    *out = G;
+    return GATREC_OK;
+}
+
+float *gatrec__gat_probe_params(gatrec__gat_probe *G, float **grad, size_t *n, const gatrec__tensor **tensors,
+                                size_t *ntensors)
+{
+    *grad = G->grad;
+    *n = G->nparams;
+    *tensors = G->tensors;
+    *ntensors = G->ntensors;
+    return G->theta;
+}
+
+int gatrec__gat_probe_forward(gatrec__gat_probe *G, int train, uint64_t step, const float **emb, size_t *dim)
+{
+    int rc = gat_forward(G, train, step);
+    *emb = G->H[G->nlayers];
+    *dim = G->L[G->nlayers - 1].out;
+    return rc;
+}
+
+int gatrec__gat_probe_backward(gatrec__gat_probe *G, const float *demb)
+{
+    memset(G->grad, 0, G->nparams * sizeof *G->grad);
+    return gat_backward(G, demb);
+}
+
+void gatrec__gat_probe_free(gatrec__gat_probe *G)
+{
+    gat_destroy(G);
+}
+
+static int gat_save(const gatrec_model *m, gatrec__buf *b)
+{
+    const gat *G = m->impl;
+    size_t xu = m->users.count - G->nu, xi = m->items.count - G->ni;
+    int rc = GATREC_OK;
+#define PUT(call) \
+    if (!rc)      \
+    rc = (call)
+    PUT(gatrec__buf_put_u32(b, GAT_FORMAT));
+    PUT(gatrec__buf_put_str(b, G->spec));
+    PUT(gatrec__buf_put_str(b, G->K->name));
+    PUT(gatrec__buf_put_u32(b, (uint32_t)G->flags));
+    PUT(gatrec__buf_put_f32s(b, &G->L[0].sh.slope, 1));
+    PUT(gatrec__buf_put_f32s(b, &G->act_slope, 1));
+    PUT(gatrec__buf_put_f32s(b, &G->dropout, 1));
+    PUT(gatrec__buf_put_u64(b, G->fdim));
+    PUT(gatrec__buf_put_u32(b, (uint32_t)(G->frozen | G->random << 1)));
+    PUT(gatrec__buf_put_u64(b, G->nu));
+    PUT(gatrec__buf_put_u64(b, G->ni));
+    PUT(gatrec__buf_put(b, G->fingerprint, 32));
+    PUT(gatrec__buf_put_u64(b, G->nparams));
+    PUT(gatrec__buf_put_f32s(b, G->theta, G->nparams));
+    if (G->frozen)
+        PUT(gatrec__buf_put_f32s(b, G->x0, (G->nu + G->ni) * G->fdim));
+    PUT(gatrec__buf_put_f32s(b, G->umean, G->fdim));
+    PUT(gatrec__buf_put_f32s(b, G->imean, G->fdim));
+    /* nodes folded in after training: their states (the trained ones are recomputed on load) */
+    PUT(gatrec__buf_put_u64(b, xu));
+    PUT(gatrec__buf_put_u64(b, xi));
+    for (size_t l = 0; l < G->nlayers; l++) {
+        PUT(gatrec__buf_put_f32s(b, G->ustate[l] + G->nu * G->L[l].in, xu * G->L[l].in));
+        PUT(gatrec__buf_put_f32s(b, G->istate[l] + G->ni * G->L[l].in, xi * G->L[l].in));
+        PUT(gatrec__buf_put_f32s(b, G->ixl[l] + G->ni * G->L[l].hc, xi * G->L[l].hc));
+    }
+    PUT(gatrec__emb_save(m, b));
+#undef PUT
+    return rc;
+}
+
+static int gat_load(gatrec_model *m, gatrec__reader *r)
+{
+    gat *G = gatrec__calloc(1, sizeof *G);
+    char *spec = NULL, *kname = NULL;
+    gatrec__csr by_user = {0}, by_item = {0};
+    gatrec_model_options o = m->opts;
+    uint32_t bits;
+    uint64_t nparams, xu, xi;
+    float slope;
+    int rc = GATREC_EFORMAT;
+    if (!G)
+        return GATREC_ENOMEM;
+    m->impl = G;
+    if (gatrec__read_u32(r) != GAT_FORMAT || !(spec = gatrec__read_str(r)) || !(kname = gatrec__read_str(r)))
+        goto done;
+    o.gat_flags = (int)gatrec__read_u32(r);
+    if (gatrec__read_f32s(r, &slope, 1) || gatrec__read_f32s(r, &o.activation_slope, 1) ||
+        gatrec__read_f32s(r, &o.dropout, 1))
+        goto done;
+    o.attention_slope = slope;
+    if ((rc = configure(G, &o, spec, getenv("GATREC_KERNELS") ? NULL : kname))) {
+        rc = rc == GATREC_EINVAL ? GATREC_EFORMAT : rc;
+        goto done;
+    }
+    rc = GATREC_EFORMAT;
+    G->fdim = (size_t)gatrec__read_u64(r);
+    bits = gatrec__read_u32(r);
+    G->frozen = bits & 1;
+    G->random = (bits >> 1) & 1;
+    G->nu = (size_t)gatrec__read_u64(r);
+    G->ni = (size_t)gatrec__read_u64(r);
+    const void *fp = gatrec__read_bytes(r, 32);
+    nparams = gatrec__read_u64(r);
+    if (r->bad || !fp || G->fdim == 0 || G->fdim > 1u << 20 || G->nu > m->users.count || G->ni > m->items.count)
+        goto done;
+    memcpy(G->fingerprint, fp, 32);
+    /* the trained graph: the first nu users' rows of the seen matrix */
+    by_user = m->seen;
+    by_user.nrows = G->nu;
+    for (size_t e = 0; e < m->seen.off[G->nu]; e++)
+        if ((size_t)m->seen.col[e] >= G->ni)
+            goto done;
+    {
+        int32_t *rows = gatrec__malloc_array(m->seen.off[G->nu] + 1, sizeof *rows);
+        size_t dup;
+        if (!rows) {
+            rc = GATREC_ENOMEM;
+            goto done;
+        }
+        for (size_t u = 0; u < G->nu; u++)
+            for (size_t e = m->seen.off[u]; e < m->seen.off[u + 1]; e++)
+                rows[e] = (int32_t)u;
+        rc = gatrec__csr_build(&by_item, G->ni, G->nu, m->seen.off[G->nu], m->seen.col, rows, m->seen.val, &dup);
+        free(rows);
+        if (rc)
+            goto done;
+    }
+    if ((rc = prepare(G, &by_user, &by_item)))
+        goto done;
+    rc = GATREC_EFORMAT;
+    if (nparams != G->nparams || gatrec__read_f32s(r, G->theta, G->nparams))
+        goto done;
+    if (G->frozen) {
+        size_t n = (G->nu + G->ni) * G->fdim;
+        if ((size_t)(r->end - r->p) / 4 < n)
+            goto done;
+        if (!(G->x0 = gatrec__malloc_array(n, sizeof *G->x0))) {
+            rc = GATREC_ENOMEM;
+            goto done;
+        }
+        if (gatrec__read_f32s(r, G->x0, n))
+            goto done;
+    }
+    if ((rc = gat_forward(G, 0, 0)) || (rc = keep_states(G)))
+        goto done;
+    free_activations(G);
+    rc = GATREC_EFORMAT;
+    if (gatrec__read_f32s(r, G->umean, G->fdim) || gatrec__read_f32s(r, G->imean, G->fdim))
+        goto done;
+    xu = gatrec__read_u64(r);
+    xi = gatrec__read_u64(r);
+    if (r->bad || xu != m->users.count - G->nu || xi != m->items.count - G->ni)
+        goto done;
+    for (size_t l = 0; l < G->nlayers; l++) {
+        if (grow_rows(&G->ustate[l], m->users.count + 16, G->L[l].in) ||
+            grow_rows(&G->istate[l], m->items.count + 16, G->L[l].in) ||
+            grow_rows(&G->ixl[l], m->items.count + 16, G->L[l].hc)) {
+            rc = GATREC_ENOMEM;
+            goto done;
+        }
+        if (gatrec__read_f32s(r, G->ustate[l] + G->nu * G->L[l].in, (size_t)xu * G->L[l].in) ||
+            gatrec__read_f32s(r, G->istate[l] + G->ni * G->L[l].in, (size_t)xi * G->L[l].in) ||
+            gatrec__read_f32s(r, G->ixl[l] + G->ni * G->L[l].hc, (size_t)xi * G->L[l].hc))
+            goto done;
+    }
+    G->ucap = m->users.count + 16;
+    G->icap = m->items.count + 16;
+    rc = gatrec__emb_load(m, r);
+    if (!rc && m->dim != G->L[G->nlayers - 1].out)
+        rc = GATREC_EFORMAT;
+done:
+    gatrec__csr_free(&by_item);
+    free(spec);
+    free(kname);
+    return rc;
+}
+
+const gatrec__model_ops gatrec__gat_ops = {GATREC_MODEL_GAT, "gat",        gat_train,     gatrec__emb_score_all,
+                                           gat_save,         gat_load,     gat_free,      gat_fold_user,
+                                           gat_fold_item,    gat_attention};

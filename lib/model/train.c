@@ -1,0 +1,513 @@
+/* The shared training loop: see train.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train.h"
+
+/* random streams */
+enum { STREAM_PERM = 1, STREAM_NEG = 2, STREAM_INIT = 1000 };
+
+static double uniform01(uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    return (double)(gatrec__rng_u64(seed, stream, counter) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed, uint64_t stream)
+{
+    double a = sqrt(6.0 / (double)(fan_in + fan_out));
+    for (size_t k = 0; k < fan_out * fan_in; k++)
+        w[k] = (float)((2.0 * uniform01(seed, STREAM_INIT + stream, k) - 1.0) * a);
+}
+
+void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream)
+{
+    for (size_t k = 0; k < n; k += 2) { /* Box-Muller, two values per pair of draws */
+        double u1 = uniform01(seed, STREAM_INIT + stream, k) + 1e-300, u2 = uniform01(seed, STREAM_INIT + stream, k + 1);
+        double r = sqrt(-2.0 * log(u1));
+        w[k] = (float)(r * cos(2 * M_PI * u2) * stddev);
+        if (k + 1 < n)
+            w[k + 1] = (float)(r * sin(2 * M_PI * u2) * stddev);
+    }
+}
+
+int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim)
+{
+    size_t nu = m->users.count, ni = m->items.count;
+    float *u = gatrec__malloc_array(nu * dim + 1, sizeof *u), *i = gatrec__malloc_array(ni * dim + 1, sizeof *i);
+    if (!u || !i) {
+        free(u);
+        free(i);
+        return GATREC_ENOMEM;
+    }
+    memcpy(u, emb, nu * dim * sizeof *u);
+    memcpy(i, emb + nu * dim, ni * dim * sizeof *i);
+    free(m->uemb);
+    free(m->iemb);
+    m->uemb = u;
+    m->iemb = i;
+    m->dim = dim;
+    return GATREC_OK;
+}
+
+typedef struct pair {
+    int32_t u, i;
+} pair;
+
+typedef struct loop {
+    gatrec_model *m;
+    const gatrec_graph *g;
+    gatrec__trainer *t;
+    gatrec_model_options o;
+    pair *pos;
+    size_t npos;
+    double *pop_cdf; /* popularity sampler */
+    float *demb, *adam_m, *adam_v, *best;
+    int32_t *negs;
+} loop;
+
+/* Is item i among u's training items with a rating that excludes it as a negative? */
+static int excluded(const loop *L, int32_t u, int32_t i)
+{
+    const gatrec__csr *c = &L->g->by_user;
+    size_t lo = c->off[u], hi = c->off[u + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->col[mid] < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->off[u + 1] || c->col[lo] != i)
+        return 0;
+    if (c->val[lo] >= L->g->liked)
+        return 1;
+    return L->o.negative_sampling != GATREC_NEG_UNIFORM && c->val[lo] <= L->g->disliked;
+}
+
+static int32_t draw(const loop *L, uint64_t counter)
+{
+    size_t ni = L->g->items.count;
+    if (L->o.negative_sampling == GATREC_NEG_POPULARITY) {
+        double x = uniform01(L->o.seed, STREAM_NEG, counter) * L->pop_cdf[ni - 1];
+        size_t lo = 0, hi = ni - 1;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (L->pop_cdf[mid] <= x)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return (int32_t)lo;
+    }
+    return (int32_t)gatrec__rng_below(L->o.seed, STREAM_NEG, counter, ni);
+}
+
+/* Eight partial sums, so that the compiler vectorises the loop without reassociating. */
+static float dot(const float *a, const float *b, size_t d)
+{
+    float s[8] = {0}, t = 0;
+    size_t k = 0;
+    for (; k + 8 <= d; k += 8)
+        for (int q = 0; q < 8; q++)
+            s[q] += a[k + q] * b[k + q];
+    for (; k < d; k++)
+        t += a[k] * b[k];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + t;
+}
+
+/* One negative for pair number p (global counter base), by rejection. */
+static int32_t negative(const loop *L, int32_t u, uint64_t base)
+{
+    size_t nu = L->g->users.count, d = L->t->dim;
+    int hard = L->o.negative_sampling == GATREC_NEG_HARD;
+    int32_t best = -1;
+    float best_s = -INFINITY;
+    for (uint64_t a = 0, got = 0; a < 64 && got < (hard ? 8u : 1u); a++) {
+        int32_t j = draw(L, base * 64 + a);
+        if (excluded(L, u, j))
+            continue;
+        got++;
+        if (!hard)
+            return j;
+        float s = dot(L->t->emb + (size_t)u * d, L->t->emb + (nu + (size_t)j) * d, d);
+        if (s > best_s)
+            best_s = s, best = j;
+    }
+    return best >= 0 ? best : draw(L, base * 64 + 63);
+}
+
+/* Per pair of the batch: its negatives, and the coefficients of its gradient (computed in
+ * parallel over fixed blocks of pairs; each pair's values depend only on the pair). */
+typedef struct pair_job {
+    loop *L;
+    size_t b0;
+    uint64_t step;
+    float *coef;     /* per pair: k BPR coefficients, then the two cosine coefficients */
+    double *bpr, *cs; /* per pair */
+} pair_job;
+
+static void pair_terms(void *ctx, size_t p)
+{
+    pair_job *J = ctx;
+    loop *L = J->L;
+    size_t d = L->t->dim, nu = L->g->users.count, k = (size_t)L->o.negatives, q = p - J->b0;
+    const float *E = L->t->emb;
+    size_t u = (size_t)L->pos[p].u, i = nu + (size_t)L->pos[p].i;
+    const float *eu = E + u * d, *ei = E + i * d;
+    float sui = dot(eu, ei, d), *cf = J->coef + q * (k + 2);
+    double bpr = 0;
+    for (size_t n = 0; n < k; n++) {
+        int32_t j = negative(L, L->pos[p].u, (J->step * L->npos + p) * k + n);
+        double x = sui - dot(eu, E + (nu + (size_t)j) * d, d);
+        L->negs[q * k + n] = j;
+        bpr += x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x)); /* -log sigmoid(x) without overflow */
+        cf[n] = (float)(-1.0 / (1.0 + exp(x)));              /* d/dx */
+    }
+    J->bpr[q] = bpr;
+    J->cs[q] = 0;
+    cf[k] = cf[k + 1] = 0;
+    if (L->o.cos_weight > 0) {
+        double nu2 = dot(eu, eu, d), ni2 = dot(ei, ei, d), nn = sqrt(nu2 * ni2) + 1e-12, c = sui / nn;
+        J->cs[q] = 1.0 - c;
+        cf[k] = (float)(1.0 / nn);                /* d cos / d eu = ei / nn - c eu / |eu|^2 */
+        cf[k + 1] = (float)(c);                   /* (and symmetrically for ei) */
+    }
+}
+
+/* Loss of the pairs pos[b0..b1) and its gradient into demb; returns the loss parts. */
+static int loss(loop *L, size_t b0, size_t b1, uint64_t step, double *bpr_out, double *cos_out)
+{
+    gatrec__trainer *t = L->t;
+    size_t d = t->dim, nu = L->g->users.count, k = (size_t)L->o.negatives, B = b1 - b0;
+    double bpr = 0, cs = 0, lam = L->o.cos_weight;
+    float *E = t->emb, *D = L->demb;
+    pair_job J = {L, b0, step, gatrec__malloc_array(B * (k + 2), sizeof(float)), gatrec__malloc_array(B, sizeof(double)),
+                  gatrec__malloc_array(B, sizeof(double))};
+    if (!J.coef || !J.bpr || !J.cs) {
+        free(J.coef);
+        free(J.bpr);
+        free(J.cs);
+        return GATREC_ENOMEM;
+    }
+    memset(D, 0, (nu + L->g->items.count) * d * sizeof *D);
+    /* one job per pair, handed out in fixed blocks: the same bits for any thread count */
+    gatrec__parallel_range(L->o.threads, b0, b1, pair_terms, &J);
+    /* the scatter into demb, in pair order */
+    for (size_t p = b0; p < b1; p++) {
+        size_t q = p - b0, u = (size_t)L->pos[p].u, i = nu + (size_t)L->pos[p].i;
+        float *eu = E + u * d, *ei = E + i * d, *du = D + u * d, *di = D + i * d, *cf = J.coef + q * (k + 2);
+        for (size_t n = 0; n < k; n++) {
+            size_t j = nu + (size_t)L->negs[q * k + n];
+            float *ej = E + j * d, *dj = D + j * d, g = cf[n] / (float)(B * k);
+            for (size_t c = 0; c < d; c++) {
+                du[c] += g * (ei[c] - ej[c]);
+                di[c] += g * eu[c];
+                dj[c] -= g * eu[c];
+            }
+        }
+        if (lam > 0) {
+            float s = (float)(-lam / (double)B), inv = cf[k], c = cf[k + 1];
+            float cu = c / (dot(eu, eu, d) + 1e-12f), ci = c / (dot(ei, ei, d) + 1e-12f);
+            for (size_t q2 = 0; q2 < d; q2++) {
+                float a = eu[q2], b = ei[q2];
+                du[q2] += s * (b * inv - cu * a);
+                di[q2] += s * (a * inv - ci * b);
+            }
+        }
+        bpr += J.bpr[q];
+        cs += J.cs[q];
+    }
+    free(J.coef);
+    free(J.bpr);
+    free(J.cs);
+    *bpr_out = bpr / (double)(B * k);
+    *cos_out = cs / (double)B;
+    return GATREC_OK;
+}
+
+static void adamw(loop *L, float lr, uint64_t step)
+{
+    gatrec__trainer *t = L->t;
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = L->o.weight_decay;
+    float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
+    for (size_t k = 0; k < t->nparams; k++) {
+        float g = t->grad[k];
+        t->theta[k] -= lr * wd * t->theta[k];
+        L->adam_m[k] = b1 * L->adam_m[k] + (1 - b1) * g;
+        L->adam_v[k] = b2 * L->adam_v[k] + (1 - b2) * g * g;
+        t->theta[k] -= lr * (L->adam_m[k] / c1) / (sqrtf(L->adam_v[k] / c2) + eps);
+    }
+}
+
+/* Which tensor holds a non-finite value, or NULL. */
+static const char *non_finite(const gatrec__trainer *t, const float *v)
+{
+    for (size_t k = 0; k < t->ntensors; k++)
+        for (size_t j = 0; j < t->tensors[k].len; j++)
+            if (!isfinite(v[t->tensors[k].off + j]))
+                return t->tensors[k].name;
+    return NULL;
+}
+
+typedef struct ndcg_job {
+    const loop *L;
+    const gatrec__csr *valid;
+    size_t k;
+    double *per_user;
+    int failed;
+} ndcg_job;
+
+static void ndcg_user(void *ctx, size_t u)
+{
+    ndcg_job *J = ctx;
+    const loop *L = J->L;
+    const gatrec__csr *v = J->valid, *seen = &L->g->by_user;
+    size_t d = L->t->dim, nu = L->g->users.count, ni = L->g->items.count, nrel = 0, k = J->k;
+    const float *eu = L->t->emb + u * d;
+    float *top;
+    int32_t *ids;
+    J->per_user[u] = -1;
+    for (size_t e = v->off[u]; e < v->off[u + 1]; e++)
+        nrel += v->val[e] >= L->g->liked;
+    if (!nrel)
+        return;
+    top = malloc(k * sizeof *top);
+    ids = malloc(k * sizeof *ids);
+    if (!top || !ids) {
+        J->failed = 1;
+        free(top);
+        free(ids);
+        return;
+    }
+    /* top-k by insertion: k is small */
+    size_t h = 0, s = seen->off[u];
+    for (size_t i = 0; i < ni; i++) {
+        if (s < seen->off[u + 1] && (size_t)seen->col[s] == i) {
+            s++;
+            continue;
+        }
+        float sc = dot(eu, L->t->emb + (nu + i) * d, d);
+        if (h == k && sc <= top[k - 1])
+            continue;
+        size_t p = h < k ? h++ : k - 1;
+        while (p > 0 && top[p - 1] < sc) {
+            top[p] = top[p - 1];
+            ids[p] = ids[p - 1];
+            p--;
+        }
+        top[p] = sc;
+        ids[p] = (int32_t)i;
+    }
+    double dcg = 0, idcg = 0;
+    for (size_t r = 0; r < h; r++)
+        for (size_t e = v->off[u]; e < v->off[u + 1]; e++)
+            if (v->col[e] == ids[r] && v->val[e] >= L->g->liked)
+                dcg += 1.0 / log2((double)r + 2.0);
+    for (size_t r = 0; r < nrel && r < k; r++)
+        idcg += 1.0 / log2((double)r + 2.0);
+    J->per_user[u] = dcg / idcg;
+    free(top);
+    free(ids);
+}
+
+static int valid_ndcg(const loop *L, double *out)
+{
+    size_t nu = L->g->users.count;
+    ndcg_job J = {L, &L->o.validation->by_user, L->o.eval_k, gatrec__malloc_array(nu, sizeof(double)), 0};
+    double sum = 0;
+    size_t n = 0;
+    if (!J.per_user)
+        return GATREC_ENOMEM;
+    gatrec__parallel(L->o.threads, nu, ndcg_user, &J);
+    for (size_t u = 0; u < nu; u++)
+        if (J.per_user[u] >= 0)
+            sum += J.per_user[u], n++;
+    free(J.per_user);
+    if (J.failed)
+        return GATREC_ENOMEM;
+    *out = n ? sum / (double)n : 0;
+    return GATREC_OK;
+}
+
+static int resolve(loop *L, const gatrec_model *m, const gatrec_graph *g, const gatrec__trainer *t)
+{
+    gatrec_model_options *o = &L->o;
+    *o = m->opts;
+    if (!o->epochs)
+        o->epochs = t->default_epochs;
+    if (o->lr == 0)
+        o->lr = t->default_lr;
+    if (o->weight_decay < 0)
+        o->weight_decay = 1e-5f;
+    if (o->cos_weight < 0)
+        o->cos_weight = t->default_cos;
+    if (!o->negatives)
+        o->negatives = 1;
+    if (!o->batch_size)
+        o->batch_size = t->default_batch;
+    if (!o->patience)
+        o->patience = 15;
+    if (!o->lr_patience)
+        o->lr_patience = 5;
+    if (o->lr_factor == 0)
+        o->lr_factor = 0.4f;
+    if (!o->eval_k)
+        o->eval_k = 10;
+    if (o->epochs < 0 || o->negatives < 0 || o->lr < 0 || !(o->lr_factor > 0 && o->lr_factor <= 1) ||
+        o->lr_patience < 0 || o->negative_sampling < GATREC_NEG_ROBUST || o->negative_sampling > GATREC_NEG_HARD)
+        return gatrec__error(GATREC_EINVAL,
+                             "model options: epochs, negatives, lr and lr_patience must be >= 0, lr_factor in (0, 1], "
+                             "negative_sampling a gatrec_negatives");
+    if (o->validation && (o->validation->users.count != g->users.count ||
+                          o->validation->items.count != g->items.count))
+        return gatrec__error(GATREC_EINVAL,
+                             "the validation graph has %zu users and %zu items, the training graph %zu and %zu "
+                             "(build both from the same dataset)",
+                             o->validation->users.count, o->validation->items.count, g->users.count, g->items.count);
+    return GATREC_OK;
+}
+
+static int setup(loop *L, const gatrec_graph *g, gatrec__trainer *t)
+{
+    size_t n = 0, N = g->users.count + g->items.count;
+    const gatrec__csr *c = &g->by_user;
+    for (size_t e = 0; e < c->off[c->nrows]; e++)
+        n += c->val[e] >= g->liked;
+    if (!n)
+        return gatrec__error(GATREC_EEMPTY, "no training rating reaches the liked threshold %g: nothing to learn from",
+                             g->liked);
+    L->pos = gatrec__malloc_array(n, sizeof *L->pos);
+    L->negs = gatrec__malloc_array(n * (size_t)L->o.negatives, sizeof *L->negs);
+    L->demb = gatrec__malloc_array(N * t->dim, sizeof *L->demb);
+    L->adam_m = gatrec__calloc(t->nparams, sizeof *L->adam_m);
+    L->adam_v = gatrec__calloc(t->nparams, sizeof *L->adam_v);
+    L->best = gatrec__malloc_array(t->nparams, sizeof *L->best);
+    if (!L->pos || !L->negs || !L->demb || !L->adam_m || !L->adam_v || !L->best)
+        return GATREC_ENOMEM;
+    L->npos = 0;
+    for (size_t u = 0; u < c->nrows; u++)
+        for (size_t e = c->off[u]; e < c->off[u + 1]; e++)
+            if (c->val[e] >= g->liked)
+                L->pos[L->npos++] = (pair){(int32_t)u, c->col[e]};
+    if (L->o.negative_sampling == GATREC_NEG_POPULARITY) {
+        size_t ni = g->items.count;
+        double acc = 0;
+        if (!(L->pop_cdf = gatrec__malloc_array(ni, sizeof *L->pop_cdf)))
+            return GATREC_ENOMEM;
+        for (size_t i = 0; i < ni; i++)
+            L->pop_cdf[i] = acc += pow((double)(g->by_item.off[i + 1] - g->by_item.off[i]) + 1.0, 0.75);
+    }
+    return GATREC_OK;
+}
+
+static void shuffle(loop *L, uint64_t epoch)
+{
+    for (size_t p = L->npos; p > 1; p--) {
+        size_t q = (size_t)gatrec__rng_below(L->o.seed, STREAM_PERM + 16 * epoch, p, p);
+        pair tmp = L->pos[p - 1];
+        L->pos[p - 1] = L->pos[q];
+        L->pos[q] = tmp;
+    }
+}
+
+static int run(loop *L)
+{
+    gatrec__trainer *t = L->t;
+    const gatrec_model_options *o = &L->o;
+    double best_metric = NAN, plateau_best = NAN;
+    int since_best = 0, bad = 0, best_epoch = 0;
+    float lr = o->lr;
+    uint64_t step = 0;
+    int rc;
+    size_t B = o->batch_size && o->batch_size < L->npos ? o->batch_size : L->npos;
+    memcpy(L->best, t->theta, t->nparams * sizeof *L->best);
+    for (int epoch = 1; epoch <= o->epochs; epoch++) {
+        double t0 = gatrec__now(), bpr_sum = 0, cos_sum = 0, metric, vndcg = NAN;
+        const char *bad_tensor;
+        if (B < L->npos)
+            shuffle(L, (uint64_t)epoch);
+        for (size_t b0 = 0; b0 < L->npos; b0 += B) {
+            size_t b1 = b0 + B < L->npos ? b0 + B : L->npos;
+            double bpr, cs;
+            step++;
+            if ((rc = t->forward(t->ctx, 1, step)))
+                return rc;
+            if ((rc = loss(L, b0, b1, step, &bpr, &cs)))
+                return rc;
+            if (!isfinite(bpr + cs)) {
+                size_t N = (L->g->users.count + L->g->items.count) * t->dim;
+                for (size_t k = 0; k < N; k++)
+                    if (!isfinite(t->emb[k]))
+                        return gatrec__error(GATREC_ERROR, "epoch %d: the final embeddings hold NaN or Inf", epoch);
+                return gatrec__error(GATREC_ERROR, "epoch %d: the loss is NaN or Inf", epoch);
+            }
+            memset(t->grad, 0, t->nparams * sizeof *t->grad);
+            if ((rc = t->backward(t->ctx, L->demb)))
+                return rc;
+            if ((bad_tensor = non_finite(t, t->grad)))
+                return gatrec__error(GATREC_ERROR, "epoch %d: the gradient of %s holds NaN or Inf", epoch, bad_tensor);
+            adamw(L, lr, step);
+            if ((bad_tensor = non_finite(t, t->theta)))
+                return gatrec__error(GATREC_ERROR, "epoch %d: %s holds NaN or Inf after the update", epoch, bad_tensor);
+            bpr_sum += bpr * (double)(b1 - b0);
+            cos_sum += cs * (double)(b1 - b0);
+        }
+        double bpr = bpr_sum / (double)L->npos, cs = cos_sum / (double)L->npos, lossv = bpr + o->cos_weight * cs;
+        if (o->validation) {
+            if ((rc = t->forward(t->ctx, 0, step)) || (rc = valid_ndcg(L, &vndcg)))
+                return rc;
+            metric = vndcg;
+        } else {
+            metric = -lossv;
+        }
+        /* the best parameters so far are kept; ReduceLROnPlateau (relative threshold 1e-4) */
+        if (isnan(best_metric) || metric > best_metric) {
+            best_metric = metric;
+            best_epoch = epoch;
+            since_best = 0;
+            memcpy(L->best, t->theta, t->nparams * sizeof *L->best);
+        } else {
+            since_best++;
+        }
+        if (isnan(plateau_best) || metric > plateau_best + 1e-4 * fabs(plateau_best)) {
+            plateau_best = metric;
+            bad = 0;
+        } else if (++bad > o->lr_patience) {
+            lr *= o->lr_factor;
+            bad = 0;
+        }
+        if (o->on_epoch) {
+            gatrec_epoch ep = {GATREC_EPOCH_VERSION, epoch, o->epochs, lossv, bpr, cs, vndcg, lr, 0, best_epoch};
+            ep.seconds = gatrec__now() - t0;
+            if (o->on_epoch(o->payload, &ep))
+                return gatrec__error(GATREC_ECANCELLED, "training cancelled by the epoch callback after epoch %d",
+                                     epoch);
+        }
+        if (o->patience > 0 && since_best >= o->patience)
+            break;
+    }
+    memcpy(t->theta, L->best, t->nparams * sizeof *L->best);
+    if ((rc = t->forward(t->ctx, 0, step)))
+        return rc;
+    return gatrec__set_embeddings(L->m, t->emb, t->dim);
+}
+
+int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t)
+{
+    loop L = {0};
+    int rc;
+    L.m = m;
+    L.g = g;
+    L.t = t;
+    if (!(rc = resolve(&L, m, g, t)) && !(rc = setup(&L, g, t)))
+        rc = run(&L);
+    free(L.pos);
+    free(L.negs);
+    free(L.pop_cdf);
+    free(L.demb);
+    free(L.adam_m);
+    free(L.adam_v);
+    free(L.best);
+    return rc;
+}

@@ -1,0 +1,55 @@
+/* The training loop shared by the learned kinds (BPR-MF, LightGCN, GAT).
+ *
+ * A kind keeps all its trainable parameters in one array (theta) and provides a forward pass
+ * (theta -> final user and item embeddings) and a backward pass (embedding gradient -> theta
+ * gradient). This file owns the rest: positive pairs, negative sampling, the hybrid loss
+ * (BPR + lambda (1 - cos)), AdamW, ReduceLROnPlateau, early stopping on validation NDCG@K or
+ * on the training loss, the epoch callback, and NaN/Inf detection. */
+#ifndef GATREC_TRAIN_H
+#define GATREC_TRAIN_H
+
+#include "model.h"
+
+typedef struct gatrec__tensor {
+    const char *name;
+    size_t off, len; /* a view of theta */
+} gatrec__tensor;
+
+typedef struct gatrec__trainer {
+    void *ctx;
+    size_t nparams;
+    float *theta, *grad;          /* nparams each, owned by the kind */
+    const gatrec__tensor *tensors;
+    size_t ntensors;
+    size_t dim;                   /* final embedding width */
+    float *emb;                   /* (users + items) x dim, written by forward */
+    /* train: dropout on; step: a counter for random streams. */
+    int (*forward)(void *ctx, int train, uint64_t step);
+    /* Add to grad the gradient of theta given demb ((users + items) x dim). */
+    int (*backward)(void *ctx, const float *demb);
+    /* the kind's defaults, used where the options say 0 / negative */
+    int default_epochs;
+    float default_lr, default_cos;
+    size_t default_batch;
+} gatrec__trainer;
+
+int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t);
+
+/* Copy the trained embeddings into m->uemb / m->iemb. */
+int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim);
+
+/* Glorot-uniform and normal initialisers on the counter-based RNG. */
+void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed, uint64_t stream);
+void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream);
+
+/* The GAT network alone (gat.c), for the gradient and PyTorch-oracle tests: parameters
+ * initialised from o->seed, forward (train: dropout on) and backward (grad = d(sum demb*emb)). */
+typedef struct gatrec__gat_probe gatrec__gat_probe;
+int gatrec__gat_probe_new(const gatrec_graph *g, const gatrec_model_options *o, gatrec__gat_probe **out);
+float *gatrec__gat_probe_params(gatrec__gat_probe *p, float **grad, size_t *n, const gatrec__tensor **tensors,
+                                size_t *ntensors);
+int gatrec__gat_probe_forward(gatrec__gat_probe *p, int train, uint64_t step, const float **emb, size_t *dim);
+int gatrec__gat_probe_backward(gatrec__gat_probe *p, const float *demb);
+void gatrec__gat_probe_free(gatrec__gat_probe *p);
+
+#endif

@@ -1,0 +1,456 @@
+/* The learned kinds (BPR-MF, LightGCN, GAT) on a small two-community graph: they must learn
+ * it; the GAT must save and load exactly, be bitwise the same for 1 and 2 threads, fold in new
+ * users and items, explain itself, and refuse bad input with the right status. */
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check_util.h"
+
+#define NU 40
+#define NI 30
+
+/* Users 0..19 love items 0..14 and dislike a few of 15..29; users 20..39 the other way round. */
+static gatrec_graph *community_graph(void)
+{
+    int32_t u[NU * 12], i[NU * 12];
+    float r[NU * 12];
+    size_t n = 0;
+    gatrec_graph *g;
+    for (int32_t a = 0; a < NU; a++) {
+        int32_t home = a < NU / 2 ? 0 : NI / 2, away = a < NU / 2 ? NI / 2 : 0;
+        for (int32_t k = 0; k < 9; k++) { /* 9 of the 15 home items, a different window per user */
+            u[n] = a;
+            i[n] = home + (a * 7 + k) % (NI / 2);
+            r[n++] = (float)(4 + (a + k) % 2);
+        }
+        for (int32_t k = 0; k < 2; k++) {
+            u[n] = a;
+            i[n] = away + (a * 3 + k * 5) % (NI / 2);
+            r[n++] = (float)(1 + k);
+        }
+    }
+    ck_assert_ok(gatrec_graph_from_edges(NU, NI, n, u, i, r, NULL, &g));
+    return g;
+}
+
+static gatrec_model *train_kind(const gatrec_graph *g, int kind, int threads, const char *layers)
+{
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m;
+    o.kind = kind;
+    o.threads = threads;
+    o.epochs = 60;
+    o.dim = 16;
+    o.lr = kind == GATREC_MODEL_GAT ? 0.01f : 0.05f;
+    o.layers = layers ? layers : "8x2,8x1";
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    return m;
+}
+
+static int home_of_item(int32_t item)
+{
+    return item < NI / 2 ? 0 : 1;
+}
+
+static const int kinds[] = {GATREC_MODEL_BPR, GATREC_MODEL_LIGHTGCN, GATREC_MODEL_GAT};
+
+START_TEST(learned_kinds_find_the_communities)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *m = train_kind(g, kinds[_i], 2, NULL);
+    size_t hits = 0, total = 0;
+    for (int32_t u = 0; u < NU; u++) {
+        int32_t items[3];
+        size_t n;
+        ck_assert_ok(gatrec_model_recommend(m, u, 3, items, NULL, &n));
+        for (size_t k = 0; k < n; k++, total++)
+            hits += home_of_item(items[k]) == (u < NU / 2 ? 0 : 1);
+    }
+    ck_assert_msg(hits >= total * 9 / 10, "%s: only %zu of %zu recommendations in the user's community",
+                  gatrec_model_kind_name(kinds[_i]), hits, total);
+    /* the items most similar to a home item are home items */
+    int32_t sim[3];
+    float s[3];
+    size_t n;
+    ck_assert_ok(gatrec_model_similar_items(m, 2, 3, sim, s, &n));
+    ck_assert_uint_eq(n, 3);
+    for (size_t k = 0; k < n; k++) {
+        ck_assert_int_ne(sim[k], 2);
+        ck_assert_int_eq(home_of_item(sim[k]), 0);
+    }
+    gatrec_model_free(m);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+static void all_scores(const gatrec_model *m, float *out)
+{
+    int32_t items[NI + 8];
+    size_t ni = gatrec_model_num_items(m);
+    for (int32_t k = 0; k < (int32_t)ni; k++)
+        items[k] = k;
+    for (int32_t u = 0; u < (int32_t)gatrec_model_num_users(m); u++)
+        ck_assert_ok(gatrec_model_score(m, u, items, ni, out + (size_t)u * ni));
+}
+
+START_TEST(gat_same_bits_for_one_and_two_threads)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *a = train_kind(g, GATREC_MODEL_GAT, 1, NULL), *b = train_kind(g, GATREC_MODEL_GAT, 2, NULL);
+    float *sa = malloc(NU * NI * sizeof *sa), *sb = malloc(NU * NI * sizeof *sb);
+    all_scores(a, sa);
+    all_scores(b, sb);
+    ck_assert_mem_eq(sa, sb, NU * NI * sizeof *sa);
+    free(sa);
+    free(sb);
+    gatrec_model_free(a);
+    gatrec_model_free(b);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+START_TEST(save_load_gives_identical_scores)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *m = train_kind(g, kinds[_i], 2, NULL), *back;
+    char *dir = make_temp_dir(), path[4200];
+    size_t nu, ni;
+    int32_t idx;
+    if (kinds[_i] == GATREC_MODEL_GAT) { /* folded-in nodes are saved too */
+        int32_t items[] = {1, 2, 20};
+        float ratings[] = {5, 4, 1};
+        ck_assert_ok(gatrec_model_add_item(m, 1000, NULL, &idx));
+        ck_assert_ok(gatrec_model_add_user(m, 2000, items, ratings, 3, NULL, &idx));
+    }
+    nu = gatrec_model_num_users(m);
+    ni = gatrec_model_num_items(m);
+    float *s1 = malloc(nu * ni * sizeof *s1), *s2 = malloc(nu * ni * sizeof *s2);
+    snprintf(path, sizeof path, "%s/m.gatrec", dir);
+    ck_assert_ok(gatrec_model_save(m, path));
+    ck_assert_ok(gatrec_model_load(path, &back));
+    ck_assert_uint_eq(gatrec_model_num_users(back), nu);
+    ck_assert_uint_eq(gatrec_model_num_items(back), ni);
+    all_scores(m, s1);
+    all_scores(back, s2);
+    ck_assert_mem_eq(s1, s2, nu * ni * sizeof *s1);
+    if (kinds[_i] == GATREC_MODEL_GAT) { /* the loaded model folds in like the trained one */
+        int32_t i1, i2, items[] = {3, 4};
+        float ratings[] = {5, 5}, e1[4], e2[4];
+        ck_assert_ok(gatrec_model_add_user(m, 3000, items, ratings, 2, NULL, &i1));
+        ck_assert_ok(gatrec_model_add_user(back, 3000, items, ratings, 2, NULL, &i2));
+        ck_assert_int_eq(i1, i2);
+        ck_assert_ok(gatrec_model_score(m, i1, items, 2, e1));
+        ck_assert_ok(gatrec_model_score(back, i2, items, 2, e2));
+        ck_assert_mem_eq(e1, e2, 2 * sizeof *e1);
+        /* a truncated file is refused, never half-loaded */
+        char *data = slurp(path);
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        FILE *f = fopen(path, "wb");
+        fwrite(data, 1, (size_t)st.st_size / 2, f);
+        fclose(f);
+        free(data);
+        gatrec_model *bad = NULL;
+        ck_assert_status(gatrec_model_load(path, &bad), GATREC_ETRUNCATED);
+        ck_assert_ptr_null(bad);
+    }
+    free(s1);
+    free(s2);
+    gatrec_model_free(back);
+    gatrec_model_free(m);
+    gatrec_graph_free(g);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(gat_fold_in_reproduces_a_trained_user)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *m = train_kind(g, GATREC_MODEL_GAT, 2, NULL);
+    for (int32_t u = 0; u < NU; u += 7) {
+        const int32_t *items;
+        const float *ratings;
+        size_t n, n1, n2;
+        int32_t copy, top1[5], top2[5];
+        float s1[5], s2[5];
+        ck_assert_ok(gatrec_graph_user_items(g, u, &items, &ratings, &n));
+        ck_assert_ok(gatrec_model_add_user(m, 500 + u, items, ratings, n, NULL, &copy));
+        ck_assert_int_eq(copy, NU + u / 7);
+        ck_assert_ok(gatrec_model_recommend(m, u, 5, top1, s1, &n1));
+        ck_assert_ok(gatrec_model_recommend(m, copy, 5, top2, s2, &n2));
+        ck_assert_uint_eq(n1, n2);
+        /* trained users have learned input features; a new one starts from the mean user
+           feature, so its scores are close, not equal */
+        size_t same = 0;
+        for (size_t a = 0; a < n1; a++)
+            for (size_t b = 0; b < n2; b++)
+                same += top1[a] == top2[b];
+        ck_assert_msg(same >= 3, "user %d: the folded-in copy shares only %zu of the top 5", u, same);
+    }
+    /* a new item from features alone, then a user who rates it */
+    int32_t item, user, items[] = {0, 1, 2}, top[NI + 1];
+    float ratings[] = {5, 5, 5};
+    size_t n;
+    ck_assert_ok(gatrec_model_add_item(m, 9999, NULL, &item));
+    ck_assert_int_eq(item, NI);
+    items[2] = item;
+    ck_assert_ok(gatrec_model_add_user(m, 8888, items, ratings, 3, NULL, &user));
+    ck_assert_ok(gatrec_model_recommend(m, user, NI + 1, top, NULL, &n));
+    ck_assert_uint_eq(n, NI + 1 - 3); /* its three items are masked */
+    for (size_t k = 0; k < n; k++)
+        ck_assert_int_ne(top[k], item);
+    /* refusals */
+    ck_assert_status(gatrec_model_add_user(m, 8888, items, ratings, 3, NULL, &user), GATREC_EDUPLICATE);
+    ck_assert_status(gatrec_model_add_item(m, 9999, NULL, &item), GATREC_EDUPLICATE);
+    items[1] = 4000;
+    ck_assert_status(gatrec_model_add_user(m, 7777, items, ratings, 3, NULL, &user), GATREC_EINVAL);
+    items[1] = 0;
+    ck_assert_status(gatrec_model_add_user(m, 7777, items, ratings, 3, NULL, &user), GATREC_EDUPLICATE);
+    ck_assert_error_mentions("twice");
+    gatrec_model_free(m);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+START_TEST(evidence_comes_from_the_users_items)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *m = train_kind(g, GATREC_MODEL_GAT, 2, NULL);
+    int32_t rec[1], ev[4];
+    float w[4], sum = 0;
+    size_t n, ne, nr;
+    const int32_t *items;
+    const float *ratings;
+    ck_assert_ok(gatrec_model_recommend(m, 3, 1, rec, NULL, &n));
+    ck_assert_ok(gatrec_model_evidence(m, 3, rec[0], 4, ev, w, &ne));
+    ck_assert_uint_gt(ne, 0);
+    ck_assert_ok(gatrec_graph_user_items(g, 3, &items, &ratings, &nr));
+    for (size_t k = 0; k < ne; k++) {
+        int found = 0;
+        for (size_t j = 0; j < nr; j++)
+            found |= items[j] == ev[k];
+        ck_assert_msg(found, "evidence item %d is not among user 3's training items", ev[k]);
+        ck_assert(w[k] > 0);
+        if (k)
+            ck_assert(w[k] <= w[k - 1]);
+        sum += w[k];
+    }
+    ck_assert_float_eq_tol(sum, 1.0f, 1e-5f);
+    ck_assert_int_eq(home_of_item(ev[0]), home_of_item(rec[0]));
+    gatrec_model_free(m);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+typedef struct seen_epochs {
+    int count, last, cancel_at;
+    double valid;
+} seen_epochs;
+
+static int count_epochs(void *payload, const gatrec_epoch *ep)
+{
+    seen_epochs *s = payload;
+    ck_assert_int_eq(ep->epoch, s->last + 1);
+    ck_assert(isfinite(ep->loss) && ep->loss >= 0);
+    ck_assert(ep->seconds >= 0);
+    s->last = ep->epoch;
+    s->count++;
+    s->valid = ep->valid_ndcg;
+    return s->cancel_at && ep->epoch == s->cancel_at;
+}
+
+START_TEST(epoch_callback_validation_and_cancel)
+{
+    gatrec_graph *g = community_graph(), *valid;
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m = NULL;
+    seen_epochs s = {0, 0, 0, 0};
+    int32_t vu[NU], vi[NU];
+    float vr[NU];
+    for (int32_t u = 0; u < NU; u++) { /* a held-out liked home item per user */
+        vu[u] = u;
+        vi[u] = (u < NU / 2 ? 0 : NI / 2) + (u * 7 + 12) % (NI / 2);
+        vr[u] = 5;
+    }
+    ck_assert_ok(gatrec_graph_from_edges(NU, NI, NU, vu, vi, vr, NULL, &valid));
+    o.kind = GATREC_MODEL_GAT;
+    o.epochs = 5;
+    o.dim = 8;
+    o.layers = "8x1";
+    o.on_epoch = count_epochs;
+    o.payload = &s;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    ck_assert_int_eq(s.count, 5);
+    ck_assert(isnan(s.valid)); /* no validation graph */
+    gatrec_model_free(m);
+    s = (seen_epochs){0, 0, 0, 0};
+    o.validation = valid;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    ck_assert(s.valid >= 0 && s.valid <= 1);
+    gatrec_model_free(m);
+    m = NULL;
+    s = (seen_epochs){0, 0, 3, 0};
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_ECANCELLED);
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(s.count, 3);
+    gatrec_graph_free(valid);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+START_TEST(divergence_is_reported_with_epoch_and_tensor)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m = NULL;
+    o.kind = GATREC_MODEL_GAT;
+    o.epochs = 50;
+    o.layers = "8x1";
+    o.lr = 1e37f;
+    o.patience = -1;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_ERROR);
+    ck_assert_ptr_null(m);
+    ck_assert_error_mentions("epoch ");
+    ck_assert_error_mentions("NaN or Inf");
+    gatrec_graph_free(g);
+}
+END_TEST
+
+START_TEST(bad_options_are_refused)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m = NULL;
+    float *f = calloc((NU + NI) * 3, sizeof *f);
+    int32_t idx;
+    o.kind = GATREC_MODEL_GAT;
+    o.layers = "64y4";
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_error_mentions("UNITSxHEADS");
+    o.layers = "4x1";
+    o.kernels = "gpu";
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_error_mentions("gpu");
+    o.kernels = NULL;
+    o.features = f;
+    o.feature_dim = 3;
+    f[5] = NAN;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_error_mentions("finite");
+    o.features = NULL;
+    o.dropout = 1.5f;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    o.dropout = 0;
+    o.negative_sampling = 9;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_ptr_null(m);
+    /* transductive kinds cannot fold in; popularity has no evidence */
+    m = train_kind(g, GATREC_MODEL_BPR, 1, NULL);
+    ck_assert_status(gatrec_model_add_user(m, 777, NULL, NULL, 0, NULL, &idx), GATREC_EUNSUPPORTED);
+    ck_assert_status(gatrec_model_add_item(m, 777, NULL, &idx), GATREC_EUNSUPPORTED);
+    gatrec_model_free(m);
+    gatrec_model_options p = GATREC_MODEL_OPTIONS_INIT;
+    ck_assert_ok(gatrec_model_train(g, &p, &m));
+    int32_t ev[2];
+    float w[2];
+    size_t n;
+    ck_assert_status(gatrec_model_evidence(m, 0, 1, 2, ev, w, &n), GATREC_EUNSUPPORTED);
+    gatrec_model_free(m);
+    free(f);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+/* A caller of version 1 of the options (before the training fields existed) still works: only
+ * the version-1 fields are read (AddressSanitizer would see an over-read). */
+START_TEST(version_one_options_still_work)
+{
+    struct v1 {
+        unsigned int version;
+        int kind;
+        uint64_t seed;
+        int threads;
+    } *o = malloc(sizeof *o);
+    gatrec_graph *g = community_graph();
+    gatrec_model *m;
+    *o = (struct v1){1, GATREC_MODEL_POP, 3, 1};
+    ck_assert_ok(gatrec_model_train(g, (const gatrec_model_options *)(void *)o, &m));
+    ck_assert_int_eq(gatrec_model_get_kind(m), GATREC_MODEL_POP);
+    gatrec_model_free(m);
+    free(o);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+START_TEST(features_file_round_trip_and_errors)
+{
+    gatrec_graph *g = community_graph();
+    char *dir = make_temp_dir(), *path;
+    char *text = malloc(1 << 16);
+    size_t len = 0, dim;
+    float *f = NULL;
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m;
+    len += (size_t)sprintf(text + len, "# features\n\n");
+    for (int k = NI - 1; k >= 0; k--) /* any order */
+        len += (size_t)sprintf(text + len, "item\t%d\t%d 0.5,-1\n", k, k);
+    for (int k = 0; k < NU; k++)
+        len += (size_t)sprintf(text + len, "user\t%d\t%d\t0 1\n", k, -k);
+    path = write_file(dir, "f.tsv", text, len);
+    ck_assert_ok(gatrec_features_load(g, path, &f, &dim));
+    ck_assert_uint_eq(dim, 3);
+    ck_assert_float_eq(f[5 * 3], -5.0f);           /* user 5 */
+    ck_assert_float_eq(f[(NU + 7) * 3], 7.0f);     /* item 7 */
+    ck_assert_float_eq(f[(NU + 7) * 3 + 2], -1.0f);
+    o.kind = GATREC_MODEL_GAT;
+    o.features = f;
+    o.feature_dim = dim;
+    o.layers = "4x2,4x1";
+    o.epochs = 3;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    ck_assert_uint_eq(strlen(gatrec_model_info(m, "features_sha256")), 64);
+    gatrec_model_free(m);
+    gatrec_features_free(f);
+    free(path);
+    /* a missing node, an unknown id, a repeated node, a short row, a word */
+    const char *bad[][2] = {{"user\t0\t1 2 3\n", "have no row"},
+                            {"user\t999\t1 2 3\n", "no user 999"},
+                            {"user\t0\t1 2 3\nuser\t0\t1 2 3\n", "second row"},
+                            {"user\t0\t1 2 3\nuser\t1\t1 2\n", ":2:"},
+                            {"item\t0\t1 x 3\n", ":1:"},
+                            {"movie\t0\t1\n", "user' or 'item"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        path = write_file(dir, "bad.tsv", bad[k][0], 0);
+        f = NULL;
+        ck_assert_int_lt(gatrec_features_load(g, path, &f, &dim), 0);
+        ck_assert_ptr_null(f);
+        ck_assert_error_mentions(bad[k][1]);
+        free(path);
+    }
+    free(text);
+    rm_tree(dir);
+    free(dir);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+Suite *learn_suite(void)
+{
+    Suite *s = suite_create("learn");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, learned_kinds_find_the_communities, 0, 3);
+    tcase_add_test(tc, gat_same_bits_for_one_and_two_threads);
+    tcase_add_loop_test(tc, save_load_gives_identical_scores, 0, 3);
+    tcase_add_test(tc, gat_fold_in_reproduces_a_trained_user);
+    tcase_add_test(tc, evidence_comes_from_the_users_items);
+    tcase_add_test(tc, epoch_callback_validation_and_cancel);
+    tcase_add_test(tc, divergence_is_reported_with_epoch_and_tensor);
+    tcase_add_test(tc, bad_options_are_refused);
+    tcase_add_test(tc, version_one_options_still_work);
+    tcase_add_test(tc, features_file_round_trip_and_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}

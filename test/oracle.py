@@ -1,0 +1,107 @@
+"""PyTorch oracle for libgatrec's GAT: rebuild each network written by oracle_dump from its
+parameters alone, run it with autograd, and compare the forward values and every gradient.
+
+This is an independent implementation of the same definition (docs/model.md): PyTorch's own
+linear algebra, LayerNorm, leaky ReLU and autograd, with a scatter softmax over each node's
+incoming edges. Usage: python3 oracle.py DUMP   (exit 0 when everything agrees)."""
+import sys
+
+import torch
+import torch.nn.functional as F
+
+RTOL = 1e-4  # relative to the largest magnitude of the compared tensor
+
+
+def parse(path):
+    nets, cur = [], None
+    for line in open(path):
+        kind, _, rest = line.rstrip("\n").partition(" ")
+        if kind == "net":
+            f = rest.split()
+            cur = {"layers": f[0], "flags": int(f[1]), "nu": int(f[2]), "ni": int(f[3]),
+                   "att_slope": float(f[5]), "act_slope": float(f[6]), "edges": [], "param": {}, "grad": {}}
+        elif kind == "edge":
+            u, i, r = rest.split()
+            cur["edges"].append((int(u), int(i), float(r)))
+        elif kind in ("param", "grad"):
+            name, _, vals = rest.partition("|")
+            cur[kind][name] = torch.tensor([float(x) for x in vals.split()[1:]], dtype=torch.float64)
+        elif kind in ("emb", "R"):
+            cur[kind] = torch.tensor([float(x) for x in rest.split()[1:]], dtype=torch.float64)
+        elif kind == "end":
+            nets.append(cur)
+    return nets
+
+
+def run(net):
+    NO_ATTR, NO_LN, NO_RES, NO_SELF = 1, 2, 4, 8
+    flags, nu, ni = net["flags"], net["nu"], net["ni"]
+    n = nu + ni
+    src, dst, attr = [], [], []
+    for u, i, r in net["edges"]:
+        src += [nu + i, u]
+        dst += [u, nu + i]
+        attr += [r, r]
+    if not flags & NO_SELF:
+        for v in range(n):
+            inc = [a for a, d in zip(attr[: 2 * len(net["edges"])], dst) if d == v]
+            src.append(v)
+            dst.append(v)
+            attr.append(sum(inc) / len(inc) if inc else 0.0)
+    src, dst = torch.tensor(src), torch.tensor(dst)
+    attr = torch.tensor(attr, dtype=torch.float64)
+    P = {k: v.clone().requires_grad_(True) for k, v in net["param"].items()}
+    h = P["input features"].view(n, -1)
+    for l, spec in enumerate(net["layers"].split(",")):
+        units, heads = spec.rstrip("m").split("x")
+        C, H, concat = int(units), int(heads), not spec.endswith("m")
+        p = lambda what: P["layer %d %s" % (l + 1, what)]
+        fin = h.shape[1]
+        xl = h @ p("W_source").view(H * C, fin).T + p("b_source")
+        xr = h @ p("W_target").view(H * C, fin).T + p("b_target")
+        m = xl[src] + xr[dst]
+        if not flags & NO_ATTR:
+            m = m + attr[:, None] * p("W_edge")[None, :]
+        s = (F.leaky_relu(m, net["att_slope"]).view(-1, H, C) * p("attention").view(1, H, C)).sum(-1)
+        e = torch.exp(s - s.max(0).values)  # the softmax is shift-invariant: one shift per head
+        den = torch.zeros(n, H, dtype=torch.float64).index_add(0, dst, e)
+        alpha = e / den[dst]
+        agg = torch.zeros(n, H, C, dtype=torch.float64).index_add(0, dst, alpha[:, :, None] * xl[src].view(-1, H, C))
+        out = (agg.reshape(n, H * C) if concat else agg.mean(1)) + p("bias")
+        z = out if flags & NO_LN else F.layer_norm(out, (out.shape[1],), p("norm gain"), p("norm bias"), 1e-5)
+        act = F.leaky_relu(z, net["act_slope"])
+        if flags & NO_RES:
+            h = act
+        elif ("layer %d W_residual" % (l + 1)) in P:
+            h = act + h @ p("W_residual").view(out.shape[1], fin).T
+        else:
+            h = act + h
+    return h.reshape(-1), P
+
+
+def close(name, ours, theirs):
+    scale = max(float(theirs.abs().max()), 1e-6)
+    err = float((ours - theirs).abs().max()) / scale
+    ok = err <= RTOL
+    print("  %-26s max relative difference %.2e %s" % (name, err, "ok" if ok else "MISMATCH"))
+    return ok
+
+
+def main():
+    ok = True
+    for k, net in enumerate(parse(sys.argv[1])):
+        print("net %d: layers %s flags %d, %d ratings" % (k, net["layers"], net["flags"], len(net["edges"])))
+        emb, P = run(net)
+        ok &= close("forward (final embeddings)", net["emb"], emb.detach())
+        (emb * net["R"]).sum().backward()
+        for name, g in net["grad"].items():
+            # a parameter the configuration does not use (e.g. the norm gain without LayerNorm)
+            # has no gradient in PyTorch; ours must then be exactly zero
+            theirs = P[name].grad if P[name].grad is not None else torch.zeros_like(g)
+            ok &= close("d/d " + name, g, theirs)
+    print("pytorch oracle (torch %s): %s" % (torch.__version__, "agrees" if ok else "DISAGREES"))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

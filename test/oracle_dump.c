@@ -1,0 +1,87 @@
+/* Writes small random GAT networks, their forward values and gradients (through libgatrec's
+ * own network code and kernels) for test/oracle.py, which recomputes them with PyTorch autograd.
+ * Usage: oracle_dump KERNELS > FILE */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../lib/model/train.h"
+
+static const struct {
+    const char *layers;
+    int flags;
+    size_t dim;
+} nets[] = {
+    {"6x2,5x2,4x1", 0, 7},
+    {"4x3m,4x2", GATREC_GAT_NO_LAYERNORM, 4},
+    {"3x2,6x1m", GATREC_GAT_NO_SELF_LOOPS | GATREC_GAT_NO_EDGE_ATTR, 5},
+    {"5x1,5x1", GATREC_GAT_NO_RESIDUAL, 5},
+};
+
+static void put(const char *tag, const float *v, size_t n)
+{
+    printf("%s %zu", tag, n);
+    for (size_t k = 0; k < n; k++)
+        printf(" %.9g", v[k]);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *kernels = argc > 1 ? argv[1] : "fast";
+    for (size_t c = 0; c < sizeof nets / sizeof *nets; c++) {
+        size_t nu = 6, ni = 8, n = 0, np, nt, dim, N = nu + ni;
+        int32_t u[48], it[48];
+        float r[48], *theta, *grad, *R;
+        const float *emb;
+        const gatrec__tensor *ts;
+        gatrec_graph *g;
+        gatrec__gat_probe *p;
+        gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+        uint64_t seed = 1000 + c;
+        for (size_t a = 0; a < nu; a++)
+            for (size_t b = 0; b < ni; b++)
+                if (gatrec__rng_below(seed, 1, a * ni + b, 3) != 0) { /* about two thirds of the pairs */
+                    u[n] = (int32_t)a;
+                    it[n] = (int32_t)b;
+                    r[n] = (float)(1 + gatrec__rng_below(seed, 2, n, 5));
+                    n++;
+                }
+        if (gatrec_graph_from_edges(nu, ni, n, u, it, r, NULL, &g))
+            return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
+        o.kind = GATREC_MODEL_GAT;
+        o.seed = seed;
+        o.dim = nets[c].dim;
+        o.layers = nets[c].layers;
+        o.gat_flags = nets[c].flags;
+        o.kernels = kernels;
+        o.attention_slope = 0.2f;
+        o.activation_slope = 0.05f;
+        o.threads = 2;
+        if (gatrec__gat_probe_new(g, &o, &p) || gatrec__gat_probe_forward(p, 0, 0, &emb, &dim))
+            return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
+        theta = gatrec__gat_probe_params(p, &grad, &np, &ts, &nt);
+        R = malloc(N * dim * sizeof *R);
+        for (size_t k = 0; k < N * dim; k++)
+            R[k] = (float)gatrec__rng_below(seed, 3, k, 2001) / 1000.0f - 1.0f;
+        printf("net %s %d %zu %zu %zu 0.2 0.05\n", nets[c].layers, nets[c].flags, nu, ni, n);
+        for (size_t e = 0; e < n; e++)
+            printf("edge %d %d %g\n", u[e], it[e], r[e]);
+        for (size_t t = 0; t < nt; t++) {
+            printf("param %s|", ts[t].name);
+            put("", theta + ts[t].off, ts[t].len);
+        }
+        put("emb", emb, N * dim);
+        put("R", R, N * dim);
+        if (gatrec__gat_probe_backward(p, R))
+            return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
+        for (size_t t = 0; t < nt; t++) {
+            printf("grad %s|", ts[t].name);
+            put("", grad + ts[t].off, ts[t].len);
+        }
+        printf("end\n");
+        free(R);
+        gatrec__gat_probe_free(p);
+        gatrec_graph_free(g);
+    }
+    return 0;
+}
