@@ -545,8 +545,8 @@ GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, s
 /** gatrec_model_recommend() for every user, into a new list. */
 GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, gatrec_reclist **out);
 /**
- * The `k` items most similar to `item` (cosine of the final embeddings; popularity models:
- * items liked by the same users), best first, `item` itself excluded.
+ * The `k` items most similar to `item` (cosine of the final embeddings around the mean item
+ * embedding; popularity models: items liked by the same users), best first, `item` itself excluded.
  */
 GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t item, size_t k, int32_t *items,
                                           float *scores, size_t *count);
@@ -554,7 +554,8 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
  * Attention evidence for recommending `item` to `user`: the user's training items that most
  * supported it, with weights summing to 1 over those returned. For a GAT the weight of a rated
  * item j is the attention the user's node gave j (mean over layers and heads) times the
- * positive part of cos(h_j, h_item); other kinds use the cosine alone. `items` and `weights`
+ * positive part of the cosine of h_j and h_item around the mean item embedding; other kinds
+ * use that cosine alone. `items` and `weights`
  * hold room for `k`. GATREC_EUNSUPPORTED for popularity models.
  */
 GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, int32_t item, size_t k,

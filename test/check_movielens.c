@@ -176,6 +176,62 @@ START_TEST(test_cli_end_to_end)
 }
 END_TEST
 
+/* The GAT through the command line on ML-100K: per-epoch JSON with validation NDCG, features
+ * from a file, recommendations with evidence, evaluation. Few epochs: this checks the plumbing;
+ * quality is measured by the benchmarks and reported in the issue notes. */
+START_TEST(test_cli_gat)
+{
+    char *dir, *out, *path, args[4400];
+    int st;
+    SKIP_WITHOUT_DATA();
+    dir = make_temp_dir();
+    {
+        gatrec_dataset *ds = load_ml100k();
+        size_t cap = 1 << 20, len = 0;
+        char *text = malloc(cap);
+        for (int32_t u = 0; u < (int32_t)gatrec_dataset_num_users(ds); u++)
+            len += (size_t)snprintf(text + len, cap - len, "user\t%lld\t%d %d 1 0\n", (long long)gatrec_dataset_user_id(ds, u),
+                                    u % 7, u % 3);
+        for (int32_t i = 0; i < (int32_t)gatrec_dataset_num_items(ds); i++)
+            len += (size_t)snprintf(text + len, cap - len, "item\t%lld\t%d 0 %d 1\n", (long long)gatrec_dataset_item_id(ds, i),
+                                    i % 5, i % 2);
+        path = write_file(dir, "features.tsv", text, len);
+        free(text);
+        gatrec_dataset_free(ds);
+    }
+    snprintf(args, sizeof args,
+             "train --dataset ml-100k --split u1+valid:0.1 --model gat --layers 8x2,8x1 --epochs 3 --features %s "
+             "--threads 2 --json --out %s/gat.model",
+             path, dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 0, "train said: %s", out);
+    ck_assert_msg(strstr(out, "{\"epoch\": 3, \"loss\": ") && strstr(out, "\"bpr\": ") && strstr(out, "\"cos\": ") &&
+                      strstr(out, "\"seconds\": ") && strstr(out, "\"valid_ndcg\": ") && strstr(out, "\"model\": \"gat\""),
+                  "train --json said: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "recommend --model %s/gat.model --user 1 -k 3 --evidence --json", dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 0 && strstr(out, "\"evidence\": [{\"item_id\": ") && strstr(out, "because you rated"),
+                  "recommend said: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "eval --model %s/gat.model --protocol paper -k 10 --json", dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 0 && strstr(out, "\"users\": 459"), "eval said: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "train --model gat --layers 8x0 --out %s/x.model", dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 1 && strstr(out, "UNITSxHEADS"), "bad layers: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "train --model bpr --features %s --out %s/x.model", path, dir);
+    out = run_cli(args, &st);
+    ck_assert_int_eq(st, 2);
+    free(out);
+    free(path);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *movielens_suite(void)
 {
     Suite *s = suite_create("movielens-100k");
@@ -184,6 +240,7 @@ Suite *movielens_suite(void)
     tcase_add_test(t, test_ml100k_counts_and_splits);
     tcase_add_test(t, test_ml100k_popularity_u1);
     tcase_add_test(t, test_cli_end_to_end);
+    tcase_add_test(t, test_cli_gat);
     suite_add_tcase(s, t);
     return s;
 }

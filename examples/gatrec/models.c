@@ -372,27 +372,53 @@ done:
 }
 
 static const char recommend_usage[] =
-    "usage: gatrec recommend --model MODEL --user ID [-k K] [--json]\n"
+    "usage: gatrec recommend --model MODEL --user ID [-k K] [--evidence] [--json]\n"
     "       gatrec recommend --model MODEL --all [-k K] --csv [--out FILE]\n"
     "\n"
-    "The K best items the user has not rated in training, each with why it was chosen.\n"
+    "The K best items the user has not rated in training, each with why it was chosen: for a\n"
+    "learned model, the user's rated items that most support it (--evidence lists them with\n"
+    "their weights: for a GAT, the attention the user gave each item times its similarity to\n"
+    "the recommendation); for popularity, how popular it is.\n"
     "--all --csv writes user_id,item_id,rank for every user (to FILE, or standard output),\n"
     "the format 'gatrec eval --recs' reads. Default -k 10.\n";
 
-static void explain(const gatrec_model *m, int32_t item, char *buf, size_t size)
+#define EVIDENCE_K 3
+
+static const char *title_of(const gatrec_model *m, const gatrec_dataset *ds, int32_t item)
 {
-    size_t ratings = 0, liked = 0;
-    gatrec_model_item_popularity(m, item, &ratings, &liked);
-    snprintf(buf, size, "popular: rated by %zu of %zu users in training, %zu of them liked it (4 or 5 stars)",
-             ratings, gatrec_model_num_users(m), liked);
+    int32_t di;
+    return ds && gatrec_dataset_item_index(ds, gatrec_model_item_id(m, item), &di) == 0 ? gatrec_dataset_item_title(ds, di)
+                                                                                        : NULL;
 }
 
-static int recommend_user(const gatrec_model *m, long long uid, size_t k, int json)
+/* A one-line justification from the model's evidence (or popularity), into buf. */
+static void explain(const gatrec_model *m, const gatrec_dataset *ds, int32_t user, int32_t item, const int32_t *ev,
+                    const float *w, size_t nev, char *buf, size_t size)
+{
+    size_t ratings = 0, liked = 0, len;
+    if (nev == 0) {
+        gatrec_model_item_popularity(m, item, &ratings, &liked);
+        snprintf(buf, size, "popular: rated by %zu of %zu users in training, %zu of them liked it (4 or 5 stars)",
+                 ratings, gatrec_model_num_users(m), liked);
+        return;
+    }
+    (void)user;
+    len = (size_t)snprintf(buf, size, "because you rated ");
+    for (size_t k = 0; k < nev && len < size; k++) {
+        const char *t = title_of(m, ds, ev[k]);
+        char idbuf[32];
+        snprintf(idbuf, sizeof idbuf, "item %lld", (long long)gatrec_model_item_id(m, ev[k]));
+        len += (size_t)snprintf(buf + len, size - len, "%s%s (%.0f%%)", k == 0 ? "" : k + 1 == nev ? " and " : ", ",
+                                t ? t : idbuf, 100.0 * w[k]);
+    }
+}
+
+static int recommend_user(const gatrec_model *m, long long uid, size_t k, int json, int evidence)
 {
     gatrec_dataset *ds = NULL;
-    int32_t u, *items = malloc(k * sizeof *items);
-    float *scores = malloc(k * sizeof *scores);
-    size_t n = 0;
+    int32_t u, *items = malloc(k * sizeof *items), ev[EVIDENCE_K];
+    float *scores = malloc(k * sizeof *scores), w[EVIDENCE_K];
+    size_t n = 0, nev;
     int rc;
     if (!items || !scores) {
         free(items);
@@ -413,20 +439,34 @@ static int recommend_user(const gatrec_model *m, long long uid, size_t k, int js
         printf("Top %zu for user %lld:\n", n, uid);
     for (size_t j = 0; j < n; j++) {
         int64_t iid = gatrec_model_item_id(m, items[j]);
-        int32_t di;
-        const char *title = ds && gatrec_dataset_item_index(ds, iid, &di) == 0 ? gatrec_dataset_item_title(ds, di) : NULL;
-        char why[256];
-        explain(m, items[j], why, sizeof why);
+        const char *title = title_of(m, ds, items[j]);
+        char why[1024];
+        if (gatrec_model_evidence(m, u, items[j], EVIDENCE_K, ev, w, &nev) != GATREC_OK)
+            nev = 0; /* popularity models have none: explain by popularity */
+        explain(m, ds, u, items[j], ev, w, nev, why, sizeof why);
         if (json) {
             printf("%s{\"rank\": %zu, \"item_id\": %lld, \"score\": %.6g, \"title\": ", j ? ", " : "", j + 1,
                    (long long)iid, scores[j]);
             cli_json_string(stdout, title);
             printf(", \"justification\": ");
             cli_json_string(stdout, why);
+            if (evidence) {
+                printf(", \"evidence\": [");
+                for (size_t e = 0; e < nev; e++) {
+                    printf("%s{\"item_id\": %lld, \"weight\": %.4f, \"title\": ", e ? ", " : "",
+                           (long long)gatrec_model_item_id(m, ev[e]), w[e]);
+                    cli_json_string(stdout, title_of(m, ds, ev[e]));
+                    printf("}");
+                }
+                printf("]");
+            }
             printf("}");
         } else {
             printf("%3zu. %s (item %lld, score %.4g)\n     why: %s\n", j + 1, title ? title : "", (long long)iid,
                    scores[j], why);
+            for (size_t e = 0; evidence && e < nev; e++)
+                printf("     evidence: %.3f  item %lld  %s\n", w[e], (long long)gatrec_model_item_id(m, ev[e]),
+                       title_of(m, ds, ev[e]) ? title_of(m, ds, ev[e]) : "");
         }
     }
     if (json)
@@ -464,10 +504,10 @@ static int csv_to_stdout(const gatrec_reclist *list, const gatrec_model *m)
 int cmd_recommend(int argc, char **argv)
 {
     const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL;
-    int json = 0, all = 0, csv = 0, rc;
+    int json = 0, all = 0, csv = 0, evidence = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL}, {"--user", &user_s, NULL}, {"-k", &k_s, NULL},
                       {"--json", NULL, &json},        {"--all", NULL, &all},     {"--csv", NULL, &csv},
-                      {"--out", &out, NULL},          {NULL, NULL, NULL}};
+                      {"--out", &out, NULL},          {"--evidence", NULL, &evidence}, {NULL, NULL, NULL}};
     gatrec_model *m = NULL;
     gatrec_reclist *list = NULL;
     long long k, uid = 0;
@@ -487,7 +527,7 @@ int cmd_recommend(int argc, char **argv)
     if ((rc = gatrec_model_load(model_path, &m)))
         return cli_fail("recommend", rc);
     if (!all) {
-        rc = recommend_user(m, uid, (size_t)k, json);
+        rc = recommend_user(m, uid, (size_t)k, json, evidence);
     } else if ((rc = gatrec_model_recommend_all(m, (size_t)k, &list)) ||
                (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m))) {
         rc = cli_fail("recommend", rc);

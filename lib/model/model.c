@@ -480,13 +480,26 @@ int gatrec__emb_load(gatrec_model *m, gatrec__reader *r)
     return GATREC_OK;
 }
 
-static float cosine(const float *a, const float *b, size_t d)
+/* The mean item embedding: similarities are taken around it, so that a direction every item
+ * shares (the cosine term of the loss pulls users and items together) does not make every
+ * item look alike. */
+static float *item_centre(const gatrec_model *m)
+{
+    float *c = gatrec__calloc(m->dim + 1, sizeof *c);
+    for (size_t i = 0; c && i < m->items.count; i++)
+        for (size_t k = 0; k < m->dim; k++)
+            c[k] += m->iemb[i * m->dim + k] / (float)m->items.count;
+    return c;
+}
+
+static float centred_cosine(const float *a, const float *b, const float *c, size_t d)
 {
     double ab = 0, aa = 0, bb = 0;
     for (size_t k = 0; k < d; k++) {
-        ab += (double)a[k] * b[k];
-        aa += (double)a[k] * a[k];
-        bb += (double)b[k] * b[k];
+        double x = (double)a[k] - c[k], y = (double)b[k] - c[k];
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
     }
     return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.0f;
 }
@@ -513,8 +526,15 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
     if (!(sim = gatrec__calloc(model->items.count + 1, sizeof *sim)))
         return GATREC_ENOMEM;
     if (model->dim) {
+        float *c = item_centre(model);
+        if (!c) {
+            free(sim);
+            return GATREC_ENOMEM;
+        }
         for (size_t i = 0; i < model->items.count; i++)
-            sim[i] = cosine(model->iemb + (size_t)item * model->dim, model->iemb + i * model->dim, model->dim);
+            sim[i] = centred_cosine(model->iemb + (size_t)item * model->dim, model->iemb + i * model->dim, c,
+                                    model->dim);
+        free(c);
     } else { /* co-likes: how many users liked both */
         const gatrec__csr *s = &model->seen;
         for (size_t u = 0; u < s->nrows; u++) {
@@ -562,11 +582,18 @@ GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, in
         free(order);
         return rc;
     }
+    float *centre = item_centre(model);
+    if (!centre) {
+        free(w);
+        free(order);
+        return GATREC_ENOMEM;
+    }
     for (size_t e = 0; e < n; e++) {
-        float c = cosine(model->iemb + (size_t)s->col[s->off[user] + e] * model->dim,
-                         model->iemb + (size_t)item * model->dim, model->dim);
+        float c = centred_cosine(model->iemb + (size_t)s->col[s->off[user] + e] * model->dim,
+                                 model->iemb + (size_t)item * model->dim, centre, model->dim);
         w[e] *= c > 0 ? c : 0;
     }
+    free(centre);
     /* the k largest weights among the user's items (positions in the row) */
     kept = top_k(w, n, NULL, 0, k, order, NULL);
     while (kept && w[order[kept - 1]] <= 0)
