@@ -93,7 +93,7 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 $(TESTRUNNER): $(TEST_OBJ) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(DEPS_LIBS) $(CHECK_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(STATIC)
+$(BUILD)/bench/%: bench/%.c bench/synth.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 
@@ -131,7 +131,7 @@ test-install: lib
 	CC="$(CC)" SAN="$(SAN)" MAKE="$(MAKE)" BUILD="$(BUILD)" sh test/test-install.sh
 
 bench: $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; GATREC_TEST_DATA="$(DATA_DIR)" $$b || exit 1; done
+	@for b in $(BENCH_BIN); do echo "== $$b"; GATREC_TEST_DATA="$(DATA_DIR)" ORACLE_PYTHON="$(ORACLE_PYTHON)" $$b || exit 1; done
 
 demo: all
 	sh examples/demo.sh

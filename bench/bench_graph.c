@@ -2,67 +2,20 @@
  * 1,000,209 ratings with a Zipf-like item skew and a long-tailed user activity), and the real
  * ML-100K load + split + graph when the data is present. Prints figures; asserts nothing. */
 #include <gatrec.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
-static uint64_t rng_state = 88172645463325252ull;
-static uint64_t next(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+#include "synth.h"
 
 int main(void)
 {
-    enum { USERS = 6040, ITEMS = 3706, EDGES = 1000209 };
-    int32_t *u = malloc(EDGES * sizeof *u), *i = malloc(EDGES * sizeof *i);
-    float *r = malloc(EDGES * sizeof *r);
-    double *cdf = malloc(ITEMS * sizeof *cdf), t0, best = 1e9, sum = 0;
-    unsigned char *seen = calloc((size_t)USERS * ITEMS, 1);
-    size_t e = 0;
+    int32_t *u, *i;
+    float *r;
+    double t0, best = 1e9;
     gatrec_graph_stats st = {.version = GATREC_GRAPH_STATS_VERSION};
-    /* item popularity ~ 1 / rank^0.9; users draw until the total is reached, heavy users more */
-    for (int k = 0; k < ITEMS; k++)
-        sum += pow(k + 1, -0.9), cdf[k] = sum;
-    while (e < EDGES) {
-        int32_t user = (int32_t)(next() % USERS);
-        if (user % 7 == 0)
-            user = (int32_t)(next() % 600); /* a dense head of active users */
-        double x = (double)(next() >> 11) / 9007199254740992.0 * sum;
-        int lo = 0, hi = ITEMS - 1;
-        while (lo < hi) {
-            int mid = (lo + hi) / 2;
-            if (cdf[mid] < x)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (seen[(size_t)user * ITEMS + lo])
-            continue;
-        seen[(size_t)user * ITEMS + lo] = 1;
-        u[e] = user, i[e] = lo, r[e] = (float)(1 + next() % 5), e++;
-    }
-    free(seen);
+    synth_ml1m(&u, &i, &r);
     for (int rep = 0; rep < 5; rep++) {
         gatrec_graph *g;
         t0 = now();
@@ -79,7 +32,7 @@ int main(void)
     printf("graph build, ML-1M-sized synthetic (%d users, %d items, %d ratings; item degree max %zu, "
            "user degree max %zu): best of 5 %.1f ms, peak RSS %.1f MB\n",
            USERS, ITEMS, EDGES, st.item_degree_max, st.user_degree_max, best * 1e3, peak_rss_kb() / 1024.0);
-    free(u), free(i), free(r), free(cdf);
+    free(u), free(i), free(r);
     {
         const char *d = getenv("GATREC_TEST_DATA");
         char dir[4096];

@@ -491,10 +491,10 @@ typedef struct gatrec_model_options {
     size_t dim;            /**< embedding width (BPR, LightGCN, random GAT input features); 0 = 64 */
     const char *layers;    /**< GAT layers "UNITSxHEADS[m],..." (m: mean of heads); NULL = "64x4,64x4,64x1" */
     int propagation;       /**< LightGCN propagation layers; 0 = 3 */
-    float lr;              /**< AdamW learning rate; 0 = default (GAT 1e-3, BPR and LightGCN 5e-3) */
-    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (1e-5) */
+    float lr;              /**< AdamW learning rate; 0 = default (GAT 5e-3, BPR 2e-3, LightGCN 5e-3) */
+    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (GAT, LightGCN 1e-5; BPR 0.1) */
     float cos_weight;      /**< lambda of the cosine term; negative = default (GAT 1, others 0) */
-    float dropout;         /**< GAT dropout between layers; default 0 */
+    float dropout;         /**< GAT dropout between layers; negative = default (0.1) */
     int negatives;         /**< negatives per positive; 0 = 1 */
     int negative_sampling; /**< a gatrec_negatives; default GATREC_NEG_ROBUST */
     size_t batch_size;     /**< positive pairs per step; 0 = full batch (one step per epoch) */
@@ -518,7 +518,7 @@ typedef struct gatrec_model_options {
     void *payload;         /**< passed to on_epoch */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
-        -1.0f, -1.0f, 0.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL }
+        -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */

@@ -33,26 +33,31 @@ def parse(path):
     return nets
 
 
-def run(net):
-    NO_ATTR, NO_LN, NO_RES, NO_SELF = 1, 2, 4, 8
-    flags, nu, ni = net["flags"], net["nu"], net["ni"]
+NO_ATTR, NO_LN, NO_RES, NO_SELF = 1, 2, 4, 8
+
+
+def message_edges(nu, ni, ratings, flags, dtype=torch.float64):
+    """Both directions of every (user, item, rating), plus self loops with the mean rating."""
     n = nu + ni
     src, dst, attr = [], [], []
-    for u, i, r in net["edges"]:
+    for u, i, r in ratings:
         src += [nu + i, u]
         dst += [u, nu + i]
         attr += [r, r]
+    src, dst, attr = torch.tensor(src), torch.tensor(dst), torch.tensor(attr, dtype=dtype)
     if not flags & NO_SELF:
-        for v in range(n):
-            inc = [a for a, d in zip(attr[: 2 * len(net["edges"])], dst) if d == v]
-            src.append(v)
-            dst.append(v)
-            attr.append(sum(inc) / len(inc) if inc else 0.0)
-    src, dst = torch.tensor(src), torch.tensor(dst)
-    attr = torch.tensor(attr, dtype=torch.float64)
-    P = {k: v.clone().requires_grad_(True) for k, v in net["param"].items()}
+        total = torch.zeros(n, dtype=dtype).index_add(0, dst, attr)
+        count = torch.zeros(n, dtype=dtype).index_add(0, dst, torch.ones_like(attr))
+        loop = torch.arange(n)
+        src, dst = torch.cat([src, loop]), torch.cat([dst, loop])
+        attr = torch.cat([attr, torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total))])
+    return src, dst, attr
+
+
+def forward(P, layers, flags, n, src, dst, attr, att_slope, act_slope):
+    """The network of docs/model.md; P maps libgatrec's tensor names to (flat) tensors."""
     h = P["input features"].view(n, -1)
-    for l, spec in enumerate(net["layers"].split(",")):
+    for l, spec in enumerate(layers.split(",")):
         units, heads = spec.rstrip("m").split("x")
         C, H, concat = int(units), int(heads), not spec.endswith("m")
         p = lambda what: P["layer %d %s" % (l + 1, what)]
@@ -62,20 +67,28 @@ def run(net):
         m = xl[src] + xr[dst]
         if not flags & NO_ATTR:
             m = m + attr[:, None] * p("W_edge")[None, :]
-        s = (F.leaky_relu(m, net["att_slope"]).view(-1, H, C) * p("attention").view(1, H, C)).sum(-1)
+        s = (F.leaky_relu(m, att_slope).view(-1, H, C) * p("attention").view(1, H, C)).sum(-1)
         e = torch.exp(s - s.max(0).values)  # the softmax is shift-invariant: one shift per head
-        den = torch.zeros(n, H, dtype=torch.float64).index_add(0, dst, e)
+        den = torch.zeros(n, H, dtype=s.dtype).index_add(0, dst, e)
         alpha = e / den[dst]
-        agg = torch.zeros(n, H, C, dtype=torch.float64).index_add(0, dst, alpha[:, :, None] * xl[src].view(-1, H, C))
+        agg = torch.zeros(n, H, C, dtype=s.dtype).index_add(0, dst, alpha[:, :, None] * xl[src].view(-1, H, C))
         out = (agg.reshape(n, H * C) if concat else agg.mean(1)) + p("bias")
         z = out if flags & NO_LN else F.layer_norm(out, (out.shape[1],), p("norm gain"), p("norm bias"), 1e-5)
-        act = F.leaky_relu(z, net["act_slope"])
+        act = F.leaky_relu(z, act_slope)
         if flags & NO_RES:
             h = act
         elif ("layer %d W_residual" % (l + 1)) in P:
             h = act + h @ p("W_residual").view(out.shape[1], fin).T
         else:
             h = act + h
+    return h
+
+
+def run(net):
+    nu, ni, flags = net["nu"], net["ni"], net["flags"]
+    src, dst, attr = message_edges(nu, ni, net["edges"], flags)
+    P = {k: v.clone().requires_grad_(True) for k, v in net["param"].items()}
+    h = forward(P, net["layers"], flags, nu + ni, src, dst, attr, net["att_slope"], net["act_slope"])
     return h.reshape(-1), P
 
 

@@ -631,13 +631,13 @@ static int configure(gat *G, const gatrec_model_options *o, const char *spec, co
     G->threads = o->threads;
     G->flags = o->gat_flags;
     G->act_slope = o->activation_slope ? o->activation_slope : 0.01f;
-    G->dropout = o->dropout;
+    G->dropout = o->dropout < 0 ? 0.1f : o->dropout;
     G->seed = o->seed;
     for (size_t l = 0; l < G->nlayers; l++) {
         G->L[l].sh.slope = slope;
         G->L[l].sh.use_attr = !(G->flags & GATREC_GAT_NO_EDGE_ATTR);
     }
-    if (!(o->dropout >= 0 && o->dropout < 1) || !isfinite(slope) || !isfinite(G->act_slope))
+    if (!(G->dropout >= 0 && G->dropout < 1) || !isfinite(slope) || !isfinite(G->act_slope))
         return gatrec__error(GATREC_EINVAL, "GAT options: dropout must be in [0, 1) and the slopes finite");
     if (G->flags & ~(GATREC_GAT_NO_EDGE_ATTR | GATREC_GAT_NO_LAYERNORM | GATREC_GAT_NO_RESIDUAL | GATREC_GAT_NO_SELF_LOOPS))
         return gatrec__error(GATREC_EINVAL, "GAT options: unknown flags 0x%x", (unsigned)G->flags);
@@ -724,7 +724,8 @@ static int gat_train(gatrec_model *m, const gatrec_graph *g)
     t.forward = gat_forward;
     t.backward = gat_backward;
     t.default_epochs = 300;
-    t.default_lr = 1e-3f;
+    t.default_lr = 5e-3f;
+    t.default_wd = 1e-5f;
     t.default_cos = 1.0f;
     t.default_batch = 0;
     if ((rc = gatrec__train(m, g, &t)) || (rc = keep_states(G)))

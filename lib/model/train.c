@@ -339,7 +339,7 @@ static int resolve(loop *L, const gatrec_model *m, const gatrec_graph *g, const 
     if (o->lr == 0)
         o->lr = t->default_lr;
     if (o->weight_decay < 0)
-        o->weight_decay = 1e-5f;
+        o->weight_decay = t->default_wd;
     if (o->cos_weight < 0)
         o->cos_weight = t->default_cos;
     if (!o->negatives)
@@ -470,8 +470,11 @@ static int run(loop *L)
         } else {
             since_best++;
         }
-        if (isnan(plateau_best) || metric > plateau_best + 1e-4 * fabs(plateau_best)) {
-            plateau_best = metric;
+        /* the learning rate follows the training loss even when stopping follows validation:
+         * validation NDCG stays flat for the first epochs, and cutting the rate then would
+         * stall training before it starts */
+        if (isnan(plateau_best) || -lossv > plateau_best + 1e-4 * fabs(plateau_best)) {
+            plateau_best = -lossv;
             bad = 0;
         } else if (++bad > o->lr_patience) {
             lr *= o->lr_factor;

@@ -29,7 +29,7 @@ typedef struct gatrec__trainer {
     int (*backward)(void *ctx, const float *demb);
     /* the kind's defaults, used where the options say 0 / negative */
     int default_epochs;
-    float default_lr, default_cos;
+    float default_lr, default_cos, default_wd;
     size_t default_batch;
 } gatrec__trainer;
 
