@@ -588,6 +588,91 @@ GATREC_API int gatrec_model_save(const gatrec_model *model, const char *path);
  */
 GATREC_API int gatrec_model_load(const char *path, gatrec_model **out);
 
+/* ---------------------------------------------------------------------------------------- */
+/* Profiles and embedders: the text side of the node features                              */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Texts describing users and items (LLM-written or templates), by dataset id. */
+typedef struct gatrec_profiles gatrec_profiles;
+/** Turns texts into vectors: the built-in offline hashed TF-IDF embedder or a host callback. */
+typedef struct gatrec_embedder gatrec_embedder;
+
+typedef enum gatrec_node_kind {
+    GATREC_NODE_USER = 0,
+    GATREC_NODE_ITEM = 1
+} gatrec_node_kind;
+
+GATREC_API int gatrec_profiles_new(gatrec_profiles **out);
+GATREC_API void gatrec_profiles_free(gatrec_profiles *profiles);
+/** Set (or replace) the profile of a user or item (`kind` a gatrec_node_kind); `text` is UTF-8, copied. */
+GATREC_API int gatrec_profiles_set(gatrec_profiles *profiles, int kind, int64_t id, const char *text);
+/** The profile of a user or item, or NULL; it belongs to the store. */
+GATREC_API const char *gatrec_profiles_get(const gatrec_profiles *profiles, int kind, int64_t id);
+/** How many users (or items) have a profile. */
+GATREC_API size_t gatrec_profiles_count(const gatrec_profiles *profiles, int kind);
+/**
+ * Import profiles from a CSV file with a header (RFC 4180, multi-line quoted fields): the
+ * columns `id_column` (dataset ids) and `text_column`. Empty texts are skipped; a repeated id
+ * keeps the last text. `*imported` (may be NULL) receives how many rows were taken.
+ */
+GATREC_API int gatrec_profiles_import_csv(gatrec_profiles *profiles, int kind, const char *path,
+                                          const char *id_column, const char *text_column, size_t *imported);
+/**
+ * Give every user and item of `graph` that has no profile a template one written from the data
+ * (no LLM): an item's title, year, genres and attached text (gatrec_dataset_load_item_texts);
+ * a user's latest 10 liked and 10 disliked training items with their genres and favourite
+ * genres. `*filled` (may be NULL) receives how many were written.
+ */
+GATREC_API int gatrec_profiles_fill_templates(gatrec_profiles *profiles, const gatrec_dataset *ds,
+                                              const gatrec_graph *graph, size_t *filled);
+/** Save as JSON Lines ({"kind": "user"|"item", "id": N, "text": "..."}), atomically. */
+GATREC_API int gatrec_profiles_save(const gatrec_profiles *profiles, const char *path);
+/** Load a file written by gatrec_profiles_save(); errors name the line. */
+GATREC_API int gatrec_profiles_load(const char *path, gatrec_profiles **out);
+
+#define GATREC_EMBEDDER_OPTIONS_VERSION 1
+/** The offline hashed TF-IDF embedder (see docs/embedder.md). */
+typedef struct gatrec_embedder_options {
+    unsigned int version; /**< GATREC_EMBEDDER_OPTIONS_VERSION */
+    size_t dim;           /**< output width (hash buckets); default 384 */
+    int max_ngram;        /**< word n-grams 1..max_ngram; default 2 */
+    int sublinear_tf;     /**< weight 1 + ln(tf) instead of tf; default 1 */
+} gatrec_embedder_options;
+#define GATREC_EMBEDDER_OPTIONS_INIT { GATREC_EMBEDDER_OPTIONS_VERSION, 384, 2, 1 }
+GATREC_API int gatrec_embedder_options_init(gatrec_embedder_options *opts, unsigned int version);
+/**
+ * The built-in offline embedder: word n-grams hashed (FNV-1a, signed) into `dim` buckets,
+ * weighted by (sublinear) term frequency times the inverse document frequency learned by
+ * gatrec_embedder_fit(), L2-normalised. Needs no network and no model download.
+ */
+GATREC_API int gatrec_embedder_new_hashed(const gatrec_embedder_options *opts, gatrec_embedder **out);
+/**
+ * A host embedder: `cb` writes n x dim floats for n texts and returns 0, or a negative status
+ * (GATREC_EUSER for its own failures; a message set before returning is kept).
+ */
+typedef int (*gatrec_embed_cb)(void *userdata, const char *const *texts, size_t n, float *out, size_t dim);
+GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void *userdata, gatrec_embedder **out);
+GATREC_API void gatrec_embedder_free(gatrec_embedder *embedder);
+GATREC_API size_t gatrec_embedder_dim(const gatrec_embedder *embedder);
+/** Learn from a corpus (the hashed embedder's idf); a no-op for callbacks. */
+GATREC_API int gatrec_embedder_fit(gatrec_embedder *embedder, const char *const *texts, size_t n);
+/** Embed `n` texts into out[n x dim]. */
+GATREC_API int gatrec_embedder_embed(gatrec_embedder *embedder, const char *const *texts, size_t n, float *out);
+/** Save / load the hashed embedder's state (settings and idf), so later texts embed the same way. */
+GATREC_API int gatrec_embedder_save(const gatrec_embedder *embedder, const char *path);
+GATREC_API int gatrec_embedder_load(const char *path, gatrec_embedder **out);
+/**
+ * The input features of every node of `graph` (users then items, the layout of
+ * gatrec_model_options.features) from their profiles through `embedder`, which is fitted on
+ * these texts first when it learns from a corpus and has not been fitted. A node without a
+ * profile is GATREC_ENOTFOUND. Release with gatrec_features_free().
+ */
+GATREC_API int gatrec_features_from_profiles(const gatrec_graph *graph, const gatrec_profiles *profiles,
+                                             gatrec_embedder *embedder, float **features, size_t *dim);
+/** Write features in the text format gatrec_features_load() reads (docs/features.md), atomically. */
+GATREC_API int gatrec_features_save(const gatrec_graph *graph, const float *features, size_t dim,
+                                    const char *path);
+
 #ifdef __cplusplus
 }
 #endif

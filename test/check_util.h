@@ -40,5 +40,6 @@ Suite *zip_suite(void);
 Suite *movielens_suite(void);
 Suite *kernels_suite(void);
 Suite *learn_suite(void);
+Suite *embed_suite(void);
 
 #endif

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs into a scratch prefix and builds examples/quickstart.c with nothing but
+# Installs into a scratch prefix and builds examples/quickstart.c (and text_features.c) with nothing but
 # `pkg-config --cflags --libs gatrec`, dynamically and statically; then checks DESTDIR and
 # uninstall. Run by `make check`.
 set -eu
@@ -24,6 +24,11 @@ LD_LIBRARY_PATH="$tmp/usr/lib" ldd ./quick | grep -q "$tmp/usr/lib/libgatrec.so.
 $CC $SAN -o quick-static "$top/examples/quickstart.c" $(pkg-config --cflags gatrec) "$tmp/usr/lib/libgatrec.a" \
     $(pkg-config --libs libcurl jansson zlib) $(sed -n 's/^Libs.private: //p' "$tmp/usr/lib/pkgconfig/gatrec.pc")
 ./quick-static ratings.csv 1 | cmp - out.txt
+# the text-features example: profiles -> offline embedder -> GAT -> a new user folded in
+# shellcheck disable=SC2046
+$CC $SAN -o text-features "$top/examples/text_features.c" $(pkg-config --cflags --libs gatrec)
+LD_LIBRARY_PATH="$tmp/usr/lib" ./text-features > tf.txt
+grep -q '^1\. A tense crime thriller' tf.txt || { echo "test-install: text_features printed:"; cat tf.txt; exit 1; }
 "$tmp/usr/bin/gatrec" version | grep -q "gatrec "
 cd "$top"
 $MAKE -s install DESTDIR="$tmp/stage" PREFIX=/opt/gatrec BUILD="$BUILD" >/dev/null

@@ -36,5 +36,7 @@ int cmd_split(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
+int cmd_profiles(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 
 #endif

@@ -1,4 +1,4 @@
-/* gatrec: the libgatrec command line (data, split, train, eval, recommend). */
+/* gatrec: the libgatrec command line (data, split, train, eval, recommend, profiles, embed). */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +14,8 @@ static const char usage[] =
     "  train                  train a model and save it\n"
     "  eval                   evaluate a model or a recommendation CSV\n"
     "  recommend              top-K items for a user, or for every user as CSV\n"
+    "  profiles               import, generate or show user and item profiles\n"
+    "  embed                  turn profiles into the GAT's input features (offline embedder)\n"
     "  version                print the library version\n"
     "\n"
     "Run 'gatrec COMMAND --help' for a command's options. Datasets are looked up in\n"
@@ -190,6 +192,10 @@ int main(int argc, char **argv)
         return cmd_eval(argc, argv);
     if (strcmp(cmd, "recommend") == 0)
         return cmd_recommend(argc, argv);
+    if (strcmp(cmd, "profiles") == 0)
+        return cmd_profiles(argc, argv);
+    if (strcmp(cmd, "embed") == 0)
+        return cmd_embed(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gatrec %s\n", gatrec_version_string());
         return EXIT_OK;

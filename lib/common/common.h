@@ -146,6 +146,15 @@ void gatrec__csv_init(gatrec__csv *c, const char *data, size_t len);
 int gatrec__csv_next(gatrec__csv *c);
 const char *gatrec__csv_field(const gatrec__csv *c, size_t i);
 void gatrec__csv_free(gatrec__csv *c);
+/* Call fn for the (id, text) of every row of a CSV file with a header, from the columns named
+ * id_column and text_column (ids: non-negative integers; text: UTF-8). Errors name file:line;
+ * fn's non-zero return stops the reading and is returned. */
+int gatrec__csv_id_text(const char *path, const char *id_column, const char *text_column,
+                        int (*fn)(void *ctx, int64_t id, const char *text, size_t line), void *ctx);
+
+/* ---- embedders (embed/embedder.c) ---- */
+/* 1 when the embedder learns from a corpus and has not yet (the hashed one before fitting). */
+int gatrec__embedder_needs_fit(const gatrec_embedder *e);
 
 /* ---- threads ---- */
 int gatrec__default_threads(void);

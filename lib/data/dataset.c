@@ -353,83 +353,39 @@ GATREC_API int gatrec_dataset_from_arrays(size_t n, const int64_t *user_ids, con
     return gatrec__dataset_complete(ds, rc, out);
 }
 
+typedef struct text_sink {
+    gatrec_dataset *ds;
+    size_t count;
+} text_sink;
+
+static int attach_text(void *ctx, int64_t id, const char *text, size_t line)
+{
+    text_sink *t = ctx;
+    int32_t item = gatrec__idmap_find(&t->ds->items, id);
+    gatrec__item_meta *m;
+    (void)line;
+    if (item < 0 || !text[0])
+        return GATREC_OK; /* rows for unknown items are ignored */
+    if (!(m = gatrec__dataset_item_meta(t->ds, item)))
+        return GATREC_ENOMEM;
+    free(m->text);
+    if (!(m->text = gatrec__strdup(text)))
+        return GATREC_ENOMEM;
+    t->count++;
+    return GATREC_OK;
+}
+
 GATREC_API int gatrec_dataset_load_item_texts(gatrec_dataset *ds, const char *csv_path, const char *id_column,
                                               const char *text_column, size_t *matched)
 {
-    char *data;
-    size_t len, idc = SIZE_MAX, txc = SIZE_MAX, count = 0;
-    gatrec__csv csv;
+    text_sink t = {ds, 0};
     int rc;
     if (!ds || !csv_path || !id_column || !text_column)
         return gatrec__error(GATREC_EINVAL, "gatrec_dataset_load_item_texts: NULL argument");
-    if ((rc = gatrec__read_file(csv_path, &data, &len)))
-        return rc;
-    gatrec__csv_init(&csv, data, len);
-    rc = gatrec__csv_next(&csv);
-    if (rc == 0)
-        rc = gatrec__error(GATREC_EEMPTY, "%s: empty file", csv_path);
-    if (rc == 1) {
-        for (size_t c = 0; c < csv.nfields; c++) {
-            const char *name = gatrec__csv_field(&csv, c);
-            if (c == 0 && (unsigned char)name[0] == 0xEF && (unsigned char)name[1] == 0xBB &&
-                (unsigned char)name[2] == 0xBF)
-                name += 3; /* UTF-8 byte order mark */
-            if (strcmp(name, id_column) == 0)
-                idc = c;
-            if (strcmp(name, text_column) == 0)
-                txc = c;
-        }
-        rc = GATREC_OK;
-        if (idc == SIZE_MAX || txc == SIZE_MAX)
-            rc = gatrec__error(GATREC_ENOTFOUND, "%s:1: no column named '%s'", csv_path,
-                               idc == SIZE_MAX ? id_column : text_column);
-    } else if (rc < 0) {
-        gatrec__error_context(rc, "%s", csv_path);
-    }
-    while (!rc && (rc = gatrec__csv_next(&csv)) == 1) {
-        const char *idf, *text;
-        int64_t id;
-        int32_t item;
-        gatrec__item_meta *m;
-        rc = GATREC_OK;
-        if (csv.nfields == 1 && gatrec__csv_field(&csv, 0)[0] == '\0')
-            continue; /* blank line */
-        if (csv.nfields <= idc || csv.nfields <= txc) {
-            rc = gatrec__error(GATREC_EFIELDS, "%s:%zu: %zu fields, expected at least %zu", csv_path, csv.line,
-                               csv.nfields, (idc > txc ? idc : txc) + 1);
-            break;
-        }
-        idf = gatrec__csv_field(&csv, idc);
-        text = gatrec__csv_field(&csv, txc);
-        if ((rc = gatrec__parse_id(idf, strlen(idf), &id))) {
-            gatrec__error(rc, "%s:%zu: item id '%.40s' is not a non-negative integer", csv_path, csv.line, idf);
-            break;
-        }
-        if ((item = gatrec__idmap_find(&ds->items, id)) < 0 || !text[0])
-            continue;
-        if (!gatrec__is_utf8(text, strlen(text))) {
-            rc = gatrec__error(GATREC_EFORMAT, "%s:%zu: text is not valid UTF-8", csv_path, csv.line);
-            break;
-        }
-        if (!(m = gatrec__dataset_item_meta(ds, item))) {
-            rc = GATREC_ENOMEM;
-            break;
-        }
-        free(m->text);
-        if (!(m->text = gatrec__strdup(text))) {
-            rc = GATREC_ENOMEM;
-            break;
-        }
-        count++;
-    }
-    if (rc == GATREC_EFORMAT && !strstr(gatrec_last_error(), csv_path))
-        gatrec__error_context(rc, "%s", csv_path);
-    gatrec__csv_free(&csv);
-    free(data);
-    if (rc < 0)
+    if ((rc = gatrec__csv_id_text(csv_path, id_column, text_column, attach_text, &t)))
         return rc;
     if (matched)
-        *matched = count;
+        *matched = t.count;
     return GATREC_OK;
 }
 

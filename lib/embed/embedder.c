@@ -1,0 +1,362 @@
+/* gatrec_embedder: profile texts -> feature vectors. Two kinds here: the built-in offline
+ * hashed TF-IDF embedder (no network, no model download) and a host callback. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/common.h"
+
+enum { KIND_HASHED = 1, KIND_CALLBACK = 2 };
+#define EMBEDDER_MAGIC "GATRECEM"
+#define EMBEDDER_FORMAT 1
+
+struct gatrec_embedder {
+    int kind;
+    size_t dim;
+    /* hashed */
+    int max_ngram, sublinear;
+    uint64_t ndocs; /* 0: not fitted (every idf is 1) */
+    float *idf;
+    /* callback */
+    gatrec_embed_cb cb;
+    void *userdata;
+};
+
+GATREC_API int gatrec_embedder_options_init(gatrec_embedder_options *opts, unsigned int version)
+{
+    static const gatrec_embedder_options defaults = GATREC_EMBEDDER_OPTIONS_INIT;
+    if (!opts || version == 0 || version > GATREC_EMBEDDER_OPTIONS_VERSION)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_options_init: unsupported version %u", version);
+    *opts = defaults;
+    opts->version = version;
+    return GATREC_OK;
+}
+
+static int alloc_hashed(size_t dim, int max_ngram, int sublinear, gatrec_embedder **out)
+{
+    gatrec_embedder *e;
+    if (dim == 0 || dim > (1u << 24) || max_ngram < 1 || max_ngram > 8)
+        return gatrec__error(GATREC_EINVAL, "hashed embedder: dim must be 1..2^24 and max_ngram 1..8 (got %zu, %d)", dim,
+                             max_ngram);
+    if (!(e = gatrec__calloc(1, sizeof *e)) || !(e->idf = gatrec__malloc_array(dim, sizeof *e->idf))) {
+        free(e);
+        return GATREC_ENOMEM;
+    }
+    e->kind = KIND_HASHED;
+    e->dim = dim;
+    e->max_ngram = max_ngram;
+    e->sublinear = sublinear;
+    for (size_t k = 0; k < dim; k++)
+        e->idf[k] = 1.0f;
+    *out = e;
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_embedder_new_hashed(const gatrec_embedder_options *opts, gatrec_embedder **out)
+{
+    gatrec_embedder_options o;
+    gatrec_embedder_options_init(&o, GATREC_EMBEDDER_OPTIONS_VERSION);
+    if (!out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_new_hashed: NULL argument");
+    if (opts) {
+        if (opts->version == 0 || opts->version > GATREC_EMBEDDER_OPTIONS_VERSION)
+            return gatrec__error(GATREC_EINVAL, "gatrec_embedder_options: unsupported version %u", opts->version);
+        o = *opts;
+    }
+    return alloc_hashed(o.dim, o.max_ngram, o.sublinear_tf, out);
+}
+
+GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void *userdata, gatrec_embedder **out)
+{
+    gatrec_embedder *e;
+    if (!cb || !out || dim == 0)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_new_callback: NULL callback or output, or dim 0");
+    if (!(e = gatrec__calloc(1, sizeof *e)))
+        return GATREC_ENOMEM;
+    e->kind = KIND_CALLBACK;
+    e->dim = dim;
+    e->cb = cb;
+    e->userdata = userdata;
+    *out = e;
+    return GATREC_OK;
+}
+
+GATREC_API void gatrec_embedder_free(gatrec_embedder *e)
+{
+    if (!e)
+        return;
+    free(e->idf);
+    free(e);
+}
+
+int gatrec__embedder_needs_fit(const gatrec_embedder *e)
+{
+    return e->kind == KIND_HASHED && e->ndocs == 0;
+}
+
+GATREC_API size_t gatrec_embedder_dim(const gatrec_embedder *e)
+{
+    return e ? e->dim : 0;
+}
+
+/* ---- the hashed TF-IDF embedder ---- */
+
+static int word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static unsigned char lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+/* The hashes (FNV-1a, 64-bit) of every word n-gram of text, n = 1..max_ngram, words joined by
+ * one space: words are runs of ASCII letters and digits (lower-cased) and non-ASCII bytes. */
+static int ngram_hashes(const char *text, int max_ngram, uint64_t **out, size_t *count)
+{
+    size_t nw = 0, cap = 0, n = 0;
+    size_t *ws = NULL, *we = NULL; /* word spans */
+    uint64_t *h;
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; s[i];) {
+        while (s[i] && !word_byte(s[i]))
+            i++;
+        if (!s[i])
+            break;
+        size_t j = i;
+        while (s[j] && word_byte(s[j]))
+            j++;
+        if (nw == cap) {
+            cap = cap ? 2 * cap : 256;
+            size_t *a = realloc(ws, cap * sizeof *a), *b = a ? realloc(we, cap * sizeof *b) : NULL;
+            if (a)
+                ws = a;
+            if (b)
+                we = b;
+            if (!a || !b) {
+                free(ws);
+                free(we);
+                return GATREC_ENOMEM;
+            }
+        }
+        ws[nw] = i;
+        we[nw++] = j;
+        i = j;
+    }
+    if (!(h = gatrec__malloc_array(nw * (size_t)max_ngram + 1, sizeof *h))) {
+        free(ws);
+        free(we);
+        return GATREC_ENOMEM;
+    }
+    for (size_t w = 0; w < nw; w++) {
+        uint64_t x = FNV_OFFSET;
+        for (int g = 0; g < max_ngram && w + (size_t)g < nw; g++) {
+            if (g) {
+                x ^= ' ';
+                x *= FNV_PRIME;
+            }
+            for (size_t b = ws[w + (size_t)g]; b < we[w + (size_t)g]; b++) {
+                x ^= lower(s[b]);
+                x *= FNV_PRIME;
+            }
+            h[n++] = x;
+        }
+    }
+    free(ws);
+    free(we);
+    *out = h;
+    *count = n;
+    return GATREC_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct n-gram hashes of text (sorted) and how often each occurs. */
+static int term_counts(const gatrec_embedder *e, const char *text, uint64_t **terms, uint32_t **tf, size_t *n)
+{
+    uint64_t *h;
+    size_t m, k = 0;
+    int rc = ngram_hashes(text, e->max_ngram, &h, &m);
+    if (rc)
+        return rc;
+    qsort(h, m, sizeof *h, cmp_u64);
+    if (!(*tf = gatrec__malloc_array(m + 1, sizeof **tf))) {
+        free(h);
+        return GATREC_ENOMEM;
+    }
+    for (size_t j = 0; j < m; j++) {
+        if (k && h[k - 1] == h[j]) {
+            (*tf)[k - 1]++;
+            continue;
+        }
+        h[k] = h[j];
+        (*tf)[k++] = 1;
+    }
+    *terms = h;
+    *n = k;
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_embedder_fit(gatrec_embedder *e, const char *const *texts, size_t n)
+{
+    uint64_t *df;
+    int rc = GATREC_OK;
+    if (!e || (n && !texts))
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_fit: NULL argument");
+    if (e->kind != KIND_HASHED)
+        return GATREC_OK; /* nothing to learn */
+    if (!(df = gatrec__calloc(e->dim, sizeof *df)))
+        return GATREC_ENOMEM;
+    for (size_t d = 0; d < n && !rc; d++) {
+        uint64_t *terms;
+        uint32_t *tf;
+        size_t nt;
+        if (!texts[d]) {
+            rc = gatrec__error(GATREC_EINVAL, "gatrec_embedder_fit: text %zu is NULL", d);
+            break;
+        }
+        if ((rc = term_counts(e, texts[d], &terms, &tf, &nt)))
+            break;
+        /* a bucket counts once per document */
+        for (size_t j = 0; j < nt; j++)
+            terms[j] %= e->dim;
+        qsort(terms, nt, sizeof *terms, cmp_u64);
+        for (size_t j = 0; j < nt; j++)
+            if (j == 0 || terms[j] != terms[j - 1])
+                df[terms[j]]++;
+        free(terms);
+        free(tf);
+    }
+    if (!rc) {
+        for (size_t k = 0; k < e->dim; k++) /* smooth idf: ln((1 + N) / (1 + df)) + 1 */
+            e->idf[k] = (float)(log((1.0 + (double)n) / (1.0 + (double)df[k])) + 1.0);
+        e->ndocs = n;
+    }
+    free(df);
+    return rc;
+}
+
+static int embed_hashed(const gatrec_embedder *e, const char *text, float *out)
+{
+    uint64_t *terms;
+    uint32_t *tf;
+    size_t nt;
+    double norm = 0;
+    int rc = term_counts(e, text, &terms, &tf, &nt);
+    if (rc)
+        return rc;
+    memset(out, 0, e->dim * sizeof *out);
+    for (size_t j = 0; j < nt; j++) {
+        size_t b = (size_t)(terms[j] % e->dim);
+        float sign = terms[j] >> 63 ? -1.0f : 1.0f; /* signed hashing: collisions cancel on average */
+        float w = e->sublinear ? 1.0f + logf((float)tf[j]) : (float)tf[j];
+        out[b] += sign * w * e->idf[b];
+    }
+    for (size_t k = 0; k < e->dim; k++)
+        norm += (double)out[k] * out[k];
+    if (norm > 0)
+        for (size_t k = 0; k < e->dim; k++)
+            out[k] = (float)(out[k] / sqrt(norm));
+    free(terms);
+    free(tf);
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *texts, size_t n, float *out)
+{
+    int rc = GATREC_OK;
+    if (!e || (n && (!texts || !out)))
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_embed: NULL argument");
+    for (size_t d = 0; d < n; d++)
+        if (!texts[d])
+            return gatrec__error(GATREC_EINVAL, "gatrec_embedder_embed: text %zu is NULL", d);
+    if (e->kind == KIND_CALLBACK) {
+        rc = e->cb(e->userdata, texts, n, out, e->dim);
+        if (rc > 0 || rc < GATREC_EUNSUPPORTED)
+            rc = GATREC_EUSER;
+        if (rc && !gatrec_last_error()[0])
+            gatrec__error(rc, "the embedding callback failed (%d)", rc);
+        for (size_t k = 0; !rc && k < n * e->dim; k++)
+            if (!isfinite(out[k]))
+                rc = gatrec__error(GATREC_EFORMAT, "the embedding callback returned a non-finite value for text %zu",
+                                   k / e->dim);
+        return rc;
+    }
+    for (size_t d = 0; d < n && !rc; d++)
+        rc = embed_hashed(e, texts[d], out + d * e->dim);
+    return rc;
+}
+
+/* ---- persistence (the hashed embedder's state: its settings and idf) ---- */
+
+GATREC_API int gatrec_embedder_save(const gatrec_embedder *e, const char *path)
+{
+    gatrec__buf b = {0};
+    int rc;
+    if (!e || !path)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_save: NULL argument");
+    if (e->kind != KIND_HASHED)
+        return gatrec__error(GATREC_EUNSUPPORTED, "only the hashed embedder has a state to save");
+    if (!(rc = gatrec__buf_put(&b, EMBEDDER_MAGIC, 8)) && !(rc = gatrec__buf_put_u32(&b, EMBEDDER_FORMAT)) &&
+        !(rc = gatrec__buf_put_u64(&b, e->dim)) && !(rc = gatrec__buf_put_u32(&b, (uint32_t)e->max_ngram)) &&
+        !(rc = gatrec__buf_put_u32(&b, (uint32_t)e->sublinear)) && !(rc = gatrec__buf_put_u64(&b, e->ndocs)) &&
+        !(rc = gatrec__buf_put_f32s(&b, e->idf, e->dim)))
+        rc = gatrec__buf_put_u32(&b, gatrec__crc32(b.data, b.len));
+    if (!rc)
+        rc = gatrec__write_file_atomic(path, b.data, b.len);
+    gatrec__buf_free(&b);
+    return rc;
+}
+
+GATREC_API int gatrec_embedder_load(const char *path, gatrec_embedder **out)
+{
+    char *data;
+    size_t len;
+    gatrec__reader r;
+    gatrec_embedder *e = NULL;
+    int rc;
+    if (!path || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_load: NULL argument");
+    if ((rc = gatrec__read_file(path, &data, &len)))
+        return rc;
+    r.p = (const unsigned char *)data;
+    r.end = r.p + len;
+    r.bad = 0;
+    if (len < 12 || memcmp(data, EMBEDDER_MAGIC, 8) != 0) {
+        rc = gatrec__error(GATREC_EFORMAT, "%s: not a gatrec embedder file", path);
+    } else if (gatrec__crc32(data, len - 4) != (uint32_t)((unsigned char)data[len - 4] | (unsigned char)data[len - 3] << 8 |
+                                                          (unsigned char)data[len - 2] << 16 |
+                                                          (uint32_t)(unsigned char)data[len - 1] << 24)) {
+        rc = gatrec__error(GATREC_ECHECKSUM, "%s: checksum mismatch: the file is corrupted or cut short", path);
+    } else {
+        gatrec__read_bytes(&r, 8);
+        uint32_t version = gatrec__read_u32(&r);
+        uint64_t dim = gatrec__read_u64(&r);
+        int ngram = (int)gatrec__read_u32(&r), sub = (int)gatrec__read_u32(&r);
+        uint64_t ndocs = gatrec__read_u64(&r);
+        if (version != EMBEDDER_FORMAT)
+            rc = gatrec__error(GATREC_EVERSION, "%s: embedder format %u; this library reads %u", path, version,
+                               EMBEDDER_FORMAT);
+        else if (r.bad || dim == 0 || dim > (1u << 24) || (size_t)(r.end - r.p) < dim * 4 + 4)
+            rc = gatrec__error(GATREC_EFORMAT, "%s: malformed embedder file", path);
+        else if (!(rc = alloc_hashed((size_t)dim, ngram, sub, &e))) {
+            e->ndocs = ndocs;
+            rc = gatrec__read_f32s(&r, e->idf, e->dim);
+        }
+    }
+    free(data);
+    if (rc) {
+        gatrec_embedder_free(e);
+        return rc;
+    }
+    *out = e;
+    return GATREC_OK;
+}
