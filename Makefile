@@ -45,7 +45,7 @@ LIB_SRC := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(sort $(wildcard examples/gatrec/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-TEST_SRC := $(sort $(wildcard test/check_*.c))
+TEST_SRC := $(sort $(wildcard test/check_*.c)) test/llm_server.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -92,6 +92,11 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 # Unit tests link the static library: they may reach internal helpers through lib/ headers.
 $(TESTRUNNER): $(TEST_OBJ) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(DEPS_LIBS) $(CHECK_LIBS)
+
+# the profile benchmark talks to the tests' scripted LLM server
+$(BUILD)/bench/bench_profiles: bench/bench_profiles.c test/llm_server.c test/llm_server.h bench/synth.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/bench_profiles.c test/llm_server.c $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 
 $(BUILD)/bench/%: bench/%.c bench/synth.h $(STATIC)
 	@mkdir -p $(dir $@)

@@ -589,6 +589,100 @@ GATREC_API int gatrec_model_save(const gatrec_model *model, const char *path);
 GATREC_API int gatrec_model_load(const char *path, gatrec_model **out);
 
 /* ---------------------------------------------------------------------------------------- */
+/* The LLM: a transport the host may supply, and the client above it                        */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Receives a response body (in one or more chunks); non-zero stops the transfer. */
+typedef int (*gatrec_llm_sink)(const char *chunk, size_t len, void *sink_ctx);
+
+#define GATREC_LLM_TRANSPORT_VERSION 1
+/**
+ * How requests reach an LLM. The host may supply its own (its network stack, its auth, its
+ * proxy); gatrec_llm_transport_http() is the built-in one. Everything above it - prompts, JSON,
+ * cache, validation - is the same whichever transport is plugged in.
+ */
+typedef struct gatrec_llm_transport {
+    unsigned int version; /**< GATREC_LLM_TRANSPORT_VERSION */
+    void *userdata;
+    /**
+     * POST `body` (JSON, OpenAI-compatible) to `path` ("/v1/chat/completions", "/v1/embeddings")
+     * and deliver the response body through `sink`; set `*http_status`. Return 0, or a negative
+     * status (GATREC_EUSER for the host's own failure; it is passed through unchanged). May be
+     * called from several threads at once when the client's concurrency is above 1.
+     */
+    int (*send)(void *userdata, const char *path, const char *body, size_t body_len, gatrec_llm_sink sink,
+                void *sink_ctx, long timeout_ms, int *http_status);
+    /** Releases userdata (may be NULL); called by gatrec_llm_free(). */
+    void (*free)(void *userdata);
+} gatrec_llm_transport;
+
+#define GATREC_HTTP_OPTIONS_VERSION 1
+typedef struct gatrec_http_options {
+    unsigned int version;      /**< GATREC_HTTP_OPTIONS_VERSION */
+    const char *base_url;      /**< e.g. "https://api.openai.com", "http://127.0.0.1:8080" (llama-server),
+                                    "http://localhost:11434/v1" (Ollama); NULL = $GATREC_LLM_BASE_URL */
+    long connect_timeout_ms;   /**< default 10000 */
+    int max_retries;           /**< retries on connection errors, timeouts, 429 and 5xx; default 4 */
+    long retry_base_ms;        /**< first backoff ceiling, doubled each retry, full jitter; default 500 */
+    long retry_max_ms;         /**< longest wait, Retry-After included; default 30000 */
+    size_t max_response_bytes; /**< larger answers are refused; default 8 MiB */
+    int verify_tls;            /**< default 1 */
+} gatrec_http_options;
+#define GATREC_HTTP_OPTIONS_INIT { GATREC_HTTP_OPTIONS_VERSION, NULL, 10000, 4, 500, 30000, 8u << 20, 1 }
+GATREC_API int gatrec_http_options_init(gatrec_http_options *opts, unsigned int version);
+/**
+ * The built-in transport: libcurl, OpenAI-compatible. The API key is read from
+ * $GATREC_LLM_API_KEY, else $OPENAI_API_KEY, and sent only as a bearer token (never logged,
+ * cached or saved). Safe for threaded hosts (CURLOPT_NOSIGNAL).
+ */
+GATREC_API int gatrec_llm_transport_http(const gatrec_http_options *opts, gatrec_llm_transport *out);
+
+/** An LLM client: models, cache, concurrency, over a transport. */
+typedef struct gatrec_llm gatrec_llm;
+
+#define GATREC_LLM_OPTIONS_VERSION 1
+typedef struct gatrec_llm_options {
+    unsigned int version;        /**< GATREC_LLM_OPTIONS_VERSION */
+    const char *chat_model;      /**< NULL = $GATREC_LLM_MODEL, else "gpt-4o-mini" */
+    const char *embedding_model; /**< NULL = $GATREC_LLM_EMBEDDING_MODEL, else "text-embedding-3-small" */
+    const char *cache_dir;       /**< answers cached here (see docs/llm.md); NULL = no cache */
+    long timeout_ms;             /**< per request; 0 = 60000 */
+    int concurrency;             /**< requests in flight in gatrec_llm_chat_many(); 0 = 4 */
+    int max_tokens;              /**< per chat answer; 0 = 700 */
+} gatrec_llm_options;
+#define GATREC_LLM_OPTIONS_INIT { GATREC_LLM_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0 }
+GATREC_API int gatrec_llm_options_init(gatrec_llm_options *opts, unsigned int version);
+/** A client over `transport`, which it takes over (its free runs in gatrec_llm_free()) on success. */
+GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatrec_llm_options *opts,
+                              gatrec_llm **out);
+GATREC_API void gatrec_llm_free(gatrec_llm *llm);
+/**
+ * One chat completion: an optional system message and a user message. `json_mode` asks for a
+ * JSON object (response_format). `*reply` is a new string freed with gatrec_string_free().
+ * Answers come from the cache when the same request was answered before.
+ */
+GATREC_API int gatrec_llm_chat(gatrec_llm *llm, const char *system, const char *user, float temperature,
+                               int json_mode, char **reply);
+/**
+ * `n` chats with up to `concurrency` in flight. replies[k] (freed with gatrec_string_free()) and
+ * statuses[k] per request; returns the first failure's status (naming the request), or 0.
+ * `progress` (may be NULL) is called as answers arrive; non-zero cancels what has not started.
+ */
+GATREC_API int gatrec_llm_chat_many(gatrec_llm *llm, size_t n, const char *const *systems,
+                                    const char *const *users, float temperature, int json_mode, char **replies,
+                                    int *statuses, gatrec_progress_cb progress, void *payload);
+GATREC_API void gatrec_string_free(char *s);
+
+#define GATREC_LLM_STATS_VERSION 1
+typedef struct gatrec_llm_stats {
+    unsigned int version; /**< set by the caller: GATREC_LLM_STATS_VERSION */
+    uint64_t requests;    /**< requests sent to the transport */
+    uint64_t cache_hits;  /**< answers taken from the cache */
+    uint64_t failures;    /**< requests that failed (after the transport's retries) */
+} gatrec_llm_stats;
+GATREC_API int gatrec_llm_get_stats(const gatrec_llm *llm, gatrec_llm_stats *stats);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Profiles and embedders: the text side of the node features                              */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -630,6 +724,43 @@ GATREC_API int gatrec_profiles_save(const gatrec_profiles *profiles, const char 
 /** Load a file written by gatrec_profiles_save(); errors name the line. */
 GATREC_API int gatrec_profiles_load(const char *path, gatrec_profiles **out);
 
+/** The two forms of user profile of the paper. */
+typedef enum gatrec_profile_form {
+    /** One paragraph from the latest <= 10 five-star and <= 10 one/two-star training items, as JSON
+        {"user_profile": "..."} (the form behind the paper's headline numbers). */
+    GATREC_PROFILE_INTEGRATED = 0,
+    /** Markdown (## Overview, ## Attributes, ## Description, ## Dislikes) built over up to four
+        turns: 5 liked items, the next 5 liked, then up to 2 batches of 5 disliked. */
+    GATREC_PROFILE_STRUCTURED = 1
+} gatrec_profile_form;
+
+#define GATREC_PROFILE_OPTIONS_VERSION 1
+typedef struct gatrec_profile_options {
+    unsigned int version;    /**< GATREC_PROFILE_OPTIONS_VERSION */
+    int users, items;        /**< which kinds to write; default both 1 */
+    int user_form;           /**< a gatrec_profile_form; default GATREC_PROFILE_INTEGRATED */
+    int overwrite;           /**< 0 (default): only nodes without a profile */
+    float temperature;       /**< negative = default 0.7 */
+    /** Prompt templates, NULL = built in (docs/llm.md). Items: {title} {year} {genres} {overview};
+        integrated users: {liked} {disliked}. */
+    const char *item_prompt, *user_prompt;
+    gatrec_progress_cb progress; /**< may be NULL; non-zero cancels */
+    void *payload;
+} gatrec_profile_options;
+#define GATREC_PROFILE_OPTIONS_INIT { GATREC_PROFILE_OPTIONS_VERSION, 1, 1, GATREC_PROFILE_INTEGRATED, 0, -1.0f, \
+        NULL, NULL, NULL, NULL }
+GATREC_API int gatrec_profile_options_init(gatrec_profile_options *opts, unsigned int version);
+/**
+ * Have the LLM write the profiles of the graph's items (title, year, genres, attached text) and
+ * users (from their training ratings only) with up to the client's concurrency in flight. A
+ * node whose answer fails or is unusable keeps no profile and is counted in `*failed` (fill the
+ * gaps with gatrec_profiles_fill_templates()). Answers are cached by the client, so a rerun
+ * after a crash asks only what was not answered.
+ */
+GATREC_API int gatrec_profiles_generate(gatrec_profiles *profiles, gatrec_llm *llm, const gatrec_dataset *ds,
+                                        const gatrec_graph *graph, const gatrec_profile_options *opts,
+                                        size_t *generated, size_t *failed);
+
 #define GATREC_EMBEDDER_OPTIONS_VERSION 1
 /** The offline hashed TF-IDF embedder (see docs/embedder.md). */
 typedef struct gatrec_embedder_options {
@@ -652,6 +783,12 @@ GATREC_API int gatrec_embedder_new_hashed(const gatrec_embedder_options *opts, g
  */
 typedef int (*gatrec_embed_cb)(void *userdata, const char *const *texts, size_t n, float *out, size_t dim);
 GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void *userdata, gatrec_embedder **out);
+/**
+ * The remote embedder: the LLM's /v1/embeddings endpoint (batches of 64 inputs, answers put in
+ * order by their index, their width checked against `dim`, cached like chats). `llm` must
+ * outlive the embedder.
+ */
+GATREC_API int gatrec_embedder_new_remote(gatrec_llm *llm, size_t dim, gatrec_embedder **out);
 GATREC_API void gatrec_embedder_free(gatrec_embedder *embedder);
 GATREC_API size_t gatrec_embedder_dim(const gatrec_embedder *embedder);
 /** Learn from a corpus (the hashed embedder's idf); a no-op for callbacks. */

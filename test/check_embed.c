@@ -12,7 +12,7 @@ static const char *ITEM = "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|1|0\n"
 static const char *USER = "1|24|M|technician|85711\n2|53|F|other|94043\n";
 static const char *DATA = "1\t1\t5\t100\n1\t2\t1\t200\n1\t3\t4\t300\n2\t1\t4\t100\n2\t3\t2\t50\n";
 
-static gatrec_dataset *tiny(char **dir_out)
+gatrec_dataset *tiny_movielens(char **dir_out)
 {
     char *dir = make_temp_dir();
     gatrec_dataset *ds;
@@ -81,7 +81,7 @@ END_TEST
 START_TEST(templates_from_the_data)
 {
     char *dir;
-    gatrec_dataset *ds = tiny(&dir);
+    gatrec_dataset *ds = tiny_movielens(&dir);
     gatrec_graph *g;
     gatrec_profiles *p;
     size_t filled;
@@ -187,7 +187,7 @@ static int length_cb(void *userdata, const char *const *texts, size_t n, float *
 START_TEST(callback_embedder_and_features)
 {
     char *dir;
-    gatrec_dataset *ds = tiny(&dir);
+    gatrec_dataset *ds = tiny_movielens(&dir);
     gatrec_graph *g;
     gatrec_profiles *p;
     gatrec_embedder *e;

@@ -16,6 +16,8 @@ void rm_tree(const char *dir);
 char *write_file(const char *dir, const char *name, const char *text, size_t len);
 /* Read a whole file (NUL-terminated); NULL when missing. */
 char *slurp(const char *path);
+/* A 2-user, 3-item MovieLens 100K directory (titles, genres, times) and its dataset (check_embed.c). */
+gatrec_dataset *tiny_movielens(char **dir_out);
 /* The shared data directory, or NULL when absent (tests then skip, saying so). */
 const char *test_data_dir(void);
 
@@ -41,5 +43,6 @@ Suite *movielens_suite(void);
 Suite *kernels_suite(void);
 Suite *learn_suite(void);
 Suite *embed_suite(void);
+Suite *llm_suite(void);
 
 #endif

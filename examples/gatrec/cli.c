@@ -143,3 +143,34 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
     *out = (float)v;
     return EXIT_OK;
 }
+
+int cli_open_llm(const char *cmd, const char *url, const char *cache, int concurrency, gatrec_llm **out)
+{
+    gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
+    gatrec_llm_options o = GATREC_LLM_OPTIONS_INIT;
+    gatrec_llm_transport t;
+    char dir[4096];
+    const char *env = getenv("GATREC_LLM_BASE_URL");
+    int rc;
+    *out = NULL;
+    if (!url && !(env && env[0]))
+        return EXIT_OK; /* no LLM configured */
+    h.base_url = url;
+    if (!cache) { /* answers are kept, so that a rerun asks nothing twice */
+        const char *home = getenv("XDG_CACHE_HOME");
+        if (home && home[0])
+            snprintf(dir, sizeof dir, "%s/gatrec/llm", home);
+        else
+            snprintf(dir, sizeof dir, "%s/.cache/gatrec/llm", getenv("HOME") ? getenv("HOME") : ".");
+        cache = dir;
+    }
+    o.cache_dir = cache;
+    o.concurrency = concurrency;
+    if ((rc = gatrec_llm_transport_http(&h, &t)))
+        return cli_fail(cmd, rc);
+    if ((rc = gatrec_llm_new(&t, &o, out))) {
+        t.free(t.userdata);
+        return cli_fail(cmd, rc);
+    }
+    return EXIT_OK;
+}

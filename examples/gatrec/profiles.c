@@ -10,7 +10,8 @@ static const char profiles_usage[] =
     "                              [--items CSV] [--item-id-column C] [--item-text-column C]\n"
     "                              [--item-texts CSV] [--no-templates] --out FILE\n"
     "       gatrec profiles generate [--dataset NAME|DIR] [--split SPEC] [--seed N]\n"
-    "                              [--item-texts CSV] --out FILE\n"
+    "                              [--item-texts CSV] [--llm URL] [--cache DIR] [--concurrency N]\n"
+    "                              [--form integrated|structured] --out FILE\n"
     "       gatrec profiles show --profiles FILE (--user ID | --item ID)\n"
     "\n"
     "import    takes existing profile texts from CSV files (RFC 4180, a header row; defaults\n"
@@ -19,15 +20,53 @@ static const char profiles_usage[] =
     "          (JSON Lines). Nodes without an imported text get a template profile written\n"
     "          from the data (title, year, genres, item text; a user's latest liked and\n"
     "          disliked training items), unless --no-templates.\n"
-    "generate  writes template profiles for every user and item. (LLM-written profiles come\n"
-    "          with the LLM layer; until then this is the offline path.)\n"
+    "generate  has the LLM write every user's and item's profile when an endpoint is set\n"
+    "          ($GATREC_LLM_BASE_URL or --llm URL; key in $GATREC_LLM_API_KEY or\n"
+    "          $OPENAI_API_KEY; model $GATREC_LLM_MODEL), with --concurrency requests in flight\n"
+    "          (default 8) and answers cached in --cache DIR (default ~/.cache/gatrec/llm), so\n"
+    "          a rerun asks nothing twice. --form integrated (one paragraph, default) or\n"
+    "          structured (Markdown over several turns). Nodes the LLM could not profile, and\n"
+    "          every node when no endpoint is set, get template profiles.\n"
     "User profiles use the training part of the split (default u1) only.\n"
     "--item-texts CSV attaches item texts (movie_id, overview columns) to the templates.\n";
 
 typedef struct prof_args {
     const char *spec, *sp, *seed_s, *users, *uid_col, *utext_col, *items, *iid_col, *itext_col, *item_texts, *out;
+    const char *llm_url, *cache, *conc_s, *form;
     int no_templates;
 } prof_args;
+
+/* Draw "generated k of n" on a terminal. */
+static int llm_progress(void *payload, uint64_t done, uint64_t total)
+{
+    return cli_progress(payload, done, total);
+}
+
+/* LLM-written profiles when an endpoint is configured; *written and *failed count them. */
+static int generate_with_llm(const char *cmd, const prof_args *a, gatrec_profiles *p, const gatrec_dataset *ds,
+                             const gatrec_graph *g, size_t *written, size_t *failed)
+{
+    gatrec_llm *llm = NULL;
+    gatrec_profile_options po = GATREC_PROFILE_OPTIONS_INIT;
+    char label[] = "profiles";
+    long long conc;
+    int rc;
+    if ((conc = cli_number(cmd, "--concurrency", a->conc_s, 256)) <= 0)
+        return cli_usage_error(cmd, "%s", "--concurrency must be 1..256");
+    if (strcmp(a->form, "integrated") == 0)
+        po.user_form = GATREC_PROFILE_INTEGRATED;
+    else if (strcmp(a->form, "structured") == 0)
+        po.user_form = GATREC_PROFILE_STRUCTURED;
+    else
+        return cli_usage_error(cmd, "--form must be integrated or structured, not '%s'", a->form);
+    if ((rc = cli_open_llm(cmd, a->llm_url, a->cache, (int)conc, &llm)) || !llm)
+        return rc ? GATREC_ERROR : GATREC_OK; /* no endpoint: templates only */
+    po.progress = llm_progress;
+    po.payload = label;
+    rc = gatrec_profiles_generate(p, llm, ds, g, &po, written, failed);
+    gatrec_llm_free(llm);
+    return rc;
+}
 
 static int build_profiles(const char *cmd, const prof_args *a, int import)
 {
@@ -52,13 +91,14 @@ static int build_profiles(const char *cmd, const prof_args *a, int import)
          (rc = gatrec_profiles_import_csv(p, GATREC_NODE_USER, a->users, a->uid_col, a->utext_col, &nu))) ||
         (import && a->items &&
          (rc = gatrec_profiles_import_csv(p, GATREC_NODE_ITEM, a->items, a->iid_col, a->itext_col, &ni))) ||
+        (!import && (rc = generate_with_llm(cmd, a, p, ds, g, &nu, &ni))) ||
         (!a->no_templates && (rc = gatrec_profiles_fill_templates(p, ds, g, &filled))) ||
         (rc = gatrec_profiles_save(p, a->out))) {
         rc = cli_fail(cmd, rc);
     } else {
-        printf("%zu user and %zu item profiles -> %s (%zu imported for users, %zu for items, %zu templates)\n",
-               gatrec_profiles_count(p, GATREC_NODE_USER), gatrec_profiles_count(p, GATREC_NODE_ITEM), a->out, nu, ni,
-               filled);
+        printf("%zu user and %zu item profiles -> %s (%zu %s, %zu failed, %zu templates)\n",
+               gatrec_profiles_count(p, GATREC_NODE_USER), gatrec_profiles_count(p, GATREC_NODE_ITEM), a->out,
+               import ? nu + ni : nu, import ? "imported" : "written by the LLM", import ? 0 : ni, filled);
         rc = EXIT_OK;
     }
     gatrec_profiles_free(p);
@@ -92,7 +132,8 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
 
 int cmd_profiles(int argc, char **argv)
 {
-    prof_args a = {"ml-100k", "u1", "1", NULL, "user_id", "summary", NULL, "movie_id", "movie_info", NULL, NULL, 0};
+    prof_args a = {"ml-100k", "u1",  "1",        NULL, "user_id", "summary", NULL,          "movie_id", "movie_info",
+                   NULL,      NULL,  NULL, NULL, "8",    "integrated", 0};
     const char *path = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
     cli_opt opts[] = {{"--dataset", &a.spec, NULL},
                       {"--split", &a.sp, NULL},
@@ -109,6 +150,10 @@ int cmd_profiles(int argc, char **argv)
                       {"--profiles", &path, NULL},
                       {"--user", &user_s, NULL},
                       {"--item", &item_s, NULL},
+                      {"--llm", &a.llm_url, NULL},
+                      {"--cache", &a.cache, NULL},
+                      {"--concurrency", &a.conc_s, NULL},
+                      {"--form", &a.form, NULL},
                       {NULL, NULL, NULL}};
     int rc;
     if (strcmp(sub, "import") != 0 && strcmp(sub, "generate") != 0 && strcmp(sub, "show") != 0) {

@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/common.h"
+#include "../llm/llm.h"
 
-enum { KIND_HASHED = 1, KIND_CALLBACK = 2 };
+enum { KIND_HASHED = 1, KIND_CALLBACK = 2, KIND_REMOTE = 3 };
+#define REMOTE_BATCH 64
 #define EMBEDDER_MAGIC "GATRECEM"
 #define EMBEDDER_FORMAT 1
 
@@ -20,6 +21,8 @@ struct gatrec_embedder {
     /* callback */
     gatrec_embed_cb cb;
     void *userdata;
+    /* remote */
+    gatrec_llm *llm;
 };
 
 GATREC_API int gatrec_embedder_options_init(gatrec_embedder_options *opts, unsigned int version)
@@ -77,6 +80,20 @@ GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void
     e->dim = dim;
     e->cb = cb;
     e->userdata = userdata;
+    *out = e;
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_embedder_new_remote(gatrec_llm *llm, size_t dim, gatrec_embedder **out)
+{
+    gatrec_embedder *e;
+    if (!llm || !out || dim == 0)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_new_remote: NULL llm or output, or dim 0");
+    if (!(e = gatrec__calloc(1, sizeof *e)))
+        return GATREC_ENOMEM;
+    e->kind = KIND_REMOTE;
+    e->dim = dim;
+    e->llm = llm;
     *out = e;
     return GATREC_OK;
 }
@@ -288,6 +305,12 @@ GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *text
             if (!isfinite(out[k]))
                 rc = gatrec__error(GATREC_EFORMAT, "the embedding callback returned a non-finite value for text %zu",
                                    k / e->dim);
+        return rc;
+    }
+    if (e->kind == KIND_REMOTE) {
+        for (size_t d = 0; d < n && !rc; d += REMOTE_BATCH)
+            rc = gatrec__llm_embed(e->llm, texts + d, n - d < REMOTE_BATCH ? n - d : REMOTE_BATCH, out + d * e->dim,
+                                   e->dim);
         return rc;
     }
     for (size_t d = 0; d < n && !rc; d++)

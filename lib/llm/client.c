@@ -1,0 +1,430 @@
+/* gatrec_llm: chat completions and embeddings over a transport, with an on-disk cache.
+ *
+ * The cache key is the SHA-256 of (endpoint path, full request body) - the body names the model
+ * and every parameter - so a rerun sends nothing it has sent before. An entry is
+ * "gatrec-cache 1 <sha256 of the answer>\n<answer>", written atomically as soon as its answer
+ * arrives (a crash loses nothing already answered); an entry whose checksum fails is ignored and
+ * asked again. Only answers that parse are cached. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm.h"
+
+GATREC_API int gatrec_llm_options_init(gatrec_llm_options *opts, unsigned int version)
+{
+    static const gatrec_llm_options defaults = GATREC_LLM_OPTIONS_INIT;
+    if (!opts || version == 0 || version > GATREC_LLM_OPTIONS_VERSION)
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_options_init: unsupported version %u", version);
+    *opts = defaults;
+    opts->version = version;
+    return GATREC_OK;
+}
+
+static char *env_or(const char *given, const char *var, const char *fallback)
+{
+    const char *v = given ? given : getenv(var);
+    return gatrec__strdup(v && v[0] ? v : fallback);
+}
+
+GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatrec_llm_options *opts, gatrec_llm **out)
+{
+    gatrec_llm_options o;
+    gatrec_llm *l;
+    gatrec_llm_options_init(&o, GATREC_LLM_OPTIONS_VERSION);
+    if (!transport || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_new: NULL transport or output");
+    if (transport->version == 0 || transport->version > GATREC_LLM_TRANSPORT_VERSION || !transport->send)
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_new: transport version %u unsupported, or no send function",
+                             transport->version);
+    if (opts) {
+        if (opts->version == 0 || opts->version > GATREC_LLM_OPTIONS_VERSION)
+            return gatrec__error(GATREC_EINVAL, "gatrec_llm_options: unsupported version %u", opts->version);
+        o = *opts;
+    }
+    if (o.concurrency < 0 || o.concurrency > 256 || o.max_tokens < 0)
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_options: concurrency must be 0..256 and max_tokens >= 0");
+    if (!(l = gatrec__calloc(1, sizeof *l)))
+        return GATREC_ENOMEM;
+    l->t = *transport;
+    l->chat_model = env_or(o.chat_model, "GATREC_LLM_MODEL", "gpt-4o-mini");
+    l->embed_model = env_or(o.embedding_model, "GATREC_LLM_EMBEDDING_MODEL", "text-embedding-3-small");
+    l->cache_dir = o.cache_dir ? gatrec__strdup(o.cache_dir) : NULL;
+    l->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 60000;
+    l->concurrency = o.concurrency ? o.concurrency : 4;
+    l->max_tokens = o.max_tokens ? o.max_tokens : 700;
+    pthread_mutex_init(&l->mu, NULL);
+    if (!l->chat_model || !l->embed_model || (o.cache_dir && !l->cache_dir)) {
+        l->t.free = NULL; /* the caller keeps its transport when we fail */
+        gatrec_llm_free(l);
+        return GATREC_ENOMEM;
+    }
+    *out = l;
+    return GATREC_OK;
+}
+
+GATREC_API void gatrec_llm_free(gatrec_llm *l)
+{
+    if (!l)
+        return;
+    if (l->t.free)
+        l->t.free(l->t.userdata);
+    pthread_mutex_destroy(&l->mu);
+    free(l->chat_model);
+    free(l->embed_model);
+    free(l->cache_dir);
+    free(l);
+}
+
+GATREC_API void gatrec_string_free(char *s)
+{
+    free(s);
+}
+
+GATREC_API int gatrec_llm_get_stats(const gatrec_llm *l, gatrec_llm_stats *st)
+{
+    if (!l || !st || st->version == 0)
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_get_stats: NULL argument or version 0");
+    pthread_mutex_lock((pthread_mutex_t *)&l->mu);
+    st->requests = l->requests;
+    st->cache_hits = l->cache_hits;
+    st->failures = l->failures;
+    pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
+    return GATREC_OK;
+}
+
+static void count(gatrec_llm *l, uint64_t *field)
+{
+    pthread_mutex_lock(&l->mu);
+    (*field)++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- the cache ---- */
+
+static char *cache_path(const gatrec_llm *l, const char *path, const char *body)
+{
+    gatrec__sha256 s;
+    unsigned char h[32];
+    char hex[65], *p;
+    size_t n;
+    gatrec__sha256_init(&s);
+    gatrec__sha256_update(&s, path, strlen(path) + 1);
+    gatrec__sha256_update(&s, body, strlen(body));
+    gatrec__sha256_final(&s, h);
+    gatrec__hex(h, 32, hex);
+    n = strlen(l->cache_dir) + 80;
+    if ((p = malloc(n)))
+        snprintf(p, n, "%s/%.2s/%s.json", l->cache_dir, hex, hex + 2);
+    return p;
+}
+
+static void sha_hex(const char *data, size_t n, char hex[65])
+{
+    gatrec__sha256 s;
+    unsigned char h[32];
+    gatrec__sha256_init(&s);
+    gatrec__sha256_update(&s, data, n);
+    gatrec__sha256_final(&s, h);
+    gatrec__hex(h, 32, hex);
+}
+
+#define CACHE_TAG "gatrec-cache 1 "
+
+/* The cached answer for the key, or NULL (missing or corrupted: ask again). */
+static char *cache_get(const char *file)
+{
+    char *data, hex[65], *answer;
+    size_t len, tag = sizeof CACHE_TAG - 1;
+    if (gatrec__read_file(file, &data, &len)) {
+        gatrec_error_clear();
+        return NULL;
+    }
+    if (len < tag + 65 || memcmp(data, CACHE_TAG, tag) != 0 || data[tag + 64] != '\n') {
+        free(data);
+        return NULL;
+    }
+    answer = data + tag + 65;
+    sha_hex(answer, len - tag - 65, hex);
+    if (memcmp(hex, data + tag, 64) != 0) {
+        free(data);
+        return NULL;
+    }
+    memmove(data, answer, len - tag - 65 + 1);
+    return data;
+}
+
+static void cache_put(const char *file, const char *answer)
+{
+    gatrec__buf b = {0};
+    char hex[65], *dir = gatrec__strdup(file), *slash;
+    sha_hex(answer, strlen(answer), hex);
+    if (dir && (slash = strrchr(dir, '/'))) {
+        *slash = '\0';
+        if (!gatrec__mkdirs(dir) && !gatrec__buf_printf(&b, CACHE_TAG "%s\n%s", hex, answer))
+            gatrec__write_file_atomic(file, b.data, b.len);
+    }
+    gatrec_error_clear(); /* a cache that cannot be written only costs a request next time */
+    gatrec__buf_free(&b);
+    free(dir);
+}
+
+/* ---- one request ---- */
+
+static int to_buf(const char *chunk, size_t len, void *ctx)
+{
+    return gatrec__buf_put(ctx, chunk, len);
+}
+
+/* POST body to path; the answer (NUL-terminated) is checked by `parse` before it is cached. */
+static int request(gatrec_llm *l, const char *path, const char *body, int (*parse)(const char *answer, void *ctx),
+                   void *ctx)
+{
+    char *file = l->cache_dir ? cache_path(l, path, body) : NULL, *cached;
+    gatrec__buf b = {0};
+    int status = 0, rc;
+    if (file && (cached = cache_get(file))) {
+        rc = parse(cached, ctx);
+        free(cached);
+        if (rc == GATREC_OK) {
+            count(l, &l->cache_hits);
+            free(file);
+            return GATREC_OK;
+        }
+    }
+    count(l, &l->requests);
+    rc = l->t.send(l->t.userdata, path, body, strlen(body), to_buf, &b, l->timeout_ms, &status);
+    if (!rc && (rc = gatrec__buf_put(&b, "", 1)) == GATREC_OK) {
+        const char *answer = (const char *)b.data;
+        if (status < 200 || status > 299) {
+            json_t *j = json_loads(answer, 0, NULL);
+            const char *msg = NULL;
+            json_unpack(j, "{s:{s:s}}", "error", "message", &msg);
+            rc = gatrec__error(GATREC_ENETWORK, "%s: HTTP %d%s%.200s", path, status, msg ? ": " : "", msg ? msg : "");
+            json_decref(j);
+        } else if ((rc = parse(answer, ctx)) == GATREC_OK && file) {
+            cache_put(file, answer);
+        }
+    } else if (rc > 0) {
+        rc = GATREC_EUSER; /* a transport must return a status; anything else is the host's failure */
+    }
+    if (rc)
+        count(l, &l->failures);
+    gatrec__buf_free(&b);
+    free(file);
+    return rc;
+}
+
+/* ---- chat ---- */
+
+typedef struct chat_out {
+    char *reply;
+} chat_out;
+
+static int parse_chat(const char *answer, void *ctx)
+{
+    chat_out *c = ctx;
+    json_error_t err;
+    json_t *j = json_loads(answer, 0, &err), *choices, *content;
+    int rc = GATREC_OK;
+    if (!j)
+        return gatrec__error(GATREC_EFORMAT, "the LLM's answer is not JSON (%s)", err.text);
+    choices = json_object_get(j, "choices");
+    content = json_object_get(json_object_get(json_array_get(choices, 0), "message"), "content");
+    if (!json_is_string(content))
+        rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer has no choices[0].message.content string");
+    else if (!(c->reply = gatrec__strdup(json_string_value(content))))
+        rc = GATREC_ENOMEM;
+    json_decref(j);
+    return rc;
+}
+
+int gatrec__llm_chat_body(const gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
+                          char **body)
+{
+    json_t *msgs = json_array(), *req;
+    if (system && system[0])
+        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", system));
+    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", user));
+    req = json_pack("{s:s, s:o, s:f, s:i}", "model", l->chat_model, "messages", msgs, "temperature",
+                    (double)temperature, "max_tokens", l->max_tokens);
+    if (req && json_mode)
+        json_object_set_new(req, "response_format", json_pack("{s:s}", "type", "json_object"));
+    *body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(req);
+    return *body ? GATREC_OK : GATREC_ENOMEM;
+}
+
+GATREC_API int gatrec_llm_chat(gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
+                               char **reply)
+{
+    char *body;
+    chat_out c = {NULL};
+    int rc;
+    if (!l || !user || !reply)
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_chat: NULL argument");
+    if (!(temperature >= 0 && temperature <= 2))
+        return gatrec__error(GATREC_EINVAL, "temperature %g is outside [0, 2]", temperature);
+    if ((rc = gatrec__llm_chat_body(l, system, user, temperature, json_mode, &body)))
+        return rc;
+    rc = request(l, "/v1/chat/completions", body, parse_chat, &c);
+    free(body);
+    *reply = rc ? NULL : c.reply;
+    if (rc)
+        free(c.reply);
+    return rc;
+}
+
+/* ---- many chats at once ---- */
+
+typedef struct many {
+    gatrec_llm *l;
+    size_t n, next;
+    const char *const *systems, *const *users;
+    float temperature;
+    int json_mode;
+    char **replies;
+    int *statuses;
+    char **errors;
+    gatrec_progress_cb progress;
+    void *payload;
+    size_t done;
+    int cancelled;
+    pthread_mutex_t mu;
+} many;
+
+static void *many_worker(void *arg)
+{
+    many *M = arg;
+    for (;;) {
+        size_t k;
+        pthread_mutex_lock(&M->mu);
+        k = M->cancelled ? M->n : M->next++;
+        pthread_mutex_unlock(&M->mu);
+        if (k >= M->n)
+            break;
+        int rc = gatrec_llm_chat(M->l, M->systems ? M->systems[k] : NULL, M->users[k], M->temperature, M->json_mode,
+                                 &M->replies[k]);
+        pthread_mutex_lock(&M->mu);
+        M->statuses[k] = rc;
+        if (rc)
+            M->errors[k] = gatrec__strdup(gatrec_last_error());
+        M->done++;
+        if (M->progress && !M->cancelled && M->progress(M->payload, M->done, M->n))
+            M->cancelled = 1;
+        pthread_mutex_unlock(&M->mu);
+    }
+    return NULL;
+}
+
+GATREC_API int gatrec_llm_chat_many(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,
+                                    float temperature, int json_mode, char **replies, int *statuses,
+                                    gatrec_progress_cb progress, void *payload)
+{
+    many M = {l, n, 0, systems, users, temperature, json_mode, replies, statuses, NULL, progress, payload, 0, 0,
+              PTHREAD_MUTEX_INITIALIZER};
+    pthread_t tids[256];
+    int started[256], rc = GATREC_OK;
+    size_t nt;
+    if (!l || (n && (!users || !replies || !statuses)))
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_chat_many: NULL argument");
+    if (!(M.errors = gatrec__calloc(n + 1, sizeof *M.errors)))
+        return GATREC_ENOMEM;
+    for (size_t k = 0; k < n; k++) {
+        replies[k] = NULL;
+        statuses[k] = GATREC_ECANCELLED; /* until answered */
+    }
+    nt = (size_t)l->concurrency < n ? (size_t)l->concurrency : n;
+    for (size_t t = 0; t < nt; t++)
+        started[t] = pthread_create(&tids[t], NULL, many_worker, &M) == 0;
+    many_worker(&M); /* the caller's thread works too (and alone if no thread could start) */
+    for (size_t t = 0; t < nt; t++)
+        if (started[t])
+            pthread_join(tids[t], NULL);
+    if (M.cancelled)
+        rc = gatrec__error(GATREC_ECANCELLED, "cancelled by the progress callback after %zu of %zu answers", M.done, n);
+    for (size_t k = 0; k < n && !rc; k++)
+        if (statuses[k])
+            rc = gatrec__error(statuses[k], "request %zu of %zu: %s", k + 1, n,
+                               M.errors[k] ? M.errors[k] : "cancelled by the progress callback");
+    for (size_t k = 0; k < n; k++)
+        free(M.errors[k]);
+    free(M.errors);
+    pthread_mutex_destroy(&M.mu);
+    return rc;
+}
+
+/* ---- embeddings ---- */
+
+typedef struct embed_out {
+    size_t n, dim;
+    float *out;
+} embed_out;
+
+static int parse_embeddings(const char *answer, void *ctx)
+{
+    embed_out *e = ctx;
+    json_error_t err;
+    json_t *j = json_loads(answer, 0, &err), *data, *row;
+    size_t k;
+    unsigned char *seen = gatrec__calloc(e->n + 1, 1);
+    int rc = GATREC_OK;
+    if (!j || !seen) {
+        json_decref(j);
+        free(seen);
+        return j ? GATREC_ENOMEM : gatrec__error(GATREC_EFORMAT, "the embeddings answer is not JSON (%s)", err.text);
+    }
+    data = json_object_get(j, "data");
+    if (!json_is_array(data) || json_array_size(data) != e->n)
+        rc = gatrec__error(GATREC_EFORMAT, "the embeddings answer has %zu vectors for %zu inputs",
+                           json_is_array(data) ? json_array_size(data) : 0, e->n);
+    json_array_foreach(data, k, row)
+    {
+        json_t *vec = json_object_get(row, "embedding"), *x;
+        json_t *ix = json_object_get(row, "index");
+        size_t at = json_is_integer(ix) ? (size_t)json_integer_value(ix) : k, c;
+        if (rc)
+            break;
+        if (at >= e->n || seen[at]) { /* the answer is ordered by "index", which must be a permutation */
+            rc = gatrec__error(GATREC_EFORMAT, "the embeddings answer has a bad or repeated index %zu", at);
+            break;
+        }
+        seen[at] = 1;
+        if (!json_is_array(vec) || json_array_size(vec) != e->dim) {
+            rc = gatrec__error(GATREC_EFORMAT, "embedding %zu has %zu values, expected %zu", at,
+                               json_is_array(vec) ? json_array_size(vec) : 0, e->dim);
+            break;
+        }
+        json_array_foreach(vec, c, x)
+        {
+            if (!json_is_number(x)) {
+                rc = gatrec__error(GATREC_EFORMAT, "embedding %zu holds a non-number", at);
+                break;
+            }
+            e->out[at * e->dim + c] = (float)json_number_value(x);
+        }
+    }
+    json_decref(j);
+    free(seen);
+    return rc;
+}
+
+int gatrec__llm_embed(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim)
+{
+    json_t *inputs = json_array(), *req;
+    char *body;
+    embed_out e = {n, dim, out};
+    int rc;
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(inputs, json_string(texts[k]));
+    req = json_pack("{s:s, s:o}", "model", l->embed_model, "input", inputs);
+    body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(req);
+    if (!body)
+        return GATREC_ENOMEM;
+    rc = request(l, "/v1/embeddings", body, parse_embeddings, &e);
+    free(body);
+    return rc;
+}

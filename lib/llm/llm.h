@@ -1,0 +1,24 @@
+/* The LLM client shared by profiles, the remote embedder and the reranker. */
+#ifndef GATREC_LLM_H
+#define GATREC_LLM_H
+
+#include <pthread.h>
+
+#include "../common/common.h"
+
+struct gatrec_llm {
+    gatrec_llm_transport t;
+    char *chat_model, *embed_model, *cache_dir;
+    long timeout_ms;
+    int concurrency, max_tokens;
+    pthread_mutex_t mu;
+    uint64_t requests, cache_hits, failures;
+};
+
+/* The JSON body of a chat completion request (caller frees). */
+int gatrec__llm_chat_body(const gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
+                          char **body);
+/* n texts -> out[n x dim] through /v1/embeddings (one request, cached). */
+int gatrec__llm_embed(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim);
+
+#endif

@@ -1,0 +1,390 @@
+/* The LLM client over the built-in libcurl transport against a scripted server on 127.0.0.1,
+ * and over a host transport: answers, retries (429 with Retry-After, 500), timeouts, size caps,
+ * malformed answers, the cache, concurrency, the remote embedder. */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check_util.h"
+#include "llm_server.h"
+
+static gatrec_llm *client(llm_server *s, int retries, long timeout_ms, size_t cap, const char *cache_dir)
+{
+    gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
+    gatrec_llm_options o = GATREC_LLM_OPTIONS_INIT;
+    gatrec_llm_transport t;
+    gatrec_llm *l;
+    h.base_url = llm_server_url(s);
+    h.max_retries = retries;
+    h.retry_base_ms = 5;
+    if (cap)
+        h.max_response_bytes = cap;
+    o.timeout_ms = timeout_ms;
+    o.cache_dir = cache_dir;
+    o.chat_model = "test-model";
+    o.concurrency = 8;
+    ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+    ck_assert_ok(gatrec_llm_new(&t, &o, &l));
+    return l;
+}
+
+static const char *CHAT_OK = "{\"choices\": [{\"message\": {\"role\": \"assistant\", \"content\": \"scripted\"}}]}";
+
+START_TEST(chat_over_http)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l;
+    char *reply, *body, *auth;
+    setenv("GATREC_LLM_API_KEY", "sk-test-123", 1);
+    l = client(s, 0, 5000, 0, NULL);
+    unsetenv("GATREC_LLM_API_KEY");
+    ck_assert_ok(gatrec_llm_chat(l, "be brief", "hello", 0.3f, 1, &reply));
+    ck_assert_str_eq(reply, "ok");
+    gatrec_string_free(reply);
+    body = llm_server_last_body(s);
+    auth = llm_server_last_auth(s);
+    ck_assert_msg(strstr(body, "\"model\":\"test-model\"") && strstr(body, "\"content\":\"hello\"") &&
+                      strstr(body, "\"role\":\"system\"") && strstr(body, "json_object"),
+                  "request body: %s", body);
+    ck_assert_str_eq(auth, "Bearer sk-test-123");
+    free(body);
+    free(auth);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "x", 3.0f, 0, &reply), GATREC_EINVAL);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
+START_TEST(retries_on_429_and_500)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l = client(s, 3, 5000, 0, NULL);
+    char *reply = NULL;
+    llm_server_push(s, 429, "Retry-After: 0\r\n", "{\"error\": {\"message\": \"slow down\"}}", 0);
+    llm_server_push(s, 500, NULL, "{\"error\": {\"message\": \"oops\"}}", 0);
+    llm_server_push(s, 200, NULL, CHAT_OK, 0);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "hi", 0.0f, 0, &reply));
+    ck_assert_str_eq(reply, "scripted");
+    ck_assert_uint_eq(llm_server_requests(s), 3);
+    gatrec_string_free(reply);
+    gatrec_llm_free(l);
+    /* out of retries: the last status and the server's message */
+    l = client(s, 1, 5000, 0, NULL);
+    llm_server_push(s, 503, NULL, "{\"error\": {\"message\": \"overloaded\"}}", 0);
+    llm_server_push(s, 503, NULL, "{\"error\": {\"message\": \"still overloaded\"}}", 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "hi", 0.0f, 0, &reply), GATREC_ENETWORK);
+    ck_assert_error_mentions("HTTP 503");
+    ck_assert_error_mentions("still overloaded");
+    ck_assert_ptr_null(reply);
+    /* a 400 is not retried */
+    llm_server_push(s, 400, NULL, "{\"error\": {\"message\": \"bad request\"}}", 0);
+    unsigned before = llm_server_requests(s);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "hi", 0.0f, 0, &reply), GATREC_ENETWORK);
+    ck_assert_uint_eq(llm_server_requests(s), before + 1);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
+START_TEST(timeouts_caps_and_bad_answers)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l = client(s, 0, 300, 200, NULL);
+    char *reply = NULL, big[1000];
+    llm_server_push(s, 200, NULL, CHAT_OK, 1500);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "slow", 0.0f, 0, &reply), GATREC_ENETWORK);
+    ck_assert_error_mentions("imed out");
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    llm_server_push(s, 200, NULL, big, 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "big", 0.0f, 0, &reply), GATREC_ENETWORK);
+    ck_assert_error_mentions("exceeds 200 bytes");
+    llm_server_push(s, 200, NULL, "{\"choices\": [{\"message\": {\"con", 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "cut", 0.0f, 0, &reply), GATREC_EFORMAT);
+    ck_assert_error_mentions("not JSON");
+    llm_server_push(s, 200, NULL, "{\"choices\": []}", 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "empty", 0.0f, 0, &reply), GATREC_EFORMAT);
+    ck_assert_ptr_null(reply);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+    /* nobody listening: a connection error, retried, then reported */
+    gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
+    gatrec_llm_transport t;
+    h.base_url = "http://127.0.0.1:1";
+    h.max_retries = 1;
+    h.retry_base_ms = 1;
+    ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+    ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
+    ck_assert_status(gatrec_llm_chat(l, NULL, "anyone?", 0.0f, 0, &reply), GATREC_ENETWORK);
+    ck_assert_error_mentions("2 attempts");
+    gatrec_llm_free(l);
+    h.base_url = "ftp://example";
+    ck_assert_status(gatrec_llm_transport_http(&h, &t), GATREC_EINVAL);
+}
+END_TEST
+
+/* every file under dir, concatenated (to look for secrets) */
+static char *slurp_tree(const char *dir)
+{
+    char cmd[4200];
+    FILE *p;
+    char *out = calloc(1, 1 << 20);
+    snprintf(cmd, sizeof cmd, "cat $(find '%s' -type f) 2>/dev/null", dir);
+    p = popen(cmd, "r");
+    out[fread(out, 1, (1 << 20) - 1, p)] = '\0';
+    pclose(p);
+    return out;
+}
+
+START_TEST(cache_answers_once_and_detects_corruption)
+{
+    llm_server *s = llm_server_start();
+    char *dir = make_temp_dir(), *reply, *all;
+    gatrec_llm *l;
+    gatrec_llm_stats st = {.version = GATREC_LLM_STATS_VERSION};
+    setenv("GATREC_LLM_API_KEY", "sk-secret-456", 1);
+    l = client(s, 0, 5000, 0, dir);
+    unsetenv("GATREC_LLM_API_KEY");
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "cached?", 0.0f, 0, &reply));
+    gatrec_string_free(reply);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "cached?", 0.0f, 0, &reply));
+    ck_assert_str_eq(reply, "ok");
+    gatrec_string_free(reply);
+    ck_assert_ok(gatrec_llm_get_stats(l, &st));
+    ck_assert_uint_eq(st.requests, 1);
+    ck_assert_uint_eq(st.cache_hits, 1);
+    ck_assert_uint_eq(llm_server_requests(s), 1);
+    all = slurp_tree(dir);
+    ck_assert_msg(strstr(all, "gatrec-cache 1 ") && !strstr(all, "sk-secret-456"), "cache: %s", all);
+    free(all);
+    /* corrupt the entry: it is asked again, and rewritten */
+    {
+        char cmd[4300];
+        snprintf(cmd, sizeof cmd, "for f in $(find '%s' -name '*.json'); do sed -i 's/\"ok\"/\"OK\"/' $f; done", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "cached?", 0.0f, 0, &reply));
+    ck_assert_str_eq(reply, "ok");
+    gatrec_string_free(reply);
+    ck_assert_uint_eq(llm_server_requests(s), 2);
+    /* an answer that does not parse is not cached */
+    llm_server_push(s, 200, NULL, "{}", 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "bad", 0.0f, 0, &reply), GATREC_EFORMAT);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "bad", 0.0f, 0, &reply));
+    gatrec_string_free(reply);
+    ck_assert_uint_eq(llm_server_requests(s), 4);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+static char *echo_chat(const char *body, void *ctx)
+{
+    const char *c = strstr(body, "\"content\":\"");
+    (void)ctx;
+    return strndup(c + 11, strcspn(c + 11, "\""));
+}
+
+START_TEST(many_requests_in_flight)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l = client(s, 0, 5000, 0, NULL);
+    enum { N = 24 };
+    const char *users[N];
+    char *replies[N], names[N][16];
+    int statuses[N];
+    llm_server_set_chat(s, echo_chat, NULL);
+    llm_server_set_delay(s, 50);
+    for (int k = 0; k < N; k++) {
+        snprintf(names[k], sizeof names[k], "q%d", k);
+        users[k] = names[k];
+    }
+    ck_assert_ok(gatrec_llm_chat_many(l, N, NULL, users, 0.0f, 0, replies, statuses, NULL, NULL));
+    for (int k = 0; k < N; k++) {
+        ck_assert_int_eq(statuses[k], 0);
+        ck_assert_str_eq(replies[k], names[k]); /* answers land at their request's index */
+        gatrec_string_free(replies[k]);
+    }
+    ck_assert_uint_gt(llm_server_max_in_flight(s), 2);
+    /* one failure names its request; the others still answer */
+    llm_server_set_delay(s, 0);
+    llm_server_push(s, 400, NULL, "{\"error\": {\"message\": \"no\"}}", 0);
+    ck_assert_status(gatrec_llm_chat_many(l, 3, NULL, users, 0.0f, 0, replies, statuses, NULL, NULL), GATREC_ENETWORK);
+    ck_assert_error_mentions("request ");
+    int failed = 0;
+    for (int k = 0; k < 3; k++) {
+        failed += statuses[k] != 0;
+        gatrec_string_free(replies[k]);
+    }
+    ck_assert_int_eq(failed, 1);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
+typedef struct host_ctx {
+    int calls, freed;
+    char path[64];
+} host_ctx;
+
+static int host_send(void *userdata, const char *path, const char *body, size_t len, gatrec_llm_sink sink,
+                     void *sink_ctx, long timeout_ms, int *status)
+{
+    host_ctx *h = userdata;
+    (void)body;
+    (void)len;
+    (void)timeout_ms;
+    h->calls++;
+    snprintf(h->path, sizeof h->path, "%s", path);
+    if (h->calls == 2)
+        return GATREC_EUSER; /* the host's own failure */
+    *status = 200;
+    return sink(CHAT_OK, strlen(CHAT_OK), sink_ctx);
+}
+
+static void host_free(void *userdata)
+{
+    ((host_ctx *)userdata)->freed = 1;
+}
+
+START_TEST(host_transport)
+{
+    host_ctx h = {0, 0, ""};
+    gatrec_llm_transport t = {GATREC_LLM_TRANSPORT_VERSION, &h, host_send, host_free};
+    gatrec_llm *l;
+    char *reply;
+    ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "hi", 0.5f, 0, &reply));
+    ck_assert_str_eq(reply, "scripted");
+    ck_assert_str_eq(h.path, "/v1/chat/completions");
+    gatrec_string_free(reply);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "hi again", 0.5f, 0, &reply), GATREC_EUSER);
+    gatrec_llm_free(l);
+    ck_assert_int_eq(h.freed, 1);
+    t.version = 99;
+    ck_assert_status(gatrec_llm_new(&t, NULL, &l), GATREC_EINVAL);
+}
+END_TEST
+
+START_TEST(remote_embedder)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l = client(s, 0, 5000, 0, NULL);
+    gatrec_embedder *e;
+    const char *texts[70];
+    char buf[70][8];
+    float out[70 * 8];
+    for (int k = 0; k < 70; k++) {
+        snprintf(buf[k], sizeof buf[k], "%.*s", k % 7 + 1, "abcdefg");
+        texts[k] = buf[k];
+    }
+    ck_assert_ok(gatrec_embedder_new_remote(l, 8, &e));
+    ck_assert_ok(gatrec_embedder_embed(e, texts, 70, out));
+    for (int k = 0; k < 70; k++) /* the server answers in reverse; the first value is the text's length */
+        ck_assert_float_eq(out[k * 8], (float)(k % 7 + 1));
+    ck_assert_uint_eq(llm_server_requests(s), 2); /* batches of 64 */
+    llm_server_set_embedding_dim(s, 5);
+    ck_assert_status(gatrec_embedder_embed(e, texts, 3, out), GATREC_EFORMAT);
+    ck_assert_error_mentions("expected 8");
+    gatrec_embedder_free(e);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
+
+/* The scripted model: items get Markdown naming the title; users JSON, or Markdown turns. */
+static char *profile_writer(const char *body, void *ctx)
+{
+    char *out = malloc(4096);
+    const char *movie = strstr(body, "Movie: ");
+    (void)ctx;
+    if (movie) {
+        size_t n = strcspn(movie + 7, "\\");
+        snprintf(out, 4096, "```markdown\n## Overview\n%.*s in brief\n```", (int)n, movie + 7);
+    } else if (strstr(body, "user_profile")) {
+        if (strstr(body, "Toy Story (1995) (Comedy)\\n\\nand these"))
+            snprintf(out, 4096, "{\"user_profile\": \"Prefers dramas about casinos.\"}");
+        else
+            snprintf(out, 4096, "I cannot answer in JSON, sorry."); /* unusable */
+    } else if (strstr(body, "current taste profile")) {
+        snprintf(out, 4096, "## Overview\nrefined (%s)", strstr(body, "disliked") ? "with dislikes" : "more likes");
+    } else {
+        snprintf(out, 4096, "## Overview\nfirst turn");
+    }
+    return out;
+}
+
+START_TEST(llm_written_profiles)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l = client(s, 0, 5000, 0, NULL);
+    char *dir;
+    gatrec_dataset *ds = tiny_movielens(&dir);
+    gatrec_split *split;
+    gatrec_graph *g;
+    gatrec_profiles *p;
+    gatrec_profile_options o = GATREC_PROFILE_OPTIONS_INIT;
+    size_t ok, bad;
+    /* user 2's rating of Toy Story is held out: it must not reach the prompt */
+    uint8_t parts[] = {GATREC_PART_TRAIN, GATREC_PART_TRAIN, GATREC_PART_TRAIN, GATREC_PART_TEST, GATREC_PART_TRAIN};
+    char *body;
+    llm_server_set_chat(s, profile_writer, NULL);
+    ck_assert_ok(gatrec_split_from_parts(ds, parts, &split));
+    ck_assert_ok(gatrec_graph_new(ds, split, NULL, &g));
+    ck_assert_ok(gatrec_profiles_new(&p));
+    ck_assert_ok(gatrec_profiles_generate(p, l, ds, g, &o, &ok, &bad));
+    ck_assert_uint_eq(ok, 4); /* 3 items and user 1 */
+    ck_assert_uint_eq(bad, 1); /* user 2's answer was not the JSON asked for */
+    ck_assert_str_eq(gatrec_profiles_get(p, GATREC_NODE_ITEM, 2), "## Overview\nHeat (1995) in brief");
+    ck_assert_str_eq(gatrec_profiles_get(p, GATREC_NODE_USER, 1), "Prefers dramas about casinos.");
+    ck_assert_ptr_null(gatrec_profiles_get(p, GATREC_NODE_USER, 2));
+    body = llm_server_last_body(s);
+    free(body);
+    /* the structured form: turns for likes, then dislikes; only user 2 is missing */
+    o.user_form = GATREC_PROFILE_STRUCTURED;
+    o.items = 0;
+    unsigned before = llm_server_requests(s);
+    ck_assert_ok(gatrec_profiles_generate(p, l, ds, g, &o, &ok, &bad));
+    ck_assert_uint_eq(ok, 1);
+    /* user 2 in training: no 4-5 star rating left (Toy Story is in test), Casino disliked: one turn */
+    ck_assert_uint_eq(llm_server_requests(s), before + 1);
+    ck_assert_str_eq(gatrec_profiles_get(p, GATREC_NODE_USER, 2), "## Overview\nfirst turn");
+    body = llm_server_last_body(s);
+    ck_assert_msg(!strstr(body, "Toy Story"), "a test rating reached the prompt: %s", body);
+    free(body);
+    /* overwrite user 1 with the structured form: a liked turn, then a disliked one */
+    o.overwrite = 1;
+    o.users = 1;
+    before = llm_server_requests(s);
+    ck_assert_ok(gatrec_profiles_generate(p, l, ds, g, &o, &ok, &bad));
+    ck_assert_str_eq(gatrec_profiles_get(p, GATREC_NODE_USER, 1), "## Overview\nrefined (with dislikes)");
+    ck_assert_uint_eq(llm_server_requests(s), before + 3); /* user 1: liked, disliked; user 2: one turn */
+    gatrec_profiles_free(p);
+    gatrec_graph_free(g);
+    gatrec_split_free(split);
+    gatrec_dataset_free(ds);
+    rm_tree(dir);
+    free(dir);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
+Suite *llm_suite(void)
+{
+    Suite *s = suite_create("llm");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, chat_over_http);
+    tcase_add_test(tc, retries_on_429_and_500);
+    tcase_add_test(tc, timeouts_caps_and_bad_answers);
+    tcase_add_test(tc, cache_answers_once_and_detects_corruption);
+    tcase_add_test(tc, many_requests_in_flight);
+    tcase_add_test(tc, host_transport);
+    tcase_add_test(tc, remote_embedder);
+    tcase_add_test(tc, llm_written_profiles);
+    suite_add_tcase(s, tc);
+    return s;
+}
