@@ -570,6 +570,14 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
                                      const float *ratings, size_t n, const float *features, int32_t *index);
 /** Fold in a new item from its input features alone (NULL = the mean item feature); see gatrec_model_add_user(). */
 GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const float *features, int32_t *index);
+/**
+ * A template justification of recommending `item` to `user`, without an LLM: the evidence items
+ * with their weights and the genres the item shares with the strongest one ("because you rated
+ * Heat (1995) (41%) and ...; like the first, it is Crime and Thriller"), or its popularity for a
+ * popularity model. `ds` (may be NULL) supplies titles and genres. Free with gatrec_string_free().
+ */
+GATREC_API int gatrec_model_explain(const gatrec_model *model, const gatrec_dataset *ds, int32_t user, int32_t item,
+                                    char **text);
 /** How many training ratings of `item` the model saw, and how many of them were liked. */
 GATREC_API int gatrec_model_item_popularity(const gatrec_model *model, int32_t item, size_t *ratings,
                                             size_t *liked);
@@ -760,6 +768,63 @@ GATREC_API int gatrec_profile_options_init(gatrec_profile_options *opts, unsigne
 GATREC_API int gatrec_profiles_generate(gatrec_profiles *profiles, gatrec_llm *llm, const gatrec_dataset *ds,
                                         const gatrec_graph *graph, const gatrec_profile_options *opts,
                                         size_t *generated, size_t *failed);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The reranker and justifications                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/** Reorders a model's candidates with an LLM and explains recommendations. */
+typedef struct gatrec_reranker gatrec_reranker;
+
+/** The four reranking strategies of the paper (docs/rerank.md). */
+typedef enum gatrec_rerank_strategy {
+    GATREC_RERANK_LIST = 0,     /**< the whole candidate list in one prompt */
+    GATREC_RERANK_PAIRWISE = 1, /**< pairwise "which is more relevant" into a binary search tree */
+    GATREC_RERANK_BATCH = 2,    /**< overlapping batches of 5, merged */
+    GATREC_RERANK_SCORE = 3     /**< relevance 0-100 in batches of 5, each candidate scored 3 times, averaged */
+} gatrec_rerank_strategy;
+
+/** How the LLM's ranking is fused with the model's (normalised ranks, weight on the LLM). */
+typedef enum gatrec_fusion {
+    GATREC_FUSION_RANK_DEPENDENT = 0, /**< the authors' code: 0.9 for LLM ranks 1-5, 0.7 for 6-10, 0.5 beyond */
+    GATREC_FUSION_FLAT = 1,           /**< the paper: 80% LLM, 20% model */
+    GATREC_FUSION_WEIGHT = 2,         /**< llm_weight */
+    GATREC_FUSION_NONE = 3            /**< the LLM's order alone */
+} gatrec_fusion;
+
+#define GATREC_RERANKER_OPTIONS_VERSION 1
+typedef struct gatrec_reranker_options {
+    unsigned int version; /**< GATREC_RERANKER_OPTIONS_VERSION */
+    int strategy;         /**< a gatrec_rerank_strategy; default GATREC_RERANK_LIST */
+    int fusion;           /**< a gatrec_fusion; default GATREC_FUSION_RANK_DEPENDENT */
+    float llm_weight;     /**< for GATREC_FUSION_WEIGHT; default 0.8 */
+    float temperature;    /**< default 0.3 */
+} gatrec_reranker_options;
+#define GATREC_RERANKER_OPTIONS_INIT { GATREC_RERANKER_OPTIONS_VERSION, GATREC_RERANK_LIST, \
+        GATREC_FUSION_RANK_DEPENDENT, 0.8f, 0.3f }
+GATREC_API int gatrec_reranker_options_init(gatrec_reranker_options *opts, unsigned int version);
+/** A reranker asking `llm` (which must outlive it). */
+GATREC_API int gatrec_reranker_new(gatrec_llm *llm, const gatrec_reranker_options *opts, gatrec_reranker **out);
+GATREC_API void gatrec_reranker_free(gatrec_reranker *reranker);
+/**
+ * Rerank `n` (at most 64) candidates given best first by the model (`ids`, with a text each:
+ * title and profile) for a user described by `user_profile`; `out` receives the fused order.
+ * The output is always a permutation of `ids`: labels the answer invents are ignored, repeats
+ * count once, missing candidates follow in model order, and no candidate's text can change
+ * that. When the LLM's answer is unusable `out` holds the model's order and the status says
+ * so (GATREC_EFORMAT, or the transport's failure).
+ */
+GATREC_API int gatrec_reranker_rerank(gatrec_reranker *reranker, const char *user_profile, const int64_t *ids,
+                                      const char *const *texts, size_t n, int64_t *out);
+/**
+ * One or two sentences on why `item_title` suits the user, grounded in the profile and the
+ * user's evidence items (gatrec_model_evidence()). An answer that names a movie ("Title (YYYY)")
+ * other than the item and the evidence is refused (GATREC_EFORMAT); use
+ * gatrec_model_explain() then. `*justification` is freed with gatrec_string_free().
+ */
+GATREC_API int gatrec_reranker_justify(gatrec_reranker *reranker, const char *user_profile, const char *item_title,
+                                       const char *item_text, const char *const *evidence_titles, size_t n_evidence,
+                                       char **justification);
 
 #define GATREC_EMBEDDER_OPTIONS_VERSION 1
 /** The offline hashed TF-IDF embedder (see docs/embedder.md). */

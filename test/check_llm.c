@@ -207,6 +207,7 @@ START_TEST(many_requests_in_flight)
         gatrec_string_free(replies[k]);
     }
     ck_assert_uint_gt(llm_server_max_in_flight(s), 2);
+    ck_assert_uint_le(llm_server_max_in_flight(s), 8); /* never more than the concurrency */
     /* one failure names its request; the others still answer */
     llm_server_set_delay(s, 0);
     llm_server_push(s, 400, NULL, "{\"error\": {\"message\": \"no\"}}", 0);

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include "check_util.h"
+#include "llm_server.h"
 
 #define SKIP_WITHOUT_DATA()                                                  \
     do {                                                                     \
@@ -176,6 +177,13 @@ START_TEST(test_cli_end_to_end)
 }
 END_TEST
 
+/* Puts the model's second candidate first, and justifies nothing usable. */
+static char *swap_first_two(const char *body, void *ctx)
+{
+    (void)ctx;
+    return strdup(strstr(body, "Rank every candidate") ? "{\"ranking\": [\"C2\", \"C1\"]}" : "no JSON");
+}
+
 /* The GAT through the command line on ML-100K: per-epoch JSON with validation NDCG, features
  * from a file, recommendations with evidence, evaluation. Few epochs: this checks the plumbing;
  * quality is measured by the benchmarks and reported in the issue notes. */
@@ -214,6 +222,31 @@ START_TEST(test_cli_gat)
     ck_assert_msg(st == 0 && strstr(out, "\"evidence\": [{\"item_id\": ") && strstr(out, "because you rated"),
                   "recommend said: %s", out);
     free(out);
+    {
+        /* reranked by a scripted LLM on 127.0.0.1: its first is the model's second; its
+           justifications are unusable, so the templates stand in */
+        llm_server *s = llm_server_start();
+        char *plain, *first, *second;
+        llm_server_set_chat(s, swap_first_two, NULL);
+        snprintf(args, sizeof args, "recommend --model %s/gat.model --user 1 -k 2 --json", dir);
+        plain = run_cli(args, &st);
+        snprintf(args, sizeof args,
+                 "recommend --model %s/gat.model --user 1 -k 2 --rerank list --fusion none --explain --json "
+                 "--llm %s --cache %s/llm-cache",
+                 dir, llm_server_url(s), dir);
+        out = run_cli(args, &st);
+        ck_assert_msg(st == 0 && strstr(out, "\"reranked\": true"), "rerank said: %s", out);
+        first = strstr(plain, "\"item_id\": ");
+        second = first ? strstr(first + 1, "\"item_id\": ") : NULL;
+        ck_assert_ptr_nonnull(second);
+        *strchr(second, ',') = '\0';
+        ck_assert_msg(strncmp(strstr(out, "\"item_id\": "), second, strlen(second)) == 0,
+                      "the LLM's first (%s) is not first: %s", second, out);
+        ck_assert_msg(strstr(out, "because you rated"), "no template justification: %s", out);
+        free(plain);
+        free(out);
+        llm_server_stop(s);
+    }
     snprintf(args, sizeof args, "eval --model %s/gat.model --protocol paper -k 10 --json", dir);
     out = run_cli(args, &st);
     ck_assert_msg(st == 0 && strstr(out, "\"users\": 459"), "eval said: %s", out);

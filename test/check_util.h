@@ -44,5 +44,6 @@ Suite *kernels_suite(void);
 Suite *learn_suite(void);
 Suite *embed_suite(void);
 Suite *llm_suite(void);
+Suite *rerank_suite(void);
 
 #endif

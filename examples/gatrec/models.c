@@ -377,12 +377,22 @@ done:
 
 static const char recommend_usage[] =
     "usage: gatrec recommend --model MODEL --user ID [-k K] [--evidence] [--json]\n"
+    "                        [--rerank list|pairwise|batch|score] [--candidates N]\n"
+    "                        [--fusion code|paper|none|WEIGHT] [--explain] [--profiles FILE]\n"
+    "                        [--llm URL] [--cache DIR]\n"
     "       gatrec recommend --model MODEL --all [-k K] --csv [--out FILE]\n"
     "\n"
     "The K best items the user has not rated in training, each with why it was chosen: for a\n"
     "learned model, the user's rated items that most support it (--evidence lists them with\n"
     "their weights: for a GAT, the attention the user gave each item times its similarity to\n"
-    "the recommendation); for popularity, how popular it is.\n"
+    "the recommendation) and the genres they share; for popularity, how popular it is.\n"
+    "--rerank asks the LLM ($GATREC_LLM_BASE_URL or --llm; answers cached in --cache, default\n"
+    "~/.cache/gatrec/llm) to reorder the model's top --candidates (default 20) with one of the\n"
+    "paper's strategies, fused with the model's order (--fusion code: the authors' rank-dependent\n"
+    "weights, default; paper: 80% LLM; none: the LLM alone; a number: that weight on the LLM).\n"
+    "--explain has the LLM write each justification from the user's profile and the evidence\n"
+    "(the template above when no LLM is set or its answer is unusable). Profiles come from\n"
+    "--profiles FILE (gatrec profiles ...), else templates written from the data.\n"
     "--all --csv writes user_id,item_id,rank for every user (to FILE, or standard output),\n"
     "the format 'gatrec eval --recs' reads. Default -k 10.\n";
 
@@ -395,89 +405,210 @@ static const char *title_of(const gatrec_model *m, const gatrec_dataset *ds, int
                                                                                         : NULL;
 }
 
-/* A one-line justification from the model's evidence (or popularity), into buf. */
-static void explain(const gatrec_model *m, const gatrec_dataset *ds, int32_t user, int32_t item, const int32_t *ev,
-                    const float *w, size_t nev, char *buf, size_t size)
+typedef struct rec_args {
+    long long uid;
+    size_t k, candidates;
+    int json, evidence, explain;
+    const char *rerank, *fusion, *profiles, *llm, *cache;
+} rec_args;
+
+/* The dataset, split graph and profiles the model was trained on, for texts; NULL parts when
+ * the dataset is gone. */
+typedef struct context {
+    gatrec_dataset *ds;
+    gatrec_split *split;
+    gatrec_graph *g;
+    gatrec_profiles *p;
+} context;
+
+static int open_context(const gatrec_model *m, const rec_args *a, int need_profiles, context *c)
 {
-    size_t ratings = 0, liked = 0, len;
-    if (nev == 0) {
-        gatrec_model_item_popularity(m, item, &ratings, &liked);
-        snprintf(buf, size, "popular: rated by %zu of %zu users in training, %zu of them liked it (4 or 5 stars)",
-                 ratings, gatrec_model_num_users(m), liked);
-        return;
-    }
-    (void)user;
-    len = (size_t)snprintf(buf, size, "because you rated ");
-    for (size_t k = 0; k < nev && len < size; k++) {
-        const char *t = title_of(m, ds, ev[k]);
-        char idbuf[32];
-        snprintf(idbuf, sizeof idbuf, "item %lld", (long long)gatrec_model_item_id(m, ev[k]));
-        len += (size_t)snprintf(buf + len, size - len, "%s%s (%.0f%%)", k == 0 ? "" : k + 1 == nev ? " and " : ", ",
-                                t ? t : idbuf, 100.0 * w[k]);
-    }
+    const char *dir = gatrec_model_info(m, "dataset_dir"), *sp = gatrec_model_info(m, "split"),
+               *seed = gatrec_model_info(m, "seed");
+    int rc;
+    memset(c, 0, sizeof *c);
+    if (dir)
+        gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_AUTO, &c->ds);
+    if (!need_profiles)
+        return EXIT_OK;
+    if (a->profiles ? (rc = gatrec_profiles_load(a->profiles, &c->p)) : (rc = gatrec_profiles_new(&c->p)))
+        return cli_fail("recommend", rc);
+    if (!c->ds || !sp)
+        return EXIT_OK;
+    if ((rc = gatrec_split_parse(c->ds, sp, seed ? (uint64_t)strtoull(seed, NULL, 10) : 1, &c->split)) ||
+        (rc = gatrec_graph_new(c->ds, c->split, NULL, &c->g)) ||
+        (rc = gatrec_profiles_fill_templates(c->p, c->ds, c->g, NULL)))
+        return cli_fail("recommend", rc);
+    return EXIT_OK;
 }
 
-static int recommend_user(const gatrec_model *m, long long uid, size_t k, int json, int evidence)
+static void close_context(context *c)
 {
-    gatrec_dataset *ds = NULL;
-    int32_t u, *items = malloc(k * sizeof *items), ev[EVIDENCE_K];
-    float *scores = malloc(k * sizeof *scores), w[EVIDENCE_K];
-    size_t n = 0, nev;
-    int rc;
-    if (!items || !scores) {
-        free(items);
-        free(scores);
-        fprintf(stderr, "gatrec recommend: out of memory\n");
-        return EXIT_FAIL;
+    gatrec_profiles_free(c->p);
+    gatrec_graph_free(c->g);
+    gatrec_split_free(c->split);
+    gatrec_dataset_free(c->ds);
+}
+
+static int parse_rerank(const rec_args *a, gatrec_reranker_options *ro)
+{
+    static const char *const names[] = {"list", "pairwise", "batch", "score"};
+    char *end;
+    ro->strategy = -1;
+    for (int k = 0; k < 4; k++)
+        if (strcmp(a->rerank, names[k]) == 0)
+            ro->strategy = k;
+    if (ro->strategy < 0)
+        return cli_usage_error("recommend", "--rerank must be list, pairwise, batch or score, not '%s'", a->rerank);
+    if (strcmp(a->fusion, "code") == 0)
+        ro->fusion = GATREC_FUSION_RANK_DEPENDENT;
+    else if (strcmp(a->fusion, "paper") == 0)
+        ro->fusion = GATREC_FUSION_FLAT;
+    else if (strcmp(a->fusion, "none") == 0)
+        ro->fusion = GATREC_FUSION_NONE;
+    else {
+        ro->fusion = GATREC_FUSION_WEIGHT;
+        ro->llm_weight = strtof(a->fusion, &end);
+        if (*end || end == a->fusion || !(ro->llm_weight >= 0 && ro->llm_weight <= 1))
+            return cli_usage_error("recommend", "--fusion must be code, paper, none or a weight in [0, 1], not '%s'",
+                                   a->fusion);
     }
-    if ((rc = gatrec_model_user_index(m, uid, &u)) || (rc = gatrec_model_recommend(m, u, k, items, scores, &n))) {
+    return EXIT_OK;
+}
+
+/* "Title: profile" for a candidate (the template genres line when there is no profile). */
+static char *item_text(const gatrec_model *m, const context *c, int32_t item)
+{
+    const char *title = title_of(m, c->ds, item), *prof = gatrec_profiles_get(c->p, GATREC_NODE_ITEM,
+                                                                                gatrec_model_item_id(m, item));
+    size_t n = (title ? strlen(title) : 24) + (prof ? strlen(prof) : 0) + 8;
+    char *t = malloc(n);
+    if (t)
+        snprintf(t, n, "%s: %s", title ? title : "untitled", prof ? prof : "");
+    return t;
+}
+
+static int recommend_user(const gatrec_model *m, const rec_args *a)
+{
+    context c;
+    gatrec_llm *llm = NULL;
+    gatrec_reranker *rr = NULL;
+    gatrec_reranker_options ro = GATREC_RERANKER_OPTIONS_INIT;
+    size_t want = a->rerank && a->candidates > a->k ? a->candidates : a->k, n = 0;
+    int32_t u, *items = malloc(want * sizeof *items), ev[EVIDENCE_K];
+    float *scores = malloc(want * sizeof *scores), w[EVIDENCE_K];
+    const char *note = NULL;
+    int rc;
+    memset(&c, 0, sizeof c);
+    if (!items || !scores) {
+        rc = cli_fail("recommend", GATREC_ENOMEM);
+        goto done;
+    }
+    if (a->rerank && (rc = parse_rerank(a, &ro)))
+        goto done;
+    if ((rc = gatrec_model_user_index(m, a->uid, &u)) || (rc = gatrec_model_recommend(m, u, want, items, scores, &n))) {
         rc = cli_fail("recommend", rc);
         goto done;
     }
-    /* Titles come from the dataset the model names, when it is still there. */
-    if (gatrec_model_info(m, "dataset_dir"))
-        gatrec_dataset_load_movielens(gatrec_model_info(m, "dataset_dir"), GATREC_MOVIELENS_AUTO, &ds);
-    if (json)
-        printf("{\"user_id\": %lld, \"recommendations\": [", uid);
+    if ((rc = open_context(m, a, a->rerank || a->explain, &c)))
+        goto done;
+    if ((a->rerank || a->explain) && (rc = cli_open_llm("recommend", a->llm, a->cache, 8, &llm)))
+        goto done;
+    if (a->rerank && !llm) {
+        rc = cli_usage_error("recommend", "%s", "--rerank needs an LLM: set $GATREC_LLM_BASE_URL or --llm URL");
+        goto done;
+    }
+    if (llm && (rc = gatrec_reranker_new(llm, &ro, &rr))) {
+        rc = cli_fail("recommend", rc);
+        goto done;
+    }
+    const char *user_profile = c.p ? gatrec_profiles_get(c.p, GATREC_NODE_USER, a->uid) : NULL;
+    if (a->rerank) {
+        int64_t ids[64], out[64];
+        char *texts[64];
+        size_t nc = n < 64 ? n : 64;
+        for (size_t j = 0; j < nc; j++) {
+            ids[j] = gatrec_model_item_id(m, items[j]);
+            texts[j] = item_text(m, &c, items[j]);
+        }
+        int rrc = gatrec_reranker_rerank(rr, user_profile ? user_profile : "(no profile)", ids,
+                                         (const char *const *)texts, nc, out);
+        if (rrc == GATREC_ENOMEM) {
+            rc = cli_fail("recommend", rrc);
+            goto done;
+        }
+        if (rrc)
+            note = gatrec_last_error();
+        for (size_t j = 0; j < nc; j++) {
+            gatrec_model_item_index(m, out[j], &items[j]);
+            free(texts[j]);
+        }
+        if (rrc)
+            fprintf(stderr, "gatrec recommend: %s\n", note);
+    }
+    if (n > a->k)
+        n = a->k;
+    if (a->json)
+        printf("{\"user_id\": %lld%s, \"recommendations\": [", a->uid, a->rerank ? ", \"reranked\": true" : "");
     else
-        printf("Top %zu for user %lld:\n", n, uid);
+        printf("Top %zu for user %lld%s:\n", n, a->uid, a->rerank ? (note ? " (model order: the LLM's answer was unusable)"
+                                                                           : " (reranked by the LLM)")
+                                                                 : "");
     for (size_t j = 0; j < n; j++) {
         int64_t iid = gatrec_model_item_id(m, items[j]);
-        const char *title = title_of(m, ds, items[j]);
-        char why[1024];
+        const char *title = title_of(m, c.ds, items[j]);
+        char *why = NULL;
+        size_t nev = 0;
+        float sc = 0;
+        gatrec_model_score(m, u, &items[j], 1, &sc);
         if (gatrec_model_evidence(m, u, items[j], EVIDENCE_K, ev, w, &nev) != GATREC_OK)
-            nev = 0; /* popularity models have none: explain by popularity */
-        explain(m, ds, u, items[j], ev, w, nev, why, sizeof why);
-        if (json) {
+            nev = 0;
+        if (a->explain && rr && title) {
+            const char *et[EVIDENCE_K];
+            char *itext = item_text(m, &c, items[j]);
+            for (size_t e = 0; e < nev; e++)
+                et[e] = title_of(m, c.ds, ev[e]) ? title_of(m, c.ds, ev[e]) : "";
+            if (gatrec_reranker_justify(rr, user_profile ? user_profile : "(no profile)", title, itext, et, nev, &why))
+                why = NULL; /* unusable: the template below */
+            free(itext);
+        }
+        if (!why && (rc = gatrec_model_explain(m, c.ds, u, items[j], &why))) {
+            rc = cli_fail("recommend", rc);
+            goto done;
+        }
+        if (a->json) {
             printf("%s{\"rank\": %zu, \"item_id\": %lld, \"score\": %.6g, \"title\": ", j ? ", " : "", j + 1,
-                   (long long)iid, scores[j]);
+                   (long long)iid, sc);
             cli_json_string(stdout, title);
             printf(", \"justification\": ");
             cli_json_string(stdout, why);
-            if (evidence) {
+            if (a->evidence) {
                 printf(", \"evidence\": [");
                 for (size_t e = 0; e < nev; e++) {
                     printf("%s{\"item_id\": %lld, \"weight\": %.4f, \"title\": ", e ? ", " : "",
                            (long long)gatrec_model_item_id(m, ev[e]), w[e]);
-                    cli_json_string(stdout, title_of(m, ds, ev[e]));
+                    cli_json_string(stdout, title_of(m, c.ds, ev[e]));
                     printf("}");
                 }
                 printf("]");
             }
             printf("}");
         } else {
-            printf("%3zu. %s (item %lld, score %.4g)\n     why: %s\n", j + 1, title ? title : "", (long long)iid,
-                   scores[j], why);
-            for (size_t e = 0; evidence && e < nev; e++)
+            printf("%3zu. %s (item %lld, score %.4g)\n     why: %s\n", j + 1, title ? title : "", (long long)iid, sc,
+                   why);
+            for (size_t e = 0; a->evidence && e < nev; e++)
                 printf("     evidence: %.3f  item %lld  %s\n", w[e], (long long)gatrec_model_item_id(m, ev[e]),
-                       title_of(m, ds, ev[e]) ? title_of(m, ds, ev[e]) : "");
+                       title_of(m, c.ds, ev[e]) ? title_of(m, c.ds, ev[e]) : "");
         }
+        gatrec_string_free(why);
     }
-    if (json)
+    if (a->json)
         printf("]}\n");
     rc = EXIT_OK;
 done:
-    gatrec_dataset_free(ds);
+    gatrec_reranker_free(rr);
+    gatrec_llm_free(llm);
+    close_context(&c);
     free(items);
     free(scores);
     return rc;
@@ -507,14 +638,18 @@ static int csv_to_stdout(const gatrec_reclist *list, const gatrec_model *m)
 
 int cmd_recommend(int argc, char **argv)
 {
-    const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL;
-    int json = 0, all = 0, csv = 0, evidence = 0, rc;
-    cli_opt opts[] = {{"--model", &model_path, NULL}, {"--user", &user_s, NULL}, {"-k", &k_s, NULL},
-                      {"--json", NULL, &json},        {"--all", NULL, &all},     {"--csv", NULL, &csv},
-                      {"--out", &out, NULL},          {"--evidence", NULL, &evidence}, {NULL, NULL, NULL}};
+    const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20";
+    rec_args a = {0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL};
+    int all = 0, csv = 0, rc;
+    cli_opt opts[] = {{"--model", &model_path, NULL},  {"--user", &user_s, NULL},       {"-k", &k_s, NULL},
+                      {"--json", NULL, &a.json},        {"--all", NULL, &all},           {"--csv", NULL, &csv},
+                      {"--out", &out, NULL},            {"--evidence", NULL, &a.evidence}, {"--rerank", &a.rerank, NULL},
+                      {"--candidates", &cand_s, NULL},  {"--fusion", &a.fusion, NULL},   {"--explain", NULL, &a.explain},
+                      {"--profiles", &a.profiles, NULL}, {"--llm", &a.llm, NULL},         {"--cache", &a.cache, NULL},
+                      {NULL, NULL, NULL}};
     gatrec_model *m = NULL;
     gatrec_reclist *list = NULL;
-    long long k, uid = 0;
+    long long k, cand;
     rc = cli_parse(argc, argv, 2, opts, NULL, 0, NULL);
     if (rc)
         return rc < 0 ? (fputs(recommend_usage, stdout), EXIT_OK) : rc;
@@ -526,12 +661,16 @@ int cmd_recommend(int argc, char **argv)
         return cli_usage_error("recommend", "%s", "--all writes CSV: add --csv");
     if ((k = cli_number("recommend", "-k", k_s, 100000)) <= 0)
         return k == 0 ? cli_usage_error("recommend", "%s", "-k must be at least 1") : EXIT_USAGE;
-    if (user_s && (uid = cli_number("recommend", "--user", user_s, 0x7fffffffffffffffLL)) < 0)
+    if ((cand = cli_number("recommend", "--candidates", cand_s, 64)) < 2)
+        return cand < 0 ? EXIT_USAGE : cli_usage_error("recommend", "%s", "--candidates must be 2..64");
+    if (user_s && (a.uid = cli_number("recommend", "--user", user_s, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;
+    a.k = (size_t)k;
+    a.candidates = (size_t)cand;
     if ((rc = gatrec_model_load(model_path, &m)))
         return cli_fail("recommend", rc);
     if (!all) {
-        rc = recommend_user(m, uid, (size_t)k, json, evidence);
+        rc = recommend_user(m, &a);
     } else if ((rc = gatrec_model_recommend_all(m, (size_t)k, &list)) ||
                (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m))) {
         rc = cli_fail("recommend", rc);

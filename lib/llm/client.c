@@ -336,10 +336,12 @@ GATREC_API int gatrec_llm_chat_many(gatrec_llm *l, size_t n, const char *const *
         replies[k] = NULL;
         statuses[k] = GATREC_ECANCELLED; /* until answered */
     }
-    nt = (size_t)l->concurrency < n ? (size_t)l->concurrency : n;
+    /* the caller's thread is one of the `concurrency` workers (and works alone if no thread starts) */
+    nt = ((size_t)l->concurrency < n ? (size_t)l->concurrency : n);
+    nt = nt ? nt - 1 : 0;
     for (size_t t = 0; t < nt; t++)
         started[t] = pthread_create(&tids[t], NULL, many_worker, &M) == 0;
-    many_worker(&M); /* the caller's thread works too (and alone if no thread could start) */
+    many_worker(&M);
     for (size_t t = 0; t < nt; t++)
         if (started[t])
             pthread_join(tids[t], NULL);
