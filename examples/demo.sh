@@ -1,8 +1,9 @@
 #!/bin/sh
 # The README's main job on a fresh Debian machine: install the packages libgatrec needs, build,
 # fetch MovieLens 100K from GroupLens (checksum verified; skipped when $GATREC_DATA_DIR already
-# holds it), train the GAT on the official fold u1, evaluate, and recommend with the evidence
-# for each item.
+# holds it), write user and item profiles (by the LLM when $GATREC_LLM_BASE_URL is set, else
+# templates), embed them offline, train the GAT on them (fold u1), evaluate, and recommend with
+# a justification for each item (reranked and justified by the LLM when one is set).
 set -eu
 cd "$(dirname "$0")/.."
 packages="build-essential pkg-config ca-certificates python3 libcurl4-openssl-dev libjansson-dev libblis-dev zlib1g-dev check"
@@ -25,10 +26,24 @@ mkdir -p "$work"
 echo "== fetching MovieLens 100K"
 $gatrec data fetch ml-100k
 $gatrec data info --dataset ml-100k
-echo "== training the GAT on fold u1 (about a minute on 2 cores)"
-$gatrec train --dataset ml-100k --split u1 --model gat --epochs "${GATREC_DEMO_EPOCHS:-300}" --out "$work/gat.gatrec"
+if [ -n "${GATREC_LLM_BASE_URL:-}" ]; then
+    echo "== profiles: written by the LLM at $GATREC_LLM_BASE_URL (cached; templates for any it cannot write)"
+    rerank="--rerank list"
+else
+    echo "== profiles: templates written from the data (set GATREC_LLM_BASE_URL to have an LLM write them)"
+    rerank=""
+fi
+$gatrec profiles generate --dataset ml-100k --split u1 --out "$work/profiles.jsonl"
+echo "== embedding the profiles with the offline embedder (hashed TF-IDF, 384 dimensions)"
+$gatrec embed --dataset ml-100k --profiles "$work/profiles.jsonl" --embedder-out "$work/embedder.bin" \
+    --out "$work/features.tsv"
+echo "== training the GAT on fold u1 from those features (about a minute on 2 cores)"
+$gatrec train --dataset ml-100k --split u1 --model gat --features "$work/features.tsv" \
+    --epochs "${GATREC_DEMO_EPOCHS:-300}" --out "$work/gat.gatrec"
 echo "== evaluating (paper protocol and standard protocol, K = 10)"
 $gatrec eval --model "$work/gat.gatrec" --protocol paper -k 10
 $gatrec eval --model "$work/gat.gatrec" --protocol standard -k 10
-echo "== recommending for user ${GATREC_DEMO_USER:-1}, with the rated films that support each"
-$gatrec recommend --model "$work/gat.gatrec" --user "${GATREC_DEMO_USER:-1}" -k 5 --evidence
+echo "== recommending for user ${GATREC_DEMO_USER:-1}, each with its justification and evidence"
+# shellcheck disable=SC2086
+$gatrec recommend --model "$work/gat.gatrec" --user "${GATREC_DEMO_USER:-1}" -k 5 --evidence --explain \
+    --profiles "$work/profiles.jsonl" $rerank

@@ -492,7 +492,7 @@ typedef struct gatrec_model_options {
     const char *layers;    /**< GAT layers "UNITSxHEADS[m],..." (m: mean of heads); NULL = "64x4,64x4,64x1" */
     int propagation;       /**< LightGCN propagation layers; 0 = 3 */
     float lr;              /**< AdamW learning rate; 0 = default (GAT 5e-3, BPR 2e-3, LightGCN 5e-3) */
-    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (GAT, LightGCN 1e-5; BPR 0.1) */
+    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (GAT 1e-5; BPR, LightGCN 0.1) */
     float cos_weight;      /**< lambda of the cosine term; negative = default (GAT 1, others 0) */
     float dropout;         /**< GAT dropout between layers; negative = default (0.1) */
     int negatives;         /**< negatives per positive; 0 = 1 */
