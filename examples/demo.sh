@@ -38,7 +38,7 @@ echo "== embedding the profiles with the offline embedder (hashed TF-IDF, 384 di
 $gatrec embed --dataset ml-100k --profiles "$work/profiles.jsonl" --embedder-out "$work/embedder.bin" \
     --out "$work/features.tsv"
 echo "== training the GAT on fold u1 from those features (about a minute on 2 cores)"
-$gatrec train --dataset ml-100k --split u1 --model gat --features "$work/features.tsv" \
+$gatrec train --dataset ml-100k --split u1 --model gat --features "$work/features.tsv" --embedder "$work/embedder.bin" \
     --epochs "${GATREC_DEMO_EPOCHS:-300}" --out "$work/gat.gatrec"
 echo "== evaluating (paper protocol and standard protocol, K = 10)"
 $gatrec eval --model "$work/gat.gatrec" --protocol paper -k 10

@@ -110,6 +110,9 @@ typedef struct gatrec_graph gatrec_graph;
 typedef struct gatrec_reclist gatrec_reclist;
 /** A trained recommender: any kind below behind one interface. */
 typedef struct gatrec_model gatrec_model;
+/** Turns texts into vectors: the built-in offline hashed TF-IDF embedder, a host callback, or an
+    embeddings endpoint (see "Profiles and embedders" below). */
+typedef struct gatrec_embedder gatrec_embedder;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Datasets                                                                                 */
@@ -578,6 +581,15 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
  */
 GATREC_API int gatrec_model_explain(const gatrec_model *model, const gatrec_dataset *ds, int32_t user, int32_t item,
                                     char **text);
+/**
+ * Keep the state of the embedder that made the model's input features (the hashed one) in the
+ * model and its file, so that a new user's or item's profile embeds exactly as the training
+ * texts did (then gatrec_model_add_user() with those features). GATREC_EUNSUPPORTED for an
+ * embedder without state (callback, remote).
+ */
+GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embedder *embedder);
+/** A new embedder from the state the model carries (free it); GATREC_ENOTFOUND when it has none. */
+GATREC_API int gatrec_model_get_embedder(const gatrec_model *model, gatrec_embedder **out);
 /** How many training ratings of `item` the model saw, and how many of them were liked. */
 GATREC_API int gatrec_model_item_popularity(const gatrec_model *model, int32_t item, size_t *ratings,
                                             size_t *liked);
@@ -696,8 +708,6 @@ GATREC_API int gatrec_llm_get_stats(const gatrec_llm *llm, gatrec_llm_stats *sta
 
 /** Texts describing users and items (LLM-written or templates), by dataset id. */
 typedef struct gatrec_profiles gatrec_profiles;
-/** Turns texts into vectors: the built-in offline hashed TF-IDF embedder or a host callback. */
-typedef struct gatrec_embedder gatrec_embedder;
 
 typedef enum gatrec_node_kind {
     GATREC_NODE_USER = 0,

@@ -232,6 +232,59 @@ START_TEST(callback_embedder_and_features)
 }
 END_TEST
 
+/* The embedder travels with the model: a new user's profile embeds as the training ones did. */
+START_TEST(embedder_saved_with_the_model)
+{
+    char *dir;
+    gatrec_dataset *ds = tiny_movielens(&dir);
+    gatrec_graph *g;
+    gatrec_profiles *p;
+    gatrec_embedder *e, *back;
+    gatrec_model *m, *loaded;
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_embedder_options eo = GATREC_EMBEDDER_OPTIONS_INIT;
+    float *F, a[16], b[16];
+    size_t dim;
+    const char *text[] = {"a viewer who likes tense crime dramas"};
+    char path[4200];
+    int32_t idx, items[] = {0, 2};
+    float stars[] = {5, 4};
+    eo.dim = 16;
+    ck_assert_ok(gatrec_graph_new(ds, NULL, NULL, &g));
+    ck_assert_ok(gatrec_profiles_new(&p));
+    ck_assert_ok(gatrec_profiles_fill_templates(p, ds, g, NULL));
+    ck_assert_ok(gatrec_embedder_new_hashed(&eo, &e));
+    ck_assert_ok(gatrec_features_from_profiles(g, p, e, &F, &dim));
+    o.kind = GATREC_MODEL_GAT;
+    o.layers = "4x1";
+    o.epochs = 3;
+    o.features = F;
+    o.feature_dim = dim;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    ck_assert_status(gatrec_model_get_embedder(m, &back), GATREC_ENOTFOUND);
+    ck_assert_ok(gatrec_model_set_embedder(m, e));
+    snprintf(path, sizeof path, "%s/m.gatrec", dir);
+    ck_assert_ok(gatrec_model_save(m, path));
+    ck_assert_ok(gatrec_model_load(path, &loaded));
+    ck_assert_ok(gatrec_model_get_embedder(loaded, &back));
+    ck_assert_ok(gatrec_embedder_embed(e, text, 1, a));
+    ck_assert_ok(gatrec_embedder_embed(back, text, 1, b));
+    ck_assert_mem_eq(a, b, sizeof a);
+    ck_assert_ok(gatrec_model_add_user(loaded, 99, items, stars, 2, b, &idx));
+    ck_assert_int_eq(idx, 2);
+    gatrec_embedder_free(back);
+    gatrec_model_free(loaded);
+    gatrec_model_free(m);
+    gatrec_features_free(F);
+    gatrec_embedder_free(e);
+    gatrec_profiles_free(p);
+    gatrec_graph_free(g);
+    gatrec_dataset_free(ds);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *embed_suite(void)
 {
     Suite *s = suite_create("embed");
@@ -240,6 +293,7 @@ Suite *embed_suite(void)
     tcase_add_test(tc, templates_from_the_data);
     tcase_add_test(tc, hashed_embedder);
     tcase_add_test(tc, callback_embedder_and_features);
+    tcase_add_test(tc, embedder_saved_with_the_model);
     suite_add_tcase(s, tc);
     return s;
 }

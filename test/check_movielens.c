@@ -251,6 +251,15 @@ START_TEST(test_cli_gat)
     out = run_cli(args, &st);
     ck_assert_msg(st == 0 && strstr(out, "\"users\": 459"), "eval said: %s", out);
     free(out);
+    /* a new user, folded in from ratings (random features: no embedder needed) */
+    snprintf(args, sizeof args, "recommend --model %s/gat.model --new-user 'likes crime' --rated 56:5,100:4 -k 3", dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 0 && strstr(out, "Top 3 for user 944"), "new user: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "recommend --model %s/gat.model --new-user x --rated 999999:5", dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 1 && strstr(out, "999999"), "unknown item: %s", out);
+    free(out);
     snprintf(args, sizeof args, "train --model gat --layers 8x0 --out %s/x.model", dir);
     out = run_cli(args, &st);
     ck_assert_msg(st == 1 && strstr(out, "UNITSxHEADS"), "bad layers: %s", out);

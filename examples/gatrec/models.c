@@ -15,7 +15,8 @@ static const char train_usage[] =
     "                    [--weight-decay X] [--cos-weight X] [--dropout X] [--negatives N]\n"
     "                    [--sampling robust|uniform|popularity|hard] [--batch N] [--patience N]\n"
     "                    [--eval-k K] [--kernels fast|reference] [--no-edge-attr] [--no-layernorm]\n"
-    "                    [--no-residual] [--no-self-loops] [--seed N] [--threads N] --out MODEL [--json]\n"
+    "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--seed N] [--threads N]\n"
+    "                    --out MODEL [--json]\n"
     "\n"
     "Trains a model on the training part of the split and saves it to MODEL, together with the\n"
     "dataset directory, split and seed, so that 'gatrec eval --model MODEL' finds them again.\n"
@@ -24,6 +25,8 @@ static const char train_usage[] =
     "summary; otherwise a progress line is drawn on a terminal.\n"
     "--features FILE: input features of the GAT, one line per node kind<TAB>id<TAB>v1 v2 ...\n"
     "(docs/features.md); without it the GAT learns random features of width --dim.\n"
+    "--embedder FILE (from 'gatrec embed --embedder-out') is kept in the model, so that a new\n"
+    "user's profile embeds like the training ones ('gatrec recommend --new-user').\n"
     "--layers: GAT layers UNITSxHEADS[m],... (m: mean of the heads), default 64x4,64x4,64x1.\n"
     "--preset paper: the authors' configuration (learning rate 1e-3, no dropout, the rest as the\n"
     "defaults); paper-nollm: their \"GAT without LLM\" baseline (the same, with random 64-d\n"
@@ -96,10 +99,21 @@ static int set_numbers(num_opt *nums, size_t n)
     return EXIT_OK;
 }
 
+/* Keep the embedder that made the features in the model, for new users' profiles later. */
+static int attach_embedder(gatrec_model *m, const char *path)
+{
+    gatrec_embedder *e;
+    int rc = gatrec_embedder_load(path, &e);
+    if (!rc)
+        rc = gatrec_model_set_embedder(m, e);
+    gatrec_embedder_free(e);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *spec = "ml-100k", *sp = "u1", *kind_s = "pop", *seed_s = "1", *threads_s = "0", *out = NULL;
-    const char *features_path = NULL, *preset = NULL, *sampling = NULL;
+    const char *features_path = NULL, *preset = NULL, *sampling = NULL, *embedder_path = NULL;
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
                *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL;
     int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, rc;
@@ -118,7 +132,7 @@ int cmd_train(int argc, char **argv)
                       {"--eval-k", &evalk_s, NULL},     {"--kernels", &mo.kernels, NULL},
                       {"--no-edge-attr", NULL, &no_attr}, {"--no-layernorm", NULL, &no_ln},
                       {"--no-residual", NULL, &no_res}, {"--no-self-loops", NULL, &no_self},
-                      {NULL, NULL, NULL}};
+                      {"--embedder", &embedder_path, NULL}, {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 0, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 0, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
@@ -218,6 +232,7 @@ int cmd_train(int argc, char **argv)
         (rc = gatrec_model_set_info(m, "split", sp)) || (rc = gatrec_model_set_info(m, "seed", seedbuf)) ||
         (rc = gatrec_model_set_info(m, "library", gatrec_version_string())) ||
         (features_path && (rc = gatrec_model_set_info(m, "features_file", features_path))) ||
+        (embedder_path && (rc = attach_embedder(m, embedder_path))) ||
         (rc = gatrec_model_save(m, out)))
         goto fail;
     if (json) {
@@ -380,6 +395,7 @@ static const char recommend_usage[] =
     "                        [--rerank list|pairwise|batch|score] [--candidates N]\n"
     "                        [--fusion code|paper|none|WEIGHT] [--explain] [--profiles FILE]\n"
     "                        [--llm URL] [--cache DIR]\n"
+    "       gatrec recommend --model MODEL --new-user TEXT --rated ID:STARS[,ID:STARS...] [-k K]\n"
     "       gatrec recommend --model MODEL --all [-k K] --csv [--out FILE]\n"
     "\n"
     "The K best items the user has not rated in training, each with why it was chosen: for a\n"
@@ -393,6 +409,9 @@ static const char recommend_usage[] =
     "--explain has the LLM write each justification from the user's profile and the evidence\n"
     "(the template above when no LLM is set or its answer is unusable). Profiles come from\n"
     "--profiles FILE (gatrec profiles ...), else templates written from the data.\n"
+    "--new-user folds a user who is not in the model into a GAT without retraining: TEXT is\n"
+    "their profile, embedded with the embedder the model carries (train --embedder), and\n"
+    "--rated lists their ratings by item id.\n"
     "--all --csv writes user_id,item_id,rank for every user (to FILE, or standard output),\n"
     "the format 'gatrec eval --recs' reads. Default -k 10.\n";
 
@@ -406,6 +425,7 @@ static const char *title_of(const gatrec_model *m, const gatrec_dataset *ds, int
 }
 
 typedef struct rec_args {
+    const char *new_user, *rated;
     long long uid;
     size_t k, candidates;
     int json, evidence, explain;
@@ -636,17 +656,75 @@ static int csv_to_stdout(const gatrec_reclist *list, const gatrec_model *m)
     return rc;
 }
 
+/* --new-user TEXT --rated ID:STARS,...: fold the user in (a.uid becomes its new id) and
+ * recommend; returns an exit status. */
+static int fold_in(gatrec_model *m, rec_args *a);
+
+static int fold_in_user(gatrec_model *m, rec_args *a)
+{
+    int rc = fold_in(m, a);
+    return rc < 0 ? cli_fail("recommend", rc) : rc;
+}
+
+static int fold_in(gatrec_model *m, rec_args *a)
+{
+    gatrec_embedder *e = NULL;
+    int32_t items[256], idx;
+    float stars[256], *features = NULL;
+    size_t n = 0;
+    int64_t id = 0;
+    int rc;
+    for (const char *p = a->rated; *p && n < 256;) {
+        char *end;
+        long long iid = strtoll(p, &end, 10);
+        if (end == p || *end != ':')
+            return cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", p);
+        float r = strtof(end + 1, &end);
+        if ((rc = gatrec_model_item_index(m, iid, &items[n])))
+            return rc;
+        stars[n++] = r;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", end);
+    }
+    rc = gatrec_model_get_embedder(m, &e);
+    if (rc == GATREC_ENOTFOUND) { /* no embedder: the profile cannot enter; the ratings still do */
+        gatrec_error_clear();
+        rc = GATREC_OK;
+    }
+    else if (rc)
+        return rc;
+    if (e) {
+        const char *texts[] = {a->new_user};
+        if (!(features = malloc(gatrec_embedder_dim(e) * sizeof *features)))
+            rc = GATREC_ENOMEM;
+        else
+            rc = gatrec_embedder_embed(e, texts, 1, features);
+    }
+    for (int32_t u = 0; (size_t)u < gatrec_model_num_users(m); u++) /* a fresh id */
+        if (gatrec_model_user_id(m, u) >= id)
+            id = gatrec_model_user_id(m, u) + 1;
+    if (!rc)
+        rc = gatrec_model_add_user(m, id, items, stars, n, features, &idx);
+    free(features);
+    gatrec_embedder_free(e);
+    if (rc)
+        return rc;
+    a->uid = id;
+    return recommend_user(m, a);
+}
+
 int cmd_recommend(int argc, char **argv)
 {
     const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20";
-    rec_args a = {0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL};
+    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL};
     int all = 0, csv = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL},  {"--user", &user_s, NULL},       {"-k", &k_s, NULL},
                       {"--json", NULL, &a.json},        {"--all", NULL, &all},           {"--csv", NULL, &csv},
                       {"--out", &out, NULL},            {"--evidence", NULL, &a.evidence}, {"--rerank", &a.rerank, NULL},
                       {"--candidates", &cand_s, NULL},  {"--fusion", &a.fusion, NULL},   {"--explain", NULL, &a.explain},
                       {"--profiles", &a.profiles, NULL}, {"--llm", &a.llm, NULL},         {"--cache", &a.cache, NULL},
-                      {NULL, NULL, NULL}};
+                      {"--new-user", &a.new_user, NULL}, {"--rated", &a.rated, NULL},     {NULL, NULL, NULL}};
     gatrec_model *m = NULL;
     gatrec_reclist *list = NULL;
     long long k, cand;
@@ -655,8 +733,10 @@ int cmd_recommend(int argc, char **argv)
         return rc < 0 ? (fputs(recommend_usage, stdout), EXIT_OK) : rc;
     if (!model_path)
         return cli_usage_error("recommend", "%s", "--model MODEL is required");
-    if (all == !!user_s)
-        return cli_usage_error("recommend", "%s", "give either --user ID or --all");
+    if (all + !!user_s + !!a.new_user != 1)
+        return cli_usage_error("recommend", "%s", "give one of --user ID, --new-user TEXT or --all");
+    if (!!a.new_user != !!a.rated)
+        return cli_usage_error("recommend", "%s", "--new-user TEXT goes with --rated ID:STARS,...");
     if (all && !csv)
         return cli_usage_error("recommend", "%s", "--all writes CSV: add --csv");
     if ((k = cli_number("recommend", "-k", k_s, 100000)) <= 0)
@@ -669,7 +749,9 @@ int cmd_recommend(int argc, char **argv)
     a.candidates = (size_t)cand;
     if ((rc = gatrec_model_load(model_path, &m)))
         return cli_fail("recommend", rc);
-    if (!all) {
+    if (a.new_user) {
+        rc = fold_in_user(m, &a);
+    } else if (!all) {
         rc = recommend_user(m, &a);
     } else if ((rc = gatrec_model_recommend_all(m, (size_t)k, &list)) ||
                (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m))) {

@@ -155,6 +155,9 @@ int gatrec__csv_id_text(const char *path, const char *id_column, const char *tex
 /* ---- embedders (embed/embedder.c) ---- */
 /* 1 when the embedder learns from a corpus and has not yet (the hashed one before fitting). */
 int gatrec__embedder_needs_fit(const gatrec_embedder *e);
+/* The hashed embedder's state as bytes, and back (`what` names the bytes in errors). */
+int gatrec__embedder_serialize(const gatrec_embedder *e, gatrec__buf *b);
+int gatrec__embedder_parse(const void *bytes, size_t len, const char *what, gatrec_embedder **out);
 
 /* ---- threads ---- */
 int gatrec__default_threads(void);

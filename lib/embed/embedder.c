@@ -320,20 +320,63 @@ GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *text
 
 /* ---- persistence (the hashed embedder's state: its settings and idf) ---- */
 
+/* The hashed embedder's state as bytes (magic, format, settings, idf, CRC-32). */
+int gatrec__embedder_serialize(const gatrec_embedder *e, gatrec__buf *b)
+{
+    int rc;
+    if (e->kind != KIND_HASHED)
+        return gatrec__error(GATREC_EUNSUPPORTED, "only the hashed embedder has a state to save");
+    if (!(rc = gatrec__buf_put(b, EMBEDDER_MAGIC, 8)) && !(rc = gatrec__buf_put_u32(b, EMBEDDER_FORMAT)) &&
+        !(rc = gatrec__buf_put_u64(b, e->dim)) && !(rc = gatrec__buf_put_u32(b, (uint32_t)e->max_ngram)) &&
+        !(rc = gatrec__buf_put_u32(b, (uint32_t)e->sublinear)) && !(rc = gatrec__buf_put_u64(b, e->ndocs)) &&
+        !(rc = gatrec__buf_put_f32s(b, e->idf, e->dim)))
+        rc = gatrec__buf_put_u32(b, gatrec__crc32(b->data, b->len));
+    return rc;
+}
+
+/* An embedder from gatrec__embedder_serialize's bytes; `what` names them in errors. */
+int gatrec__embedder_parse(const void *bytes, size_t len, const char *what, gatrec_embedder **out)
+{
+    const unsigned char *data = bytes;
+    gatrec__reader r = {data, data + len, 0};
+    gatrec_embedder *e = NULL;
+    int rc = GATREC_OK;
+    if (len < 12 || memcmp(data, EMBEDDER_MAGIC, 8) != 0) {
+        rc = gatrec__error(GATREC_EFORMAT, "%s: not a gatrec embedder", what);
+    } else if (gatrec__crc32(data, len - 4) != (uint32_t)(data[len - 4] | data[len - 3] << 8 | data[len - 2] << 16 |
+                                                          (uint32_t)data[len - 1] << 24)) {
+        rc = gatrec__error(GATREC_ECHECKSUM, "%s: checksum mismatch: the embedder is corrupted or cut short", what);
+    } else {
+        gatrec__read_bytes(&r, 8);
+        uint32_t version = gatrec__read_u32(&r);
+        uint64_t dim = gatrec__read_u64(&r);
+        int ngram = (int)gatrec__read_u32(&r), sub = (int)gatrec__read_u32(&r);
+        uint64_t ndocs = gatrec__read_u64(&r);
+        if (version != EMBEDDER_FORMAT)
+            rc = gatrec__error(GATREC_EVERSION, "%s: embedder format %u; this library reads %u", what, version,
+                               EMBEDDER_FORMAT);
+        else if (r.bad || dim == 0 || dim > (1u << 24) || (size_t)(r.end - r.p) < dim * 4 + 4)
+            rc = gatrec__error(GATREC_EFORMAT, "%s: malformed embedder", what);
+        else if (!(rc = alloc_hashed((size_t)dim, ngram, sub, &e))) {
+            e->ndocs = ndocs;
+            rc = gatrec__read_f32s(&r, e->idf, e->dim);
+        }
+    }
+    if (rc) {
+        gatrec_embedder_free(e);
+        return rc;
+    }
+    *out = e;
+    return GATREC_OK;
+}
+
 GATREC_API int gatrec_embedder_save(const gatrec_embedder *e, const char *path)
 {
     gatrec__buf b = {0};
     int rc;
     if (!e || !path)
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_save: NULL argument");
-    if (e->kind != KIND_HASHED)
-        return gatrec__error(GATREC_EUNSUPPORTED, "only the hashed embedder has a state to save");
-    if (!(rc = gatrec__buf_put(&b, EMBEDDER_MAGIC, 8)) && !(rc = gatrec__buf_put_u32(&b, EMBEDDER_FORMAT)) &&
-        !(rc = gatrec__buf_put_u64(&b, e->dim)) && !(rc = gatrec__buf_put_u32(&b, (uint32_t)e->max_ngram)) &&
-        !(rc = gatrec__buf_put_u32(&b, (uint32_t)e->sublinear)) && !(rc = gatrec__buf_put_u64(&b, e->ndocs)) &&
-        !(rc = gatrec__buf_put_f32s(&b, e->idf, e->dim)))
-        rc = gatrec__buf_put_u32(&b, gatrec__crc32(b.data, b.len));
-    if (!rc)
+    if (!(rc = gatrec__embedder_serialize(e, &b)))
         rc = gatrec__write_file_atomic(path, b.data, b.len);
     gatrec__buf_free(&b);
     return rc;
@@ -343,43 +386,12 @@ GATREC_API int gatrec_embedder_load(const char *path, gatrec_embedder **out)
 {
     char *data;
     size_t len;
-    gatrec__reader r;
-    gatrec_embedder *e = NULL;
     int rc;
     if (!path || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_load: NULL argument");
     if ((rc = gatrec__read_file(path, &data, &len)))
         return rc;
-    r.p = (const unsigned char *)data;
-    r.end = r.p + len;
-    r.bad = 0;
-    if (len < 12 || memcmp(data, EMBEDDER_MAGIC, 8) != 0) {
-        rc = gatrec__error(GATREC_EFORMAT, "%s: not a gatrec embedder file", path);
-    } else if (gatrec__crc32(data, len - 4) != (uint32_t)((unsigned char)data[len - 4] | (unsigned char)data[len - 3] << 8 |
-                                                          (unsigned char)data[len - 2] << 16 |
-                                                          (uint32_t)(unsigned char)data[len - 1] << 24)) {
-        rc = gatrec__error(GATREC_ECHECKSUM, "%s: checksum mismatch: the file is corrupted or cut short", path);
-    } else {
-        gatrec__read_bytes(&r, 8);
-        uint32_t version = gatrec__read_u32(&r);
-        uint64_t dim = gatrec__read_u64(&r);
-        int ngram = (int)gatrec__read_u32(&r), sub = (int)gatrec__read_u32(&r);
-        uint64_t ndocs = gatrec__read_u64(&r);
-        if (version != EMBEDDER_FORMAT)
-            rc = gatrec__error(GATREC_EVERSION, "%s: embedder format %u; this library reads %u", path, version,
-                               EMBEDDER_FORMAT);
-        else if (r.bad || dim == 0 || dim > (1u << 24) || (size_t)(r.end - r.p) < dim * 4 + 4)
-            rc = gatrec__error(GATREC_EFORMAT, "%s: malformed embedder file", path);
-        else if (!(rc = alloc_hashed((size_t)dim, ngram, sub, &e))) {
-            e->ndocs = ndocs;
-            rc = gatrec__read_f32s(&r, e->idf, e->dim);
-        }
-    }
+    rc = gatrec__embedder_parse(data, len, path, out);
     free(data);
-    if (rc) {
-        gatrec_embedder_free(e);
-        return rc;
-    }
-    *out = e;
-    return GATREC_OK;
+    return rc;
 }

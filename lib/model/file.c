@@ -14,7 +14,16 @@
 #define FORMAT_VERSION 1u
 #define HEADER_SIZE 24u
 
-enum { TAG_CONFIG = 1, TAG_USERS = 2, TAG_ITEMS = 3, TAG_SEEN = 4, TAG_INFO = 5, TAG_POPULARITY = 6, TAG_PARAMS = 100 };
+enum {
+    TAG_CONFIG = 1,
+    TAG_USERS = 2,
+    TAG_ITEMS = 3,
+    TAG_SEEN = 4,
+    TAG_INFO = 5,
+    TAG_POPULARITY = 6,
+    TAG_EMBEDDER = 7,
+    TAG_PARAMS = 100
+};
 
 static int put_f32(gatrec__buf *b, float f)
 {
@@ -97,6 +106,11 @@ static int write_payload(const gatrec_model *m, gatrec__buf *b)
     if (rc)
         return rc;
     end_section(b, at);
+    if (m->embedder) { /* an older reader skips this section */
+        if ((rc = begin_section(b, TAG_EMBEDDER, &at)) || (rc = gatrec__buf_put(b, m->embedder, m->embedder_len)))
+            return rc;
+        end_section(b, at);
+    }
     if ((rc = begin_section(b, TAG_PARAMS, &at)) || (rc = m->ops->save(m, b)))
         return rc;
     end_section(b, at);
@@ -234,6 +248,14 @@ static int read_payload(gatrec__reader *r, gatrec_model *m, uint32_t kind)
             break;
         case TAG_INFO:
             rc = read_info(&sec, m);
+            break;
+        case TAG_EMBEDDER:
+            if (m->embedder || len == 0)
+                return GATREC_EFORMAT;
+            if (!(m->embedder = gatrec__malloc_array((size_t)len, 1)))
+                return GATREC_ENOMEM;
+            memcpy(m->embedder, sec.p, (size_t)len);
+            m->embedder_len = (size_t)len;
             break;
         case TAG_PARAMS:
             if (have_params++ || !have_pop || !have_seen)

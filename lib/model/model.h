@@ -35,6 +35,8 @@ struct gatrec_model {
     float liked, disliked;
     char **info_keys, **info_vals;
     size_t ninfo;
+    unsigned char *embedder; /* the state of the embedder the features came from, or NULL */
+    size_t embedder_len;
     size_t dim;              /* width of the final embeddings (0: the kind scores otherwise) */
     float *uemb, *iemb;      /* users x dim, items x dim: score(u, i) = <uemb[u], iemb[i]> */
     void *impl;              /* the kind's own state */
