@@ -159,6 +159,19 @@ int gatrec__embedder_needs_fit(const gatrec_embedder *e);
 int gatrec__embedder_serialize(const gatrec_embedder *e, gatrec__buf *b);
 int gatrec__embedder_parse(const void *bytes, size_t len, const char *what, gatrec_embedder **out);
 
+/* ---- versioned option structs ---- */
+/* Defines the public `name(opts, version)`: the defaults of version `version` (1..CURRENT). */
+#define GATREC__OPTIONS_INIT_FN(name, type, CURRENT, INIT)                                           \
+    GATREC_API int name(type *opts, unsigned int version)                                            \
+    {                                                                                                \
+        static const type defaults = INIT;                                                           \
+        if (!opts || version == 0 || version > CURRENT)                                              \
+            return gatrec__error(GATREC_EINVAL, #name ": unsupported version %u", version);          \
+        *opts = defaults;                                                                            \
+        opts->version = version;                                                                     \
+        return GATREC_OK;                                                                            \
+    }
+
 /* ---- threads ---- */
 int gatrec__default_threads(void);
 /* Run fn(ctx, job) for job in [0, njobs) on up to `threads` threads (the caller's included).

@@ -280,15 +280,7 @@ int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gat
     return rc;
 }
 
-GATREC_API int gatrec_delimited_options_init(gatrec_delimited_options *opts, unsigned int version)
-{
-    static const gatrec_delimited_options defaults = GATREC_DELIMITED_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_DELIMITED_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_delimited_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_delimited_options_init, gatrec_delimited_options, GATREC_DELIMITED_OPTIONS_VERSION, GATREC_DELIMITED_OPTIONS_INIT)
 
 static const char *base_name(const char *path)
 {

@@ -25,15 +25,7 @@ struct gatrec_embedder {
     gatrec_llm *llm;
 };
 
-GATREC_API int gatrec_embedder_options_init(gatrec_embedder_options *opts, unsigned int version)
-{
-    static const gatrec_embedder_options defaults = GATREC_EMBEDDER_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_EMBEDDER_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_embedder_options_init, gatrec_embedder_options, GATREC_EMBEDDER_OPTIONS_VERSION, GATREC_EMBEDDER_OPTIONS_INIT)
 
 static int alloc_hashed(size_t dim, int max_ngram, int sublinear, gatrec_embedder **out)
 {

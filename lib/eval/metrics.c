@@ -7,15 +7,7 @@
 #include "../data/dataset.h"
 #include "../data/reclist.h"
 
-GATREC_API int gatrec_eval_options_init(gatrec_eval_options *opts, unsigned int version)
-{
-    static const gatrec_eval_options defaults = GATREC_EVAL_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_EVAL_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_eval_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_eval_options_init, gatrec_eval_options, GATREC_EVAL_OPTIONS_VERSION, GATREC_EVAL_OPTIONS_INIT)
 
 /* Running means: sum and count per metric. */
 typedef struct mean {

@@ -77,15 +77,7 @@ done:
     return rc;
 }
 
-GATREC_API int gatrec_graph_options_init(gatrec_graph_options *opts, unsigned int version)
-{
-    static const gatrec_graph_options defaults = GATREC_GRAPH_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_GRAPH_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_graph_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_graph_options_init, gatrec_graph_options, GATREC_GRAPH_OPTIONS_VERSION, GATREC_GRAPH_OPTIONS_INIT)
 
 static int read_options(const gatrec_graph_options *opts, gatrec_graph_options *o)
 {

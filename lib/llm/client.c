@@ -13,15 +13,7 @@
 
 #include "llm.h"
 
-GATREC_API int gatrec_llm_options_init(gatrec_llm_options *opts, unsigned int version)
-{
-    static const gatrec_llm_options defaults = GATREC_LLM_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_LLM_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_llm_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_llm_options_init, gatrec_llm_options, GATREC_LLM_OPTIONS_VERSION, GATREC_LLM_OPTIONS_INIT)
 
 static char *env_or(const char *given, const char *var, const char *fallback)
 {

@@ -21,15 +21,7 @@ typedef struct http {
     uint64_t jitter_seed;
 } http;
 
-GATREC_API int gatrec_http_options_init(gatrec_http_options *opts, unsigned int version)
-{
-    static const gatrec_http_options defaults = GATREC_HTTP_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_HTTP_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_http_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_http_options_init, gatrec_http_options, GATREC_HTTP_OPTIONS_VERSION, GATREC_HTTP_OPTIONS_INIT)
 
 typedef struct body {
     gatrec__buf buf;

@@ -372,15 +372,7 @@ GATREC_API int gatrec_profiles_load(const char *path, gatrec_profiles **out)
 
 /* ---- LLM-written profiles ---- */
 
-GATREC_API int gatrec_profile_options_init(gatrec_profile_options *opts, unsigned int version)
-{
-    static const gatrec_profile_options defaults = GATREC_PROFILE_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_PROFILE_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_profile_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_profile_options_init, gatrec_profile_options, GATREC_PROFILE_OPTIONS_VERSION, GATREC_PROFILE_OPTIONS_INIT)
 
 static const char ITEM_PROMPT[] =
     "Write a profile of the movie below for a recommender system, in Markdown with exactly these sections:\n"

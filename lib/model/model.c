@@ -34,15 +34,7 @@ GATREC_API int gatrec_model_kind_from_name(const char *name)
     return gatrec__error(GATREC_ENOTFOUND, "unknown model kind '%s' (known: pop, bpr, lightgcn, gat)", name ? name : "(null)");
 }
 
-GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version)
-{
-    static const gatrec_model_options defaults = GATREC_MODEL_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_MODEL_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_model_options_init, gatrec_model_options, GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_OPTIONS_INIT)
 
 
 gatrec_model *gatrec__model_alloc(void)

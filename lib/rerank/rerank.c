@@ -18,15 +18,7 @@ struct gatrec_reranker {
     gatrec_reranker_options o;
 };
 
-GATREC_API int gatrec_reranker_options_init(gatrec_reranker_options *opts, unsigned int version)
-{
-    static const gatrec_reranker_options defaults = GATREC_RERANKER_OPTIONS_INIT;
-    if (!opts || version == 0 || version > GATREC_RERANKER_OPTIONS_VERSION)
-        return gatrec__error(GATREC_EINVAL, "gatrec_reranker_options_init: unsupported version %u", version);
-    *opts = defaults;
-    opts->version = version;
-    return GATREC_OK;
-}
+GATREC__OPTIONS_INIT_FN(gatrec_reranker_options_init, gatrec_reranker_options, GATREC_RERANKER_OPTIONS_VERSION, GATREC_RERANKER_OPTIONS_INIT)
 
 GATREC_API int gatrec_reranker_new(gatrec_llm *llm, const gatrec_reranker_options *opts, gatrec_reranker **out)
 {
