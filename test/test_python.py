@@ -43,7 +43,18 @@ check("standard recall", close(std["recall"], 0.75), std)
 
 graph = gatrec.Graph(ds, split)
 check("graph edges", graph.num_edges == 4, graph.num_edges)
+gat = gatrec.Model.train(graph, kind="gat", epochs=5, layers="4x2,4x1", dim=8, threads=1)
+check("gat trains", len(gat.recommend(1, k=2)) == 2, gat.recommend(1, k=2))
+check("gat explains", gat.explain(1, 11).startswith("because you rated"), gat.explain(1, 11))
+check("gat folds in", gat.add_user(99, {10: 5.0, 12: 4.0}) == 3)
+check("folded-in user recommends", len(gat.recommend(99, k=2)) == 2, gat.recommend(99, k=2))
+try:
+    gatrec.Model.train(graph, kind="gat", layers="4y2")
+    check("bad layers raise", False)
+except gatrec.Error as e:
+    check("bad layers raise EINVAL", e.status == -3 and "UNITSxHEADS" in str(e), str(e))
 model = gatrec.Model.train(graph, kind="pop")
+check("pop explains", gatrec.Model.explain(model, 2, 10).startswith("popular"), model.explain(2, 10))
 top = model.recommend(2, k=2)  # user 2 trained on item 12; item 10 is the most popular left
 check("recommend", [i for i, _ in top] == [10, 11], top)
 with tempfile.TemporaryDirectory() as d:

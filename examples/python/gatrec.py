@@ -40,7 +40,15 @@ class Metrics(ctypes.Structure):
 
 
 class ModelOptions(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint), ("kind", c_int), ("seed", c_u64), ("threads", c_int)]
+    """gatrec_model_options version 2 (version 1 is its first four fields)."""
+    _fields_ = [("version", ctypes.c_uint), ("kind", c_int), ("seed", c_u64), ("threads", c_int),
+                ("epochs", c_int), ("dim", c_size), ("layers", c_char_p), ("propagation", c_int),
+                ("lr", c_f32), ("weight_decay", c_f32), ("cos_weight", c_f32), ("dropout", c_f32),
+                ("negatives", c_int), ("negative_sampling", c_int), ("batch_size", c_size), ("patience", c_int),
+                ("lr_patience", c_int), ("lr_factor", c_f32), ("eval_k", c_size), ("validation", c_void_p),
+                ("features", P(c_f32)), ("feature_dim", c_size), ("freeze_features", c_int), ("gat_flags", c_int),
+                ("attention_slope", c_f32), ("activation_slope", c_f32), ("kernels", c_char_p),
+                ("on_epoch", c_void_p), ("payload", c_void_p)]
 
 
 def _fn(name, restype, *argtypes):
@@ -98,6 +106,10 @@ _model_recommend_all = _c("gatrec_model_recommend_all", c_void_p, c_size, P(c_vo
 _model_user_index = _c("gatrec_model_user_index", c_void_p, c_i64, P(c_i32))
 _model_item_id = _fn("gatrec_model_item_id", c_i64, c_void_p, c_i32)
 _model_save = _c("gatrec_model_save", c_void_p, c_char_p)
+_model_item_index = _c("gatrec_model_item_index", c_void_p, c_i64, P(c_i32))
+_model_explain = _c("gatrec_model_explain", c_void_p, c_void_p, c_i32, c_i32, P(c_void_p))
+_model_add_user = _c("gatrec_model_add_user", c_void_p, c_i64, P(c_i32), P(c_f32), c_size, P(c_f32), P(c_i32))
+_string_free = _fn("gatrec_string_free", None, c_void_p)
 _model_load = _c("gatrec_model_load", c_char_p, P(c_void_p))
 _reclist_new = _c("gatrec_reclist_new", c_size, P(c_void_p))
 _reclist_set = _c("gatrec_reclist_set", c_void_p, c_i32, P(c_i32), c_size)
@@ -233,12 +245,45 @@ class Model(_Handle):
     _free = staticmethod(_model_free)
 
     @classmethod
-    def train(cls, graph, kind="pop", seed=1, threads=0):
+    def train(cls, graph, kind="pop", seed=1, threads=0, features=None, **options):
+        """Train `kind` ("pop", "bpr", "lightgcn", "gat"). `features`: a list of rows (users then
+        items, the graph's order) for the GAT; other options are gatrec_model_options fields
+        (epochs=, layers="64x4,64x4,64x1", lr=, cos_weight=, dropout=, ...)."""
         k = _check(_model_kind_from_name(kind.encode()))
-        opts = ModelOptions(1, k, seed, threads)
+        opts = ModelOptions(2, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
+        for name, value in options.items():
+            setattr(opts, name, value.encode() if isinstance(value, str) else value)
+        if features is not None:
+            flat = [float(x) for row in features for x in row]
+            opts.features = (c_f32 * len(flat))(*flat)
+            opts.feature_dim = len(features[0])
         out = c_void_p()
         _model_train(graph, ctypes.byref(opts), ctypes.byref(out))
         return cls(out)
+
+    def explain(self, user_id, item_id, dataset=None):
+        """Why `item_id` suits `user_id`: evidence and shared genres (or popularity)."""
+        u, i, text = c_i32(), c_i32(), c_void_p()
+        _model_user_index(self, user_id, ctypes.byref(u))
+        _model_item_index(self, item_id, ctypes.byref(i))
+        _model_explain(self, dataset, u, i, ctypes.byref(text))
+        try:
+            return ctypes.string_at(text).decode()
+        finally:
+            _string_free(text)
+
+    def add_user(self, user_id, ratings, features=None):
+        """Fold a new user into a GAT from {item_id: stars} (and a feature row); no retraining."""
+        idx = []
+        for item_id in ratings:
+            i = c_i32()
+            _model_item_index(self, item_id, ctypes.byref(i))
+            idx.append(i.value)
+        n = len(idx)
+        f = (c_f32 * len(features))(*features) if features is not None else None
+        out = c_i32()
+        _model_add_user(self, user_id, (c_i32 * n)(*idx), (c_f32 * n)(*ratings.values()), n, f, ctypes.byref(out))
+        return out.value
 
     @classmethod
     def load(cls, path):
