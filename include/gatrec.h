@@ -491,12 +491,13 @@ typedef struct gatrec_model_options {
     int threads;           /**< threads this model may use; 0 = all cores; default 0 */
     /* version 2 */
     int epochs;            /**< maximum epochs; 0 = default (GAT 300, LightGCN 400, BPR 300) */
-    size_t dim;            /**< embedding width (BPR, LightGCN, random GAT input features); 0 = 64 */
+    size_t dim;            /**< embedding width (BPR, LightGCN, random GAT input features); 0 = 64 (BPR 256) */
     const char *layers;    /**< GAT layers "UNITSxHEADS[m],..." (m: mean of heads); NULL = "64x4,64x4,64x1" */
     int propagation;       /**< LightGCN propagation layers; 0 = 3 */
     float lr;              /**< AdamW learning rate; 0 = default (GAT 5e-3, BPR 2e-3, LightGCN 5e-3) */
-    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (GAT 1e-5; BPR, LightGCN 0.1) */
-    float cos_weight;      /**< lambda of the cosine term; negative = default (GAT 1, others 0) */
+    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (GAT 1e-5, LightGCN 0.1, BPR 1) */
+    float cos_weight;      /**< lambda of the cosine term; negative = default (GAT 1, or 0.5 with caller
+                                features; others 0) */
     float dropout;         /**< GAT dropout between layers; negative = default (0.1) */
     int negatives;         /**< negatives per positive; 0 = 1 */
     int negative_sampling; /**< a gatrec_negatives; default GATREC_NEG_ROBUST */

@@ -100,7 +100,7 @@ static int mf_train(gatrec_model *m, const gatrec_graph *g, int layers)
     int rc = GATREC_OK;
     M.nu = g->users.count;
     M.ni = g->items.count;
-    M.dim = m->opts.dim ? m->opts.dim : 64;
+    M.dim = m->opts.dim ? m->opts.dim : layers ? 64 : 256; /* from the searches in docs/model.md */
     M.layers = layers;
     M.g = g;
     M.threads = m->opts.threads;
@@ -135,7 +135,7 @@ static int mf_train(gatrec_model *m, const gatrec_graph *g, int layers)
     t.backward = mf_backward;
     t.default_epochs = layers ? 400 : 300;
     t.default_lr = layers ? 5e-3f : 2e-3f;
-    t.default_wd = 0.1f; /* both: from the search on u1+valid:0.1 in docs/model.md */
+    t.default_wd = layers ? 0.1f : 1.0f; /* from the searches on u1+valid:0.1 in docs/model.md */
     t.default_cos = 0;
     t.default_batch = 4096; /* mini-batches: full batch gives LightGCN one step an epoch, far too few */
     rc = gatrec__train(m, g, &t);
