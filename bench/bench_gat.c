@@ -68,17 +68,37 @@ static int run_one(const char *data, const char *kernels, int threads, int epoch
     double *ts = t.n > 1 ? t.t + 1 : t.t;
     int n = t.n > 1 ? t.n - 1 : t.n;
     qsort(ts, (size_t)n, sizeof *ts, cmp_double);
-    printf("%.4f %ld %d\n", ts[n / 2], peak_rss_kb(), t.n);
+    /* fold-in: a copy of user 0 (its training ratings) joins, then gets its top 10 */
+    double fold_ms = 0;
+    {
+        const int32_t *items;
+        const float *ratings;
+        size_t count, got;
+        int32_t idx, top[10];
+        enum { REPS = 100 };
+        gatrec_graph_user_items(g, 0, &items, &ratings, &count);
+        double t0 = now();
+        for (int r = 0; r < REPS; r++)
+            if (gatrec_model_add_user(m, 1000000 + r, items, ratings, count, NULL, &idx) ||
+                gatrec_model_recommend(m, idx, 10, top, NULL, &got))
+                return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
+        fold_ms = (now() - t0) * 1e3 / REPS;
+    }
+    printf("%.4f %ld %d %.3f\n", ts[n / 2], peak_rss_kb(), t.n, fold_ms);
     gatrec_model_free(m);
     gatrec_graph_free(g);
     return 0;
 }
 
-/* Run a command that prints "seconds rss_kb ..." and read the two figures. */
+static double fold_ms = -1;
+
+/* Run a command that prints "seconds rss_kb [epochs fold_ms]" and read the figures. */
 static int measure(const char *cmd, double *sec, long *rss)
 {
     FILE *p = popen(cmd, "r");
-    int ok = p && fscanf(p, "%lf %ld", sec, rss) == 2;
+    int epochs, ok = p && fscanf(p, "%lf %ld", sec, rss) == 2;
+    if (ok && fscanf(p, "%d %lf", &epochs, &fold_ms) != 2)
+        fold_ms = -1;
     if (p)
         pclose(p);
     return ok;
@@ -99,6 +119,8 @@ int main(int argc, char **argv)
         printf("  ML-100K: skipped (no data at %s)\n", dir);
     } else {
         printf("  ML-100K u1, fast kernels, 2 threads:      %7.3f s/epoch, peak RSS %6.1f MB\n", s_fast2, r_fast2 / 1024.0);
+        if (fold_ms >= 0)
+            printf("  fold-in of a new user (its ratings through the trained layers) + its top 10: %.3f ms\n", fold_ms);
         snprintf(cmd, sizeof cmd, "'%s' --one '%s' fast 1 6", argv[0], dir);
         if (measure(cmd, &s_fast1, &r_fast1))
             printf("  ML-100K u1, fast kernels, 1 thread:       %7.3f s/epoch, peak RSS %6.1f MB\n", s_fast1,

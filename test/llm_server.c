@@ -169,6 +169,9 @@ static void *handle(void *arg)
     } else {
         answer = default_answer(s, request, body, &status);
     }
+    pthread_mutex_lock(&s->mu); /* answered from here on: the client may send its next request */
+    s->in_flight--;
+    pthread_mutex_unlock(&s->mu);
     snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s"
                                 "Connection: close\r\n\r\n",
              status, strlen(answer), sc && sc->headers ? sc->headers : "");
@@ -186,7 +189,6 @@ static void *handle(void *arg)
     free(body);
     free(auth);
     pthread_mutex_lock(&s->mu);
-    s->in_flight--;
     if (--s->active == 0)
         pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
