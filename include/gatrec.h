@@ -42,12 +42,12 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------- */
 
 #define GATREC_VERSION_MAJOR 0
-#define GATREC_VERSION_MINOR 1
+#define GATREC_VERSION_MINOR 2
 #define GATREC_VERSION_PATCH 0
 /** MAJOR * 10000 + MINOR * 100 + PATCH, as gatrec_version() returns it. */
 #define GATREC_VERSION_NUMBER \
     (GATREC_VERSION_MAJOR * 10000 + GATREC_VERSION_MINOR * 100 + GATREC_VERSION_PATCH)
-#define GATREC_VERSION_STRING "0.1.0"
+#define GATREC_VERSION_STRING "0.2.0"
 
 /** The version of the library linked at run time, as GATREC_VERSION_NUMBER encodes it. */
 GATREC_API unsigned int gatrec_version(void);
