@@ -37,7 +37,7 @@ $gatrec profiles generate --dataset ml-100k --split u1 --out "$work/profiles.jso
 echo "== embedding the profiles with the offline embedder (hashed TF-IDF, 384 dimensions)"
 $gatrec embed --dataset ml-100k --profiles "$work/profiles.jsonl" --embedder-out "$work/embedder.bin" \
     --out "$work/features.tsv"
-echo "== training the GAT on fold u1 from those features (about a minute on 2 cores)"
+echo "== training the GAT on fold u1 from those features (a minute or two on 2 cores)"
 $gatrec train --dataset ml-100k --split u1 --model gat --features "$work/features.tsv" --embedder "$work/embedder.bin" \
     --epochs "${GATREC_DEMO_EPOCHS:-300}" --out "$work/gat.gatrec"
 echo "== evaluating (paper protocol and standard protocol, K = 10)"
