@@ -478,10 +478,10 @@ typedef struct gatrec_epoch {
 /** Called after every epoch; a non-zero return stops training with GATREC_ECANCELLED. */
 typedef int (*gatrec_epoch_cb)(void *payload, const gatrec_epoch *epoch);
 
-#define GATREC_MODEL_OPTIONS_VERSION 2
+#define GATREC_MODEL_OPTIONS_VERSION 3
 /**
  * How to train a model. Initialise with GATREC_MODEL_OPTIONS_INIT or gatrec_model_options_init().
- * Fields added in version 2 are read only from a struct whose version is 2 or more. A zero
+ * Fields added in version N are read only from a struct whose version is N or more. A zero
  * (or, where stated, negative) value means "the kind's default", listed in docs/model.md.
  */
 typedef struct gatrec_model_options {
@@ -520,9 +520,12 @@ typedef struct gatrec_model_options {
     const char *kernels;   /**< "fast" or "reference"; NULL = $GATREC_KERNELS, else "fast" */
     gatrec_epoch_cb on_epoch; /**< may be NULL */
     void *payload;         /**< passed to on_epoch */
+    /* version 3 */
+    float feature_weight_decay; /**< weight decay of the GAT's trainable input features (an embedding
+                                     table wants far more than the layers); negative = weight_decay */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
-        -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL }
+        -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */

@@ -2,6 +2,7 @@
  * it; the GAT must save and load exactly, be bitwise the same for 1 and 2 threads, fold in new
  * users and items, explain itself, and refuse bad input with the right status. */
 #include <math.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -384,6 +385,42 @@ START_TEST(version_one_options_still_work)
 }
 END_TEST
 
+/* Version 2 callers (before feature_weight_decay) are read as version 2; the new field acts. */
+START_TEST(version_two_options_and_feature_decay)
+{
+    gatrec_graph *g = community_graph();
+    size_t v2 = offsetof(gatrec_model_options, feature_weight_decay);
+    unsigned char *o2 = malloc(v2); /* a version-2 caller's struct: it ends where version 3 began */
+    gatrec_model_options full = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *a, *b, *c;
+    float sa[NI], sb[NI], sc[NI];
+    int32_t items[NI];
+    for (int32_t k = 0; k < NI; k++)
+        items[k] = k;
+    full.kind = GATREC_MODEL_GAT;
+    full.layers = "8x1";
+    full.epochs = 20;
+    full.dim = 8;
+    full.version = 2;
+    memcpy(o2, &full, v2);
+    full.version = GATREC_MODEL_OPTIONS_VERSION;
+    ck_assert_ok(gatrec_model_train(g, (const gatrec_model_options *)(void *)o2, &a)); /* ASan: no read past v2 */
+    ck_assert_ok(gatrec_model_train(g, &full, &b));
+    full.feature_weight_decay = 50.0f;
+    ck_assert_ok(gatrec_model_train(g, &full, &c));
+    ck_assert_ok(gatrec_model_score(a, 0, items, NI, sa));
+    ck_assert_ok(gatrec_model_score(b, 0, items, NI, sb));
+    ck_assert_ok(gatrec_model_score(c, 0, items, NI, sc));
+    ck_assert_mem_eq(sa, sb, sizeof sa); /* version 2 = the default feature decay */
+    ck_assert_msg(memcmp(sb, sc, sizeof sb) != 0, "feature_weight_decay changed nothing");
+    gatrec_model_free(a);
+    gatrec_model_free(b);
+    gatrec_model_free(c);
+    free(o2);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 START_TEST(features_file_round_trip_and_errors)
 {
     gatrec_graph *g = community_graph();
@@ -450,6 +487,7 @@ Suite *learn_suite(void)
     tcase_add_test(tc, divergence_is_reported_with_epoch_and_tensor);
     tcase_add_test(tc, bad_options_are_refused);
     tcase_add_test(tc, version_one_options_still_work);
+    tcase_add_test(tc, version_two_options_and_feature_decay);
     tcase_add_test(tc, features_file_round_trip_and_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -40,7 +40,7 @@ class Metrics(ctypes.Structure):
 
 
 class ModelOptions(ctypes.Structure):
-    """gatrec_model_options version 2 (version 1 is its first four fields)."""
+    """gatrec_model_options version 3 (version 1 is its first four fields)."""
     _fields_ = [("version", ctypes.c_uint), ("kind", c_int), ("seed", c_u64), ("threads", c_int),
                 ("epochs", c_int), ("dim", c_size), ("layers", c_char_p), ("propagation", c_int),
                 ("lr", c_f32), ("weight_decay", c_f32), ("cos_weight", c_f32), ("dropout", c_f32),
@@ -48,7 +48,7 @@ class ModelOptions(ctypes.Structure):
                 ("lr_patience", c_int), ("lr_factor", c_f32), ("eval_k", c_size), ("validation", c_void_p),
                 ("features", P(c_f32)), ("feature_dim", c_size), ("freeze_features", c_int), ("gat_flags", c_int),
                 ("attention_slope", c_f32), ("activation_slope", c_f32), ("kernels", c_char_p),
-                ("on_epoch", c_void_p), ("payload", c_void_p)]
+                ("on_epoch", c_void_p), ("payload", c_void_p), ("feature_weight_decay", c_f32)]
 
 
 def _fn(name, restype, *argtypes):
@@ -250,7 +250,8 @@ class Model(_Handle):
         items, the graph's order) for the GAT; other options are gatrec_model_options fields
         (epochs=, layers="64x4,64x4,64x1", lr=, cos_weight=, dropout=, ...)."""
         k = _check(_model_kind_from_name(kind.encode()))
-        opts = ModelOptions(2, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
+        opts = ModelOptions(3, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
+        opts.feature_weight_decay = -1.0
         for name, value in options.items():
             setattr(opts, name, value.encode() if isinstance(value, str) else value)
         if features is not None:

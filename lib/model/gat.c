@@ -719,6 +719,7 @@ static int gat_train(gatrec_model *m, const gatrec_graph *g)
     t.grad = G->grad;
     t.tensors = G->tensors;
     t.ntensors = G->ntensors;
+    t.feature_len = G->x0_off == 0 ? (G->nu + G->ni) * G->fdim : 0; /* the table comes first when trainable */
     t.dim = G->L[G->nlayers - 1].out;
     t.emb = G->H[G->nlayers];
     t.forward = gat_forward;

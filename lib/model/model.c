@@ -92,7 +92,10 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         if (opts->version == 0 || opts->version > GATREC_MODEL_OPTIONS_VERSION)
             return gatrec__error(GATREC_EINVAL, "gatrec_model_options: unsupported version %u", opts->version);
         /* read only the fields the caller's version has */
-        memcpy(&o, opts, opts->version == 1 ? offsetof(gatrec_model_options, epochs) : sizeof o);
+        memcpy(&o, opts,
+               opts->version == 1   ? offsetof(gatrec_model_options, epochs)
+               : opts->version == 2 ? offsetof(gatrec_model_options, feature_weight_decay)
+                                    : sizeof o);
         o.version = GATREC_MODEL_OPTIONS_VERSION;
     }
     if (!gatrec__model_ops_of(o.kind))

@@ -231,9 +231,10 @@ static void adamw(loop *L, float lr, uint64_t step)
     gatrec__trainer *t = L->t;
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = L->o.weight_decay;
     float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
+    const float fwd = L->o.feature_weight_decay < 0 ? wd : L->o.feature_weight_decay;
     for (size_t k = 0; k < t->nparams; k++) {
         float g = t->grad[k];
-        t->theta[k] -= lr * wd * t->theta[k];
+        t->theta[k] -= lr * (k < t->feature_len ? fwd : wd) * t->theta[k];
         L->adam_m[k] = b1 * L->adam_m[k] + (1 - b1) * g;
         L->adam_v[k] = b2 * L->adam_v[k] + (1 - b2) * g * g;
         t->theta[k] -= lr * (L->adam_m[k] / c1) / (sqrtf(L->adam_v[k] / c2) + eps);

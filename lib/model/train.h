@@ -21,6 +21,7 @@ typedef struct gatrec__trainer {
     float *theta, *grad;          /* nparams each, owned by the kind */
     const gatrec__tensor *tensors;
     size_t ntensors;
+    size_t feature_len;           /* theta[0 .. feature_len) is an input-feature table (its own decay) */
     size_t dim;                   /* final embedding width */
     float *emb;                   /* (users + items) x dim, written by forward */
     /* train: dropout on; step: a counter for random streams. */
