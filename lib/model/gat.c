@@ -854,7 +854,9 @@ static int gat_load(gatrec_model *m, gatrec__reader *r)
     G->ni = (size_t)gatrec__read_u64(r);
     const void *fp = gatrec__read_bytes(r, 32);
     nparams = gatrec__read_u64(r);
-    if (r->bad || !fp || G->fdim == 0 || G->fdim > 1u << 20 || G->nu > m->users.count || G->ni > m->items.count)
+    /* the parameters must be in the file before anything is sized from the header's numbers */
+    if (r->bad || !fp || G->fdim == 0 || G->fdim > 1u << 20 || G->nu > m->users.count || G->ni > m->items.count ||
+        nparams > (uint64_t)(r->end - r->p) / 4 || (G->nu + G->ni) * G->fdim > nparams + (uint64_t)(r->end - r->p) / 4)
         goto done;
     memcpy(G->fingerprint, fp, 32);
     /* the trained graph: the first nu users' rows of the seen matrix */
