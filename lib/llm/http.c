@@ -19,6 +19,7 @@ typedef struct http {
     char *auth; /* "Authorization: Bearer ...", or NULL */
     gatrec_http_options o;
     uint64_t jitter_seed;
+    uint64_t sends; /* counts calls, so that concurrent requests draw different jitter */
 } http;
 
 GATREC__OPTIONS_INIT_FN(gatrec_http_options_init, gatrec_http_options, GATREC_HTTP_OPTIONS_VERSION, GATREC_HTTP_OPTIONS_INIT)
@@ -74,6 +75,7 @@ static int http_send(void *userdata, const char *path, const char *payload, size
     char url[4096], errbuf[CURL_ERROR_SIZE];
     int rc = GATREC_OK;
     long status = 0;
+    uint64_t call = __atomic_fetch_add(&H->sends, 1, __ATOMIC_RELAXED);
     snprintf(url, sizeof url, "%s%s", H->base_url, path);
     for (int attempt = 0;; attempt++) {
         CURL *c = curl_easy_init();
@@ -126,7 +128,7 @@ static int http_send(void *userdata, const char *path, const char *payload, size
         long cap = H->o.retry_base_ms << (attempt < 20 ? attempt : 20);
         if (cap > H->o.retry_max_ms)
             cap = H->o.retry_max_ms;
-        long wait = (long)gatrec__rng_below(H->jitter_seed, 7, (uint64_t)attempt, (uint64_t)cap + 1);
+        long wait = (long)gatrec__rng_below(H->jitter_seed, call, (uint64_t)attempt, (uint64_t)cap + 1);
         if (hd.retry_after_ms > wait)
             wait = hd.retry_after_ms < H->o.retry_max_ms ? hd.retry_after_ms : H->o.retry_max_ms;
         sleep_ms(wait);
