@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs into a scratch prefix and builds examples/quickstart.c (and text_features.c) with nothing but
+# Installs into a scratch prefix and builds examples/quickstart.c (and text_features.c,
+# host_transport.c) with nothing but
 # `pkg-config --cflags --libs gatrec`, dynamically and statically; then checks DESTDIR and
 # uninstall. Run by `make check`.
 set -eu
@@ -29,6 +30,11 @@ $CC $SAN -o quick-static "$top/examples/quickstart.c" $(pkg-config --cflags gatr
 $CC $SAN -o text-features "$top/examples/text_features.c" $(pkg-config --cflags --libs gatrec)
 LD_LIBRARY_PATH="$tmp/usr/lib" ./text-features > tf.txt
 grep -q '^1\. A tense crime thriller' tf.txt || { echo "test-install: text_features printed:"; cat tf.txt; exit 1; }
+# the host-transport example: the host's own "network" under the reranker
+# shellcheck disable=SC2046
+$CC $SAN -o host-transport "$top/examples/host_transport.c" $(pkg-config --cflags --libs gatrec)
+LD_LIBRARY_PATH="$tmp/usr/lib" ./host-transport 2>/dev/null > ht.txt
+[ "$(head -1 ht.txt)" = "1. item 127" ] || { echo "test-install: host_transport printed:"; cat ht.txt; exit 1; }
 "$tmp/usr/bin/gatrec" version | grep -q "gatrec "
 cd "$top"
 $MAKE -s install DESTDIR="$tmp/stage" PREFIX=/opt/gatrec BUILD="$BUILD" >/dev/null
