@@ -286,12 +286,8 @@ static void free_activations(gat *G)
 
 /* ---- forward and backward over the whole graph ---- */
 
-static int keep(const gat *G, size_t l, size_t idx)
-{
-    uint64_t r = gatrec__rng_u64(G->seed, 1000000 + G->step * MAX_LAYERS + l, idx);
-    return (double)(r >> 11) * (1.0 / 9007199254740992.0) >= G->dropout;
-}
-
+/* Dropout keeps element k when 16 bits of the draw (seed, step and layer, k / 4) - bits
+ * 16 (k % 4) upwards - reach dropout x 65536: four elements per draw. */
 static int dropping(const gat *G, size_t l)
 {
     return G->train && G->dropout > 0 && l + 1 < G->nlayers;
@@ -300,6 +296,46 @@ static int dropping(const gat *G, size_t l)
 static float leaky(float x, float s)
 {
     return x > 0 ? x : s * x;
+}
+
+/* The elementwise steps of a layer, over fixed blocks of rows (each element depends only on
+ * itself, so any split gives the same bits). */
+typedef struct elem_job {
+    const gat *G;
+    size_t l, n, width;
+    const float *z;
+    float *io;   /* forward: the residual in, the layer's output out; backward: dh in place */
+    float *dz;   /* backward: d(LayerNorm output) */
+    int backward;
+} elem_job;
+
+#define ELEM_BLOCKS 64
+
+static void elem_block(void *ctx, size_t b)
+{
+    elem_job *J = ctx;
+    const gat *G = J->G;
+    size_t total = J->n * J->width, k0 = total * b / ELEM_BLOCKS, k1 = total * (b + 1) / ELEM_BLOCKS;
+    int drop = dropping(G, J->l);
+    float scale = 1.0f / (1.0f - G->dropout);
+    uint64_t bits = 0, stream = 1000000 + G->step * MAX_LAYERS + J->l;
+    double threshold = G->dropout * 65536.0;
+    for (size_t k = k0; k < k1; k++) {
+        int kept = 1;
+        if (drop) { /* the rule above, one draw per four elements */
+            if (k == k0 || (k & 3) == 0)
+                bits = gatrec__rng_u64(G->seed, stream, k >> 2);
+            kept = (double)((bits >> (16 * (k & 3))) & 0xffff) >= threshold;
+        }
+        if (!J->backward) {
+            float v = J->io[k] + leaky(J->z[k], G->act_slope);
+            J->io[k] = drop ? (kept ? v * scale : 0.0f) : v;
+        } else {
+            float d = drop ? (kept ? J->io[k] * scale : 0.0f) : J->io[k];
+            J->io[k] = d; /* the gradient reaching the residual path */
+            J->dz[k] = J->z[k] > 0 ? d : G->act_slope * d;
+        }
+    }
 }
 
 static int gat_forward(void *ctx, int train, uint64_t step)
@@ -330,10 +366,9 @@ static int gat_forward(void *ctx, int train, uint64_t step)
             memcpy(out, h, N * L->out * sizeof(float));
         else
             memset(out, 0, N * L->out * sizeof(float));
-        for (size_t k = 0; k < N * L->out; k++) {
-            out[k] += leaky(G->Z[l][k], G->act_slope);
-            if (dropping(G, l))
-                out[k] = keep(G, l, k) ? out[k] / (1.0f - G->dropout) : 0.0f;
+        {
+            elem_job J = {G, l, N, L->out, G->Z[l], out, NULL, 0};
+            gatrec__parallel(G->threads, ELEM_BLOCKS, elem_block, &J);
         }
     }
     return rc;
@@ -350,12 +385,11 @@ static int gat_backward(void *ctx, const float *demb)
     for (size_t l = G->nlayers; l-- > 0 && !rc;) {
         gat_layer *L = &G->L[l];
         float *h = G->H[l];
-        if (dropping(G, l))
-            for (size_t k = 0; k < N * L->out; k++)
-                dh[k] = keep(G, l, k) ? dh[k] / (1.0f - G->dropout) : 0.0f;
-        /* through the activation: dZ into dA's buffer, then LayerNorm */
-        for (size_t k = 0; k < N * L->out; k++)
-            G->dXL[k] = G->Z[l][k] > 0 ? dh[k] : G->act_slope * dh[k];
+        /* through dropout and the activation: dZ into dXL's buffer, then LayerNorm */
+        {
+            elem_job J = {G, l, N, L->out, G->Z[l], dh, G->dXL, 1};
+            gatrec__parallel(G->threads, ELEM_BLOCKS, elem_block, &J);
+        }
         if (G->flags & GATREC_GAT_NO_LAYERNORM)
             memcpy(G->dA, G->dXL, N * L->out * sizeof(float));
         else if ((rc = K->layernorm_backward(G->threads, N, L->out, G->A[l], P(G, L->gamma), G->mean[l], G->rstd[l],
