@@ -144,7 +144,7 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
     return EXIT_OK;
 }
 
-int cli_open_llm(const char *cmd, const char *url, const char *cache, int concurrency, gatrec_llm **out)
+int cli_open_llm(const char *url, const char *cache, int concurrency, gatrec_llm **out)
 {
     gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
     gatrec_llm_options o = GATREC_LLM_OPTIONS_INIT;
@@ -167,10 +167,8 @@ int cli_open_llm(const char *cmd, const char *url, const char *cache, int concur
     o.cache_dir = cache;
     o.concurrency = concurrency;
     if ((rc = gatrec_llm_transport_http(&h, &t)))
-        return cli_fail(cmd, rc);
-    if ((rc = gatrec_llm_new(&t, &o, out))) {
+        return rc;
+    if ((rc = gatrec_llm_new(&t, &o, out)))
         t.free(t.userdata);
-        return cli_fail(cmd, rc);
-    }
-    return EXIT_OK;
+    return rc;
 }

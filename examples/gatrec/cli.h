@@ -27,8 +27,8 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
 /* Resolve --dataset (a name under the data directory, or a path) and load it. */
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize);
 /* The LLM named by `url` or $GATREC_LLM_BASE_URL (answers cached in `cache`, default
- * ~/.cache/gatrec/llm), or *out = NULL when none is configured. */
-int cli_open_llm(const char *cmd, const char *url, const char *cache, int concurrency, gatrec_llm **out);
+ * ~/.cache/gatrec/llm), or *out = NULL when none is configured. Returns a library status. */
+int cli_open_llm(const char *url, const char *cache, int concurrency, gatrec_llm **out);
 /* JSON string output (escaped). */
 void cli_json_string(FILE *f, const char *s);
 /* A progress bar on stderr when it is a terminal; the payload is the label. */

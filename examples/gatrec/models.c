@@ -535,8 +535,10 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
     }
     if ((rc = open_context(m, a, a->rerank || a->explain, &c)))
         goto done;
-    if ((a->rerank || a->explain) && (rc = cli_open_llm("recommend", a->llm, a->cache, 8, &llm)))
+    if ((a->rerank || a->explain) && (rc = cli_open_llm(a->llm, a->cache, 8, &llm))) {
+        rc = cli_fail("recommend", rc);
         goto done;
+    }
     if (a->rerank && !llm) {
         rc = cli_usage_error("recommend", "%s", "--rerank needs an LLM: set $GATREC_LLM_BASE_URL or --llm URL");
         goto done;

@@ -49,18 +49,11 @@ static int generate_with_llm(const char *cmd, const prof_args *a, gatrec_profile
     gatrec_llm *llm = NULL;
     gatrec_profile_options po = GATREC_PROFILE_OPTIONS_INIT;
     char label[] = "profiles";
-    long long conc;
     int rc;
-    if ((conc = cli_number(cmd, "--concurrency", a->conc_s, 256)) <= 0)
-        return cli_usage_error(cmd, "%s", "--concurrency must be 1..256");
-    if (strcmp(a->form, "integrated") == 0)
-        po.user_form = GATREC_PROFILE_INTEGRATED;
-    else if (strcmp(a->form, "structured") == 0)
-        po.user_form = GATREC_PROFILE_STRUCTURED;
-    else
-        return cli_usage_error(cmd, "--form must be integrated or structured, not '%s'", a->form);
-    if ((rc = cli_open_llm(cmd, a->llm_url, a->cache, (int)conc, &llm)) || !llm)
-        return rc ? GATREC_ERROR : GATREC_OK; /* no endpoint: templates only */
+    (void)cmd;
+    po.user_form = strcmp(a->form, "structured") == 0 ? GATREC_PROFILE_STRUCTURED : GATREC_PROFILE_INTEGRATED;
+    if ((rc = cli_open_llm(a->llm_url, a->cache, (int)strtol(a->conc_s, NULL, 10), &llm)) || !llm)
+        return rc; /* a failure (reported by the caller), or no endpoint: templates only */
     po.progress = llm_progress;
     po.payload = label;
     rc = gatrec_profiles_generate(p, llm, ds, g, &po, written, failed);
@@ -166,6 +159,10 @@ int cmd_profiles(int argc, char **argv)
         return rc < 0 ? (fputs(profiles_usage, stdout), EXIT_OK) : rc;
     if (strcmp(sub, "show") == 0)
         return show_profile(path, user_s, item_s);
+    if (cli_number("profiles", "--concurrency", a.conc_s, 256) <= 0)
+        return cli_usage_error("profiles", "%s", "--concurrency must be 1..256");
+    if (strcmp(a.form, "integrated") != 0 && strcmp(a.form, "structured") != 0)
+        return cli_usage_error("profiles", "--form must be integrated or structured, not '%s'", a.form);
     return build_profiles(strcmp(sub, "import") == 0 ? "profiles import" : "profiles generate", &a,
                           strcmp(sub, "import") == 0);
 }
