@@ -152,13 +152,6 @@ void gatrec__csv_free(gatrec__csv *c);
 int gatrec__csv_id_text(const char *path, const char *id_column, const char *text_column,
                         int (*fn)(void *ctx, int64_t id, const char *text, size_t line), void *ctx);
 
-/* ---- embedders (embed/embedder.c) ---- */
-/* 1 when the embedder learns from a corpus and has not yet (the hashed one before fitting). */
-int gatrec__embedder_needs_fit(const gatrec_embedder *e);
-/* The hashed embedder's state as bytes, and back (`what` names the bytes in errors). */
-int gatrec__embedder_serialize(const gatrec_embedder *e, gatrec__buf *b);
-int gatrec__embedder_parse(const void *bytes, size_t len, const char *what, gatrec_embedder **out);
-
 /* ---- versioned option structs ---- */
 /* Defines the public `name(opts, version)`: the defaults of version `version` (1..CURRENT). */
 #define GATREC__OPTIONS_INIT_FN(name, type, CURRENT, INIT)                                           \

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "../llm/llm.h"
+#include "../model/model.h"
+#include "embed.h"
 
 enum { KIND_HASHED = 1, KIND_CALLBACK = 2, KIND_REMOTE = 3 };
 #define REMOTE_BATCH 64
@@ -313,7 +315,7 @@ GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *text
 /* ---- persistence (the hashed embedder's state: its settings and idf) ---- */
 
 /* The hashed embedder's state as bytes (magic, format, settings, idf, CRC-32). */
-int gatrec__embedder_serialize(const gatrec_embedder *e, gatrec__buf *b)
+static int serialize(const gatrec_embedder *e, gatrec__buf *b)
 {
     int rc;
     if (e->kind != KIND_HASHED)
@@ -326,8 +328,8 @@ int gatrec__embedder_serialize(const gatrec_embedder *e, gatrec__buf *b)
     return rc;
 }
 
-/* An embedder from gatrec__embedder_serialize's bytes; `what` names them in errors. */
-int gatrec__embedder_parse(const void *bytes, size_t len, const char *what, gatrec_embedder **out)
+/* An embedder from serialize()'s bytes; `what` names them in errors. */
+static int parse(const void *bytes, size_t len, const char *what, gatrec_embedder **out)
 {
     const unsigned char *data = bytes;
     gatrec__reader r = {data, data + len, 0};
@@ -368,7 +370,7 @@ GATREC_API int gatrec_embedder_save(const gatrec_embedder *e, const char *path)
     int rc;
     if (!e || !path)
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_save: NULL argument");
-    if (!(rc = gatrec__embedder_serialize(e, &b)))
+    if (!(rc = serialize(e, &b)))
         rc = gatrec__write_file_atomic(path, b.data, b.len);
     gatrec__buf_free(&b);
     return rc;
@@ -383,7 +385,35 @@ GATREC_API int gatrec_embedder_load(const char *path, gatrec_embedder **out)
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_load: NULL argument");
     if ((rc = gatrec__read_file(path, &data, &len)))
         return rc;
-    rc = gatrec__embedder_parse(data, len, path, out);
+    rc = parse(data, len, path, out);
     free(data);
     return rc;
+}
+
+/* ---- the embedder kept in a model (the model stores the bytes; this layer reads them) ---- */
+
+GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embedder *embedder)
+{
+    gatrec__buf b = {0};
+    int rc;
+    if (!model || !embedder)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: NULL argument");
+    if ((rc = serialize(embedder, &b))) {
+        gatrec__buf_free(&b);
+        return rc;
+    }
+    free(model->embedder);
+    model->embedder = b.data;
+    model->embedder_len = b.len;
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_get_embedder(const gatrec_model *model, gatrec_embedder **out)
+{
+    if (!model || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_get_embedder: NULL argument");
+    if (!model->embedder)
+        return gatrec__error(GATREC_ENOTFOUND, "the model carries no embedder (attach one with gatrec_model_set_embedder "
+                                               "or gatrec train --embedder)");
+    return parse(model->embedder, model->embedder_len, "the model's embedder", out);
 }

@@ -5,6 +5,7 @@
 
 #include "../graph/graph.h"
 #include "../llm/profiles.h"
+#include "embed.h"
 
 #define EMBED_BATCH 64
 

@@ -233,8 +233,8 @@ static int parse_chat(const char *answer, void *ctx)
     return rc;
 }
 
-int gatrec__llm_chat_body(const gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
-                          char **body)
+static int chat_body(const gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
+                     char **body)
 {
     json_t *msgs = json_array(), *req;
     if (system && system[0])
@@ -259,7 +259,7 @@ GATREC_API int gatrec_llm_chat(gatrec_llm *l, const char *system, const char *us
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_chat: NULL argument");
     if (!(temperature >= 0 && temperature <= 2))
         return gatrec__error(GATREC_EINVAL, "temperature %g is outside [0, 2]", temperature);
-    if ((rc = gatrec__llm_chat_body(l, system, user, temperature, json_mode, &body)))
+    if ((rc = chat_body(l, system, user, temperature, json_mode, &body)))
         return rc;
     rc = request(l, "/v1/chat/completions", body, parse_chat, &c);
     free(body);

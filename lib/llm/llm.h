@@ -15,9 +15,6 @@ struct gatrec_llm {
     uint64_t requests, cache_hits, failures;
 };
 
-/* The JSON body of a chat completion request (caller frees). */
-int gatrec__llm_chat_body(const gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
-                          char **body);
 /* n texts -> out[n x dim] through /v1/embeddings (one request, cached). */
 int gatrec__llm_embed(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim);
 

@@ -739,29 +739,3 @@ done:
     free(emb);
     return rc;
 }
-
-GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embedder *embedder)
-{
-    gatrec__buf b = {0};
-    int rc;
-    if (!model || !embedder)
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: NULL argument");
-    if ((rc = gatrec__embedder_serialize(embedder, &b))) {
-        gatrec__buf_free(&b);
-        return rc;
-    }
-    free(model->embedder);
-    model->embedder = b.data;
-    model->embedder_len = b.len;
-    return GATREC_OK;
-}
-
-GATREC_API int gatrec_model_get_embedder(const gatrec_model *model, gatrec_embedder **out)
-{
-    if (!model || !out)
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_get_embedder: NULL argument");
-    if (!model->embedder)
-        return gatrec__error(GATREC_ENOTFOUND, "the model carries no embedder (attach one with gatrec_model_set_embedder "
-                                               "or gatrec train --embedder)");
-    return gatrec__embedder_parse(model->embedder, model->embedder_len, "the model's embedder", out);
-}
