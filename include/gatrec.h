@@ -394,15 +394,19 @@ typedef enum gatrec_protocol {
     GATREC_PROTOCOL_PAPER = 2
 } gatrec_protocol;
 
-#define GATREC_EVAL_OPTIONS_VERSION 1
+#define GATREC_EVAL_OPTIONS_VERSION 2
 typedef struct gatrec_eval_options {
     unsigned int version;       /**< GATREC_EVAL_OPTIONS_VERSION */
     int protocol;               /**< a gatrec_protocol; default GATREC_PROTOCOL_STANDARD */
     size_t k;                   /**< cut-off; default 10 */
     float relevance_threshold;  /**< a test rating >= this is relevant; default 4 */
     int part;                   /**< the split part evaluated against; default GATREC_PART_TEST */
+    /* version 2 */
+    size_t min_train_ratings;   /**< only users with at least this many training ratings; default 0 */
+    size_t max_train_ratings;   /**< only users with at most this many training ratings; 0 = no bound
+                                     (the cold-start slice: e.g. 1..20) */
 } gatrec_eval_options;
-#define GATREC_EVAL_OPTIONS_INIT { GATREC_EVAL_OPTIONS_VERSION, GATREC_PROTOCOL_STANDARD, 10, 4.0f, GATREC_PART_TEST }
+#define GATREC_EVAL_OPTIONS_INIT { GATREC_EVAL_OPTIONS_VERSION, GATREC_PROTOCOL_STANDARD, 10, 4.0f, GATREC_PART_TEST, 0, 0 }
 GATREC_API int gatrec_eval_options_init(gatrec_eval_options *opts, unsigned int version);
 
 #define GATREC_METRICS_VERSION 1

@@ -89,6 +89,47 @@ START_TEST(test_paper_protocol)
 }
 END_TEST
 
+/* Training ratings: user 1 has 2, users 2 and 3 one each. */
+START_TEST(test_training_size_slice)
+{
+    gatrec_eval_options o = GATREC_EVAL_OPTIONS_INIT;
+    gatrec_metrics m = {.version = GATREC_METRICS_VERSION};
+    o.k = 3;
+    o.max_train_ratings = 1; /* standard: user 2 alone (user 3 has no relevant item) */
+    ck_assert_ok(gatrec_evaluate(ds, split, list, &o, &m));
+    ck_assert_uint_eq(m.users, 1);
+    ck_assert_double_eq_tol(m.precision, 1.0 / 3.0, TOL);
+    ck_assert_double_eq_tol(m.recall, 1.0, TOL);
+    ck_assert_double_eq_tol(m.ndcg, 0.630930, TOL);
+    o.protocol = GATREC_PROTOCOL_PAPER; /* paper: users 2 and 3 */
+    ck_assert_ok(gatrec_evaluate(ds, split, list, &o, &m));
+    ck_assert_uint_eq(m.users, 2);
+    ck_assert_double_eq_tol(m.precision, 0.5, TOL);
+    ck_assert_double_eq_tol(m.recall, 1.0, TOL);
+    ck_assert_double_eq_tol(m.ndcg, 1.0, TOL);
+    o.protocol = GATREC_PROTOCOL_STANDARD;
+    o.max_train_ratings = 0; /* no upper bound */
+    o.min_train_ratings = 2; /* user 1 alone */
+    ck_assert_ok(gatrec_evaluate(ds, split, list, &o, &m));
+    ck_assert_uint_eq(m.users, 1);
+    ck_assert_double_eq_tol(m.recall, 0.5, TOL);
+    ck_assert_double_eq_tol(m.ndcg, 0.386853, TOL);
+    o.min_train_ratings = 3; /* nobody: zero users, zero means */
+    ck_assert_ok(gatrec_evaluate(ds, split, list, &o, &m));
+    ck_assert_uint_eq(m.users, 0);
+    ck_assert_double_eq_tol(m.ndcg, 0.0, TOL);
+    o.max_train_ratings = 2; /* min above max */
+    ck_assert_status(gatrec_evaluate(ds, split, list, &o, &m), GATREC_EINVAL);
+    /* a version-1 caller: the fields after `part` are not read */
+    o.version = 1;
+    o.min_train_ratings = 99;
+    o.max_train_ratings = 1;
+    ck_assert_ok(gatrec_evaluate(ds, split, list, &o, &m));
+    ck_assert_uint_eq(m.users, 2);
+    ck_assert_double_eq_tol(m.ndcg, 0.508891, TOL);
+}
+END_TEST
+
 START_TEST(test_eval_bad_arguments)
 {
     gatrec_eval_options o = GATREC_EVAL_OPTIONS_INIT;
@@ -169,6 +210,7 @@ Suite *eval_suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, test_standard_protocol);
     tcase_add_test(t, test_paper_protocol);
+    tcase_add_test(t, test_training_size_slice);
     tcase_add_test(t, test_eval_bad_arguments);
     tcase_add_test(t, test_reclist_csv);
     suite_add_tcase(s, t);

@@ -129,6 +129,13 @@ START_TEST(test_cli_end_to_end)
     ck_assert_msg(strstr(out, "\"protocol\": \"paper\", \"k\": 10, \"users\": 459, \"precision\": 0.691856"),
                   "eval said: %s", out);
     free(out);
+    /* several cut-offs from one list, and the cold-start slice (117 users of u1 have <= 20 training ratings) */
+    snprintf(args, sizeof args, "eval --model %s/pop.model --protocol paper -k 5,10 --max-train 20 --json", dir);
+    out = run_cli(args, &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(strstr(out, "\"k\": 5, \"users\": 117") && strstr(out, "\"k\": 10, \"users\": 117"),
+                  "eval -k 5,10 --max-train 20 said: %s", out);
+    free(out);
     /* the CSV the model writes scores the same through --recs */
     snprintf(args, sizeof args, "recommend --model %s/pop.model --all -k 10 --csv --out %s/recs.csv", dir, dir);
     free(run_cli(args, &st));
@@ -163,6 +170,14 @@ START_TEST(test_cli_end_to_end)
     }
     free(out);
     out = run_cli("train --model nope --out /dev/null", &st);
+    ck_assert_int_eq(st, 2);
+    free(out);
+    /* --liked sets the positives: none reach 6 stars, and the message says so */
+    out = run_cli("train --model bpr --liked 6 --epochs 1 --out /dev/null", &st);
+    ck_assert_int_eq(st, 1);
+    ck_assert_msg(strstr(out, "liked threshold 6"), "said: %s", out);
+    free(out);
+    out = run_cli("train --model bpr --liked four --out /dev/null", &st);
     ck_assert_int_eq(st, 2);
     free(out);
     out = run_cli("eval --recs /nonexistent.csv --dataset ml-100k --split u1", &st);

@@ -40,6 +40,8 @@ check("paper map", close(paper["map"], 0.75), paper)
 check("standard precision", close(std["precision"], 1 / 3), std)
 check("standard ndcg", close(std["ndcg"], 0.508891), std)
 check("standard recall", close(std["recall"], 0.75), std)
+cold = gatrec.evaluate(ds, split, recs, protocol="standard", k=3, max_train=1)
+check("cold-start slice", cold["users"] == 1 and close(cold["ndcg"], 0.630930), cold)
 
 graph = gatrec.Graph(ds, split)
 check("graph edges", graph.num_edges == 4, graph.num_edges)

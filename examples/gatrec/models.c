@@ -16,7 +16,8 @@ static const char train_usage[] =
     "                    [--negatives N]\n"
     "                    [--sampling robust|uniform|popularity|hard] [--batch N] [--patience N]\n"
     "                    [--eval-k K] [--kernels fast|reference] [--no-edge-attr] [--no-layernorm]\n"
-    "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--seed N] [--threads N]\n"
+    "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--liked R] [--seed N]\n"
+    "                    [--threads N]\n"
     "                    --out MODEL [--json]\n"
     "\n"
     "Trains a model on the training part of the split and saves it to MODEL, together with the\n"
@@ -28,6 +29,7 @@ static const char train_usage[] =
     "(docs/features.md); without it the GAT learns random features of width --dim.\n"
     "--embedder FILE (from 'gatrec embed --embedder-out') is kept in the model, so that a new\n"
     "user's profile embeds like the training ones ('gatrec recommend --new-user').\n"
+    "--liked R: a training rating >= R is a positive (default 4; 1 treats every rating as one).\n"
     "--layers: GAT layers UNITSxHEADS[m],... (m: mean of the heads), default 64x4,64x4,64x1.\n"
     "--preset paper: the authors' configuration (learning rate 1e-3, no dropout, the rest as the\n"
     "defaults); paper-nollm: their \"GAT without LLM\" baseline (the same, with random 64-d\n"
@@ -114,7 +116,7 @@ static int attach_embedder(gatrec_model *m, const char *path)
 int cmd_train(int argc, char **argv)
 {
     const char *spec = "ml-100k", *sp = "u1", *kind_s = "pop", *seed_s = "1", *threads_s = "0", *out = NULL;
-    const char *features_path = NULL, *preset = NULL, *sampling = NULL, *embedder_path = NULL;
+    const char *features_path = NULL, *preset = NULL, *sampling = NULL, *embedder_path = NULL, *liked_s = NULL;
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
                *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL;
     int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, rc;
@@ -134,7 +136,7 @@ int cmd_train(int argc, char **argv)
                       {"--no-edge-attr", NULL, &no_attr}, {"--no-layernorm", NULL, &no_ln},
                       {"--no-residual", NULL, &no_res}, {"--no-self-loops", NULL, &no_self},
                       {"--embedder", &embedder_path, NULL}, {"--feature-weight-decay", &fwd_s, NULL},
-                      {NULL, NULL, NULL}};
+                      {"--liked", &liked_s, NULL},      {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 0, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 0, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
@@ -145,6 +147,7 @@ int cmd_train(int argc, char **argv)
     const char **texts[] = {&epochs_s, &dim_s, &prop_s, &lr_s,    &wd_s,    &cos_s,
                             &drop_s,   &neg_s, &batch_s, &pat_s, &evalk_s, &fwd_s};
     train_view view = {0, 0};
+    gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
     gatrec_split *split = NULL;
     gatrec_graph *g = NULL, *valid = NULL;
@@ -206,13 +209,18 @@ int cmd_train(int argc, char **argv)
     mo.payload = &view;
     if (features_path && mo.kind != GATREC_MODEL_GAT)
         return cli_usage_error("train", "%s", "--features is for --model gat");
+    if (liked_s) { /* the positives; disliked stays 2 unless that is not below (all ratings implicit: 1) */
+        if (cli_float("train", "--liked", liked_s, -1e9, 1e9, &go.liked_threshold))
+            return EXIT_USAGE;
+        if (!(go.disliked_threshold < go.liked_threshold))
+            go.disliked_threshold = go.liked_threshold - 1.0f;
+    }
     if ((rc = cli_open_dataset("train", spec, &ds, dir, sizeof dir)))
         return rc;
     t0 = now_seconds();
-    if ((rc = gatrec_split_parse(ds, sp, mo.seed, &split)) || (rc = gatrec_graph_new(ds, split, NULL, &g)))
+    if ((rc = gatrec_split_parse(ds, sp, mo.seed, &split)) || (rc = gatrec_graph_new(ds, split, &go, &g)))
         goto fail;
     if (gatrec_split_count(split, GATREC_PART_VALID) > 0) {
-        gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
         go.part = GATREC_PART_VALID;
         if ((rc = gatrec_graph_new(ds, split, &go, &valid)))
             goto fail;
@@ -285,7 +293,8 @@ static int open_split(const char *cmd, const char *dataset, const char *spec, ui
 
 static const char eval_usage[] =
     "usage: gatrec eval (--model MODEL | --recs FILE --dataset NAME|DIR --split SPEC)\n"
-    "                   [--seed N] [--protocol standard|paper] [-k K] [--threshold R] [--json]\n"
+    "                   [--seed N] [--protocol standard|paper] [-k K[,K...]] [--threshold R]\n"
+    "                   [--min-train N] [--max-train N] [--json]\n"
     "\n"
     "Scores a model's top-K lists, or a CSV of recommendations (header user_id,item_id,rank;\n"
     "dataset ids; other columns ignored), against the test part of the split. A model is\n"
@@ -294,7 +303,9 @@ static const char eval_usage[] =
     "standard: full ranking, denominators K, users with a relevant test item.\n"
     "paper:    the protocol of arXiv 2508.01514: the top-K is filtered to each user's test\n"
     "          items before scoring (docs/evaluation.md says exactly how).\n"
-    "A test rating >= R (default 4) is relevant. Defaults: --protocol standard -k 10.\n";
+    "A test rating >= R (default 4) is relevant. Defaults: --protocol standard -k 10.\n"
+    "Several cut-offs (-k 5,10,20,50) print one result each (one JSON line each with --json).\n"
+    "--min-train/--max-train: only users with that many training ratings (a cold-start slice).\n";
 
 static void print_metrics(const gatrec_metrics *mt, const char *source, int json)
 {
@@ -318,19 +329,20 @@ static void print_metrics(const gatrec_metrics *mt, const char *source, int json
 int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *recs = NULL, *spec = NULL, *sp = NULL, *seed_s = NULL, *proto = "standard",
-               *k_s = "10", *thr_s = "4";
+               *k_s = "10", *thr_s = "4", *min_s = NULL, *max_s = NULL;
     int json = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL}, {"--recs", &recs, NULL},      {"--dataset", &spec, NULL},
                       {"--split", &sp, NULL},         {"--seed", &seed_s, NULL},     {"--protocol", &proto, NULL},
                       {"-k", &k_s, NULL},             {"--threshold", &thr_s, NULL}, {"--json", NULL, &json},
-                      {NULL, NULL, NULL}};
+                      {"--min-train", &min_s, NULL},  {"--max-train", &max_s, NULL}, {NULL, NULL, NULL}};
     gatrec_eval_options eo = GATREC_EVAL_OPTIONS_INIT;
     gatrec_metrics mt = {.version = GATREC_METRICS_VERSION};
     gatrec_model *m = NULL;
     gatrec_dataset *ds = NULL;
     gatrec_split *split = NULL;
     gatrec_reclist *list = NULL;
-    long long k, seed = 1;
+    long long ks[16], seed = 1, bound;
+    size_t nk = 0, kmax = 0;
     char *end;
     rc = cli_parse(argc, argv, 2, opts, NULL, 0, NULL);
     if (rc)
@@ -345,9 +357,27 @@ int cmd_eval(int argc, char **argv)
         eo.protocol = GATREC_PROTOCOL_PAPER;
     else
         return cli_usage_error("eval", "--protocol must be standard or paper, not '%s'", proto);
-    if ((k = cli_number("eval", "-k", k_s, 100000)) <= 0)
-        return k == 0 ? cli_usage_error("eval", "%s", "-k must be at least 1") : EXIT_USAGE;
-    eo.k = (size_t)k;
+    for (const char *p = k_s;; p++) { /* -k K[,K...] */
+        char one[32];
+        size_t len = strcspn(p, ",");
+        if (nk == sizeof ks / sizeof *ks || len == 0 || len >= sizeof one)
+            return cli_usage_error("eval", "-k takes up to 16 cut-offs separated by commas, not '%s'", k_s);
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if ((ks[nk] = cli_number("eval", "-k", one, 100000)) <= 0)
+            return ks[nk] == 0 ? cli_usage_error("eval", "%s", "-k must be at least 1") : EXIT_USAGE;
+        kmax = (size_t)ks[nk] > kmax ? (size_t)ks[nk] : kmax;
+        nk++;
+        p += len;
+        if (!*p)
+            break;
+    }
+    if (min_s && (bound = cli_number("eval", "--min-train", min_s, 0x7fffffffLL)) < 0)
+        return EXIT_USAGE;
+    eo.min_train_ratings = min_s ? (size_t)bound : 0;
+    if (max_s && (bound = cli_number("eval", "--max-train", max_s, 0x7fffffffLL)) <= 0)
+        return bound == 0 ? cli_usage_error("eval", "%s", "--max-train must be at least 1") : EXIT_USAGE;
+    eo.max_train_ratings = max_s ? (size_t)bound : 0;
     eo.relevance_threshold = strtof(thr_s, &end);
     if (*end || end == thr_s)
         return cli_usage_error("eval", "--threshold must be a number, not '%s'", thr_s);
@@ -378,12 +408,18 @@ int cmd_eval(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    rc = m ? gatrec_model_recommend_all(m, eo.k, &list) : gatrec_reclist_load_csv(ds, recs, &list);
-    if (rc || (rc = gatrec_evaluate(ds, split, list, &eo, &mt))) {
+    if ((rc = m ? gatrec_model_recommend_all(m, kmax, &list) : gatrec_reclist_load_csv(ds, recs, &list))) {
         rc = cli_fail("eval", rc);
         goto done;
     }
-    print_metrics(&mt, model_path ? model_path : recs, json);
+    for (size_t j = 0; j < nk; j++) {
+        eo.k = (size_t)ks[j];
+        if ((rc = gatrec_evaluate(ds, split, list, &eo, &mt))) {
+            rc = cli_fail("eval", rc);
+            goto done;
+        }
+        print_metrics(&mt, model_path ? model_path : recs, json);
+    }
     rc = EXIT_OK;
 done:
     gatrec_reclist_free(list);

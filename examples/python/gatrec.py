@@ -30,7 +30,8 @@ MODEL_POP = 1
 
 class EvalOptions(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint), ("protocol", c_int), ("k", c_size),
-                ("relevance_threshold", c_f32), ("part", c_int)]
+                ("relevance_threshold", c_f32), ("part", c_int),
+                ("min_train_ratings", c_size), ("max_train_ratings", c_size)]  # version 2
 
 
 class Metrics(ctypes.Structure):
@@ -309,10 +310,11 @@ class Model(_Handle):
         return RecList(out)
 
 
-def evaluate(ds, split, reclist, protocol="standard", k=10, threshold=4.0):
-    """Metrics as a dict (see docs/evaluation.md for what each protocol averages over)."""
+def evaluate(ds, split, reclist, protocol="standard", k=10, threshold=4.0, min_train=0, max_train=0):
+    """Metrics as a dict (see docs/evaluation.md for what each protocol averages over).
+    min_train/max_train keep only users with that many training ratings (0: no bound)."""
     proto = {"standard": PROTOCOL_STANDARD, "paper": PROTOCOL_PAPER}[protocol]
-    opts = EvalOptions(1, proto, k, threshold, PART_TEST)
+    opts = EvalOptions(2, proto, k, threshold, PART_TEST, min_train, max_train)
     m = Metrics(version=1)
     _evaluate(ds, split, reclist, ctypes.byref(opts), ctypes.byref(m))
     return {name: getattr(m, name) for name, _ in Metrics._fields_ if name != "version"}

@@ -1,6 +1,7 @@
 /* Ranking metrics under the standard protocol and the protocol of arXiv 2508.01514 (the
  * authors' RecEvaluator, kept exactly, including which users each mean runs over). */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,7 @@ typedef struct eval_ctx {
     uint8_t *mark_rel;
     size_t *train_count, *test_count;
     size_t ntest;
+    uint8_t *skip_user; /* outside the training-size slice the caller asked for */
 } eval_ctx;
 
 /* Mark user u's test items: afterwards "is item i in u's test set" is mark_user[i] == u, and
@@ -97,9 +99,9 @@ static int evaluate_standard(const eval_ctx *c, gatrec_metrics *out, int32_t *bu
     memset(&a, 0, sizeof a);
     size_t covered = 0, nu = c->ds->users.count, ni = c->ds->items.count;
     for (size_t u = 0; u < nu; u++) {
-        size_t nrel = mark_user_tests(c, u), hits = 0, m;
+        size_t nrel, hits = 0, m;
         double dcg = 0, ap = 0, rr = 0, si = 0;
-        if (nrel == 0)
+        if (c->skip_user[u] || (nrel = mark_user_tests(c, u)) == 0)
             continue;
         m = top_k(c, (int32_t)u, buf);
         for (size_t j = 0; j < m; j++) {
@@ -144,7 +146,7 @@ static int evaluate_paper(const eval_ctx *c, gatrec_metrics *out, int32_t *buf, 
         size_t nrel, hits = 0, m, f = 0;
         double dcg = 0, ap = 0, rr = 0, si = 0;
         /* evaluated: users in the test part who also appear in the recommendations */
-        if (c->off[u] == c->off[u + 1] || (size_t)u >= c->list->nusers || c->list->n[u] == 0)
+        if (c->skip_user[u] || c->off[u] == c->off[u + 1] || (size_t)u >= c->list->nusers || c->list->n[u] == 0)
             continue;
         users++;
         nrel = mark_user_tests(c, u);
@@ -209,8 +211,11 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
     if (opts) {
         if (opts->version == 0 || opts->version > GATREC_EVAL_OPTIONS_VERSION)
             return gatrec__error(GATREC_EINVAL, "gatrec_eval_options: unsupported version %u", opts->version);
-        o = *opts;
+        memcpy(&o, opts, opts->version == 1 ? offsetof(gatrec_eval_options, min_train_ratings) : sizeof o);
     }
+    if (o.max_train_ratings && o.min_train_ratings > o.max_train_ratings)
+        return gatrec__error(GATREC_EINVAL, "min_train_ratings %zu is above max_train_ratings %zu",
+                             o.min_train_ratings, o.max_train_ratings);
     if (o.protocol != GATREC_PROTOCOL_STANDARD && o.protocol != GATREC_PROTOCOL_PAPER)
         return gatrec__error(GATREC_EINVAL, "unknown evaluation protocol %d", o.protocol);
     if (o.k == 0 || o.k > INT32_MAX)
@@ -245,12 +250,15 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
     c.test_count = gatrec__calloc(ds->items.count, sizeof *c.test_count);
     buf = gatrec__malloc_array(longest, sizeof *buf); /* a user's top K never outgrows their list */
     seen_item = gatrec__calloc(ds->items.count, 1);
-    if (!c.off || !c.idx || !c.mark_user || !c.mark_rel || !c.train_count || !c.test_count || !buf || !seen_item) {
+    c.skip_user = gatrec__calloc(ds->users.count ? ds->users.count : 1, 1);
+    if (!c.off || !c.idx || !c.mark_user || !c.mark_rel || !c.train_count || !c.test_count || !buf || !seen_item ||
+        !c.skip_user) {
         rc = GATREC_ENOMEM;
         goto done;
     }
     /* The test ratings of each user, and popularity counts. */
     for (size_t u = 0, n = 0; u < ds->users.count; u++) {
+        size_t trained = 0;
         for (size_t t = all_off[u]; t < all_off[u + 1]; t++) {
             uint32_t ri = all_idx[t];
             if (split->parts[ri] == o.part) {
@@ -259,9 +267,11 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
                 c.ntest++;
             } else if (split->parts[ri] == GATREC_PART_TRAIN) {
                 c.train_count[ds->r_item[ri]]++;
+                trained++;
             }
         }
         c.off[u + 1] = n;
+        c.skip_user[u] = trained < o.min_train_ratings || (o.max_train_ratings && trained > o.max_train_ratings);
     }
     for (size_t i = 0; i < ds->items.count; i++)
         c.mark_user[i] = -1;
@@ -284,5 +294,6 @@ done:
     free(c.test_count);
     free(buf);
     free(seen_item);
+    free(c.skip_user);
     return rc;
 }
