@@ -47,8 +47,8 @@ CLI_SRC := $(sort $(wildcard examples/gatrec/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard test/check_*.c)) test/llm_server.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
-BENCH_SRC := $(sort $(wildcard bench/*.c))
-BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+BENCH_SRC := $(sort $(wildcard test/bench/*.c))
+BENCH_BIN := $(BENCH_SRC:test/bench/%.c=$(BUILD)/bench/%)
 
 SONAME := libgatrec.so.$(VERSION_MAJOR)
 SHARED := $(BUILD)/libgatrec.so.$(VERSION)
@@ -94,11 +94,11 @@ $(TESTRUNNER): $(TEST_OBJ) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(DEPS_LIBS) $(CHECK_LIBS)
 
 # the profile benchmark talks to the tests' scripted LLM server
-$(BUILD)/bench/bench_profiles: bench/bench_profiles.c test/llm_server.c test/llm_server.h bench/synth.h $(STATIC)
+$(BUILD)/bench/bench_profiles: test/bench/bench_profiles.c test/llm_server.c test/llm_server.h test/bench/synth.h $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ bench/bench_profiles.c test/llm_server.c $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ test/bench/bench_profiles.c test/llm_server.c $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 
-$(BUILD)/bench/%: bench/%.c bench/synth.h $(STATIC)
+$(BUILD)/bench/%: test/bench/%.c test/bench/synth.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../test/llm_server.h"
+#include "../llm_server.h"
 #include "synth.h"
 
 int main(void)

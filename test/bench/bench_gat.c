@@ -1,6 +1,6 @@
 /* GAT training speed and memory: ML-100K fold u1 with the paper's network (64x4, 64x4, 64x1 on
  * 384-d inputs, full batch, hybrid loss), fast kernels on 1 and 2 threads and the reference
- * kernels; the same model in PyTorch (bench/torch_gat.py) on the same threads; and an
+ * kernels; the same model in PyTorch (test/bench/torch_gat.py) on the same threads; and an
  * ML-1M-sized synthetic graph. Each configuration runs in its own process so that peak RSS is
  * its own. Prints figures; asserts nothing. */
 #include <gatrec.h>
@@ -130,7 +130,7 @@ int main(int argc, char **argv)
             printf("  ML-100K u1, reference kernels, 1 thread:  %7.3f s/epoch, peak RSS %6.1f MB\n", s_ref,
                    r_ref / 1024.0);
         if (py && py[0]) {
-            snprintf(cmd, sizeof cmd, "'%s' bench/torch_gat.py '%s/u1.base' 384 64x4,64x4,64x1 2 5", py, dir);
+            snprintf(cmd, sizeof cmd, "'%s' test/bench/torch_gat.py '%s/u1.base' 384 64x4,64x4,64x1 2 5", py, dir);
             if (measure(cmd, &s_torch, &r_torch))
                 printf("  ML-100K u1, PyTorch (same model), 2 threads: %7.3f s/epoch, peak RSS %6.1f MB\n"
                        "    -> libgatrec is %.1fx faster per epoch with %.1fx less peak memory\n",
