@@ -5,6 +5,8 @@
 #   make bench           benchmark programs that print their figures
 #   make install PREFIX=/usr/local DESTDIR=   /   make uninstall
 #   make demo            the README's main job: fetch ML-100K, train, recommend
+#   make results         the evaluation matrix -> docs/results.md + SVG charts (hours; runs cached
+#                        in build/results; RESULTS_ARGS='--folds u1 --seeds 1' for a slice)
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define GATREC_VERSION_MAJOR \([0-9]*\)/\1/p' include/gatrec.h)
 VERSION_MINOR := $(shell sed -n 's/^\#define GATREC_VERSION_MINOR \([0-9]*\)/\1/p' include/gatrec.h)
@@ -58,7 +60,7 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli check test-oracle test-unit test-abi test-python test-install bench demo install uninstall clean
+.PHONY: all lib cli check test-oracle test-unit test-abi test-python test-install bench results demo install uninstall clean
 all: lib cli
 
 lib: $(SHARED) $(STATIC)
@@ -134,6 +136,9 @@ test-python: $(SHARED)
 
 test-install: lib
 	CC="$(CC)" SAN="$(SAN)" MAKE="$(MAKE)" BUILD="$(BUILD)" sh test/test-install.sh
+
+results: $(CLI)
+	$(PYTHON) examples/results/results.py --gatrec $(CLI) --data "$(DATA_DIR)" --work $(BUILD)/results --out docs $(RESULTS_ARGS)
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; GATREC_TEST_DATA="$(DATA_DIR)" ORACLE_PYTHON="$(ORACLE_PYTHON)" $$b || exit 1; done

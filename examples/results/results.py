@@ -1,0 +1,631 @@
+#!/usr/bin/env python3
+"""libgatrec's evaluation matrix: `make results` runs it and writes docs/results.md + SVG charts.
+
+Everything goes through the `gatrec` command line, so every number in the report comes with the
+command that reproduces it. Runs are cached under --work (one JSON file per run): an interrupted
+matrix resumes where it stopped, and a rerun with the same arguments only rewrites the report.
+Python 3 standard library only; the charts are plain SVG written here.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+# name -> (label, gatrec train arguments, input features: None, "llm" or "template")
+MODELS = {
+    "pop": ("Popularity", ["--model", "pop"], None),
+    "bpr": ("BPR-MF (tuned)", ["--model", "bpr"], None),
+    "lightgcn": ("LightGCN (tuned)", ["--model", "lightgcn"], None),
+    "gat-random": ("GAT, random features", ["--model", "gat"], None),
+    "gat-template": ("GAT, template-profile features", ["--model", "gat"], "template"),
+    "gat-llm-nocos": ("GAT, LLM-profile features, no cosine term", ["--model", "gat", "--cos-weight", "0"], "llm"),
+    "gat-llm": ("GAT, LLM-profile features (libgatrec's model)", ["--model", "gat"], "llm"),
+}
+MAIN_MODELS = ["pop", "bpr", "lightgcn", "gat-random", "gat-llm"]
+ABLATION_MODELS = ["gat-random", "gat-template", "gat-llm-nocos", "gat-llm"]
+CURVE_MODELS = ["bpr", "lightgcn", "gat-random", "gat-llm"]
+IMPLICIT_MODELS = ["pop", "bpr", "lightgcn", "gat-random", "gat-llm"]
+KS = [5, 10, 20, 50]
+COLD_MAX = 20  # cold-start slice: users with at most this many training ratings
+
+# PAPER.md: the authors' result files, paper protocol, fold u1, K = 10
+PAPER_TABLE = [
+    ("paper's model (LLM features + GAT + hybrid loss)", 0.7624, 0.2147, 0.5236, 0.2108),
+    ("paper's GAT without LLM", 0.7508, 0.1489, 0.4424, 0.1614),
+    ("paper's NGCF", 0.7156, 0.1914, 0.4826, 0.1841),
+    ("paper's LightGCN", 0.6918, 0.1530, 0.4192, 0.1566),
+    ("paper's ALS", 0.6863, 0.1629, 0.3993, 0.1585),
+]
+PAPER_MODEL = PAPER_TABLE[0][1:]
+# Microsoft Recommenders, ML-100K, per-user stratified 75/25, all ratings implicit, K = 10
+MSR_TABLE = [("BiVAE", 0.4751, 0.4118, 0.2191), ("BPR", 0.4420, 0.3882, 0.2125), ("LightGCN", 0.4198, 0.3796, 0.1443)]
+LLM_ITEMS = "movies_structured_100K.csv"
+LLM_USERS = "updated_users_with_summary_df_100k.csv"
+COLOR = {"pop": "#7f7f7f", "bpr": "#1f77b4", "lightgcn": "#2ca02c", "gat-random": "#ff7f0e",
+         "gat-template": "#9467bd", "gat-llm-nocos": "#8c564b", "gat-llm": "#d62728"}
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+class Runner:
+    def __init__(self, args):
+        self.a = args
+        self.gatrec = os.path.abspath(args.gatrec)
+        self.env = dict(os.environ, GATREC_DATA_DIR=os.path.abspath(args.data))
+        self.env.pop("GATREC_LLM_BASE_URL", None)  # profiles here are recorded or templates; never a live LLM
+        self.work = os.path.abspath(args.work)
+        os.makedirs(os.path.join(self.work, "runs"), exist_ok=True)
+        os.makedirs(os.path.join(self.work, "features"), exist_ok=True)
+
+    def run(self, argv, out=None):
+        cmd = [self.gatrec] + argv
+        p = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            sys.exit("results: `gatrec %s` failed (%d):\n%s" % (" ".join(map(shlex.quote, argv)), p.returncode,
+                                                                  p.stderr.strip()))
+        return p.stdout
+
+    def features(self, kind, split, seed):
+        """The GAT's input features for a split: profiles (recorded LLM or templates) -> offline embedder."""
+        key = "%s_%s_%d" % (kind, split.replace(":", "-").replace("+", "_"), seed)
+        tsv = os.path.join(self.work, "features", key + ".tsv")
+        if os.path.exists(tsv):
+            return tsv
+        jsonl = os.path.join(self.work, "features", key + ".jsonl")
+        base = ["--dataset", "ml-100k", "--split", split, "--seed", str(seed), "--out", jsonl]
+        if kind == "template":
+            self.run(["profiles", "generate"] + base)
+        else:
+            llm = os.path.join(os.path.abspath(self.a.data), "llm-profiles")
+            argv = ["profiles", "import"] + base + ["--items", os.path.join(llm, LLM_ITEMS)]
+            # The recorded user profiles were written from u1.base: on any other split they would
+            # leak test ratings, so there users get template profiles from their training part.
+            if split.split("+")[0] == "u1":
+                argv += ["--users", os.path.join(llm, LLM_USERS)]
+            self.run(argv)
+        self.run(["embed", "--dataset", "ml-100k", "--profiles", jsonl, "--out", tsv + ".tmp"])
+        os.replace(tsv + ".tmp", tsv)
+        return tsv
+
+    def train_eval(self, group, model, split, seed, dataset="ml-100k", implicit=False):
+        """Train one model and evaluate it; cached in work/runs."""
+        key = "%s__%s__%s__%s__s%d" % (group, dataset, model, split.replace(":", "-").replace("+", "_"), seed)
+        path = os.path.join(self.work, "runs", key + ".json")
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)
+        label, targs, feat = MODELS[model]
+        mfile = os.path.join(self.work, "runs", key + ".gatrec")
+        argv = ["train", "--dataset", dataset, "--split", split, "--seed", str(seed)] + targs
+        if feat:
+            argv += ["--features", self.features(feat, split, seed)]
+        if implicit:
+            argv += ["--liked", "1"]
+        if self.a.epochs:
+            argv += ["--epochs", str(self.a.epochs)]
+        argv += ["--json", "--out", mfile]
+        t0 = time.time()
+        log("== %s %s %s seed %d" % (group, model, split, seed))
+        lines = [json.loads(l) for l in self.run(argv).splitlines() if l.strip()]
+        rec = {"group": group, "model": model, "split": split, "seed": seed, "dataset": dataset,
+               "train_command": "gatrec " + " ".join(shlex.quote(x) for x in argv),
+               "epochs": [l for l in lines if "epoch" in l], "summary": lines[-1], "eval": {}}
+        evals = [("paper", []), ("standard", [])] if not implicit else [("standard", ["--threshold", "1"])]
+        for proto, extra in evals:
+            out = self.run(["eval", "--model", mfile, "--protocol", proto, "-k", ",".join(map(str, KS)), "--json"]
+                           + extra)
+            rec["eval"][proto] = {str(m["k"]): m for m in map(json.loads, out.splitlines())}
+            if group == "main" and split == "u1":
+                out = self.run(["eval", "--model", mfile, "--protocol", proto, "-k", "10",
+                                "--max-train", str(COLD_MAX), "--json"])
+                rec["eval"][proto + "-cold"] = json.loads(out)
+        rec["wall_seconds"] = round(time.time() - t0, 1)
+        os.remove(mfile)
+        with open(path + ".tmp", "w") as f:
+            json.dump(rec, f)
+        os.replace(path + ".tmp", path)
+        return rec
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics and tables
+
+
+def mean_sd(xs):
+    if not xs:
+        return float("nan"), float("nan")
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def fmt(xs, digits=4):
+    m, s = mean_sd(xs)
+    if math.isnan(m):
+        return "-"
+    return ("%.*f" % (digits, m)).lstrip("0") + (" ± %.*f" % (digits, s)).replace("0.", ".") if len(xs) > 1 else \
+        ("%.*f" % (digits, m)).lstrip("0")
+
+
+def metric(runs, proto, k, name):
+    return [r["eval"][proto][str(k)][name] for r in runs if proto in r["eval"]]
+
+
+def select(runs, group, model=None, split=None):
+    return [r for r in runs if r["group"] == group and (model is None or r["model"] == model)
+            and (split is None or r["split"] == split)]
+
+
+# ---------------------------------------------------------------------------------------------
+# SVG
+
+
+def esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def nice_ticks(lo, hi, n=5):
+    if hi <= lo:
+        hi = lo + 1
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=10 * mag)
+    t = math.floor(lo / step) * step
+    ticks = [round(t, 10)]
+    while ticks[-1] < hi - 1e-12:  # the last tick at or above the highest value
+        t += step
+        ticks.append(round(t, 10))
+    return ticks
+
+
+def panel(x0, y0, w, h, title, xs_label, series, xlog=False, ylabel=""):
+    """A line chart: series = [(label, color, [(x, y), ...]), ...]. Returns SVG elements."""
+    pts = [p for _, _, ps in series for p in ps if not math.isnan(p[1])]
+    if not pts:
+        return []
+    fx = (lambda v: math.log(v)) if xlog else (lambda v: v)
+    xmin, xmax = min(fx(p[0]) for p in pts), max(fx(p[0]) for p in pts)
+    yt = nice_ticks(min(p[1] for p in pts), max(p[1] for p in pts))
+    ymin, ymax = yt[0], yt[-1]
+    L, R, T, B = 52, 10, 24, 36
+    def sx(v):
+        return x0 + L + (fx(v) - xmin) / ((xmax - xmin) or 1) * (w - L - R)
+    def sy(v):
+        return y0 + h - B - (v - ymin) / ((ymax - ymin) or 1) * (h - T - B)
+    el = ['<text x="%.1f" y="%.1f" class="t">%s</text>' % (x0 + w / 2, y0 + 15, esc(title))]
+    for t in yt:
+        el.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" class="g"/>' % (x0 + L, x0 + w - R, sy(t), sy(t)))
+        el.append('<text x="%.1f" y="%.1f" class="yl">%s</text>' % (x0 + L - 4, sy(t) + 4, ("%g" % t)))
+    xticks = sorted({p[0] for p in pts})
+    if len(xticks) > 8:
+        xticks = [v for v in nice_ticks(min(xticks), max(xticks), 6) if min(xticks) <= v <= max(xticks)]
+    for t in xticks:
+        el.append('<text x="%.1f" y="%.1f" class="xl">%g</text>' % (sx(t), y0 + h - B + 16, t))
+    el.append('<text x="%.1f" y="%.1f" class="xl">%s</text>' % (x0 + L + (w - L - R) / 2, y0 + h - 4, esc(xs_label)))
+    if ylabel:
+        el.append('<text transform="translate(%.1f,%.1f) rotate(-90)" class="xl">%s</text>'
+                  % (x0 + 12, y0 + T + (h - T - B) / 2, esc(ylabel)))
+    el.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" class="f"/>' % (x0 + L, y0 + T, w - L - R, h - T - B))
+    for _, color, ps in series:
+        ps = [p for p in ps if not math.isnan(p[1])]
+        if not ps:
+            continue
+        d = " ".join("%s%.1f,%.1f" % ("M" if i == 0 else "L", sx(x), sy(y)) for i, (x, y) in enumerate(ps))
+        el.append('<path d="%s" stroke="%s" class="l"/>' % (d, color))
+        if len(ps) <= 10:
+            el += ['<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (sx(x), sy(y), color) for x, y in ps]
+    return el
+
+
+def legend(x, y, items, cols=2, colw=330):
+    el = []
+    for i, (label, color, dashed) in enumerate(items):
+        cx, cy = x + (i % cols) * colw, y + (i // cols) * 18
+        el.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="3"%s/>'
+                  % (cx, cx + 22, cy - 4, cy - 4, color, ' stroke-dasharray="5,3"' if dashed else ""))
+        el.append('<text x="%d" y="%d" class="lg">%s</text>' % (cx + 28, cy, esc(label)))
+    return el
+
+
+def svg(path, w, h, elements, title):
+    style = ("text{font-family:sans-serif;font-size:12px;fill:#222}.t{font-size:13px;font-weight:bold;"
+             "text-anchor:middle}.yl{text-anchor:end;font-size:11px}.xl{text-anchor:middle;font-size:11px}"
+             ".lg{font-size:12px}.g{stroke:#ddd;stroke-width:1}.f{fill:none;stroke:#999}"
+             ".l{fill:none;stroke-width:2}")
+    with open(path, "w") as f:
+        f.write('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">\n'
+                % (w, h, w, h))
+        f.write("<title>%s</title><style>%s</style>\n" % (esc(title), style))
+        f.write('<rect width="100%" height="100%" fill="white"/>\n')
+        f.write("\n".join(elements) + "\n</svg>\n")
+
+
+def chart_metric_vs_k(path, runs, models, proto, split):
+    names = [("precision", "Precision@K"), ("recall", "Recall@K"), ("ndcg", "NDCG@K"), ("map", "MAP@K")]
+    el = []
+    for j, (m, title) in enumerate(names):
+        series = []
+        for model in models:
+            rs = select(runs, "main", model, split)
+            if rs:
+                series.append((MODELS[model][0], COLOR[model],
+                               [(k, mean_sd(metric(rs, proto, k, m))[0]) for k in KS]))
+        el += panel((j % 2) * 360, (j // 2) * 250, 360, 250, title, "K", series, xlog=True)
+    items = [(MODELS[model][0], COLOR[model], False) for model in models]
+    el += legend(20, 520, items)
+    svg(path, 720, 520 + 18 * ((len(items) + 1) // 2) + 8, el,
+        "metric versus K, %s protocol, ML-100K %s, mean over seeds" % (proto, split))
+
+
+def chart_curves(path, runs, models):
+    el, items = [], []
+    for j, (field, title, ylab) in enumerate([("loss", "training loss", "loss"),
+                                              ("valid_ndcg", "validation NDCG@10 (u1+valid:0.1)", "NDCG@10")]):
+        series = []
+        for model in models:
+            rs = select(runs, "curves", model)
+            if rs:
+                ps = [(e["epoch"], e.get(field, float("nan"))) for e in rs[0]["epochs"]]
+                if field == "loss":  # each kind's loss has its own scale: relative to its first epoch
+                    first = ps[0][1] if ps and ps[0][1] else 1.0
+                    ps = [(x, y / first) for x, y in ps]
+                series.append((MODELS[model][0], COLOR[model], ps))
+                if j == 0:
+                    items.append((MODELS[model][0], COLOR[model], False))
+        el += panel(j * 360, 0, 360, 270, title if field != "loss" else "training loss / first epoch's",
+                    "epoch", series, ylabel=ylab)
+    el += legend(20, 290, items)
+    svg(path, 720, 290 + 18 * ((len(items) + 1) // 2) + 8, el, "training curves")
+
+
+def chart_ablation(path, runs, models, split):
+    names = [("precision", "P@10"), ("recall", "R@10"), ("ndcg", "NDCG@10"), ("map", "MAP@10")]
+    el, W, H = [], 720, 300
+    L, T, B = 52, 30, 40
+    vals = {m: {n: mean_sd(metric(select(runs, "ablation", m, split), "paper", 10, n)) for n, _ in names}
+            for m in models}
+    ymax = max([v[0] + v[1] for m in models for v in vals[m].values() if not math.isnan(v[0])] + [PAPER_MODEL[0]])
+    yt = nice_ticks(0, ymax)
+    def sy(v):
+        return T + (H - T - B) * (1 - v / yt[-1])
+    el.append('<text x="%d" y="18" class="t">ML-100K %s, paper protocol, K = 10: mean ± sd over seeds;'
+              ' black bar: the paper\'s model</text>' % (W // 2, split))
+    for t in yt:
+        el.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="g"/>' % (L, W - 10, sy(t), sy(t)))
+        el.append('<text x="%d" y="%.1f" class="yl">%g</text>' % (L - 4, sy(t) + 4, t))
+    gw = (W - L - 10) / len(names)
+    bw = (gw - 20) / len(models)
+    for g, (n, label) in enumerate(names):
+        gx = L + g * gw + 10
+        for i, m in enumerate(models):
+            v, s = vals[m][n]
+            if math.isnan(v):
+                continue
+            x = gx + i * bw
+            el.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s %.4f</title></rect>'
+                      % (x, sy(v), bw - 2, sy(0) - sy(v), COLOR[m], esc(MODELS[m][0]), label, v))
+            el.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#000"/>'
+                      % (x + bw / 2 - 1, x + bw / 2 - 1, sy(v + s), sy(max(v - s, 0))))
+        pv = PAPER_MODEL[g]
+        el.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#000" stroke-width="2"/>'
+                  % (gx - 4, gx + len(models) * bw + 2, sy(pv), sy(pv)))
+        el.append('<text x="%.1f" y="%d" class="xl">%s</text>' % (gx + len(models) * bw / 2, H - B + 16, label))
+    items = [(MODELS[m][0], COLOR[m], False) for m in models]
+    el += legend(20, H + 10, items)
+    svg(path, W, H + 10 + 18 * ((len(items) + 1) // 2) + 8, el, "ablation")
+
+
+# ---------------------------------------------------------------------------------------------
+# the report
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = "%.0f GiB" % (int(f.readline().split()[1]) / 2**20)
+    except (OSError, ValueError, IndexError):
+        pass
+    osname = platform.platform()
+    try:
+        with open("/etc/debian_version") as f:
+            osname = "Debian " + f.read().strip()
+    except OSError:
+        pass
+    return "%s, %d cores (%s), %s RAM, no GPU" % (osname, os.cpu_count() or 0, cpu, mem)
+
+
+def beats(ours, ref):
+    return "**%s**" % ours if ours != "-" and float(ours.split(" ")[0]) > ref else ours
+
+
+def write_report(a, runs, out_dir, elapsed):
+    R = []
+    w = R.append
+    def m_row(label, rs, proto, k, names, refs=None):
+        cells = []
+        for j, n in enumerate(names):
+            c = fmt(metric(rs, proto, k, n))
+            cells.append(beats(c, refs[j]) if refs else c)
+        return "| %s | %d | %s |" % (label, len(rs), " | ".join(cells))
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or "unknown"
+    seeds = sorted({r["seed"] for r in runs if r["group"] == "main"})
+    folds = sorted({r["split"] for r in runs if r["group"] == "main"})
+    w("# Results")
+    w("")
+    w("Generated by `make results` (`examples/results/results.py`) on %s, libgatrec commit %s, "
+      "%s; %.0f minutes for the runs not already cached. Folds: %s; seeds: %s. Every number below "
+      "is a mean over seeds (and folds where said) ± its standard deviation; `n` counts the runs. "
+      "**Bold**: above the paper's model." % (datetime.date.today().isoformat(), commit, machine(), elapsed / 60,
+                                                ", ".join(folds), ", ".join(map(str, seeds))))
+    w("")
+    w("How each model is trained (defaults of `gatrec train` unless said; docs/model.md has the searches "
+      "behind them):")
+    w("")
+    for name in MAIN_MODELS + ["gat-template", "gat-llm-nocos"]:
+        label, targs, feat = MODELS[name]
+        extra = ""
+        if feat == "llm":
+            extra = (" + `--features` from the recorded LLM profiles (`%s` for items, title and genres for the 91 "
+                     "items without one; `%s` for users on u1, where they were written from u1.base; template "
+                     "user profiles from the training part on every other split, which the recorded ones would "
+                     "leak test ratings into), embedded by `gatrec embed` (hashed TF-IDF, 384-d)" % (LLM_ITEMS, LLM_USERS))
+        elif feat == "template":
+            extra = " + `--features` from template profiles (`gatrec profiles generate` without an LLM) embedded the same way"
+        w("- **%s**: `gatrec train %s`%s" % (label, " ".join(targs), extra))
+    w("")
+    w("Protocols (docs/evaluation.md): **paper** = the authors' `RecEvaluator` (top-K filtered to the user's "
+      "test items, their uneven user sets; relevant = rating ≥ 4); **standard** = full ranking over unseen "
+      "items, denominators K, users with a relevant test item. Training stops on the training loss "
+      "(the test fold is never looked at while training).")
+    w("")
+    names4 = ["precision", "recall", "ndcg", "map"]
+    for k in (10, 20):
+        w("## Paper protocol, ML-100K fold u1, K = %d" % k)
+        w("")
+        w("| model | n | P@%d | R@%d | NDCG@%d | MAP@%d |" % (k, k, k, k))
+        w("|---|---|---|---|---|---|")
+        if k == 10:
+            for row in PAPER_TABLE:
+                w("| %s (published) | - | %s |" % (row[0], " | ".join("%.4f" % v for v in row[1:])))
+        for name in MAIN_MODELS:
+            rs = select(runs, "main", name, "u1")
+            if rs:
+                w(m_row(MODELS[name][0], rs, "paper", k, names4, PAPER_MODEL if k == 10 else None))
+        w("")
+    if k == 20:
+        w("PAPER.md gives the paper's numbers at K = 10 only (its Figure 2 plots other K without a table), "
+          "so K = 20 is shown for our models without a published reference.")
+        w("")
+    w("![metric versus K, paper protocol](results-k-paper.svg)")
+    w("")
+    w("![metric versus K, standard protocol](results-k-standard.svg)")
+    w("")
+    if len(folds) > 1:
+        w("## 5-fold average (u1..u5)")
+        w("")
+        w("Mean ± standard deviation over %d folds × %d seeds." % (len(folds), len(seeds)))
+        w("")
+        for proto, k, names, heads in (("paper", 10, names4, "P@10 | R@10 | NDCG@10 | MAP@10"),
+                                       ("paper", 20, names4, "P@20 | R@20 | NDCG@20 | MAP@20"),
+                                       ("standard", 10, names4, "P@10 | R@10 | NDCG@10 | MAP@10"),
+                                       ("standard", 20, names4, "P@20 | R@20 | NDCG@20 | MAP@20")):
+            w("%s protocol, K = %d:" % (proto.capitalize(), k))
+            w("")
+            w("| model | n | %s |" % heads)
+            w("|---|---|---|---|---|---|")
+            for name in MAIN_MODELS:
+                rs = select(runs, "main", name)
+                if rs:
+                    w(m_row(MODELS[name][0], rs, proto, k, names, PAPER_MODEL if proto == "paper" and k == 10 else None))
+            w("")
+        w("Per fold (NDCG@10, paper protocol, mean over seeds):")
+        w("")
+        w("| model | %s |" % " | ".join(folds))
+        w("|---|%s" % ("---|" * len(folds)))
+        for name in MAIN_MODELS:
+            w("| %s | %s |" % (MODELS[name][0], " | ".join(fmt(metric(select(runs, "main", name, f), "paper", 10, "ndcg"))
+                                                          for f in folds)))
+        w("")
+    w("## Standard protocol, ML-100K fold u1")
+    w("")
+    for k in (10, 20):
+        w("| model | n | P@%d | R@%d | NDCG@%d | HR@%d | MAP@%d | MRR@%d |" % ((k,) * 6))
+        w("|---|---|---|---|---|---|---|---|")
+        for name in MAIN_MODELS:
+            rs = select(runs, "main", name, "u1")
+            if rs:
+                w(m_row(MODELS[name][0], rs, "standard", k, ["precision", "recall", "ndcg", "hit_rate", "map", "mrr"]))
+        w("")
+    w("The paper's model rescored under this protocol on its own lists (PAPER.md): P@10 0.358, R@10 0.215, "
+      "NDCG@10 0.425, HR@10 0.897.")
+    w("")
+    w("## Ablations (fold u1)")
+    w("")
+    w("| variant | n | P@10 | R@10 | NDCG@10 | MAP@10 | standard NDCG@10 |")
+    w("|---|---|---|---|---|---|---|")
+    for name in ABLATION_MODELS:
+        rs = select(runs, "ablation", name, "u1")
+        if rs:
+            w(m_row(MODELS[name][0], rs, "paper", 10, names4, PAPER_MODEL)[:-2] + " | %s |"
+              % fmt(metric(rs, "standard", 10, "ndcg")))
+    w("")
+    w("![ablation bars](results-ablation.svg)")
+    w("")
+    w("## Training curves")
+    w("")
+    w("Seed 1 on `u1+valid:0.1` (10% of each user's training ratings held out for validation; early "
+      "stopping on validation NDCG@10 standard protocol, the curves below). Each loss is divided by its "
+      "first epoch's (BPR-MF and LightGCN have no cosine term, and mini-batches).")
+    w("")
+    w("![training curves](results-curves.svg)")
+    w("")
+    for name in CURVE_MODELS:
+        rs = select(runs, "curves", name)
+        if rs:
+            best = max(rs[0]["epochs"], key=lambda e: e.get("valid_ndcg", 0))
+            w("- %s: best validation NDCG@10 %.4f at epoch %d of %d (%.1f s)" % (
+                MODELS[name][0], best.get("valid_ndcg", float("nan")), best["epoch"], len(rs[0]["epochs"]),
+                rs[0]["summary"].get("seconds", float("nan"))))
+    w("")
+    w("## Cold start (fold u1)")
+    w("")
+    cold = select(runs, "main", None, "u1")
+    n_std = {r["eval"]["standard-cold"]["users"] for r in cold if "standard-cold" in r["eval"]}
+    n_pap = {r["eval"]["paper-cold"]["users"] for r in cold if "paper-cold" in r["eval"]}
+    w("Users with at most %d training ratings in u1.base: %s of them are evaluated under the paper protocol and "
+      "%s under the standard one (those with a relevant test item), out of the 459 users of the u1 test fold. A small slice: a "
+      "difference of .02 between two models here is within the seed spread." % (
+          COLD_MAX, "/".join(map(str, sorted(n_pap))) or "-", "/".join(map(str, sorted(n_std))) or "-"))
+    w("")
+    w("| model | n | paper P@10 | paper R@10 | paper NDCG@10 | standard R@10 | standard NDCG@10 |")
+    w("|---|---|---|---|---|---|---|")
+    for name in MAIN_MODELS:
+        rs = [r for r in select(runs, "main", name, "u1") if "paper-cold" in r["eval"]]
+        if rs:
+            w("| %s | %d | %s |" % (MODELS[name][0], len(rs), " | ".join(
+                fmt([r["eval"][p][n] for r in rs]) for p, n in (("paper-cold", "precision"), ("paper-cold", "recall"),
+                                                                   ("paper-cold", "ndcg"), ("standard-cold", "recall"),
+                                                                   ("standard-cold", "ndcg")))))
+    w("")
+    imp = select(runs, "implicit")
+    if imp:
+        w("## Microsoft Recommenders' split: per-user 75/25, all ratings implicit")
+        w("")
+        w("`--split random:0.25` (per user, seeded) and `--liked 1` (every rating a positive), evaluated with "
+          "`--protocol standard --threshold 1 -k 10`. Their figures come from one split of their own; ours are "
+          "the mean over %d seeds, each its own split." % len({r["seed"] for r in imp}))
+        w("")
+        w("| model | n | NDCG@10 | P@10 | R@10 |")
+        w("|---|---|---|---|---|")
+        for row in MSR_TABLE:
+            w("| Microsoft Recommenders %s (published) | - | %.4f | %.4f | %.4f |" % row)
+        for name in IMPLICIT_MODELS:
+            rs = select(runs, "implicit", name)
+            if rs:
+                w("| %s | %d | %s |" % (MODELS[name][0], len(rs), " | ".join(
+                    beats(fmt(metric(rs, "standard", 10, n)), MSR_TABLE[0][1 + j])
+                    for j, n in enumerate(["ndcg", "precision", "recall"]))))
+        w("")
+        w("Bold here: above BiVAE's figure.")
+        w("")
+    w("## ML-1M")
+    w("")
+    if a.ml1m_present:
+        w("ML-1M ratings were found; runs are listed in the tables above where present.")
+    else:
+        w("Not run: `ml-1m/ratings.dat` is not in the data directory on this machine (only the user and "
+          "movie files are), so there is nothing to train on; `make results` runs it where the file is present "
+          "(`gatrec data fetch ml-1m` downloads it from GroupLens with its checksum).")
+    w("")
+    w("## LLM reranking")
+    w("")
+    w("Not run: no LLM endpoint is reachable from this machine (`GATREC_LLM_BASE_URL` unset), and a recorded "
+      "reranking does not exist. The four strategies are tested against the scripted server "
+      "(docs/rerank.md); with an endpoint, `gatrec recommend --model M --user U --rerank list|pairwise|batch|score` "
+      "reranks one user's candidates.")
+    w("")
+    w("## Commands")
+    w("")
+    w("```sh")
+    w("make results                                   # the matrix above (cached runs are reused)")
+    w("make results RESULTS_ARGS='--folds u1 --seeds 1'   # a quick slice")
+    w("```")
+    w("")
+    w("Each run, for example:")
+    w("")
+    w("```sh")
+    ex = select(runs, "main", "gat-llm", "u1") or runs
+    if ex:
+        w(ex[0]["train_command"].replace(os.path.abspath(a.work), "$WORK"))
+        w("gatrec eval --model MODEL --protocol paper -k 5,10,20,50 --json")
+        w("gatrec eval --model MODEL --protocol standard -k 5,10,20,50 --json")
+        w("gatrec eval --model MODEL --protocol paper -k 10 --max-train %d --json   # cold start" % COLD_MAX)
+    w("```")
+    w("")
+    w("The features for `--features` come from `gatrec profiles import|generate` and `gatrec embed` "
+      "(docs/embedder.md); every run's full command and per-epoch log is kept in `%s/runs/*.json`." %
+      os.path.relpath(a.work))
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write("\n".join(R) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--gatrec", default="build/gatrec")
+    p.add_argument("--data", default=os.environ.get("GATREC_DATA_DIR", "../shared/data"))
+    p.add_argument("--work", default="build/results")
+    p.add_argument("--out", default="docs")
+    p.add_argument("--folds", default="u1,u2,u3,u4,u5")
+    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--epochs", type=int, default=0, help="cap every training (0: each model's default)")
+    p.add_argument("--skip", default="", help="groups to leave out: ablation,curves,implicit")
+    p.add_argument("--report-only", action="store_true", help="write the report from the cached runs")
+    a = p.parse_args()
+    if not os.path.exists(os.path.join(a.data, "ml-100k", "u1.base")):
+        sys.exit("results: no ML-100K in %s (set GATREC_DATA_DIR or --data)" % a.data)
+    a.ml1m_present = os.path.exists(os.path.join(a.data, "ml-1m", "ratings.dat"))
+    folds, seeds, skip = a.folds.split(","), [int(s) for s in a.seeds.split(",")], set(filter(None, a.skip.split(",")))
+    r = Runner(a)
+    t0 = time.time()
+    if not a.report_only:
+        for seed in seeds:  # seed-major: a partial matrix still has every model on every fold
+            for fold in folds:
+                for model in MAIN_MODELS:
+                    if model != "pop" or seed == seeds[0]:
+                        r.train_eval("main", model, fold, seed)
+        if "ablation" not in skip:
+            for seed in seeds:
+                for model in ABLATION_MODELS:
+                    if model not in MAIN_MODELS:  # the others are the main runs on u1
+                        r.train_eval("ablation", model, "u1", seed)
+        if "curves" not in skip:
+            for model in CURVE_MODELS:
+                r.train_eval("curves", model, "u1+valid:0.1", seeds[0])
+        if "implicit" not in skip:
+            for seed in seeds:
+                for model in IMPLICIT_MODELS:
+                    if model != "pop" or seed == seeds[0]:
+                        r.train_eval("implicit", model, "random:0.25", seed, implicit=True)
+    runs = []
+    for fn in sorted(os.listdir(os.path.join(r.work, "runs"))):
+        if fn.endswith(".json"):
+            with open(os.path.join(r.work, "runs", fn)) as f:
+                rec = json.load(f)
+            if rec["seed"] in seeds and (rec["group"] != "main" or rec["split"] in folds):
+                runs.append(rec)
+    # Ablations reuse the main runs of the same model, fold and seed.
+    for rec in list(runs):
+        if rec["group"] == "main" and rec["split"] == "u1" and rec["model"] in ABLATION_MODELS and \
+                not any(x["group"] == "ablation" and x["model"] == rec["model"] and x["seed"] == rec["seed"]
+                        for x in runs):
+            runs.append(dict(rec, group="ablation"))
+    os.makedirs(a.out, exist_ok=True)
+    chart_metric_vs_k(os.path.join(a.out, "results-k-paper.svg"), runs, MAIN_MODELS, "paper", "u1")
+    chart_metric_vs_k(os.path.join(a.out, "results-k-standard.svg"), runs, MAIN_MODELS, "standard", "u1")
+    chart_curves(os.path.join(a.out, "results-curves.svg"), runs, CURVE_MODELS)
+    chart_ablation(os.path.join(a.out, "results-ablation.svg"), runs, ABLATION_MODELS, "u1")
+    write_report(a, runs, a.out, time.time() - t0)
+    log("results: %d runs -> %s" % (len(runs), os.path.join(a.out, "results.md")))
+
+
+if __name__ == "__main__":
+    main()
