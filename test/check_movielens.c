@@ -260,6 +260,45 @@ START_TEST(test_cli_gat)
         ck_assert_msg(strstr(out, "because you rated"), "no template justification: %s", out);
         free(plain);
         free(out);
+        {
+            /* every user reranked into a CSV: each user's first two swap; one request per user,
+               none on a rerun (the cache) */
+            unsigned before = llm_server_requests(s);
+            char *csv;
+            snprintf(args, sizeof args, "recommend --model %s/gat.model --all -k 3 --csv", dir);
+            plain = run_cli(args, &st);
+            ck_assert_int_eq(st, 0);
+            snprintf(args, sizeof args,
+                     "recommend --model %s/gat.model --all -k 3 --csv --rerank list --candidates 2 --fusion none "
+                     "--llm %s --cache %s/llm-cache --out %s/reranked.csv",
+                     dir, llm_server_url(s), dir, dir);
+            out = run_cli(args, &st);
+            ck_assert_msg(st == 0 && strstr(out, "reranked 943 users' top 2 by the LLM (list); 0 kept the model's order"),
+                          "--all --rerank said: %s", out);
+            free(out);
+            ck_assert_uint_eq(llm_server_requests(s) - before, 943);
+            snprintf(args, sizeof args, "%s/reranked.csv", dir);
+            csv = slurp(args);
+            ck_assert_ptr_nonnull(csv);
+            {
+                /* user 1's lines: plain "1,a,1 1,b,2 1,c,3" -> reranked "1,b,1 1,a,2 1,c,3" */
+                long pa, pb, pc, ra, rb, rc3;
+                ck_assert_int_eq(sscanf(strchr(plain, '\n') + 1, "1,%ld,1\n1,%ld,2\n1,%ld,3", &pa, &pb, &pc), 3);
+                ck_assert_int_eq(sscanf(strchr(csv, '\n') + 1, "1,%ld,1\n1,%ld,2\n1,%ld,3", &ra, &rb, &rc3), 3);
+                ck_assert_msg(ra == pb && rb == pa && rc3 == pc, "plain %ld %ld %ld, reranked %ld %ld %ld", pa, pb, pc,
+                              ra, rb, rc3);
+            }
+            free(csv);
+            free(plain);
+            before = llm_server_requests(s);
+            snprintf(args, sizeof args,
+                     "recommend --model %s/gat.model --all -k 3 --csv --rerank list --candidates 2 --fusion none "
+                     "--llm %s --cache %s/llm-cache --out %s/again.csv",
+                     dir, llm_server_url(s), dir, dir);
+            free(run_cli(args, &st));
+            ck_assert_int_eq(st, 0);
+            ck_assert_uint_eq(llm_server_requests(s) - before, 0);
+        }
         llm_server_stop(s);
     }
     snprintf(args, sizeof args, "eval --model %s/gat.model --protocol paper -k 10 --json", dir);

@@ -436,6 +436,7 @@ static const char recommend_usage[] =
     "                        [--llm URL] [--cache DIR]\n"
     "       gatrec recommend --model MODEL --new-user TEXT --rated ID:STARS[,ID:STARS...] [-k K]\n"
     "       gatrec recommend --model MODEL --all [-k K] --csv [--out FILE]\n"
+    "                        [--rerank ... --candidates N --fusion ... --profiles FILE --llm URL]\n"
     "\n"
     "The K best items the user has not rated in training, each with why it was chosen: for a\n"
     "learned model, the user's rated items that most support it (--evidence lists them with\n"
@@ -452,7 +453,8 @@ static const char recommend_usage[] =
     "their profile, embedded with the embedder the model carries (train --embedder), and\n"
     "--rated lists their ratings by item id.\n"
     "--all --csv writes user_id,item_id,rank for every user (to FILE, or standard output),\n"
-    "the format 'gatrec eval --recs' reads. Default -k 10.\n";
+    "the format 'gatrec eval --recs' reads; with --rerank each user's first --candidates are\n"
+    "reordered by the LLM first (the rest of the top K stays in the model's order). Default -k 10.\n";
 
 #define EVIDENCE_K 3
 
@@ -547,6 +549,36 @@ static char *item_text(const gatrec_model *m, const context *c, int32_t item)
     return t;
 }
 
+/* Have the LLM reorder the first min(n, 64) of `items` (the model's order, model indices) for
+ * user `uid`. An unusable answer leaves the model's order, says why on standard error and sets
+ * *note; only running out of memory is an error. */
+static int rerank_items(const gatrec_model *m, const context *c, gatrec_reranker *rr, long long uid, int32_t *items,
+                        size_t n, const char **note)
+{
+    const char *profile = c->p ? gatrec_profiles_get(c->p, GATREC_NODE_USER, uid) : NULL;
+    int64_t ids[64], out[64];
+    char *texts[64];
+    size_t nc = n < 64 ? n : 64;
+    int rc = GATREC_OK;
+    for (size_t j = 0; j < nc; j++) {
+        out[j] = ids[j] = gatrec_model_item_id(m, items[j]); /* whatever fails leaves the model's order */
+        if (!(texts[j] = item_text(m, c, items[j])))
+            rc = GATREC_ENOMEM;
+    }
+    if (!rc)
+        rc = gatrec_reranker_rerank(rr, profile ? profile : "(no profile)", ids, (const char *const *)texts, nc, out);
+    for (size_t j = 0; j < nc; j++) {
+        gatrec_model_item_index(m, out[j], &items[j]);
+        free(texts[j]);
+    }
+    if (rc && rc != GATREC_ENOMEM) {
+        *note = gatrec_last_error();
+        fprintf(stderr, "gatrec recommend: user %lld: %s\n", uid, *note);
+        rc = GATREC_OK;
+    }
+    return rc;
+}
+
 static int recommend_user(const gatrec_model *m, const rec_args *a)
 {
     context c;
@@ -584,28 +616,9 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         goto done;
     }
     const char *user_profile = c.p ? gatrec_profiles_get(c.p, GATREC_NODE_USER, a->uid) : NULL;
-    if (a->rerank) {
-        int64_t ids[64], out[64];
-        char *texts[64];
-        size_t nc = n < 64 ? n : 64;
-        for (size_t j = 0; j < nc; j++) {
-            ids[j] = gatrec_model_item_id(m, items[j]);
-            texts[j] = item_text(m, &c, items[j]);
-        }
-        int rrc = gatrec_reranker_rerank(rr, user_profile ? user_profile : "(no profile)", ids,
-                                         (const char *const *)texts, nc, out);
-        if (rrc == GATREC_ENOMEM) {
-            rc = cli_fail("recommend", rrc);
-            goto done;
-        }
-        if (rrc)
-            note = gatrec_last_error();
-        for (size_t j = 0; j < nc; j++) {
-            gatrec_model_item_index(m, out[j], &items[j]);
-            free(texts[j]);
-        }
-        if (rrc)
-            fprintf(stderr, "gatrec recommend: %s\n", note);
+    if (a->rerank && (rc = rerank_items(m, &c, rr, a->uid, items, n, &note))) {
+        rc = cli_fail("recommend", rc);
+        goto done;
     }
     if (n > a->k)
         n = a->k;
@@ -667,6 +680,64 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         printf("]}\n");
     rc = EXIT_OK;
 done:
+    gatrec_reranker_free(rr);
+    gatrec_llm_free(llm);
+    close_context(&c);
+    free(items);
+    free(scores);
+    return rc;
+}
+
+/* --all --csv --rerank: every user's top K with the first --candidates reordered by the LLM
+ * (answers cached, so a rerun asks nothing twice). */
+static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatrec_reclist **out)
+{
+    context c;
+    gatrec_llm *llm = NULL;
+    gatrec_reranker *rr = NULL;
+    gatrec_reranker_options ro = GATREC_RERANKER_OPTIONS_INIT;
+    gatrec_reclist *list = NULL;
+    size_t want = a->candidates > a->k ? a->candidates : a->k, nu = gatrec_model_num_users(m), fell_back = 0;
+    int32_t *items = malloc(want * sizeof *items);
+    float *scores = malloc(want * sizeof *scores);
+    int tty = isatty(2), rc;
+    memset(&c, 0, sizeof c);
+    if (!items || !scores) {
+        rc = cli_fail("recommend", GATREC_ENOMEM);
+        goto done;
+    }
+    if ((rc = parse_rerank(a, &ro)) || (rc = open_context(m, a, 1, &c)))
+        goto done;
+    if ((rc = cli_open_llm(a->llm, a->cache, 8, &llm)) || (llm && (rc = gatrec_reranker_new(llm, &ro, &rr))) ||
+        (rc = gatrec_reclist_new(nu, &list))) {
+        rc = cli_fail("recommend", rc);
+        goto done;
+    }
+    if (!llm) {
+        rc = cli_usage_error("recommend", "%s", "--rerank needs an LLM: set $GATREC_LLM_BASE_URL or --llm URL");
+        goto done;
+    }
+    for (int32_t u = 0; (size_t)u < nu; u++) {
+        const char *note = NULL;
+        size_t n = 0;
+        if ((rc = gatrec_model_recommend(m, u, want, items, scores, &n)) ||
+            (rc = rerank_items(m, &c, rr, (long long)gatrec_model_user_id(m, u), items,
+                               n < a->candidates ? n : a->candidates, &note)) ||
+            (rc = gatrec_reclist_set(list, u, items, n < a->k ? n : a->k))) {
+            rc = cli_fail("recommend", rc);
+            goto done;
+        }
+        fell_back += note != NULL;
+        if (tty)
+            fprintf(stderr, "\rreranking: %zu/%zu users", (size_t)u + 1, nu);
+    }
+    fprintf(stderr, "%sreranked %zu users' top %zu by the LLM (%s); %zu kept the model's order\n", tty ? "\n" : "", nu,
+            a->candidates, a->rerank, fell_back);
+    *out = list;
+    list = NULL;
+    rc = EXIT_OK;
+done:
+    gatrec_reclist_free(list);
     gatrec_reranker_free(rr);
     gatrec_llm_free(llm);
     close_context(&c);
@@ -794,6 +865,10 @@ int cmd_recommend(int argc, char **argv)
         rc = fold_in_user(m, &a);
     } else if (!all) {
         rc = recommend_user(m, &a);
+    } else if (a.rerank) {
+        if ((rc = recommend_all_reranked(m, &a, &list)) == EXIT_OK &&
+            (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m)))
+            rc = cli_fail("recommend", rc);
     } else if ((rc = gatrec_model_recommend_all(m, (size_t)k, &list)) ||
                (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m))) {
         rc = cli_fail("recommend", rc);
