@@ -60,15 +60,16 @@ class Runner:
     def __init__(self, args):
         self.a = args
         self.gatrec = os.path.abspath(args.gatrec)
-        self.env = dict(os.environ, GATREC_DATA_DIR=os.path.abspath(args.data))
+        self.llm_env = dict(os.environ, GATREC_DATA_DIR=os.path.abspath(args.data))  # for reranking only
+        self.env = dict(self.llm_env)
         self.env.pop("GATREC_LLM_BASE_URL", None)  # profiles here are recorded or templates; never a live LLM
         self.work = os.path.abspath(args.work)
         os.makedirs(os.path.join(self.work, "runs"), exist_ok=True)
         os.makedirs(os.path.join(self.work, "features"), exist_ok=True)
 
-    def run(self, argv, out=None):
+    def run(self, argv, env=None):
         cmd = [self.gatrec] + argv
-        p = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = subprocess.run(cmd, env=env or self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0:
             sys.exit("results: `gatrec %s` failed (%d):\n%s" % (" ".join(map(shlex.quote, argv)), p.returncode,
                                                                   p.stderr.strip()))
@@ -96,15 +97,15 @@ class Runner:
         os.replace(tsv + ".tmp", tsv)
         return tsv
 
-    def train_eval(self, group, model, split, seed, dataset="ml-100k", implicit=False):
-        """Train one model and evaluate it; cached in work/runs."""
+    def train_eval(self, group, model, split, seed, dataset="ml-100k", implicit=False, keep=False):
+        """Train one model and evaluate it; cached in work/runs (the model file too when `keep`)."""
         key = "%s__%s__%s__%s__s%d" % (group, dataset, model, split.replace(":", "-").replace("+", "_"), seed)
         path = os.path.join(self.work, "runs", key + ".json")
-        if os.path.exists(path):
+        mfile = os.path.join(self.work, "runs", key + ".gatrec")
+        if os.path.exists(path) and (not keep or os.path.exists(mfile)):
             with open(path) as f:
                 return json.load(f)
         label, targs, feat = MODELS[model]
-        mfile = os.path.join(self.work, "runs", key + ".gatrec")
         argv = ["train", "--dataset", dataset, "--split", split, "--seed", str(seed)] + targs
         if feat:
             argv += ["--features", self.features(feat, split, seed)]
@@ -129,7 +130,35 @@ class Runner:
                                 "--max-train", str(COLD_MAX), "--json"])
                 rec["eval"][proto + "-cold"] = json.loads(out)
         rec["wall_seconds"] = round(time.time() - t0, 1)
-        os.remove(mfile)
+        rec["model_file"] = mfile
+        if not keep:
+            os.remove(mfile)
+        with open(path + ".tmp", "w") as f:
+            json.dump(rec, f)
+        os.replace(path + ".tmp", path)
+        return rec
+
+
+    def rerank(self, base, strategy):
+        """Every user's candidates from a kept model reordered by the LLM, then evaluated as a list."""
+        key = "rerank__%s__%s__s%d" % (strategy, base["model"], base["seed"])
+        path = os.path.join(self.work, "runs", key + ".json")
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)
+        feat = MODELS[base["model"]][2]
+        profiles = os.path.join(self.work, "features", "%s_%s_%d.jsonl" % (feat, base["split"], base["seed"]))
+        csv = os.path.join(self.work, "runs", key + ".csv")
+        argv = ["recommend", "--model", base["model_file"], "--all", "-k", str(max(KS)), "--csv", "--rerank", strategy,
+                "--candidates", "20", "--profiles", profiles, "--out", csv]
+        log("== rerank %s on %s %s seed %d" % (strategy, base["model"], base["split"], base["seed"]))
+        self.run(argv, env=self.llm_env)
+        rec = {"group": "rerank", "model": base["model"], "strategy": strategy, "split": base["split"],
+               "seed": base["seed"], "train_command": "gatrec " + " ".join(shlex.quote(x) for x in argv), "eval": {}}
+        for proto in ("paper", "standard"):
+            out = self.run(["eval", "--recs", csv, "--dataset", "ml-100k", "--split", base["split"], "--protocol", proto,
+                            "-k", ",".join(map(str, KS)), "--json"])
+            rec["eval"][proto] = {str(m["k"]): m for m in map(json.loads, out.splitlines())}
         with open(path + ".tmp", "w") as f:
             json.dump(rec, f)
         os.replace(path + ".tmp", path)
@@ -538,10 +567,25 @@ def write_report(a, runs, out_dir, elapsed):
     w("")
     w("## LLM reranking")
     w("")
-    w("Not run: no LLM endpoint is reachable from this machine (`GATREC_LLM_BASE_URL` unset), and a recorded "
-      "reranking does not exist. The four strategies are tested against the scripted server "
-      "(docs/rerank.md); with an endpoint, `gatrec recommend --model M --user U --rerank list|pairwise|batch|score` "
-      "reranks one user's candidates.")
+    rr = select(runs, "rerank")
+    if rr:
+        w("The GAT's top 20 of every user (LLM-profile features, u1, seed %d) reordered by the LLM at `%s` "
+          "(`gatrec recommend --all --csv --rerank S --candidates 20`, the authors' rank-dependent fusion), "
+          "then evaluated as lists (`gatrec eval --recs`)." % (rr[0]["seed"], os.environ.get("GATREC_LLM_BASE_URL", "?")))
+        w("")
+        w("| strategy | paper P@10 | paper R@10 | paper NDCG@10 | paper MAP@10 | standard NDCG@10 |")
+        w("|---|---|---|---|---|---|")
+        base = [x for x in select(runs, "main", "gat-llm", "u1") if x["seed"] == rr[0]["seed"]]
+        for x in base + rr:
+            w("| %s | %s | %s |" % (x.get("strategy", "none (the GAT's order)"), " | ".join(
+                beats(fmt(metric([x], "paper", 10, n)), PAPER_MODEL[j]) for j, n in enumerate(names4)),
+                fmt(metric([x], "standard", 10, "ndcg"))))
+    else:
+        w("Not run: no LLM endpoint is reachable from this machine (`GATREC_LLM_BASE_URL` unset), and no "
+          "recorded reranking exists. With an endpoint set, `make results` reranks every user's top 20 from "
+          "the GAT with each of the four strategies (`gatrec recommend --model M --all --csv --rerank "
+          "list|pairwise|batch|score`) and adds a table here; the strategies themselves are tested against the "
+          "scripted server (docs/rerank.md).")
     w("")
     w("## Commands")
     w("")
@@ -577,7 +621,7 @@ def main():
     p.add_argument("--folds", default="u1,u2,u3,u4,u5")
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--epochs", type=int, default=0, help="cap every training (0: each model's default)")
-    p.add_argument("--skip", default="", help="groups to leave out: ablation,curves,implicit")
+    p.add_argument("--skip", default="", help="groups to leave out: ablation,curves,implicit,rerank")
     p.add_argument("--report-only", action="store_true", help="write the report from the cached runs")
     a = p.parse_args()
     if not os.path.exists(os.path.join(a.data, "ml-100k", "u1.base")):
@@ -587,11 +631,15 @@ def main():
     r = Runner(a)
     t0 = time.time()
     if not a.report_only:
+        llm = bool(os.environ.get("GATREC_LLM_BASE_URL")) and "rerank" not in skip
         for seed in seeds:  # seed-major: a partial matrix still has every model on every fold
             for fold in folds:
                 for model in MAIN_MODELS:
                     if model != "pop" or seed == seeds[0]:
-                        r.train_eval("main", model, fold, seed)
+                        keep = llm and model == "gat-llm" and fold == "u1" and seed == seeds[0]
+                        base = r.train_eval("main", model, fold, seed, keep=keep)
+                        for strategy in ("list", "pairwise", "batch", "score") if keep else ():
+                            r.rerank(base, strategy)
         if "ablation" not in skip:
             for seed in seeds:
                 for model in ABLATION_MODELS:
