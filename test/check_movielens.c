@@ -180,6 +180,9 @@ START_TEST(test_cli_end_to_end)
     out = run_cli("train --model bpr --liked four --out /dev/null", &st);
     ck_assert_int_eq(st, 2);
     free(out);
+    out = run_cli("train --model bpr --lr-factor 0 --out /dev/null", &st);
+    ck_assert_msg(st == 2 && strstr(out, "--lr-factor"), "said: %s", out);
+    free(out);
     out = run_cli("eval --recs /nonexistent.csv --dataset ml-100k --split u1", &st);
     ck_assert_int_eq(st, 1);
     ck_assert_msg(strstr(out, "/nonexistent.csv"), "said: %s", out);

@@ -13,7 +13,7 @@ static const char train_usage[] =
     "                    [--features FILE] [--freeze-features] [--preset paper|paper-nollm]\n"
     "                    [--epochs N] [--layers SPEC] [--dim N] [--propagation N] [--lr X]\n"
     "                    [--weight-decay X] [--feature-weight-decay X] [--cos-weight X] [--dropout X]\n"
-    "                    [--negatives N]\n"
+    "                    [--lr-patience N] [--lr-factor X] [--negatives N]\n"
     "                    [--sampling robust|uniform|popularity|hard] [--batch N] [--patience N]\n"
     "                    [--eval-k K] [--kernels fast|reference] [--no-edge-attr] [--no-layernorm]\n"
     "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--liked R] [--seed N]\n"
@@ -118,7 +118,8 @@ int cmd_train(int argc, char **argv)
     const char *spec = "ml-100k", *sp = "u1", *kind_s = "pop", *seed_s = "1", *threads_s = "0", *out = NULL;
     const char *features_path = NULL, *preset = NULL, *sampling = NULL, *embedder_path = NULL, *liked_s = NULL;
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
-               *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL;
+               *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL,
+               *lrpat_s = NULL, *lrfac_s = NULL;
     int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, rc;
     gatrec_model_options mo = GATREC_MODEL_OPTIONS_INIT;
     cli_opt opts[] = {{"--dataset", &spec, NULL},       {"--split", &sp, NULL},
@@ -136,16 +137,18 @@ int cmd_train(int argc, char **argv)
                       {"--no-edge-attr", NULL, &no_attr}, {"--no-layernorm", NULL, &no_ln},
                       {"--no-residual", NULL, &no_res}, {"--no-self-loops", NULL, &no_self},
                       {"--embedder", &embedder_path, NULL}, {"--feature-weight-decay", &fwd_s, NULL},
-                      {"--liked", &liked_s, NULL},      {NULL, NULL, NULL}};
+                      {"--liked", &liked_s, NULL},      {"--lr-patience", &lrpat_s, NULL},
+                      {"--lr-factor", &lrfac_s, NULL},  {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 0, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 0, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
         {"--weight-decay", NULL, 0, 10, 0, &mo.weight_decay, 0}, {"--cos-weight", NULL, 0, 1000, 0, &mo.cos_weight, 0},
         {"--dropout", NULL, 0, 0.99, 0, &mo.dropout, 0},      {"--negatives", NULL, 0, 1000, 1, &mo.negatives, 0},
         {"--batch", NULL, 0, 1e12, 1, &mo.batch_size, 1},     {"--patience", NULL, 0, 1000000, 1, &mo.patience, 0},
-        {"--eval-k", NULL, 0, 100000, 1, &mo.eval_k, 1},     {"--feature-weight-decay", NULL, 0, 100, 0, &mo.feature_weight_decay, 0}};
-    const char **texts[] = {&epochs_s, &dim_s, &prop_s, &lr_s,    &wd_s,    &cos_s,
-                            &drop_s,   &neg_s, &batch_s, &pat_s, &evalk_s, &fwd_s};
+        {"--eval-k", NULL, 0, 100000, 1, &mo.eval_k, 1},     {"--feature-weight-decay", NULL, 0, 100, 0, &mo.feature_weight_decay, 0},
+        {"--lr-patience", NULL, 0, 1000000, 1, &mo.lr_patience, 0}, {"--lr-factor", NULL, 0.001, 1, 0, &mo.lr_factor, 0}};
+    const char **texts[] = {&epochs_s, &dim_s, &prop_s, &lr_s,    &wd_s,    &cos_s,   &drop_s,
+                            &neg_s,    &batch_s, &pat_s, &evalk_s, &fwd_s, &lrpat_s, &lrfac_s};
     train_view view = {0, 0};
     gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
