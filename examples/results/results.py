@@ -384,6 +384,9 @@ def beats(ours, ref):
     return "**%s**" % ours if ours != "-" and float(ours.split(" ")[0]) > ref else ours
 
 
+LABEL = {"precision": "P", "recall": "R", "ndcg": "NDCG", "map": "MAP", "hit_rate": "HR", "mrr": "MRR"}
+
+
 def write_report(a, runs, out_dir, elapsed):
     R = []
     w = R.append
@@ -396,6 +399,7 @@ def write_report(a, runs, out_dir, elapsed):
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE, text=True,
                             cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or "unknown"
+    names4 = ["precision", "recall", "ndcg", "map"]
     seeds = sorted({r["seed"] for r in runs if r["group"] == "main"})
     folds = sorted({r["split"] for r in runs if r["group"] == "main"})
     w("# Results")
@@ -405,6 +409,34 @@ def write_report(a, runs, out_dir, elapsed):
       "is a mean over seeds (and folds where said) ± its standard deviation; `n` counts the runs. "
       "**Bold**: above the paper's model." % (datetime.date.today().isoformat(), commit, machine(), elapsed / 60,
                                                 ", ".join(folds), ", ".join(map(str, seeds))))
+    w("")
+    w("## The targets at a glance")
+    w("")
+    w("| target | libgatrec's GAT (LLM-profile features) | reference | met |")
+    w("|---|---|---|---|")
+    def target(what, ours_runs, proto, k, name, ref, ref_label):
+        xs = metric(ours_runs, proto, k, name)
+        if not xs or ref is None:
+            return
+        m = mean_sd(xs)[0]
+        w("| %s | %s | %s %.4f | %s |" % (what, fmt(xs), ref_label, ref, "yes" if m > ref else "**no**"))
+    ours_u1 = select(runs, "main", "gat-llm", "u1")
+    for j, n in enumerate(names4):
+        target("paper protocol, u1, %s@10" % LABEL[n], ours_u1, "paper", 10, n, PAPER_MODEL[j], "paper's model")
+    ours_all = select(runs, "main", "gat-llm")
+    if len(folds) > 1:
+        for j, n in enumerate(names4):
+            target("paper protocol, 5 folds, %s@10" % LABEL[n], ours_all, "paper", 10, n, PAPER_MODEL[j], "paper's model (u1)")
+    for base in ("bpr", "lightgcn"):
+        for k in (10, 20):
+            ref = metric(select(runs, "main", base, "u1"), "standard", k, "ndcg")
+            if ref:
+                target("standard protocol, u1, NDCG@%d" % k, ours_u1, "standard", k, "ndcg", mean_sd(ref)[0],
+                       MODELS[base][0])
+    imp = select(runs, "implicit", "gat-llm")
+    for j, n in enumerate(["ndcg", "precision", "recall"]):
+        target("Microsoft Recommenders' 75/25 implicit split, %s@10" % LABEL[n], imp, "standard", 10, n,
+               MSR_TABLE[0][1 + j], "BiVAE")
     w("")
     w("How each model is trained (defaults of `gatrec train` unless said; docs/model.md has the searches "
       "behind them):")
@@ -426,7 +458,6 @@ def write_report(a, runs, out_dir, elapsed):
       "items, denominators K, users with a relevant test item. Training stops on the training loss "
       "(the test fold is never looked at while training).")
     w("")
-    names4 = ["precision", "recall", "ndcg", "map"]
     for k in (10, 20):
         w("## Paper protocol, ML-100K fold u1, K = %d" % k)
         w("")
