@@ -154,7 +154,9 @@ class Runner:
         log("== rerank %s on %s %s seed %d" % (strategy, base["model"], base["split"], base["seed"]))
         self.run(argv, env=self.llm_env)
         rec = {"group": "rerank", "model": base["model"], "strategy": strategy, "split": base["split"],
-               "seed": base["seed"], "train_command": "gatrec " + " ".join(shlex.quote(x) for x in argv), "eval": {}}
+               "seed": base["seed"], "train_command": "gatrec " + " ".join(shlex.quote(x) for x in argv), "eval": {},
+               "llm": "%s (model %s)" % (self.llm_env.get("GATREC_LLM_BASE_URL", "?"),
+                                         self.llm_env.get("GATREC_LLM_MODEL", "the default"))}
         for proto in ("paper", "standard"):
             out = self.run(["eval", "--recs", csv, "--dataset", "ml-100k", "--split", base["split"], "--protocol", proto,
                             "-k", ",".join(map(str, KS)), "--json"])
@@ -602,7 +604,7 @@ def write_report(a, runs, out_dir, elapsed):
     if rr:
         w("The GAT's top 20 of every user (LLM-profile features, u1, seed %d) reordered by the LLM at `%s` "
           "(`gatrec recommend --all --csv --rerank S --candidates 20`, the authors' rank-dependent fusion), "
-          "then evaluated as lists (`gatrec eval --recs`)." % (rr[0]["seed"], os.environ.get("GATREC_LLM_BASE_URL", "?")))
+          "then evaluated as lists (`gatrec eval --recs`)." % (rr[0]["seed"], rr[0].get("llm", "?")))
         w("")
         w("| strategy | paper P@10 | paper R@10 | paper NDCG@10 | paper MAP@10 | standard NDCG@10 |")
         w("|---|---|---|---|---|---|")
