@@ -506,7 +506,8 @@ typedef struct gatrec_model_options {
     int negatives;         /**< negatives per positive; 0 = 1 */
     int negative_sampling; /**< a gatrec_negatives; default GATREC_NEG_ROBUST */
     size_t batch_size;     /**< positive pairs per step; 0 = full batch (one step per epoch) */
-    int patience;          /**< epochs without improvement before stopping; 0 = 15; negative = never */
+    int patience;          /**< epochs without improvement before stopping; 0 = 15 on the training loss,
+                                50 on a validation graph (its NDCG is noisier); negative = never */
     int lr_patience;       /**< ReduceLROnPlateau patience; 0 = 5 */
     float lr_factor;       /**< ReduceLROnPlateau factor; 0 = 0.4 */
     size_t eval_k;         /**< K of the validation NDCG; 0 = 10 */

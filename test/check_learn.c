@@ -248,6 +248,7 @@ END_TEST
 typedef struct seen_epochs {
     int count, last, cancel_at;
     double valid;
+    int best;
 } seen_epochs;
 
 static int count_epochs(void *payload, const gatrec_epoch *ep)
@@ -259,6 +260,7 @@ static int count_epochs(void *payload, const gatrec_epoch *ep)
     s->last = ep->epoch;
     s->count++;
     s->valid = ep->valid_ndcg;
+    s->best = ep->best_epoch;
     return s->cancel_at && ep->epoch == s->cancel_at;
 }
 
@@ -267,7 +269,7 @@ START_TEST(epoch_callback_validation_and_cancel)
     gatrec_graph *g = community_graph(), *valid;
     gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
     gatrec_model *m = NULL;
-    seen_epochs s = {0, 0, 0, 0};
+    seen_epochs s = {0, 0, 0, 0, 0};
     int32_t vu[NU], vi[NU];
     float vr[NU];
     for (int32_t u = 0; u < NU; u++) { /* a held-out liked home item per user */
@@ -286,16 +288,29 @@ START_TEST(epoch_callback_validation_and_cancel)
     ck_assert_int_eq(s.count, 5);
     ck_assert(isnan(s.valid)); /* no validation graph */
     gatrec_model_free(m);
-    s = (seen_epochs){0, 0, 0, 0};
+    s = (seen_epochs){0, 0, 0, 0, 0};
     o.validation = valid;
     ck_assert_ok(gatrec_model_train(g, &o, &m));
     ck_assert(s.valid >= 0 && s.valid <= 1);
     gatrec_model_free(m);
     m = NULL;
-    s = (seen_epochs){0, 0, 3, 0};
+    s = (seen_epochs){0, 0, 3, 0, 0};
     ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_ECANCELLED);
     ck_assert_ptr_null(m);
     ck_assert_int_eq(s.count, 3);
+    /* early stopping on validation waits 50 epochs by default (its NDCG is noisy), 15 on the
+       loss, or what the caller says; this easy validation set peaks early */
+    o.kind = GATREC_MODEL_BPR;
+    o.epochs = 400;
+    for (int patience = 0; patience <= 7; patience += 7) {
+        o.patience = patience;
+        s = (seen_epochs){0, 0, 0, 0, 0};
+        ck_assert_ok(gatrec_model_train(g, &o, &m));
+        ck_assert_msg(s.last < 400 && s.last - s.best == (patience ? patience : 50),
+                      "patience %d: stopped at epoch %d, best %d", patience, s.last, s.best);
+        gatrec_model_free(m);
+        m = NULL;
+    }
     gatrec_graph_free(valid);
     gatrec_graph_free(g);
 }

@@ -347,8 +347,8 @@ static int resolve(loop *L, const gatrec_model *m, const gatrec_graph *g, const 
         o->negatives = 1;
     if (!o->batch_size)
         o->batch_size = t->default_batch;
-    if (!o->patience)
-        o->patience = 15;
+    if (!o->patience) /* validation NDCG moves by +-0.01 between epochs: give it time */
+        o->patience = o->validation ? 50 : 15;
     if (!o->lr_patience)
         o->lr_patience = 5;
     if (o->lr_factor == 0)
