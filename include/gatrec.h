@@ -503,7 +503,7 @@ typedef struct gatrec_model_options {
     float cos_weight;      /**< lambda of the cosine term; negative = default (GAT 1, or 0.5 with caller
                                 features; others 0) */
     float dropout;         /**< GAT dropout between layers; negative = default (0.1) */
-    int negatives;         /**< negatives per positive; 0 = 1 */
+    int negatives;         /**< negatives per positive; 0 = the kind's default (GAT 4, others 1) */
     int negative_sampling; /**< a gatrec_negatives; default GATREC_NEG_ROBUST */
     size_t batch_size;     /**< positive pairs per step; 0 = full batch (one step per epoch) */
     int patience;          /**< epochs without improvement before stopping; 0 = 15 on the training loss,

@@ -185,6 +185,7 @@ int cmd_train(int argc, char **argv)
         mo.lr = 1e-3f;
         mo.dropout = 0.0f;
         mo.cos_weight = 0.0f;
+        mo.negatives = 1;
     } else if (preset) {
         return cli_usage_error("train", "--preset must be paper or paper-nollm, not '%s'", preset);
     }

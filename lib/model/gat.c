@@ -763,6 +763,8 @@ static int gat_train(gatrec_model *m, const gatrec_graph *g)
     t.default_wd = 1e-5f;
     t.default_cos = m->opts.features ? 0.5f : 1.0f; /* measured on u1: text features 0.5, random 1 */
     t.default_batch = 0;
+    t.default_negatives = 4; /* full batch: one step an epoch, so each step sees 4 negatives per pair
+                                (u1+valid:0.1, text features: +0.010 validation NDCG@10 over 1) */
     if ((rc = gatrec__train(m, g, &t)) || (rc = keep_states(G)))
         return rc;
     free(G->grad);

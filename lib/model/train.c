@@ -344,7 +344,7 @@ static int resolve(loop *L, const gatrec_model *m, const gatrec_graph *g, const 
     if (o->cos_weight < 0)
         o->cos_weight = t->default_cos;
     if (!o->negatives)
-        o->negatives = 1;
+        o->negatives = t->default_negatives > 0 ? t->default_negatives : 1;
     if (!o->batch_size)
         o->batch_size = t->default_batch;
     if (!o->patience) /* validation NDCG moves by +-0.01 between epochs: give it time */

@@ -32,6 +32,7 @@ typedef struct gatrec__trainer {
     int default_epochs;
     float default_lr, default_cos, default_wd;
     size_t default_batch;
+    int default_negatives;
 } gatrec__trainer;
 
 int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t);
