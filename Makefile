@@ -60,7 +60,7 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli check test-oracle test-unit test-abi test-python test-install bench results demo install uninstall clean
+.PHONY: all lib cli check test-oracle test-unit test-abi test-python test-install test-results bench results demo install uninstall clean
 all: lib cli
 
 lib: $(SHARED) $(STATIC)
@@ -104,7 +104,7 @@ $(BUILD)/bench/%: test/bench/%.c test/bench/synth.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 
-check: test-abi test-python test-install test-oracle test-unit
+check: test-abi test-python test-install test-oracle test-unit test-results
 
 test-unit: $(TESTRUNNER) $(CLI)
 	GATREC_TEST_DATA="$(DATA_DIR)" GATREC_CLI="$(CURDIR)/$(CLI)" $(TESTRUNNER)
@@ -136,6 +136,19 @@ test-python: $(SHARED)
 
 test-install: lib
 	CC="$(CC)" SAN="$(SAN)" MAKE="$(MAKE)" BUILD="$(BUILD)" sh test/test-install.sh
+
+# make results end to end on a one-epoch slice, so the tool cannot rot unnoticed (the numbers
+# mean nothing; the quality guard in test-unit watches quality).
+test-results: $(CLI)
+ifeq ($(wildcard $(DATA_DIR)/ml-100k/u1.base),)
+	@echo "SKIP: make results smoke test (no ml-100k in $(DATA_DIR))"
+else
+	rm -rf $(BUILD)/results-smoke
+	$(PYTHON) examples/results/results.py --gatrec $(CLI) --data "$(DATA_DIR)" --work $(BUILD)/results-smoke \
+	    --out $(BUILD)/results-smoke/docs --folds u1 --seeds 1 --epochs 1 --skip ablation,curves,implicit,rerank,ml1m
+	grep -q "^| paper protocol, u1, NDCG@10 | " $(BUILD)/results-smoke/docs/results.md
+	test -s $(BUILD)/results-smoke/docs/results-k-paper.svg
+endif
 
 results: $(CLI)
 	$(PYTHON) examples/results/results.py --gatrec $(CLI) --data "$(DATA_DIR)" --work $(BUILD)/results --out docs $(RESULTS_ARGS)
