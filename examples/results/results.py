@@ -431,7 +431,8 @@ def write_report(a, runs, out_dir):
     ours_all = select(runs, "main", "gat-llm")
     if len(folds) > 1:
         for j, n in enumerate(names4):
-            target("paper protocol, 5 folds, %s@10" % LABEL[n], ours_all, "paper", 10, n, PAPER_MODEL[j], "paper's model (u1)")
+            target("paper protocol, 5 folds, %s@10" % LABEL[n], ours_all, "paper", 10, n, PAPER_MODEL[j],
+                   "paper's model on u1 (it reports no other fold: indicative only)")
     for base in ("bpr", "lightgcn"):
         for k in (10, 20):
             ref = metric(select(runs, "main", base, "u1"), "standard", k, "ndcg")
