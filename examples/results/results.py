@@ -253,7 +253,8 @@ def panel(x0, y0, w, h, title, xs_label, series, xlog=False, ylabel=""):
         d = " ".join("%s%.1f,%.1f" % ("M" if i == 0 else "L", sx(x), sy(y)) for i, (x, y) in enumerate(ps))
         el.append('<path d="%s" stroke="%s" class="l"/>' % (d, color))
         if len(ps) <= 10:
-            el += ['<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (sx(x), sy(y), color) for x, y in ps]
+            r = 5 if color == "#000000" else 3  # a published reference point stands out
+            el += ['<circle cx="%.1f" cy="%.1f" r="%d" fill="%s"/>' % (sx(x), sy(y), r, color) for x, y in ps]
     return el
 
 
@@ -290,8 +291,12 @@ def chart_metric_vs_k(path, runs, models, proto, split):
             if rs:
                 series.append((MODELS[model][0], COLOR[model],
                                [(k, mean_sd(metric(rs, proto, k, m))[0]) for k in KS]))
+        if proto == "paper" and split == "u1":  # the paper's model: K = 10 is all it tabulates
+            series.append(("paper's model", "#000000", [(10, PAPER_MODEL[j])]))
         el += panel((j % 2) * 360, (j // 2) * 250, 360, 250, title, "K", series, xlog=True)
     items = [(MODELS[model][0], COLOR[model], False) for model in models]
+    if proto == "paper" and split == "u1":
+        items.append(("the paper's model (published, K = 10 only)", "#000000", False))
     el += legend(20, 520, items)
     svg(path, 720, 520 + 18 * ((len(items) + 1) // 2) + 8, el,
         "metric versus K, %s protocol, ML-100K %s, mean over seeds" % (proto, split))
