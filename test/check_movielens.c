@@ -333,8 +333,8 @@ END_TEST
 
 /* The quality guard: a small slice of the results recomputed on every `make check`. Short
  * trainings on fold u1 (paper protocol, K = 10) must stay within a stated tolerance of what they
- * measured when the guard was written: BPR-MF 30 epochs NDCG 0.509, the GAT 60 epochs 0.414
- * (popularity: 0.375). Tolerance 0.02-0.025: float paths differ between CPUs (AVX2 or not), a
+ * measured when the guard was written: BPR-MF 30 epochs NDCG 0.509, the GAT 60 epochs 0.423
+ * with its 4-negative default (0.414 with one; popularity: 0.375). Tolerance 0.02-0.025: float paths differ between CPUs (AVX2 or not), a
  * regression in training or the kernels costs far more. */
 static double short_run(const gatrec_dataset *ds, const gatrec_split *split, const gatrec_graph *g, int kind,
                         int epochs)
@@ -371,7 +371,7 @@ START_TEST(test_quality_guard)
     ndcg = short_run(ds, split, g, GATREC_MODEL_BPR, 30);
     ck_assert_msg(ndcg >= 0.509 - 0.02, "BPR-MF regressed: NDCG@10 %.4f, expected 0.509 +- 0.02", ndcg);
     ndcg = short_run(ds, split, g, GATREC_MODEL_GAT, 60);
-    ck_assert_msg(ndcg >= 0.414 - 0.025, "the GAT regressed: NDCG@10 %.4f, expected 0.414 +- 0.025", ndcg);
+    ck_assert_msg(ndcg >= 0.423 - 0.025, "the GAT regressed: NDCG@10 %.4f, expected 0.423 +- 0.025", ndcg);
     gatrec_graph_free(g);
     gatrec_split_free(split);
     gatrec_dataset_free(ds);
