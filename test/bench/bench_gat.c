@@ -57,6 +57,7 @@ static int run_one(const char *data, const char *kernels, int threads, int epoch
     o.layers = "64x4,64x4,64x1";
     o.dim = 384;
     o.epochs = epochs;
+    o.negatives = 1; /* one negative per pair, as test/bench/torch_gat.py draws */
     o.patience = -1;
     o.threads = threads;
     o.kernels = kernels;
@@ -135,6 +136,8 @@ int main(int argc, char **argv)
                 printf("  ML-100K u1, PyTorch (same model), 2 threads: %7.3f s/epoch, peak RSS %6.1f MB\n"
                        "    -> libgatrec is %.1fx faster per epoch with %.1fx less peak memory\n",
                        s_torch, r_torch / 1024.0, s_torch / s_fast2, (double)r_torch / (double)r_fast2);
+            else
+                printf("  PyTorch comparison FAILED: %s did not finish (its error is above)\n", cmd);
         } else {
             printf("  PyTorch comparison skipped (no python3 with torch: apt-get install python3-torch)\n");
         }
