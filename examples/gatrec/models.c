@@ -553,6 +553,37 @@ static char *item_text(const gatrec_model *m, const context *c, int32_t item)
     return t;
 }
 
+/* What --rerank and --explain need: the texts (context), the LLM and the reranker. */
+typedef struct llm_session {
+    context c;
+    gatrec_llm *llm;
+    gatrec_reranker *rr;
+} llm_session;
+
+static void close_session(llm_session *s)
+{
+    gatrec_reranker_free(s->rr);
+    gatrec_llm_free(s->llm);
+    close_context(&s->c);
+}
+
+/* Opens what `a` asks for (nothing but the dataset without --rerank or --explain); an exit code. */
+static int open_session(const gatrec_model *m, const rec_args *a, llm_session *s)
+{
+    gatrec_reranker_options ro = GATREC_RERANKER_OPTIONS_INIT;
+    int need = a->rerank || a->explain, rc;
+    memset(s, 0, sizeof *s);
+    if ((a->rerank && (rc = parse_rerank(a, &ro))) || (rc = open_context(m, a, need, &s->c)))
+        return rc;
+    if (need && (rc = cli_open_llm(a->llm, a->cache, 8, &s->llm)))
+        return cli_fail("recommend", rc);
+    if (a->rerank && !s->llm)
+        return cli_usage_error("recommend", "%s", "--rerank needs an LLM: set $GATREC_LLM_BASE_URL or --llm URL");
+    if (s->llm && (rc = gatrec_reranker_new(s->llm, &ro, &s->rr)))
+        return cli_fail("recommend", rc);
+    return EXIT_OK;
+}
+
 /* Have the LLM reorder the first min(n, 64) of `items` (the model's order, model indices) for
  * user `uid`. An unusable answer leaves the model's order, says why on standard error and sets
  * *note; only running out of memory is an error. */
@@ -585,42 +616,26 @@ static int rerank_items(const gatrec_model *m, const context *c, gatrec_reranker
 
 static int recommend_user(const gatrec_model *m, const rec_args *a)
 {
-    context c;
-    gatrec_llm *llm = NULL;
-    gatrec_reranker *rr = NULL;
-    gatrec_reranker_options ro = GATREC_RERANKER_OPTIONS_INIT;
+    llm_session S;
+    const context *c = &S.c;
     size_t want = a->rerank && a->candidates > a->k ? a->candidates : a->k, n = 0;
     int32_t u, *items = malloc(want * sizeof *items), ev[EVIDENCE_K];
     float *scores = malloc(want * sizeof *scores), w[EVIDENCE_K];
     const char *note = NULL;
     int rc;
-    memset(&c, 0, sizeof c);
+    memset(&S, 0, sizeof S);
     if (!items || !scores) {
         rc = cli_fail("recommend", GATREC_ENOMEM);
         goto done;
     }
-    if (a->rerank && (rc = parse_rerank(a, &ro)))
-        goto done;
     if ((rc = gatrec_model_user_index(m, a->uid, &u)) || (rc = gatrec_model_recommend(m, u, want, items, scores, &n))) {
         rc = cli_fail("recommend", rc);
         goto done;
     }
-    if ((rc = open_context(m, a, a->rerank || a->explain, &c)))
+    if ((rc = open_session(m, a, &S)))
         goto done;
-    if ((a->rerank || a->explain) && (rc = cli_open_llm(a->llm, a->cache, 8, &llm))) {
-        rc = cli_fail("recommend", rc);
-        goto done;
-    }
-    if (a->rerank && !llm) {
-        rc = cli_usage_error("recommend", "%s", "--rerank needs an LLM: set $GATREC_LLM_BASE_URL or --llm URL");
-        goto done;
-    }
-    if (llm && (rc = gatrec_reranker_new(llm, &ro, &rr))) {
-        rc = cli_fail("recommend", rc);
-        goto done;
-    }
-    const char *user_profile = c.p ? gatrec_profiles_get(c.p, GATREC_NODE_USER, a->uid) : NULL;
-    if (a->rerank && (rc = rerank_items(m, &c, rr, a->uid, items, n, &note))) {
+    const char *user_profile = c->p ? gatrec_profiles_get(c->p, GATREC_NODE_USER, a->uid) : NULL;
+    if (a->rerank && (rc = rerank_items(m, c, S.rr, a->uid, items, n, &note))) {
         rc = cli_fail("recommend", rc);
         goto done;
     }
@@ -634,23 +649,23 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
                                                                  : "");
     for (size_t j = 0; j < n; j++) {
         int64_t iid = gatrec_model_item_id(m, items[j]);
-        const char *title = title_of(m, c.ds, items[j]);
+        const char *title = title_of(m, c->ds, items[j]);
         char *why = NULL;
         size_t nev = 0;
         float sc = 0;
         gatrec_model_score(m, u, &items[j], 1, &sc);
         if (gatrec_model_evidence(m, u, items[j], EVIDENCE_K, ev, w, &nev) != GATREC_OK)
             nev = 0;
-        if (a->explain && rr && title) {
+        if (a->explain && S.rr && title) {
             const char *et[EVIDENCE_K];
-            char *itext = item_text(m, &c, items[j]);
+            char *itext = item_text(m, c, items[j]);
             for (size_t e = 0; e < nev; e++)
-                et[e] = title_of(m, c.ds, ev[e]) ? title_of(m, c.ds, ev[e]) : "";
-            if (gatrec_reranker_justify(rr, user_profile ? user_profile : "(no profile)", title, itext, et, nev, &why))
+                et[e] = title_of(m, c->ds, ev[e]) ? title_of(m, c->ds, ev[e]) : "";
+            if (gatrec_reranker_justify(S.rr, user_profile ? user_profile : "(no profile)", title, itext, et, nev, &why))
                 why = NULL; /* unusable: the template below */
             free(itext);
         }
-        if (!why && (rc = gatrec_model_explain(m, c.ds, u, items[j], &why))) {
+        if (!why && (rc = gatrec_model_explain(m, c->ds, u, items[j], &why))) {
             rc = cli_fail("recommend", rc);
             goto done;
         }
@@ -665,7 +680,7 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
                 for (size_t e = 0; e < nev; e++) {
                     printf("%s{\"item_id\": %lld, \"weight\": %.4f, \"title\": ", e ? ", " : "",
                            (long long)gatrec_model_item_id(m, ev[e]), w[e]);
-                    cli_json_string(stdout, title_of(m, c.ds, ev[e]));
+                    cli_json_string(stdout, title_of(m, c->ds, ev[e]));
                     printf("}");
                 }
                 printf("]");
@@ -676,7 +691,7 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
                    why);
             for (size_t e = 0; a->evidence && e < nev; e++)
                 printf("     evidence: %.3f  item %lld  %s\n", w[e], (long long)gatrec_model_item_id(m, ev[e]),
-                       title_of(m, c.ds, ev[e]) ? title_of(m, c.ds, ev[e]) : "");
+                       title_of(m, c->ds, ev[e]) ? title_of(m, c->ds, ev[e]) : "");
         }
         gatrec_string_free(why);
     }
@@ -684,9 +699,7 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         printf("]}\n");
     rc = EXIT_OK;
 done:
-    gatrec_reranker_free(rr);
-    gatrec_llm_free(llm);
-    close_context(&c);
+    close_session(&S);
     free(items);
     free(scores);
     return rc;
@@ -696,36 +709,28 @@ done:
  * (answers cached, so a rerun asks nothing twice). */
 static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatrec_reclist **out)
 {
-    context c;
-    gatrec_llm *llm = NULL;
-    gatrec_reranker *rr = NULL;
-    gatrec_reranker_options ro = GATREC_RERANKER_OPTIONS_INIT;
+    llm_session S;
     gatrec_reclist *list = NULL;
     size_t want = a->candidates > a->k ? a->candidates : a->k, nu = gatrec_model_num_users(m), fell_back = 0;
     int32_t *items = malloc(want * sizeof *items);
     float *scores = malloc(want * sizeof *scores);
     int tty = isatty(2), rc;
-    memset(&c, 0, sizeof c);
+    memset(&S, 0, sizeof S);
     if (!items || !scores) {
         rc = cli_fail("recommend", GATREC_ENOMEM);
         goto done;
     }
-    if ((rc = parse_rerank(a, &ro)) || (rc = open_context(m, a, 1, &c)))
+    if ((rc = open_session(m, a, &S)))
         goto done;
-    if ((rc = cli_open_llm(a->llm, a->cache, 8, &llm)) || (llm && (rc = gatrec_reranker_new(llm, &ro, &rr))) ||
-        (rc = gatrec_reclist_new(nu, &list))) {
+    if ((rc = gatrec_reclist_new(nu, &list))) {
         rc = cli_fail("recommend", rc);
-        goto done;
-    }
-    if (!llm) {
-        rc = cli_usage_error("recommend", "%s", "--rerank needs an LLM: set $GATREC_LLM_BASE_URL or --llm URL");
         goto done;
     }
     for (int32_t u = 0; (size_t)u < nu; u++) {
         const char *note = NULL;
         size_t n = 0;
         if ((rc = gatrec_model_recommend(m, u, want, items, scores, &n)) ||
-            (rc = rerank_items(m, &c, rr, (long long)gatrec_model_user_id(m, u), items,
+            (rc = rerank_items(m, &S.c, S.rr, (long long)gatrec_model_user_id(m, u), items,
                                n < a->candidates ? n : a->candidates, &note)) ||
             (rc = gatrec_reclist_set(list, u, items, n < a->k ? n : a->k))) {
             rc = cli_fail("recommend", rc);
@@ -742,9 +747,7 @@ static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatr
     rc = EXIT_OK;
 done:
     gatrec_reclist_free(list);
-    gatrec_reranker_free(rr);
-    gatrec_llm_free(llm);
-    close_context(&c);
+    close_session(&S);
     free(items);
     free(scores);
     return rc;

@@ -180,11 +180,12 @@ def mean_sd(xs):
 
 
 def fmt(xs, digits=4):
-    m, s = mean_sd(xs)
+    """Mean (± sd when there are several runs) as .7624; "-" without runs."""
+    m, sd = mean_sd(xs)
     if math.isnan(m):
         return "-"
-    return ("%.*f" % (digits, m)).lstrip("0") + (" ± %.*f" % (digits, s)).replace("0.", ".") if len(xs) > 1 else \
-        ("%.*f" % (digits, m)).lstrip("0")
+    short = lambda v: ("%.*f" % (digits, v)).lstrip("0") or "0"  # noqa: E731
+    return short(m) + (" ± " + short(sd) if len(xs) > 1 else "")
 
 
 def metric(runs, proto, k, name):
