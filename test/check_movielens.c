@@ -1,6 +1,7 @@
 /* Integration on the real MovieLens 100K (../shared/data or $GATREC_TEST_DATA), through the
  * library and through the gatrec command line. Skips, saying so, when the data is absent. */
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "check_util.h"
 #include "llm_server.h"
@@ -168,6 +169,17 @@ START_TEST(test_cli_end_to_end)
         ck_assert_msg(strstr(again, from_model), "model: %s; recs: %s", from_model, again);
         free(again);
     }
+    free(out);
+    /* split --out creates its directory, and says so when it cannot */
+    snprintf(args, sizeof args, "split --split u1+valid:0.1 --out %s/parts", dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 0 && strstr(out, "valid    8046 ratings"), "split said: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "%s/parts/valid.tsv", dir);
+    ck_assert_int_eq(access(args, R_OK), 0);
+    snprintf(args, sizeof args, "split --out %s/no/such/dir", dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 1 && strstr(out, "no/such/dir: cannot create the directory"), "split said: %s", out);
     free(out);
     out = run_cli("train --model nope --out /dev/null", &st);
     ck_assert_int_eq(st, 2);

@@ -1,6 +1,8 @@
 /* gatrec: the libgatrec command line (data, split, train, eval, recommend, profiles, embed). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -133,7 +135,8 @@ static const char split_usage[] =
     "usage: gatrec split [--dataset NAME|DIR] [--split SPEC] [--seed N] --out DIR\n"
     "\n"
     "Writes DIR/train.tsv, DIR/test.tsv (and DIR/valid.tsv when the split has one) as\n"
-    "user<TAB>item<TAB>rating<TAB>timestamp lines with the dataset's ids.\n"
+    "user<TAB>item<TAB>rating<TAB>timestamp lines with the dataset's ids; DIR is created\n"
+    "if it does not exist (its parent must).\n"
     "SPEC: u1..u5, ua, ub (official files), random:TEST[:VALID] (per user, --seed),\n"
     "      leave-last, leave-last:valid (by timestamp), temporal:TEST[:VALID] (global time).\n"
     "Defaults: --dataset ml-100k --split u1 --seed 1.\n";
@@ -159,6 +162,11 @@ int cmd_split(int argc, char **argv)
         return rc;
     if ((rc = gatrec_split_parse(ds, sp, (uint64_t)seed, &split))) {
         rc = cli_fail("split", rc);
+        goto done;
+    }
+    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gatrec split: %s: cannot create the directory: %s\n", out, strerror(errno));
+        rc = EXIT_FAIL;
         goto done;
     }
     for (int part = GATREC_PART_TRAIN; part <= GATREC_PART_TEST; part++) {
