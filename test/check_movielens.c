@@ -110,6 +110,16 @@ static char *run_cli(const char *args, int *status)
     return out;
 }
 
+/* Runs the command line and expects an exit status and, unless NULL, a piece of its output. */
+static void expect_cli(const char *args, int status, const char *needle)
+{
+    int st;
+    char *out = run_cli(args, &st);
+    ck_assert_msg(st == status && (!needle || strstr(out, needle)), "gatrec %s: exit %d (expected %d), said: %s", args,
+                  st, status, out);
+    free(out);
+}
+
 START_TEST(test_cli_end_to_end)
 {
     char *dir, *out, args[4400];
@@ -177,31 +187,32 @@ START_TEST(test_cli_end_to_end)
     free(out);
     snprintf(args, sizeof args, "%s/parts/valid.tsv", dir);
     ck_assert_int_eq(access(args, R_OK), 0);
-    snprintf(args, sizeof args, "split --out %s/no/such/dir", dir);
+    /* --part valid scores against the validation part: a popularity model trained on u1 less
+     * its validation tenth, as a dataset whose test part is that tenth scores it (checked by hand) */
+    snprintf(args, sizeof args,
+             "train --split u1+valid:0.1 --model pop --out %s/popv.model && '%s' eval --model %s/popv.model "
+             "--part valid --protocol paper --json",
+             dir, getenv("GATREC_CLI"), dir);
     out = run_cli(args, &st);
-    ck_assert_msg(st == 1 && strstr(out, "no/such/dir: cannot create the directory"), "split said: %s", out);
+    ck_assert_msg(st == 0 && strstr(out, "\"users\": 942, \"precision\": 0.634719, \"recall\": 0.123996") &&
+                      strstr(out, "\"part\": \"valid\""),
+                  "eval --part valid said: %s", out);
     free(out);
-    out = run_cli("train --model nope --out /dev/null", &st);
-    ck_assert_int_eq(st, 2);
-    free(out);
+    snprintf(args, sizeof args, "eval --model %s/pop.model --part valid", dir);
+    expect_cli(args, 1, "no validation ratings");
+    expect_cli("eval --model /dev/null --part training", 2, "--part must be test or valid, not 'training'");
+    expect_cli("eval --model /dev/null --protocol msr", 2, "--protocol must be standard or paper, not 'msr'");
+    expect_cli("train --sampling hardest --out /dev/null", 2,
+               "--sampling must be robust, uniform, popularity or hard, not 'hardest'");
+    snprintf(args, sizeof args, "split --out %s/no/such/dir", dir);
+    expect_cli(args, 1, "no/such/dir: cannot create the directory");
+    expect_cli("train --model nope --out /dev/null", 2, NULL);
     /* --liked sets the positives: none reach 6 stars, and the message says so */
-    out = run_cli("train --model bpr --liked 6 --epochs 1 --out /dev/null", &st);
-    ck_assert_int_eq(st, 1);
-    ck_assert_msg(strstr(out, "liked threshold 6"), "said: %s", out);
-    free(out);
-    out = run_cli("train --model bpr --liked four --out /dev/null", &st);
-    ck_assert_int_eq(st, 2);
-    free(out);
-    out = run_cli("train --model bpr --lr-factor 0 --out /dev/null", &st);
-    ck_assert_msg(st == 2 && strstr(out, "--lr-factor"), "said: %s", out);
-    free(out);
-    out = run_cli("eval --recs /nonexistent.csv --dataset ml-100k --split u1", &st);
-    ck_assert_int_eq(st, 1);
-    ck_assert_msg(strstr(out, "/nonexistent.csv"), "said: %s", out);
-    free(out);
-    out = run_cli("frobnicate", &st);
-    ck_assert_int_eq(st, 2);
-    free(out);
+    expect_cli("train --model bpr --liked 6 --epochs 1 --out /dev/null", 1, "liked threshold 6");
+    expect_cli("train --model bpr --liked four --out /dev/null", 2, NULL);
+    expect_cli("train --model bpr --lr-factor 0 --out /dev/null", 2, "--lr-factor");
+    expect_cli("eval --recs /nonexistent.csv --dataset ml-100k --split u1", 1, "/nonexistent.csv");
+    expect_cli("frobnicate", 2, NULL);
     rm_tree(dir);
     free(dir);
 }

@@ -42,6 +42,14 @@ check("standard ndcg", close(std["ndcg"], 0.508891), std)
 check("standard recall", close(std["recall"], 0.75), std)
 cold = gatrec.evaluate(ds, split, recs, protocol="standard", k=3, max_train=1)
 check("cold-start slice", cold["users"] == 1 and close(cold["ndcg"], 0.630930), cold)
+# the same ratings held out as validation instead of test score the same through part="valid"
+vsplit = gatrec.Split.from_parts(ds, [0, 0, 1, 1, 1, 0, 1, 1, 0, 1])
+check("validation part", gatrec.evaluate(ds, vsplit, recs, protocol="paper", k=3, part="valid") == paper)
+try:
+    gatrec.evaluate(ds, vsplit, recs, protocol="paper", k=3)
+    check("no test part is an error", False)
+except gatrec.Error as e:
+    check("no test part is an error", "no test ratings" in str(e), str(e))
 
 graph = gatrec.Graph(ds, split)
 check("graph edges", graph.num_edges == 4, graph.num_edges)

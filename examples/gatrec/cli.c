@@ -58,6 +58,18 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_choice(const char *cmd, const char *name, const char *s, const char *const *names, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (strcmp(s, names[k]) == 0)
+            return k;
+    fprintf(stderr, "gatrec %s: %s must be ", cmd, name);
+    for (int k = 0; k < n; k++)
+        fprintf(stderr, "%s%s", names[k], k + 2 < n ? ", " : k + 2 == n ? " or " : "");
+    fprintf(stderr, ", not '%s'\n", s);
+    return -1;
+}
+
 int cli_fail(const char *cmd, int status)
 {
     fprintf(stderr, "gatrec %s: %s (%s)\n", cmd, gatrec_last_error(), gatrec_strerror(status));

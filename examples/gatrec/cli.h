@@ -20,6 +20,8 @@ int cli_parse(int argc, char **argv, int first, const cli_opt *opts, const char 
 /* Report a library failure: "gatrec CMD: message". Returns EXIT_FAIL. */
 int cli_fail(const char *cmd, int status);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The index of s among names[0..n), or -1 after printing "NAME must be a, b or c, not 's'". */
+int cli_choice(const char *cmd, const char *name, const char *s, const char *const *names, int n);
 /* Parse a non-negative integer option; -1 on error (printed). */
 long long cli_number(const char *cmd, const char *name, const char *s, long long max);
 /* Parse a number in [lo, hi] into *out; EXIT_USAGE (printed) on error. */

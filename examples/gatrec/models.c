@@ -195,12 +195,8 @@ int cmd_train(int argc, char **argv)
         return rc;
     if (sampling) {
         static const char *const names[] = {"robust", "uniform", "popularity", "hard"};
-        mo.negative_sampling = -1;
-        for (int k = 0; k < 4; k++)
-            if (strcmp(sampling, names[k]) == 0)
-                mo.negative_sampling = k;
-        if (mo.negative_sampling < 0)
-            return cli_usage_error("train", "--sampling must be robust, uniform, popularity or hard, not '%s'", sampling);
+        if ((mo.negative_sampling = cli_choice("train", "--sampling", sampling, names, 4)) < 0)
+            return EXIT_USAGE;
     }
     mo.gat_flags = (no_attr ? GATREC_GAT_NO_EDGE_ATTR : 0) | (no_ln ? GATREC_GAT_NO_LAYERNORM : 0) |
                    (no_res ? GATREC_GAT_NO_RESIDUAL : 0) | (no_self ? GATREC_GAT_NO_SELF_LOOPS : 0);
@@ -298,7 +294,7 @@ static int open_split(const char *cmd, const char *dataset, const char *spec, ui
 static const char eval_usage[] =
     "usage: gatrec eval (--model MODEL | --recs FILE --dataset NAME|DIR --split SPEC)\n"
     "                   [--seed N] [--protocol standard|paper] [-k K[,K...]] [--threshold R]\n"
-    "                   [--min-train N] [--max-train N] [--json]\n"
+    "                   [--min-train N] [--max-train N] [--part test|valid] [--json]\n"
     "\n"
     "Scores a model's top-K lists, or a CSV of recommendations (header user_id,item_id,rank;\n"
     "dataset ids; other columns ignored), against the test part of the split. A model is\n"
@@ -309,22 +305,26 @@ static const char eval_usage[] =
     "          items before scoring (docs/evaluation.md says exactly how).\n"
     "A test rating >= R (default 4) is relevant. Defaults: --protocol standard -k 10.\n"
     "Several cut-offs (-k 5,10,20,50) print one result each (one JSON line each with --json).\n"
-    "--min-train/--max-train: only users with that many training ratings (a cold-start slice).\n";
+    "--min-train/--max-train: only users with that many training ratings (a cold-start slice).\n"
+    "--part valid: score against the split's validation part instead (a split such as\n"
+    "u1+valid:0.1), to choose settings under either protocol without looking at the test.\n";
 
-static void print_metrics(const gatrec_metrics *mt, const char *source, int json)
+static void print_metrics(const gatrec_metrics *mt, int part, const char *source, int json)
 {
     const char *proto = mt->protocol == GATREC_PROTOCOL_PAPER ? "paper" : "standard";
+    const char *pname = part == GATREC_PART_VALID ? "valid" : "test";
     if (json) {
         printf("{\"protocol\": \"%s\", \"k\": %zu, \"users\": %zu, \"precision\": %.6f, \"recall\": %.6f, "
                "\"ndcg\": %.6f, \"map\": %.6f, \"hit_rate\": %.6f, \"mrr\": %.6f, \"coverage\": %.6f, "
-               "\"novelty\": %.6f, \"source\": ",
+               "\"novelty\": %.6f, \"part\": \"%s\", \"source\": ",
                proto, mt->k, mt->users, mt->precision, mt->recall, mt->ndcg, mt->map, mt->hit_rate, mt->mrr,
-               mt->coverage, mt->novelty);
+               mt->coverage, mt->novelty, pname);
         cli_json_string(stdout, source);
         printf("}\n");
         return;
     }
-    printf("%s, protocol %s, K = %zu, %zu users\n", source, proto, mt->k, mt->users);
+    printf("%s, protocol %s, K = %zu, %zu users%s\n", source, proto, mt->k, mt->users,
+           part == GATREC_PART_VALID ? ", validation part" : "");
     printf("  precision %.4f  recall %.4f  ndcg %.4f  map %.4f\n", mt->precision, mt->recall, mt->ndcg, mt->map);
     printf("  hit rate  %.4f  mrr    %.4f  coverage %.4f  novelty %.3f\n", mt->hit_rate, mt->mrr, mt->coverage,
            mt->novelty);
@@ -333,12 +333,13 @@ static void print_metrics(const gatrec_metrics *mt, const char *source, int json
 int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *recs = NULL, *spec = NULL, *sp = NULL, *seed_s = NULL, *proto = "standard",
-               *k_s = "10", *thr_s = "4", *min_s = NULL, *max_s = NULL;
+               *k_s = "10", *thr_s = "4", *min_s = NULL, *max_s = NULL, *part_s = "test";
     int json = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL}, {"--recs", &recs, NULL},      {"--dataset", &spec, NULL},
                       {"--split", &sp, NULL},         {"--seed", &seed_s, NULL},     {"--protocol", &proto, NULL},
                       {"-k", &k_s, NULL},             {"--threshold", &thr_s, NULL}, {"--json", NULL, &json},
-                      {"--min-train", &min_s, NULL},  {"--max-train", &max_s, NULL}, {NULL, NULL, NULL}};
+                      {"--min-train", &min_s, NULL},  {"--max-train", &max_s, NULL}, {"--part", &part_s, NULL},
+                      {NULL, NULL, NULL}};
     gatrec_eval_options eo = GATREC_EVAL_OPTIONS_INIT;
     gatrec_metrics mt = {.version = GATREC_METRICS_VERSION};
     gatrec_model *m = NULL;
@@ -355,12 +356,12 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "%s", "give either --model MODEL or --recs FILE");
     if (recs && (!spec || !sp))
         return cli_usage_error("eval", "%s", "--recs needs --dataset and --split");
-    if (strcmp(proto, "standard") == 0)
-        eo.protocol = GATREC_PROTOCOL_STANDARD;
-    else if (strcmp(proto, "paper") == 0)
-        eo.protocol = GATREC_PROTOCOL_PAPER;
-    else
-        return cli_usage_error("eval", "--protocol must be standard or paper, not '%s'", proto);
+    static const char *const protocols[] = {"standard", "paper"}, *const parts[] = {"test", "valid"};
+    int which_proto = cli_choice("eval", "--protocol", proto, protocols, 2), which_part;
+    if (which_proto < 0 || (which_part = cli_choice("eval", "--part", part_s, parts, 2)) < 0)
+        return EXIT_USAGE;
+    eo.protocol = which_proto == 0 ? GATREC_PROTOCOL_STANDARD : GATREC_PROTOCOL_PAPER;
+    eo.part = which_part == 0 ? GATREC_PART_TEST : GATREC_PART_VALID;
     for (const char *p = k_s;; p++) { /* -k K[,K...] */
         char one[32];
         size_t len = strcspn(p, ",");
@@ -422,7 +423,7 @@ int cmd_eval(int argc, char **argv)
             rc = cli_fail("eval", rc);
             goto done;
         }
-        print_metrics(&mt, model_path ? model_path : recs, json);
+        print_metrics(&mt, eo.part, model_path ? model_path : recs, json);
     }
     rc = EXIT_OK;
 done:
@@ -519,12 +520,8 @@ static int parse_rerank(const rec_args *a, gatrec_reranker_options *ro)
 {
     static const char *const names[] = {"list", "pairwise", "batch", "score"};
     char *end;
-    ro->strategy = -1;
-    for (int k = 0; k < 4; k++)
-        if (strcmp(a->rerank, names[k]) == 0)
-            ro->strategy = k;
-    if (ro->strategy < 0)
-        return cli_usage_error("recommend", "--rerank must be list, pairwise, batch or score, not '%s'", a->rerank);
+    if ((ro->strategy = cli_choice("recommend", "--rerank", a->rerank, names, 4)) < 0)
+        return EXIT_USAGE;
     if (strcmp(a->fusion, "code") == 0)
         ro->fusion = GATREC_FUSION_RANK_DEPENDENT;
     else if (strcmp(a->fusion, "paper") == 0)

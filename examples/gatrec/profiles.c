@@ -161,8 +161,9 @@ int cmd_profiles(int argc, char **argv)
         return show_profile(path, user_s, item_s);
     if (cli_number("profiles", "--concurrency", a.conc_s, 256) <= 0)
         return cli_usage_error("profiles", "%s", "--concurrency must be 1..256");
-    if (strcmp(a.form, "integrated") != 0 && strcmp(a.form, "structured") != 0)
-        return cli_usage_error("profiles", "--form must be integrated or structured, not '%s'", a.form);
+    static const char *const forms[] = {"integrated", "structured"};
+    if (cli_choice("profiles", "--form", a.form, forms, 2) < 0)
+        return EXIT_USAGE;
     return build_profiles(strcmp(sub, "import") == 0 ? "profiles import" : "profiles generate", &a,
                           strcmp(sub, "import") == 0);
 }

@@ -310,11 +310,12 @@ class Model(_Handle):
         return RecList(out)
 
 
-def evaluate(ds, split, reclist, protocol="standard", k=10, threshold=4.0, min_train=0, max_train=0):
+def evaluate(ds, split, reclist, protocol="standard", k=10, threshold=4.0, min_train=0, max_train=0, part="test"):
     """Metrics as a dict (see docs/evaluation.md for what each protocol averages over).
-    min_train/max_train keep only users with that many training ratings (0: no bound)."""
+    min_train/max_train keep only users with that many training ratings (0: no bound);
+    part="valid" scores against the split's validation part instead of its test part."""
     proto = {"standard": PROTOCOL_STANDARD, "paper": PROTOCOL_PAPER}[protocol]
-    opts = EvalOptions(2, proto, k, threshold, PART_TEST, min_train, max_train)
+    opts = EvalOptions(2, proto, k, threshold, {"test": PART_TEST, "valid": PART_VALID}[part], min_train, max_train)
     m = Metrics(version=1)
     _evaluate(ds, split, reclist, ctypes.byref(opts), ctypes.byref(m))
     return {name: getattr(m, name) for name, _ in Metrics._fields_ if name != "version"}
