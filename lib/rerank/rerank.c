@@ -448,7 +448,8 @@ GATREC_API int gatrec_reranker_rerank(gatrec_reranker *r, const char *user_profi
 static int names_only(const char *text, const char *const *allowed, size_t n)
 {
     for (const char *p = strchr(text, '('); p; p = strchr(p + 1, '(')) {
-        if (!(p[1] >= '1' && p[1] <= '2' && p[5] == ')' && strspn(p + 1, "0123456789") == 4))
+        /* the digits first: p[5] is only read once p[1..4] are known to be digits, not the end */
+        if (!(strspn(p + 1, "0123456789") == 4 && p[1] >= '1' && p[1] <= '2' && p[5] == ')'))
             continue;
         /* the title is the text before the year, back to a quote, a start or a sentence mark */
         int ok = 0;
