@@ -60,7 +60,7 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli check test-oracle test-unit test-abi test-python test-install test-results bench results demo install uninstall clean
+.PHONY: all lib cli check test-oracle test-unit test-abi test-python test-install test-results bench results demo fuzz install uninstall clean
 all: lib cli
 
 lib: $(SHARED) $(STATIC)
@@ -158,6 +158,28 @@ bench: $(BENCH_BIN)
 
 demo: all
 	sh examples/demo.sh
+
+# Coverage-guided fuzzing (libFuzzer; clang from Debian's clang-14 package): every file reader
+# and every LLM answer, with AddressSanitizer and UBSan, FUZZ_SECONDS per target. Corpora grow
+# in build/fuzz/corpus; a crash leaves its input in build/fuzz (docs/testing.md).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_TARGETS := files llm
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="-O1 -g" SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" WERROR=$(WERROR) $(FUZZ_BUILD)/libgatrec.a
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g $(FUZZ_SAN) -Iinclude -o $(FUZZ_BUILD)/make_seeds test/fuzz/make_seeds.c $(FUZZ_BUILD)/libgatrec.a $(DEPS_LIBS)
+	@for t in $(FUZZ_TARGETS); do \
+	    $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer -Iinclude -o $(FUZZ_BUILD)/fuzz_$$t test/fuzz/fuzz_$$t.c $(FUZZ_BUILD)/libgatrec.a $(DEPS_LIBS) || exit 1; \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t; done
+	$(FUZZ_BUILD)/make_seeds $(FUZZ_BUILD)/seeds/files
+	$(PYTHON) test/fuzz/seeds.py $(FUZZ_BUILD)/seeds/files $(FUZZ_BUILD)/seeds/llm
+	@for t in $(FUZZ_TARGETS); do echo "== fuzz_$$t, $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/fuzz_$$t.log)"; \
+	    (cd $(FUZZ_BUILD) && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+	        -print_final_stats=1 corpus/$$t seeds/$$t > fuzz_$$t.log 2>&1); rc=$$?; \
+	    grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)" $(FUZZ_BUILD)/fuzz_$$t.log; \
+	    if [ $$rc -ne 0 ]; then tail -n 40 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; fi; done
 
 install: lib cli
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
