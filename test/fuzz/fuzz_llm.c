@@ -1,8 +1,9 @@
 /* libFuzzer target: whatever an LLM endpoint answers. A host transport returns the fuzzed bytes
- * as the HTTP body of every request (the first byte picks the reranking strategy and fusion, the
- * second the HTTP status). The reranker must always return a permutation of the candidates -
- * checked here, so a violation aborts like a crash - and justifications and remote embeddings
- * must fail cleanly or succeed. Built and run by `make fuzz` (docs/testing.md). */
+ * as the HTTP body of every request (the first byte picks the reranking strategy, fusion and
+ * user-profile form, the second the HTTP status). The reranker must always return a permutation
+ * of the candidates - checked here, so a violation aborts like a crash - and justifications,
+ * remote embeddings and LLM-written profiles must fail cleanly or succeed. Built and run by
+ * `make fuzz` (docs/testing.md). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *in[] = {"one", "two"};
         gatrec_embedder_embed(e, in, 2, vec);
         gatrec_embedder_free(e);
+    }
+    {
+        /* profiles of a 2-user, 3-item dataset written from the same answer */
+        static const int64_t users[] = {1, 1, 1, 2, 2}, items[] = {10, 11, 12, 10, 12};
+        static const float ratings[] = {5, 1, 5, 2, 5};
+        gatrec_profile_options po = GATREC_PROFILE_OPTIONS_INIT;
+        gatrec_dataset *ds = NULL;
+        gatrec_graph *g = NULL;
+        gatrec_profiles *p = NULL;
+        size_t made, failed;
+        po.user_form = (data[0] >> 4) & 1 ? GATREC_PROFILE_STRUCTURED : GATREC_PROFILE_INTEGRATED;
+        if (gatrec_dataset_from_arrays(5, users, items, ratings, NULL, &ds) || gatrec_graph_new(ds, NULL, NULL, &g) ||
+            gatrec_profiles_new(&p))
+            abort();
+        gatrec_profiles_generate(p, llm, ds, g, &po, &made, &failed);
+        gatrec_profiles_free(p);
+        gatrec_graph_free(g);
+        gatrec_dataset_free(ds);
     }
     gatrec_reranker_free(r);
     gatrec_llm_free(llm);

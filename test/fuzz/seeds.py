@@ -42,3 +42,5 @@ put(llm, "justification", [4, 0], chat(json.dumps({"justification": "Because you
 put(llm, "embeddings", [0, 0], json.dumps({"data": [{"index": 1, "embedding": [0, 1, 2, 3]},
                                                    {"index": 0, "embedding": [1, 1, 1, 1]}]}))
 put(llm, "server-error", [0, 7], '{"error": {"message": "overloaded"}}')
+put(llm, "profile-integrated", [0, 0], chat(json.dumps({"user_profile": "Enjoys crime films such as Heat (1995)."})))
+put(llm, "profile-structured", [16, 0], chat("## Overview\nLikes crime.\n## Attributes\n- tense\n## Dislikes\nmusicals"))
