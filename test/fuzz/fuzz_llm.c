@@ -77,22 +77,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gatrec_embedder_free(e);
     }
     {
-        /* profiles of a 2-user, 3-item dataset written from the same answer */
+        /* profiles of a 2-user, 3-item dataset (built once) written from the same answer */
         static const int64_t users[] = {1, 1, 1, 2, 2}, items[] = {10, 11, 12, 10, 12};
         static const float ratings[] = {5, 1, 5, 2, 5};
+        static gatrec_dataset *ds;
+        static gatrec_graph *g;
         gatrec_profile_options po = GATREC_PROFILE_OPTIONS_INIT;
-        gatrec_dataset *ds = NULL;
-        gatrec_graph *g = NULL;
         gatrec_profiles *p = NULL;
         size_t made, failed;
+        if (!ds && (gatrec_dataset_from_arrays(5, users, items, ratings, NULL, &ds) ||
+                    gatrec_graph_new(ds, NULL, NULL, &g)))
+            abort();
         po.user_form = (data[0] >> 4) & 1 ? GATREC_PROFILE_STRUCTURED : GATREC_PROFILE_INTEGRATED;
-        if (gatrec_dataset_from_arrays(5, users, items, ratings, NULL, &ds) || gatrec_graph_new(ds, NULL, NULL, &g) ||
-            gatrec_profiles_new(&p))
+        if (gatrec_profiles_new(&p))
             abort();
         gatrec_profiles_generate(p, llm, ds, g, &po, &made, &failed);
         gatrec_profiles_free(p);
-        gatrec_graph_free(g);
-        gatrec_dataset_free(ds);
     }
     gatrec_reranker_free(r);
     gatrec_llm_free(llm);
