@@ -42,12 +42,12 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------- */
 
 #define GATREC_VERSION_MAJOR 0
-#define GATREC_VERSION_MINOR 2
+#define GATREC_VERSION_MINOR 3
 #define GATREC_VERSION_PATCH 0
 /** MAJOR * 10000 + MINOR * 100 + PATCH, as gatrec_version() returns it. */
 #define GATREC_VERSION_NUMBER \
     (GATREC_VERSION_MAJOR * 10000 + GATREC_VERSION_MINOR * 100 + GATREC_VERSION_PATCH)
-#define GATREC_VERSION_STRING "0.2.0"
+#define GATREC_VERSION_STRING "0.3.0"
 
 /** The version of the library linked at run time, as GATREC_VERSION_NUMBER encodes it. */
 GATREC_API unsigned int gatrec_version(void);
@@ -252,7 +252,10 @@ typedef enum gatrec_part {
     GATREC_PART_TRAIN = 0,
     GATREC_PART_VALID = 1,
     GATREC_PART_TEST = 2,
-    GATREC_PART_NONE = 3 /**< in no part (e.g. not listed by an official split) */
+    GATREC_PART_NONE = 3, /**< in no part (e.g. not listed by an official split) */
+    /** A cold user's ratings that are shown to the model at serving time only (fold-in), never in
+        training nor scored: the "cold-users" split (since 0.3) */
+    GATREC_PART_REVEAL = 4
 } gatrec_part;
 
 /**
@@ -278,10 +281,25 @@ GATREC_API int gatrec_split_temporal(const gatrec_dataset *ds, double test_ratio
 /** A split from one gatrec_part per rating (`parts[i]` for rating i). */
 GATREC_API int gatrec_split_from_parts(const gatrec_dataset *ds, const uint8_t *parts, gatrec_split **out);
 /**
+ * Strict cold-start splits (since 0.3). Items: a seeded `ratio` of the items (at least one, at
+ * least one left) leave training with every rating; their ratings are the test part.
+ */
+GATREC_API int gatrec_split_cold_items(const gatrec_dataset *ds, double ratio, uint64_t seed, gatrec_split **out);
+/**
+ * Users: a seeded `ratio` of the users leave training; each reveals `reveal` of their ratings
+ * (seeded; GATREC_PART_REVEAL: shown to the model at serving time through fold-in, see
+ * gatrec_model_fold_in_revealed()) and the rest are the test part. A chosen user with no more
+ * than `reveal` ratings reveals all but one.
+ */
+GATREC_API int gatrec_split_cold_users(const gatrec_dataset *ds, double ratio, size_t reveal, uint64_t seed,
+                                       gatrec_split **out);
+/**
  * A split from a textual spec, as the command line takes it: "u1".."u5", "ua", "ub",
- * "random:TEST[:VALID]", "leave-last", "leave-last:valid", "temporal:TEST[:VALID]"; any of them
- * without a validation part may end in "+valid:R" to move R of each user's training ratings
- * (shuffled with `seed`) to validation, e.g. "u1+valid:0.1". `seed` is used by "random" and "+valid".
+ * "random:TEST[:VALID]", "leave-last", "leave-last:valid", "temporal:TEST[:VALID]",
+ * "cold-items:R", "cold-users:R[:N]" (N revealed ratings, default 5); any of them without a
+ * validation part may end in "+valid:R" to move R of each user's training ratings (shuffled
+ * with `seed`) to validation, e.g. "u1+valid:0.1". `seed` is used by "random", the cold splits
+ * and "+valid".
  */
 GATREC_API int gatrec_split_parse(const gatrec_dataset *ds, const char *spec, uint64_t seed,
                                   gatrec_split **out);
@@ -437,10 +455,23 @@ typedef enum gatrec_model_kind {
     GATREC_MODEL_POP = 1,      /**< popularity: the number of training ratings of an item */
     GATREC_MODEL_BPR = 2,      /**< BPR matrix factorisation ("bpr") */
     GATREC_MODEL_LIGHTGCN = 3, /**< LightGCN ("lightgcn") */
-    GATREC_MODEL_GAT = 4       /**< the GATv2 network of docs/model.md ("gat") */
+    GATREC_MODEL_GAT = 4,      /**< the GATv2 network of docs/model.md ("gat") */
+    GATREC_MODEL_EASE = 5,     /**< EASE, the closed-form item-item model of Steck (2019) ("ease"; since 0.3) */
+    GATREC_MODEL_CONTENT = 6   /**< content baseline: the cosine of a user's mean liked item features and an
+                                    item's features; needs features ("content"; since 0.3) */
 } gatrec_model_kind;
 
-/** The kind's name ("pop", "bpr", "lightgcn", "gat"), or NULL for an unknown kind. */
+/** The loss a learned kind trains with (gatrec_model_options.loss; since 0.3). */
+typedef enum gatrec_loss {
+    /** BPR, -log sigmoid(s(u,i) - s(u,j)) over sampled negatives, plus the cosine term (the default). */
+    GATREC_LOSS_BPR = 0,
+    /** Softmax cross-entropy of the positive against every item with training ratings (negatives 0),
+        or against `negatives` items sampled per step and shared by the batch, on cosine scores
+        divided by a temperature; optionally plus a uniformity term (DirectAU). */
+    GATREC_LOSS_SOFTMAX = 1
+} gatrec_loss;
+
+/** The kind's name ("pop", "bpr", "lightgcn", "gat", "ease", "content"), or NULL for an unknown kind. */
 GATREC_API const char *gatrec_model_kind_name(int kind);
 /** The kind named `name`, or GATREC_ENOTFOUND. */
 GATREC_API int gatrec_model_kind_from_name(const char *name);
@@ -482,7 +513,7 @@ typedef struct gatrec_epoch {
 /** Called after every epoch; a non-zero return stops training with GATREC_ECANCELLED. */
 typedef int (*gatrec_epoch_cb)(void *payload, const gatrec_epoch *epoch);
 
-#define GATREC_MODEL_OPTIONS_VERSION 3
+#define GATREC_MODEL_OPTIONS_VERSION 4
 /**
  * How to train a model. Initialise with GATREC_MODEL_OPTIONS_INIT or gatrec_model_options_init().
  * Fields added in version N are read only from a struct whose version is N or more. A zero
@@ -528,9 +559,16 @@ typedef struct gatrec_model_options {
     /* version 3 */
     float feature_weight_decay; /**< weight decay of the GAT's trainable input features (an embedding
                                      table wants far more than the layers); negative = weight_decay */
+    /* version 4 */
+    float lambda;          /**< EASE's L2 regularisation; 0 = default (250) */
+    int loss;              /**< a gatrec_loss for BPR-MF, LightGCN and the GAT; default GATREC_LOSS_BPR.
+                                With GATREC_LOSS_SOFTMAX, `negatives` 0 means every item */
+    float temperature;     /**< softmax temperature over cosine scores; 0 = 0.2 */
+    float uniformity;      /**< weight of the softmax loss's uniformity term (DirectAU); 0 = none */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
-        -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f }
+        -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f, \
+        0.0f, GATREC_LOSS_BPR, 0.0f, 0.0f }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */
@@ -544,7 +582,8 @@ GATREC_API int gatrec_model_user_index(const gatrec_model *model, int64_t user_i
 GATREC_API int gatrec_model_item_index(const gatrec_model *model, int64_t item_id, int32_t *index);
 GATREC_API int64_t gatrec_model_user_id(const gatrec_model *model, int32_t index);
 GATREC_API int64_t gatrec_model_item_id(const gatrec_model *model, int32_t index);
-/** Scores of `n` items for `user` (higher is better). */
+/** Scores of `n` items for `user` (higher is better). A transductive kind (BPR-MF, LightGCN, EASE)
+    scores an item without training ratings -infinity: it knows nothing of it, and ranks it last. */
 GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const int32_t *items, size_t n,
                                   float *scores);
 /**
@@ -556,6 +595,22 @@ GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, s
                                       float *scores, size_t *count);
 /** gatrec_model_recommend() for every user, into a new list. */
 GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, gatrec_reclist **out);
+/**
+ * gatrec_model_recommend_all() ranking only the `n` `candidates` (item indices; repeats count
+ * once), e.g. the items without training ratings of a cold-item split (since 0.3).
+ */
+GATREC_API int gatrec_model_recommend_all_among(const gatrec_model *model, size_t k, const int32_t *candidates,
+                                                size_t n, gatrec_reclist **out);
+/**
+ * Fold in, in place, every user of the model who has GATREC_PART_REVEAL ratings in `split` (a
+ * "cold-users" split of `ds`, the dataset the model was trained on): their ratings become the
+ * user's training items (excluded from recommendations) and their embedding is computed from
+ * them as gatrec_model_add_user() would. `*folded` (may be NULL) receives how many users. A
+ * user who has training ratings in the model is GATREC_EINVAL; a transductive kind (BPR-MF,
+ * LightGCN, popularity) is GATREC_EUNSUPPORTED (since 0.3).
+ */
+GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_dataset *ds, const gatrec_split *split,
+                                             size_t *folded);
 /**
  * The `k` items most similar to `item` (cosine of the final embeddings around the mean item
  * embedding; popularity models: items liked by the same users), best first, `item` itself excluded.

@@ -45,5 +45,6 @@ Suite *learn_suite(void);
 Suite *embed_suite(void);
 Suite *llm_suite(void);
 Suite *rerank_suite(void);
+Suite *anchors_suite(void);
 
 #endif

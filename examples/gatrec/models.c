@@ -9,7 +9,7 @@
 #include "cli.h"
 
 static const char train_usage[] =
-    "usage: gatrec train [--dataset NAME|DIR] [--split SPEC] [--model pop|bpr|lightgcn|gat]\n"
+    "usage: gatrec train [--dataset NAME|DIR] [--split SPEC] [--model pop|bpr|lightgcn|gat|ease|content]\n"
     "                    [--features FILE] [--freeze-features] [--preset paper|paper-nollm]\n"
     "                    [--epochs N] [--layers SPEC] [--dim N] [--propagation N] [--lr X]\n"
     "                    [--weight-decay X] [--feature-weight-decay X] [--cos-weight X] [--dropout X]\n"
@@ -17,7 +17,8 @@ static const char train_usage[] =
     "                    [--sampling robust|uniform|popularity|hard] [--batch N] [--patience N]\n"
     "                    [--eval-k K] [--kernels fast|reference] [--no-edge-attr] [--no-layernorm]\n"
     "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--liked R] [--seed N]\n"
-    "                    [--threads N]\n"
+    "                    [--threads N] [--lambda L] [--loss bpr|softmax] [--temperature T]\n"
+    "                    [--uniformity W]\n"
     "                    --out MODEL [--json]\n"
     "\n"
     "Trains a model on the training part of the split and saves it to MODEL, together with the\n"
@@ -26,7 +27,12 @@ static const char train_usage[] =
     "NDCG@K; otherwise on the training loss. --json prints one JSON object per epoch and a\n"
     "summary; otherwise a progress line is drawn on a terminal.\n"
     "--features FILE: input features of the GAT, one line per node kind<TAB>id<TAB>v1 v2 ...\n"
-    "(docs/features.md); without it the GAT learns random features of width --dim.\n"
+    "(docs/features.md); without it the GAT learns random features of width --dim. The content\n"
+    "model needs it (it scores the cosine of a user's mean liked item features and an item's).\n"
+    "--lambda L: EASE's regularisation (default 250).\n"
+    "--loss softmax (bpr, lightgcn, gat): softmax cross-entropy on cosine scores over\n"
+    "--temperature T (default 0.2), against every item (--negatives 0, the default) or N items\n"
+    "sampled per step; --uniformity W adds DirectAU's uniformity term with weight W.\n"
     "--embedder FILE (from 'gatrec embed --embedder-out') is kept in the model, so that a new\n"
     "user's profile embeds like the training ones ('gatrec recommend --new-user').\n"
     "--liked R: a training rating >= R is a positive (default 4; 1 treats every rating as one).\n"
@@ -119,7 +125,7 @@ int cmd_train(int argc, char **argv)
     const char *features_path = NULL, *preset = NULL, *sampling = NULL, *embedder_path = NULL, *liked_s = NULL;
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
                *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL,
-               *lrpat_s = NULL, *lrfac_s = NULL;
+               *lrpat_s = NULL, *lrfac_s = NULL, *lambda_s = NULL, *loss_s = NULL, *temp_s = NULL, *unif_s = NULL;
     int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, rc;
     gatrec_model_options mo = GATREC_MODEL_OPTIONS_INIT;
     cli_opt opts[] = {{"--dataset", &spec, NULL},       {"--split", &sp, NULL},
@@ -138,7 +144,9 @@ int cmd_train(int argc, char **argv)
                       {"--no-residual", NULL, &no_res}, {"--no-self-loops", NULL, &no_self},
                       {"--embedder", &embedder_path, NULL}, {"--feature-weight-decay", &fwd_s, NULL},
                       {"--liked", &liked_s, NULL},      {"--lr-patience", &lrpat_s, NULL},
-                      {"--lr-factor", &lrfac_s, NULL},  {NULL, NULL, NULL}};
+                      {"--lr-factor", &lrfac_s, NULL},  {"--lambda", &lambda_s, NULL},
+                      {"--loss", &loss_s, NULL},        {"--temperature", &temp_s, NULL},
+                      {"--uniformity", &unif_s, NULL},  {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 0, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 0, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
@@ -146,9 +154,11 @@ int cmd_train(int argc, char **argv)
         {"--dropout", NULL, 0, 0.99, 0, &mo.dropout, 0},      {"--negatives", NULL, 0, 1000, 1, &mo.negatives, 0},
         {"--batch", NULL, 0, 1e12, 1, &mo.batch_size, 1},     {"--patience", NULL, 0, 1000000, 1, &mo.patience, 0},
         {"--eval-k", NULL, 0, 100000, 1, &mo.eval_k, 1},     {"--feature-weight-decay", NULL, 0, 100, 0, &mo.feature_weight_decay, 0},
-        {"--lr-patience", NULL, 0, 1000000, 1, &mo.lr_patience, 0}, {"--lr-factor", NULL, 0.001, 1, 0, &mo.lr_factor, 0}};
-    const char **texts[] = {&epochs_s, &dim_s, &prop_s, &lr_s,    &wd_s,    &cos_s,   &drop_s,
-                            &neg_s,    &batch_s, &pat_s, &evalk_s, &fwd_s, &lrpat_s, &lrfac_s};
+        {"--lr-patience", NULL, 0, 1000000, 1, &mo.lr_patience, 0}, {"--lr-factor", NULL, 0.001, 1, 0, &mo.lr_factor, 0},
+        {"--lambda", NULL, 1e-6, 1e12, 0, &mo.lambda, 0},     {"--temperature", NULL, 0.01, 100, 0, &mo.temperature, 0},
+        {"--uniformity", NULL, 0, 1000, 0, &mo.uniformity, 0}};
+    const char **texts[] = {&epochs_s, &dim_s,   &prop_s,  &lr_s,  &wd_s,    &cos_s,     &drop_s,  &neg_s,
+                            &batch_s,  &pat_s,   &evalk_s, &fwd_s, &lrpat_s, &lrfac_s, &lambda_s, &temp_s, &unif_s};
     train_view view = {0, 0};
     gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
@@ -193,6 +203,11 @@ int cmd_train(int argc, char **argv)
         nums[k].text = *texts[k];
     if ((rc = set_numbers(nums, sizeof nums / sizeof *nums)))
         return rc;
+    if (loss_s) {
+        static const char *const losses[] = {"bpr", "softmax"};
+        if ((mo.loss = cli_choice("train", "--loss", loss_s, losses, 2)) < 0)
+            return EXIT_USAGE;
+    }
     if (sampling) {
         static const char *const names[] = {"robust", "uniform", "popularity", "hard"};
         if ((mo.negative_sampling = cli_choice("train", "--sampling", sampling, names, 4)) < 0)
@@ -207,8 +222,10 @@ int cmd_train(int argc, char **argv)
     view.tty = isatty(2);
     mo.on_epoch = on_epoch;
     mo.payload = &view;
-    if (features_path && mo.kind != GATREC_MODEL_GAT)
-        return cli_usage_error("train", "%s", "--features is for --model gat");
+    if (features_path && mo.kind != GATREC_MODEL_GAT && mo.kind != GATREC_MODEL_CONTENT)
+        return cli_usage_error("train", "%s", "--features is for --model gat or content");
+    if (!features_path && mo.kind == GATREC_MODEL_CONTENT)
+        return cli_usage_error("train", "%s", "--model content needs --features FILE (its items' text features)");
     if (liked_s) { /* the positives; disliked stays 2 unless that is not below (all ratings implicit: 1) */
         if (cli_float("train", "--liked", liked_s, -1e9, 1e9, &go.liked_threshold))
             return EXIT_USAGE;
@@ -294,7 +311,8 @@ static int open_split(const char *cmd, const char *dataset, const char *spec, ui
 static const char eval_usage[] =
     "usage: gatrec eval (--model MODEL | --recs FILE --dataset NAME|DIR --split SPEC)\n"
     "                   [--seed N] [--protocol standard|paper] [-k K[,K...]] [--threshold R]\n"
-    "                   [--min-train N] [--max-train N] [--part test|valid] [--json]\n"
+    "                   [--min-train N] [--max-train N] [--part test|valid]\n"
+    "                   [--rank-among all|cold] [--json]\n"
     "\n"
     "Scores a model's top-K lists, or a CSV of recommendations (header user_id,item_id,rank;\n"
     "dataset ids; other columns ignored), against the test part of the split. A model is\n"
@@ -307,39 +325,109 @@ static const char eval_usage[] =
     "Several cut-offs (-k 5,10,20,50) print one result each (one JSON line each with --json).\n"
     "--min-train/--max-train: only users with that many training ratings (a cold-start slice).\n"
     "--part valid: score against the split's validation part instead (a split such as\n"
-    "u1+valid:0.1), to choose settings under either protocol without looking at the test.\n";
+    "u1+valid:0.1), to choose settings under either protocol without looking at the test.\n"
+    "Cold start: on a cold-users:R[:N] split each held-out user's N revealed ratings are folded\n"
+    "into the model first (ease, content, gat; other kinds cannot, and say so). --rank-among\n"
+    "cold ranks only the items without training ratings (a cold-items:R split's held-out items);\n"
+    "bpr, lightgcn, ease and pop cannot score those items: among all items (the default) they\n"
+    "rank them last, and --rank-among cold is refused for them.\n";
 
-static void print_metrics(const gatrec_metrics *mt, int part, const char *source, int json)
+/* What an evaluation ran on, for its report. */
+typedef struct eval_setting {
+    int part;
+    const char *source, *split, *among;
+    long long seed;
+    long folded; /* cold users folded in; -1 when the model could not */
+} eval_setting;
+
+static void print_metrics(const gatrec_metrics *mt, const eval_setting *es, int json)
 {
     const char *proto = mt->protocol == GATREC_PROTOCOL_PAPER ? "paper" : "standard";
-    const char *pname = part == GATREC_PART_VALID ? "valid" : "test";
+    const char *pname = es->part == GATREC_PART_VALID ? "valid" : "test";
     if (json) {
         printf("{\"protocol\": \"%s\", \"k\": %zu, \"users\": %zu, \"precision\": %.6f, \"recall\": %.6f, "
                "\"ndcg\": %.6f, \"map\": %.6f, \"hit_rate\": %.6f, \"mrr\": %.6f, \"coverage\": %.6f, "
-               "\"novelty\": %.6f, \"part\": \"%s\", \"source\": ",
+               "\"novelty\": %.6f, \"part\": \"%s\", \"rank_among\": \"%s\", \"folded_users\": %ld, \"split\": ",
                proto, mt->k, mt->users, mt->precision, mt->recall, mt->ndcg, mt->map, mt->hit_rate, mt->mrr,
-               mt->coverage, mt->novelty, pname);
-        cli_json_string(stdout, source);
+               mt->coverage, mt->novelty, pname, es->among, es->folded);
+        cli_json_string(stdout, es->split);
+        printf(", \"seed\": %lld, \"source\": ", es->seed);
+        cli_json_string(stdout, es->source);
         printf("}\n");
         return;
     }
-    printf("%s, protocol %s, K = %zu, %zu users%s\n", source, proto, mt->k, mt->users,
-           part == GATREC_PART_VALID ? ", validation part" : "");
+    printf("%s, protocol %s, K = %zu, %zu users%s%s\n", es->source, proto, mt->k, mt->users,
+           es->part == GATREC_PART_VALID ? ", validation part" : "",
+           strcmp(es->among, "cold") == 0 ? ", ranked among the items without training ratings" : "");
     printf("  precision %.4f  recall %.4f  ndcg %.4f  map %.4f\n", mt->precision, mt->recall, mt->ndcg, mt->map);
     printf("  hit rate  %.4f  mrr    %.4f  coverage %.4f  novelty %.3f\n", mt->hit_rate, mt->mrr, mt->coverage,
            mt->novelty);
 }
 
+/* The kinds that know nothing of an item without training ratings. */
+static int transductive_items(const gatrec_model *m)
+{
+    int k = gatrec_model_get_kind(m);
+    return k == GATREC_MODEL_POP || k == GATREC_MODEL_BPR || k == GATREC_MODEL_LIGHTGCN || k == GATREC_MODEL_EASE;
+}
+
+/* A model's lists on a possibly cold split: the cold users' revealed ratings folded in first,
+ * and only the items without training ratings ranked when cold_only. */
+static int cold_start(gatrec_model *m, const gatrec_dataset *ds, const gatrec_split *split, int cold_only, size_t k,
+                      long *folded, gatrec_reclist **list)
+{
+    const char *kind = gatrec_model_kind_name(gatrec_model_get_kind(m));
+    int32_t *cand = NULL;
+    size_t n = 0, f = 0;
+    int rc;
+    *folded = 0;
+    if (gatrec_split_count(split, GATREC_PART_REVEAL) > 0) {
+        rc = gatrec_model_fold_in_revealed(m, ds, split, &f);
+        if (rc == GATREC_EUNSUPPORTED) {
+            fprintf(stderr, "gatrec eval: note: a %s model cannot fold in the cold users' revealed ratings: their "
+                    "lists come from what it learned without them\n", kind);
+            *folded = -1;
+        } else if (rc) {
+            return cli_fail("eval", rc);
+        } else {
+            *folded = (long)f;
+        }
+    }
+    if (!cold_only)
+        return (rc = gatrec_model_recommend_all(m, k, list)) ? cli_fail("eval", rc) : EXIT_OK;
+    if (!(cand = malloc((gatrec_model_num_items(m) + 1) * sizeof *cand)))
+        return cli_fail("eval", GATREC_ENOMEM);
+    for (int32_t i = 0; (size_t)i < gatrec_model_num_items(m); i++) {
+        size_t r;
+        if (gatrec_model_item_popularity(m, i, &r, NULL) == 0 && r == 0)
+            cand[n++] = i;
+    }
+    if (!n) {
+        free(cand);
+        fprintf(stderr, "gatrec eval: --rank-among cold: every item has training ratings (use a cold-items:R split)\n");
+        return EXIT_FAIL;
+    }
+    if (transductive_items(m)) { /* its ties would follow the item ids, which in MovieLens follow popularity */
+        free(cand);
+        fprintf(stderr, "gatrec eval: a %s model cannot score items without training ratings, so ranking only "
+                "them means nothing (among all items it ranks them last): use content or gat\n", kind);
+        return EXIT_FAIL;
+    }
+    rc = gatrec_model_recommend_all_among(m, k, cand, n, list);
+    free(cand);
+    return rc ? cli_fail("eval", rc) : EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *recs = NULL, *spec = NULL, *sp = NULL, *seed_s = NULL, *proto = "standard",
-               *k_s = "10", *thr_s = "4", *min_s = NULL, *max_s = NULL, *part_s = "test";
+               *k_s = "10", *thr_s = "4", *min_s = NULL, *max_s = NULL, *part_s = "test", *among_s = "all";
     int json = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL}, {"--recs", &recs, NULL},      {"--dataset", &spec, NULL},
                       {"--split", &sp, NULL},         {"--seed", &seed_s, NULL},     {"--protocol", &proto, NULL},
                       {"-k", &k_s, NULL},             {"--threshold", &thr_s, NULL}, {"--json", NULL, &json},
                       {"--min-train", &min_s, NULL},  {"--max-train", &max_s, NULL}, {"--part", &part_s, NULL},
-                      {NULL, NULL, NULL}};
+                      {"--rank-among", &among_s, NULL}, {NULL, NULL, NULL}};
     gatrec_eval_options eo = GATREC_EVAL_OPTIONS_INIT;
     gatrec_metrics mt = {.version = GATREC_METRICS_VERSION};
     gatrec_model *m = NULL;
@@ -356,10 +444,15 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "%s", "give either --model MODEL or --recs FILE");
     if (recs && (!spec || !sp))
         return cli_usage_error("eval", "%s", "--recs needs --dataset and --split");
-    static const char *const protocols[] = {"standard", "paper"}, *const parts[] = {"test", "valid"};
-    int which_proto = cli_choice("eval", "--protocol", proto, protocols, 2), which_part;
-    if (which_proto < 0 || (which_part = cli_choice("eval", "--part", part_s, parts, 2)) < 0)
+    static const char *const protocols[] = {"standard", "paper"}, *const parts[] = {"test", "valid"},
+                             *const amongs[] = {"all", "cold"};
+    int which_proto = cli_choice("eval", "--protocol", proto, protocols, 2), which_part, cold_only;
+    if (which_proto < 0 || (which_part = cli_choice("eval", "--part", part_s, parts, 2)) < 0 ||
+        (cold_only = cli_choice("eval", "--rank-among", among_s, amongs, 2)) < 0)
         return EXIT_USAGE;
+    if (cold_only && !model_path)
+        return cli_usage_error("eval", "%s", "--rank-among cold ranks a model's scores: give --model");
+    eval_setting es = {0, NULL, NULL, among_s, 1, 0};
     eo.protocol = which_proto == 0 ? GATREC_PROTOCOL_STANDARD : GATREC_PROTOCOL_PAPER;
     eo.part = which_part == 0 ? GATREC_PART_TEST : GATREC_PART_VALID;
     for (const char *p = k_s;; p++) { /* -k K[,K...] */
@@ -413,17 +506,23 @@ int cmd_eval(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    if ((rc = m ? gatrec_model_recommend_all(m, kmax, &list) : gatrec_reclist_load_csv(ds, recs, &list))) {
+    if (m && (rc = cold_start(m, ds, split, cold_only, kmax, &es.folded, &list)))
+        goto done;
+    if (!m && (rc = gatrec_reclist_load_csv(ds, recs, &list))) {
         rc = cli_fail("eval", rc);
         goto done;
     }
+    es.part = eo.part;
+    es.source = model_path ? model_path : recs;
+    es.split = sp;
+    es.seed = seed;
     for (size_t j = 0; j < nk; j++) {
         eo.k = (size_t)ks[j];
         if ((rc = gatrec_evaluate(ds, split, list, &eo, &mt))) {
             rc = cli_fail("eval", rc);
             goto done;
         }
-        print_metrics(&mt, eo.part, model_path ? model_path : recs, json);
+        print_metrics(&mt, &es, json);
     }
     rc = EXIT_OK;
 done:

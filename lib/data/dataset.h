@@ -70,7 +70,7 @@ int gatrec__dataset_by_user(const gatrec_dataset *ds, size_t **off, uint32_t **i
 struct gatrec_split {
     const gatrec_dataset *ds; /* borrowed: the dataset must outlive the split */
     uint8_t *parts;
-    size_t counts[4];
+    size_t counts[5]; /* per gatrec_part */
     char *spec;
 };
 #endif

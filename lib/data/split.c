@@ -40,7 +40,7 @@ GATREC_API void gatrec_split_free(gatrec_split *split)
 
 GATREC_API size_t gatrec_split_count(const gatrec_split *split, int part)
 {
-    return split && part >= 0 && part <= GATREC_PART_NONE ? split->counts[part] : 0;
+    return split && part >= 0 && part <= GATREC_PART_REVEAL ? split->counts[part] : 0;
 }
 
 GATREC_API int gatrec_split_part(const gatrec_split *split, size_t i)
@@ -304,7 +304,7 @@ GATREC_API int gatrec_split_from_parts(const gatrec_dataset *ds, const uint8_t *
     if (!ds || !out || (!parts && ds->nratings))
         return gatrec__error(GATREC_EINVAL, "gatrec_split_from_parts: NULL argument");
     for (size_t r = 0; r < ds->nratings; r++)
-        if (parts[r] > GATREC_PART_NONE)
+        if (parts[r] > GATREC_PART_REVEAL)
             return gatrec__error(GATREC_EINVAL, "parts[%zu] = %u is not a gatrec_part", r, parts[r]);
     if ((rc = split_new(ds, GATREC_PART_TRAIN, "parts", &s)))
         return rc;
@@ -313,6 +313,114 @@ GATREC_API int gatrec_split_from_parts(const gatrec_dataset *ds, const uint8_t *
     split_count(s);
     *out = s;
     return GATREC_OK;
+}
+
+/* A seeded choice of round(n * ratio) of 0..n-1 (at least one, at most n - 1): marks chosen[]. */
+static int choose(size_t n, double ratio, uint64_t seed, uint64_t stream, uint8_t *chosen)
+{
+    uint32_t *perm = gatrec__malloc_array(n + 1, sizeof *perm);
+    size_t k = round_count(n, ratio);
+    if (!perm)
+        return GATREC_ENOMEM;
+    k = k < 1 ? 1 : k > n - 1 ? n - 1 : k;
+    for (size_t j = 0; j < n; j++)
+        perm[j] = (uint32_t)j;
+    for (size_t j = n; j > 1; j--) {
+        size_t q = (size_t)gatrec__rng_below(seed, stream, j, j);
+        uint32_t t = perm[j - 1];
+        perm[j - 1] = perm[q];
+        perm[q] = t;
+    }
+    memset(chosen, 0, n);
+    for (size_t j = 0; j < k; j++)
+        chosen[perm[j]] = 1;
+    free(perm);
+    return GATREC_OK;
+}
+
+static int check_cold(const gatrec_dataset *ds, size_t n, double ratio, const char *what, gatrec_split **out)
+{
+    int rc;
+    if (!ds || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_split_cold_%s: NULL argument", what);
+    if ((rc = check_ratio(ratio, what)))
+        return rc;
+    if (!(ratio > 0))
+        return gatrec__error(GATREC_EINVAL, "the cold %s ratio must be above 0", what);
+    if (n < 2)
+        return gatrec__error(GATREC_EEMPTY, "a cold-%s split needs at least two %s, the dataset has %zu", what, what, n);
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_split_cold_items(const gatrec_dataset *ds, double ratio, uint64_t seed, gatrec_split **out)
+{
+    gatrec_split *s;
+    uint8_t *cold;
+    char spec[64];
+    int rc = check_cold(ds, ds ? ds->items.count : 0, ratio, "items", out);
+    if (rc)
+        return rc;
+    snprintf(spec, sizeof spec, "cold-items:%g", ratio);
+    if (!(cold = gatrec__malloc_array(ds->items.count, 1)))
+        return GATREC_ENOMEM;
+    if ((rc = choose(ds->items.count, ratio, seed, 0xC01D1u, cold)) || (rc = split_new(ds, GATREC_PART_TRAIN, spec, &s))) {
+        free(cold);
+        return rc;
+    }
+    for (size_t r = 0; r < ds->nratings; r++)
+        if (cold[ds->r_item[r]])
+            s->parts[r] = GATREC_PART_TEST;
+    free(cold);
+    split_count(s);
+    *out = s;
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_split_cold_users(const gatrec_dataset *ds, double ratio, size_t reveal, uint64_t seed,
+                                       gatrec_split **out)
+{
+    gatrec_split *s;
+    uint8_t *cold;
+    size_t *off;
+    uint32_t *idx;
+    char spec[64];
+    int rc = check_cold(ds, ds ? ds->users.count : 0, ratio, "users", out);
+    if (rc)
+        return rc;
+    snprintf(spec, sizeof spec, "cold-users:%g:%zu", ratio, reveal);
+    if (!(cold = gatrec__malloc_array(ds->users.count, 1)))
+        return GATREC_ENOMEM;
+    if ((rc = choose(ds->users.count, ratio, seed, 0xC01D2u, cold))) {
+        free(cold);
+        return rc;
+    }
+    if ((rc = gatrec__dataset_by_user(ds, &off, &idx))) {
+        free(cold);
+        return rc;
+    }
+    if ((rc = split_new(ds, GATREC_PART_TRAIN, spec, &s)))
+        goto done;
+    for (size_t u = 0; u < ds->users.count; u++) {
+        uint32_t *r = idx + off[u];
+        size_t n = off[u + 1] - off[u], nr = reveal < n ? reveal : n ? n - 1 : 0;
+        if (!cold[u])
+            continue;
+        for (size_t j = n; j > 1; j--) { /* the user's ratings, shuffled */
+            size_t q = (size_t)gatrec__rng_below(seed, 0xC01D3u + u, j, j);
+            uint32_t t = r[j - 1];
+            r[j - 1] = r[q];
+            r[q] = t;
+        }
+        for (size_t j = 0; j < n; j++)
+            s->parts[r[j]] = j < nr ? GATREC_PART_REVEAL : GATREC_PART_TEST;
+    }
+    split_count(s);
+    *out = s;
+done:
+    free(cold);
+    free(off);
+    free(idx);
+    return rc;
 }
 
 static int parse_ratios(const char *p, double *test, double *valid)
@@ -404,6 +512,22 @@ GATREC_API int gatrec_split_parse(const gatrec_dataset *ds, const char *spec, ui
             return gatrec__error(GATREC_EINVAL, "split '%s': expected %s:TEST[:VALID] with ratios", spec,
                                  random ? "random" : "temporal");
         rc = random ? gatrec_split_random(ds, t, v, seed, out) : gatrec_split_temporal(ds, t, v, out);
+    } else if (strncmp(spec, "cold-items:", 11) == 0 || strncmp(spec, "cold-users:", 11) == 0) {
+        int users = spec[5] == 'u';
+        char *end;
+        double n = 5;
+        t = strtod(spec + 11, &end);
+        if (end != spec + 11 && users && *end == ':') {
+            const char *p = end + 1;
+            n = strtod(p, &end);
+            if (end == p || n < 0 || n > 1e6 || n != floor(n))
+                end = (char *)"x";
+        }
+        if (end == spec + 11 || *end)
+            return gatrec__error(GATREC_EINVAL, "split '%s': expected %s with 0 < RATIO < 1%s", spec,
+                                 users ? "cold-users:RATIO[:REVEALED]" : "cold-items:RATIO",
+                                 users ? " and REVEALED a whole number of ratings (default 5)" : "");
+        rc = users ? gatrec_split_cold_users(ds, t, (size_t)n, seed, out) : gatrec_split_cold_items(ds, t, seed, out);
     } else if (strcmp(spec, "leave-last") == 0 || strcmp(spec, "leave-last:valid") == 0) {
         rc = gatrec_split_leave_last(ds, spec[10] == ':', out);
     } else {
@@ -417,7 +541,7 @@ GATREC_API int gatrec_split_write(const gatrec_split *split, int part, const cha
     gatrec__buf b = {0};
     const gatrec_dataset *ds;
     int rc = GATREC_OK;
-    if (!split || !path || part < 0 || part > GATREC_PART_NONE)
+    if (!split || !path || part < 0 || part > GATREC_PART_REVEAL)
         return gatrec__error(GATREC_EINVAL, "gatrec_split_write: bad argument");
     ds = split->ds;
     for (size_t r = 0; r < ds->nratings && !rc; r++)

@@ -3,11 +3,11 @@
  * gradients are summed per block and then in block order, so the thread count never changes
  * a bit of the result. Per-edge state kept between passes is O(edges x heads): the hidden
  * vectors of an edge are recomputed in the backward pass, never stored. */
-#include <blis.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dense.h"
 #include "kernels.h"
 
 #define NBLOCKS 64
@@ -39,42 +39,6 @@ static size_t edge_block_begin(const size_t *off, size_t n, size_t b)
     return lo;
 }
 
-/* C (m x n, row stride rsc) = A (m x k) B (k x n) + beta C, with BLIS on one thread per block of
- * rows of C and our own threads over the blocks: BLIS's OpenMP pool is never started (its
- * idle spinning would steal the cores the edge loops use), and no host setting is touched. */
-typedef struct gemm_job {
-    trans_t ta, tb;
-    size_t m, n, k, rsa, csa, rsb, csb, rsc;
-    const float *a, *b;
-    float beta, *c;
-    size_t nblk;
-} gemm_job;
-
-#define GEMM_ROWS 256
-
-static void gemm_block(void *ctx, size_t blk)
-{
-    gemm_job *J = ctx;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    float one = 1.0f, beta = J->beta;
-    size_t r0 = blk * GEMM_ROWS, rows = J->m - r0 < GEMM_ROWS ? J->m - r0 : GEMM_ROWS;
-    /* row r of op(A) starts at r * rsa when A is not transposed, at r * csa when it is */
-    const float *a = J->a + r0 * (J->ta == BLIS_NO_TRANSPOSE ? J->rsa : J->csa);
-    bli_rntm_set_num_threads(1, &rntm);
-    bli_sgemm_ex(J->ta, J->tb, (dim_t)rows, (dim_t)J->n, (dim_t)J->k, &one, (float *)a, (inc_t)J->rsa,
-                 (inc_t)J->csa, (float *)J->b, (inc_t)J->rsb, (inc_t)J->csb, &beta, J->c + r0 * J->rsc,
-                 (inc_t)J->rsc, 1, NULL, &rntm);
-}
-
-static void gemm(int threads, trans_t ta, trans_t tb, size_t m, size_t n, size_t k, const float *a, size_t rsa,
-                 size_t csa, const float *b, size_t rsb, size_t csb, float beta, float *c, size_t rsc)
-{
-    /* Blocks of GEMM_ROWS rows, fixed by m alone: BLIS may take a different path for a
-     * different shape, so the blocks must not depend on the thread count. */
-    gemm_job J = {ta, tb, m, n, k, rsa, csa, rsb, csb, rsc, a, b, beta, c, (m + GEMM_ROWS - 1) / GEMM_ROWS};
-    gatrec__parallel(threads, J.nblk, gemm_block, &J);
-}
-
 static int fast_linear(int threads, size_t n, size_t k, size_t m, const float *X, const float *W, const float *b,
                        float *Y)
 {
@@ -89,7 +53,7 @@ static int fast_linear(int threads, size_t n, size_t k, size_t m, const float *X
         return GATREC_OK;
     }
     /* Y = X (n x k) * W^T (k x m) */
-    gemm(threads, BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, n, m, k, X, k, 1, W, k, 1, b ? 1.0f : 0.0f, Y, m);
+    gatrec__sgemm(threads, 0, 1, n, m, k, 1.0f, X, k, 1, W, k, 1, b ? 1.0f : 0.0f, Y, m);
     return GATREC_OK;
 }
 
@@ -99,9 +63,9 @@ static int fast_linear_backward(int threads, size_t n, size_t k, size_t m, const
     if (!n || !m || !k)
         return GATREC_OK;
     if (dX) /* dX (n x k) += dY (n x m) * W (m x k) */
-        gemm(threads, BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, n, k, m, dY, m, 1, W, k, 1, 1.0f, dX, k);
+        gatrec__sgemm(threads, 0, 0, n, k, m, 1.0f, dY, m, 1, W, k, 1, 1.0f, dX, k);
     /* dW (m x k) += dY^T (m x n) * X (n x k) */
-    gemm(threads, BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, k, n, dY, 1, m, X, k, 1, 1.0f, dW, k);
+    gatrec__sgemm(threads, 0, 0, m, k, n, 1.0f, dY, 1, m, X, k, 1, 1.0f, dW, k);
     if (db)
         for (size_t r = 0; r < n; r++)
             for (size_t o = 0; o < m; o++)

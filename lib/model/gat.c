@@ -966,6 +966,8 @@ done:
     return rc;
 }
 
-const gatrec__model_ops gatrec__gat_ops = {GATREC_MODEL_GAT, "gat",        gat_train,     gatrec__emb_score_all,
-                                           gat_save,         gat_load,     gat_free,      gat_fold_user,
-                                           gat_fold_item,    gat_attention};
+const gatrec__model_ops gatrec__gat_ops = {.kind = GATREC_MODEL_GAT,       .name = "gat",
+                                           .train = gat_train,            .score_all = gatrec__emb_score_all,
+                                           .save = gat_save,              .load = gat_load,
+                                           .free = gat_free,              .fold_user = gat_fold_user,
+                                           .fold_item = gat_fold_item,    .attention = gat_attention};

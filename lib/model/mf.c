@@ -2,7 +2,7 @@
  * Both learn one embedding per node (theta = (users + items) x dim); LightGCN's final embedding
  * is the mean of the layer-0 embedding and its 1..K propagations over the symmetric-normalised
  * bipartite adjacency (He et al., 2020), BPR-MF's is the embedding itself. They are transductive:
- * fold-in is not supported. */
+ * fold-in is not supported, and an item without training ratings ranks last. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +167,11 @@ static void mf_free(gatrec_model *m)
     (void)m;
 }
 
-const gatrec__model_ops gatrec__bpr_ops = {GATREC_MODEL_BPR, "bpr", bpr_train, gatrec__emb_score_all,
-                                           gatrec__emb_save, gatrec__emb_load, mf_free, NULL, NULL, NULL};
-const gatrec__model_ops gatrec__lightgcn_ops = {
-    GATREC_MODEL_LIGHTGCN, "lightgcn", lightgcn_train, gatrec__emb_score_all, gatrec__emb_save, gatrec__emb_load,
-    mf_free, NULL, NULL, NULL};
+/* Both are transductive: an item without training ratings has no learned embedding. */
+const gatrec__model_ops gatrec__bpr_ops = {.kind = GATREC_MODEL_BPR, .name = "bpr", .train = bpr_train,
+                                           .score_all = gatrec__emb_score_all, .save = gatrec__emb_save,
+                                           .load = gatrec__emb_load, .free = mf_free, .transductive_items = 1};
+const gatrec__model_ops gatrec__lightgcn_ops = {.kind = GATREC_MODEL_LIGHTGCN, .name = "lightgcn",
+                                                .train = lightgcn_train, .score_all = gatrec__emb_score_all,
+                                                .save = gatrec__emb_save, .load = gatrec__emb_load, .free = mf_free,
+                                                .transductive_items = 1};

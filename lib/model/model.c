@@ -9,8 +9,8 @@
 #include "../data/reclist.h"
 #include "model.h"
 
-static const gatrec__model_ops *const kinds[] = {&gatrec__pop_ops, &gatrec__bpr_ops, &gatrec__lightgcn_ops,
-                                                 &gatrec__gat_ops};
+static const gatrec__model_ops *const kinds[] = {&gatrec__pop_ops, &gatrec__bpr_ops,  &gatrec__lightgcn_ops,
+                                                 &gatrec__gat_ops, &gatrec__ease_ops, &gatrec__content_ops};
 
 const gatrec__model_ops *gatrec__model_ops_of(int kind)
 {
@@ -31,7 +31,7 @@ GATREC_API int gatrec_model_kind_from_name(const char *name)
     for (size_t k = 0; name && k < sizeof kinds / sizeof *kinds; k++)
         if (strcmp(kinds[k]->name, name) == 0)
             return kinds[k]->kind;
-    return gatrec__error(GATREC_ENOTFOUND, "unknown model kind '%s' (known: pop, bpr, lightgcn, gat)", name ? name : "(null)");
+    return gatrec__error(GATREC_ENOTFOUND, "unknown model kind '%s' (known: pop, bpr, lightgcn, gat, ease, content)", name ? name : "(null)");
 }
 
 GATREC__OPTIONS_INIT_FN(gatrec_model_options_init, gatrec_model_options, GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_OPTIONS_INIT)
@@ -95,6 +95,7 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         memcpy(&o, opts,
                opts->version == 1   ? offsetof(gatrec_model_options, epochs)
                : opts->version == 2 ? offsetof(gatrec_model_options, feature_weight_decay)
+               : opts->version == 3 ? offsetof(gatrec_model_options, lambda)
                                     : sizeof o);
         o.version = GATREC_MODEL_OPTIONS_VERSION;
     }
@@ -102,6 +103,12 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         return gatrec__error(GATREC_EINVAL, "unknown model kind %d", o.kind);
     if (o.threads < 0)
         return gatrec__error(GATREC_EINVAL, "threads must be >= 0 (0 = all cores), not %d", o.threads);
+    if (o.loss != GATREC_LOSS_BPR && o.loss != GATREC_LOSS_SOFTMAX)
+        return gatrec__error(GATREC_EINVAL, "unknown loss %d (a gatrec_loss)", o.loss);
+    if (!(o.temperature >= 0 && o.temperature <= 100) || !(o.uniformity >= 0 && o.uniformity <= 1000) ||
+        !(o.lambda >= 0 && o.lambda <= 1e12f))
+        return gatrec__error(GATREC_EINVAL, "temperature must be in [0, 100], uniformity in [0, 1000] and lambda in "
+                             "[0, 1e12] (0 = default), not %g, %g and %g", o.temperature, o.uniformity, o.lambda);
     if (!(m = gatrec__model_alloc()))
         return GATREC_ENOMEM;
     m->ops = gatrec__model_ops_of(o.kind);
@@ -187,6 +194,16 @@ static int check_user(const gatrec_model *model, int32_t user)
     return GATREC_OK;
 }
 
+/* The kind's scores, with the items a transductive kind knows nothing of at -infinity. */
+static void score_all(const gatrec_model *m, int32_t user, float *scores)
+{
+    m->ops->score_all(m, user, scores);
+    if (m->ops->transductive_items)
+        for (size_t i = 0; i < m->items.count; i++)
+            if (!m->item_ratings[i])
+                scores[i] = -INFINITY;
+}
+
 GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const int32_t *items, size_t n,
                                   float *scores)
 {
@@ -201,7 +218,7 @@ GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const
             return gatrec__error(GATREC_EINVAL, "item index %d out of range", items[j]);
     if (!(all = gatrec__malloc_array(model->items.count, sizeof *all)))
         return GATREC_ENOMEM;
-    model->ops->score_all(model, user, all);
+    score_all(model, user, all);
     for (size_t j = 0; j < n; j++)
         scores[j] = all[items[j]];
     free(all);
@@ -232,10 +249,10 @@ static void sift_down(const float *scores, int32_t *heap, size_t n, size_t c)
     }
 }
 
-/* Top-k of `scores` skipping `seen` (ascending), with a binary min-heap of the best k so far.
- * Writes best first; returns the count. */
-static size_t top_k(const float *scores, size_t nitems, const int32_t *seen, size_t nseen, size_t k, int32_t *heap,
-                    float *out_scores)
+/* Top-k of `scores` skipping `seen` (ascending) and, when `allowed` is not NULL, the items it
+ * marks 0, with a binary min-heap of the best k so far. Writes best first; returns the count. */
+static size_t top_k(const float *scores, size_t nitems, const int32_t *seen, size_t nseen, const uint8_t *allowed,
+                    size_t k, int32_t *heap, float *out_scores)
 {
     size_t h = 0, s = 0;
     for (int32_t i = 0; (size_t)i < nitems; i++) {
@@ -243,6 +260,8 @@ static size_t top_k(const float *scores, size_t nitems, const int32_t *seen, siz
             s++;
             continue;
         }
+        if (allowed && !allowed[i])
+            continue;
         if (h < k) {
             size_t c = h++;
             heap[c] = i;
@@ -273,13 +292,13 @@ static size_t top_k(const float *scores, size_t nitems, const int32_t *seen, siz
     return h;
 }
 
-static size_t recommend_one(const gatrec_model *m, int32_t user, size_t k, float *scratch, int32_t *items,
-                            float *scores)
+static size_t recommend_one(const gatrec_model *m, int32_t user, size_t k, const uint8_t *allowed, float *scratch,
+                            int32_t *items, float *scores)
 {
     const gatrec__csr *seen = &m->seen;
-    m->ops->score_all(m, user, scratch);
-    return top_k(scratch, m->items.count, seen->col + seen->off[user], seen->off[user + 1] - seen->off[user], k,
-                 items, scores);
+    score_all(m, user, scratch);
+    return top_k(scratch, m->items.count, seen->col + seen->off[user], seen->off[user + 1] - seen->off[user], allowed,
+                 k, items, scores);
 }
 
 GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, size_t k, int32_t *items,
@@ -293,13 +312,14 @@ GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, s
         return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend: NULL items or count");
     if (!(scratch = gatrec__malloc_array(model->items.count, sizeof *scratch)))
         return GATREC_ENOMEM;
-    *count = recommend_one(model, user, k, scratch, items, scores);
+    *count = recommend_one(model, user, k, NULL, scratch, items, scores);
     free(scratch);
     return GATREC_OK;
 }
 
 typedef struct rec_job {
     const gatrec_model *m;
+    const uint8_t *allowed;
     gatrec_reclist *list;
     size_t k, first, last;
     int rc;
@@ -314,7 +334,7 @@ static void *rec_worker(void *arg)
     if (!scratch || !items)
         j->rc = GATREC_ENOMEM;
     for (size_t u = j->first; u < j->last && !j->rc; u++) {
-        size_t n = recommend_one(j->m, (int32_t)u, j->k, scratch, items, NULL);
+        size_t n = recommend_one(j->m, (int32_t)u, j->k, j->allowed, scratch, items, NULL);
         /* users are disjoint between workers, so their lists never race */
         j->rc = gatrec_reclist_set(j->list, (int32_t)u, items, n);
     }
@@ -323,7 +343,7 @@ static void *rec_worker(void *arg)
     return NULL;
 }
 
-GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, gatrec_reclist **out)
+static int recommend_all(const gatrec_model *model, size_t k, const uint8_t *allowed, gatrec_reclist **out)
 {
     gatrec_reclist *list;
     rec_job jobs[64];
@@ -343,7 +363,7 @@ GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, g
     if (nthreads > nu)
         nthreads = nu ? nu : 1;
     for (size_t t = 0; t < nthreads; t++) {
-        jobs[t] = (rec_job){model, list, k, nu * t / nthreads, nu * (t + 1) / nthreads, GATREC_OK};
+        jobs[t] = (rec_job){model, allowed, list, k, nu * t / nthreads, nu * (t + 1) / nthreads, GATREC_OK};
         if (t == 0 || pthread_create(&tids[t], NULL, rec_worker, &jobs[t]) != 0)
             tids[t] = 0;
     }
@@ -362,6 +382,33 @@ GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, g
     }
     *out = list;
     return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, gatrec_reclist **out)
+{
+    return recommend_all(model, k, NULL, out);
+}
+
+GATREC_API int gatrec_model_recommend_all_among(const gatrec_model *model, size_t k, const int32_t *candidates,
+                                                size_t n, gatrec_reclist **out)
+{
+    uint8_t *allowed;
+    int rc;
+    if (!model || !out || (n && !candidates))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_all_among: NULL argument");
+    if (!(allowed = gatrec__calloc(model->items.count + 1, 1)))
+        return GATREC_ENOMEM;
+    for (size_t j = 0; j < n; j++) {
+        if (candidates[j] < 0 || (size_t)candidates[j] >= model->items.count) {
+            free(allowed);
+            return gatrec__error(GATREC_EINVAL, "candidate #%zu: item index %d out of range (the model has %zu items)",
+                                 j + 1, candidates[j], model->items.count);
+        }
+        allowed[candidates[j]] = 1;
+    }
+    rc = recommend_all(model, k, allowed, out);
+    free(allowed);
+    return rc;
 }
 
 GATREC_API int gatrec_model_item_popularity(const gatrec_model *model, int32_t item, size_t *ratings, size_t *liked)
@@ -521,7 +568,9 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
         return gatrec__error(GATREC_EINVAL, "gatrec_model_similar_items: NULL items or count");
     if (!(sim = gatrec__calloc(model->items.count + 1, sizeof *sim)))
         return GATREC_ENOMEM;
-    if (model->dim) {
+    if (model->ops->similar) {
+        model->ops->similar(model, item, sim);
+    } else if (model->dim) {
         float *c = item_centre(model);
         if (!c) {
             free(sim);
@@ -541,8 +590,32 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
                 sim[s->col[e]] += s->val[e] >= model->liked;
         }
     }
-    *count = top_k(sim, model->items.count, &item, 1, k, items, scores);
+    *count = top_k(sim, model->items.count, &item, 1, NULL, k, items, scores);
     free(sim);
+    return GATREC_OK;
+}
+
+/* The weight of each of the user's training items (seen row order) as evidence for `item`. */
+static int evidence_weights(const gatrec_model *model, int32_t user, int32_t item, float *w)
+{
+    const gatrec__csr *s = &model->seen;
+    size_t n = s->off[user + 1] - s->off[user];
+    float *centre;
+    int rc;
+    if (model->ops->evidence)
+        return model->ops->evidence(model, user, item, w);
+    for (size_t e = 0; e < n; e++)
+        w[e] = 1.0f;
+    if (model->ops->attention && (rc = model->ops->attention(model, user, w)))
+        return rc;
+    if (!(centre = item_centre(model)))
+        return GATREC_ENOMEM;
+    for (size_t e = 0; e < n; e++) {
+        float c = centred_cosine(model->iemb + (size_t)s->col[s->off[user] + e] * model->dim,
+                                 model->iemb + (size_t)item * model->dim, centre, model->dim);
+        w[e] *= c > 0 ? c : 0;
+    }
+    free(centre);
     return GATREC_OK;
 }
 
@@ -559,7 +632,7 @@ GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, in
         return rc;
     if (!count || (k && (!items || !weights)))
         return gatrec__error(GATREC_EINVAL, "gatrec_model_evidence: NULL items, weights or count");
-    if (!model->dim)
+    if (!model->dim && !model->ops->evidence)
         return gatrec__error(GATREC_EUNSUPPORTED, "a %s model has no embeddings to draw evidence from",
                              model->ops->name);
     s = &model->seen;
@@ -571,27 +644,13 @@ GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, in
         free(order);
         return GATREC_ENOMEM;
     }
-    for (size_t e = 0; e < n; e++)
-        w[e] = 1.0f;
-    if (model->ops->attention && (rc = model->ops->attention(model, user, w))) {
+    if ((rc = evidence_weights(model, user, item, w))) {
         free(w);
         free(order);
         return rc;
     }
-    float *centre = item_centre(model);
-    if (!centre) {
-        free(w);
-        free(order);
-        return GATREC_ENOMEM;
-    }
-    for (size_t e = 0; e < n; e++) {
-        float c = centred_cosine(model->iemb + (size_t)s->col[s->off[user] + e] * model->dim,
-                                 model->iemb + (size_t)item * model->dim, centre, model->dim);
-        w[e] *= c > 0 ? c : 0;
-    }
-    free(centre);
     /* the k largest weights among the user's items (positions in the row) */
-    kept = top_k(w, n, NULL, 0, k, order, NULL);
+    kept = top_k(w, n, NULL, 0, NULL, k, order, NULL);
     while (kept && w[order[kept - 1]] <= 0)
         kept--;
     for (size_t j = 0; j < kept; j++)
@@ -633,7 +692,7 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
         return gatrec__error(GATREC_EINVAL, "user id %lld is negative", (long long)user_id);
     if (gatrec__idmap_find(&model->users, user_id) >= 0)
         return gatrec__error(GATREC_EDUPLICATE, "user %lld is already in the model", (long long)user_id);
-    if (!(pairs = gatrec__malloc_array(n + 1, sizeof *pairs)) || !(emb = gatrec__malloc_array(model->dim, sizeof *emb)) ||
+    if (!(pairs = gatrec__malloc_array(n + 1, sizeof *pairs)) || !(emb = gatrec__malloc_array(model->dim + 1, sizeof *emb)) ||
         !(cols = gatrec__malloc_array(n + 1, sizeof *cols)) || !(vals = gatrec__malloc_array(n + 1, sizeof *vals))) {
         rc = GATREC_ENOMEM;
         goto done;
@@ -674,7 +733,7 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
         float *val = realloc(s->val, (nnz + n + 1) * sizeof *val);
         if (val)
             s->val = val;
-        float *ue = realloc(model->uemb, (nu + 1) * model->dim * sizeof *ue);
+        float *ue = realloc(model->uemb, ((nu + 1) * model->dim + 1) * sizeof *ue);
         if (ue)
             model->uemb = ue;
         if (!off || !col || !val || !ue) {
@@ -717,7 +776,7 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
         goto done;
     ni = model->items.count;
     {
-        float *ie = realloc(model->iemb, (ni + 1) * model->dim * sizeof *ie);
+        float *ie = realloc(model->iemb, ((ni + 1) * model->dim + 1) * sizeof *ie);
         if (ie)
             model->iemb = ie;
         uint64_t *r = realloc(model->item_ratings, (ni + 1) * sizeof *r);
@@ -737,5 +796,130 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
     model->item_ratings[ni] = model->item_liked[ni] = 0;
 done:
     free(emb);
+    return rc;
+}
+
+/* One folded user: its model index and its revealed (item, rating) pairs, sorted by item. */
+typedef struct revealed {
+    int32_t user;
+    size_t first, n; /* into the shared pair arrays */
+} revealed;
+
+GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_dataset *ds, const gatrec_split *split,
+                                             size_t *folded)
+{
+    size_t *off = NULL, nrev = 0, nusers = 0, nu;
+    uint32_t *idx = NULL;
+    int32_t *cols = NULL;
+    float *vals = NULL, *emb = NULL;
+    revealed *who = NULL;
+    gatrec__csr s2 = {0};
+    int rc;
+    if (!model || !ds || !split)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_fold_in_revealed: NULL argument");
+    if (split->ds != ds)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_fold_in_revealed: the split is not of this dataset");
+    if (!model->ops->fold_user)
+        return gatrec__error(GATREC_EUNSUPPORTED, "a %s model is transductive: it cannot fold in the cold users' "
+                             "revealed ratings (use ease, content or gat)", model->ops->name);
+    if ((rc = gatrec__dataset_by_user(ds, &off, &idx)))
+        return rc;
+    nu = model->users.count;
+    cols = gatrec__malloc_array(split->counts[GATREC_PART_REVEAL] + 1, sizeof *cols);
+    vals = gatrec__malloc_array(split->counts[GATREC_PART_REVEAL] + 1, sizeof *vals);
+    who = gatrec__malloc_array(ds->users.count + 1, sizeof *who);
+    if (!cols || !vals || !who) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    /* gather every revealed user's pairs (item order), checking each against the model */
+    for (size_t u = 0; u < ds->users.count; u++) {
+        size_t first = nrev;
+        int32_t mu = -1;
+        for (size_t t = off[u]; t < off[u + 1]; t++) {
+            uint32_t r = idx[t];
+            int32_t mi;
+            if (split->parts[r] != GATREC_PART_REVEAL)
+                continue;
+            if (mu < 0 && (rc = gatrec_model_user_index(model, ds->users.ids[u], &mu)))
+                goto done;
+            if ((rc = gatrec_model_item_index(model, ds->items.ids[ds->r_item[r]], &mi)))
+                goto done;
+            cols[nrev] = mi;
+            vals[nrev++] = ds->r_value[r];
+        }
+        if (nrev == first)
+            continue;
+        if (model->seen.off[mu + 1] > model->seen.off[mu]) {
+            rc = gatrec__error(GATREC_EINVAL, "user %lld has training ratings in the model: only a cold user's "
+                               "revealed ratings fold in (was the model trained on this split?)",
+                               (long long)ds->users.ids[u]);
+            goto done;
+        }
+        for (size_t a = first + 1; a < nrev; a++) /* insertion sort by item: a user reveals few */
+            for (size_t b = a; b > first && cols[b] < cols[b - 1]; b--) {
+                int32_t tc = cols[b];
+                float tv = vals[b];
+                cols[b] = cols[b - 1], vals[b] = vals[b - 1];
+                cols[b - 1] = tc, vals[b - 1] = tv;
+            }
+        who[nusers++] = (revealed){mu, first, nrev - first};
+    }
+    /* their embeddings, computed before anything changes */
+    if (!(emb = gatrec__malloc_array(nusers * model->dim + 1, sizeof *emb))) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    for (size_t k = 0; k < nusers && !rc; k++)
+        rc = model->ops->fold_user(model, cols + who[k].first, vals + who[k].first, who[k].n, NULL,
+                                   emb + k * model->dim);
+    if (rc)
+        goto done;
+    for (size_t k = 0; k < nusers; k++)
+        memcpy(model->uemb + (size_t)who[k].user * model->dim, emb + k * model->dim, model->dim * sizeof *emb);
+    /* then the seen rows, rebuilt once: the folded users' rows hold their revealed pairs */
+    {
+        const gatrec__csr *s = &model->seen;
+        size_t *extra = gatrec__calloc(nu + 1, sizeof *extra), nnz = s->off[nu] + nrev;
+        s2.nrows = nu;
+        s2.off = gatrec__malloc_array(nu + 1, sizeof *s2.off);
+        s2.col = gatrec__malloc_array(nnz + 1, sizeof *s2.col);
+        s2.val = gatrec__malloc_array(nnz + 1, sizeof *s2.val);
+        if (!extra || !s2.off || !s2.col || !s2.val) {
+            free(extra);
+            rc = GATREC_ENOMEM;
+            goto done;
+        }
+        for (size_t k = 0; k < nusers; k++)
+            extra[who[k].user] = k + 1;
+        s2.off[0] = 0;
+        for (size_t u = 0, at = 0; u < nu; u++) {
+            size_t n0 = s->off[u + 1] - s->off[u];
+            memcpy(s2.col + at, s->col + s->off[u], n0 * sizeof *s2.col);
+            memcpy(s2.val + at, s->val + s->off[u], n0 * sizeof *s2.val);
+            at += n0;
+            if (extra[u]) {
+                const revealed *w = &who[extra[u] - 1];
+                memcpy(s2.col + at, cols + w->first, w->n * sizeof *s2.col);
+                memcpy(s2.val + at, vals + w->first, w->n * sizeof *s2.val);
+                at += w->n;
+            }
+            s2.off[u + 1] = at;
+        }
+        free(extra);
+        gatrec__csr_free(&model->seen);
+        model->seen = s2;
+        s2 = (gatrec__csr){0};
+    }
+    if (folded)
+        *folded = nusers;
+done:
+    gatrec__csr_free(&s2);
+    free(off);
+    free(idx);
+    free(cols);
+    free(vals);
+    free(emb);
+    free(who);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* The model interface every kind implements (popularity now; GAT, BPR-MF, LightGCN later). */
+/* The model interface every kind implements (popularity, BPR-MF, LightGCN, GAT, EASE, content). */
 #ifndef GATREC_MODEL_H
 #define GATREC_MODEL_H
 
@@ -23,6 +23,13 @@ typedef struct gatrec__model_ops {
     int (*fold_item)(gatrec_model *m, const float *features, float *emb);
     /* How much the user's node attended to each of its training items (seen row order), >= 0. */
     int (*attention)(const gatrec_model *m, int32_t user, float *weights);
+    /* Optional: the evidence weight (>= 0) of each of the user's training items (seen row order)
+     * for `item`, replacing attention x cosine (kinds without embeddings). */
+    int (*evidence)(const gatrec_model *m, int32_t user, int32_t item, float *weights);
+    /* Optional: the similarity of every item to `item`, replacing the cosine of embeddings. */
+    void (*similar)(const gatrec_model *m, int32_t item, float *sim);
+    /* Non-zero: the kind cannot score an item without training ratings (it ranks last). */
+    int transductive_items;
 } gatrec__model_ops;
 
 struct gatrec_model {
@@ -46,6 +53,8 @@ extern const gatrec__model_ops gatrec__pop_ops;
 extern const gatrec__model_ops gatrec__bpr_ops;
 extern const gatrec__model_ops gatrec__lightgcn_ops;
 extern const gatrec__model_ops gatrec__gat_ops;
+extern const gatrec__model_ops gatrec__ease_ops;
+extern const gatrec__model_ops gatrec__content_ops;
 
 /* score_all of the embedding kinds: dot products with m->iemb. */
 void gatrec__emb_score_all(const gatrec_model *m, int32_t user, float *scores);

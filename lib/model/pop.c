@@ -35,5 +35,6 @@ static void pop_free(gatrec_model *m)
     (void)m;
 }
 
-const gatrec__model_ops gatrec__pop_ops = {GATREC_MODEL_POP, "pop", pop_train, pop_score_all, pop_save, pop_load,
-                                           pop_free, NULL, NULL, NULL};
+const gatrec__model_ops gatrec__pop_ops = {.kind = GATREC_MODEL_POP, .name = "pop", .train = pop_train,
+                                           .score_all = pop_score_all, .save = pop_save, .load = pop_load,
+                                           .free = pop_free};

@@ -3,10 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/dense.h"
 #include "train.h"
 
 /* random streams */
-enum { STREAM_PERM = 1, STREAM_NEG = 2, STREAM_INIT = 1000 };
+enum { STREAM_PERM = 1, STREAM_NEG = 2, STREAM_SOFTMAX = 3, STREAM_INIT = 1000 };
 
 static double uniform01(uint64_t seed, uint64_t stream, uint64_t counter)
 {
@@ -64,6 +65,8 @@ typedef struct loop {
     double *pop_cdf; /* popularity sampler */
     float *demb, *adam_m, *adam_v, *best;
     int32_t *negs;
+    int32_t *known;  /* items with training ratings: the only negatives (a new item is no negative) */
+    size_t nknown;
 } loop;
 
 /* Is item i among u's training items with a rating that excludes it as a negative? */
@@ -78,6 +81,8 @@ static int excluded(const loop *L, int32_t u, int32_t i)
         else
             hi = mid;
     }
+    if (L->g->by_item.off[i + 1] == L->g->by_item.off[i]) /* no training ratings: not in the catalogue yet */
+        return 1;
     if (lo == c->off[u + 1] || c->col[lo] != i)
         return 0;
     if (c->val[lo] >= L->g->liked)
@@ -226,6 +231,160 @@ static int loss(loop *L, size_t b0, size_t b1, uint64_t step, double *bpr_out, d
     return GATREC_OK;
 }
 
+/* ---- the softmax loss ---- */
+
+static void normalise_rows(float *x, size_t n, size_t d, float *norms)
+{
+    for (size_t r = 0; r < n; r++) {
+        float *v = x + r * d, s = sqrtf(dot(v, v, d));
+        float inv = s > 1e-12f ? 1.0f / s : 0.0f;
+        if (norms)
+            norms[r] = s;
+        for (size_t k = 0; k < d; k++)
+            v[k] *= inv;
+    }
+}
+
+/* dx = (dn - n (n . dn)) / |x| for n = x / |x|, added to out. */
+static void unnormalise_grad(const float *n, const float *dn, float norm, size_t d, float *out)
+{
+    float c = dot(n, dn, d), inv = norm > 1e-12f ? 1.0f / norm : 0.0f;
+    for (size_t k = 0; k < d; k++)
+        out[k] += (dn[k] - c * n[k]) * inv;
+}
+
+typedef struct softmax_job {
+    const loop *L;
+    size_t b0, nc, d;
+    const int32_t *cand;
+    float *S, *U, *I, *dU, *dI;
+    double *ce;
+    float inv_tau;
+} softmax_job;
+
+/* Row q of the batch: the logits of its positive and of the candidates (the positive's own
+ * column masked), turned into the gradient of the cross-entropy in place. */
+static void softmax_row(void *ctx, size_t q)
+{
+    softmax_job *J = ctx;
+    size_t nc = J->nc, d = J->d;
+    int32_t pos = J->L->pos[J->b0 + q].i;
+    float *s = J->S + q * nc, sp = dot(J->U + q * d, J->I + q * d, d) * J->inv_tau, m = sp;
+    double z;
+    for (size_t c = 0; c < nc; c++) {
+        if (J->cand[c] == pos)
+            s[c] = -INFINITY;
+        m = s[c] > m ? s[c] : m;
+    }
+    z = exp((double)(sp - m));
+    for (size_t c = 0; c < nc; c++)
+        z += exp((double)(s[c] - m));
+    J->ce[q] = -(double)(sp - m) + log(z);
+    /* d ce / d logit: p - 1 for the positive, p for the others; the row's d/dU and d/dI from the positive */
+    float gp = (float)(exp((double)(sp - m)) / z) - 1.0f;
+    for (size_t c = 0; c < nc; c++)
+        s[c] = (float)(exp((double)(s[c] - m)) / z);
+    for (size_t k = 0; k < d; k++) {
+        J->dU[q * d + k] = gp * J->I[q * d + k];
+        J->dI[q * d + k] = gp * J->U[q * d + k];
+    }
+}
+
+/* log of the mean over pairs a != b of exp(-2 |x_a - x_b|^2) for the unit rows of X (n x d),
+ * and its gradient with respect to X, scaled by w, added into dX. */
+static double uniformity(int threads, const float *X, size_t n, size_t d, float w, float *G, float *dX)
+{
+    double z = 0;
+    if (n < 2)
+        return 0;
+    gatrec__sgemm(threads, 0, 1, n, n, d, 1.0f, X, d, 1, X, d, 1, 0.0f, G, n);
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < n; b++) {
+            G[a * n + b] = a == b ? 0.0f : expf(4.0f * G[a * n + b] - 4.0f);
+            z += G[a * n + b];
+        }
+    if (!(z > 0))
+        return 0;
+    /* d/dX = 2 * (4 W / z) X (W symmetric) */
+    gatrec__sgemm(threads, 0, 0, n, d, n, (float)(8.0 * w / z), G, n, 1, X, d, 1, 1.0f, dX, d);
+    return log(z / ((double)n * (double)(n - 1)));
+}
+
+/* The softmax loss of pairs pos[b0..b1) and its gradient into demb. */
+static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce_out, double *unif_out)
+{
+    gatrec__trainer *t = L->t;
+    size_t d = t->dim, nu = L->g->users.count, B = b1 - b0, N = (size_t)L->o.negatives;
+    size_t nc = N ? N : L->nknown;
+    float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity;
+    int32_t *cand = N ? gatrec__malloc_array(N, sizeof *cand) : L->known;
+    float *U = gatrec__malloc_array(B * d, sizeof(float)), *I = gatrec__malloc_array(B * d, sizeof(float));
+    float *C = gatrec__malloc_array(nc * d, sizeof(float)), *S = gatrec__malloc_array(B * nc, sizeof(float));
+    float *dU = gatrec__malloc_array(B * d, sizeof(float)), *dI = gatrec__malloc_array(B * d, sizeof(float));
+    float *dC = gatrec__malloc_array(nc * d, sizeof(float));
+    float *nU = gatrec__malloc_array(B, sizeof(float)), *nI = gatrec__malloc_array(B, sizeof(float));
+    float *nC = gatrec__malloc_array(nc, sizeof(float)), *G = w > 0 ? gatrec__malloc_array(B * B, sizeof(float)) : NULL;
+    double *ce = gatrec__malloc_array(B, sizeof(double)), sum = 0, unif = 0;
+    int rc = GATREC_OK;
+    if (!cand || !U || !I || !C || !S || !dU || !dI || !dC || !nU || !nI || !nC || !ce || (w > 0 && !G)) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    for (size_t c = 0; N && c < N; c++) /* shared by the batch, uniform over the known items */
+        cand[c] = L->known[gatrec__rng_below(L->o.seed, STREAM_SOFTMAX, step * N + c, L->nknown)];
+    for (size_t q = 0; q < B; q++) {
+        memcpy(U + q * d, E + (size_t)L->pos[b0 + q].u * d, d * sizeof *U);
+        memcpy(I + q * d, E + (nu + (size_t)L->pos[b0 + q].i) * d, d * sizeof *I);
+    }
+    for (size_t c = 0; c < nc; c++)
+        memcpy(C + c * d, E + (nu + (size_t)cand[c]) * d, d * sizeof *C);
+    normalise_rows(U, B, d, nU);
+    normalise_rows(I, B, d, nI);
+    normalise_rows(C, nc, d, nC);
+    /* logits, then per row the probabilities (in S) and the positive's part of the gradient */
+    gatrec__sgemm(L->o.threads, 0, 1, B, nc, d, inv_tau, U, d, 1, C, d, 1, 0.0f, S, nc);
+    softmax_job J = {L, b0, nc, d, cand, S, U, I, dU, dI, ce, inv_tau};
+    gatrec__parallel(L->o.threads, B, softmax_row, &J);
+    for (size_t q = 0; q < B; q++)
+        sum += ce[q];
+    /* mean over the batch, and the 1/tau of the logits: dU = (gp I + P C) / (tau B), dC = P^T U / (tau B) */
+    float scale = inv_tau / (float)B;
+    for (size_t k = 0; k < B * d; k++) {
+        dU[k] *= scale;
+        dI[k] *= scale;
+    }
+    gatrec__sgemm(L->o.threads, 0, 0, B, d, nc, scale, S, nc, 1, C, d, 1, 1.0f, dU, d);
+    gatrec__sgemm(L->o.threads, 0, 0, nc, d, B, scale, S, 1, nc, U, d, 1, 0.0f, dC, d); /* S^T U */
+    if (w > 0) { /* DirectAU: (uniformity of users + of items) / 2, weighted */
+        unif = 0.5 * (uniformity(L->o.threads, U, B, d, 0.5f * w, G, dU) + uniformity(L->o.threads, I, B, d, 0.5f * w, G, dI));
+    }
+    memset(D, 0, (nu + L->g->items.count) * d * sizeof *D);
+    for (size_t q = 0; q < B; q++) { /* the scatter, in a fixed order */
+        unnormalise_grad(U + q * d, dU + q * d, nU[q], d, D + (size_t)L->pos[b0 + q].u * d);
+        unnormalise_grad(I + q * d, dI + q * d, nI[q], d, D + (nu + (size_t)L->pos[b0 + q].i) * d);
+    }
+    for (size_t c = 0; c < nc; c++)
+        unnormalise_grad(C + c * d, dC + c * d, nC[c], d, D + (nu + (size_t)cand[c]) * d);
+    *ce_out = sum / (double)B;
+    *unif_out = unif;
+done:
+    if (N)
+        free(cand);
+    free(U);
+    free(I);
+    free(C);
+    free(S);
+    free(dU);
+    free(dI);
+    free(dC);
+    free(nU);
+    free(nI);
+    free(nC);
+    free(G);
+    free(ce);
+    return rc;
+}
+
 static void adamw(loop *L, float lr, uint64_t step)
 {
     gatrec__trainer *t = L->t;
@@ -341,10 +500,19 @@ static int resolve(loop *L, const gatrec_model *m, const gatrec_graph *g, const 
         o->lr = t->default_lr;
     if (o->weight_decay < 0)
         o->weight_decay = t->default_wd;
-    if (o->cos_weight < 0)
-        o->cos_weight = t->default_cos;
-    if (!o->negatives)
-        o->negatives = t->default_negatives > 0 ? t->default_negatives : 1;
+    if (o->loss == GATREC_LOSS_SOFTMAX) { /* the cosine term is BPR's; negatives 0 = every known item */
+        if (o->cos_weight > 0)
+            return gatrec__error(GATREC_EINVAL, "the cosine term (cos_weight %g) goes with the BPR loss, not the softmax",
+                                 o->cos_weight);
+        o->cos_weight = 0;
+        if (o->temperature == 0)
+            o->temperature = 0.2f;
+    } else {
+        if (o->cos_weight < 0)
+            o->cos_weight = t->default_cos;
+        if (!o->negatives)
+            o->negatives = t->default_negatives > 0 ? t->default_negatives : 1;
+    }
     if (!o->batch_size)
         o->batch_size = t->default_batch;
     if (!o->patience) /* validation NDCG moves by +-0.01 between epochs: give it time */
@@ -379,13 +547,17 @@ static int setup(loop *L, const gatrec_graph *g, gatrec__trainer *t)
         return gatrec__error(GATREC_EEMPTY, "no training rating reaches the liked threshold %g: nothing to learn from",
                              g->liked);
     L->pos = gatrec__malloc_array(n, sizeof *L->pos);
-    L->negs = gatrec__malloc_array(n * (size_t)L->o.negatives, sizeof *L->negs);
+    L->negs = gatrec__malloc_array(L->o.loss == GATREC_LOSS_BPR ? n * (size_t)L->o.negatives : 1, sizeof *L->negs);
+    L->known = gatrec__malloc_array(g->items.count + 1, sizeof *L->known);
     L->demb = gatrec__malloc_array(N * t->dim, sizeof *L->demb);
     L->adam_m = gatrec__calloc(t->nparams, sizeof *L->adam_m);
     L->adam_v = gatrec__calloc(t->nparams, sizeof *L->adam_v);
     L->best = gatrec__malloc_array(t->nparams, sizeof *L->best);
-    if (!L->pos || !L->negs || !L->demb || !L->adam_m || !L->adam_v || !L->best)
+    if (!L->pos || !L->negs || !L->known || !L->demb || !L->adam_m || !L->adam_v || !L->best)
         return GATREC_ENOMEM;
+    for (size_t i = 0; i < g->items.count; i++)
+        if (g->by_item.off[i + 1] > g->by_item.off[i])
+            L->known[L->nknown++] = (int32_t)i;
     L->npos = 0;
     for (size_t u = 0; u < c->nrows; u++)
         for (size_t e = c->off[u]; e < c->off[u + 1]; e++)
@@ -420,8 +592,9 @@ static int run(loop *L)
     int since_best = 0, bad = 0, best_epoch = 0;
     float lr = o->lr;
     uint64_t step = 0;
-    int rc;
+    int rc, softmax = o->loss == GATREC_LOSS_SOFTMAX;
     size_t B = o->batch_size && o->batch_size < L->npos ? o->batch_size : L->npos;
+    size_t N = L->g->users.count + L->g->items.count;
     memcpy(L->best, t->theta, t->nparams * sizeof *L->best);
     for (int epoch = 1; epoch <= o->epochs; epoch++) {
         double t0 = gatrec__now(), bpr_sum = 0, cos_sum = 0, metric, vndcg = NAN;
@@ -434,11 +607,11 @@ static int run(loop *L)
             step++;
             if ((rc = t->forward(t->ctx, 1, step)))
                 return rc;
-            if ((rc = loss(L, b0, b1, step, &bpr, &cs)))
+            if ((rc = L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, b0, b1, step, &bpr, &cs)
+                                                       : loss(L, b0, b1, step, &bpr, &cs)))
                 return rc;
             if (!isfinite(bpr + cs)) {
-                size_t N = (L->g->users.count + L->g->items.count) * t->dim;
-                for (size_t k = 0; k < N; k++)
+                for (size_t k = 0; k < N * t->dim; k++)
                     if (!isfinite(t->emb[k]))
                         return gatrec__error(GATREC_ERROR, "epoch %d: the final embeddings hold NaN or Inf", epoch);
                 return gatrec__error(GATREC_ERROR, "epoch %d: the loss is NaN or Inf", epoch);
@@ -455,8 +628,16 @@ static int run(loop *L)
             cos_sum += cs * (double)(b1 - b0);
         }
         double bpr = bpr_sum / (double)L->npos, cs = cos_sum / (double)L->npos, lossv = bpr + o->cos_weight * cs;
+        if (softmax) { /* the second part is the uniformity term */
+            lossv = bpr + o->uniformity * cs;
+            cs = 0;
+        }
         if (o->validation) {
-            if ((rc = t->forward(t->ctx, 0, step)) || (rc = valid_ndcg(L, &vndcg)))
+            if ((rc = t->forward(t->ctx, 0, step)))
+                return rc;
+            if (softmax) /* the softmax scores by cosine */
+                normalise_rows(t->emb, N, t->dim, NULL);
+            if ((rc = valid_ndcg(L, &vndcg)))
                 return rc;
             metric = vndcg;
         } else {
@@ -494,6 +675,8 @@ static int run(loop *L)
     memcpy(t->theta, L->best, t->nparams * sizeof *L->best);
     if ((rc = t->forward(t->ctx, 0, step)))
         return rc;
+    if (softmax) /* serving ranks by dot products: unit rows make them the cosines it trained on */
+        normalise_rows(t->emb, N, t->dim, NULL);
     return gatrec__set_embeddings(L->m, t->emb, t->dim);
 }
 
@@ -508,6 +691,44 @@ int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t)
         rc = run(&L);
     free(L.pos);
     free(L.negs);
+    free(L.known);
+    free(L.pop_cdf);
+    free(L.demb);
+    free(L.adam_m);
+    free(L.adam_v);
+    free(L.best);
+    return rc;
+}
+
+/* For the gradient tests: the loss of every liked pair of g (one batch, step 1) at the
+ * embeddings emb ((users + items) x dim) and its gradient into demb. */
+int gatrec__loss_probe(const gatrec_graph *g, const gatrec_model_options *o, float *emb, size_t dim, double *value,
+                       float *demb)
+{
+    gatrec_model m = {0};
+    gatrec__trainer t = {0};
+    loop L = {0};
+    double a = 0, b = 0;
+    int rc;
+    m.opts = *o;
+    t.dim = dim;
+    t.emb = emb;
+    t.default_epochs = 1;
+    t.default_lr = 1e-3f;
+    t.default_negatives = 1;
+    L.m = &m;
+    L.g = g;
+    L.t = &t;
+    if (!(rc = resolve(&L, &m, g, &t)) && !(rc = setup(&L, g, &t))) {
+        rc = L.o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(&L, 0, L.npos, 1, &a, &b) : loss(&L, 0, L.npos, 1, &a, &b);
+        if (!rc) {
+            *value = L.o.loss == GATREC_LOSS_SOFTMAX ? a + L.o.uniformity * b : a + L.o.cos_weight * b;
+            memcpy(demb, L.demb, (g->users.count + g->items.count) * dim * sizeof *demb);
+        }
+    }
+    free(L.pos);
+    free(L.negs);
+    free(L.known);
     free(L.pop_cdf);
     free(L.demb);
     free(L.adam_m);

@@ -37,6 +37,11 @@ typedef struct gatrec__trainer {
 
 int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t);
 
+/* The loss (BPR or softmax, as o says) of every liked pair of g in one batch at the embeddings
+ * emb, and its gradient into demb: for the finite-difference tests. */
+int gatrec__loss_probe(const gatrec_graph *g, const gatrec_model_options *o, float *emb, size_t dim, double *value,
+                       float *demb);
+
 /* Copy the trained embeddings into m->uemb / m->iemb. */
 int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim);
 
