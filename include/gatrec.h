@@ -917,6 +917,16 @@ GATREC_API int gatrec_embedder_options_init(gatrec_embedder_options *opts, unsig
  */
 GATREC_API int gatrec_embedder_new_hashed(const gatrec_embedder_options *opts, gatrec_embedder **out);
 /**
+ * The offline semantic embedder (latent semantic analysis, since 0.3): word n-grams weighted by
+ * (sublinear) TF-IDF over the terms found in at least two texts of the corpus it is fitted on
+ * (gatrec_embedder_fit(), required before embedding), projected on the corpus's top `dim`
+ * singular directions by a randomised SVD on BLIS, L2-normalised. Texts that share no word but
+ * whose words co-occur across the corpus land close together, which hashed TF-IDF cannot do.
+ * `dim` (default 384) must be below the number of texts and of kept terms. Its state (terms,
+ * idf, projection) saves like the hashed embedder's, so later texts embed the same way.
+ */
+GATREC_API int gatrec_embedder_new_lsa(const gatrec_embedder_options *opts, gatrec_embedder **out);
+/**
  * A host embedder: `cb` writes n x dim floats for n texts and returns 0, or a negative status
  * (GATREC_EUSER for its own failures; a message set before returning is kept).
  */
@@ -930,11 +940,13 @@ GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void
 GATREC_API int gatrec_embedder_new_remote(gatrec_llm *llm, size_t dim, gatrec_embedder **out);
 GATREC_API void gatrec_embedder_free(gatrec_embedder *embedder);
 GATREC_API size_t gatrec_embedder_dim(const gatrec_embedder *embedder);
-/** Learn from a corpus (the hashed embedder's idf); a no-op for callbacks. */
+/** Learn from a corpus (the hashed embedder's idf; the LSA embedder's terms, idf and projection);
+    a no-op for callbacks and the remote embedder. */
 GATREC_API int gatrec_embedder_fit(gatrec_embedder *embedder, const char *const *texts, size_t n);
 /** Embed `n` texts into out[n x dim]. */
 GATREC_API int gatrec_embedder_embed(gatrec_embedder *embedder, const char *const *texts, size_t n, float *out);
-/** Save / load the hashed embedder's state (settings and idf), so later texts embed the same way. */
+/** Save / load an offline embedder's state (hashed: settings and idf; LSA: also its terms and
+    projection), so later texts embed the same way. */
 GATREC_API int gatrec_embedder_save(const gatrec_embedder *embedder, const char *path);
 GATREC_API int gatrec_embedder_load(const char *path, gatrec_embedder **out);
 /**

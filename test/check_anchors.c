@@ -611,6 +611,76 @@ START_TEST(recommend_among_candidates_only)
 }
 END_TEST
 
+static double cosine(const float *a, const float *b, size_t d)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t k = 0; k < d; k++)
+        ab += (double)a[k] * b[k], aa += (double)a[k] * a[k], bb += (double)b[k] * b[k];
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+}
+
+START_TEST(lsa_embedder_learns_co_occurrence)
+{
+    /* two topics; "heist" and "vault" never share a text with each other's probe below, but both
+     * co-occur with "robbery" and "crew" across the corpus */
+    static const char *topics[2][6] = {
+        {"heist robbery crew", "vault robbery crew", "heist crew getaway", "vault getaway robbery", "robbery crew plan",
+         "heist vault robbery"},
+        {"romance wedding love", "love letter romance", "wedding dance love", "romance love kiss", "kiss wedding dance",
+         "letter love wedding"}};
+    const char *corpus[24];
+    gatrec_embedder_options o = GATREC_EMBEDDER_OPTIONS_INIT;
+    gatrec_embedder *e, *h, *back;
+    const char *probes[3] = {"heist", "vault", "wedding"};
+    float v[3 * 2], w[3 * 2];
+    for (int k = 0; k < 24; k++)
+        corpus[k] = topics[k % 2][(k / 2) % 6];
+    o.dim = 2; /* the two topics */
+    o.max_ngram = 1;
+    ck_assert_ok(gatrec_embedder_new_lsa(&o, &e));
+    ck_assert_int_eq(gatrec_embedder_embed(e, probes, 1, v), GATREC_EINVAL); /* not fitted */
+    ck_assert_error_mentions("fit");
+    ck_assert_int_eq(gatrec_embedder_save(e, "lsa-test.bin"), GATREC_EINVAL);
+    ck_assert_ok(gatrec_embedder_fit(e, corpus, 24));
+    ck_assert_ok(gatrec_embedder_embed(e, probes, 3, v));
+    ck_assert_msg(cosine(v, v + 2, 2) > 0.8, "heist ~ vault: %g", cosine(v, v + 2, 2));
+    ck_assert_msg(cosine(v, v + 4, 2) < 0.3, "heist ~ wedding: %g", cosine(v, v + 4, 2));
+    /* the hashed embedder cannot see it: single words in different buckets are orthogonal */
+    o.dim = 64;
+    ck_assert_ok(gatrec_embedder_new_hashed(&o, &h));
+    ck_assert_ok(gatrec_embedder_fit(h, corpus, 24));
+    {
+        float hv[2 * 64];
+        ck_assert_ok(gatrec_embedder_embed(h, probes, 2, hv));
+        ck_assert(fabs(cosine(hv, hv + 64, 64)) < 0.2);
+    }
+    gatrec_embedder_free(h);
+    /* save / load: the same embeddings; a damaged file is refused */
+    ck_assert_ok(gatrec_embedder_save(e, "lsa-test.bin"));
+    ck_assert_ok(gatrec_embedder_load("lsa-test.bin", &back));
+    ck_assert_uint_eq(gatrec_embedder_dim(back), 2);
+    ck_assert_ok(gatrec_embedder_embed(back, probes, 3, w));
+    ck_assert(memcmp(v, w, sizeof v) == 0);
+    gatrec_embedder_free(back);
+    {
+        FILE *f = fopen("lsa-test.bin", "r+b");
+        ck_assert_ptr_nonnull(f);
+        fseek(f, 40, SEEK_SET);
+        fputc(0x5a, f);
+        fclose(f);
+        ck_assert_int_eq(gatrec_embedder_load("lsa-test.bin", &back), GATREC_ECHECKSUM);
+    }
+    unlink("lsa-test.bin");
+    gatrec_embedder_free(e);
+    /* more dimensions than the corpus holds */
+    o.dim = 30;
+    ck_assert_ok(gatrec_embedder_new_lsa(&o, &e));
+    ck_assert_int_eq(gatrec_embedder_fit(e, corpus, 24), GATREC_EINVAL);
+    ck_assert_error_mentions("lower dim");
+    gatrec_embedder_free(e);
+}
+END_TEST
+
 Suite *anchors_suite(void)
 {
     Suite *s = suite_create("anchors");
@@ -629,6 +699,7 @@ Suite *anchors_suite(void)
     tcase_add_test(t, cold_user_split_reveals_n_ratings);
     tcase_add_test(t, revealed_ratings_fold_in_cold_users);
     tcase_add_test(t, recommend_among_candidates_only);
+    tcase_add_test(t, lsa_embedder_learns_co_occurrence);
     suite_add_tcase(s, t);
     return s;
 }

@@ -86,5 +86,23 @@ except gatrec.Error as e:
     check("duplicate raises EDUPLICATE", e.status == -10, str(e))
 check("version", gatrec.version_string().count(".") == 2, gatrec.version_string())
 
+# the anchors: EASE, the softmax loss, a cold-users split folded in, ranking among candidates
+cds = gatrec.Dataset.from_arrays([u for u in range(1, 9) for _ in range(4)],
+                                 [10 + (u * 3 + j) % 7 for u in range(1, 9) for j in range(4)],
+                                 [5.0, 4.0, 5.0, 2.0] * 8)
+cold = gatrec.Split.parse(cds, "cold-users:0.25:2", seed=3)
+check("cold-users split reveals", cold.count(4) == 4 and cold.count(2) == 4, (cold.count(4), cold.count(2)))
+ease = gatrec.Model.train(gatrec.Graph(cds, cold), kind="ease", lambda_=2.0)
+check("ease folds in revealed users", ease.fold_in_revealed(cds, cold) == 2)
+lists = ease.recommend_all(k=3, among=[0, 1])
+check("ranked among candidates", all(set(lists.get(u)) <= {0, 1} for u in range(8)))
+sm = gatrec.Model.train(gatrec.Graph(cds), kind="bpr", loss="softmax", temperature=0.3, epochs=3, dim=8)
+check("softmax trains", len(sm.recommend(1, k=2)) == 2)
+try:
+    gatrec.Model.train(gatrec.Graph(cds), kind="ease", lambda_=-1.0)
+    check("bad lambda raises", False)
+except gatrec.Error as e:
+    check("bad lambda raises EINVAL", e.status == -3, str(e))
+
 print("python binding: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -169,21 +169,27 @@ int cmd_profiles(int argc, char **argv)
 }
 
 static const char embed_usage[] =
-    "usage: gatrec embed --profiles FILE [--dataset NAME|DIR] [--dim N] [--ngrams N]\n"
-    "                    [--embedder-in FILE] [--embedder-out FILE] --out FEATURES\n"
+    "usage: gatrec embed --profiles FILE [--dataset NAME|DIR] [--embedder hashed|lsa] [--dim N]\n"
+    "                    [--ngrams N] [--embedder-in FILE] [--embedder-out FILE] --out FEATURES\n"
     "\n"
-    "Embeds every user's and item's profile with the built-in offline embedder (hashed TF-IDF\n"
-    "over word n-grams, L2-normalised; no network) and writes the GAT's input features in the\n"
-    "format 'gatrec train --features' reads. The embedder learns its idf from these profiles,\n"
-    "or reuses a saved one (--embedder-in); --embedder-out saves it so that later profiles\n"
-    "(a new user's) embed the same way. Defaults: --dataset ml-100k --dim 384 --ngrams 2.\n";
+    "Embeds every user's and item's profile with a built-in offline embedder (no network) and\n"
+    "writes the GAT's input features in the format 'gatrec train --features' reads.\n"
+    "hashed: TF-IDF over word n-grams hashed into --dim buckets, L2-normalised (the default).\n"
+    "lsa:    latent semantic analysis: TF-IDF over the n-grams found in at least two profiles,\n"
+    "        projected on the corpus's top --dim singular directions (randomised SVD).\n"
+    "The embedder learns from these profiles, or reuses a saved one (--embedder-in);\n"
+    "--embedder-out saves it so that later profiles (a new user's) embed the same way.\n"
+    "Defaults: --dataset ml-100k --embedder hashed --dim 384 --ngrams 2.\n";
 
 int cmd_embed(int argc, char **argv)
 {
-    const char *spec = "ml-100k", *path = NULL, *dim_s = "384", *ng_s = "2", *ein = NULL, *eout = NULL, *out = NULL;
+    const char *spec = "ml-100k", *path = NULL, *dim_s = "384", *ng_s = "2", *ein = NULL, *eout = NULL, *out = NULL,
+               *kind_s = "hashed";
     cli_opt opts[] = {{"--dataset", &spec, NULL},    {"--profiles", &path, NULL},   {"--dim", &dim_s, NULL},
                       {"--ngrams", &ng_s, NULL},     {"--embedder-in", &ein, NULL}, {"--embedder-out", &eout, NULL},
-                      {"--out", &out, NULL},         {NULL, NULL, NULL}};
+                      {"--out", &out, NULL},         {"--embedder", &kind_s, NULL}, {NULL, NULL, NULL}};
+    static const char *const kinds[] = {"hashed", "lsa"};
+    int lsa;
     gatrec_embedder_options eo = GATREC_EMBEDDER_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
     gatrec_graph *g = NULL;
@@ -202,10 +208,12 @@ int cmd_embed(int argc, char **argv)
         return cli_usage_error("embed", "%s", "--dim and --ngrams must be positive");
     eo.dim = (size_t)d;
     eo.max_ngram = (int)ng;
+    if ((lsa = cli_choice("embed", "--embedder", kind_s, kinds, 2)) < 0)
+        return EXIT_USAGE;
     if ((rc = cli_open_dataset("embed", spec, &ds, dir, sizeof dir)))
         return rc;
     if ((rc = gatrec_graph_new(ds, NULL, NULL, &g)) || (rc = gatrec_profiles_load(path, &p)) ||
-        (rc = ein ? gatrec_embedder_load(ein, &e) : gatrec_embedder_new_hashed(&eo, &e)) ||
+        (rc = ein ? gatrec_embedder_load(ein, &e) : lsa ? gatrec_embedder_new_lsa(&eo, &e) : gatrec_embedder_new_hashed(&eo, &e)) ||
         (rc = gatrec_features_from_profiles(g, p, e, &F, &dim)) || (rc = gatrec_features_save(g, F, dim, out)) ||
         (eout && (rc = gatrec_embedder_save(e, eout)))) {
         rc = cli_fail("embed", rc);

@@ -41,7 +41,7 @@ class Metrics(ctypes.Structure):
 
 
 class ModelOptions(ctypes.Structure):
-    """gatrec_model_options version 3 (version 1 is its first four fields)."""
+    """gatrec_model_options version 4 (version 1 is its first four fields)."""
     _fields_ = [("version", ctypes.c_uint), ("kind", c_int), ("seed", c_u64), ("threads", c_int),
                 ("epochs", c_int), ("dim", c_size), ("layers", c_char_p), ("propagation", c_int),
                 ("lr", c_f32), ("weight_decay", c_f32), ("cos_weight", c_f32), ("dropout", c_f32),
@@ -49,7 +49,10 @@ class ModelOptions(ctypes.Structure):
                 ("lr_patience", c_int), ("lr_factor", c_f32), ("eval_k", c_size), ("validation", c_void_p),
                 ("features", P(c_f32)), ("feature_dim", c_size), ("freeze_features", c_int), ("gat_flags", c_int),
                 ("attention_slope", c_f32), ("activation_slope", c_f32), ("kernels", c_char_p),
-                ("on_epoch", c_void_p), ("payload", c_void_p), ("feature_weight_decay", c_f32)]
+                ("on_epoch", c_void_p), ("payload", c_void_p), ("feature_weight_decay", c_f32),
+                ("lambda_", c_f32), ("loss", c_int), ("temperature", c_f32), ("uniformity", c_f32)]
+
+LOSSES = {"bpr": 0, "softmax": 1}
 
 
 def _fn(name, restype, *argtypes):
@@ -104,6 +107,8 @@ _model_train = _c("gatrec_model_train", c_void_p, P(ModelOptions), P(c_void_p))
 _model_free = _fn("gatrec_model_free", None, c_void_p)
 _model_recommend = _c("gatrec_model_recommend", c_void_p, c_i32, c_size, P(c_i32), P(c_f32), P(c_size))
 _model_recommend_all = _c("gatrec_model_recommend_all", c_void_p, c_size, P(c_void_p))
+_model_recommend_among = _c("gatrec_model_recommend_all_among", c_void_p, c_size, P(c_i32), c_size, P(c_void_p))
+_model_fold_in_revealed = _c("gatrec_model_fold_in_revealed", c_void_p, c_void_p, c_void_p, P(c_size))
 _model_user_index = _c("gatrec_model_user_index", c_void_p, c_i64, P(c_i32))
 _model_item_id = _fn("gatrec_model_item_id", c_i64, c_void_p, c_i32)
 _model_save = _c("gatrec_model_save", c_void_p, c_char_p)
@@ -247,13 +252,16 @@ class Model(_Handle):
 
     @classmethod
     def train(cls, graph, kind="pop", seed=1, threads=0, features=None, **options):
-        """Train `kind` ("pop", "bpr", "lightgcn", "gat"). `features`: a list of rows (users then
-        items, the graph's order) for the GAT; other options are gatrec_model_options fields
-        (epochs=, layers="64x4,64x4,64x1", lr=, cos_weight=, dropout=, ...)."""
+        """Train `kind` ("pop", "bpr", "lightgcn", "gat", "ease", "content"). `features`: a list
+        of rows (users then items, the graph's order) for the GAT and the content model; other
+        options are gatrec_model_options fields (epochs=, layers="64x4,64x4,64x1", lr=,
+        cos_weight=, dropout=, lambda_= for EASE, loss="softmax", temperature=, ...)."""
         k = _check(_model_kind_from_name(kind.encode()))
-        opts = ModelOptions(3, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
+        opts = ModelOptions(4, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
         opts.feature_weight_decay = -1.0
         for name, value in options.items():
+            if name == "loss":
+                value = LOSSES[value]
             setattr(opts, name, value.encode() if isinstance(value, str) else value)
         if features is not None:
             flat = [float(x) for row in features for x in row]
@@ -304,10 +312,20 @@ class Model(_Handle):
         _model_recommend(self, u, k, items, scores, ctypes.byref(n))
         return [(_model_item_id(self, items[j]), scores[j]) for j in range(n.value)]
 
-    def recommend_all(self, k=10):
+    def recommend_all(self, k=10, among=None):
+        """Every user's top k; among=[item indices] ranks only those (e.g. a cold-items split's)."""
         out = c_void_p()
-        _model_recommend_all(self, k, ctypes.byref(out))
+        if among is None:
+            _model_recommend_all(self, k, ctypes.byref(out))
+        else:
+            _model_recommend_among(self, k, (c_i32 * len(among))(*among), len(among), ctypes.byref(out))
         return RecList(out)
+
+    def fold_in_revealed(self, ds, split):
+        """Fold in the cold users of a "cold-users:R[:N]" split from their revealed ratings; returns how many."""
+        n = c_size()
+        _model_fold_in_revealed(self, ds, split, ctypes.byref(n))
+        return n.value
 
 
 def evaluate(ds, split, reclist, protocol="standard", k=10, threshold=4.0, min_train=0, max_train=0, part="test"):

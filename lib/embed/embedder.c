@@ -1,17 +1,24 @@
-/* gatrec_embedder: profile texts -> feature vectors. Two kinds here: the built-in offline
- * hashed TF-IDF embedder (no network, no model download) and a host callback. */
+/* gatrec_embedder: profile texts -> feature vectors. The built-in offline embedders (hashed
+ * TF-IDF, and latent semantic analysis: TF-IDF reduced by a randomised SVD; no network, no model
+ * download), a host callback, and an embeddings endpoint. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/dense.h"
 #include "../llm/llm.h"
-#include "../model/model.h"
+#include "../model/train.h"
 #include "embed.h"
 
-enum { KIND_HASHED = 1, KIND_CALLBACK = 2, KIND_REMOTE = 3 };
+enum { KIND_HASHED = 1, KIND_CALLBACK = 2, KIND_REMOTE = 3, KIND_LSA = 4 };
 #define REMOTE_BATCH 64
 #define EMBEDDER_MAGIC "GATRECEM"
-#define EMBEDDER_FORMAT 1
+#define EMBEDDER_FORMAT 1     /* the hashed embedder's files, as older libraries read them */
+#define EMBEDDER_FORMAT_LSA 2 /* the LSA embedder's (older libraries refuse them as too new) */
+#define LSA_BUCKETS (1u << 20) /* the term space: n-grams hashed this wide barely collide */
+#define LSA_MIN_DF 2           /* a term in one text alone says nothing about the others */
+#define LSA_OVERSAMPLE 10
+#define LSA_POWER_ITERATIONS 2
 
 struct gatrec_embedder {
     int kind;
@@ -25,6 +32,10 @@ struct gatrec_embedder {
     void *userdata;
     /* remote */
     gatrec_llm *llm;
+    /* LSA: the kept terms (hash buckets, ascending), their idf, and the projection (nterms x dim) */
+    size_t nterms;
+    uint32_t *bucket;
+    float *tidf, *proj;
 };
 
 GATREC__OPTIONS_INIT_FN(gatrec_embedder_options_init, gatrec_embedder_options, GATREC_EMBEDDER_OPTIONS_VERSION, GATREC_EMBEDDER_OPTIONS_INIT)
@@ -63,6 +74,19 @@ GATREC_API int gatrec_embedder_new_hashed(const gatrec_embedder_options *opts, g
     return alloc_hashed(o.dim, o.max_ngram, o.sublinear_tf, out);
 }
 
+GATREC_API int gatrec_embedder_new_lsa(const gatrec_embedder_options *opts, gatrec_embedder **out)
+{
+    gatrec_embedder *e;
+    int rc = gatrec_embedder_new_hashed(opts, &e);
+    if (rc)
+        return rc;
+    free(e->idf);
+    e->idf = NULL;
+    e->kind = KIND_LSA;
+    *out = e;
+    return GATREC_OK;
+}
+
 GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void *userdata, gatrec_embedder **out)
 {
     gatrec_embedder *e;
@@ -97,12 +121,15 @@ GATREC_API void gatrec_embedder_free(gatrec_embedder *e)
     if (!e)
         return;
     free(e->idf);
+    free(e->bucket);
+    free(e->tidf);
+    free(e->proj);
     free(e);
 }
 
 int gatrec__embedder_needs_fit(const gatrec_embedder *e)
 {
-    return e->kind == KIND_HASHED && e->ndocs == 0;
+    return (e->kind == KIND_HASHED || e->kind == KIND_LSA) && e->ndocs == 0;
 }
 
 GATREC_API size_t gatrec_embedder_dim(const gatrec_embedder *e)
@@ -216,12 +243,275 @@ static int term_counts(const gatrec_embedder *e, const char *text, uint64_t **te
     return GATREC_OK;
 }
 
+/* ---- latent semantic analysis ---- */
+
+/* A text's TF-IDF vector over the kept terms, L2-normalised: (index, weight) pairs sorted by
+ * index, into idx / w (room for the text's term count); returns the count. */
+static int lsa_vector(const gatrec_embedder *e, const char *text, uint32_t **idx, float **w, size_t *count)
+{
+    uint64_t *terms;
+    uint32_t *tf;
+    size_t nt, k = 0;
+    double norm = 0;
+    int rc = term_counts(e, text, &terms, &tf, &nt);
+    if (rc)
+        return rc;
+    *idx = gatrec__malloc_array(nt + 1, sizeof **idx);
+    *w = gatrec__malloc_array(nt + 1, sizeof **w);
+    if (!*idx || !*w) {
+        free(terms), free(tf), free(*idx), free(*w);
+        return GATREC_ENOMEM;
+    }
+    for (size_t j = 0; j < nt; j++) { /* keep the terms the corpus kept, by binary search */
+        uint32_t b = (uint32_t)(terms[j] % LSA_BUCKETS);
+        size_t lo = 0, hi = e->nterms;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (e->bucket[mid] < b)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == e->nterms || e->bucket[lo] != b)
+            continue;
+        (*idx)[k] = (uint32_t)lo;
+        (*w)[k++] = (e->sublinear ? 1.0f + logf((float)tf[j]) : (float)tf[j]) * e->tidf[lo];
+    }
+    for (size_t a = 1; a < k; a++) /* sort by index, merging colliding buckets */
+        for (size_t b = a; b > 0 && (*idx)[b] < (*idx)[b - 1]; b--) {
+            uint32_t ti = (*idx)[b];
+            float tw = (*w)[b];
+            (*idx)[b] = (*idx)[b - 1], (*w)[b] = (*w)[b - 1];
+            (*idx)[b - 1] = ti, (*w)[b - 1] = tw;
+        }
+    size_t m = 0;
+    for (size_t j = 0; j < k; j++) {
+        if (m && (*idx)[m - 1] == (*idx)[j])
+            (*w)[m - 1] += (*w)[j];
+        else
+            (*idx)[m] = (*idx)[j], (*w)[m++] = (*w)[j];
+    }
+    for (size_t j = 0; j < m; j++)
+        norm += (double)(*w)[j] * (*w)[j];
+    for (size_t j = 0; j < m && norm > 0; j++)
+        (*w)[j] = (float)((*w)[j] / sqrt(norm));
+    free(terms);
+    free(tf);
+    *count = m;
+    return GATREC_OK;
+}
+
+/* The corpus as a sparse matrix: row d holds text d's TF-IDF vector. */
+typedef struct sparse {
+    size_t n, *off;
+    uint32_t *col;
+    float *val;
+} sparse;
+
+static void sparse_free(sparse *X)
+{
+    free(X->off);
+    free(X->col);
+    free(X->val);
+}
+
+/* out (n x l) = X (n x V) * D (V x l) */
+static void sparse_mul(const sparse *X, const float *D, size_t l, float *out)
+{
+    memset(out, 0, X->n * l * sizeof *out);
+    for (size_t d = 0; d < X->n; d++)
+        for (size_t e = X->off[d]; e < X->off[d + 1]; e++) {
+            const float *row = D + (size_t)X->col[e] * l;
+            float v = X->val[e], *o = out + d * l;
+            for (size_t k = 0; k < l; k++)
+                o[k] += v * row[k];
+        }
+}
+
+/* out (V x l) = X^T (V x n) * Q (n x l) */
+static void sparse_mul_t(const sparse *X, size_t V, const float *Q, size_t l, float *out)
+{
+    memset(out, 0, V * l * sizeof *out);
+    for (size_t d = 0; d < X->n; d++)
+        for (size_t e = X->off[d]; e < X->off[d + 1]; e++) {
+            const float *q = Q + d * l;
+            float v = X->val[e], *o = out + (size_t)X->col[e] * l;
+            for (size_t k = 0; k < l; k++)
+                o[k] += v * q[k];
+        }
+}
+
+/* Keep the terms in at least LSA_MIN_DF texts, with their smooth idf. */
+static int lsa_vocabulary(gatrec_embedder *e, const char *const *texts, size_t n)
+{
+    uint32_t *df = gatrec__calloc(LSA_BUCKETS, sizeof *df);
+    int rc = GATREC_OK;
+    if (!df)
+        return GATREC_ENOMEM;
+    for (size_t d = 0; d < n && !rc; d++) {
+        uint64_t *terms;
+        uint32_t *tf;
+        size_t nt;
+        if (!texts[d]) {
+            rc = gatrec__error(GATREC_EINVAL, "gatrec_embedder_fit: text %zu is NULL", d);
+            break;
+        }
+        if ((rc = term_counts(e, texts[d], &terms, &tf, &nt)))
+            break;
+        for (size_t j = 0; j < nt; j++)
+            terms[j] %= LSA_BUCKETS;
+        qsort(terms, nt, sizeof *terms, cmp_u64);
+        for (size_t j = 0; j < nt; j++)
+            if (j == 0 || terms[j] != terms[j - 1])
+                df[terms[j]]++;
+        free(terms);
+        free(tf);
+    }
+    e->nterms = 0;
+    for (size_t b = 0; !rc && b < LSA_BUCKETS; b++)
+        e->nterms += df[b] >= LSA_MIN_DF;
+    if (!rc && (!(e->bucket = gatrec__malloc_array(e->nterms + 1, sizeof *e->bucket)) ||
+                !(e->tidf = gatrec__malloc_array(e->nterms + 1, sizeof *e->tidf))))
+        rc = GATREC_ENOMEM;
+    for (size_t b = 0, k = 0; !rc && b < LSA_BUCKETS; b++)
+        if (df[b] >= LSA_MIN_DF) {
+            e->bucket[k] = (uint32_t)b;
+            e->tidf[k++] = (float)(log((1.0 + (double)n) / (1.0 + (double)df[b])) + 1.0);
+        }
+    free(df);
+    return rc;
+}
+
+/* Fit: the vocabulary, the TF-IDF matrix X, and the top `dim` right singular vectors of X by a
+ * randomised SVD (Halko, Martinsson and Tropp, 2011): a Gaussian sketch, power iterations with
+ * re-orthonormalisation, then the small l x l eigenproblem. A text then embeds as x V_k. */
+static int fit_lsa(gatrec_embedder *e, const char *const *texts, size_t n)
+{
+    sparse X = {0};
+    size_t V, l, k = e->dim;
+    float *omega = NULL, *Y = NULL, *Z = NULL, *M = NULL;
+    double *Md = NULL, *w = NULL, *U = NULL;
+    int rc;
+    free(e->bucket), free(e->tidf), free(e->proj);
+    e->bucket = NULL, e->tidf = NULL, e->proj = NULL, e->nterms = 0, e->ndocs = 0;
+    if ((rc = lsa_vocabulary(e, texts, n)))
+        return rc;
+    V = e->nterms;
+    if (k >= n || k >= V)
+        return gatrec__error(GATREC_EINVAL, "LSA embedder: %zu dimensions need more than %zu texts and %zu terms "
+                             "(terms in at least %d texts): lower dim", k, n, V, LSA_MIN_DF);
+    l = k + LSA_OVERSAMPLE;
+    l = l > n ? n : l > V ? V : l;
+    X.n = n;
+    X.off = gatrec__calloc(n + 1, sizeof *X.off);
+    if (!X.off)
+        return GATREC_ENOMEM;
+    for (size_t d = 0; d < n && !rc; d++) { /* the rows, appended */
+        uint32_t *idx;
+        float *wt;
+        size_t c;
+        if ((rc = lsa_vector(e, texts[d], &idx, &wt, &c)))
+            break;
+        uint32_t *nc = realloc(X.col, (X.off[d] + c + 1) * sizeof *nc);
+        float *nv = nc ? realloc(X.val, (X.off[d] + c + 1) * sizeof *nv) : NULL;
+        if (nc)
+            X.col = nc;
+        if (nv)
+            X.val = nv;
+        if (!nc || !nv)
+            rc = gatrec__error(GATREC_ENOMEM, "out of memory building the LSA corpus matrix");
+        else {
+            memcpy(X.col + X.off[d], idx, c * sizeof *idx);
+            memcpy(X.val + X.off[d], wt, c * sizeof *wt);
+            X.off[d + 1] = X.off[d] + c;
+        }
+        free(idx);
+        free(wt);
+    }
+    omega = gatrec__malloc_array(V * l, sizeof *omega);
+    Y = gatrec__malloc_array(n * l, sizeof *Y);
+    Z = gatrec__malloc_array(V * l, sizeof *Z);
+    M = gatrec__malloc_array(l * l, sizeof *M);
+    Md = gatrec__malloc_array(l * l, sizeof *Md);
+    w = gatrec__malloc_array(l, sizeof *w);
+    U = gatrec__malloc_array(l * l, sizeof *U);
+    if (!rc && (!omega || !Y || !Z || !M || !Md || !w || !U))
+        rc = GATREC_ENOMEM;
+    if (rc)
+        goto done;
+    gatrec__init_normal(omega, V * l, 1.0f, 0x15A, 0); /* a fixed seed: the same corpus fits the same */
+    sparse_mul(&X, omega, l, Y);
+    for (int q = 0; q < LSA_POWER_ITERATIONS && !rc; q++) {
+        if (!(rc = gatrec__orthonormalise(0, n, l, Y))) {
+            sparse_mul_t(&X, V, Y, l, Z);
+            if (!(rc = gatrec__orthonormalise(0, V, l, Z)))
+                sparse_mul(&X, Z, l, Y);
+        }
+    }
+    if (rc || (rc = gatrec__orthonormalise(0, n, l, Y)))
+        goto done;
+    sparse_mul_t(&X, V, Y, l, Z);                                            /* Z = X^T Q = B^T */
+    gatrec__sgemm(0, 1, 0, l, l, V, 1.0f, Z, l, 1, Z, l, 1, 0.0f, M, l); /* B B^T */
+    for (size_t j = 0; j < l * l; j++)
+        Md[j] = M[j];
+    if ((rc = gatrec__sym_eigen(l, Md, w, U)))
+        goto done;
+    /* V_k = B^T U_k diag(1 / sigma): the projection keeps x V_k (a text's coordinates) */
+    if (!(e->proj = gatrec__calloc(V * k + 1, sizeof *e->proj))) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    for (size_t c = 0; c < k; c++) {
+        double sigma = w[c] > 0 ? sqrt(w[c]) : 0;
+        if (sigma <= 1e-12 * (w[0] > 0 ? sqrt(w[0]) : 1))
+            continue; /* the corpus has lower rank: that direction stays zero */
+        for (size_t t = 0; t < V; t++) {
+            double acc = 0;
+            for (size_t j = 0; j < l; j++)
+                acc += (double)Z[t * l + j] * U[j * l + c];
+            e->proj[t * k + c] = (float)(acc / sigma);
+        }
+    }
+    e->ndocs = n;
+done:
+    sparse_free(&X);
+    free(omega), free(Y), free(Z), free(M), free(Md), free(w), free(U);
+    return rc;
+}
+
+static int embed_lsa(const gatrec_embedder *e, const char *text, float *out)
+{
+    uint32_t *idx;
+    float *wt;
+    size_t c;
+    double norm = 0;
+    int rc = lsa_vector(e, text, &idx, &wt, &c);
+    if (rc)
+        return rc;
+    memset(out, 0, e->dim * sizeof *out);
+    for (size_t j = 0; j < c; j++) {
+        const float *row = e->proj + (size_t)idx[j] * e->dim;
+        for (size_t k = 0; k < e->dim; k++)
+            out[k] += wt[j] * row[k];
+    }
+    for (size_t k = 0; k < e->dim; k++)
+        norm += (double)out[k] * out[k];
+    if (norm > 0)
+        for (size_t k = 0; k < e->dim; k++)
+            out[k] = (float)(out[k] / sqrt(norm));
+    free(idx);
+    free(wt);
+    return GATREC_OK;
+}
+
 GATREC_API int gatrec_embedder_fit(gatrec_embedder *e, const char *const *texts, size_t n)
 {
     uint64_t *df;
     int rc = GATREC_OK;
     if (!e || (n && !texts))
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_fit: NULL argument");
+    if (e->kind == KIND_LSA)
+        return fit_lsa(e, texts, n);
     if (e->kind != KIND_HASHED)
         return GATREC_OK; /* nothing to learn */
     if (!(df = gatrec__calloc(e->dim, sizeof *df)))
@@ -307,8 +597,11 @@ GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *text
                                    e->dim);
         return rc;
     }
+    if (e->kind == KIND_LSA && !e->ndocs)
+        return gatrec__error(GATREC_EINVAL, "the LSA embedder learns its space from a corpus: fit it first "
+                             "(gatrec_embedder_fit)");
     for (size_t d = 0; d < n && !rc; d++)
-        rc = embed_hashed(e, texts[d], out + d * e->dim);
+        rc = e->kind == KIND_LSA ? embed_lsa(e, texts[d], out + d * e->dim) : embed_hashed(e, texts[d], out + d * e->dim);
     return rc;
 }
 
@@ -318,14 +611,70 @@ GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *text
 static int serialize(const gatrec_embedder *e, gatrec__buf *b)
 {
     int rc;
+    if (e->kind == KIND_LSA) { /* format 2: the settings, then the kept terms, idf and projection */
+        if (!e->ndocs)
+            return gatrec__error(GATREC_EINVAL, "the LSA embedder has not been fitted: nothing to save");
+        if (!(rc = gatrec__buf_put(b, EMBEDDER_MAGIC, 8)) && !(rc = gatrec__buf_put_u32(b, EMBEDDER_FORMAT_LSA)) &&
+            !(rc = gatrec__buf_put_u32(b, KIND_LSA)) && !(rc = gatrec__buf_put_u64(b, e->dim)) &&
+            !(rc = gatrec__buf_put_u32(b, (uint32_t)e->max_ngram)) &&
+            !(rc = gatrec__buf_put_u32(b, (uint32_t)e->sublinear)) && !(rc = gatrec__buf_put_u64(b, e->ndocs)) &&
+            !(rc = gatrec__buf_put_u64(b, e->nterms)))
+            for (size_t t = 0; t < e->nterms && !rc; t++)
+                rc = gatrec__buf_put_u32(b, e->bucket[t]);
+        if (!rc && !(rc = gatrec__buf_put_f32s(b, e->tidf, e->nterms)) &&
+            !(rc = gatrec__buf_put_f32s(b, e->proj, e->nterms * e->dim)))
+            rc = gatrec__buf_put_u32(b, gatrec__crc32(b->data, b->len));
+        return rc;
+    }
     if (e->kind != KIND_HASHED)
-        return gatrec__error(GATREC_EUNSUPPORTED, "only the hashed embedder has a state to save");
+        return gatrec__error(GATREC_EUNSUPPORTED, "only the offline embedders (hashed, LSA) have a state to save");
     if (!(rc = gatrec__buf_put(b, EMBEDDER_MAGIC, 8)) && !(rc = gatrec__buf_put_u32(b, EMBEDDER_FORMAT)) &&
         !(rc = gatrec__buf_put_u64(b, e->dim)) && !(rc = gatrec__buf_put_u32(b, (uint32_t)e->max_ngram)) &&
         !(rc = gatrec__buf_put_u32(b, (uint32_t)e->sublinear)) && !(rc = gatrec__buf_put_u64(b, e->ndocs)) &&
         !(rc = gatrec__buf_put_f32s(b, e->idf, e->dim)))
         rc = gatrec__buf_put_u32(b, gatrec__crc32(b->data, b->len));
     return rc;
+}
+
+/* The LSA state after the format number. */
+static int parse_lsa(gatrec__reader *r, const char *what, gatrec_embedder **out)
+{
+    gatrec_embedder *e = NULL;
+    uint32_t kind = gatrec__read_u32(r);
+    uint64_t dim = gatrec__read_u64(r);
+    int ngram = (int)gatrec__read_u32(r), sub = (int)gatrec__read_u32(r);
+    uint64_t ndocs = gatrec__read_u64(r), nterms = gatrec__read_u64(r);
+    int rc;
+    if (r->bad || kind != KIND_LSA || dim == 0 || dim > (1u << 24) || ndocs == 0 || nterms == 0 ||
+        nterms > LSA_BUCKETS || (uint64_t)(r->end - r->p) < nterms * (8 + 4 * dim) + 4)
+        return gatrec__error(GATREC_EFORMAT, "%s: malformed LSA embedder", what);
+    gatrec_embedder_options o = GATREC_EMBEDDER_OPTIONS_INIT;
+    o.dim = (size_t)dim;
+    o.max_ngram = ngram;
+    o.sublinear_tf = sub;
+    if ((rc = gatrec_embedder_new_lsa(&o, &e)))
+        return rc;
+    e->ndocs = ndocs;
+    e->nterms = (size_t)nterms;
+    e->bucket = gatrec__malloc_array(e->nterms, sizeof *e->bucket);
+    e->tidf = gatrec__malloc_array(e->nterms, sizeof *e->tidf);
+    e->proj = gatrec__malloc_array(e->nterms * e->dim, sizeof *e->proj);
+    if (!e->bucket || !e->tidf || !e->proj)
+        rc = GATREC_ENOMEM;
+    for (size_t t = 0; !rc && t < e->nterms; t++) {
+        e->bucket[t] = gatrec__read_u32(r);
+        if (e->bucket[t] >= LSA_BUCKETS || (t && e->bucket[t] <= e->bucket[t - 1]))
+            rc = gatrec__error(GATREC_EFORMAT, "%s: malformed LSA embedder (terms out of order)", what);
+    }
+    if (!rc && (gatrec__read_f32s(r, e->tidf, e->nterms) || gatrec__read_f32s(r, e->proj, e->nterms * e->dim) ||
+                r->end - r->p != 4))
+        rc = gatrec__error(GATREC_EFORMAT, "%s: malformed LSA embedder", what);
+    if (rc) {
+        gatrec_embedder_free(e);
+        return rc;
+    }
+    *out = e;
+    return GATREC_OK;
 }
 
 /* An embedder from serialize()'s bytes; `what` names them in errors. */
@@ -343,6 +692,10 @@ static int parse(const void *bytes, size_t len, const char *what, gatrec_embedde
     } else {
         gatrec__read_bytes(&r, 8);
         uint32_t version = gatrec__read_u32(&r);
+        if (version == EMBEDDER_FORMAT_LSA) {
+            rc = parse_lsa(&r, what, &e);
+            goto out;
+        }
         uint64_t dim = gatrec__read_u64(&r);
         int ngram = (int)gatrec__read_u32(&r), sub = (int)gatrec__read_u32(&r);
         uint64_t ndocs = gatrec__read_u64(&r);
@@ -356,6 +709,7 @@ static int parse(const void *bytes, size_t len, const char *what, gatrec_embedde
             rc = gatrec__read_f32s(&r, e->idf, e->dim);
         }
     }
+out:
     if (rc) {
         gatrec_embedder_free(e);
         return rc;

@@ -218,6 +218,47 @@ int gatrec__spd_inverse(int threads, size_t n, float *a)
     return GATREC_OK;
 }
 
+/* ---- orthonormal columns (CholQR2) ---- */
+
+typedef struct qr_job {
+    const float *l;
+    float *y;
+    size_t m, n;
+} qr_job;
+
+/* Rows [r0, r0 + NB) of y := y L^-T. */
+static void qr_block(void *ctx, size_t blk)
+{
+    qr_job *J = ctx;
+    size_t r0 = blk * NB, rows = J->m - r0 < NB ? J->m - r0 : NB;
+    float one = 1.0f;
+    rntm_t rntm = one_thread();
+    bli_strsm_ex(BLIS_RIGHT, BLIS_LOWER, BLIS_TRANSPOSE, BLIS_NONUNIT_DIAG, (dim_t)rows, (dim_t)J->n, &one, (float *)J->l,
+                 (inc_t)J->n, 1, J->y + r0 * J->n, (inc_t)J->n, 1, NULL, &rntm);
+}
+
+int gatrec__orthonormalise(int threads, size_t m, size_t n, float *y)
+{
+    float *g = gatrec__malloc_array(n * n + 1, sizeof *g);
+    int rc = GATREC_OK;
+    if (!g)
+        return GATREC_ENOMEM;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        double trace = 0;
+        gatrec__sgemm(threads, 1, 0, n, n, m, 1.0f, y, n, 1, y, n, 1, 0.0f, g, n); /* y^T y */
+        for (size_t i = 0; i < n; i++)
+            trace += g[i * n + i];
+        for (size_t i = 0; i < n; i++)
+            g[i * n + i] += (float)(1e-6 * trace / (double)n + 1e-30);
+        if (!(rc = gatrec__cholesky(threads, n, g))) {
+            qr_job J = {g, y, m, n};
+            gatrec__parallel(threads, (m + NB - 1) / NB, qr_block, &J);
+        }
+    }
+    free(g);
+    return rc;
+}
+
 /* ---- symmetric eigen-decomposition (Jacobi) ---- */
 
 int gatrec__sym_eigen(size_t n, double *a, double *w, double *v)

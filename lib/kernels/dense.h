@@ -25,6 +25,10 @@ int gatrec__cholesky(int threads, size_t n, float *a);
  * lower triangle only (about n^3 flops in all). Needs n x n floats of scratch beside `a`. */
 int gatrec__spd_inverse(int threads, size_t n, float *a);
 
+/* Orthonormalise the columns of the m x n matrix y (row stride n, m >= n) in place by Cholesky
+ * QR, twice (CholQR2), with a tiny ridge so that a rank-deficient y still factors. */
+int gatrec__orthonormalise(int threads, size_t m, size_t n, float *y);
+
 /* Eigen-decomposition of the symmetric n x n matrix `a` (row-major, double; destroyed) by
  * cyclic Jacobi rotations: eigenvalues into w (descending) and the matching eigenvectors into
  * the columns of v (n x n). For the small matrices of a randomised SVD. */
