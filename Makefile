@@ -115,10 +115,15 @@ ORACLE_PYTHON ?= $(firstword $(foreach p,$(PYTHON) /usr/bin/python3,$(shell $(p)
 $(BUILD)/oracle_dump: test/oracle_dump.c $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 
-test-oracle: $(BUILD)/oracle_dump
+$(BUILD)/ease_dump: test/ease_dump.c $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
+
+test-oracle: $(BUILD)/oracle_dump $(BUILD)/ease_dump
 ifeq ($(ORACLE_PYTHON),)
-	@echo "SKIP: PyTorch oracle (no python3 with torch; apt-get install python3-torch)"
+	@echo "SKIP: PyTorch and numpy oracles (no python3 with torch; apt-get install python3-torch python3-numpy)"
 else
+	$(BUILD)/ease_dump > $(BUILD)/ease-oracle.txt
+	$(ORACLE_PYTHON) test/ease_oracle.py $(BUILD)/ease-oracle.txt
 	$(BUILD)/oracle_dump fast > $(BUILD)/oracle-fast.txt
 	$(ORACLE_PYTHON) test/oracle.py $(BUILD)/oracle-fast.txt | tail -1
 	$(BUILD)/oracle_dump reference > $(BUILD)/oracle-reference.txt

@@ -607,7 +607,7 @@ GATREC_API int gatrec_model_recommend_all_among(const gatrec_model *model, size_
  * user's training items (excluded from recommendations) and their embedding is computed from
  * them as gatrec_model_add_user() would. `*folded` (may be NULL) receives how many users. A
  * user who has training ratings in the model is GATREC_EINVAL; a transductive kind (BPR-MF,
- * LightGCN, popularity) is GATREC_EUNSUPPORTED (since 0.3).
+ * LightGCN) is GATREC_EUNSUPPORTED (since 0.3).
  */
 GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_dataset *ds, const gatrec_split *split,
                                              size_t *folded);
@@ -632,10 +632,13 @@ GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, in
  * its `n` (item index, rating) pairs (and its input features, `feature_dim` floats, when the model
  * was trained on caller features; NULL = the mean user feature). The user gets the next index,
  * written to `*index`, and works with every serving function. A repeated id is GATREC_EDUPLICATE.
+ * GAT, content, EASE and popularity models fold users in (the last two score a user from their
+ * ratings alone); BPR-MF and LightGCN cannot (GATREC_EUNSUPPORTED).
  */
 GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const int32_t *items,
                                      const float *ratings, size_t n, const float *features, int32_t *index);
-/** Fold in a new item from its input features alone (NULL = the mean item feature); see gatrec_model_add_user(). */
+/** Fold in a new item from its input features alone (NULL = the mean item feature; the content model needs
+    them); see gatrec_model_add_user(). GAT and content models only. */
 GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const float *features, int32_t *index);
 /**
  * A template justification of recommending `item` to `user`, without an LLM: the evidence items

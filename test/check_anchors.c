@@ -563,6 +563,12 @@ START_TEST(revealed_ratings_fold_in_cold_users)
     /* twice: the users now have ratings in the model */
     ck_assert_int_eq(gatrec_model_fold_in_revealed(m, ds, s, NULL), GATREC_EINVAL);
     gatrec_model_free(m);
+    /* popularity folds in too: the revealed items are no longer recommended */
+    o.kind = GATREC_MODEL_POP;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    ck_assert_ok(gatrec_model_fold_in_revealed(m, ds, s, &folded));
+    ck_assert_uint_eq(folded, 10);
+    gatrec_model_free(m);
     /* a transductive kind cannot */
     o.kind = GATREC_MODEL_BPR;
     o.epochs = 2;

@@ -18,20 +18,34 @@ import subprocess
 import sys
 import time
 
-# name -> (label, gatrec train arguments, input features: None, "llm" or "template")
+SOFTMAX_BPR_ARGS = ["--model", "bpr", "--loss", "softmax", "--weight-decay", "0", "--lr", "5e-3", "--epochs", "30"]
+# name -> (label, gatrec train arguments, input features: None or "llm" / "template", with
+# "-lsa" when the profiles are embedded by the LSA embedder instead of the hashed one)
 MODELS = {
     "pop": ("Popularity", ["--model", "pop"], None),
     "bpr": ("BPR-MF (tuned)", ["--model", "bpr"], None),
     "lightgcn": ("LightGCN (tuned)", ["--model", "lightgcn"], None),
+    "ease": ("EASE (lambda 250)", ["--model", "ease"], None),
+    # the softmax loss overfits within tens of epochs: the epoch count comes from its search on
+    # u1+valid:0.1 (docs/model.md), as nothing else may look at the test fold
+    "bpr-softmax": ("BPR-MF, softmax loss", SOFTMAX_BPR_ARGS, None),
     "gat-random": ("GAT, random features", ["--model", "gat"], None),
     "gat-template": ("GAT, template-profile features", ["--model", "gat"], "template"),
     "gat-llm-nocos": ("GAT, LLM-profile features, no cosine term", ["--model", "gat", "--cos-weight", "0"], "llm"),
     "gat-llm": ("GAT, LLM-profile features (libgatrec's model)", ["--model", "gat"], "llm"),
 }
-MAIN_MODELS = ["pop", "bpr", "lightgcn", "gat-random", "gat-llm"]
+MAIN_MODELS = ["pop", "bpr", "bpr-softmax", "lightgcn", "ease", "gat-random", "gat-llm"]
+DETERMINISTIC = {"pop", "ease"}  # no random choice: one seed says it all
 ABLATION_MODELS = ["gat-random", "gat-template", "gat-llm-nocos", "gat-llm"]
 CURVE_MODELS = ["bpr", "lightgcn", "gat-random", "gat-llm"]
-IMPLICIT_MODELS = ["pop", "bpr", "lightgcn", "gat-random", "gat-llm"]
+IMPLICIT_MODELS = ["pop", "bpr", "lightgcn", "ease", "gat-random", "gat-llm"]
+# Strict cold start: whole items (or users) leave training. Each model with each profile source
+# (template or the recorded LLM profiles; users always get template profiles from the training
+# part, which the recorded ones would leak into) and each offline embedder (hashed or LSA).
+COLD_SPLITS = ["cold-items:0.2", "cold-users:0.2:5"]
+COLD_FEATURES = ["template", "llm", "template-lsa", "llm-lsa"]
+COLD_MODELS = ["pop", "ease"] + ["%s-%s" % (k, f) for k in ("content", "gat") for f in COLD_FEATURES]
+TRANSDUCTIVE = {"pop", "ease", "bpr", "lightgcn"}  # cannot score an item without training ratings
 ML1M_MODELS = ["pop", "bpr", "lightgcn", "gat-random"]  # no recorded LLM item profiles for ML-1M
 ML1M_SPLIT = "random:0.2"  # ML-1M has no official folds
 KS = [5, 10, 20, 50]
@@ -48,9 +62,15 @@ PAPER_TABLE = [
 PAPER_MODEL = PAPER_TABLE[0][1:]
 # Microsoft Recommenders, ML-100K, per-user stratified 75/25, all ratings implicit, K = 10
 MSR_TABLE = [("BiVAE", 0.4751, 0.4118, 0.2191), ("BPR", 0.4420, 0.3882, 0.2125), ("LightGCN", 0.4198, 0.3796, 0.1443)]
+for _kind, _label, _args in (("content", "Content (cosine to liked items)", ["--model", "content"]),
+                             ("gat", "GAT", ["--model", "gat"])):
+    for _f in COLD_FEATURES:
+        MODELS.setdefault("%s-%s" % (_kind, _f), ("%s, %s profiles, %s embedder" % (
+            _label, "LLM" if _f.startswith("llm") else "template", "LSA" if _f.endswith("lsa") else "hashed"), _args, _f))
 LLM_ITEMS = "movies_structured_100K.csv"
 LLM_USERS = "updated_users_with_summary_df_100k.csv"
-COLOR = {"pop": "#7f7f7f", "bpr": "#1f77b4", "lightgcn": "#2ca02c", "gat-random": "#ff7f0e",
+COLOR = {"pop": "#7f7f7f", "bpr": "#1f77b4", "bpr-softmax": "#17becf", "lightgcn": "#2ca02c", "ease": "#bcbd22",
+         "gat-random": "#ff7f0e",
          "gat-template": "#9467bd", "gat-llm-nocos": "#8c564b", "gat-llm": "#d62728"}
 
 
@@ -80,12 +100,13 @@ class Runner:
     def features(self, kind, split, seed):
         """The GAT's input features for a split: profiles (recorded LLM or templates) -> offline embedder."""
         key = "%s_%s_%d" % (kind, split.replace(":", "-").replace("+", "_"), seed)
+        source, lsa = kind.split("-")[0], kind.endswith("-lsa")
         tsv = os.path.join(self.work, "features", key + ".tsv")
         if os.path.exists(tsv):
             return tsv
         jsonl = os.path.join(self.work, "features", key + ".jsonl")
         base = ["--dataset", "ml-100k", "--split", split, "--seed", str(seed), "--out", jsonl]
-        if kind == "template":
+        if source == "template":
             self.run(["profiles", "generate"] + base)
         else:
             llm = os.path.join(os.path.abspath(self.a.data), "llm-profiles")
@@ -95,7 +116,8 @@ class Runner:
             if split.split("+")[0] == "u1":
                 argv += ["--users", os.path.join(llm, LLM_USERS)]
             self.run(argv)
-        self.run(["embed", "--dataset", "ml-100k", "--profiles", jsonl, "--out", tsv + ".tmp"])
+        self.run(["embed", "--dataset", "ml-100k", "--profiles", jsonl, "--out", tsv + ".tmp"]
+                 + (["--embedder", "lsa"] if lsa else []))
         os.replace(tsv + ".tmp", tsv)
         return tsv
 
@@ -122,15 +144,22 @@ class Runner:
         rec = {"group": group, "model": model, "split": split, "seed": seed, "dataset": dataset,
                "train_command": "gatrec " + " ".join(shlex.quote(x) for x in argv),
                "epochs": [l for l in lines if "epoch" in l], "summary": lines[-1], "eval": {}}
-        evals = [("paper", []), ("standard", [])] if not implicit else [("standard", ["--threshold", "1"])]
-        for proto, extra in evals:
+        evals = [("paper", "paper", []), ("standard", "standard", [])] if not implicit else \
+            [("standard", "standard", ["--threshold", "1"])]
+        if group == "cold":  # full ranking; among the held-out items too on a cold-items split
+            evals = [("standard", "standard", [])]
+            if split.startswith("cold-items") and model.split("-")[0] not in TRANSDUCTIVE:
+                evals.append(("standard-among-cold", "standard", ["--rank-among", "cold"]))
+        for name, proto, extra in evals:
             out = self.run(["eval", "--model", mfile, "--protocol", proto, "-k", ",".join(map(str, KS)), "--json"]
                            + extra)
-            rec["eval"][proto] = {str(m["k"]): m for m in map(json.loads, out.splitlines())}
+            rec["eval"][name] = {str(m["k"]): m for m in map(json.loads, out.splitlines())}
             if group == "main" and split == "u1":
                 out = self.run(["eval", "--model", mfile, "--protocol", proto, "-k", "10",
                                 "--max-train", str(COLD_MAX), "--json"])
                 rec["eval"][proto + "-cold"] = json.loads(out)
+            if name == "standard" and group == "cold":
+                rec["folded_users"] = json.loads(out.splitlines()[0]).get("folded_users")
         rec["wall_seconds"] = round(time.time() - t0, 1)
         rec["commit"] = git_commit()
         rec["model_file"] = mfile
@@ -404,6 +433,85 @@ def beats(ours, ref):
 LABEL = {"precision": "P", "recall": "R", "ndcg": "NDCG", "map": "MAP", "hit_rate": "HR", "mrr": "MRR"}
 
 
+def write_strict_cold(w, runs):
+    """The strict cold-start tables: whole items, then whole users, held out of training."""
+    cold = select(runs, "cold")
+    w("## Strict cold start: new items and new users")
+    w("")
+    if not cold:
+        w("Not in this report (`--skip cold`).")
+        w("")
+        return
+    seeds = sorted({r["seed"] for r in cold})
+    made = sorted({r.get("commit", "?") for r in cold})
+    w("Runs made at commit %s, seeds %s (each seed its own held-out set). `gatrec train --split SPLIT --seed S "
+      "...` then `gatrec eval --model M --protocol standard -k 10,20` (standard protocol: full ranking, "
+      "relevant = rating >= 4). Profiles: template ones are written from the data (title, year, genres; a "
+      "user's latest liked and disliked training items); LLM ones are the recorded item profiles - users get "
+      "template profiles from their training part on these splits, because the recorded user profiles were "
+      "written from u1.base and would carry held-out ratings. Embedders: hashed TF-IDF (384 buckets) or LSA "
+      "(`gatrec embed --embedder lsa`, 384 dimensions)." % (", ".join(made), ", ".join(map(str, seeds))))
+    w("")
+    ci = [r for r in cold if r["split"].startswith("cold-items")]
+    if ci:
+        w("**New items** (`--split %s`: a fifth of the items leave training with all their ratings; the test "
+          "part is exactly their ratings). *Among new items* ranks only the held-out items "
+          "(`gatrec eval --rank-among cold`); *among all* ranks every item a user has not rated in training. "
+          "Popularity has nothing to rank new items by and is left out; EASE, BPR-MF and LightGCN cannot score "
+          "an item without training ratings (they rank it last: 0 among all items), and ranking among new items "
+          "is refused for them." % ci[0]["split"])
+        w("")
+        w("| model | n | among new items: NDCG@10 | R@10 | P@10 | among all items: NDCG@10 | R@20 |")
+        w("|---|---|---|---|---|---|---|")
+        for name in COLD_MODELS:
+            rs = select(ci, "cold", name)
+            if rs:
+                among = [r for r in rs if "standard-among-cold" in r["eval"]]
+                w("| %s | %d | %s | %s | %s | %s | %s |" % (
+                    MODELS[name][0], len(rs), fmt(metric(among, "standard-among-cold", 10, "ndcg")),
+                    fmt(metric(among, "standard-among-cold", 10, "recall")),
+                    fmt(metric(among, "standard-among-cold", 10, "precision")), fmt(metric(rs, "standard", 10, "ndcg")),
+                    fmt(metric(rs, "standard", 20, "recall"))))
+        w("")
+    cu = [r for r in cold if r["split"].startswith("cold-users")]
+    if cu:
+        w("**New users** (`--split %s`: a fifth of the users leave training; each reveals 5 of their ratings, "
+          "which `gatrec eval` folds into the model - `gatrec_model_fold_in_revealed()` - before ranking; the "
+          "rest of their ratings are the test part). Popularity needs no fold-in; EASE, the content model and "
+          "the GAT fold in." % cu[0]["split"])
+        w("")
+        w("| model | n | NDCG@10 | R@10 | P@10 | NDCG@20 | users folded in |")
+        w("|---|---|---|---|---|---|---|")
+        for name in COLD_MODELS:
+            rs = select(cu, "cold", name)
+            if rs:
+                w("| %s | %d | %s | %s | %s | %s | %s |" % (
+                    MODELS[name][0], len(rs), fmt(metric(rs, "standard", 10, "ndcg")),
+                    fmt(metric(rs, "standard", 10, "recall")), fmt(metric(rs, "standard", 10, "precision")),
+                    fmt(metric(rs, "standard", 20, "ndcg")),
+                    "/".join(sorted({str(r.get("folded_users", "?")) for r in rs}))))
+        w("")
+    # where the LLM profiles help: the same model and embedder, LLM against template profiles
+    said = []
+    for part, rows, key in (("new items (ranked among new items)", ci, "standard-among-cold"),
+                            ("new users", cu, "standard")):
+        for kind in ("content", "gat"):
+            for emb in ("", "-lsa"):
+                t = metric(select(rows, "cold", "%s-template%s" % (kind, emb)), key, 10, "ndcg")
+                l_ = metric(select(rows, "cold", "%s-llm%s" % (kind, emb)), key, 10, "ndcg")
+                if t and l_:
+                    (mt, st), (ml, sl) = mean_sd(t), mean_sd(l_)
+                    verdict = "help" if ml - mt > max(st, sl) else "hurt" if mt - ml > max(st, sl) else \
+                        "make no difference beyond the seed spread"
+                    said.append("on %s, for the %s model with the %s embedder, LLM item profiles %s (NDCG@10 %.4f "
+                                "against %.4f with templates)" % (part, "GAT" if kind == "gat" else "content",
+                                                                  "LSA" if emb else "hashed", verdict, ml, mt))
+    if said:
+        w("Where the LLM profiles help and where they do not, read off the tables above (a difference counts when "
+          "it exceeds the larger of the two standard deviations): " + "; ".join(said) + ".")
+        w("")
+
+
 def write_report(a, runs, out_dir):
     R = []
     w = R.append
@@ -455,7 +563,7 @@ def write_report(a, runs, out_dir):
         for j, n in enumerate(names4):
             target("paper protocol, 5 folds, %s@10" % LABEL[n], ours_all, "paper", 10, n, PAPER_MODEL[j],
                    "paper's model on u1 (it reports no other fold: indicative only)")
-    for base in ("bpr", "lightgcn"):
+    for base in ("bpr", "bpr-softmax", "lightgcn", "ease"):
         for k in (10, 20):
             ref = metric(select(runs, "main", base, "u1"), "standard", k, "ndcg")
             if ref:
@@ -600,6 +708,7 @@ def write_report(a, runs, out_dir):
                                                                    ("paper-cold", "ndcg"), ("standard-cold", "recall"),
                                                                    ("standard-cold", "ndcg")))))
     w("")
+    write_strict_cold(w, runs)
     imp = select(runs, "implicit")
     if imp:
         w("## Microsoft Recommenders' split: per-user 75/25, all ratings implicit")
@@ -701,20 +810,23 @@ def main():
     p.add_argument("--folds", default="u1,u2,u3,u4,u5")
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--epochs", type=int, default=0, help="cap every training (0: each model's default)")
-    p.add_argument("--skip", default="", help="groups to leave out: ablation,curves,implicit,rerank,ml1m")
+    p.add_argument("--cold-seeds", default="1,2,3,4,5", help="seeds of the strict cold-start splits")
+    p.add_argument("--skip", default="", help="groups to leave out: ablation,curves,implicit,cold,rerank,ml1m")
     p.add_argument("--report-only", action="store_true", help="write the report from the cached runs")
     a = p.parse_args()
     if not os.path.exists(os.path.join(a.data, "ml-100k", "u1.base")):
         sys.exit("results: no ML-100K in %s (set GATREC_DATA_DIR or --data)" % a.data)
     a.ml1m_present = os.path.exists(os.path.join(a.data, "ml-1m", "ratings.dat"))
     folds, seeds, skip = a.folds.split(","), [int(s) for s in a.seeds.split(",")], set(filter(None, a.skip.split(",")))
+    cold_seeds = [int(s) for s in a.cold_seeds.split(",")]
+    a.cold_seeds_list = cold_seeds
     r = Runner(a)
     if not a.report_only:
         llm = bool(os.environ.get("GATREC_LLM_BASE_URL")) and "rerank" not in skip
         for seed in seeds:  # seed-major: a partial matrix still has every part for the first seeds
             for fold in folds:
                 for model in MAIN_MODELS:
-                    if model != "pop" or seed == seeds[0]:
+                    if model not in DETERMINISTIC or seed == seeds[0]:
                         keep = llm and model == "gat-llm" and fold == "u1" and seed == seeds[0]
                         base = r.train_eval("main", model, fold, seed, keep=keep)
                         for strategy in ("list", "pairwise", "batch", "score") if keep else ():
@@ -728,8 +840,15 @@ def main():
                     r.train_eval("curves", model, "u1+valid:0.1", seed)
             if "implicit" not in skip:
                 for model in IMPLICIT_MODELS:
-                    if model != "pop" or seed == seeds[0]:
+                    if model not in DETERMINISTIC or seed == seeds[0]:
                         r.train_eval("implicit", model, "random:0.25", seed, implicit=True)
+        if "cold" not in skip:
+            for seed in cold_seeds:
+                for split in COLD_SPLITS:
+                    for model in COLD_MODELS:
+                        if model == "pop" and split.startswith("cold-items"):
+                            continue  # popularity has nothing to rank new items by
+                        r.train_eval("cold", model, split, seed)  # every seed: the held-out part differs
         if a.ml1m_present and "ml1m" not in skip:
             for seed in seeds:
                 for model in ML1M_MODELS:
@@ -740,7 +859,10 @@ def main():
         if fn.endswith(".json"):
             with open(os.path.join(r.work, "runs", fn)) as f:
                 rec = json.load(f)
-            if rec["seed"] in seeds and (rec["group"] != "main" or rec["split"] in folds):
+            if rec["group"] == "cold":
+                if rec["seed"] in cold_seeds:
+                    runs.append(rec)
+            elif rec["seed"] in seeds and (rec["group"] != "main" or rec["split"] in folds):
                 runs.append(rec)
     # Ablations reuse the main runs of the same model, fold and seed.
     for rec in list(runs):

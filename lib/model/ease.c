@@ -142,13 +142,7 @@ static void ease_free(gatrec_model *m)
 }
 
 /* A new user is their ratings: the generic code stores them as the user's seen row, and
- * scoring reads that row. Nothing else to compute. */
-static int ease_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
-                          const float *features, float *emb)
-{
-    (void)m, (void)items, (void)ratings, (void)n, (void)features, (void)emb;
-    return GATREC_OK;
-}
+ * scoring reads that row. Nothing else to compute (popularity's fold-in is the same). */
 
 /* Evidence: what each liked item of the user contributes to `item`'s score (B[j][item] > 0). */
 static int ease_evidence(const gatrec_model *m, int32_t user, int32_t item, float *w)
@@ -179,7 +173,7 @@ const gatrec__model_ops gatrec__ease_ops = {
     .save = ease_save,
     .load = ease_load,
     .free = ease_free,
-    .fold_user = ease_fold_user,
+    .fold_user = gatrec__fold_user_by_ratings,
     .evidence = ease_evidence,
     .similar = ease_similar,
     .transductive_items = 1,

@@ -687,7 +687,7 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
         return gatrec__error(GATREC_EINVAL, "gatrec_model_add_user: NULL argument");
     if (!model->ops->fold_user)
         return gatrec__error(GATREC_EUNSUPPORTED, "a %s model is transductive: it cannot fold in a new user "
-                             "(retrain, or use a gat model)", model->ops->name);
+                             "(retrain, or use a gat, content, ease or pop model)", model->ops->name);
     if (user_id < 0)
         return gatrec__error(GATREC_EINVAL, "user id %lld is negative", (long long)user_id);
     if (gatrec__idmap_find(&model->users, user_id) >= 0)
@@ -765,7 +765,7 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
         return gatrec__error(GATREC_EINVAL, "gatrec_model_add_item: NULL argument");
     if (!model->ops->fold_item)
         return gatrec__error(GATREC_EUNSUPPORTED, "a %s model is transductive: it cannot fold in a new item "
-                             "(retrain, or use a gat model)", model->ops->name);
+                             "(retrain, or use a gat, content, ease or pop model)", model->ops->name);
     if (item_id < 0)
         return gatrec__error(GATREC_EINVAL, "item id %lld is negative", (long long)item_id);
     if (gatrec__idmap_find(&model->items, item_id) >= 0)
@@ -821,7 +821,7 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
         return gatrec__error(GATREC_EINVAL, "gatrec_model_fold_in_revealed: the split is not of this dataset");
     if (!model->ops->fold_user)
         return gatrec__error(GATREC_EUNSUPPORTED, "a %s model is transductive: it cannot fold in the cold users' "
-                             "revealed ratings (use ease, content or gat)", model->ops->name);
+                             "revealed ratings (use pop, ease, content or gat)", model->ops->name);
     if ((rc = gatrec__dataset_by_user(ds, &off, &idx)))
         return rc;
     nu = model->users.count;

@@ -56,6 +56,10 @@ extern const gatrec__model_ops gatrec__gat_ops;
 extern const gatrec__model_ops gatrec__ease_ops;
 extern const gatrec__model_ops gatrec__content_ops;
 
+/* fold_user of the kinds that score a user from their rated items alone (popularity, EASE). */
+int gatrec__fold_user_by_ratings(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
+                                 const float *features, float *emb);
+
 /* score_all of the embedding kinds: dot products with m->iemb. */
 void gatrec__emb_score_all(const gatrec_model *m, int32_t user, float *scores);
 /* Save / load the final embeddings (the embedding kinds' common section). */

@@ -30,6 +30,14 @@ static int pop_load(gatrec_model *m, gatrec__reader *r)
     return GATREC_OK;
 }
 
+/* A new user needs nothing but their rated items, which the generic code keeps (and excludes). */
+int gatrec__fold_user_by_ratings(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
+                                 const float *features, float *emb)
+{
+    (void)m, (void)items, (void)ratings, (void)n, (void)features, (void)emb;
+    return GATREC_OK;
+}
+
 static void pop_free(gatrec_model *m)
 {
     (void)m;
@@ -37,4 +45,4 @@ static void pop_free(gatrec_model *m)
 
 const gatrec__model_ops gatrec__pop_ops = {.kind = GATREC_MODEL_POP, .name = "pop", .train = pop_train,
                                            .score_all = pop_score_all, .save = pop_save, .load = pop_load,
-                                           .free = pop_free};
+                                           .free = pop_free, .fold_user = gatrec__fold_user_by_ratings, .transductive_items = 1};
