@@ -503,7 +503,7 @@ typedef struct gatrec_epoch {
     int epoch;            /**< 1-based */
     int max_epochs;
     double loss;          /**< bpr + cos_weight * cos */
-    double bpr;           /**< mean -log sigmoid(s(u,i) - s(u,j)) */
+    double bpr;           /**< mean -log sigmoid(s(u,i) - s(u,j)); with the softmax loss, its cross-entropy */
     double cos;           /**< mean 1 - cos(h_u, h_i) over liked pairs (0 for kinds without it) */
     double valid_ndcg;    /**< validation NDCG@eval_k, or NaN without a validation graph */
     double lr;            /**< learning rate used in this epoch */
@@ -534,7 +534,8 @@ typedef struct gatrec_model_options {
     float cos_weight;      /**< lambda of the cosine term; negative = default (GAT 1, or 0.5 with caller
                                 features; others 0) */
     float dropout;         /**< GAT dropout between layers; negative = default (0.1) */
-    int negatives;         /**< negatives per positive; 0 = the kind's default (GAT 4, others 1) */
+    int negatives;         /**< negatives per positive; 0 = the kind's default (GAT 4, others 1). With the
+                                softmax loss: items sampled per step for the whole batch, 0 = every item */
     int negative_sampling; /**< a gatrec_negatives; default GATREC_NEG_ROBUST */
     size_t batch_size;     /**< positive pairs per step; 0 = full batch (one step per epoch) */
     int patience;          /**< epochs without improvement before stopping; 0 = 15 on the training loss,
