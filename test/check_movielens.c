@@ -1,5 +1,7 @@
 /* Integration on the real MovieLens 100K (../shared/data or $GATREC_TEST_DATA), through the
  * library and through the gatrec command line. Skips, saying so, when the data is absent. */
+#include <math.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -226,6 +228,82 @@ static char *swap_first_two(const char *body, void *ctx)
 /* The GAT through the command line on ML-100K: per-epoch JSON with validation NDCG, features
  * from a file, recommendations with evidence, evaluation. Few epochs: this checks the plumbing;
  * quality is measured by the benchmarks and reported in the issue notes. */
+/* The anchors through the command line on ML-100K: EASE (its validation-chosen default), the
+ * softmax loss, the content model on LSA features, and both strict cold-start splits. */
+START_TEST(test_cli_anchors)
+{
+    char *dir, *out, args[4400];
+    int st;
+    SKIP_WITHOUT_DATA();
+    dir = make_temp_dir();
+    snprintf(args, sizeof args, "train --split u1 --model ease --json --out %s/ease.model", dir);
+    expect_cli(args, 0, "\"model\": \"ease\"");
+    snprintf(args, sizeof args, "eval --model %s/ease.model -k 10 --json", dir);
+    out = run_cli(args, &st);
+    { /* standard NDCG@10 of EASE on u1: .4656 when written; a wrong solve or scoring is far off */
+        const char *p = strstr(out, "\"ndcg\": ");
+        ck_assert_msg(st == 0 && p && fabs(atof(p + 9) - 0.4656) < 0.005, "ease eval said: %s", out);
+        ck_assert_msg(strstr(out, "\"rank_among\": \"all\"") && strstr(out, "\"split\": \"u1\"") &&
+                          strstr(out, "\"seed\": 1"), "eval --json lacks the setting: %s", out);
+    }
+    free(out);
+    snprintf(args, sizeof args, "recommend --model %s/ease.model --user 1 -k 2 --evidence --json", dir);
+    expect_cli(args, 0, "\"evidence\": [{\"item_id\": ");
+    expect_cli("train --model ease --lambda 0 --out /dev/null", 2, "--lambda");
+    expect_cli("train --model bpr --loss hinge --out /dev/null", 2, "--loss must be bpr or softmax, not 'hinge'");
+    expect_cli("train --model bpr --loss softmax --cos-weight 1 --epochs 1 --out /dev/null", 1, "cosine term");
+    expect_cli("train --model content --out /dev/null", 2, "--features");
+    snprintf(args, sizeof args,
+             "train --split u1+valid:0.1 --model bpr --loss softmax --negatives 64 --epochs 2 --json --out %s/sm.model", dir);
+    expect_cli(args, 0, "\"valid_ndcg\": ");
+    /* new items: template profiles -> LSA features -> the content model, ranked among the new items */
+    snprintf(args, sizeof args, "profiles import --split cold-items:0.2 --seed 4 --out %s/p.jsonl", dir);
+    expect_cli(args, 0, "templates");
+    snprintf(args, sizeof args, "embed --profiles %s/p.jsonl --embedder lsa --dim 32 --out %s/f.tsv", dir, dir);
+    expect_cli(args, 0, "(32 dimensions)");
+    snprintf(args, sizeof args, "embed --profiles %s/p.jsonl --embedder words --out %s/g.tsv", dir, dir);
+    expect_cli(args, 2, "--embedder must be hashed or lsa");
+    snprintf(args, sizeof args, "train --split cold-items:0.2 --seed 4 --model content --features %s/f.tsv --out %s/c.model",
+             dir, dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args, "eval --model %s/c.model --rank-among cold --json", dir);
+    out = run_cli(args, &st);
+    {
+        const char *p = strstr(out, "\"ndcg\": ");
+        ck_assert_msg(st == 0 && p && atof(p + 9) > 0.03 && strstr(out, "\"rank_among\": \"cold\""),
+                      "content among new items said: %s", out);
+    }
+    free(out);
+    snprintf(args, sizeof args, "train --split cold-items:0.2 --seed 4 --model ease --out %s/e2.model", dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args, "eval --model %s/e2.model --rank-among cold", dir);
+    expect_cli(args, 1, "cannot score items without training ratings");
+    snprintf(args, sizeof args, "eval --model %s/ease.model --rank-among cold", dir); /* u1: a few unrated items */
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 1, "ease on u1 among unrated items: %s", out);
+    free(out);
+    /* new users: EASE folds them in from their 5 revealed ratings; BPR-MF cannot, and says so */
+    snprintf(args, sizeof args, "train --split cold-users:0.2 --model ease --out %s/e3.model", dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args, "eval --model %s/e3.model --json", dir);
+    out = run_cli(args, &st);
+    {
+        const char *p = strstr(out, "\"ndcg\": ");
+        ck_assert_msg(st == 0 && p && atof(p + 9) > 0.2 && strstr(out, "\"folded_users\": 189"),
+                      "ease on cold users said: %s", out);
+    }
+    free(out);
+    snprintf(args, sizeof args, "train --split cold-users:0.2 --model bpr --epochs 1 --out %s/b3.model", dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args, "eval --model %s/b3.model --json", dir);
+    expect_cli(args, 0, "\"folded_users\": -1");
+    snprintf(args, sizeof args, "eval --model %s/b3.model", dir);
+    expect_cli(args, 0, "cannot fold in the cold users");
+    expect_cli("split --split cold-users:0.2:x --out /dev/null", 1, "cold-users:RATIO[:REVEALED]");
+    rm_tree(dir);
+}
+END_TEST
+
 START_TEST(test_cli_gat)
 {
     char *dir, *out, *path, args[4400];
@@ -408,6 +486,7 @@ Suite *movielens_suite(void)
     tcase_add_test(t, test_ml100k_popularity_u1);
     tcase_add_test(t, test_cli_end_to_end);
     tcase_add_test(t, test_cli_gat);
+    tcase_add_test(t, test_cli_anchors);
     tcase_add_test(t, test_quality_guard);
     suite_add_tcase(s, t);
     return s;

@@ -875,7 +875,7 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
                                    emb + k * model->dim);
     if (rc)
         goto done;
-    for (size_t k = 0; k < nusers; k++)
+    for (size_t k = 0; k < nusers && model->dim; k++) /* kinds without embeddings (EASE, popularity) have none */
         memcpy(model->uemb + (size_t)who[k].user * model->dim, emb + k * model->dim, model->dim * sizeof *emb);
     /* then the seen rows, rebuilt once: the folded users' rows hold their revealed pairs */
     {
