@@ -243,6 +243,47 @@ static int term_counts(const gatrec_embedder *e, const char *text, uint64_t **te
     return GATREC_OK;
 }
 
+/* How many of the n texts hold each of `buckets` term buckets (a bucket counts once per text). */
+static int bucket_df(const gatrec_embedder *e, const char *const *texts, size_t n, size_t buckets, uint32_t *df)
+{
+    for (size_t d = 0; d < n; d++) {
+        uint64_t *terms;
+        uint32_t *tf;
+        size_t nt;
+        int rc;
+        if (!texts[d])
+            return gatrec__error(GATREC_EINVAL, "gatrec_embedder_fit: text %zu is NULL", d);
+        if ((rc = term_counts(e, texts[d], &terms, &tf, &nt)))
+            return rc;
+        for (size_t j = 0; j < nt; j++)
+            terms[j] %= buckets;
+        qsort(terms, nt, sizeof *terms, cmp_u64);
+        for (size_t j = 0; j < nt; j++)
+            if (j == 0 || terms[j] != terms[j - 1])
+                df[terms[j]]++;
+        free(terms);
+        free(tf);
+    }
+    return GATREC_OK;
+}
+
+/* The smooth idf of a term in df of n texts: ln((1 + n) / (1 + df)) + 1. */
+static float smooth_idf(size_t n, uint32_t df)
+{
+    return (float)(log((1.0 + (double)n) / (1.0 + (double)df)) + 1.0);
+}
+
+/* v /= |v| (a zero vector stays zero). */
+static void l2_normalise(float *v, size_t d)
+{
+    double norm = 0;
+    for (size_t k = 0; k < d; k++)
+        norm += (double)v[k] * v[k];
+    if (norm > 0)
+        for (size_t k = 0; k < d; k++)
+            v[k] = (float)(v[k] / sqrt(norm));
+}
+
 /* ---- latent semantic analysis ---- */
 
 /* A text's TF-IDF vector over the kept terms, L2-normalised: (index, weight) pairs sorted by
@@ -252,7 +293,6 @@ static int lsa_vector(const gatrec_embedder *e, const char *text, uint32_t **idx
     uint64_t *terms;
     uint32_t *tf;
     size_t nt, k = 0;
-    double norm = 0;
     int rc = term_counts(e, text, &terms, &tf, &nt);
     if (rc)
         return rc;
@@ -291,10 +331,7 @@ static int lsa_vector(const gatrec_embedder *e, const char *text, uint32_t **idx
         else
             (*idx)[m] = (*idx)[j], (*w)[m++] = (*w)[j];
     }
-    for (size_t j = 0; j < m; j++)
-        norm += (double)(*w)[j] * (*w)[j];
-    for (size_t j = 0; j < m && norm > 0; j++)
-        (*w)[j] = (float)((*w)[j] / sqrt(norm));
+    l2_normalise(*w, m);
     free(terms);
     free(tf);
     *count = m;
@@ -345,28 +382,10 @@ static void sparse_mul_t(const sparse *X, size_t V, const float *Q, size_t l, fl
 static int lsa_vocabulary(gatrec_embedder *e, const char *const *texts, size_t n)
 {
     uint32_t *df = gatrec__calloc(LSA_BUCKETS, sizeof *df);
-    int rc = GATREC_OK;
+    int rc;
     if (!df)
         return GATREC_ENOMEM;
-    for (size_t d = 0; d < n && !rc; d++) {
-        uint64_t *terms;
-        uint32_t *tf;
-        size_t nt;
-        if (!texts[d]) {
-            rc = gatrec__error(GATREC_EINVAL, "gatrec_embedder_fit: text %zu is NULL", d);
-            break;
-        }
-        if ((rc = term_counts(e, texts[d], &terms, &tf, &nt)))
-            break;
-        for (size_t j = 0; j < nt; j++)
-            terms[j] %= LSA_BUCKETS;
-        qsort(terms, nt, sizeof *terms, cmp_u64);
-        for (size_t j = 0; j < nt; j++)
-            if (j == 0 || terms[j] != terms[j - 1])
-                df[terms[j]]++;
-        free(terms);
-        free(tf);
-    }
+    rc = bucket_df(e, texts, n, LSA_BUCKETS, df);
     e->nterms = 0;
     for (size_t b = 0; !rc && b < LSA_BUCKETS; b++)
         e->nterms += df[b] >= LSA_MIN_DF;
@@ -376,7 +395,7 @@ static int lsa_vocabulary(gatrec_embedder *e, const char *const *texts, size_t n
     for (size_t b = 0, k = 0; !rc && b < LSA_BUCKETS; b++)
         if (df[b] >= LSA_MIN_DF) {
             e->bucket[k] = (uint32_t)b;
-            e->tidf[k++] = (float)(log((1.0 + (double)n) / (1.0 + (double)df[b])) + 1.0);
+            e->tidf[k++] = smooth_idf(n, df[b]);
         }
     free(df);
     return rc;
@@ -484,7 +503,6 @@ static int embed_lsa(const gatrec_embedder *e, const char *text, float *out)
     uint32_t *idx;
     float *wt;
     size_t c;
-    double norm = 0;
     int rc = lsa_vector(e, text, &idx, &wt, &c);
     if (rc)
         return rc;
@@ -494,11 +512,7 @@ static int embed_lsa(const gatrec_embedder *e, const char *text, float *out)
         for (size_t k = 0; k < e->dim; k++)
             out[k] += wt[j] * row[k];
     }
-    for (size_t k = 0; k < e->dim; k++)
-        norm += (double)out[k] * out[k];
-    if (norm > 0)
-        for (size_t k = 0; k < e->dim; k++)
-            out[k] = (float)(out[k] / sqrt(norm));
+    l2_normalise(out, e->dim);
     free(idx);
     free(wt);
     return GATREC_OK;
@@ -506,8 +520,8 @@ static int embed_lsa(const gatrec_embedder *e, const char *text, float *out)
 
 GATREC_API int gatrec_embedder_fit(gatrec_embedder *e, const char *const *texts, size_t n)
 {
-    uint64_t *df;
-    int rc = GATREC_OK;
+    uint32_t *df;
+    int rc;
     if (!e || (n && !texts))
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_fit: NULL argument");
     if (e->kind == KIND_LSA)
@@ -516,29 +530,9 @@ GATREC_API int gatrec_embedder_fit(gatrec_embedder *e, const char *const *texts,
         return GATREC_OK; /* nothing to learn */
     if (!(df = gatrec__calloc(e->dim, sizeof *df)))
         return GATREC_ENOMEM;
-    for (size_t d = 0; d < n && !rc; d++) {
-        uint64_t *terms;
-        uint32_t *tf;
-        size_t nt;
-        if (!texts[d]) {
-            rc = gatrec__error(GATREC_EINVAL, "gatrec_embedder_fit: text %zu is NULL", d);
-            break;
-        }
-        if ((rc = term_counts(e, texts[d], &terms, &tf, &nt)))
-            break;
-        /* a bucket counts once per document */
-        for (size_t j = 0; j < nt; j++)
-            terms[j] %= e->dim;
-        qsort(terms, nt, sizeof *terms, cmp_u64);
-        for (size_t j = 0; j < nt; j++)
-            if (j == 0 || terms[j] != terms[j - 1])
-                df[terms[j]]++;
-        free(terms);
-        free(tf);
-    }
-    if (!rc) {
-        for (size_t k = 0; k < e->dim; k++) /* smooth idf: ln((1 + N) / (1 + df)) + 1 */
-            e->idf[k] = (float)(log((1.0 + (double)n) / (1.0 + (double)df[k])) + 1.0);
+    if (!(rc = bucket_df(e, texts, n, e->dim, df))) {
+        for (size_t k = 0; k < e->dim; k++)
+            e->idf[k] = smooth_idf(n, df[k]);
         e->ndocs = n;
     }
     free(df);
@@ -550,7 +544,6 @@ static int embed_hashed(const gatrec_embedder *e, const char *text, float *out)
     uint64_t *terms;
     uint32_t *tf;
     size_t nt;
-    double norm = 0;
     int rc = term_counts(e, text, &terms, &tf, &nt);
     if (rc)
         return rc;
@@ -561,11 +554,7 @@ static int embed_hashed(const gatrec_embedder *e, const char *text, float *out)
         float w = e->sublinear ? 1.0f + logf((float)tf[j]) : (float)tf[j];
         out[b] += sign * w * e->idf[b];
     }
-    for (size_t k = 0; k < e->dim; k++)
-        norm += (double)out[k] * out[k];
-    if (norm > 0)
-        for (size_t k = 0; k < e->dim; k++)
-            out[k] = (float)(out[k] / sqrt(norm));
+    l2_normalise(out, e->dim);
     free(terms);
     free(tf);
     return GATREC_OK;

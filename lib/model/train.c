@@ -385,6 +385,14 @@ done:
     return rc;
 }
 
+/* The configured loss of pairs pos[b0..b1) and its gradient into demb: (BPR, cosine term) or
+ * (cross-entropy, uniformity term). */
+static int batch_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main_part, double *second_part)
+{
+    return L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, b0, b1, step, main_part, second_part)
+                                            : loss(L, b0, b1, step, main_part, second_part);
+}
+
 static void adamw(loop *L, float lr, uint64_t step)
 {
     gatrec__trainer *t = L->t;
@@ -607,8 +615,7 @@ static int run(loop *L)
             step++;
             if ((rc = t->forward(t->ctx, 1, step)))
                 return rc;
-            if ((rc = L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, b0, b1, step, &bpr, &cs)
-                                                       : loss(L, b0, b1, step, &bpr, &cs)))
+            if ((rc = batch_loss(L, b0, b1, step, &bpr, &cs)))
                 return rc;
             if (!isfinite(bpr + cs)) {
                 for (size_t k = 0; k < N * t->dim; k++)
@@ -680,6 +687,18 @@ static int run(loop *L)
     return gatrec__set_embeddings(L->m, t->emb, t->dim);
 }
 
+static void loop_free(loop *L)
+{
+    free(L->pos);
+    free(L->negs);
+    free(L->known);
+    free(L->pop_cdf);
+    free(L->demb);
+    free(L->adam_m);
+    free(L->adam_v);
+    free(L->best);
+}
+
 int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t)
 {
     loop L = {0};
@@ -689,14 +708,7 @@ int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t)
     L.t = t;
     if (!(rc = resolve(&L, m, g, t)) && !(rc = setup(&L, g, t)))
         rc = run(&L);
-    free(L.pos);
-    free(L.negs);
-    free(L.known);
-    free(L.pop_cdf);
-    free(L.demb);
-    free(L.adam_m);
-    free(L.adam_v);
-    free(L.best);
+    loop_free(&L);
     return rc;
 }
 
@@ -720,19 +732,11 @@ int gatrec__loss_probe(const gatrec_graph *g, const gatrec_model_options *o, flo
     L.g = g;
     L.t = &t;
     if (!(rc = resolve(&L, &m, g, &t)) && !(rc = setup(&L, g, &t))) {
-        rc = L.o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(&L, 0, L.npos, 1, &a, &b) : loss(&L, 0, L.npos, 1, &a, &b);
-        if (!rc) {
+        if (!(rc = batch_loss(&L, 0, L.npos, 1, &a, &b))) {
             *value = L.o.loss == GATREC_LOSS_SOFTMAX ? a + L.o.uniformity * b : a + L.o.cos_weight * b;
             memcpy(demb, L.demb, (g->users.count + g->items.count) * dim * sizeof *demb);
         }
     }
-    free(L.pos);
-    free(L.negs);
-    free(L.known);
-    free(L.pop_cdf);
-    free(L.demb);
-    free(L.adam_m);
-    free(L.adam_v);
-    free(L.best);
+    loop_free(&L);
     return rc;
 }
