@@ -64,7 +64,8 @@ int main(void)
             goto done;
         }
         if ((rc = gatrec_embedder_embed(embedder, about, 1, mine)) ||
-            (rc = gatrec_model_add_user(model, 100, rated, stars, 3, mine, &newcomer)) ||
+            (rc = gatrec_model_add_user_checked(model, 100, rated, stars, 3, mine, gatrec_embedder_dim(embedder),
+                                                &newcomer)) ||
             (rc = gatrec_model_recommend(model, newcomer, 3, top, NULL, &count)))
             goto done;
     }

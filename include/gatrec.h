@@ -642,6 +642,24 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
     them); see gatrec_model_add_user(). GAT and content models only. */
 GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const float *features, int32_t *index);
 /**
+ * The width of the input features fold-in reads (the `features` of gatrec_model_add_user()): the
+ * GAT's when it was trained on caller features, the content model's; 0 when the model takes
+ * none (the other kinds, and a GAT trained on its own random features) (since 0.3).
+ */
+GATREC_API size_t gatrec_model_feature_dim(const gatrec_model *model);
+/**
+ * gatrec_model_add_user() with the features' length checked: `feature_len` must equal
+ * gatrec_model_feature_dim() (GATREC_EINVAL otherwise, and for non-finite values); features NULL
+ * with length 0 take the mean user feature. Prefer it whenever features come from elsewhere
+ * (an embedder, a binding), since gatrec_model_add_user() cannot know how many were given (since 0.3).
+ */
+GATREC_API int gatrec_model_add_user_checked(gatrec_model *model, int64_t user_id, const int32_t *items,
+                                             const float *ratings, size_t n, const float *features, size_t feature_len,
+                                             int32_t *index);
+/** gatrec_model_add_item() with the features' length checked, as gatrec_model_add_user_checked() (since 0.3). */
+GATREC_API int gatrec_model_add_item_checked(gatrec_model *model, int64_t item_id, const float *features,
+                                             size_t feature_len, int32_t *index);
+/**
  * A template justification of recommending `item` to `user`, without an LLM: the evidence items
  * with their weights and the genres the item shares with the strongest one ("because you rated
  * Heat (1995) (41%) and ...; like the first, it is Crime and Thriller"), or its popularity for a
@@ -650,10 +668,11 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
 GATREC_API int gatrec_model_explain(const gatrec_model *model, const gatrec_dataset *ds, int32_t user, int32_t item,
                                     char **text);
 /**
- * Keep the state of the embedder that made the model's input features (the hashed one) in the
+ * Keep the state of the embedder that made the model's input features (hashed or LSA) in the
  * model and its file, so that a new user's or item's profile embeds exactly as the training
- * texts did (then gatrec_model_add_user() with those features). GATREC_EUNSUPPORTED for an
- * embedder without state (callback, remote).
+ * texts did (then gatrec_model_add_user_checked() with those features). GATREC_EUNSUPPORTED for
+ * an embedder without state (callback, remote); GATREC_EINVAL when the model takes no input
+ * features (gatrec_model_feature_dim() 0) or reads another width than the embedder writes.
  */
 GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embedder *embedder);
 /** A new embedder from the state the model carries (free it); GATREC_ENOTFOUND when it has none. */

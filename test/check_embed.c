@@ -272,6 +272,35 @@ START_TEST(embedder_saved_with_the_model)
     ck_assert_mem_eq(a, b, sizeof a);
     ck_assert_ok(gatrec_model_add_user(loaded, 99, items, stars, 2, b, &idx));
     ck_assert_int_eq(idx, 2);
+    /* widths are checked: the model reads dim features; an embedder of another width is refused */
+    ck_assert_uint_eq(gatrec_model_feature_dim(loaded), dim);
+    ck_assert_status(gatrec_model_add_user_checked(loaded, 98, items, stars, 2, b, 1, &idx), GATREC_EINVAL);
+    ck_assert_error_mentions("1 features given, the model reads");
+    ck_assert_ok(gatrec_model_add_user_checked(loaded, 98, items, stars, 2, b, dim, &idx));
+    ck_assert_ok(gatrec_model_add_item_checked(loaded, 97, NULL, 0, &idx));
+    {
+        gatrec_embedder_options small = GATREC_EMBEDDER_OPTIONS_INIT;
+        gatrec_embedder *e64;
+        small.dim = 64;
+        ck_assert_ok(gatrec_embedder_new_hashed(&small, &e64));
+        ck_assert_status(gatrec_model_set_embedder(loaded, e64), GATREC_EINVAL);
+        ck_assert_error_mentions("64-d vectors");
+        gatrec_embedder_free(e64);
+    }
+    {
+        /* a GAT on its own random features takes none: no embedder, no features at fold-in */
+        gatrec_model_options r = o;
+        gatrec_model *rm;
+        r.features = NULL;
+        r.feature_dim = 0;
+        ck_assert_ok(gatrec_model_train(g, &r, &rm));
+        ck_assert_uint_eq(gatrec_model_feature_dim(rm), 0);
+        ck_assert_status(gatrec_model_set_embedder(rm, e), GATREC_EINVAL);
+        ck_assert_error_mentions("without input features");
+        ck_assert_status(gatrec_model_add_user(rm, 96, items, stars, 2, b, &idx), GATREC_EINVAL);
+        ck_assert_ok(gatrec_model_add_user(rm, 96, items, stars, 2, NULL, &idx));
+        gatrec_model_free(rm);
+    }
     gatrec_embedder_free(back);
     gatrec_model_free(loaded);
     gatrec_model_free(m);

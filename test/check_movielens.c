@@ -300,6 +300,28 @@ START_TEST(test_cli_anchors)
     snprintf(args, sizeof args, "eval --model %s/b3.model", dir);
     expect_cli(args, 0, "cannot fold in the cold users");
     expect_cli("split --split cold-users:0.2:x --out /dev/null", 1, "cold-users:RATIO[:REVEALED]");
+    /* the embedder's width against the features' (issue 14: it was read past at fold-in) */
+    snprintf(args, sizeof args, "embed --profiles %s/p.jsonl --dim 64 --embedder-out %s/e64.bin --out %s/f64.tsv", dir,
+             dir, dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args,
+             "train --split cold-items:0.2 --seed 4 --model gat --epochs 1 --features %s/f.tsv --embedder %s/e64.bin "
+             "--out %s/g.model", dir, dir, dir);
+    expect_cli(args, 1, "writes 64-d vectors but");
+    snprintf(args, sizeof args, "train --model gat --epochs 1 --embedder %s/e64.bin --out %s/g.model", dir, dir);
+    expect_cli(args, 2, "--embedder goes with --features");
+    snprintf(args, sizeof args,
+             "train --split cold-items:0.2 --seed 4 --model gat --layers 8x1 --epochs 1 --features %s/f64.tsv "
+             "--embedder %s/e64.bin --out %s/g.model", dir, dir, dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args, "recommend --model %s/g.model --new-user 'crime thrillers' --rated 56:5 -k 2", dir);
+    out = run_cli(args, &st);
+    ck_assert_msg(st == 0 && strstr(out, "Top 2 for user") && !strstr(out, "nan"), "new user: %s", out);
+    free(out);
+    snprintf(args, sizeof args, "train --model gat --layers 8x1 --epochs 1 --out %s/r.model", dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args, "recommend --model %s/r.model --new-user 'crime thrillers' --rated 56:5 -k 2", dir);
+    expect_cli(args, 0, "trained without input features, so the --new-user text is not used");
     rm_tree(dir);
 }
 END_TEST

@@ -58,6 +58,11 @@ check("gat trains", len(gat.recommend(1, k=2)) == 2, gat.recommend(1, k=2))
 check("gat explains", gat.explain(1, 11).startswith("because you rated"), gat.explain(1, 11))
 check("gat folds in", gat.add_user(99, {10: 5.0, 12: 4.0}) == 3)
 check("folded-in user recommends", len(gat.recommend(99, k=2)) == 2, gat.recommend(99, k=2))
+try:  # a GAT on its own random features takes no features: a stray row is refused, not read past
+    gat.add_user(98, {10: 5.0}, features=[0.0])
+    check("stray features raise", False)
+except gatrec.Error as e:
+    check("stray features raise EINVAL", e.status == -3 and "without input features" in str(e), str(e))
 try:
     gatrec.Model.train(graph, kind="gat", layers="4y2")
     check("bad layers raise", False)

@@ -222,6 +222,8 @@ int cmd_train(int argc, char **argv)
     view.tty = isatty(2);
     mo.on_epoch = on_epoch;
     mo.payload = &view;
+    if (embedder_path && !features_path)
+        return cli_usage_error("train", "%s", "--embedder goes with --features (the features it made)");
     if (features_path && mo.kind != GATREC_MODEL_GAT && mo.kind != GATREC_MODEL_CONTENT)
         return cli_usage_error("train", "%s", "--features is for --model gat or content");
     if (!features_path && mo.kind == GATREC_MODEL_CONTENT)
@@ -247,6 +249,20 @@ int cmd_train(int argc, char **argv)
         if ((rc = gatrec_features_load(g, features_path, &features, &mo.feature_dim)))
             goto fail;
         mo.features = features;
+    }
+    if (embedder_path) { /* its width is checked before minutes of training, not after */
+        gatrec_embedder *e;
+        if ((rc = gatrec_embedder_load(embedder_path, &e)))
+            goto fail;
+        size_t ed = gatrec_embedder_dim(e);
+        gatrec_embedder_free(e);
+        if (ed != mo.feature_dim) {
+            fprintf(stderr, "gatrec train: --embedder %s writes %zu-d vectors but %s has %zu-d features: embed the "
+                    "profiles with that embedder (gatrec embed --embedder-in)\n", embedder_path, ed, features_path,
+                    mo.feature_dim);
+            rc = EXIT_FAIL;
+            goto done;
+        }
     }
     rc = gatrec_model_train(g, &mo, &m);
     if (view.tty && !json)
@@ -906,6 +922,9 @@ static int fold_in(gatrec_model *m, rec_args *a)
     if (rc == GATREC_ENOTFOUND) { /* no embedder: the profile cannot enter; the ratings still do */
         gatrec_error_clear();
         rc = GATREC_OK;
+        fprintf(stderr, "gatrec recommend: note: %s, so the --new-user text is not used; the ratings are\n",
+                gatrec_model_feature_dim(m) ? "the model carries no embedder (train --embedder)"
+                                            : "the model was trained without input features");
     }
     else if (rc)
         return rc;
@@ -920,7 +939,7 @@ static int fold_in(gatrec_model *m, rec_args *a)
         if (gatrec_model_user_id(m, u) >= id)
             id = gatrec_model_user_id(m, u) + 1;
     if (!rc)
-        rc = gatrec_model_add_user(m, id, items, stars, n, features, &idx);
+        rc = gatrec_model_add_user_checked(m, id, items, stars, n, features, e ? gatrec_embedder_dim(e) : 0, &idx);
     free(features);
     gatrec_embedder_free(e);
     if (rc)

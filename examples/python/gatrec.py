@@ -114,7 +114,8 @@ _model_item_id = _fn("gatrec_model_item_id", c_i64, c_void_p, c_i32)
 _model_save = _c("gatrec_model_save", c_void_p, c_char_p)
 _model_item_index = _c("gatrec_model_item_index", c_void_p, c_i64, P(c_i32))
 _model_explain = _c("gatrec_model_explain", c_void_p, c_void_p, c_i32, c_i32, P(c_void_p))
-_model_add_user = _c("gatrec_model_add_user", c_void_p, c_i64, P(c_i32), P(c_f32), c_size, P(c_f32), P(c_i32))
+_model_add_user = _c("gatrec_model_add_user_checked", c_void_p, c_i64, P(c_i32), P(c_f32), c_size, P(c_f32), c_size,
+                     P(c_i32))
 _string_free = _fn("gatrec_string_free", None, c_void_p)
 _model_load = _c("gatrec_model_load", c_char_p, P(c_void_p))
 _reclist_new = _c("gatrec_reclist_new", c_size, P(c_void_p))
@@ -292,7 +293,8 @@ class Model(_Handle):
         n = len(idx)
         f = (c_f32 * len(features))(*features) if features is not None else None
         out = c_i32()
-        _model_add_user(self, user_id, (c_i32 * n)(*idx), (c_f32 * n)(*ratings.values()), n, f, ctypes.byref(out))
+        _model_add_user(self, user_id, (c_i32 * n)(*idx), (c_f32 * n)(*ratings.values()), n, f,
+                        len(features) if features is not None else 0, ctypes.byref(out))
         return out.value
 
     @classmethod

@@ -741,6 +741,13 @@ GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embed
     int rc;
     if (!model || !embedder)
         return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: NULL argument");
+    if (gatrec_model_feature_dim(model) == 0)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: this %s model was trained without input "
+                             "features: a profile's embedding has no place in it", gatrec_model_kind_name(model->ops->kind));
+    if (gatrec_model_feature_dim(model) != embedder->dim)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: the embedder writes %zu-d vectors, the model "
+                             "reads %zu-d features (embed the training profiles with the same embedder)",
+                             embedder->dim, gatrec_model_feature_dim(model));
     if ((rc = serialize(embedder, &b))) {
         gatrec__buf_free(&b);
         return rc;

@@ -77,6 +77,11 @@ static int content_fold_item(gatrec_model *m, const float *features, float *emb)
     return GATREC_OK;
 }
 
+static size_t content_feature_dim(const gatrec_model *m)
+{
+    return m->dim;
+}
+
 static void content_free(gatrec_model *m)
 {
     (void)m;
@@ -92,4 +97,5 @@ const gatrec__model_ops gatrec__content_ops = {
     .free = content_free,
     .fold_user = content_fold_user,
     .fold_item = content_fold_item,
+    .feature_dim = content_feature_dim,
 };

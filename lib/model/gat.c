@@ -591,6 +591,17 @@ static int gat_fold_item(gatrec_model *m, const float *features, float *emb)
     return node_forward(G, features ? features : G->imean, NULL, NULL, 0, emb, states, xls, NULL);
 }
 
+/* A GAT reads caller features at fold-in only when it was trained on caller features: its own
+ * random input features have no meaning outside the model. */
+static size_t gat_feature_dim(const gatrec_model *m)
+{
+    const gat *G = m->impl;
+    for (int k = 0; k < 32; k++)
+        if (G->fingerprint[k])
+            return G->fdim;
+    return 0;
+}
+
 static int gat_attention(const gatrec_model *m, int32_t user, float *weights)
 {
     gat *G = m->impl;
@@ -970,4 +981,5 @@ const gatrec__model_ops gatrec__gat_ops = {.kind = GATREC_MODEL_GAT,       .name
                                            .train = gat_train,            .score_all = gatrec__emb_score_all,
                                            .save = gat_save,              .load = gat_load,
                                            .free = gat_free,              .fold_user = gat_fold_user,
-                                           .fold_item = gat_fold_item,    .attention = gat_attention};
+                                           .fold_item = gat_fold_item,    .attention = gat_attention,
+                                           .feature_dim = gat_feature_dim};

@@ -671,6 +671,54 @@ static int cmp_pair(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+GATREC_API size_t gatrec_model_feature_dim(const gatrec_model *model)
+{
+    return model && model->ops->feature_dim ? model->ops->feature_dim(model) : 0;
+}
+
+/* Features given to a model that takes none, or of another width, are refused. */
+static int check_features(const gatrec_model *model, const float *features, size_t len, const char *who)
+{
+    size_t want = gatrec_model_feature_dim(model);
+    if (!features && len == 0)
+        return GATREC_OK;
+    if (!features)
+        return gatrec__error(GATREC_EINVAL, "%s: NULL features of length %zu", who, len);
+    if (want == 0)
+        return gatrec__error(GATREC_EINVAL, "%s: this %s model was trained without input features, so it takes none "
+                             "(give NULL: the ratings alone fold it in)", who, model->ops->name);
+    if (len != want)
+        return gatrec__error(GATREC_EINVAL, "%s: %zu features given, the model reads %zu (was the profile embedded "
+                             "with another embedder?)", who, len, want);
+    for (size_t k = 0; k < len; k++)
+        if (!isfinite(features[k]))
+            return gatrec__error(GATREC_EINVAL, "%s: feature %zu is not a finite number", who, k);
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_add_user_checked(gatrec_model *model, int64_t user_id, const int32_t *items,
+                                             const float *ratings, size_t n, const float *features, size_t feature_len,
+                                             int32_t *index)
+{
+    int rc;
+    if (!model)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_add_user_checked: NULL model");
+    if ((rc = check_features(model, features, feature_len, "gatrec_model_add_user_checked")))
+        return rc;
+    return gatrec_model_add_user(model, user_id, items, ratings, n, features, index);
+}
+
+GATREC_API int gatrec_model_add_item_checked(gatrec_model *model, int64_t item_id, const float *features,
+                                             size_t feature_len, int32_t *index)
+{
+    int rc;
+    if (!model)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_add_item_checked: NULL model");
+    if ((rc = check_features(model, features, feature_len, "gatrec_model_add_item_checked")))
+        return rc;
+    return gatrec_model_add_item(model, item_id, features, index);
+}
+
 GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const int32_t *items,
                                      const float *ratings, size_t n, const float *features, int32_t *index)
 {
@@ -692,6 +740,8 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
         return gatrec__error(GATREC_EINVAL, "user id %lld is negative", (long long)user_id);
     if (gatrec__idmap_find(&model->users, user_id) >= 0)
         return gatrec__error(GATREC_EDUPLICATE, "user %lld is already in the model", (long long)user_id);
+    if (features && !gatrec_model_feature_dim(model)) /* it would read features it has no width for */
+        return check_features(model, features, 1, "gatrec_model_add_user");
     if (!(pairs = gatrec__malloc_array(n + 1, sizeof *pairs)) || !(emb = gatrec__malloc_array(model->dim + 1, sizeof *emb)) ||
         !(cols = gatrec__malloc_array(n + 1, sizeof *cols)) || !(vals = gatrec__malloc_array(n + 1, sizeof *vals))) {
         rc = GATREC_ENOMEM;
@@ -768,6 +818,8 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
                              "(retrain, or use a gat, content, ease or pop model)", model->ops->name);
     if (item_id < 0)
         return gatrec__error(GATREC_EINVAL, "item id %lld is negative", (long long)item_id);
+    if (features && !gatrec_model_feature_dim(model))
+        return check_features(model, features, 1, "gatrec_model_add_item");
     if (gatrec__idmap_find(&model->items, item_id) >= 0)
         return gatrec__error(GATREC_EDUPLICATE, "item %lld is already in the model", (long long)item_id);
     if (!(emb = gatrec__malloc_array(model->dim, sizeof *emb)))

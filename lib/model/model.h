@@ -30,6 +30,8 @@ typedef struct gatrec__model_ops {
     void (*similar)(const gatrec_model *m, int32_t item, float *sim);
     /* Non-zero: the kind cannot score an item without training ratings (it ranks last). */
     int transductive_items;
+    /* Optional: the width of the caller features fold-in reads (NULL or 0: it takes none). */
+    size_t (*feature_dim)(const gatrec_model *m);
 } gatrec__model_ops;
 
 struct gatrec_model {
