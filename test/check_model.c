@@ -170,6 +170,16 @@ START_TEST(test_refuse_bad_files)
     ck_assert_error_mentions("format version 2");
     bytes[8] = 1;
     free(bad);
+    { /* a line appended to a valid file (issue 14, point 6) */
+        char *longer = malloc(len + 8);
+        memcpy(longer, bytes, len);
+        memcpy(longer + len, "garbage\n", 8);
+        bad = write_file(dir, "appended", longer, len + 8);
+        ck_assert_status(gatrec_model_load(bad, &back), GATREC_EFORMAT);
+        ck_assert_error_mentions("8 bytes follow the model's end");
+        free(bad);
+        free(longer);
+    }
     bad = write_file(dir, "text", "user_id,item_id,rank\n", 0);
     ck_assert_status(gatrec_model_load(bad, &back), GATREC_EFORMAT);
     free(bad);

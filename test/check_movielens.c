@@ -187,6 +187,14 @@ START_TEST(test_cli_end_to_end)
     expect_cli(args, 0, "valid    8046 ratings");
     snprintf(args, sizeof args, "%s/parts/valid.tsv", dir);
     ck_assert_int_eq(access(args, R_OK), 0);
+    /* a split without a validation part into the same directory removes the old one (issue 14,
+     * point 4: 110,037 ratings for a 100,000-rating dataset); a cold-users split writes its reveal part */
+    snprintf(args, sizeof args, "split --split u1 --out %s/parts", dir);
+    expect_cli(args, 0, "none: removed the earlier");
+    snprintf(args, sizeof args, "%s/parts/valid.tsv", dir);
+    ck_assert_int_ne(access(args, R_OK), 0);
+    snprintf(args, sizeof args, "split --split cold-users:0.1 --out %s/parts", dir);
+    expect_cli(args, 0, "reveal     470 ratings");
     /* --part valid scores against the validation part: a popularity model trained on u1 less
      * its validation tenth, as a dataset whose test part is that tenth scores it (checked by hand) */
     snprintf(args, sizeof args,

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -134,11 +135,15 @@ int cmd_data(int argc, char **argv)
 static const char split_usage[] =
     "usage: gatrec split [--dataset NAME|DIR] [--split SPEC] [--seed N] --out DIR\n"
     "\n"
-    "Writes DIR/train.tsv, DIR/test.tsv (and DIR/valid.tsv when the split has one) as\n"
-    "user<TAB>item<TAB>rating<TAB>timestamp lines with the dataset's ids; DIR is created\n"
-    "if it does not exist (its parent must).\n"
+    "Writes DIR/train.tsv, DIR/test.tsv (and DIR/valid.tsv, DIR/reveal.tsv when the split has\n"
+    "those parts; an earlier one it lacks is removed) as user<TAB>item<TAB>rating<TAB>timestamp\n"
+    "lines with the dataset's ids; DIR is created if it does not exist (its parent must).\n"
     "SPEC: u1..u5, ua, ub (official files), random:TEST[:VALID] (per user, --seed),\n"
-    "      leave-last, leave-last:valid (by timestamp), temporal:TEST[:VALID] (global time).\n"
+    "      leave-last, leave-last:valid (by timestamp), temporal:TEST[:VALID] (global time),\n"
+    "      cold-items:R (R of the items leave training), cold-users:R[:N] (R of the users\n"
+    "      leave training and reveal N ratings, default 5, to serving: reveal.tsv);\n"
+    "      any of them without a validation part + \"+valid:R\" (R of each user's training\n"
+    "      ratings to validation, e.g. u1+valid:0.1).\n"
     "Defaults: --dataset ml-100k --split u1 --seed 1.\n";
 
 int cmd_split(int argc, char **argv)
@@ -146,7 +151,7 @@ int cmd_split(int argc, char **argv)
     const char *spec = "ml-100k", *sp = "u1", *seed_s = "1", *out = NULL;
     cli_opt opts[] = {{"--dataset", &spec, NULL}, {"--split", &sp, NULL}, {"--seed", &seed_s, NULL},
                       {"--out", &out, NULL},      {NULL, NULL, NULL}};
-    static const char *const names[] = {"train", "valid", "test"};
+    static const char *const names[] = {"train", "valid", "test", NULL, "reveal"};
     gatrec_dataset *ds = NULL;
     gatrec_split *split = NULL;
     char dir[4096];
@@ -169,11 +174,17 @@ int cmd_split(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    for (int part = GATREC_PART_TRAIN; part <= GATREC_PART_TEST; part++) {
+    for (int part = GATREC_PART_TRAIN; part <= GATREC_PART_REVEAL; part++) {
         char path[4200];
-        if (gatrec_split_count(split, part) == 0 && part == GATREC_PART_VALID)
+        if (!names[part])
             continue;
         snprintf(path, sizeof path, "%s/%s.tsv", out, names[part]);
+        if (gatrec_split_count(split, part) == 0 && part != GATREC_PART_TRAIN && part != GATREC_PART_TEST) {
+            /* a part this split lacks: a file of that name from an earlier split would pass for it */
+            if (unlink(path) == 0)
+                printf("%-5s    none: removed the earlier %s\n", names[part], path);
+            continue;
+        }
         if ((rc = gatrec_split_write(split, part, path))) {
             rc = cli_fail("split", rc);
             goto done;

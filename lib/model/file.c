@@ -311,6 +311,12 @@ GATREC_API int gatrec_model_load(const char *path, gatrec_model **out)
                            (unsigned long long)(plen + HEADER_SIZE + 4));
         goto done;
     }
+    if (len - HEADER_SIZE - plen > 4) { /* the checksum covers the payload only: anything after it is damage */
+        rc = gatrec__error(GATREC_EFORMAT, "%s: %zu bytes follow the model's end (%llu bytes): the file was appended "
+                           "to or damaged", path, len - HEADER_SIZE - (size_t)plen - 4,
+                           (unsigned long long)(plen + HEADER_SIZE + 4));
+        goto done;
+    }
     {
         gatrec__reader tail = {r.p + plen, r.end, 0};
         crc = gatrec__read_u32(&tail);
