@@ -193,6 +193,11 @@ START_TEST(test_reclist_csv)
     path = write_file(dir, "dup.csv", "user_id,item_id,rank\n1,15,1\n1,12,1\n", 0);
     ck_assert_status(gatrec_reclist_load_csv(ds, path, &l), GATREC_EDUPLICATE);
     free(path);
+    /* the same item twice: told in the file's ids and lines, not internal indices (issue 14, point 9) */
+    path = write_file(dir, "dup2.csv", "user_id,item_id,rank\n1,15,1\n1,12,2\n1,15,3\n", 0);
+    ck_assert_status(gatrec_reclist_load_csv(ds, path, &l), GATREC_EDUPLICATE);
+    ck_assert_error_mentions("dup2.csv:4: user 1 lists item 15 twice (also line 2)");
+    free(path);
     path = write_file(dir, "hdr.csv", "user,item,rank\n1,15,1\n", 0);
     ck_assert_status(gatrec_reclist_load_csv(ds, path, &l), GATREC_ENOTFOUND);
     ck_assert_error_mentions("user_id");

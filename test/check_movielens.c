@@ -220,6 +220,10 @@ START_TEST(test_cli_end_to_end)
     expect_cli("train --model bpr --liked four --out /dev/null", 2, NULL);
     expect_cli("train --model bpr --lr-factor 0 --out /dev/null", 2, "--lr-factor");
     expect_cli("eval --recs /nonexistent.csv --dataset ml-100k --split u1", 1, "/nonexistent.csv");
+    /* issue 14: a split name that does not exist names the specs; zero users is an error, not zeros */
+    expect_cli("split --split random --out /dev/null", 1, "the split specs are u1..u5");
+    snprintf(args, sizeof args, "eval --model %s/pop.model --threshold 9", dir);
+    expect_cli(args, 1, "no user to evaluate");
     expect_cli("frobnicate", 2, NULL);
     rm_tree(dir);
     free(dir);

@@ -538,6 +538,13 @@ int cmd_eval(int argc, char **argv)
             rc = cli_fail("eval", rc);
             goto done;
         }
+        if (mt.users == 0) { /* zeros over nobody would read as a (terrible) result */
+            fprintf(stderr, "gatrec eval: no user to evaluate: none %s a test rating >= %g%s\n",
+                    eo.min_train_ratings || eo.max_train_ratings ? "in the --min-train/--max-train slice has" : "has",
+                    eo.relevance_threshold, eo.protocol == GATREC_PROTOCOL_PAPER ? " among their recommendations" : "");
+            rc = EXIT_FAIL;
+            goto done;
+        }
         print_metrics(&mt, &es, json);
     }
     rc = EXIT_OK;

@@ -226,8 +226,16 @@ GATREC_API int gatrec_reclist_load_csv(const gatrec_dataset *ds, const char *pat
             items[b - a] = rows[b].item;
             ranks[b - a] = rows[b].rank;
         }
-        if (!rc && (rc = gatrec__reclist_set_ranked(list, rows[a].user, items, ranks, b - a)) == GATREC_EDUPLICATE)
-            gatrec__error_context(rc, "%s: user %lld", path, (long long)ds->users.ids[rows[a].user]);
+        for (size_t j = a + 1; !rc && j < b; j++) /* the same item twice: say so in the file's ids and lines */
+            for (size_t k = a; k < j; k++)
+                if (rows[k].item == rows[j].item) {
+                    rc = gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user %lld lists item %lld twice (also line %zu)",
+                                       path, rows[j].line, (long long)ds->users.ids[rows[j].user],
+                                       (long long)ds->items.ids[rows[j].item], rows[k].line);
+                    break;
+                }
+        if (!rc)
+            rc = gatrec__reclist_set_ranked(list, rows[a].user, items, ranks, b - a);
     }
     free(items);
     free(ranks);

@@ -115,6 +115,17 @@ GATREC_API int gatrec_split_official(const gatrec_dataset *ds, const char *name,
         return gatrec__error(GATREC_EUNSUPPORTED, "dataset '%s' was not loaded from a directory", ds->name);
     if (!name[0] || strlen(name) > 32 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name))
         return gatrec__error(GATREC_EINVAL, "'%s' is not a split name (u1..u5, ua, ub)", name);
+    {
+        char base[80];
+        snprintf(base, sizeof base, "%s.base", name);
+        char *probe = gatrec__path_join(ds->dir, base);
+        int exists = probe && gatrec__file_exists(probe);
+        free(probe);
+        if (!exists)
+            return gatrec__error(GATREC_ENOENT, "split '%s': no official %s in %s; the split specs are u1..u5, ua, ub "
+                                 "(official files), random:TEST[:VALID], leave-last[:valid], temporal:TEST[:VALID], "
+                                 "cold-items:R, cold-users:R[:N], each optionally +valid:R", name, base, ds->dir);
+    }
     if ((rc = split_new(ds, GATREC_PART_NONE, name, &s)))
         return rc;
     snprintf(file, sizeof file, "%s.base", name);
