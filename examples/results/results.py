@@ -264,13 +264,15 @@ def nice_ticks(lo, hi, n=5):
 
 
 def panel(x0, y0, w, h, title, xs_label, series, xlog=False, ylabel=""):
-    """A line chart: series = [(label, color, [(x, y), ...]), ...]. Returns SVG elements."""
+    """A line chart: series = [(label, color, [(x, y) or (x, y, sd), ...]), ...]; an sd draws a
+    +-1 sd bar at its point. Returns SVG elements."""
     pts = [p for _, _, ps in series for p in ps if not math.isnan(p[1])]
     if not pts:
         return []
+    sd = lambda p: p[2] if len(p) > 2 and not math.isnan(p[2]) else 0.0  # noqa: E731
     fx = (lambda v: math.log(v)) if xlog else (lambda v: v)
     xmin, xmax = min(fx(p[0]) for p in pts), max(fx(p[0]) for p in pts)
-    yt = nice_ticks(min(p[1] for p in pts), max(p[1] for p in pts))
+    yt = nice_ticks(min(p[1] - sd(p) for p in pts), max(p[1] + sd(p) for p in pts))
     ymin, ymax = yt[0], yt[-1]
     L, R, T, B = 52, 10, 24, 36
     def sx(v):
@@ -295,11 +297,13 @@ def panel(x0, y0, w, h, title, xs_label, series, xlog=False, ylabel=""):
         ps = [p for p in ps if not math.isnan(p[1])]
         if not ps:
             continue
-        d = " ".join("%s%.1f,%.1f" % ("M" if i == 0 else "L", sx(x), sy(y)) for i, (x, y) in enumerate(ps))
+        d = " ".join("%s%.1f,%.1f" % ("M" if i == 0 else "L", sx(p[0]), sy(p[1])) for i, p in enumerate(ps))
         el.append('<path d="%s" stroke="%s" class="l"/>' % (d, color))
         if len(ps) <= 10:
             r = 5 if color == "#000000" else 3  # a published reference point stands out
-            el += ['<circle cx="%.1f" cy="%.1f" r="%d" fill="%s"/>' % (sx(x), sy(y), r, color) for x, y in ps]
+            el += ['<circle cx="%.1f" cy="%.1f" r="%d" fill="%s"/>' % (sx(p[0]), sy(p[1]), r, color) for p in ps]
+            el += ['<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5"/>'
+                   % (sx(p[0]), sx(p[0]), sy(p[1] - sd(p)), sy(p[1] + sd(p)), color) for p in ps if sd(p) > 0]
     return el
 
 
@@ -335,15 +339,17 @@ def chart_metric_vs_k(path, runs, models, proto, split):
             rs = select(runs, "main", model, split)
             if rs:
                 series.append((MODELS[model][0], COLOR[model],
-                               [(k, mean_sd(metric(rs, proto, k, m))[0]) for k in KS]))
+                               [(k,) + mean_sd(metric(rs, proto, k, m)) for k in KS]))
         if proto == "paper" and split == "u1":  # the paper's model: K = 10 is all it tabulates
             series.append(("paper's model", "#000000", [(10, PAPER_MODEL[j])]))
-        el += panel((j % 2) * 360, (j // 2) * 250, 360, 250, title, "K", series, xlog=True)
+        el += panel((j % 2) * 360, 30 + (j // 2) * 250, 360, 250, title, "K", series, xlog=True)
+    el.insert(0, '<text x="360" y="20" class="t">ML-100K %s, %s protocol: metric versus K (mean over seeds, '
+              'bars +-1 sd)</text>' % (esc(split), proto))
     items = [(MODELS[model][0], COLOR[model], False) for model in models]
     if proto == "paper" and split == "u1":
         items.append(("the paper's model (published, K = 10 only)", "#000000", False))
-    el += legend(20, 520, items)
-    svg(path, 720, 520 + 18 * ((len(items) + 1) // 2) + 8, el,
+    el += legend(20, 550, items)
+    svg(path, 720, 550 + 18 * ((len(items) + 1) // 2) + 8, el,
         "metric versus K, %s protocol, ML-100K %s, mean over seeds" % (proto, split))
 
 
@@ -369,39 +375,45 @@ def chart_curves(path, runs, models):
 
 
 def chart_ablation(path, runs, models, split):
+    """One bar panel per metric, each on its own axis around its values (not from 0: the
+    variants differ by a few hundredths, which a 0-0.8 axis hides), with +-1 sd bars and the
+    paper's model as a black line."""
     names = [("precision", "P@10"), ("recall", "R@10"), ("ndcg", "NDCG@10"), ("map", "MAP@10")]
-    el, W, H = [], 720, 300
-    L, T, B = 52, 30, 40
+    el, W, H, PW = [], 760, 300, 190
+    T, B = 40, 30
     vals = {m: {n: mean_sd(metric(select(runs, "ablation", m, split), "paper", 10, n)) for n, _ in names}
             for m in models}
-    ymax = max([v[0] + v[1] for m in models for v in vals[m].values() if not math.isnan(v[0])] + [PAPER_MODEL[0]])
-    yt = nice_ticks(0, ymax)
-    def sy(v):
-        return T + (H - T - B) * (1 - v / yt[-1])
-    el.append('<text x="%d" y="18" class="t">ML-100K %s, paper protocol, K = 10: mean ± sd over seeds;'
-              ' black bar: the paper\'s model</text>' % (W // 2, split))
-    for t in yt:
-        el.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="g"/>' % (L, W - 10, sy(t), sy(t)))
-        el.append('<text x="%d" y="%.1f" class="yl">%g</text>' % (L - 4, sy(t) + 4, t))
-    gw = (W - L - 10) / len(names)
-    bw = (gw - 20) / len(models)
+    el.append('<text x="%d" y="18" class="t">ML-100K %s, paper protocol, K = 10, mean +- sd over seeds; black: the '
+              'paper\'s model; zoomed axes</text>' % (W // 2, esc(split)))
     for g, (n, label) in enumerate(names):
-        gx = L + g * gw + 10
+        x0, L = g * PW, 44
+        vs = [vals[m][n] for m in models if not math.isnan(vals[m][n][0])]
+        if not vs:
+            continue
+        lo = min([v - s_ for v, s_ in vs] + [PAPER_MODEL[g]])
+        hi = max([v + s_ for v, s_ in vs] + [PAPER_MODEL[g]])
+        pad = (hi - lo) * 0.15 or 0.01
+        yt = nice_ticks(max(0.0, lo - pad), hi + pad, 4)
+        def sy(v, yt=yt):
+            return T + (H - T - B) * (1 - (v - yt[0]) / ((yt[-1] - yt[0]) or 1))
+        el.append('<text x="%.1f" y="%d" class="t">%s</text>' % (x0 + L + (PW - L) / 2, T - 8, label))
+        for t in yt:
+            el.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="g"/>' % (x0 + L, x0 + PW - 6, sy(t), sy(t)))
+            el.append('<text x="%d" y="%.1f" class="yl">%g</text>' % (x0 + L - 4, sy(t) + 4, t))
+        bw = (PW - L - 14) / len(models)
         for i, m in enumerate(models):
-            v, s = vals[m][n]
+            v, s_ = vals[m][n]
             if math.isnan(v):
                 continue
-            x = gx + i * bw
+            x = x0 + L + 4 + i * bw
             el.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s %.4f</title></rect>'
-                      % (x, sy(v), bw - 2, sy(0) - sy(v), COLOR[m], esc(MODELS[m][0]), label, v))
+                      % (x, sy(v), bw - 3, sy(yt[0]) - sy(v), COLOR[m], esc(MODELS[m][0]), label, v))
             el.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#000"/>'
-                      % (x + bw / 2 - 1, x + bw / 2 - 1, sy(v + s), sy(max(v - s, 0))))
-        pv = PAPER_MODEL[g]
+                      % (x + bw / 2 - 1.5, x + bw / 2 - 1.5, sy(v + s_), sy(max(v - s_, yt[0]))))
         el.append('<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#000" stroke-width="2"/>'
-                  % (gx - 4, gx + len(models) * bw + 2, sy(pv), sy(pv)))
-        el.append('<text x="%.1f" y="%d" class="xl">%s</text>' % (gx + len(models) * bw / 2, H - B + 16, label))
+                  % (x0 + L, x0 + PW - 6, sy(PAPER_MODEL[g]), sy(PAPER_MODEL[g])))
     items = [(MODELS[m][0], COLOR[m], False) for m in models]
-    el += legend(20, H + 10, items)
+    el += legend(20, H + 10, items, colw=370)
     svg(path, W, H + 10 + 18 * ((len(items) + 1) // 2) + 8, el, "ablation")
 
 
