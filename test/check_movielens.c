@@ -365,7 +365,8 @@ START_TEST(test_cli_gat)
     out = run_cli(args, &st);
     ck_assert_msg(st == 0, "train said: %s", out);
     ck_assert_msg(strstr(out, "{\"epoch\": 3, \"loss\": ") && strstr(out, "\"bpr\": ") && strstr(out, "\"cos\": ") &&
-                      strstr(out, "\"seconds\": ") && strstr(out, "\"valid_ndcg\": ") && strstr(out, "\"model\": \"gat\""),
+                      strstr(out, "\"seconds\": ") && strstr(out, "\"valid_ndcg\": ") && strstr(out, "\"model\": \"gat\"") &&
+                      strstr(out, "\"epochs\": 3, \"best_epoch\": ") && strstr(out, "\"best_valid_ndcg\": "),
                   "train --json said: %s", out);
     free(out);
     snprintf(args, sizeof args, "recommend --model %s/gat.model --user 1 -k 3 --evidence --json", dir);

@@ -53,11 +53,17 @@ static double now_seconds(void)
 typedef struct train_view {
     int json;
     int tty;
+    int epochs, best_epoch;    /* for the summary */
+    double best_valid;         /* the validation NDCG of the kept epoch (NaN without one) */
 } train_view;
 
 static int on_epoch(void *payload, const gatrec_epoch *ep)
 {
     train_view *v = payload;
+    v->epochs = ep->epoch;
+    v->best_epoch = ep->best_epoch;
+    if (ep->best_epoch == ep->epoch)
+        v->best_valid = ep->valid_ndcg;
     if (v->json) {
         printf("{\"epoch\": %d, \"loss\": %.6f, \"bpr\": %.6f, \"cos\": %.6f, \"lr\": %.3g, \"seconds\": %.4f", ep->epoch,
                ep->loss, ep->bpr, ep->cos, ep->lr, ep->seconds);
@@ -159,7 +165,7 @@ int cmd_train(int argc, char **argv)
         {"--uniformity", NULL, 0, 1000, 0, &mo.uniformity, 0}};
     const char **texts[] = {&epochs_s, &dim_s,   &prop_s,  &lr_s,  &wd_s,    &cos_s,     &drop_s,  &neg_s,
                             &batch_s,  &pat_s,   &evalk_s, &fwd_s, &lrpat_s, &lrfac_s, &lambda_s, &temp_s, &unif_s};
-    train_view view = {0, 0};
+    train_view view = {0, 0, 0, 0, NAN};
     gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
     gatrec_split *split = NULL;
@@ -286,16 +292,24 @@ int cmd_train(int argc, char **argv)
         cli_json_string(stdout, spec);
         printf(", \"split\": ");
         cli_json_string(stdout, sp);
-        printf(", \"seed\": %lld, \"users\": %zu, \"items\": %zu, \"train_ratings\": %zu, \"seconds\": %.3f, "
-               "\"out\": ",
+        printf(", \"seed\": %lld, \"users\": %zu, \"items\": %zu, \"train_ratings\": %zu, \"seconds\": %.3f, ",
                seed, gatrec_model_num_users(m), gatrec_model_num_items(m), gatrec_graph_num_edges(g),
                now_seconds() - t0);
+        if (view.epochs)
+            printf("\"epochs\": %d, \"best_epoch\": %d, ", view.epochs, view.best_epoch);
+        if (!isnan(view.best_valid))
+            printf("\"best_valid_ndcg\": %.6f, ", view.best_valid);
+        printf("\"out\": ");
         cli_json_string(stdout, out);
         printf("}\n");
     } else {
         printf("trained %s on %s split %s (%zu training ratings, %zu users, %zu items) in %.3f s -> %s\n", kind_s,
                spec, sp, gatrec_graph_num_edges(g), gatrec_model_num_users(m), gatrec_model_num_items(m),
                now_seconds() - t0, out);
+        if (view.epochs)
+            printf("kept epoch %d of %d%s", view.best_epoch, view.epochs, isnan(view.best_valid) ? "\n" : "");
+        if (view.epochs && !isnan(view.best_valid))
+            printf(" (validation NDCG@10 %.4f)\n", view.best_valid);
     }
     rc = EXIT_OK;
     goto done;
