@@ -56,7 +56,7 @@ ML1M_SPLIT = "random:0.2"  # ML-1M has no official folds
 KS = [5, 10, 20, 50]
 COLD_MAX = 20  # cold-start slice: users with at most this many training ratings
 
-# PAPER.md: the authors' result files, paper protocol, fold u1, K = 10
+# docs/paper.md: the authors' result files, paper protocol, fold u1, K = 10
 PAPER_TABLE = [
     ("paper's model (LLM features + GAT + hybrid loss)", 0.7624, 0.2147, 0.5236, 0.2108),
     ("paper's GAT without LLM", 0.7508, 0.1489, 0.4424, 0.1614),
@@ -640,7 +640,7 @@ def write_report(a, runs, out_dir):
                 w(m_row(MODELS[name][0], rs, "paper", k, names4, PAPER_MODEL if k == 10 else None))
         w("")
     if k == 20:
-        w("PAPER.md gives the paper's numbers at K = 10 only (its Figure 2 plots other K without a table), "
+        w("The paper gives its numbers at K = 10 only (its Figure 2 plots other K without a table), "
           "so K = 20 is shown for our models without a published reference.")
         w("")
     w("![metric versus K, paper protocol](results-k-paper.svg)")
@@ -683,7 +683,7 @@ def write_report(a, runs, out_dir):
             if rs:
                 w(m_row(MODELS[name][0], rs, "standard", k, ["precision", "recall", "ndcg", "hit_rate", "map", "mrr"]))
         w("")
-    w("The paper's model rescored under this protocol on its own lists (PAPER.md): P@10 0.358, R@10 0.215, "
+    w("The paper's model rescored under this protocol on its own lists ([paper.md](paper.md)): P@10 0.358, R@10 0.215, "
       "NDCG@10 0.425, HR@10 0.897.")
     w("")
     w("## Ablations (fold u1)")
