@@ -261,6 +261,20 @@ START_TEST(test_cli_anchors)
     free(out);
     snprintf(args, sizeof args, "recommend --model %s/ease.model --user 1 -k 2 --evidence --json", dir);
     expect_cli(args, 0, "\"evidence\": [{\"item_id\": ");
+    /* --rated: the loaders' range, and every entry counts (issue 14, point 3: 256 were kept) */
+    snprintf(args, sizeof args, "recommend --model %s/ease.model --new-user x --rated 56:5,100:4 -k 2", dir);
+    expect_cli(args, 0, "Top 2 for user 944");
+    snprintf(args, sizeof args, "recommend --model %s/ease.model --new-user x --rated 56:0", dir);
+    expect_cli(args, 2, "item 56: stars must be a number from 0.5 to 5");
+    snprintf(args, sizeof args, "recommend --model %s/ease.model --new-user x --rated 56:1e30", dir);
+    expect_cli(args, 2, "stars must be a number");
+    {
+        size_t len = (size_t)snprintf(args, sizeof args, "recommend --model %s/ease.model --new-user x --rated ", dir);
+        for (int i = 1; i < 300; i++)
+            len += (size_t)snprintf(args + len, sizeof args - len, "%d:4,", i);
+        snprintf(args + len, sizeof args - len, "5:3");
+        expect_cli(args, 1, "item 5 is rated twice");
+    }
     expect_cli("train --model ease --lambda 0 --out /dev/null", 2, "--lambda");
     expect_cli("train --model bpr --loss hinge --out /dev/null", 2, "--loss must be bpr or softmax, not 'hinge'");
     expect_cli("train --model bpr --loss softmax --cos-weight 1 --epochs 1 --out /dev/null", 1, "cosine term");

@@ -921,34 +921,46 @@ static int fold_in_user(gatrec_model *m, rec_args *a)
 static int fold_in(gatrec_model *m, rec_args *a)
 {
     gatrec_embedder *e = NULL;
-    int32_t items[256], idx;
-    float stars[256], *features = NULL;
-    size_t n = 0;
+    int32_t *items, idx;
+    float *stars, *features = NULL;
+    size_t n = 0, cap = 1;
     int64_t id = 0;
     int rc;
-    for (const char *p = a->rated; *p && n < 256;) {
+    for (const char *p = a->rated; *p; p++) /* every entry, however many: none is dropped */
+        cap += *p == ',';
+    items = malloc(cap * sizeof *items);
+    stars = malloc(cap * sizeof *stars);
+    if (!items || !stars) {
+        free(items), free(stars);
+        return GATREC_ENOMEM;
+    }
+    for (const char *p = a->rated; *p;) {
         char *end;
         long long iid = strtoll(p, &end, 10);
+        double r;
+        rc = GATREC_OK;
         if (end == p || *end != ':')
-            return cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", p);
-        float r = strtof(end + 1, &end);
-        if ((rc = gatrec_model_item_index(m, iid, &items[n])))
+            rc = cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", p);
+        else if (r = strtod(end + 1, &end), !(r >= 0.5 && r <= 5)) /* the loaders' range */
+            rc = cli_usage_error("recommend", "--rated: item %lld: stars must be a number from 0.5 to 5", iid);
+        else if (*end && *end != ',')
+            rc = cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", end);
+        else if (!(rc = gatrec_model_item_index(m, iid, &items[n])))
+            stars[n++] = (float)r;
+        if (rc) {
+            free(items), free(stars);
             return rc;
-        stars[n++] = r;
+        }
         p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", end);
     }
     rc = gatrec_model_get_embedder(m, &e);
     if (rc == GATREC_ENOTFOUND) { /* no embedder: the profile cannot enter; the ratings still do */
         gatrec_error_clear();
         rc = GATREC_OK;
-        fprintf(stderr, "gatrec recommend: note: %s, so the --new-user text is not used; the ratings are\n",
-                gatrec_model_feature_dim(m) ? "the model carries no embedder (train --embedder)"
-                                            : "the model was trained without input features");
-    }
-    else if (rc)
+    } else if (rc) {
+        free(items), free(stars);
         return rc;
+    }
     if (e) {
         const char *texts[] = {a->new_user};
         if (!(features = malloc(gatrec_embedder_dim(e) * sizeof *features)))
@@ -962,6 +974,12 @@ static int fold_in(gatrec_model *m, rec_args *a)
     if (!rc)
         rc = gatrec_model_add_user_checked(m, id, items, stars, n, features, e ? gatrec_embedder_dim(e) : 0, &idx);
     free(features);
+    free(items);
+    free(stars);
+    if (!rc && !e)
+        fprintf(stderr, "gatrec recommend: note: %s, so the --new-user text is not used; the ratings are\n",
+                gatrec_model_feature_dim(m) ? "the model carries no embedder (train --embedder)"
+                                            : "the model was trained without input features");
     gatrec_embedder_free(e);
     if (rc)
         return rc;
