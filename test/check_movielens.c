@@ -215,6 +215,15 @@ START_TEST(test_cli_end_to_end)
     snprintf(args, sizeof args, "split --out %s/no/such/dir", dir);
     expect_cli(args, 1, "no/such/dir: cannot create the directory");
     expect_cli("train --model nope --out /dev/null", 2, NULL);
+    /* issue 14, point 8: 0 is not a silent default; the output path is checked before training;
+     * messages name the user's path, not a temporary one */
+    expect_cli("train --model bpr --epochs 0 --out /dev/null", 2, "--epochs must be at least 1");
+    expect_cli("train --model bpr --dim 0 --out /dev/null", 2, "--dim must be at least 1");
+    expect_cli("train --model bpr --out ''", 2, "--out needs a file name");
+    expect_cli("train --model bpr --out /nonexistent-dir/m.gatrec", 1, "the directory /nonexistent-dir does not exist");
+    snprintf(args, sizeof args, "train --model pop --out %s", dir);
+    expect_cli(args, 1, "is a directory");
+    expect_cli("profiles import --out /nonexistent-dir/p.jsonl", 1, "/nonexistent-dir/p.jsonl: cannot create a file beside it");
     /* --liked sets the positives: none reach 6 stars, and the message says so */
     expect_cli("train --model bpr --liked 6 --epochs 1 --out /dev/null", 1, "liked threshold 6");
     expect_cli("train --model bpr --liked four --out /dev/null", 2, NULL);

@@ -89,6 +89,29 @@ long long cli_number(const char *cmd, const char *name, const char *s, long long
     return v;
 }
 
+int cli_check_output(const char *cmd, const char *path)
+{
+    struct stat st;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!*path)
+        return cli_usage_error(cmd, "%s", "--out needs a file name, not an empty one");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "gatrec %s: --out %s is a directory: give a file name in it\n", cmd, path);
+        return EXIT_FAIL;
+    }
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "gatrec %s: --out %s: the directory %s does not exist\n", cmd, path, dir);
+        return EXIT_FAIL;
+    }
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "gatrec %s: --out %s: the directory %s is not writable\n", cmd, path, dir);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize)
 {
     struct stat st;

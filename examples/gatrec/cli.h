@@ -27,6 +27,9 @@ long long cli_number(const char *cmd, const char *name, const char *s, long long
 /* Parse a number in [lo, hi] into *out; EXIT_USAGE (printed) on error. */
 int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi, float *out);
 /* Resolve --dataset (a name under the data directory, or a path) and load it. */
+/* Refuse an --out path that cannot be written (empty, a directory, a missing or read-only
+ * directory) before any work; returns an exit status. */
+int cli_check_output(const char *cmd, const char *path);
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize);
 /* The LLM named by `url` or $GATREC_LLM_BASE_URL (answers cached in `cache`, default
  * ~/.cache/gatrec/llm), or *out = NULL when none is configured. Returns a library status. */

@@ -101,6 +101,9 @@ static int set_numbers(num_opt *nums, size_t n)
             long long x = cli_number("train", nums[k].name, nums[k].text, (long long)nums[k].hi);
             if (x < 0)
                 return EXIT_USAGE;
+            if (x < (long long)nums[k].lo) /* 0 would silently mean "the kind's default" */
+                return cli_usage_error("train", "%s must be at least %g (leave it out for the model kind's default)",
+                                       nums[k].name, nums[k].lo);
             if (nums[k].is_size)
                 *(size_t *)nums[k].dst = (size_t)x;
             else
@@ -154,7 +157,7 @@ int cmd_train(int argc, char **argv)
                       {"--loss", &loss_s, NULL},        {"--temperature", &temp_s, NULL},
                       {"--uniformity", &unif_s, NULL},  {NULL, NULL, NULL}};
     num_opt nums[] = {
-        {"--epochs", NULL, 0, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 0, 65536, 1, &mo.dim, 1},
+        {"--epochs", NULL, 1, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 1, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
         {"--weight-decay", NULL, 0, 10, 0, &mo.weight_decay, 0}, {"--cos-weight", NULL, 0, 1000, 0, &mo.cos_weight, 0},
         {"--dropout", NULL, 0, 0.99, 0, &mo.dropout, 0},      {"--negatives", NULL, 0, 1000, 1, &mo.negatives, 0},
@@ -180,6 +183,8 @@ int cmd_train(int argc, char **argv)
         return rc < 0 ? (fputs(train_usage, stdout), EXIT_OK) : rc;
     if (!out)
         return cli_usage_error("train", "%s", "--out MODEL is required");
+    if ((rc = cli_check_output("train", out))) /* before minutes of training, not after */
+        return rc;
     if ((seed = cli_number("train", "--seed", seed_s, 0x7fffffffffffffffLL)) < 0 ||
         (threads = cli_number("train", "--threads", threads_s, 1024)) < 0)
         return EXIT_USAGE;

@@ -61,6 +61,10 @@ int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
     struct stat st;
     if (!tmp)
         return GATREC_ENOMEM;
+    if (!plen) {
+        free(tmp);
+        return gatrec__error(GATREC_EINVAL, "an empty path: nowhere to write");
+    }
     /* Renaming over a device or a directory (say /dev/stdout) would replace it: refuse. */
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         free(tmp);
@@ -76,7 +80,7 @@ int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
             break;
     }
     if (fd < 0) {
-        rc = gatrec__error(errno == ENOENT ? GATREC_ENOENT : GATREC_EIO, "%s: cannot create: %s", tmp,
+        rc = gatrec__error(errno == ENOENT ? GATREC_ENOENT : GATREC_EIO, "%s: cannot create a file beside it: %s", path,
                            strerror(errno));
         free(tmp);
         return rc;
