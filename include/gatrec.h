@@ -603,6 +603,14 @@ GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, g
 GATREC_API int gatrec_model_recommend_all_among(const gatrec_model *model, size_t k, const int32_t *candidates,
                                                 size_t n, gatrec_reclist **out);
 /**
+ * How many ratings of `part` in `split` (of `ds`) the model trained on: the same user and item
+ * among its training ratings. Anything but 0 for the test part means the split is not the one
+ * the model was trained on, and its scores would be meaningless (`gatrec eval` refuses them;
+ * since 0.3).
+ */
+GATREC_API int gatrec_model_count_trained(const gatrec_model *model, const gatrec_dataset *ds,
+                                          const gatrec_split *split, int part, size_t *count);
+/**
  * Fold in, in place, every user of the model who has GATREC_PART_REVEAL ratings in `split` (a
  * "cold-users" split of `ds`, the dataset the model was trained on): their ratings become the
  * user's training items (excluded from recommendations) and their embedding is computed from

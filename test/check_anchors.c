@@ -544,6 +544,14 @@ START_TEST(revealed_ratings_fold_in_cold_users)
     o.kind = GATREC_MODEL_EASE;
     o.lambda = 5;
     ck_assert_ok(gatrec_model_train(g, &o, &m));
+    { /* which ratings of each part the model trained on: all of train, none of the others */
+        size_t c;
+        ck_assert_ok(gatrec_model_count_trained(m, ds, s, GATREC_PART_TRAIN, &c));
+        ck_assert_uint_eq(c, gatrec_split_count(s, GATREC_PART_TRAIN));
+        ck_assert_ok(gatrec_model_count_trained(m, ds, s, GATREC_PART_TEST, &c));
+        ck_assert_uint_eq(c, 0);
+        ck_assert_int_eq(gatrec_model_count_trained(m, ds, s, 9, &c), GATREC_EINVAL);
+    }
     ck_assert_ok(gatrec_model_fold_in_revealed(m, ds, s, &folded));
     ck_assert_uint_eq(folded, 10);
     ck_assert_ok(gatrec_model_recommend_all(m, 3, &l));

@@ -233,6 +233,11 @@ START_TEST(test_cli_end_to_end)
     expect_cli("split --split random --out /dev/null", 1, "the split specs are u1..u5");
     snprintf(args, sizeof args, "eval --model %s/pop.model --threshold 9", dir);
     expect_cli(args, 1, "no user to evaluate");
+    /* issue 14, point 2: a model trained on u1 is not scored on u2's test part, which it trained on */
+    snprintf(args, sizeof args, "eval --model %s/pop.model --split u2", dir);
+    expect_cli(args, 1, "are ratings the model trained on (it records split u1, seed 1)");
+    snprintf(args, sizeof args, "eval --model %s/pop.model --split u2 --force --json", dir);
+    expect_cli(args, 0, "\"split\": \"u2\"");
     expect_cli("frobnicate", 2, NULL);
     rm_tree(dir);
     free(dir);

@@ -347,7 +347,7 @@ static const char eval_usage[] =
     "usage: gatrec eval (--model MODEL | --recs FILE --dataset NAME|DIR --split SPEC)\n"
     "                   [--seed N] [--protocol standard|paper] [-k K[,K...]] [--threshold R]\n"
     "                   [--min-train N] [--max-train N] [--part test|valid]\n"
-    "                   [--rank-among all|cold] [--json]\n"
+    "                   [--rank-among all|cold] [--force] [--json]\n"
     "\n"
     "Scores a model's top-K lists, or a CSV of recommendations (header user_id,item_id,rank;\n"
     "dataset ids; other columns ignored), against the test part of the split. A model is\n"
@@ -365,7 +365,9 @@ static const char eval_usage[] =
     "into the model first (ease, content, gat; other kinds cannot, and say so). --rank-among\n"
     "cold ranks only the items without training ratings (a cold-items:R split's held-out items);\n"
     "bpr, lightgcn, ease and pop cannot score those items: among all items (the default) they\n"
-    "rank them last, and --rank-among cold is refused for them.\n";
+    "rank them last, and --rank-among cold is refused for them.\n"
+    "A model is not scored against ratings it trained on (another split or seed than its own):\n"
+    "--force does it anyway.\n";
 
 /* What an evaluation ran on, for its report. */
 typedef struct eval_setting {
@@ -457,12 +459,12 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *recs = NULL, *spec = NULL, *sp = NULL, *seed_s = NULL, *proto = "standard",
                *k_s = "10", *thr_s = "4", *min_s = NULL, *max_s = NULL, *part_s = "test", *among_s = "all";
-    int json = 0, rc;
+    int json = 0, force = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL}, {"--recs", &recs, NULL},      {"--dataset", &spec, NULL},
                       {"--split", &sp, NULL},         {"--seed", &seed_s, NULL},     {"--protocol", &proto, NULL},
                       {"-k", &k_s, NULL},             {"--threshold", &thr_s, NULL}, {"--json", NULL, &json},
                       {"--min-train", &min_s, NULL},  {"--max-train", &max_s, NULL}, {"--part", &part_s, NULL},
-                      {"--rank-among", &among_s, NULL}, {NULL, NULL, NULL}};
+                      {"--rank-among", &among_s, NULL}, {"--force", NULL, &force}, {NULL, NULL, NULL}};
     gatrec_eval_options eo = GATREC_EVAL_OPTIONS_INIT;
     gatrec_metrics mt = {.version = GATREC_METRICS_VERSION};
     gatrec_model *m = NULL;
@@ -540,6 +542,22 @@ int cmd_eval(int argc, char **argv)
                 gatrec_dataset_num_items(ds));
         rc = EXIT_FAIL;
         goto done;
+    }
+    if (m && !force) { /* scoring ratings the model trained on would mean nothing, silently */
+        size_t overlap = 0;
+        if ((rc = gatrec_model_count_trained(m, ds, split, eo.part, &overlap))) {
+            rc = cli_fail("eval", rc);
+            goto done;
+        }
+        if (overlap) {
+            fprintf(stderr, "gatrec eval: %zu of the %zu %s ratings of split %s (seed %lld) are ratings the model "
+                    "trained on (it records split %s, seed %s): evaluate on its own split and seed, or --force\n",
+                    overlap, gatrec_split_count(split, eo.part), eo.part == GATREC_PART_VALID ? "validation" : "test",
+                    sp, seed, gatrec_model_info(m, "split") ? gatrec_model_info(m, "split") : "?",
+                    gatrec_model_info(m, "seed") ? gatrec_model_info(m, "seed") : "?");
+            rc = EXIT_FAIL;
+            goto done;
+        }
     }
     if (m && (rc = cold_start(m, ds, split, cold_only, kmax, &es.folded, &list)))
         goto done;

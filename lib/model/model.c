@@ -975,3 +975,36 @@ done:
     free(who);
     return rc;
 }
+
+/* Is item in the model's training row of user? (rows are sorted) */
+static int seen_pair(const gatrec__csr *s, int32_t user, int32_t item)
+{
+    size_t lo = s->off[user], hi = s->off[user + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->col[mid] < item)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->off[user + 1] && s->col[lo] == item;
+}
+
+GATREC_API int gatrec_model_count_trained(const gatrec_model *model, const gatrec_dataset *ds,
+                                          const gatrec_split *split, int part, size_t *count)
+{
+    size_t n = 0;
+    if (!model || !ds || !split || !count || split->ds != ds)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_count_trained: NULL argument or a split of another dataset");
+    if (part < GATREC_PART_TRAIN || part > GATREC_PART_REVEAL)
+        return gatrec__error(GATREC_EINVAL, "unknown split part %d", part);
+    for (size_t r = 0; r < ds->nratings; r++) {
+        int32_t u, i;
+        if (split->parts[r] != part || (u = gatrec__idmap_find(&model->users, ds->users.ids[ds->r_user[r]])) < 0 ||
+            (i = gatrec__idmap_find(&model->items, ds->items.ids[ds->r_item[r]])) < 0)
+            continue;
+        n += seen_pair(&model->seen, u, i);
+    }
+    *count = n;
+    return GATREC_OK;
+}
