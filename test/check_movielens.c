@@ -215,6 +215,15 @@ START_TEST(test_cli_end_to_end)
     snprintf(args, sizeof args, "split --out %s/no/such/dir", dir);
     expect_cli(args, 1, "no/such/dir: cannot create the directory");
     expect_cli("train --model nope --out /dev/null", 2, NULL);
+    /* issue 14, point 12 */
+    expect_cli("data foo", 2, "unknown command 'foo'");
+    expect_cli("train --epochs --out /dev/null", 2, "option '--epochs' needs a value (got the option '--out')");
+    {   /* a folder named ml-100k in the working directory does not shadow the data directory */
+        char cmd[4400];
+        snprintf(cmd, sizeof cmd, "cd '%s' && mkdir -p ml-100k && GATREC_DATA_DIR='%s' '%s' data info --dataset ml-100k",
+                 dir, test_data_dir(), getenv("GATREC_CLI"));
+        ck_assert_int_eq(system(cmd), 0);
+    }
     /* issue 14, point 8: 0 is not a silent default; the output path is checked before training;
      * messages name the user's path, not a temporary one */
     expect_cli("train --model bpr --epochs 0 --out /dev/null", 2, "--epochs must be at least 1");

@@ -36,6 +36,9 @@ int cli_parse(int argc, char **argv, int first, const cli_opt *opts, const char 
             *o->flag = 1;
         } else if (eq) {
             *o->value = eq + 1;
+        } else if (a + 1 < argc && strncmp(argv[a + 1], "--", 2) == 0 && argv[a + 1][2]) {
+            /* "--epochs --out x": the value is missing, not "x" unexpected */
+            return cli_usage_error(argv[first - 1], "option '%s' needs a value (got the option '%s')", arg, argv[a + 1]);
         } else if (a + 1 < argc) {
             *o->value = argv[++a];
         } else {
@@ -116,13 +119,18 @@ int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, cha
 {
     struct stat st;
     int rc;
-    if (strchr(spec, '/') || (stat(spec, &st) == 0 && S_ISDIR(st.st_mode))) {
+    /* A path has a slash; a bare name is under the data directory, even when a folder of that
+     * name sits in the working directory (docs/data.md): write ./NAME to mean that one. */
+    if (strchr(spec, '/')) {
         snprintf(dir, dirsize, "%s", spec);
     } else {
         char base[4096];
         if ((rc = gatrec_data_dir(base, sizeof base)))
             return cli_fail(cmd, rc);
         snprintf(dir, dirsize, "%s/%s", base, spec);
+        if (stat(dir, &st) != 0 && stat(spec, &st) == 0 && S_ISDIR(st.st_mode))
+            fprintf(stderr, "gatrec %s: note: --dataset %s names %s under the data directory; the folder %s here is "
+                    "used only as --dataset ./%s\n", cmd, spec, dir, spec, spec);
     }
     if ((rc = gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_AUTO, ds)))
         return cli_fail(cmd, rc);

@@ -128,6 +128,8 @@ int cmd_data(int argc, char **argv)
         fputs(data_usage, stdout);
         return EXIT_OK;
     }
+    if (argc >= 3)
+        fprintf(stderr, "gatrec data: unknown command '%s' (fetch or info)\n", argv[2]);
     fputs(data_usage, stderr);
     return EXIT_USAGE;
 }
