@@ -226,8 +226,14 @@ START_TEST(test_cli_end_to_end)
     }
     /* issue 14, point 8: 0 is not a silent default; the output path is checked before training;
      * messages name the user's path, not a temporary one */
-    expect_cli("train --model bpr --epochs 0 --out /dev/null", 2, "--epochs must be at least 1");
-    expect_cli("train --model bpr --dim 0 --out /dev/null", 2, "--dim must be at least 1");
+    expect_cli("train --model bpr --epochs 0 --out /dev/null", 2, "--epochs must be a whole number from 1 to");
+    expect_cli("train --model bpr --dim 0 --out /dev/null", 2, "--dim must be a whole number from 1 to");
+    /* issue 14, point 11: every bad option value is a usage error, with one range wording */
+    expect_cli("train --kernels foo --out /dev/null", 2, "--kernels must be fast or reference, not 'foo'");
+    expect_cli("train --layers foo --out /dev/null", 2, "--layers must be UNITSxHEADS");
+    expect_cli("train --split random:2 --out /dev/null", 2, "test ratio 2 is not in [0, 1)");
+    expect_cli("eval --recs x.csv --dataset ml-100k --split u1 -k 0", 2, "-k must be a whole number from 1 to 100000, not '0'");
+    expect_cli("eval --recs x.csv --dataset ml-100k --split u1 -k -1", 2, "-k must be a whole number from 1 to 100000, not '-1'");
     expect_cli("train --model bpr --out ''", 2, "--out needs a file name");
     expect_cli("train --model bpr --out /nonexistent-dir/m.gatrec", 1, "the directory /nonexistent-dir does not exist");
     snprintf(args, sizeof args, "train --model pop --out %s", dir);
@@ -348,7 +354,7 @@ START_TEST(test_cli_anchors)
     expect_cli(args, 0, "\"folded_users\": -1");
     snprintf(args, sizeof args, "eval --model %s/b3.model", dir);
     expect_cli(args, 0, "cannot fold in the cold users");
-    expect_cli("split --split cold-users:0.2:x --out /dev/null", 1, "cold-users:RATIO[:REVEALED]");
+    expect_cli("split --split cold-users:0.2:x --out /dev/null", 2, "cold-users:RATIO[:REVEALED]");
     /* the embedder's width against the features' (issue 14: it was read past at fold-in) */
     snprintf(args, sizeof args, "embed --profiles %s/p.jsonl --dim 64 --embedder-out %s/e64.bin --out %s/f64.tsv", dir,
              dir, dir);
@@ -490,7 +496,7 @@ START_TEST(test_cli_gat)
     free(out);
     snprintf(args, sizeof args, "train --model gat --layers 8x0 --out %s/x.model", dir);
     out = run_cli(args, &st);
-    ck_assert_msg(st == 1 && strstr(out, "UNITSxHEADS"), "bad layers: %s", out);
+    ck_assert_msg(st == 2 && strstr(out, "UNITSxHEADS"), "bad layers: %s", out);
     free(out);
     snprintf(args, sizeof args, "train --model bpr --features %s --out %s/x.model", path, dir);
     out = run_cli(args, &st);

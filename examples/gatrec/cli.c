@@ -79,17 +79,25 @@ int cli_fail(const char *cmd, int status)
     return EXIT_FAIL;
 }
 
-long long cli_number(const char *cmd, const char *name, const char *s, long long max)
+long long cli_number(const char *cmd, const char *name, const char *s, long long min, long long max)
 {
     char *end;
     long long v;
     errno = 0;
     v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > max) {
-        fprintf(stderr, "gatrec %s: %s must be a whole number from 0 to %lld, not '%s'\n", cmd, name, max, s);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "gatrec %s: %s must be a whole number from %lld to %lld, not '%s'\n", cmd, name, min, max, s);
         return -1;
     }
     return v;
+}
+
+int cli_split(const char *cmd, const gatrec_dataset *ds, const char *spec, uint64_t seed, gatrec_split **out)
+{
+    int rc = gatrec_split_parse(ds, spec, seed, out);
+    if (rc == GATREC_EINVAL) /* a malformed spec is a bad option value */
+        return cli_usage_error(cmd, "%s", gatrec_last_error());
+    return rc ? cli_fail(cmd, rc) : EXIT_OK;
 }
 
 int cli_check_output(const char *cmd, const char *path)

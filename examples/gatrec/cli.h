@@ -23,7 +23,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* The index of s among names[0..n), or -1 after printing "NAME must be a, b or c, not 's'". */
 int cli_choice(const char *cmd, const char *name, const char *s, const char *const *names, int n);
 /* Parse a non-negative integer option; -1 on error (printed). */
-long long cli_number(const char *cmd, const char *name, const char *s, long long max);
+long long cli_number(const char *cmd, const char *name, const char *s, long long min, long long max);
+/* gatrec_split_parse() for a command: a malformed spec is a usage error (2), other failures 1. */
+int cli_split(const char *cmd, const gatrec_dataset *ds, const char *spec, uint64_t seed, gatrec_split **out);
 /* Parse a number in [lo, hi] into *out; EXIT_USAGE (printed) on error. */
 int cli_float(const char *cmd, const char *name, const char *s, double lo, double hi, float *out);
 /* Resolve --dataset (a name under the data directory, or a path) and load it. */

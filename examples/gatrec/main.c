@@ -163,14 +163,12 @@ int cmd_split(int argc, char **argv)
         return rc < 0 ? (fputs(split_usage, stdout), EXIT_OK) : rc;
     if (!out)
         return cli_usage_error("split", "%s", "--out DIR is required");
-    if ((seed = cli_number("split", "--seed", seed_s, 0x7fffffffffffffffLL)) < 0)
+    if ((seed = cli_number("split", "--seed", seed_s, 0, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;
     if ((rc = cli_open_dataset("split", spec, &ds, dir, sizeof dir)))
         return rc;
-    if ((rc = gatrec_split_parse(ds, sp, (uint64_t)seed, &split))) {
-        rc = cli_fail("split", rc);
+    if ((rc = cli_split("split", ds, sp, (uint64_t)seed, &split)))
         goto done;
-    }
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "gatrec split: %s: cannot create the directory: %s\n", out, strerror(errno));
         rc = EXIT_FAIL;

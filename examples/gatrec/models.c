@@ -98,12 +98,10 @@ static int set_numbers(num_opt *nums, size_t n)
         if (!nums[k].text)
             continue;
         if (nums[k].is_int) {
-            long long x = cli_number("train", nums[k].name, nums[k].text, (long long)nums[k].hi);
+            /* a minimum of 1 where 0 would silently mean "the kind's default" */
+            long long x = cli_number("train", nums[k].name, nums[k].text, (long long)nums[k].lo, (long long)nums[k].hi);
             if (x < 0)
                 return EXIT_USAGE;
-            if (x < (long long)nums[k].lo) /* 0 would silently mean "the kind's default" */
-                return cli_usage_error("train", "%s must be at least %g (leave it out for the model kind's default)",
-                                       nums[k].name, nums[k].lo);
             if (nums[k].is_size)
                 *(size_t *)nums[k].dst = (size_t)x;
             else
@@ -115,6 +113,26 @@ static int set_numbers(num_opt *nums, size_t n)
         }
     }
     return EXIT_OK;
+}
+
+/* "UNITSxHEADS[m],...": the shape of --layers (the library checks the sizes). */
+static int layers_spec_ok(const char *s)
+{
+    for (;;) {
+        char *end;
+        long u = strtol(s, &end, 10), h;
+        if (end == s || u < 1 || *end != 'x')
+            return 0;
+        s = end + 1;
+        h = strtol(s, &end, 10);
+        if (end == s || h < 1)
+            return 0;
+        s = end + (*end == 'm');
+        if (!*s)
+            return 1;
+        if (*s++ != ',')
+            return 0;
+    }
 }
 
 /* Keep the embedder that made the features in the model, for new users' profiles later. */
@@ -185,8 +203,8 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error("train", "%s", "--out MODEL is required");
     if ((rc = cli_check_output("train", out))) /* before minutes of training, not after */
         return rc;
-    if ((seed = cli_number("train", "--seed", seed_s, 0x7fffffffffffffffLL)) < 0 ||
-        (threads = cli_number("train", "--threads", threads_s, 1024)) < 0)
+    if ((seed = cli_number("train", "--seed", seed_s, 0, 0x7fffffffffffffffLL)) < 0 ||
+        (threads = cli_number("train", "--threads", threads_s, 0, 1024)) < 0)
         return EXIT_USAGE;
     if ((mo.kind = gatrec_model_kind_from_name(kind_s)) < 0)
         return cli_usage_error("train", "%s", gatrec_last_error());
@@ -214,6 +232,14 @@ int cmd_train(int argc, char **argv)
         nums[k].text = *texts[k];
     if ((rc = set_numbers(nums, sizeof nums / sizeof *nums)))
         return rc;
+    if (mo.kernels) {
+        static const char *const tables[] = {"fast", "reference"};
+        if (cli_choice("train", "--kernels", mo.kernels, tables, 2) < 0)
+            return EXIT_USAGE;
+    }
+    if (mo.layers && !layers_spec_ok(mo.layers))
+        return cli_usage_error("train", "--layers must be UNITSxHEADS[m],... with whole numbers from 1 (e.g. "
+                               "64x4,64x4,64x1), not '%s'", mo.layers);
     if (loss_s) {
         static const char *const losses[] = {"bpr", "softmax"};
         if ((mo.loss = cli_choice("train", "--loss", loss_s, losses, 2)) < 0)
@@ -248,7 +274,9 @@ int cmd_train(int argc, char **argv)
     if ((rc = cli_open_dataset("train", spec, &ds, dir, sizeof dir)))
         return rc;
     t0 = now_seconds();
-    if ((rc = gatrec_split_parse(ds, sp, mo.seed, &split)) || (rc = gatrec_graph_new(ds, split, &go, &g)))
+    if ((rc = cli_split("train", ds, sp, mo.seed, &split)))
+        goto done;
+    if ((rc = gatrec_graph_new(ds, split, &go, &g)))
         goto fail;
     if (gatrec_split_count(split, GATREC_PART_VALID) > 0) {
         go.part = GATREC_PART_VALID;
@@ -338,9 +366,7 @@ static int open_split(const char *cmd, const char *dataset, const char *spec, ui
     int rc = cli_open_dataset(cmd, dataset, ds, dir, sizeof dir);
     if (rc)
         return rc;
-    if ((rc = gatrec_split_parse(*ds, spec, seed, split)))
-        return cli_fail(cmd, rc);
-    return EXIT_OK;
+    return cli_split(cmd, *ds, spec, seed, split);
 }
 
 static const char eval_usage[] =
@@ -499,19 +525,19 @@ int cmd_eval(int argc, char **argv)
             return cli_usage_error("eval", "-k takes up to 16 cut-offs separated by commas, not '%s'", k_s);
         memcpy(one, p, len);
         one[len] = '\0';
-        if ((ks[nk] = cli_number("eval", "-k", one, 100000)) <= 0)
-            return ks[nk] == 0 ? cli_usage_error("eval", "%s", "-k must be at least 1") : EXIT_USAGE;
+        if ((ks[nk] = cli_number("eval", "-k", one, 1, 100000)) < 0)
+            return EXIT_USAGE;
         kmax = (size_t)ks[nk] > kmax ? (size_t)ks[nk] : kmax;
         nk++;
         p += len;
         if (!*p)
             break;
     }
-    if (min_s && (bound = cli_number("eval", "--min-train", min_s, 0x7fffffffLL)) < 0)
+    if (min_s && (bound = cli_number("eval", "--min-train", min_s, 0, 0x7fffffffLL)) < 0)
         return EXIT_USAGE;
     eo.min_train_ratings = min_s ? (size_t)bound : 0;
-    if (max_s && (bound = cli_number("eval", "--max-train", max_s, 0x7fffffffLL)) <= 0)
-        return bound == 0 ? cli_usage_error("eval", "%s", "--max-train must be at least 1") : EXIT_USAGE;
+    if (max_s && (bound = cli_number("eval", "--max-train", max_s, 1, 0x7fffffffLL)) < 0)
+        return EXIT_USAGE;
     eo.max_train_ratings = max_s ? (size_t)bound : 0;
     eo.relevance_threshold = strtof(thr_s, &end);
     if (*end || end == thr_s)
@@ -529,7 +555,7 @@ int cmd_eval(int argc, char **argv)
             goto done;
         }
     }
-    if (seed_s && (seed = cli_number("eval", "--seed", seed_s, 0x7fffffffffffffffLL)) < 0) {
+    if (seed_s && (seed = cli_number("eval", "--seed", seed_s, 0, 0x7fffffffffffffffLL)) < 0) {
         rc = EXIT_USAGE;
         goto done;
     }
@@ -1035,11 +1061,11 @@ int cmd_recommend(int argc, char **argv)
         return cli_usage_error("recommend", "%s", "--new-user TEXT goes with --rated ID:STARS,...");
     if (all && !csv)
         return cli_usage_error("recommend", "%s", "--all writes CSV: add --csv");
-    if ((k = cli_number("recommend", "-k", k_s, 100000)) <= 0)
-        return k == 0 ? cli_usage_error("recommend", "%s", "-k must be at least 1") : EXIT_USAGE;
-    if ((cand = cli_number("recommend", "--candidates", cand_s, 64)) < 2)
-        return cand < 0 ? EXIT_USAGE : cli_usage_error("recommend", "%s", "--candidates must be 2..64");
-    if (user_s && (a.uid = cli_number("recommend", "--user", user_s, 0x7fffffffffffffffLL)) < 0)
+    if ((k = cli_number("recommend", "-k", k_s, 1, 100000)) < 0)
+        return EXIT_USAGE;
+    if ((cand = cli_number("recommend", "--candidates", cand_s, 2, 64)) < 0)
+        return EXIT_USAGE;
+    if (user_s && (a.uid = cli_number("recommend", "--user", user_s, 0, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;
     a.k = (size_t)k;
     a.candidates = (size_t)cand;

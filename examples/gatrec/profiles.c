@@ -73,11 +73,15 @@ static int build_profiles(const char *cmd, const prof_args *a, int import)
     int rc;
     if (!a->out)
         return cli_usage_error(cmd, "%s", "--out FILE is required");
-    if ((seed = cli_number(cmd, "--seed", a->seed_s, 0x7fffffffffffffffLL)) < 0)
+    if ((seed = cli_number(cmd, "--seed", a->seed_s, 0, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;
     if ((rc = cli_open_dataset(cmd, a->spec, &ds, dir, sizeof dir)))
         return rc;
-    if ((rc = gatrec_split_parse(ds, a->sp, (uint64_t)seed, &split)) || (rc = gatrec_graph_new(ds, split, NULL, &g)) ||
+    if ((rc = cli_split(cmd, ds, a->sp, (uint64_t)seed, &split))) {
+        gatrec_dataset_free(ds);
+        return rc;
+    }
+    if ((rc = gatrec_graph_new(ds, split, NULL, &g)) ||
         (rc = gatrec_profiles_new(&p)) ||
         (a->item_texts && (rc = gatrec_dataset_load_item_texts(ds, a->item_texts, "movie_id", "overview", &matched))) ||
         (import && a->users &&
@@ -109,7 +113,7 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
     int rc;
     if (!path || !user_s == !item_s)
         return cli_usage_error("profiles show", "%s", "give --profiles FILE and one of --user ID, --item ID");
-    if ((id = cli_number("profiles show", user_s ? "--user" : "--item", user_s ? user_s : item_s,
+    if ((id = cli_number("profiles show", user_s ? "--user" : "--item", user_s ? user_s : item_s, 0,
                          0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;
     if ((rc = gatrec_profiles_load(path, &p)))
@@ -159,8 +163,8 @@ int cmd_profiles(int argc, char **argv)
         return rc < 0 ? (fputs(profiles_usage, stdout), EXIT_OK) : rc;
     if (strcmp(sub, "show") == 0)
         return show_profile(path, user_s, item_s);
-    if (cli_number("profiles", "--concurrency", a.conc_s, 256) <= 0)
-        return cli_usage_error("profiles", "%s", "--concurrency must be 1..256");
+    if (cli_number("profiles", "--concurrency", a.conc_s, 1, 256) < 0)
+        return EXIT_USAGE;
     static const char *const forms[] = {"integrated", "structured"};
     if (cli_choice("profiles", "--form", a.form, forms, 2) < 0)
         return EXIT_USAGE;
@@ -204,8 +208,8 @@ int cmd_embed(int argc, char **argv)
         return rc < 0 ? (fputs(embed_usage, stdout), EXIT_OK) : rc;
     if (!path || !out)
         return cli_usage_error("embed", "%s", "--profiles FILE and --out FEATURES are required");
-    if ((d = cli_number("embed", "--dim", dim_s, 1 << 24)) <= 0 || (ng = cli_number("embed", "--ngrams", ng_s, 8)) <= 0)
-        return cli_usage_error("embed", "%s", "--dim and --ngrams must be positive");
+    if ((d = cli_number("embed", "--dim", dim_s, 1, 1 << 24)) < 0 || (ng = cli_number("embed", "--ngrams", ng_s, 1, 8)) < 0)
+        return EXIT_USAGE;
     eo.dim = (size_t)d;
     eo.max_ngram = (int)ng;
     if ((lsa = cli_choice("embed", "--embedder", kind_s, kinds, 2)) < 0)
