@@ -179,6 +179,7 @@ START_TEST(test_fetch_rejects_wrong_checksum)
     ck_assert_int_eq(s.requests, 1);
     s.status = "404 Not Found";
     ck_assert_status(gatrec_data_fetch("ml-1m", dir, NULL, NULL), GATREC_ENETWORK);
+    ck_assert_error_mentions("point GATREC_DATA_DIR at a folder holding the unpacked dataset"); /* issue 14, point 14 */
     ck_assert_error_mentions("404");
     ck_assert_status(gatrec_data_fetch("ml-20m", dir, NULL, NULL), GATREC_ENOTFOUND);
     /* already present: no request at all */

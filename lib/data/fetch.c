@@ -94,10 +94,13 @@ static int http_get(const char *url, download *d)
         return gatrec__error(GATREC_ECANCELLED, "download of %s cancelled", url);
     if (d->too_big)
         return gatrec__error(GATREC_EFORMAT, "%s: the response exceeds %zu bytes", url, MAX_DOWNLOAD);
+    /* what to do without a network: the data may already be on the machine */
+#define FETCH_HINT "; without a network, point GATREC_DATA_DIR at a folder holding the unpacked dataset (or " \
+                   "GATREC_FETCH_BASE_URL at a mirror)"
     if (cc != CURLE_OK)
-        return gatrec__error(GATREC_ENETWORK, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        return gatrec__error(GATREC_ENETWORK, "%s: %s" FETCH_HINT, url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
     if (status != 200)
-        return gatrec__error(GATREC_ENETWORK, "%s: HTTP status %ld", url, status);
+        return gatrec__error(GATREC_ENETWORK, "%s: HTTP status %ld" FETCH_HINT, url, status);
     return GATREC_OK;
 }
 
