@@ -156,7 +156,7 @@ test-python: $(SHARED)
 	    $(PYTHON) test/test_python.py
 
 test-install: lib
-	CC="$(CC)" SAN="$(SAN)" MAKE="$(MAKE)" BUILD="$(BUILD)" sh test/test-install.sh
+	CC="$(CC)" SAN="$(SAN)" MAKE="$(MAKE)" BUILD="$(BUILD)" GATREC_TEST_DATA="$(DATA_DIR)" sh test/test-install.sh
 
 # make results end to end on a one-epoch slice, so the tool cannot rot unnoticed (the numbers
 # mean nothing; the quality guard in test-unit watches quality).

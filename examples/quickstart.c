@@ -1,4 +1,5 @@
-/* quickstart.c - train on a ratings file and print one user's top 5.
+/* quickstart.c - train on any ratings file and print one user's top 5: a comma-separated
+ * user,item,rating file with a header line (for MovieLens itself, see movielens.c).
  * Build against an installed libgatrec:  cc quickstart.c $(pkg-config --cflags --libs gatrec) */
 #include <gatrec.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@ int main(int argc, char **argv)
     size_t n = 0;
     int rc;
     if (argc != 3) {
-        fprintf(stderr, "usage: %s RATINGS.csv USER_ID\n", argv[0]);
+        fprintf(stderr, "usage: %s RATINGS.csv USER_ID   (user,item,rating lines after a header line)\n", argv[0]);
         return 2;
     }
     if ((rc = gatrec_dataset_load_delimited(argv[1], &opts, &ds)) ||

@@ -131,6 +131,21 @@ static const struct bad_case {
     {"1\t2\t5\t12x\n", GATREC_ENUMBER, "timestamp"},
 };
 
+/* u.data read with the CSV defaults: the message says the line is tab-separated (issue 14, point 20) */
+START_TEST(test_delimiter_hint)
+{
+    char *dir = make_temp_dir(), *path = write_file(dir, "u.data", "196\t242\t3\t881250949\n186\t302\t3\t891717742\n", 0);
+    gatrec_delimited_options o = GATREC_DELIMITED_OPTIONS_INIT;
+    gatrec_dataset *ds = NULL;
+    ck_assert_status(gatrec_dataset_load_delimited(path, &o, &ds), GATREC_EFIELDS);
+    ck_assert_error_mentions("u.data:2: 1 field, expected at least 3 (the delimiter is ',', but the line is separated "
+                             "by a tab");
+    free(path);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_delimited_bad_input)
 {
     const struct bad_case *c = &bad_cases[_i];
@@ -257,6 +272,7 @@ Suite *data_suite(void)
     tcase_add_test(t, test_ml100k_missing_file);
     tcase_add_test(t, test_ml1m_layout);
     tcase_add_loop_test(t, test_delimited_bad_input, 0, sizeof bad_cases / sizeof *bad_cases);
+    tcase_add_test(t, test_delimiter_hint);
     tcase_add_test(t, test_delimited_crlf_header_columns);
     tcase_add_test(t, test_implicit_and_multichar_delimiter);
     tcase_add_test(t, test_item_texts_csv);

@@ -237,8 +237,18 @@ int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gat
             continue;
         nf = gatrec__split_fields(line, n, fmt->delim, dlen, f, fl, 64);
         if (nf <= (size_t)need) {
-            rc = gatrec__error(GATREC_EFIELDS, "%s:%zu: %zu field%s, expected at least %d", path, it.lineno, nf,
-                               nf == 1 ? "" : "s", need + 1);
+            /* one field and another separator in sight: the usual cause is the delimiter */
+            const char *other = nf != 1 ? NULL
+                                : memchr(line, '\t', n) && strcmp(fmt->delim, "\t") ? "a tab ('\\t': MovieLens u.data)"
+                                : memmem(line, n, "::", 2) && strcmp(fmt->delim, "::") ? "'::' (MovieLens 1M)"
+                                : memchr(line, ';', n) && strcmp(fmt->delim, ";") ? "';'"
+                                                                                 : NULL;
+            char hint[160] = "";
+            if (other)
+                snprintf(hint, sizeof hint, " (the delimiter is '%s', but the line is separated by %s)", fmt->delim,
+                         other);
+            rc = gatrec__error(GATREC_EFIELDS, "%s:%zu: %zu field%s, expected at least %d%s", path, it.lineno, nf,
+                               nf == 1 ? "" : "s", need + 1, hint);
             break;
         }
 #define FIELD_ERR(col, what)                                                                              \
