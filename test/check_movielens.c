@@ -215,6 +215,19 @@ START_TEST(test_cli_end_to_end)
     snprintf(args, sizeof args, "split --out %s/no/such/dir", dir);
     expect_cli(args, 1, "no/such/dir: cannot create the directory");
     expect_cli("train --model nope --out /dev/null", 2, NULL);
+    {   /* a model whose dataset folder has gone says so instead of printing blank titles (issue 14, point 7) */
+        char cmd[4400];
+        snprintf(cmd, sizeof cmd, "cp -r '%s/ml-100k' '%s/mlcopy'", test_data_dir(), dir);
+        ck_assert_int_eq(system(cmd), 0);
+        snprintf(args, sizeof args, "train --dataset %s/mlcopy --model pop --out %s/moved.model", dir, dir);
+        expect_cli(args, 0, NULL);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/mlcopy'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+        snprintf(args, sizeof args, "recommend --model %s/moved.model --user 1 -k 1", dir);
+        expect_cli(args, 0, "mlcopy is gone");
+        snprintf(args, sizeof args, "eval --model %s/moved.model", dir);
+        expect_cli(args, 2, "dataset folder is gone");
+    }
     /* issue 14, point 12 */
     expect_cli("data foo", 2, "unknown command 'foo'");
     expect_cli("train --epochs --out /dev/null", 2, "option '--epochs' needs a value (got the option '--out')");
@@ -438,6 +451,9 @@ START_TEST(test_cli_gat)
         ck_assert_msg(strncmp(strstr(out, "\"item_id\": "), second, strlen(second)) == 0,
                       "the LLM's first (%s) is not first: %s", second, out);
         ck_assert_msg(strstr(out, "because you rated"), "no template justification: %s", out);
+        /* and it says so: per item in JSON, once on standard error (issue 14, point 7) */
+        ck_assert_msg(strstr(out, "\"justified_by\": \"template\"") &&
+                          strstr(out, "justifications by the LLM failed (first: "), "no note of the fallback: %s", out);
         free(plain);
         free(out);
         {

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -358,6 +359,27 @@ done:
     return rc;
 }
 
+/* The model's dataset folder: the absolute path it recorded, or - when that folder has moved -
+ * the same name under the data directory. NULL (with a warning) when neither exists. */
+static const char *model_dataset_dir(const gatrec_model *m, const char *cmd, char *buf, size_t size)
+{
+    const char *dir = gatrec_model_info(m, "dataset_dir"), *name = gatrec_model_info(m, "dataset");
+    struct stat st;
+    char base[4096];
+    if (dir && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return dir;
+    if (name && !strchr(name, '/') && gatrec_data_dir(base, sizeof base) == 0) {
+        snprintf(buf, size, "%s/%s", base, name);
+        if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+            return buf;
+    }
+    if (dir || name)
+        fprintf(stderr, "gatrec %s: note: the model's dataset folder %s is gone (and no %s under the data "
+                "directory): titles and genres are missing; set GATREC_DATA_DIR to the folder holding %s\n",
+                cmd, dir ? dir : "?", name ? name : "?", name ? name : "the dataset");
+    return NULL;
+}
+
 /* Load the dataset and build the split an evaluation runs against. */
 static int open_split(const char *cmd, const char *dataset, const char *spec, uint64_t seed, gatrec_dataset **ds,
                       gatrec_split **split)
@@ -498,6 +520,7 @@ int cmd_eval(int argc, char **argv)
     gatrec_split *split = NULL;
     gatrec_reclist *list = NULL;
     long long ks[16], seed = 1, bound;
+    char dsbuf[4200];
     size_t nk = 0, kmax = 0;
     char *end;
     rc = cli_parse(argc, argv, 2, opts, NULL, 0, NULL);
@@ -547,11 +570,12 @@ int cmd_eval(int argc, char **argv)
             rc = cli_fail("eval", rc);
             goto done;
         }
-        spec = spec ? spec : gatrec_model_info(m, "dataset_dir");
+        spec = spec ? spec : model_dataset_dir(m, "eval", dsbuf, sizeof dsbuf);
         sp = sp ? sp : gatrec_model_info(m, "split");
         seed_s = seed_s ? seed_s : gatrec_model_info(m, "seed");
         if (!spec || !sp) {
-            rc = cli_usage_error("eval", "%s", "the model does not record its dataset and split: give --dataset and --split");
+            rc = cli_usage_error("eval", "%s", "no dataset or split to evaluate on (the model records none, or its "
+                                 "dataset folder is gone): give --dataset and --split");
             goto done;
         }
     }
@@ -674,7 +698,8 @@ typedef struct context {
 
 static int open_context(const gatrec_model *m, const rec_args *a, int need_profiles, context *c)
 {
-    const char *dir = gatrec_model_info(m, "dataset_dir"), *sp = gatrec_model_info(m, "split"),
+    char buf[4200];
+    const char *dir = model_dataset_dir(m, "recommend", buf, sizeof buf), *sp = gatrec_model_info(m, "split"),
                *seed = gatrec_model_info(m, "seed");
     int rc;
     memset(c, 0, sizeof *c);
@@ -823,12 +848,23 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
     }
     if (n > a->k)
         n = a->k;
-    if (a->json)
-        printf("{\"user_id\": %lld%s, \"recommendations\": [", a->uid, a->rerank ? ", \"reranked\": true" : "");
+    if (a->json) { /* say what happened: reranked, or the model's order and why */
+        printf("{\"user_id\": %lld", a->uid);
+        if (a->rerank) {
+            printf(", \"reranked\": %s", note ? "false" : "true");
+            if (note) {
+                printf(", \"rerank_note\": ");
+                cli_json_string(stdout, note);
+            }
+        }
+        printf(", \"recommendations\": [");
+    }
     else
         printf("Top %zu for user %lld%s:\n", n, a->uid, a->rerank ? (note ? " (model order: the LLM's answer was unusable)"
                                                                            : " (reranked by the LLM)")
                                                                  : "");
+    size_t llm_failed = 0;
+    char first_failure[512] = "";
     for (size_t j = 0; j < n; j++) {
         int64_t iid = gatrec_model_item_id(m, items[j]);
         const char *title = title_of(m, c->ds, items[j]);
@@ -843,10 +879,14 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
             char *itext = item_text(m, c, items[j]);
             for (size_t e = 0; e < nev; e++)
                 et[e] = title_of(m, c->ds, ev[e]) ? title_of(m, c->ds, ev[e]) : "";
-            if (gatrec_reranker_justify(S.rr, user_profile ? user_profile : "(no profile)", title, itext, et, nev, &why))
-                why = NULL; /* unusable: the template below */
+            if (gatrec_reranker_justify(S.rr, user_profile ? user_profile : "(no profile)", title, itext, et, nev, &why)) {
+                why = NULL; /* unusable: the template below, and a note after the list */
+                if (!llm_failed++)
+                    snprintf(first_failure, sizeof first_failure, "%s", gatrec_last_error());
+            }
             free(itext);
         }
+        int by_llm = why != NULL;
         if (!why && (rc = gatrec_model_explain(m, c->ds, u, items[j], &why))) {
             rc = cli_fail("recommend", rc);
             goto done;
@@ -857,6 +897,8 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
             cli_json_string(stdout, title);
             printf(", \"justification\": ");
             cli_json_string(stdout, why);
+            if (a->explain)
+                printf(", \"justified_by\": \"%s\"", by_llm ? "llm" : "template");
             if (a->evidence) {
                 printf(", \"evidence\": [");
                 for (size_t e = 0; e < nev; e++) {
@@ -877,6 +919,9 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         }
         gatrec_string_free(why);
     }
+    if (llm_failed)
+        fprintf(stderr, "gatrec recommend: note: %zu of %zu justifications by the LLM failed (first: %s); template "
+                "justifications stand in\n", llm_failed, n, first_failure);
     if (a->json)
         printf("]}\n");
     rc = EXIT_OK;
