@@ -79,6 +79,34 @@ START_TEST(test_ml100k_missing_file)
 }
 END_TEST
 
+/* MovieLens's own files are held to their format (issue 14, point 13): four fields, whole stars,
+ * users and items from u.user and u.item; a field in a message is shown without raw Latin-1. */
+START_TEST(test_ml100k_strict)
+{
+    static const struct {
+        const char *data;
+        int status;
+        const char *mention;
+    } cases[] = {
+        {"1\t1\t5\t881250949\n9\t1\t4\t881250951\n", GATREC_ENOTFOUND, "u.data:2: user 9 is not in the dataset's user file"},
+        {"1\t1\t5\t881250949\n1\t7\t4\t881250951\n", GATREC_ENOTFOUND, "u.data:2: item 7 is not in the dataset's item file"},
+        {"1\t1\t4.5\t881250949\n", GATREC_ERATING, "u.data:1: rating 4.5 is not a whole number of stars"},
+        {"1\t1\t5\t881250949\textra\n", GATREC_EFIELDS, "u.data:1: 5 fields, expected exactly 4"},
+        {"1\t1\tf\xe9\t881250949\n", GATREC_ENUMBER, "rating 'f\\xe9' is not a number"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char *dir = make_ml100k();
+        gatrec_dataset *ds = NULL;
+        free(write_file(dir, "u.data", cases[k].data, 0));
+        ck_assert_status(gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_100K, &ds), cases[k].status);
+        ck_assert_error_mentions(cases[k].mention);
+        ck_assert_ptr_null(ds);
+        rm_tree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
 START_TEST(test_ml1m_layout)
 {
     char *dir = make_temp_dir();
@@ -270,6 +298,7 @@ Suite *data_suite(void)
     TCase *t = tcase_create("loaders");
     tcase_add_test(t, test_ml100k_layout);
     tcase_add_test(t, test_ml100k_missing_file);
+    tcase_add_test(t, test_ml100k_strict);
     tcase_add_test(t, test_ml1m_layout);
     tcase_add_loop_test(t, test_delimited_bad_input, 0, sizeof bad_cases / sizeof *bad_cases);
     tcase_add_test(t, test_delimiter_hint);

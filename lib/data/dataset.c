@@ -209,6 +209,22 @@ int gatrec__dataset_complete(gatrec_dataset *ds, int rc, gatrec_dataset **out)
     return GATREC_OK;
 }
 
+/* A field as it may appear in a message: at most 40 bytes, anything but printable ASCII as \xNN
+ * (a Latin-1 byte echoed raw would make the message invalid UTF-8). */
+static const char *shown(const char *f, size_t n, char out[168])
+{
+    size_t o = 0;
+    for (size_t k = 0; k < n && k < 40; k++) {
+        unsigned char c = (unsigned char)f[k];
+        if (c >= 0x20 && c < 0x7f)
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gatrec__rating_format *fmt)
 {
     char *data;
@@ -230,6 +246,7 @@ int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gat
         gatrec__lines_next(&it, &line, &n);
     while (gatrec__lines_next(&it, &line, &n)) {
         const char *f[64];
+        char show[168];
         size_t fl[64], nf;
         int64_t user, item, ts = 0;
         double r = 1.0;
@@ -251,9 +268,13 @@ int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gat
                                nf == 1 ? "" : "s", need + 1, hint);
             break;
         }
-#define FIELD_ERR(col, what)                                                                              \
-    gatrec__error(rc, "%s:%zu: %s '%.*s' %s", path, it.lineno, what, (int)(fl[col] > 40 ? 40 : fl[col]), \
-                  f[col], rc == GATREC_EOVERFLOW ? "is too large" : "is not a non-negative integer")
+        if (fmt->strict && nf != (size_t)need + 1) {
+            rc = gatrec__error(GATREC_EFIELDS, "%s:%zu: %zu fields, expected exactly %d", path, it.lineno, nf, need + 1);
+            break;
+        }
+#define FIELD_ERR(col, what)                                                                     \
+    gatrec__error(rc, "%s:%zu: %s '%s' %s", path, it.lineno, what, shown(f[col], fl[col], show), \
+                  rc == GATREC_EOVERFLOW ? "is too large" : "is not a non-negative integer")
         if ((rc = gatrec__parse_id(f[fmt->user_col], fl[fmt->user_col], &user))) {
             FIELD_ERR(fmt->user_col, "user id");
             break;
@@ -265,8 +286,12 @@ int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gat
 #undef FIELD_ERR
         if (fmt->rating_col >= 0) {
             if ((rc = gatrec__parse_double(f[fmt->rating_col], fl[fmt->rating_col], &r))) {
-                rc = gatrec__error(GATREC_ENUMBER, "%s:%zu: rating '%.*s' is not a number", path, it.lineno,
-                                   (int)(fl[fmt->rating_col] > 40 ? 40 : fl[fmt->rating_col]), f[fmt->rating_col]);
+                rc = gatrec__error(GATREC_ENUMBER, "%s:%zu: rating '%s' is not a number", path, it.lineno,
+                                   shown(f[fmt->rating_col], fl[fmt->rating_col], show));
+                break;
+            }
+            if (fmt->strict && r != (double)(long)r) {
+                rc = gatrec__error(GATREC_ERATING, "%s:%zu: rating %g is not a whole number of stars", path, it.lineno, r);
                 break;
             }
             if (r < fmt->rating_min || r > fmt->rating_max) {
@@ -276,9 +301,18 @@ int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gat
             }
         }
         if (fmt->time_col >= 0 && (rc = gatrec__parse_i64(f[fmt->time_col], fl[fmt->time_col], &ts))) {
-            gatrec__error(rc, "%s:%zu: timestamp '%.*s' %s", path, it.lineno,
-                          (int)(fl[fmt->time_col] > 40 ? 40 : fl[fmt->time_col]), f[fmt->time_col],
+            gatrec__error(rc, "%s:%zu: timestamp '%s' %s", path, it.lineno, shown(f[fmt->time_col], fl[fmt->time_col], show),
                           rc == GATREC_EOVERFLOW ? "is too large" : "is not an integer");
+            break;
+        }
+        if (fmt->strict && gatrec__idmap_find(&ds->users, user) < 0) {
+            rc = gatrec__error(GATREC_ENOTFOUND, "%s:%zu: user %lld is not in the dataset's user file", path, it.lineno,
+                               (long long)user);
+            break;
+        }
+        if (fmt->strict && gatrec__idmap_find(&ds->items, item) < 0) {
+            rc = gatrec__error(GATREC_ENOTFOUND, "%s:%zu: item %lld is not in the dataset's item file", path, it.lineno,
+                               (long long)item);
             break;
         }
         if ((rc = gatrec__dataset_add_rating(ds, user, item, (float)r, ts, path, it.lineno)))
@@ -328,6 +362,7 @@ GATREC_API int gatrec_dataset_load_delimited(const char *path, const gatrec_deli
     fmt.time_col = o.timestamp_column < 0 ? -1 : o.timestamp_column;
     fmt.rating_min = o.rating_column < 0 ? 1.0 : o.rating_min;
     fmt.rating_max = o.rating_column < 0 ? 1.0 : o.rating_max;
+    fmt.strict = 0; /* a generic file may carry other columns, and defines its own users and items */
     if ((rc = gatrec__dataset_new(base_name(path), &ds)))
         return rc;
     return gatrec__dataset_complete(ds, gatrec__dataset_read_ratings(ds, path, &fmt), out);

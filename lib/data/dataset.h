@@ -58,6 +58,9 @@ typedef struct gatrec__rating_format {
     int header;
     int user_col, item_col, rating_col, time_col;
     double rating_min, rating_max;
+    /* MovieLens's own files: exactly time_col + 1 fields, whole-number ratings, and every user
+     * and item already known (from u.user / u.item, users.dat / movies.dat) */
+    int strict;
 } gatrec__rating_format;
 /* Parse a rating file's lines into `ds`. */
 int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gatrec__rating_format *fmt);

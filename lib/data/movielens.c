@@ -205,7 +205,7 @@ static int ml1m_user_row(gatrec_dataset *ds, const char *path, size_t line, cons
 
 static int load_ml100k(gatrec_dataset *ds, const char *dir)
 {
-    static const gatrec__rating_format fmt = {"\t", 0, 0, 1, 2, 3, 1.0, 5.0};
+    static const gatrec__rating_format fmt = {"\t", 0, 0, 1, 2, 3, 1.0, 5.0, 1};
     char *path;
     int rc;
     if ((rc = for_each_row(ds, dir, "u.genre", "|", 2, ml100k_genre_row)) ||
@@ -221,7 +221,7 @@ static int load_ml100k(gatrec_dataset *ds, const char *dir)
 
 static int load_ml1m(gatrec_dataset *ds, const char *dir)
 {
-    static const gatrec__rating_format fmt = {"::", 0, 0, 1, 2, 3, 1.0, 5.0};
+    static const gatrec__rating_format fmt = {"::", 0, 0, 1, 2, 3, 1.0, 5.0, 1};
     char *path;
     int rc;
     if ((rc = for_each_row(ds, dir, "movies.dat", "::", 3, ml1m_item_row)) ||
