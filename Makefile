@@ -2,6 +2,7 @@
 #   make                 library (shared + static) and the gatrec command line
 #   make check           every test (Check suites, ABI guards, Python binding, install)
 #   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check SANITIZE=thread   the same under ThreadSanitizer (the library's threads, served models)
 #   make bench           benchmark programs that print their figures
 #   make install PREFIX=/usr/local DESTDIR=   /   make uninstall
 #   make demo            the README's main job: fetch ML-100K, train, recommend
@@ -32,6 +33,11 @@ endif
 ifeq ($(SANITIZE),1)
 BUILD ?= build/sanitize
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_RUNTIME := libasan.so
+else ifeq ($(SANITIZE),thread)
+BUILD ?= build/tsan
+SAN := -fsanitize=thread -fno-omit-frame-pointer
+SAN_RUNTIME := libtsan.so
 else
 BUILD ?= build
 SAN :=
@@ -152,7 +158,7 @@ test-abi: $(SHARED)
 	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only -x c++ test/headertest.c
 
 test-python: $(SHARED)
-	GATREC_LIBRARY="$(CURDIR)/$(BUILD)/$(SONAME)" $(if $(SAN),LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0) \
+	GATREC_LIBRARY="$(CURDIR)/$(BUILD)/$(SONAME)" $(if $(SAN),LD_PRELOAD="$$($(CC) -print-file-name=$(SAN_RUNTIME))" ASAN_OPTIONS=detect_leaks=0) \
 	    $(PYTHON) test/test_python.py
 
 test-install: lib

@@ -2,6 +2,7 @@
  * it; the GAT must save and load exactly, be bitwise the same for 1 and 2 threads, fold in new
  * users and items, explain itself, and refuse bad input with the right status. */
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -488,6 +489,62 @@ START_TEST(features_file_round_trip_and_errors)
 }
 END_TEST
 
+/* One trained model served from several threads at once (docs/api.md allows it): every thread
+ * gets the same answers as one thread alone. Under `make check SANITIZE=thread` ThreadSanitizer
+ * watches the same calls for data races. */
+typedef struct serve_job {
+    const gatrec_model *m;
+    int32_t first_user;
+    int32_t top[NU][5];
+    float ev[NU];
+    int failed;
+} serve_job;
+
+static void *serve_users(void *arg)
+{
+    serve_job *J = arg;
+    for (int32_t k = 0; k < NU; k++) {
+        int32_t u = (J->first_user + k) % NU, items[5], sim[3], evi[2];
+        float w[2], s;
+        size_t n;
+        gatrec_reclist *l = NULL;
+        if (gatrec_model_recommend(J->m, u, 5, items, NULL, &n) || n != 5 ||
+            gatrec_model_score(J->m, u, items, 1, &s) || gatrec_model_similar_items(J->m, items[0], 3, sim, NULL, &n) ||
+            gatrec_model_evidence(J->m, u, items[0], 2, evi, w, &n) || (k == 0 && gatrec_model_recommend_all(J->m, 3, &l))) {
+            J->failed = 1;
+            gatrec_reclist_free(l);
+            return NULL;
+        }
+        gatrec_reclist_free(l);
+        memcpy(J->top[u], items, sizeof items);
+        J->ev[u] = n ? w[0] : 0;
+    }
+    return NULL;
+}
+
+START_TEST(one_model_served_from_four_threads)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *m = train_kind(g, _i == 0 ? GATREC_MODEL_GAT : GATREC_MODEL_EASE, 2, NULL);
+    serve_job solo = {m, 0, {{0}}, {0}, 0}, jobs[4];
+    pthread_t t[4];
+    serve_users(&solo);
+    ck_assert(!solo.failed);
+    for (int k = 0; k < 4; k++) {
+        jobs[k] = (serve_job){m, (int32_t)(k * 7), {{0}}, {0}, 0};
+        ck_assert_int_eq(pthread_create(&t[k], NULL, serve_users, &jobs[k]), 0);
+    }
+    for (int k = 0; k < 4; k++) {
+        pthread_join(t[k], NULL);
+        ck_assert(!jobs[k].failed);
+        ck_assert(memcmp(jobs[k].top, solo.top, sizeof solo.top) == 0);
+        ck_assert(memcmp(jobs[k].ev, solo.ev, sizeof solo.ev) == 0);
+    }
+    gatrec_model_free(m);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 Suite *learn_suite(void)
 {
     Suite *s = suite_create("learn");
@@ -495,6 +552,7 @@ Suite *learn_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, learned_kinds_find_the_communities, 0, 3);
     tcase_add_test(tc, gat_same_bits_for_one_and_two_threads);
+    tcase_add_loop_test(tc, one_model_served_from_four_threads, 0, 2);
     tcase_add_loop_test(tc, save_load_gives_identical_scores, 0, 3);
     tcase_add_test(tc, gat_fold_in_reproduces_a_trained_user);
     tcase_add_test(tc, evidence_comes_from_the_users_items);
