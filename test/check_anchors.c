@@ -488,6 +488,18 @@ START_TEST(cold_item_split_holds_out_whole_items)
     ck_assert_int_eq(gatrec_split_parse(ds, "cold-items:1.5", 1, &s), GATREC_EINVAL);
     ck_assert_int_eq(gatrec_split_parse(ds, "cold-items:x", 1, &s), GATREC_EINVAL);
     ck_assert_int_eq(gatrec_split_parse(ds, "cold-items:0.2:3", 1, &s), GATREC_EINVAL);
+    { /* nothing to hold out: one item, or one user, is an empty cold part */
+        int64_t u[2] = {1, 2}, i[2] = {7, 7};
+        gatrec_dataset *tiny;
+        ck_assert_ok(gatrec_dataset_from_arrays(2, u, i, NULL, NULL, &tiny));
+        ck_assert_int_eq(gatrec_split_cold_items(tiny, 0.5, 1, &s), GATREC_EEMPTY);
+        ck_assert_error_mentions("at least two items");
+        gatrec_dataset_free(tiny);
+        ck_assert_ok(gatrec_dataset_from_arrays(2, i, u, NULL, NULL, &tiny));
+        ck_assert_int_eq(gatrec_split_cold_users(tiny, 0.5, 5, 1, &s), GATREC_EEMPTY);
+        ck_assert_int_eq(gatrec_split_cold_users(NULL, 0.5, 5, 1, &s), GATREC_EINVAL);
+        gatrec_dataset_free(tiny);
+    }
     free(in_train);
     free(in_test);
     gatrec_dataset_free(ds);
