@@ -6,6 +6,19 @@
 #include "../data/dataset.h"
 #include "graph.h"
 
+size_t gatrec__csr_find(const gatrec__csr *c, size_t row, int32_t col)
+{
+    size_t lo = c->off[row], hi = c->off[row + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->col[mid] < col)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->off[row + 1] && c->col[lo] == col ? lo : SIZE_MAX;
+}
+
 void gatrec__csr_free(gatrec__csr *c)
 {
     free(c->off);

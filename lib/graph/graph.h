@@ -22,6 +22,8 @@ struct gatrec_graph {
 };
 
 void gatrec__csr_free(gatrec__csr *c);
+/* The position of `col` in row `row` (binary search: columns are sorted), or SIZE_MAX. */
+size_t gatrec__csr_find(const gatrec__csr *c, size_t row, int32_t col);
 /* Build a CSR of nrows rows from n (row, col, val) triples; cols sorted within each row.
  * Returns the index of a repeated (row, col) in *dup (or SIZE_MAX) and GATREC_EDUPLICATE. */
 int gatrec__csr_build(gatrec__csr *c, size_t nrows, size_t ncols, size_t n, const int32_t *row, const int32_t *col,

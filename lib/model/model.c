@@ -976,20 +976,6 @@ done:
     return rc;
 }
 
-/* Is item in the model's training row of user? (rows are sorted) */
-static int seen_pair(const gatrec__csr *s, int32_t user, int32_t item)
-{
-    size_t lo = s->off[user], hi = s->off[user + 1];
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->col[mid] < item)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->off[user + 1] && s->col[lo] == item;
-}
-
 GATREC_API int gatrec_model_count_trained(const gatrec_model *model, const gatrec_dataset *ds,
                                           const gatrec_split *split, int part, size_t *count)
 {
@@ -1003,7 +989,7 @@ GATREC_API int gatrec_model_count_trained(const gatrec_model *model, const gatre
         if (split->parts[r] != part || (u = gatrec__idmap_find(&model->users, ds->users.ids[ds->r_user[r]])) < 0 ||
             (i = gatrec__idmap_find(&model->items, ds->items.ids[ds->r_item[r]])) < 0)
             continue;
-        n += seen_pair(&model->seen, u, i);
+        n += gatrec__csr_find(&model->seen, (size_t)u, i) != SIZE_MAX;
     }
     *count = n;
     return GATREC_OK;

@@ -73,21 +73,14 @@ typedef struct loop {
 static int excluded(const loop *L, int32_t u, int32_t i)
 {
     const gatrec__csr *c = &L->g->by_user;
-    size_t lo = c->off[u], hi = c->off[u + 1];
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->col[mid] < i)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t at;
     if (L->g->by_item.off[i + 1] == L->g->by_item.off[i]) /* no training ratings: not in the catalogue yet */
         return 1;
-    if (lo == c->off[u + 1] || c->col[lo] != i)
+    if ((at = gatrec__csr_find(c, (size_t)u, i)) == SIZE_MAX)
         return 0;
-    if (c->val[lo] >= L->g->liked)
+    if (c->val[at] >= L->g->liked)
         return 1;
-    return L->o.negative_sampling != GATREC_NEG_UNIFORM && c->val[lo] <= L->g->disliked;
+    return L->o.negative_sampling != GATREC_NEG_UNIFORM && c->val[at] <= L->g->disliked;
 }
 
 static int32_t draw(const loop *L, uint64_t counter)
