@@ -391,6 +391,7 @@ START_TEST(test_cli_anchors)
     snprintf(args, sizeof args, "recommend --model %s/r.model --new-user 'crime thrillers' --rated 56:5 -k 2", dir);
     expect_cli(args, 0, "trained without input features, so the --new-user text is not used");
     rm_tree(dir);
+    free(dir);
 }
 END_TEST
 
