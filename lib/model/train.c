@@ -269,14 +269,18 @@ static void softmax_row(void *ctx, size_t q)
             s[c] = -INFINITY;
         m = s[c] > m ? s[c] : m;
     }
-    z = exp((double)(sp - m));
-    for (size_t c = 0; c < nc; c++)
-        z += exp((double)(s[c] - m));
+    double ep = exp((double)(sp - m));
+    z = ep;
+    for (size_t c = 0; c < nc; c++) { /* each exponential once: kept in the row, then normalised */
+        double e = exp((double)(s[c] - m));
+        s[c] = (float)e;
+        z += e;
+    }
     J->ce[q] = -(double)(sp - m) + log(z);
     /* d ce / d logit: p - 1 for the positive, p for the others; the row's d/dU and d/dI from the positive */
-    float gp = (float)(exp((double)(sp - m)) / z) - 1.0f;
+    float gp = (float)(ep / z) - 1.0f, inv = (float)(1.0 / z);
     for (size_t c = 0; c < nc; c++)
-        s[c] = (float)(exp((double)(s[c] - m)) / z);
+        s[c] *= inv;
     for (size_t k = 0; k < d; k++) {
         J->dU[q * d + k] = gp * J->I[q * d + k];
         J->dI[q * d + k] = gp * J->U[q * d + k];
