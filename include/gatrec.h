@@ -457,8 +457,12 @@ typedef enum gatrec_model_kind {
     GATREC_MODEL_LIGHTGCN = 3, /**< LightGCN ("lightgcn") */
     GATREC_MODEL_GAT = 4,      /**< the GATv2 network of docs/model.md ("gat") */
     GATREC_MODEL_EASE = 5,     /**< EASE, the closed-form item-item model of Steck (2019) ("ease"; since 0.3) */
-    GATREC_MODEL_CONTENT = 6   /**< content baseline: the cosine of a user's mean liked item features and an
+    GATREC_MODEL_CONTENT = 6,  /**< content baseline: the cosine of a user's mean liked item features and an
                                     item's features; needs features ("content"; since 0.3) */
+    GATREC_MODEL_ATTN = 7      /**< graph attention on ID + text, shaped like LightGCN: layer 0 is an ID
+                                    embedding plus a linear map of the node's text features, then attention-
+                                    weighted propagation without weights or non-linearities, read out as the
+                                    mean of the layers (docs/model.md; "attn"; since 0.4) */
 } gatrec_model_kind;
 
 /** The loss a learned kind trains with (gatrec_model_options.loss; since 0.3). */
@@ -468,10 +472,12 @@ typedef enum gatrec_loss {
     /** Softmax cross-entropy of the positive against every item with training ratings (negatives 0),
         or against `negatives` items sampled per step and shared by the batch, on cosine scores
         divided by a temperature; optionally plus a uniformity term (DirectAU). */
-    GATREC_LOSS_SOFTMAX = 1
+    GATREC_LOSS_SOFTMAX = 1,
+    /** The kind's own default (options version 5): the softmax for attn, BPR for the others. */
+    GATREC_LOSS_DEFAULT = -1
 } gatrec_loss;
 
-/** The kind's name ("pop", "bpr", "lightgcn", "gat", "ease", "content"), or NULL for an unknown kind. */
+/** The kind's name ("pop", "bpr", "lightgcn", "gat", "ease", "content", "attn"), or NULL for an unknown kind. */
 GATREC_API const char *gatrec_model_kind_name(int kind);
 /** The kind named `name`, or GATREC_ENOTFOUND. */
 GATREC_API int gatrec_model_kind_from_name(const char *name);
@@ -496,6 +502,20 @@ enum {
     GATREC_GAT_NO_SELF_LOOPS = 8  /**< no self loops (a node does not attend to itself) */
 };
 
+/** What layer 0 of an attn model is made of (gatrec_model_options.inputs; since 0.4). */
+typedef enum gatrec_inputs {
+    GATREC_INPUTS_DEFAULT = 0, /**< ID + text when features are given, else ID only */
+    GATREC_INPUTS_ID_TEXT = 1, /**< a free ID embedding plus a learned linear map of the text features */
+    GATREC_INPUTS_ID = 2,      /**< the ID embedding alone (no text; new items cannot be scored) */
+    GATREC_INPUTS_TEXT = 3     /**< the mapped text alone (no ID table: a new item needs only its text) */
+} gatrec_inputs;
+
+/** Switches of the attn model (gatrec_model_options.attn_flags; since 0.4). */
+enum {
+    GATREC_ATTN_UNIFORM = 1,     /**< no attention: LightGCN's symmetric degree weights throughout */
+    GATREC_ATTN_NO_EDGE_ATTR = 2 /**< do not feed the rating into attention */
+};
+
 #define GATREC_EPOCH_VERSION 1
 /** What a training epoch reports to gatrec_model_options.on_epoch. */
 typedef struct gatrec_epoch {
@@ -513,7 +533,7 @@ typedef struct gatrec_epoch {
 /** Called after every epoch; a non-zero return stops training with GATREC_ECANCELLED. */
 typedef int (*gatrec_epoch_cb)(void *payload, const gatrec_epoch *epoch);
 
-#define GATREC_MODEL_OPTIONS_VERSION 4
+#define GATREC_MODEL_OPTIONS_VERSION 5
 /**
  * How to train a model. Initialise with GATREC_MODEL_OPTIONS_INIT or gatrec_model_options_init().
  * Fields added in version N are read only from a struct whose version is N or more. A zero
@@ -525,12 +545,14 @@ typedef struct gatrec_model_options {
     uint64_t seed;         /**< seed of every random choice; default 1 */
     int threads;           /**< threads this model may use; 0 = all cores; default 0 */
     /* version 2 */
-    int epochs;            /**< maximum epochs; 0 = default (GAT 300, LightGCN 400, BPR 300) */
-    size_t dim;            /**< embedding width (BPR, LightGCN, random GAT input features); 0 = 64 (BPR 256) */
+    int epochs;            /**< maximum epochs; 0 = default (GAT 300, LightGCN 400, BPR 300, attn 200) */
+    size_t dim;            /**< embedding width (BPR, LightGCN, attn, random GAT input features); 0 = 64
+                                (BPR and attn 256) */
     const char *layers;    /**< GAT layers "UNITSxHEADS[m],..." (m: mean of heads); NULL = "64x4,64x4,64x1" */
-    int propagation;       /**< LightGCN propagation layers; 0 = 3 */
-    float lr;              /**< AdamW learning rate; 0 = default (GAT 5e-3, BPR 2e-3, LightGCN 5e-3) */
-    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (GAT 1e-5, LightGCN 0.1, BPR 1) */
+    int propagation;       /**< LightGCN and attn propagation layers; 0 = 3 (attn 2) */
+    float lr;              /**< AdamW learning rate; 0 = default (GAT 5e-3, BPR 2e-3, LightGCN 5e-3, attn 5e-3) */
+    float weight_decay;    /**< AdamW decoupled weight decay; negative = default (GAT 1e-5, LightGCN 0.1, BPR 1,
+                                attn 0) */
     float cos_weight;      /**< lambda of the cosine term; negative = default (GAT 1, or 0.5 with caller
                                 features; others 0) */
     float dropout;         /**< GAT dropout between layers; negative = default (0.1) */
@@ -562,14 +584,21 @@ typedef struct gatrec_model_options {
                                      table wants far more than the layers); negative = weight_decay */
     /* version 4 */
     float lambda;          /**< EASE's L2 regularisation; 0 = default (250) */
-    int loss;              /**< a gatrec_loss for BPR-MF, LightGCN and the GAT; default GATREC_LOSS_BPR.
+    int loss;              /**< a gatrec_loss for BPR-MF, LightGCN, the GAT and attn; default (version 5)
+                                GATREC_LOSS_DEFAULT: the softmax for attn, BPR for the others.
                                 With GATREC_LOSS_SOFTMAX, `negatives` 0 means every item */
     float temperature;     /**< softmax temperature over cosine scores; 0 = 0.2 */
     float uniformity;      /**< weight of the softmax loss's uniformity term (DirectAU); 0 = none */
+    /* version 5 */
+    int inputs;            /**< attn: a gatrec_inputs; default GATREC_INPUTS_DEFAULT */
+    int attn_flags;        /**< attn: GATREC_ATTN_* switches */
+    size_t attention_dim;  /**< attn: width of the attention's endpoint projections; 0 = 16 */
+    float id_dropout;      /**< attn: the share of ID embeddings dropped (zeroed) at each training step,
+                                so that the text learns to stand in for them; negative = default (0) */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
         -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f, \
-        0.0f, GATREC_LOSS_BPR, 0.0f, 0.0f }
+        0.0f, GATREC_LOSS_DEFAULT, 0.0f, 0.0f, GATREC_INPUTS_DEFAULT, 0, 0, -1.0f }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */

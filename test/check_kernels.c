@@ -369,6 +369,248 @@ START_TEST(network_gradients_match_finite_differences)
 }
 END_TEST
 
+/* ---- the attn model's kernels and network ---- */
+
+typedef struct attn_io {
+    float *alpha, *dxl, *dxr, *dwe, *datt, *work, *out, *din, *dw;
+} attn_io;
+
+/* in: xl, xr, we, att, dalpha (m), x (n x d), dout (n x d), w (m) */
+static void run_attn(const gatrec__kernels *K, int threads, const rgraph *r, size_t ha, size_t d, int use_we,
+                     float **in, attn_io *io)
+{
+    size_t n = r->e.n, m = r->e.m;
+    io->alpha = calloc(m + 1, sizeof(float));
+    io->dxl = calloc(n * ha, sizeof(float));
+    io->dxr = calloc(n * ha, sizeof(float));
+    io->dwe = calloc(ha, sizeof(float));
+    io->datt = calloc(ha, sizeof(float));
+    io->work = calloc(m + 1, sizeof(float));
+    io->out = calloc(n * d, sizeof(float));
+    io->din = calloc(n * d, sizeof(float));
+    io->dw = calloc(m + 1, sizeof(float));
+    ck_assert_ok(K->attn_weights(threads, &r->e, ha, 0.2f, in[0], in[1], use_we ? in[2] : NULL, in[3], io->alpha));
+    ck_assert_ok(K->attn_weights_backward(threads, &r->e, ha, 0.2f, in[0], in[1], use_we ? in[2] : NULL, in[3],
+                                          io->alpha, in[4], io->dxl, io->dxr, io->dwe, io->datt, io->work));
+    ck_assert_ok(K->propagate(threads, &r->e, d, in[7], in[5], io->out));
+    ck_assert_ok(K->propagate_backward(threads, &r->e, d, in[7], in[5], in[6], io->din, io->dw));
+}
+
+static void free_attn_io(attn_io *io)
+{
+    float **p[] = {&io->alpha, &io->dxl, &io->dxr, &io->dwe, &io->datt, &io->work, &io->out, &io->din, &io->dw};
+    for (size_t k = 0; k < sizeof p / sizeof *p; k++)
+        free(*p[k]);
+}
+
+static float **attn_inputs(size_t n, size_t m, size_t ha, size_t d, uint64_t *s)
+{
+    float **in = malloc(8 * sizeof *in);
+    in[0] = rand_vec(n * ha, s);
+    in[1] = rand_vec(n * ha, s);
+    in[2] = rand_vec(ha, s);
+    in[3] = rand_vec(ha, s);
+    in[4] = rand_vec(m, s);
+    in[5] = rand_vec(n * d, s);
+    in[6] = rand_vec(n * d, s);
+    in[7] = rand_vec(m, s);
+    return in;
+}
+
+static void free_inputs(float **in)
+{
+    for (int k = 0; k < 8; k++)
+        free(in[k]);
+    free(in);
+}
+
+START_TEST(attn_fast_matches_reference)
+{
+    uint64_t s = 31 + (uint64_t)_i;
+    size_t n = 150, ha = _i ? 16 : 3, d = _i ? 37 : 8;
+    int use_we = _i != 1;
+    rgraph r;
+    attn_io ref, fast, fast1;
+    rgraph_make(&r, n, 12, &s);
+    float **in = attn_inputs(n, r.e.m, ha, d, &s);
+    run_attn(&gatrec__kernels_reference, 1, &r, ha, d, use_we, in, &ref);
+    run_attn(&gatrec__kernels_fast, 2, &r, ha, d, use_we, in, &fast);
+    run_attn(&gatrec__kernels_fast, 1, &r, ha, d, use_we, in, &fast1);
+    assert_close("alpha", fast.alpha, ref.alpha, r.e.m, KERNEL_RTOL);
+    assert_close("dxl", fast.dxl, ref.dxl, n * ha, KERNEL_RTOL);
+    assert_close("dxr", fast.dxr, ref.dxr, n * ha, KERNEL_RTOL);
+    assert_close("datt", fast.datt, ref.datt, ha, KERNEL_RTOL);
+    if (use_we)
+        assert_close("dwe", fast.dwe, ref.dwe, ha, KERNEL_RTOL);
+    assert_close("propagate", fast.out, ref.out, n * d, KERNEL_RTOL);
+    assert_close("propagate din", fast.din, ref.din, n * d, KERNEL_RTOL);
+    assert_close("propagate dw", fast.dw, ref.dw, r.e.m, KERNEL_RTOL);
+    ck_assert_mem_eq(fast.alpha, fast1.alpha, r.e.m * sizeof(float));
+    ck_assert_mem_eq(fast.dxl, fast1.dxl, n * ha * sizeof(float));
+    ck_assert_mem_eq(fast.datt, fast1.datt, ha * sizeof(float));
+    ck_assert_mem_eq(fast.dwe, fast1.dwe, ha * sizeof(float));
+    ck_assert_mem_eq(fast.out, fast1.out, n * d * sizeof(float));
+    ck_assert_mem_eq(fast.din, fast1.din, n * d * sizeof(float));
+    ck_assert_mem_eq(fast.dw, fast1.dw, r.e.m * sizeof(float));
+    free_attn_io(&ref);
+    free_attn_io(&fast);
+    free_attn_io(&fast1);
+    free_inputs(in);
+    rgraph_free(&r);
+}
+END_TEST
+
+typedef struct attn_fd {
+    const rgraph *r;
+    size_t ha, d;
+    int use_we;
+    float **in;
+    const float *R, *Rw; /* weights of the propagated output and of alpha */
+} attn_fd;
+
+/* sum(alpha * Rw) + sum(propagate(w, x) * R), in double through the reference kernels */
+static double attn_fd_loss(void *ctx)
+{
+    attn_fd *c = ctx;
+    size_t n = c->r->e.n, m = c->r->e.m;
+    float *alpha = calloc(m + 1, sizeof(float)), *out = calloc(n * c->d, sizeof(float));
+    double L = 0;
+    gatrec__kernels_reference.attn_weights(1, &c->r->e, c->ha, 0.2f, c->in[0], c->in[1], c->use_we ? c->in[2] : NULL,
+                                           c->in[3], alpha);
+    gatrec__kernels_reference.propagate(1, &c->r->e, c->d, c->in[7], c->in[5], out);
+    for (size_t e = 0; e < m; e++)
+        L += (double)alpha[e] * c->Rw[e];
+    for (size_t k = 0; k < n * c->d; k++)
+        L += (double)out[k] * c->R[k];
+    free(alpha);
+    free(out);
+    return L;
+}
+
+START_TEST(attn_gradients_match_finite_differences)
+{
+    uint64_t s = 77 + (uint64_t)_i;
+    size_t n = 12, ha = 4, d = 5;
+    int use_we = _i == 0;
+    rgraph r;
+    attn_io io;
+    rgraph_make(&r, n, 4, &s);
+    float **in = attn_inputs(n, r.e.m, ha, d, &s);
+    attn_fd ctx = {&r, ha, d, use_we, in, in[6], in[4]}; /* dout = R, dalpha = Rw */
+    run_attn(&gatrec__kernels_reference, 1, &r, ha, d, use_we, in, &io);
+    check_fd("xl", in[0], io.dxl, n * ha, attn_fd_loss, &ctx);
+    check_fd("xr", in[1], io.dxr, n * ha, attn_fd_loss, &ctx);
+    if (use_we)
+        check_fd("we", in[2], io.dwe, ha, attn_fd_loss, &ctx);
+    check_fd("att", in[3], io.datt, ha, attn_fd_loss, &ctx);
+    check_fd("x", in[5], io.din, n * d, attn_fd_loss, &ctx);
+    check_fd("w", in[7], io.dw, r.e.m, attn_fd_loss, &ctx);
+    free_attn_io(&io);
+    free_inputs(in);
+    rgraph_free(&r);
+}
+END_TEST
+
+typedef struct attn_net_fd {
+    gatrec__attn_probe *p;
+    const float *R;
+    size_t n;
+} attn_net_fd;
+
+static double attn_net_loss(void *ctx)
+{
+    attn_net_fd *c = ctx;
+    const float *emb;
+    size_t dim;
+    double L = 0;
+    ck_assert_ok(gatrec__attn_probe_forward(c->p, 0, 0, &emb, &dim));
+    for (size_t k = 0; k < c->n * dim; k++)
+        L += (double)emb[k] * c->R[k];
+    return L;
+}
+
+static const struct {
+    int inputs, flags, layers;
+} attn_nets[] = {
+    {GATREC_INPUTS_ID_TEXT, 0, 2},
+    {GATREC_INPUTS_TEXT, 0, 3},
+    {GATREC_INPUTS_ID, GATREC_ATTN_NO_EDGE_ATTR, 1},
+    {GATREC_INPUTS_ID_TEXT, GATREC_ATTN_UNIFORM, 2},
+};
+
+/* The whole attn network (layer 0, attention, propagation, readout) against central differences,
+ * at random parameters (an untrained model's attention is uniform, its gradient degenerate). */
+START_TEST(attn_network_gradients_match_finite_differences)
+{
+    gatrec_graph *g = small_graph(4, 5, 21 + (uint64_t)_i);
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec__attn_probe *p;
+    const gatrec__tensor *tensors;
+    size_t np, nt, dim, N = 9, f = 3;
+    float *theta, *grad;
+    const float *emb;
+    uint64_t s = 9;
+    float *feat = rand_vec(N * f, &s);
+    o.kind = GATREC_MODEL_ATTN;
+    o.dim = 4;
+    o.attention_dim = 3;
+    o.propagation = attn_nets[_i].layers;
+    o.inputs = attn_nets[_i].inputs;
+    o.attn_flags = attn_nets[_i].flags;
+    o.kernels = "reference";
+    o.threads = 1;
+    if (o.inputs != GATREC_INPUTS_ID) {
+        o.features = feat;
+        o.feature_dim = f;
+    }
+    ck_assert_ok(gatrec__attn_probe_new(g, &o, &p));
+    theta = gatrec__attn_probe_params(p, &grad, &np, &tensors, &nt);
+    for (size_t k = 0; k < np; k++)
+        theta[k] = 0.5f * urand(&s);
+    ck_assert_ok(gatrec__attn_probe_forward(p, 0, 0, &emb, &dim));
+    float *R = rand_vec(N * dim, &s);
+    attn_net_fd ctx = {p, R, N};
+    ck_assert_ok(gatrec__attn_probe_backward(p, R));
+    float *an = malloc((np + 1) * sizeof *an);
+    memcpy(an, grad, np * sizeof *an);
+    for (size_t t = 0; t < nt; t++)
+        check_fd(tensors[t].name, theta + tensors[t].off, an + tensors[t].off, tensors[t].len, attn_net_loss, &ctx);
+    free(an);
+    free(R);
+    free(feat);
+    gatrec__attn_probe_free(p);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+/* With att = 0 (the initialisation) every node attends uniformly: the model starts as LightGCN. */
+START_TEST(attn_starts_uniform)
+{
+    gatrec_graph *g = small_graph(5, 6, 3);
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec__attn_probe *p;
+    const float *emb, *alpha;
+    size_t dim, m;
+    o.kind = GATREC_MODEL_ATTN;
+    o.dim = 4;
+    ck_assert_ok(gatrec__attn_probe_new(g, &o, &p));
+    ck_assert_ok(gatrec__attn_probe_forward(p, 0, 0, &emb, &dim));
+    alpha = gatrec__attn_probe_alpha(p, &m);
+    ck_assert_uint_gt(m, 0);
+    for (size_t e = 0; e < m; e++)
+        ck_assert(alpha[e] > 0 && alpha[e] <= 1);
+    /* the edges into one node share its alpha: 1 / in-degree */
+    const gatrec__csr *bu = &g->by_user;
+    for (size_t u = 0, e = 0; u < 5; u++) {
+        size_t deg = bu->off[u + 1] - bu->off[u];
+        for (size_t k = 0; k < deg; k++, e++)
+            ck_assert_float_eq_tol(alpha[e], 1.0f / (float)deg, 1e-6f);
+    }
+    gatrec__attn_probe_free(p);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 START_TEST(unknown_kernels_are_refused)
 {
     ck_assert_ptr_null(gatrec__kernels_get("gpu"));
@@ -387,6 +629,11 @@ Suite *kernels_suite(void)
     tcase_add_loop_test(tc, gat_gradients_match_finite_differences, 0, (int)(sizeof shapes / sizeof *shapes));
     tcase_add_test(tc, dense_fast_matches_reference);
     tcase_add_loop_test(tc, network_gradients_match_finite_differences, 0, (int)(sizeof nets / sizeof *nets));
+    tcase_add_loop_test(tc, attn_fast_matches_reference, 0, 3);
+    tcase_add_loop_test(tc, attn_gradients_match_finite_differences, 0, 2);
+    tcase_add_loop_test(tc, attn_network_gradients_match_finite_differences, 0,
+                        (int)(sizeof attn_nets / sizeof *attn_nets));
+    tcase_add_test(tc, attn_starts_uniform);
     tcase_add_test(tc, unknown_kernels_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -10,7 +10,8 @@
 #include "cli.h"
 
 static const char train_usage[] =
-    "usage: gatrec train [--dataset NAME|DIR] [--split SPEC] [--model pop|bpr|lightgcn|gat|ease|content]\n"
+    "usage: gatrec train [--dataset NAME|DIR] [--split SPEC]\n"
+    "                    [--model pop|bpr|lightgcn|gat|ease|content|attn]\n"
     "                    [--features FILE] [--freeze-features] [--preset paper|paper-nollm]\n"
     "                    [--epochs N] [--layers SPEC] [--dim N] [--propagation N] [--lr X]\n"
     "                    [--weight-decay X] [--feature-weight-decay X] [--cos-weight X] [--dropout X]\n"
@@ -19,7 +20,8 @@ static const char train_usage[] =
     "                    [--eval-k K] [--kernels fast|reference] [--no-edge-attr] [--no-layernorm]\n"
     "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--liked R] [--seed N]\n"
     "                    [--threads N] [--lambda L] [--loss bpr|softmax] [--temperature T]\n"
-    "                    [--uniformity W]\n"
+    "                    [--uniformity W] [--inputs id+text|id|text] [--uniform-attention]\n"
+    "                    [--attention-dim N] [--id-dropout X]\n"
     "                    --out MODEL [--json]\n"
     "\n"
     "Trains a model on the training part of the split and saves it to MODEL, together with the\n"
@@ -31,7 +33,13 @@ static const char train_usage[] =
     "(docs/features.md); without it the GAT learns random features of width --dim. The content\n"
     "model needs it (it scores the cosine of a user's mean liked item features and an item's).\n"
     "--lambda L: EASE's regularisation (default 250).\n"
-    "--loss softmax (bpr, lightgcn, gat): softmax cross-entropy on cosine scores over\n"
+    "--model attn: graph attention on ID + text shaped like LightGCN (docs/model.md): layer 0 is\n"
+    "an ID embedding plus a linear map of the node's --features, --propagation N layers (default 2)\n"
+    "of attention-weighted averaging, the mean of the layers read out; softmax loss by default.\n"
+    "--inputs id: no text (the ablation); text: no ID table; --uniform-attention: LightGCN's degree\n"
+    "weights instead of attention; --id-dropout X: drop a share X of the ID embeddings each step so\n"
+    "that the text learns to stand in for them (new items); --no-edge-attr: no rating in attention.\n"
+    "--loss softmax (bpr, lightgcn, gat, attn): softmax cross-entropy on cosine scores over\n"
     "--temperature T (default 0.2), against every item (--negatives 0, the default) or N items\n"
     "sampled per step; --uniformity W adds DirectAU's uniformity term with weight W.\n"
     "--embedder FILE (from 'gatrec embed --embedder-out') is kept in the model, so that a new\n"
@@ -153,8 +161,9 @@ int cmd_train(int argc, char **argv)
     const char *features_path = NULL, *preset = NULL, *sampling = NULL, *embedder_path = NULL, *liked_s = NULL;
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
                *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL,
-               *lrpat_s = NULL, *lrfac_s = NULL, *lambda_s = NULL, *loss_s = NULL, *temp_s = NULL, *unif_s = NULL;
-    int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, rc;
+               *lrpat_s = NULL, *lrfac_s = NULL, *lambda_s = NULL, *loss_s = NULL, *temp_s = NULL, *unif_s = NULL,
+               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL;
+    int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, uniform = 0, rc;
     gatrec_model_options mo = GATREC_MODEL_OPTIONS_INIT;
     cli_opt opts[] = {{"--dataset", &spec, NULL},       {"--split", &sp, NULL},
                       {"--model", &kind_s, NULL},       {"--seed", &seed_s, NULL},
@@ -174,7 +183,9 @@ int cmd_train(int argc, char **argv)
                       {"--liked", &liked_s, NULL},      {"--lr-patience", &lrpat_s, NULL},
                       {"--lr-factor", &lrfac_s, NULL},  {"--lambda", &lambda_s, NULL},
                       {"--loss", &loss_s, NULL},        {"--temperature", &temp_s, NULL},
-                      {"--uniformity", &unif_s, NULL},  {NULL, NULL, NULL}};
+                      {"--uniformity", &unif_s, NULL},  {"--inputs", &inputs_s, NULL},
+                      {"--uniform-attention", NULL, &uniform}, {"--attention-dim", &adim_s, NULL},
+                      {"--id-dropout", &iddrop_s, NULL}, {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 1, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 1, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
@@ -184,9 +195,11 @@ int cmd_train(int argc, char **argv)
         {"--eval-k", NULL, 0, 100000, 1, &mo.eval_k, 1},     {"--feature-weight-decay", NULL, 0, 100, 0, &mo.feature_weight_decay, 0},
         {"--lr-patience", NULL, 0, 1000000, 1, &mo.lr_patience, 0}, {"--lr-factor", NULL, 0.001, 1, 0, &mo.lr_factor, 0},
         {"--lambda", NULL, 1e-6, 1e12, 0, &mo.lambda, 0},     {"--temperature", NULL, 0.01, 100, 0, &mo.temperature, 0},
-        {"--uniformity", NULL, 0, 1000, 0, &mo.uniformity, 0}};
+        {"--uniformity", NULL, 0, 1000, 0, &mo.uniformity, 0}, {"--attention-dim", NULL, 1, 1024, 1, &mo.attention_dim, 1},
+        {"--id-dropout", NULL, 0, 0.99, 0, &mo.id_dropout, 0}};
     const char **texts[] = {&epochs_s, &dim_s,   &prop_s,  &lr_s,  &wd_s,    &cos_s,     &drop_s,  &neg_s,
-                            &batch_s,  &pat_s,   &evalk_s, &fwd_s, &lrpat_s, &lrfac_s, &lambda_s, &temp_s, &unif_s};
+                            &batch_s,  &pat_s,   &evalk_s, &fwd_s, &lrpat_s, &lrfac_s, &lambda_s, &temp_s, &unif_s,
+                            &adim_s,   &iddrop_s};
     train_view view = {0, 0, 0, 0, NAN};
     gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
@@ -251,8 +264,25 @@ int cmd_train(int argc, char **argv)
         if ((mo.negative_sampling = cli_choice("train", "--sampling", sampling, names, 4)) < 0)
             return EXIT_USAGE;
     }
-    mo.gat_flags = (no_attr ? GATREC_GAT_NO_EDGE_ATTR : 0) | (no_ln ? GATREC_GAT_NO_LAYERNORM : 0) |
-                   (no_res ? GATREC_GAT_NO_RESIDUAL : 0) | (no_self ? GATREC_GAT_NO_SELF_LOOPS : 0);
+    if (inputs_s) {
+        static const char *const inputs[] = {"id+text", "id", "text"};
+        int k = cli_choice("train", "--inputs", inputs_s, inputs, 3);
+        if (k < 0)
+            return EXIT_USAGE;
+        mo.inputs = GATREC_INPUTS_ID_TEXT + k;
+    }
+    if (mo.kind == GATREC_MODEL_ATTN) {
+        if (no_ln || no_res || no_self)
+            return cli_usage_error("train", "%s", "--no-layernorm, --no-residual and --no-self-loops are the GAT's "
+                                   "(attn has none of them)");
+        mo.attn_flags = (no_attr ? GATREC_ATTN_NO_EDGE_ATTR : 0) | (uniform ? GATREC_ATTN_UNIFORM : 0);
+    } else {
+        if (inputs_s || uniform || adim_s || iddrop_s)
+            return cli_usage_error("train", "%s", "--inputs, --uniform-attention, --attention-dim and --id-dropout "
+                                   "are for --model attn");
+        mo.gat_flags = (no_attr ? GATREC_GAT_NO_EDGE_ATTR : 0) | (no_ln ? GATREC_GAT_NO_LAYERNORM : 0) |
+                       (no_res ? GATREC_GAT_NO_RESIDUAL : 0) | (no_self ? GATREC_GAT_NO_SELF_LOOPS : 0);
+    }
     mo.freeze_features = freeze;
     mo.seed = (uint64_t)seed;
     mo.threads = (int)threads;
@@ -262,8 +292,8 @@ int cmd_train(int argc, char **argv)
     mo.payload = &view;
     if (embedder_path && !features_path)
         return cli_usage_error("train", "%s", "--embedder goes with --features (the features it made)");
-    if (features_path && mo.kind != GATREC_MODEL_GAT && mo.kind != GATREC_MODEL_CONTENT)
-        return cli_usage_error("train", "%s", "--features is for --model gat or content");
+    if (features_path && mo.kind != GATREC_MODEL_GAT && mo.kind != GATREC_MODEL_CONTENT && mo.kind != GATREC_MODEL_ATTN)
+        return cli_usage_error("train", "%s", "--features is for --model gat, content or attn");
     if (!features_path && mo.kind == GATREC_MODEL_CONTENT)
         return cli_usage_error("train", "%s", "--model content needs --features FILE (its items' text features)");
     if (liked_s) { /* the positives; disliked stays 2 unless that is not below (all ratings implicit: 1) */

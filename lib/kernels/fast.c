@@ -356,9 +356,188 @@ static int fast_layernorm_backward(int threads, size_t n, size_t d, const float 
     return GATREC_OK;
 }
 
+/* ---- the attn model's one-head attention and weighted propagation ----
+ * The attention reuses the GAT's per-edge loops with one head of ha channels; a missing edge
+ * attribute is a zero weight vector. */
+
+typedef struct attn_job {
+    const gatrec__edges *g;
+    size_t ha, d;
+    float slope;
+    const float *xl, *xr, *we, *att, *alpha, *dalpha, *w, *in, *dout, *zeros;
+    float *alpha_out, *dxl, *dxr, *work, *partial, *out, *din, *dw;
+    const loops *L;
+} attn_job;
+
+static void attn_forward_block(void *ctx, size_t blk)
+{
+    attn_job *J = ctx;
+    const gatrec__edges *g = J->g;
+    size_t t0 = edge_block_begin(g->off, g->n, blk), t1 = edge_block_begin(g->off, g->n, blk + 1);
+    float *a = J->alpha_out;
+    for (size_t t = t0; t < t1; t++) {
+        size_t e0 = g->off[t], e1 = g->off[t + 1];
+        float mx = -INFINITY, sum = 0;
+        J->L->edge_scores(e0, e1, g->src, g->attr, J->xl, J->xr + t * J->ha, J->we, J->att, 1, J->ha, J->slope,
+                          J->we != J->zeros, a);
+        for (size_t e = e0; e < e1; e++)
+            mx = a[e] > mx ? a[e] : mx;
+        for (size_t e = e0; e < e1; e++)
+            sum += a[e] = expf(a[e] - mx);
+        for (size_t e = e0; e < e1; e++)
+            a[e] /= sum;
+    }
+}
+
+/* Pass 1, by target: the softmax backward (kept in work), dxr, block partials of datt and dwe. */
+static void attn_backward_targets(void *ctx, size_t blk)
+{
+    attn_job *J = ctx;
+    const gatrec__edges *g = J->g;
+    size_t ha = J->ha, t0 = edge_block_begin(g->off, g->n, blk), t1 = edge_block_begin(g->off, g->n, blk + 1);
+    float *pdatt = J->partial + blk * 2 * ha, *pdwe = pdatt + ha;
+    memset(pdatt, 0, 2 * ha * sizeof *pdatt);
+    for (size_t t = t0; t < t1; t++) {
+        size_t e0 = g->off[t], e1 = g->off[t + 1];
+        float dot = 0;
+        for (size_t e = e0; e < e1; e++)
+            dot += J->alpha[e] * J->dalpha[e];
+        for (size_t e = e0; e < e1; e++)
+            J->work[e] = J->alpha[e] * (J->dalpha[e] - dot);
+        memset(J->dxr + t * ha, 0, ha * sizeof *J->dxr);
+        J->L->score_grads(e0, e1, g->src, g->attr, J->xl, J->xr + t * ha, J->we, J->att, 1, ha, J->slope,
+                          J->we != J->zeros, J->work, J->dxr + t * ha, pdatt, pdwe);
+    }
+}
+
+/* Pass 2, by source: the score path into xl (no message path: zeros for the output gradient). */
+static void attn_backward_sources(void *ctx, size_t blk)
+{
+    attn_job *J = ctx;
+    const gatrec__edges *g = J->g;
+    size_t ha = J->ha, s0 = edge_block_begin(g->soff, g->n, blk), s1 = edge_block_begin(g->soff, g->n, blk + 1);
+    for (size_t s = s0; s < s1; s++) {
+        float *dxl = J->dxl + s * ha;
+        memset(dxl, 0, ha * sizeof *dxl);
+        for (size_t k = g->soff[s]; k < g->soff[s + 1]; k++) {
+            size_t e = g->sedge[k], t = (size_t)g->dst[e];
+            J->L->source_grad(J->xl + s * ha, J->xr + t * ha, J->zeros, J->we, J->att,
+                              J->we != J->zeros ? g->attr[e] : 0.0f, J->alpha + e, J->work + e, 1, ha, J->slope, dxl);
+        }
+    }
+}
+
+static int fast_attn_weights(int threads, const gatrec__edges *g, size_t ha, float slope, const float *xl,
+                             const float *xr, const float *we, const float *att, float *alpha)
+{
+    attn_job J = {.g = g, .ha = ha, .slope = slope, .xl = xl, .xr = xr, .we = we, .att = att, .alpha_out = alpha};
+    float *zeros = NULL;
+    if (!we && !(J.we = J.zeros = zeros = gatrec__calloc(ha + 1, sizeof *zeros)))
+        return GATREC_ENOMEM;
+    J.L = pick_loops();
+    gatrec__parallel(threads, nblocks(g->n), attn_forward_block, &J);
+    free(zeros);
+    return GATREC_OK;
+}
+
+static int fast_attn_weights_backward(int threads, const gatrec__edges *g, size_t ha, float slope, const float *xl,
+                                      const float *xr, const float *we, const float *att, const float *alpha,
+                                      const float *dalpha, float *dxl, float *dxr, float *dwe, float *datt,
+                                      float *work)
+{
+    size_t nb = nblocks(g->n);
+    attn_job J = {.g = g, .ha = ha, .slope = slope, .xl = xl, .xr = xr, .we = we, .att = att, .alpha = alpha,
+                  .dalpha = dalpha, .dxl = dxl, .dxr = dxr, .work = work};
+    float *zeros = gatrec__calloc(ha + 1, sizeof *zeros);
+    J.partial = gatrec__malloc_array(nb * 2 * ha, sizeof *J.partial);
+    if (!zeros || !J.partial) {
+        free(zeros);
+        free(J.partial);
+        return GATREC_ENOMEM;
+    }
+    J.zeros = zeros;
+    if (!we)
+        J.we = J.zeros;
+    J.L = pick_loops();
+    gatrec__parallel(threads, nb, attn_backward_targets, &J);
+    gatrec__parallel(threads, nb, attn_backward_sources, &J);
+    for (size_t b = 0; b < nb; b++)
+        for (size_t c = 0; c < ha; c++) {
+            datt[c] += J.partial[b * 2 * ha + c];
+            if (we)
+                dwe[c] += J.partial[b * 2 * ha + ha + c];
+        }
+    free(zeros);
+    free(J.partial);
+    return GATREC_OK;
+}
+
+static void propagate_block(void *ctx, size_t blk)
+{
+    attn_job *J = ctx;
+    const gatrec__edges *g = J->g;
+    size_t t0 = edge_block_begin(g->off, g->n, blk), t1 = edge_block_begin(g->off, g->n, blk + 1);
+    for (size_t t = t0; t < t1; t++)
+        J->L->aggregate(g->off[t], g->off[t + 1], g->src, J->in, J->w, 1, J->d, J->out + t * J->d);
+}
+
+static int fast_propagate(int threads, const gatrec__edges *g, size_t d, const float *w, const float *in, float *out)
+{
+    attn_job J = {.g = g, .d = d, .w = w, .in = in, .out = out};
+    J.L = pick_loops();
+    gatrec__parallel(threads, nblocks(g->n), propagate_block, &J);
+    return GATREC_OK;
+}
+
+/* By source: din (every out-edge of a source, in edge order); by target: dw. */
+static void propagate_back_sources(void *ctx, size_t blk)
+{
+    attn_job *J = ctx;
+    const gatrec__edges *g = J->g;
+    size_t d = J->d, s0 = edge_block_begin(g->soff, g->n, blk), s1 = edge_block_begin(g->soff, g->n, blk + 1);
+    for (size_t s = s0; s < s1; s++) {
+        float *restrict di = J->din + s * d;
+        for (size_t k = g->soff[s]; k < g->soff[s + 1]; k++) {
+            size_t e = g->sedge[k];
+            const float *restrict dt = J->dout + (size_t)g->dst[e] * d;
+            float w = J->w[e];
+            for (size_t c = 0; c < d; c++)
+                di[c] += w * dt[c];
+        }
+    }
+}
+
+static void propagate_back_weights(void *ctx, size_t blk)
+{
+    attn_job *J = ctx;
+    const gatrec__edges *g = J->g;
+    size_t t0 = edge_block_begin(g->off, g->n, blk), t1 = edge_block_begin(g->off, g->n, blk + 1);
+    for (size_t t = t0; t < t1; t++) {
+        J->L->alpha_grads(g->off[t], g->off[t + 1], g->src, J->in, J->dout + t * J->d, 1, J->d, J->work);
+        for (size_t e = g->off[t]; e < g->off[t + 1]; e++)
+            J->dw[e] += J->work[e];
+    }
+}
+
+static int fast_propagate_backward(int threads, const gatrec__edges *g, size_t d, const float *w, const float *in,
+                                   const float *dout, float *din, float *dw)
+{
+    attn_job J = {.g = g, .d = d, .w = w, .in = in, .dout = dout, .din = din, .dw = dw};
+    J.L = pick_loops();
+    gatrec__parallel(threads, nblocks(g->n), propagate_back_sources, &J);
+    if (dw) {
+        if (!(J.work = gatrec__malloc_array(g->m + 1, sizeof *J.work)))
+            return GATREC_ENOMEM;
+        gatrec__parallel(threads, nblocks(g->n), propagate_back_weights, &J);
+        free(J.work);
+    }
+    return GATREC_OK;
+}
+
 const gatrec__kernels gatrec__kernels_fast = {
     "fast",           fast_linear,    fast_linear_backward,   fast_gat_forward,
-    fast_gat_backward, fast_layernorm, fast_layernorm_backward,
+    fast_gat_backward, fast_layernorm, fast_layernorm_backward, fast_attn_weights,
+    fast_attn_weights_backward, fast_propagate, fast_propagate_backward,
 };
 
 const gatrec__kernels *gatrec__kernels_get(const char *name)

@@ -63,6 +63,23 @@ typedef struct gatrec__kernels {
     int (*layernorm_backward)(int threads, size_t n, size_t d, const float *x, const float *gamma,
                               const float *mean, const float *rstd, const float *dy, float *dx, float *dgamma,
                               float *dbeta);
+    /* ---- the attention-weighted propagation of the attn model (LightGCN-shaped, one head) ----
+     * The attention of edge e (source s, target t): softmax over the edges into t of
+     * att . LeakyReLU(xl[s] + xr[t] + attr[e] we) (xl, xr: n x ha; we NULL: no edge attribute).
+     * Writes alpha[m]. */
+    int (*attn_weights)(int threads, const gatrec__edges *g, size_t ha, float slope, const float *xl,
+                        const float *xr, const float *we, const float *att, float *alpha);
+    /* Backward of attn_weights for dalpha[m]: overwrites dxl and dxr (n x ha); adds to dwe (when
+     * we is not NULL) and datt. work holds m floats. */
+    int (*attn_weights_backward)(int threads, const gatrec__edges *g, size_t ha, float slope, const float *xl,
+                                 const float *xr, const float *we, const float *att, const float *alpha,
+                                 const float *dalpha, float *dxl, float *dxr, float *dwe, float *datt, float *work);
+    /* out[t] = sum over the edges e into t of w[e] in[src[e]] (in, out: n x d; out overwritten). */
+    int (*propagate)(int threads, const gatrec__edges *g, size_t d, const float *w, const float *in, float *out);
+    /* Backward of propagate: din[s] += sum over the edges e out of s of w[e] dout[dst[e]];
+     * dw[e] += <dout[dst[e]], in[src[e]]> when dw is not NULL. */
+    int (*propagate_backward)(int threads, const gatrec__edges *g, size_t d, const float *w, const float *in,
+                              const float *dout, float *din, float *dw);
 } gatrec__kernels;
 
 extern const gatrec__kernels gatrec__kernels_reference;

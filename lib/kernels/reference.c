@@ -191,7 +191,96 @@ static int ref_layernorm_backward(int threads, size_t n, size_t d, const float *
     return GATREC_OK;
 }
 
+/* The attention input of edge e into t, channel c, for the attn model's one-head attention. */
+static float attn_pre(const gatrec__edges *g, size_t ha, const float *xl, const float *xr, const float *we, size_t e,
+                      size_t t, size_t c)
+{
+    float v = xl[(size_t)g->src[e] * ha + c] + xr[t * ha + c];
+    return we ? v + g->attr[e] * we[c] : v;
+}
+
+static int ref_attn_weights(int threads, const gatrec__edges *g, size_t ha, float slope, const float *xl,
+                            const float *xr, const float *we, const float *att, float *alpha)
+{
+    (void)threads;
+    for (size_t t = 0; t < g->n; t++) {
+        double mx = -INFINITY, sum = 0;
+        for (size_t e = g->off[t]; e < g->off[t + 1]; e++) {
+            double s = 0;
+            for (size_t c = 0; c < ha; c++)
+                s += (double)att[c] * leaky(attn_pre(g, ha, xl, xr, we, e, t, c), slope);
+            alpha[e] = (float)s;
+            mx = s > mx ? s : mx;
+        }
+        for (size_t e = g->off[t]; e < g->off[t + 1]; e++)
+            sum += exp(alpha[e] - mx);
+        for (size_t e = g->off[t]; e < g->off[t + 1]; e++)
+            alpha[e] = (float)(exp(alpha[e] - mx) / sum);
+    }
+    return GATREC_OK;
+}
+
+static int ref_attn_weights_backward(int threads, const gatrec__edges *g, size_t ha, float slope, const float *xl,
+                                     const float *xr, const float *we, const float *att, const float *alpha,
+                                     const float *dalpha, float *dxl, float *dxr, float *dwe, float *datt, float *work)
+{
+    (void)threads;
+    (void)work;
+    memset(dxl, 0, g->n * ha * sizeof *dxl);
+    memset(dxr, 0, g->n * ha * sizeof *dxr);
+    for (size_t t = 0; t < g->n; t++) {
+        double dot = 0;
+        for (size_t e = g->off[t]; e < g->off[t + 1]; e++)
+            dot += (double)alpha[e] * dalpha[e];
+        for (size_t e = g->off[t]; e < g->off[t + 1]; e++) {
+            size_t s = (size_t)g->src[e];
+            float ds = (float)(alpha[e] * (dalpha[e] - dot)); /* through the softmax */
+            for (size_t c = 0; c < ha; c++) {
+                float p = attn_pre(g, ha, xl, xr, we, e, t, c), dm = ds * att[c] * (p > 0 ? 1.0f : slope);
+                datt[c] += ds * leaky(p, slope);
+                dxl[s * ha + c] += dm;
+                dxr[t * ha + c] += dm;
+                if (we)
+                    dwe[c] += dm * g->attr[e];
+            }
+        }
+    }
+    return GATREC_OK;
+}
+
+static int ref_propagate(int threads, const gatrec__edges *g, size_t d, const float *w, const float *in, float *out)
+{
+    (void)threads;
+    for (size_t t = 0; t < g->n; t++)
+        for (size_t c = 0; c < d; c++) {
+            double acc = 0;
+            for (size_t e = g->off[t]; e < g->off[t + 1]; e++)
+                acc += (double)w[e] * in[(size_t)g->src[e] * d + c];
+            out[t * d + c] = (float)acc;
+        }
+    return GATREC_OK;
+}
+
+static int ref_propagate_backward(int threads, const gatrec__edges *g, size_t d, const float *w, const float *in,
+                                  const float *dout, float *din, float *dw)
+{
+    (void)threads;
+    for (size_t t = 0; t < g->n; t++)
+        for (size_t e = g->off[t]; e < g->off[t + 1]; e++) {
+            size_t s = (size_t)g->src[e];
+            double acc = 0;
+            for (size_t c = 0; c < d; c++) {
+                din[s * d + c] += w[e] * dout[t * d + c];
+                acc += (double)dout[t * d + c] * in[s * d + c];
+            }
+            if (dw)
+                dw[e] += (float)acc;
+        }
+    return GATREC_OK;
+}
+
 const gatrec__kernels gatrec__kernels_reference = {
-    "reference",    ref_linear,    ref_linear_backward,   ref_gat_forward,
-    ref_gat_backward, ref_layernorm, ref_layernorm_backward,
+    "reference",       ref_linear,       ref_linear_backward,   ref_gat_forward,          ref_gat_backward,
+    ref_layernorm,     ref_layernorm_backward, ref_attn_weights, ref_attn_weights_backward, ref_propagate,
+    ref_propagate_backward,
 };

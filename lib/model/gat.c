@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/kernels.h"
+#include "edges.h"
 #include "train.h"
 
 #define MAX_LAYERS 16
@@ -42,11 +42,7 @@ struct gatrec__gat_probe {
     unsigned char fingerprint[32];
     /* the training graph */
     size_t nu, ni; /* nodes trained on (fold-in adds more to the model, not to the graph) */
-    gatrec__edges E;
-    size_t *off, *soff;
-    int32_t *src, *dst;
-    uint32_t *sedge;
-    float *attr;
+    gatrec__edge_store es;
     /* activations of the last forward (H[l]: input of layer l; H[nlayers]: output) */
     float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS], *Z[MAX_LAYERS];
     float *mean[MAX_LAYERS], *rstd[MAX_LAYERS], *alpha[MAX_LAYERS];
@@ -181,46 +177,7 @@ static void init_params(gat *G, const float *features)
 
 static int build_edges(gat *G, const gatrec__csr *by_user, const gatrec__csr *by_item)
 {
-    size_t nu = G->nu, N = nu + G->ni, nr = by_user->off[nu], self = !(G->flags & GATREC_GAT_NO_SELF_LOOPS);
-    size_t m = 2 * nr + (self ? N : 0), e = 0;
-    G->off = gatrec__malloc_array(N + 1, sizeof *G->off);
-    G->soff = gatrec__calloc(N + 2, sizeof *G->soff);
-    G->src = gatrec__malloc_array(m + 1, sizeof *G->src);
-    G->dst = gatrec__malloc_array(m + 1, sizeof *G->dst);
-    G->attr = gatrec__malloc_array(m + 1, sizeof *G->attr);
-    G->sedge = gatrec__malloc_array(m + 1, sizeof *G->sedge);
-    if (!G->off || !G->soff || !G->src || !G->dst || !G->attr || !G->sedge)
-        return GATREC_ENOMEM;
-    if (m > UINT32_MAX)
-        return gatrec__error(GATREC_EOVERFLOW, "the graph has %zu message edges; at most 2^32 are supported", m);
-    for (size_t t = 0; t < N; t++) {
-        const gatrec__csr *c = t < nu ? by_user : by_item;
-        size_t row = t < nu ? t : t - nu, base = t < nu ? nu : 0, e0 = e;
-        double sum = 0;
-        G->off[t] = e;
-        for (size_t k = c->off[row]; k < c->off[row + 1]; k++) {
-            G->src[e] = (int32_t)(base + (size_t)c->col[k]);
-            G->dst[e] = (int32_t)t;
-            G->attr[e] = c->val[k];
-            sum += c->val[k];
-            e++;
-        }
-        if (self) {
-            G->src[e] = G->dst[e] = (int32_t)t;
-            G->attr[e] = e > e0 ? (float)(sum / (double)(e - e0)) : 0.0f;
-            e++;
-        }
-    }
-    G->off[N] = e;
-    /* group by source (counting sort; ascending edge id within a source) */
-    for (size_t k = 0; k < e; k++)
-        G->soff[(size_t)G->src[k] + 2]++;
-    for (size_t s = 2; s < N + 2; s++)
-        G->soff[s] += G->soff[s - 1];
-    for (size_t k = 0; k < e; k++)
-        G->sedge[G->soff[(size_t)G->src[k] + 1]++] = (uint32_t)k;
-    G->E = (gatrec__edges){N, e, G->off, G->src, G->attr, G->soff, G->sedge, G->dst};
-    return GATREC_OK;
+    return gatrec__edges_build(&G->es, G->nu, G->ni, by_user, by_item, !(G->flags & GATREC_GAT_NO_SELF_LOOPS));
 }
 
 static size_t max_width(const gat *G)
@@ -249,10 +206,10 @@ static int alloc_activations(gat *G)
             !(G->Z[l] = gatrec__malloc_array(N * L->out + 1, sizeof(float))) ||
             !(G->mean[l] = gatrec__malloc_array(N + 1, sizeof(float))) ||
             !(G->rstd[l] = gatrec__malloc_array(N + 1, sizeof(float))) ||
-            !(G->alpha[l] = gatrec__malloc_array(G->E.m * L->sh.heads + 1, sizeof(float))))
+            !(G->alpha[l] = gatrec__malloc_array(G->es.E.m * L->sh.heads + 1, sizeof(float))))
             return GATREC_ENOMEM;
     }
-    if (!(G->work = gatrec__malloc_array(G->E.m * hmax + 1, sizeof(float))) ||
+    if (!(G->work = gatrec__malloc_array(G->es.E.m * hmax + 1, sizeof(float))) ||
         !(G->d1 = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
         !(G->d2 = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
         !(G->dXL = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
@@ -352,7 +309,7 @@ static int gat_forward(void *ctx, int train, uint64_t step)
         float *h = G->H[l], *out = G->H[l + 1];
         if ((rc = K->linear(G->threads, N, L->in, L->hc, h, P(G, L->Wl), P(G, L->bl), G->XL[l])) ||
             (rc = K->linear(G->threads, N, L->in, L->hc, h, P(G, L->Wr), P(G, L->br), G->XR[l])) ||
-            (rc = K->gat_forward(G->threads, &G->E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att),
+            (rc = K->gat_forward(G->threads, &G->es.E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att),
                                  P(G, L->bias), G->alpha[l], G->A[l])))
             break;
         if (G->flags & GATREC_GAT_NO_LAYERNORM)
@@ -395,7 +352,7 @@ static int gat_backward(void *ctx, const float *demb)
         else if ((rc = K->layernorm_backward(G->threads, N, L->out, G->A[l], P(G, L->gamma), G->mean[l], G->rstd[l],
                                              G->dXL, G->dA, G->grad + L->gamma, G->grad + L->beta)))
             break;
-        if ((rc = K->gat_backward(G->threads, &G->E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att),
+        if ((rc = K->gat_backward(G->threads, &G->es.E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att),
                                   G->alpha[l], G->dA, G->dXL, G->dXR, G->grad + L->we, G->grad + L->att,
                                   G->grad + L->bias, G->work)))
             break;
@@ -635,12 +592,7 @@ static void gat_destroy(gat *G)
     free(G->grad);
     free(G->x0);
     free(G->spec);
-    free(G->off);
-    free(G->soff);
-    free(G->src);
-    free(G->dst);
-    free(G->sedge);
-    free(G->attr);
+    gatrec__edges_free(&G->es);
     free(G->umean);
     free(G->imean);
     free(G);

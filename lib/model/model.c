@@ -10,7 +10,8 @@
 #include "model.h"
 
 static const gatrec__model_ops *const kinds[] = {&gatrec__pop_ops, &gatrec__bpr_ops,  &gatrec__lightgcn_ops,
-                                                 &gatrec__gat_ops, &gatrec__ease_ops, &gatrec__content_ops};
+                                                 &gatrec__gat_ops, &gatrec__ease_ops, &gatrec__content_ops,
+                                                 &gatrec__attn_ops};
 
 const gatrec__model_ops *gatrec__model_ops_of(int kind)
 {
@@ -31,7 +32,7 @@ GATREC_API int gatrec_model_kind_from_name(const char *name)
     for (size_t k = 0; name && k < sizeof kinds / sizeof *kinds; k++)
         if (strcmp(kinds[k]->name, name) == 0)
             return kinds[k]->kind;
-    return gatrec__error(GATREC_ENOTFOUND, "unknown model kind '%s' (known: pop, bpr, lightgcn, gat, ease, content)", name ? name : "(null)");
+    return gatrec__error(GATREC_ENOTFOUND, "unknown model kind '%s' (known: pop, bpr, lightgcn, gat, ease, content, attn)", name ? name : "(null)");
 }
 
 GATREC__OPTIONS_INIT_FN(gatrec_model_options_init, gatrec_model_options, GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_OPTIONS_INIT)
@@ -96,6 +97,7 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
                opts->version == 1   ? offsetof(gatrec_model_options, epochs)
                : opts->version == 2 ? offsetof(gatrec_model_options, feature_weight_decay)
                : opts->version == 3 ? offsetof(gatrec_model_options, lambda)
+               : opts->version == 4 ? offsetof(gatrec_model_options, inputs)
                                     : sizeof o);
         o.version = GATREC_MODEL_OPTIONS_VERSION;
     }
@@ -103,6 +105,8 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         return gatrec__error(GATREC_EINVAL, "unknown model kind %d", o.kind);
     if (o.threads < 0)
         return gatrec__error(GATREC_EINVAL, "threads must be >= 0 (0 = all cores), not %d", o.threads);
+    if (o.loss == GATREC_LOSS_DEFAULT)
+        o.loss = o.kind == GATREC_MODEL_ATTN ? GATREC_LOSS_SOFTMAX : GATREC_LOSS_BPR;
     if (o.loss != GATREC_LOSS_BPR && o.loss != GATREC_LOSS_SOFTMAX)
         return gatrec__error(GATREC_EINVAL, "unknown loss %d (a gatrec_loss)", o.loss);
     if (!(o.temperature >= 0 && o.temperature <= 100) || !(o.uniformity >= 0 && o.uniformity <= 1000) ||

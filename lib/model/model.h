@@ -57,6 +57,7 @@ extern const gatrec__model_ops gatrec__lightgcn_ops;
 extern const gatrec__model_ops gatrec__gat_ops;
 extern const gatrec__model_ops gatrec__ease_ops;
 extern const gatrec__model_ops gatrec__content_ops;
+extern const gatrec__model_ops gatrec__attn_ops;
 
 /* fold_user of the kinds that score a user from their rated items alone (popularity, EASE). */
 int gatrec__fold_user_by_ratings(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,

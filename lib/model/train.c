@@ -521,7 +521,7 @@ static int resolve(loop *L, const gatrec_model *m, const gatrec_graph *g, const 
     if (!o->batch_size)
         o->batch_size = t->default_batch;
     if (!o->patience) /* validation NDCG moves by +-0.01 between epochs: give it time */
-        o->patience = o->validation ? 50 : 15;
+        o->patience = o->validation ? (t->default_patience ? t->default_patience : 50) : 15;
     if (!o->lr_patience)
         o->lr_patience = 5;
     if (o->lr_factor == 0)

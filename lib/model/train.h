@@ -33,6 +33,7 @@ typedef struct gatrec__trainer {
     float default_lr, default_cos, default_wd;
     size_t default_batch;
     int default_negatives;
+    int default_patience;         /* with a validation graph; 0: 50 */
 } gatrec__trainer;
 
 int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t);
@@ -58,5 +59,15 @@ float *gatrec__gat_probe_params(gatrec__gat_probe *p, float **grad, size_t *n, c
 int gatrec__gat_probe_forward(gatrec__gat_probe *p, int train, uint64_t step, const float **emb, size_t *dim);
 int gatrec__gat_probe_backward(gatrec__gat_probe *p, const float *demb);
 void gatrec__gat_probe_free(gatrec__gat_probe *p);
+
+/* The attn network alone (attn.c), likewise; alpha: the attention of every training edge. */
+typedef struct gatrec__attn_probe gatrec__attn_probe;
+int gatrec__attn_probe_new(const gatrec_graph *g, const gatrec_model_options *o, gatrec__attn_probe **out);
+float *gatrec__attn_probe_params(gatrec__attn_probe *p, float **grad, size_t *n, const gatrec__tensor **tensors,
+                                 size_t *ntensors);
+int gatrec__attn_probe_forward(gatrec__attn_probe *p, int train, uint64_t step, const float **emb, size_t *dim);
+const float *gatrec__attn_probe_alpha(gatrec__attn_probe *p, size_t *m);
+int gatrec__attn_probe_backward(gatrec__attn_probe *p, const float *demb);
+void gatrec__attn_probe_free(gatrec__attn_probe *p);
 
 #endif

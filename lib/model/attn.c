@@ -1,0 +1,788 @@
+/* attn: graph attention on ID + text features, shaped like LightGCN (docs/model.md).
+ *
+ * Nodes are users (0..nu) then items (nu..nu+ni); every training rating is an edge each way,
+ * with the rating as its attribute; no self loops. With T the text features of a node and
+ * W_user / W_item one linear map per node type:
+ *     H0[v]   = ID[v] + W_type(v) T[v]                        (layer 0; either part may be off)
+ *     e_ts    = att . LeakyReLU(P_src H0[s] + P_dst H0[t] + r_ts w_edge)
+ *     alpha   = softmax over the sources s of t of e_ts        (kernels: attn_weights)
+ *     w_ts    = alpha_ts sqrt(deg t / deg s)                    (= 1 / sqrt(deg t deg s) when uniform)
+ *     H_{l+1} = W H_l, l = 0 .. L-1                             (kernels: propagate)
+ *     out     = mean of H_0 .. H_L
+ * The attention is computed once per step from layer 0 and shared by the layers. With att = 0
+ * every alpha is 1 / deg t, so an untrained model is LightGCN on ID + text. Scores are the dot
+ * products of the outputs; with the softmax loss, of unit outputs (cosines). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edges.h"
+#include "train.h"
+
+#define ATTN_FORMAT 1
+#define MAX_PROP 8
+
+struct gatrec__attn_probe {
+    const gatrec__kernels *K;
+    int threads, flags, use_id, use_text, unit;
+    size_t nu, ni, d, f, ha, L;
+    float slope, id_dropout;
+    uint64_t seed;
+    /* theta: [ID table][W_user][W_item][P_src][P_dst][w_edge][att] (absent parts have length 0) */
+    size_t o_id, o_wu, o_wi, o_ps, o_pd, o_we, o_att, nparams;
+    float *theta, *grad;
+    gatrec__tensor tensors[7];
+    size_t ntensors;
+    const float *feat; /* (nu + ni) x f, the caller's (training only) */
+    /* the training graph and its activations */
+    gatrec__edge_store es;
+    float *scale;      /* per edge: sqrt(deg t / deg s) */
+    float *H;          /* (L + 1) x N x d */
+    float *emb;        /* N x d */
+    float *XS, *XD;    /* N x ha: P_src H0, P_dst H0 */
+    float *alpha, *w;  /* per edge */
+    float *dA, *dB, *dH0, *dw, *dXS, *dXD, *work;
+    unsigned char *drop; /* N: the node's ID is dropped in this step */
+    /* serving: H_0 .. H_{L-1} of every item, H_0 of every user (folded nodes appended) */
+    float *istate, *ustate;
+    size_t icap, ucap;
+    float *umean, *imean; /* mean text of users / items: a new node's default */
+};
+typedef struct gatrec__attn_probe attn;
+
+static float *PRM(const attn *A, size_t off)
+{
+    return A->theta + off;
+}
+
+static int has_attention(const attn *A)
+{
+    return !(A->flags & GATREC_ATTN_UNIFORM);
+}
+
+static float leaky(float x, float slope)
+{
+    return x > 0 ? x : slope * x;
+}
+
+/* ---- configuration and layout ---- */
+
+static int configure(attn *A, const gatrec_model_options *o, size_t f)
+{
+    int inputs = o->inputs ? o->inputs : f ? GATREC_INPUTS_ID_TEXT : GATREC_INPUTS_ID;
+    A->threads = o->threads;
+    A->flags = o->attn_flags;
+    A->d = o->dim ? o->dim : 256;
+    A->ha = o->attention_dim ? o->attention_dim : 16;
+    A->L = o->propagation ? (size_t)o->propagation : 2;
+    A->slope = o->attention_slope ? o->attention_slope : 0.2f;
+    A->id_dropout = o->id_dropout < 0 ? 0.0f : o->id_dropout;
+    A->seed = o->seed;
+    A->unit = o->loss == GATREC_LOSS_SOFTMAX;
+    A->f = f;
+    if (!(A->K = gatrec__kernels_get(o->kernels)))
+        return GATREC_EINVAL;
+    if (inputs < GATREC_INPUTS_ID_TEXT || inputs > GATREC_INPUTS_TEXT)
+        return gatrec__error(GATREC_EINVAL, "attn: inputs must be a gatrec_inputs, not %d", inputs);
+    A->use_id = inputs != GATREC_INPUTS_TEXT;
+    A->use_text = inputs != GATREC_INPUTS_ID;
+    if (A->use_text && !f)
+        return gatrec__error(GATREC_EINVAL, "attn: inputs %s need text features (gatrec_model_options.features, "
+                             "e.g. from gatrec_features_from_profiles)", inputs == GATREC_INPUTS_TEXT ? "text" : "id+text");
+    if (o->propagation < 0 || o->propagation > MAX_PROP)
+        return gatrec__error(GATREC_EINVAL, "attn: propagation layers must be 0 to %d, not %d", MAX_PROP, o->propagation);
+    if (A->d > 4096 || A->ha > 1024)
+        return gatrec__error(GATREC_EINVAL, "attn: dim must be at most 4096 and attention_dim at most 1024");
+    if (!(A->id_dropout >= 0 && A->id_dropout < 1) || !isfinite(A->slope))
+        return gatrec__error(GATREC_EINVAL, "attn: id_dropout must be in [0, 1) and the attention slope finite");
+    if (A->flags & ~(GATREC_ATTN_UNIFORM | GATREC_ATTN_NO_EDGE_ATTR))
+        return gatrec__error(GATREC_EINVAL, "attn: unknown flags 0x%x", (unsigned)A->flags);
+    return GATREC_OK;
+}
+
+static void add(attn *A, size_t *off, const char *name, size_t len)
+{
+    *off = A->nparams;
+    A->tensors[A->ntensors++] = (gatrec__tensor){name, A->nparams, len};
+    A->nparams += len;
+}
+
+/* The ID table comes first (the trainer gives it its own weight decay). */
+static void layout(attn *A)
+{
+    size_t N = A->nu + A->ni, d = A->d, ha = has_attention(A) ? A->ha : 0, t = A->use_text ? d * A->f : 0;
+    A->nparams = A->ntensors = 0;
+    add(A, &A->o_id, "ID embeddings", A->use_id ? N * d : 0);
+    add(A, &A->o_wu, "W_user (text map)", t);
+    add(A, &A->o_wi, "W_item (text map)", t);
+    add(A, &A->o_ps, "P_source (attention)", ha * d);
+    add(A, &A->o_pd, "P_target (attention)", ha * d);
+    add(A, &A->o_we, "w_edge (attention)", A->flags & GATREC_ATTN_NO_EDGE_ATTR ? 0 : ha);
+    add(A, &A->o_att, "att (attention)", ha);
+}
+
+static const float *edge_weights_param(const attn *A)
+{
+    return A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : PRM(A, A->o_we);
+}
+
+/* Degree-based edge scale of the training graph: sqrt(deg t / deg s). */
+static void edge_scales(attn *A)
+{
+    const gatrec__edges *E = &A->es.E;
+    for (size_t t = 0; t < E->n; t++) {
+        double dt = (double)(E->off[t + 1] - E->off[t]);
+        for (size_t e = E->off[t]; e < E->off[t + 1]; e++) {
+            size_t s = (size_t)E->src[e];
+            double ds = (double)(E->soff[s + 1] - E->soff[s]);
+            A->scale[e] = (float)sqrt(dt / ds);
+        }
+    }
+}
+
+static int alloc_training(attn *A)
+{
+    size_t N = A->nu + A->ni, d = A->d, m = A->es.E.m, ha = A->ha;
+    A->scale = gatrec__malloc_array(m + 1, sizeof(float));
+    A->H = gatrec__malloc_array((A->L + 1) * N * d + 1, sizeof(float));
+    A->emb = gatrec__malloc_array(N * d + 1, sizeof(float));
+    A->XS = gatrec__malloc_array(N * ha + 1, sizeof(float));
+    A->XD = gatrec__malloc_array(N * ha + 1, sizeof(float));
+    A->alpha = gatrec__malloc_array(m + 1, sizeof(float));
+    A->w = gatrec__malloc_array(m + 1, sizeof(float));
+    A->dA = gatrec__malloc_array(N * d + 1, sizeof(float));
+    A->dB = gatrec__malloc_array(N * d + 1, sizeof(float));
+    A->dH0 = gatrec__malloc_array(N * d + 1, sizeof(float));
+    A->dw = gatrec__malloc_array(m + 1, sizeof(float));
+    A->dXS = gatrec__malloc_array(N * ha + 1, sizeof(float));
+    A->dXD = gatrec__malloc_array(N * ha + 1, sizeof(float));
+    A->work = gatrec__malloc_array(m + 1, sizeof(float));
+    A->drop = gatrec__calloc(N + 1, 1);
+    if (!A->scale || !A->H || !A->emb || !A->XS || !A->XD || !A->alpha || !A->w || !A->dA || !A->dB || !A->dH0 ||
+        !A->dw || !A->dXS || !A->dXD || !A->work || !A->drop)
+        return GATREC_ENOMEM;
+    edge_scales(A);
+    return GATREC_OK;
+}
+
+static void free_training(attn *A)
+{
+    float **bufs[] = {&A->scale, &A->H, &A->emb, &A->XS, &A->XD, &A->alpha, &A->w, &A->dA, &A->dB, &A->dH0, &A->dw,
+                      &A->dXS, &A->dXD, &A->work, &A->grad};
+    for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) {
+        free(*bufs[k]);
+        *bufs[k] = NULL;
+    }
+    free(A->drop);
+    A->drop = NULL;
+    gatrec__edges_free(&A->es);
+}
+
+/* ---- the network ---- */
+
+/* H0 = ID (unless dropped) + W_type T. */
+static int layer0(attn *A, float *H0)
+{
+    size_t nu = A->nu, ni = A->ni, d = A->d, f = A->f;
+    int rc;
+    if (A->use_text) {
+        if ((rc = A->K->linear(A->threads, nu, f, d, A->feat, PRM(A, A->o_wu), NULL, H0)) ||
+            (rc = A->K->linear(A->threads, ni, f, d, A->feat + nu * f, PRM(A, A->o_wi), NULL, H0 + nu * d)))
+            return rc;
+    } else {
+        memset(H0, 0, (nu + ni) * d * sizeof *H0);
+    }
+    for (size_t v = 0; A->use_id && v < nu + ni; v++) {
+        const float *id = PRM(A, A->o_id) + v * d;
+        float *h = H0 + v * d;
+        if (!A->drop[v])
+            for (size_t k = 0; k < d; k++)
+                h[k] += id[k];
+    }
+    return GATREC_OK;
+}
+
+/* The edge weights of the training graph from layer 0. */
+static int edge_weights(attn *A, const float *H0)
+{
+    const gatrec__edges *E = &A->es.E;
+    size_t N = A->nu + A->ni;
+    int rc;
+    if (!has_attention(A)) {
+        for (size_t e = 0; e < E->m; e++) { /* alpha = 1 / deg t */
+            size_t t = (size_t)E->dst[e];
+            A->alpha[e] = 1.0f / (float)(E->off[t + 1] - E->off[t]);
+            A->w[e] = A->alpha[e] * A->scale[e];
+        }
+        return GATREC_OK;
+    }
+    if ((rc = A->K->linear(A->threads, N, A->d, A->ha, H0, PRM(A, A->o_ps), NULL, A->XS)) ||
+        (rc = A->K->linear(A->threads, N, A->d, A->ha, H0, PRM(A, A->o_pd), NULL, A->XD)) ||
+        (rc = A->K->attn_weights(A->threads, E, A->ha, A->slope, A->XS, A->XD, edge_weights_param(A),
+                                 PRM(A, A->o_att), A->alpha)))
+        return rc;
+    for (size_t e = 0; e < E->m; e++)
+        A->w[e] = A->alpha[e] * A->scale[e];
+    return GATREC_OK;
+}
+
+static int attn_forward(void *ctx, int train, uint64_t step)
+{
+    attn *A = ctx;
+    size_t N = A->nu + A->ni, nd = N * A->d;
+    float s = 1.0f / (float)(A->L + 1);
+    int rc;
+    for (size_t v = 0; v < N; v++) /* ID dropout: a fresh, seeded draw per step and node */
+        A->drop[v] = train && A->id_dropout > 0 &&
+                     (double)(gatrec__rng_u64(A->seed, 40, step * N + v) >> 11) * 0x1p-53 < A->id_dropout;
+    if ((rc = layer0(A, A->H)) || (rc = edge_weights(A, A->H)))
+        return rc;
+    for (size_t l = 0; l < A->L; l++)
+        if ((rc = A->K->propagate(A->threads, &A->es.E, A->d, A->w, A->H + l * nd, A->H + (l + 1) * nd)))
+            return rc;
+    for (size_t k = 0; k < nd; k++) {
+        float acc = 0;
+        for (size_t l = 0; l <= A->L; l++)
+            acc += A->H[l * nd + k];
+        A->emb[k] = acc * s;
+    }
+    return GATREC_OK;
+}
+
+static int attn_backward(void *ctx, const float *demb)
+{
+    attn *A = ctx;
+    const gatrec__edges *E = &A->es.E;
+    size_t N = A->nu + A->ni, nd = N * A->d, d = A->d, f = A->f;
+    float s = 1.0f / (float)(A->L + 1), *cur = A->dA, *nxt = A->dB;
+    int rc, att = has_attention(A);
+    /* dH_L = s demb; dH_l = s demb + W^T dH_{l+1}; dw = sum over layers of dH_{l+1}[t] . H_l[s] */
+    for (size_t k = 0; k < nd; k++)
+        cur[k] = s * demb[k];
+    if (att)
+        memset(A->dw, 0, E->m * sizeof *A->dw);
+    for (size_t l = A->L; l-- > 0;) {
+        for (size_t k = 0; k < nd; k++)
+            nxt[k] = s * demb[k];
+        if ((rc = A->K->propagate_backward(A->threads, E, d, A->w, A->H + l * nd, cur, nxt, att ? A->dw : NULL)))
+            return rc;
+        float *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    memcpy(A->dH0, cur, nd * sizeof *A->dH0);
+    if (att && A->L > 0) {
+        for (size_t e = 0; e < E->m; e++)
+            A->dw[e] *= A->scale[e]; /* d/d alpha */
+        float *dwe = A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : A->grad + A->o_we;
+        if ((rc = A->K->attn_weights_backward(A->threads, E, A->ha, A->slope, A->XS, A->XD, edge_weights_param(A),
+                                              PRM(A, A->o_att), A->alpha, A->dw, A->dXS, A->dXD, dwe,
+                                              A->grad + A->o_att, A->work)) ||
+            (rc = A->K->linear_backward(A->threads, N, d, A->ha, A->H, PRM(A, A->o_ps), A->dXS, A->dH0,
+                                        A->grad + A->o_ps, NULL)) ||
+            (rc = A->K->linear_backward(A->threads, N, d, A->ha, A->H, PRM(A, A->o_pd), A->dXD, A->dH0,
+                                        A->grad + A->o_pd, NULL)))
+            return rc;
+    }
+    for (size_t v = 0; A->use_id && v < N; v++)
+        if (!A->drop[v]) {
+            float *g = A->grad + A->o_id + v * d;
+            const float *dh = A->dH0 + v * d;
+            for (size_t k = 0; k < d; k++)
+                g[k] += dh[k];
+        }
+    if (A->use_text &&
+        ((rc = A->K->linear_backward(A->threads, A->nu, f, d, A->feat, PRM(A, A->o_wu), A->dH0, NULL,
+                                     A->grad + A->o_wu, NULL)) ||
+         (rc = A->K->linear_backward(A->threads, A->ni, f, d, A->feat + A->nu * f, PRM(A, A->o_wi), A->dH0 + A->nu * d,
+                                     NULL, A->grad + A->o_wi, NULL))))
+        return rc;
+    return GATREC_OK;
+}
+
+/* ---- serving state ---- */
+
+static int grow(float **a, size_t rows, size_t width)
+{
+    float *p = realloc(*a, (rows * width + 1) * sizeof *p);
+    if (!p)
+        return GATREC_ENOMEM;
+    *a = p;
+    return GATREC_OK;
+}
+
+/* The item rows of H_0 .. H_{L-1} and the user rows of H_0 from the last (eval) forward. */
+static int keep_states(attn *A)
+{
+    size_t nu = A->nu, ni = A->ni, d = A->d, nd = (nu + ni) * d, Lk = A->L ? A->L : 1;
+    A->ucap = nu + 16;
+    A->icap = ni + 16;
+    if (grow(&A->ustate, A->ucap, d) || grow(&A->istate, A->icap * Lk, d))
+        return GATREC_ENOMEM;
+    memcpy(A->ustate, A->H, nu * d * sizeof *A->ustate);
+    for (size_t l = 0; l < Lk; l++)
+        memcpy(A->istate + l * A->icap * d, A->H + (l < A->L ? l : 0) * nd + nu * d, ni * d * sizeof *A->istate);
+    return GATREC_OK;
+}
+
+/* Grow the per-layer item states to cap rows (the layer blocks move). */
+static int grow_items(attn *A, size_t cap)
+{
+    size_t d = A->d, Lk = A->L ? A->L : 1;
+    float *p = gatrec__malloc_array(cap * Lk * d + 1, sizeof *p);
+    if (!p)
+        return GATREC_ENOMEM;
+    for (size_t l = 0; l < Lk; l++)
+        memcpy(p + l * cap * d, A->istate + l * A->icap * d, A->icap * d * sizeof *p);
+    free(A->istate);
+    A->istate = p;
+    A->icap = cap;
+    return GATREC_OK;
+}
+
+static float *istate(const attn *A, size_t l, size_t i)
+{
+    return A->istate + (l * A->icap + i) * A->d;
+}
+
+static void unit(float *v, size_t d)
+{
+    double s = 0;
+    for (size_t k = 0; k < d; k++)
+        s += (double)v[k] * v[k];
+    if (s > 1e-24)
+        for (size_t k = 0; k < d; k++)
+            v[k] = (float)(v[k] / sqrt(s));
+}
+
+/* A node's layer-0 text part: W_type features (or the mean text of its type). */
+static int text_part(const attn *A, const float *W, const float *features, const float *mean, float *h)
+{
+    memset(h, 0, A->d * sizeof *h);
+    if (!A->use_text)
+        return GATREC_OK;
+    return A->K->linear(1, 1, A->f, A->d, features ? features : mean, W, NULL, h);
+}
+
+/* The attention of a user (layer 0 h0, degree n) over the items it rated: weights[n] (alpha). */
+static int user_alpha(const gatrec_model *m, const float *h0, const int32_t *items, const float *ratings, size_t n,
+                      float *alpha)
+{
+    const attn *A = m->impl;
+    size_t ha = A->ha;
+    float *xd, *xs;
+    double mx = -INFINITY, sum = 0;
+    int rc = GATREC_OK;
+    if (!has_attention(A)) {
+        for (size_t j = 0; j < n; j++)
+            alpha[j] = 1.0f / (float)n;
+        return GATREC_OK;
+    }
+    if (!(xd = gatrec__malloc_array(2 * ha, sizeof *xd)))
+        return GATREC_ENOMEM;
+    xs = xd + ha;
+    if ((rc = A->K->linear(1, 1, A->d, ha, h0, PRM(A, A->o_pd), NULL, xd)))
+        goto done;
+    for (size_t j = 0; j < n; j++) {
+        const float *we = edge_weights_param(A), *att = PRM(A, A->o_att);
+        double e = 0;
+        if ((rc = A->K->linear(1, 1, A->d, ha, istate(A, 0, (size_t)items[j]), PRM(A, A->o_ps), NULL, xs)))
+            goto done;
+        for (size_t c = 0; c < ha; c++)
+            e += (double)att[c] * leaky(xs[c] + xd[c] + (we ? ratings[j] * we[c] : 0.0f), A->slope);
+        alpha[j] = (float)e;
+        mx = e > mx ? e : mx;
+    }
+    for (size_t j = 0; j < n; j++)
+        sum += exp(alpha[j] - mx);
+    for (size_t j = 0; j < n; j++)
+        alpha[j] = (float)(exp(alpha[j] - mx) / sum);
+done:
+    free(xd);
+    return rc;
+}
+
+/* A user's output from its layer 0 and rated items: the item states stand as they were trained. */
+static int user_output(gatrec_model *m, const float *h0, const int32_t *items, const float *ratings, size_t n,
+                       float *emb)
+{
+    attn *A = m->impl;
+    size_t d = A->d;
+    float *alpha = gatrec__malloc_array(n + 1, sizeof *alpha), *h = gatrec__malloc_array(d, sizeof *h);
+    int rc = GATREC_OK;
+    if (!alpha || !h) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    if (n && (rc = user_alpha(m, h0, items, ratings, n, alpha)))
+        goto done;
+    memcpy(emb, h0, d * sizeof *emb);
+    /* H_{l+1}[u] = sum over rated items of w_ui H_l[i]; an item's degree is its training ratings
+     * (at least 1: a new item has no neighbours to be scaled by) */
+    for (size_t l = 0; l < A->L; l++) {
+        memset(h, 0, d * sizeof *h);
+        for (size_t j = 0; j < n; j++) {
+            size_t i = (size_t)items[j];
+            double di = i < A->ni && m->item_ratings[i] ? (double)m->item_ratings[i] : 1.0;
+            float w = alpha[j] * (float)sqrt((double)n / di);
+            const float *x = istate(A, l, i);
+            if (l > 0 && i >= A->ni)
+                continue; /* a folded item has no propagated layers */
+            for (size_t k = 0; k < d; k++)
+                h[k] += w * x[k];
+        }
+        for (size_t k = 0; k < d; k++)
+            emb[k] += h[k];
+    }
+    for (size_t k = 0; k < d; k++)
+        emb[k] /= (float)(A->L + 1);
+    if (A->unit)
+        unit(emb, d);
+done:
+    free(alpha);
+    free(h);
+    return rc;
+}
+
+static int attn_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n, const float *features,
+                          float *emb)
+{
+    attn *A = m->impl;
+    size_t u = m->users.count;
+    int rc;
+    if (u + 1 > A->ucap) {
+        if (grow(&A->ustate, 2 * A->ucap, A->d))
+            return GATREC_ENOMEM;
+        A->ucap *= 2;
+    }
+    if ((rc = text_part(A, PRM(A, A->o_wu), features, A->umean, A->ustate + u * A->d)))
+        return rc;
+    return user_output(m, A->ustate + u * A->d, items, ratings, n, emb);
+}
+
+static int attn_fold_item(gatrec_model *m, const float *features, float *emb)
+{
+    attn *A = m->impl;
+    size_t i = m->items.count, d = A->d;
+    int rc;
+    if (!A->use_text)
+        return gatrec__error(GATREC_EUNSUPPORTED, "an attn model without text features cannot fold in a new item: "
+                             "nothing describes it (train with features)");
+    if (i + 1 > A->icap && (rc = grow_items(A, 2 * A->icap)))
+        return rc;
+    if ((rc = text_part(A, PRM(A, A->o_wi), features, A->imean, istate(A, 0, i))))
+        return rc;
+    for (size_t l = 1; l < A->L; l++)
+        memset(istate(A, l, i), 0, d * sizeof(float));
+    for (size_t k = 0; k < d; k++) /* no ratings: no propagated layers */
+        emb[k] = istate(A, 0, i)[k] / (float)(A->L + 1);
+    if (A->unit)
+        unit(emb, d);
+    return GATREC_OK;
+}
+
+static int attn_attention(const gatrec_model *m, int32_t user, float *weights)
+{
+    const attn *A = m->impl;
+    const gatrec__csr *s = &m->seen;
+    size_t n = s->off[user + 1] - s->off[user];
+    return n ? user_alpha(m, A->ustate + (size_t)user * A->d, s->col + s->off[user], s->val + s->off[user], n, weights)
+             : GATREC_OK;
+}
+
+static size_t attn_feature_dim(const gatrec_model *m)
+{
+    const attn *A = m->impl;
+    return A->use_text ? A->f : 0;
+}
+
+/* Without text, an item without training ratings has nothing to be scored by: it ranks last. */
+static void attn_score_all(const gatrec_model *m, int32_t user, float *scores)
+{
+    const attn *A = m->impl;
+    gatrec__emb_score_all(m, user, scores);
+    if (!A->use_text)
+        for (size_t i = 0; i < m->items.count; i++)
+            if (!m->item_ratings[i])
+                scores[i] = -INFINITY;
+}
+
+/* ---- training ---- */
+
+static void destroy(attn *A)
+{
+    if (!A)
+        return;
+    free_training(A);
+    free(A->theta);
+    free(A->istate);
+    free(A->ustate);
+    free(A->umean);
+    free(A->imean);
+    free(A);
+}
+
+static void attn_free(gatrec_model *m)
+{
+    destroy(m->impl);
+    m->impl = NULL;
+}
+
+static void init_params(attn *A, const gatrec_graph *g)
+{
+    size_t N = A->nu + A->ni, d = A->d;
+    memset(A->theta, 0, A->nparams * sizeof *A->theta);
+    if (A->use_id) {
+        gatrec__init_normal(PRM(A, A->o_id), N * d, 0.1f, A->seed, 0);
+        for (size_t v = 0; v < N; v++) { /* a node without ratings never trains its ID: keep it silent */
+            const gatrec__csr *c = v < A->nu ? &g->by_user : &g->by_item;
+            size_t r = v < A->nu ? v : v - A->nu;
+            if (c->off[r + 1] == c->off[r])
+                memset(PRM(A, A->o_id) + v * d, 0, d * sizeof(float));
+        }
+    }
+    if (A->use_text) {
+        gatrec__init_glorot(PRM(A, A->o_wu), d, A->f, A->seed, 1);
+        gatrec__init_glorot(PRM(A, A->o_wi), d, A->f, A->seed, 2);
+    }
+    if (has_attention(A)) { /* att = 0: every node starts with uniform attention (LightGCN) */
+        gatrec__init_glorot(PRM(A, A->o_ps), A->ha, d, A->seed, 3);
+        gatrec__init_glorot(PRM(A, A->o_pd), A->ha, d, A->seed, 4);
+        if (!(A->flags & GATREC_ATTN_NO_EDGE_ATTR))
+            gatrec__init_normal(PRM(A, A->o_we), A->ha, 0.1f, A->seed, 5);
+    }
+}
+
+static int mean_text(attn *A, const float *feat)
+{
+    size_t f = A->f;
+    A->umean = gatrec__calloc(f + 1, sizeof *A->umean);
+    A->imean = gatrec__calloc(f + 1, sizeof *A->imean);
+    if (!A->umean || !A->imean)
+        return GATREC_ENOMEM;
+    for (size_t v = 0; feat && v < A->nu + A->ni; v++) {
+        float *mean = v < A->nu ? A->umean : A->imean;
+        float n = (float)(v < A->nu ? A->nu : A->ni);
+        for (size_t k = 0; k < f; k++)
+            mean[k] += feat[v * f + k] / n;
+    }
+    return GATREC_OK;
+}
+
+/* Everything before the first forward: shared by training and the probe. */
+static int setup(attn *A, const gatrec_graph *g, const gatrec_model_options *o)
+{
+    size_t N = g->users.count + g->items.count, f = o->features ? o->feature_dim : 0;
+    int rc;
+    if (o->features && !o->feature_dim)
+        return gatrec__error(GATREC_EINVAL, "attn: features given with feature_dim 0");
+    if ((rc = configure(A, o, f)))
+        return rc;
+    A->nu = g->users.count;
+    A->ni = g->items.count;
+    if (A->use_text) {
+        for (size_t k = 0; k < N * f; k++)
+            if (!isfinite(o->features[k]))
+                return gatrec__error(GATREC_EINVAL, "input feature %zu of node %zu is not a finite number", k % f + 1,
+                                     k / f);
+        A->feat = o->features;
+    }
+    layout(A);
+    if ((rc = gatrec__edges_build(&A->es, A->nu, A->ni, &g->by_user, &g->by_item, 0)) || (rc = alloc_training(A)))
+        return rc;
+    if (!(A->theta = gatrec__malloc_array(A->nparams + 1, sizeof *A->theta)) ||
+        !(A->grad = gatrec__malloc_array(A->nparams + 1, sizeof *A->grad)))
+        return GATREC_ENOMEM;
+    init_params(A, g);
+    return mean_text(A, A->use_text ? o->features : NULL);
+}
+
+static int attn_train(gatrec_model *m, const gatrec_graph *g)
+{
+    gatrec__trainer t = {0};
+    attn *A = gatrec__calloc(1, sizeof *A);
+    int rc;
+    if (!A)
+        return GATREC_ENOMEM;
+    m->impl = A;
+    if ((rc = setup(A, g, &m->opts)))
+        return rc;
+    t.ctx = A;
+    t.nparams = A->nparams;
+    t.theta = A->theta;
+    t.grad = A->grad;
+    t.tensors = A->tensors;
+    t.ntensors = A->ntensors;
+    t.feature_len = A->use_id ? (A->nu + A->ni) * A->d : 0; /* the ID table: feature_weight_decay */
+    t.dim = A->d;
+    t.emb = A->emb;
+    t.forward = attn_forward;
+    t.backward = attn_backward;
+    t.default_epochs = 200;
+    t.default_lr = 5e-3f;
+    t.default_wd = 0.0f;
+    t.default_batch = 4096;
+    t.default_patience = 10; /* the softmax overfits within tens of epochs */
+    if ((rc = gatrec__train(m, g, &t)) || (rc = keep_states(A)))
+        return rc;
+    A->feat = NULL; /* the caller's */
+    free_training(A);
+    return GATREC_OK;
+}
+
+/* ---- persistence: the parameters fold-in needs and the serving states (no ID table) ---- */
+
+static int attn_save(const gatrec_model *m, gatrec__buf *b)
+{
+    const attn *A = m->impl;
+    size_t nu = m->users.count, ni = m->items.count, Lk = A->L ? A->L : 1, skip = A->o_wu;
+    int rc = GATREC_OK;
+#define PUT(call) \
+    if (!rc)      \
+    rc = (call)
+    PUT(gatrec__buf_put_u32(b, ATTN_FORMAT));
+    PUT(gatrec__buf_put_str(b, A->K->name));
+    PUT(gatrec__buf_put_u32(b, (uint32_t)(A->flags | A->use_id << 8 | A->use_text << 9 | A->unit << 10)));
+    PUT(gatrec__buf_put_u64(b, A->d));
+    PUT(gatrec__buf_put_u64(b, A->f));
+    PUT(gatrec__buf_put_u64(b, A->ha));
+    PUT(gatrec__buf_put_u64(b, A->L));
+    PUT(gatrec__buf_put_f32s(b, &A->slope, 1));
+    PUT(gatrec__buf_put_u64(b, A->nu));
+    PUT(gatrec__buf_put_u64(b, A->ni));
+    PUT(gatrec__buf_put_u64(b, A->nparams - skip));
+    PUT(gatrec__buf_put_f32s(b, A->theta + skip, A->nparams - skip));
+    PUT(gatrec__buf_put_f32s(b, A->umean, A->f));
+    PUT(gatrec__buf_put_f32s(b, A->imean, A->f));
+    PUT(gatrec__buf_put_f32s(b, A->ustate, nu * A->d));
+    for (size_t l = 0; l < Lk; l++)
+        PUT(gatrec__buf_put_f32s(b, istate(A, l, 0), ni * A->d));
+    PUT(gatrec__emb_save(m, b));
+#undef PUT
+    return rc;
+}
+
+static int attn_load(gatrec_model *m, gatrec__reader *r)
+{
+    attn *A = gatrec__calloc(1, sizeof *A);
+    char *kname = NULL;
+    size_t nu = m->users.count, ni = m->items.count, Lk;
+    uint32_t bits;
+    uint64_t nparams;
+    int rc = GATREC_EFORMAT;
+    if (!A)
+        return GATREC_ENOMEM;
+    m->impl = A;
+    if (gatrec__read_u32(r) != ATTN_FORMAT || !(kname = gatrec__read_str(r)))
+        goto done;
+    bits = gatrec__read_u32(r);
+    A->flags = (int)(bits & 0xff);
+    A->use_id = (bits >> 8) & 1;
+    A->use_text = (bits >> 9) & 1;
+    A->unit = (bits >> 10) & 1;
+    A->d = (size_t)gatrec__read_u64(r);
+    A->f = (size_t)gatrec__read_u64(r);
+    A->ha = (size_t)gatrec__read_u64(r);
+    A->L = (size_t)gatrec__read_u64(r);
+    if (gatrec__read_f32s(r, &A->slope, 1))
+        goto done;
+    A->nu = (size_t)gatrec__read_u64(r);
+    A->ni = (size_t)gatrec__read_u64(r);
+    nparams = gatrec__read_u64(r);
+    if (r->bad || (bits & ~0x7ffu) || (A->flags & ~(GATREC_ATTN_UNIFORM | GATREC_ATTN_NO_EDGE_ATTR)) ||
+        (!A->use_id && !A->use_text) || (A->use_text && !A->f) || A->d == 0 || A->d > 4096 || A->ha == 0 ||
+        A->ha > 1024 || A->f > 1u << 20 || A->L > MAX_PROP || A->nu > nu || A->ni > ni || !isfinite(A->slope))
+        goto done;
+    if (!(A->K = gatrec__kernels_get(getenv("GATREC_KERNELS") ? NULL : kname))) {
+        rc = GATREC_EFORMAT;
+        goto done;
+    }
+    layout(A); /* the ID table (first) is not in the file */
+    Lk = A->L ? A->L : 1;
+    if (nparams != A->nparams - A->o_wu || nparams > (uint64_t)(r->end - r->p) / 4 ||
+        (nu + Lk * ni) * A->d > (size_t)(r->end - r->p) / 4)
+        goto done;
+    A->ucap = nu + 16;
+    A->icap = ni + 16;
+    if (!(A->theta = gatrec__calloc(A->nparams + 1, sizeof *A->theta)) ||
+        !(A->umean = gatrec__calloc(A->f + 1, sizeof *A->umean)) ||
+        !(A->imean = gatrec__calloc(A->f + 1, sizeof *A->imean)) || grow(&A->ustate, A->ucap, A->d) ||
+        grow(&A->istate, A->icap * Lk, A->d)) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    if (gatrec__read_f32s(r, A->theta + A->o_wu, (size_t)nparams) || gatrec__read_f32s(r, A->umean, A->f) ||
+        gatrec__read_f32s(r, A->imean, A->f) || gatrec__read_f32s(r, A->ustate, nu * A->d))
+        goto done;
+    for (size_t l = 0; l < Lk; l++)
+        if (gatrec__read_f32s(r, istate(A, l, 0), ni * A->d))
+            goto done;
+    rc = gatrec__emb_load(m, r);
+    if (!rc && m->dim != A->d)
+        rc = GATREC_EFORMAT;
+done:
+    free(kname);
+    return rc;
+}
+
+/* ---- the probe: the network alone, for the gradient and oracle tests ---- */
+
+int gatrec__attn_probe_new(const gatrec_graph *g, const gatrec_model_options *o, gatrec__attn_probe **out)
+{
+    attn *A = gatrec__calloc(1, sizeof *A);
+    int rc;
+    if (!A)
+        return GATREC_ENOMEM;
+    if ((rc = setup(A, g, o))) {
+        destroy(A);
+        return rc;
+    }
+    *out = A;
+    return GATREC_OK;
+}
+
+float *gatrec__attn_probe_params(gatrec__attn_probe *p, float **grad, size_t *n, const gatrec__tensor **tensors,
+                                 size_t *ntensors)
+{
+    attn *A = p;
+    *grad = A->grad;
+    *n = A->nparams;
+    *tensors = A->tensors;
+    *ntensors = A->ntensors;
+    return A->theta;
+}
+
+int gatrec__attn_probe_forward(gatrec__attn_probe *p, int train, uint64_t step, const float **emb, size_t *dim)
+{
+    attn *A = p;
+    int rc = attn_forward(A, train, step);
+    *emb = A->emb;
+    *dim = A->d;
+    return rc;
+}
+
+const float *gatrec__attn_probe_alpha(gatrec__attn_probe *p, size_t *m)
+{
+    attn *A = p;
+    *m = A->es.E.m;
+    return A->alpha;
+}
+
+int gatrec__attn_probe_backward(gatrec__attn_probe *p, const float *demb)
+{
+    attn *A = p;
+    memset(A->grad, 0, A->nparams * sizeof *A->grad);
+    return attn_backward(A, demb);
+}
+
+void gatrec__attn_probe_free(gatrec__attn_probe *p)
+{
+    destroy(p);
+}
+
+const gatrec__model_ops gatrec__attn_ops = {.kind = GATREC_MODEL_ATTN,       .name = "attn",
+                                            .train = attn_train,             .score_all = attn_score_all,
+                                            .save = attn_save,               .load = attn_load,
+                                            .free = attn_free,               .fold_user = attn_fold_user,
+                                            .fold_item = attn_fold_item,     .attention = attn_attention,
+                                            .feature_dim = attn_feature_dim};
