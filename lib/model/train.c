@@ -246,45 +246,32 @@ static void unnormalise_grad(const float *n, const float *dn, float norm, size_t
         out[k] += (dn[k] - c * n[k]) * inv;
 }
 
+typedef struct masked {
+    size_t at;   /* r * nc + c */
+    float p;     /* the pair's probability of the column it masks */
+} masked;
+
 typedef struct softmax_job {
-    const loop *L;
-    size_t b0, nc, d;
-    const int32_t *cand;
-    float *S, *U, *I, *dU, *dI;
-    double *ce;
-    float inv_tau;
+    size_t nc;
+    float *E;      /* per distinct user of the batch: its logits, then exp(logit - max) in place */
+    double *mx, *z; /* per distinct user: the row's max and sum of exponentials */
 } softmax_job;
 
-/* Row q of the batch: the logits of its positive and of the candidates (the positive's own
- * column masked), turned into the gradient of the cross-entropy in place. */
-static void softmax_row(void *ctx, size_t q)
+/* One distinct user's row: the exponentials, kept in place, and their sum. */
+static void softmax_user(void *ctx, size_t r)
 {
     softmax_job *J = ctx;
-    size_t nc = J->nc, d = J->d;
-    int32_t pos = J->L->pos[J->b0 + q].i;
-    float *s = J->S + q * nc, sp = dot(J->U + q * d, J->I + q * d, d) * J->inv_tau, m = sp;
-    double z;
-    for (size_t c = 0; c < nc; c++) {
-        if (J->cand[c] == pos)
-            s[c] = -INFINITY;
+    float *s = J->E + r * J->nc, m = -INFINITY;
+    double z = 0;
+    for (size_t c = 0; c < J->nc; c++)
         m = s[c] > m ? s[c] : m;
-    }
-    double ep = exp((double)(sp - m));
-    z = ep;
-    for (size_t c = 0; c < nc; c++) { /* each exponential once: kept in the row, then normalised */
+    for (size_t c = 0; c < J->nc; c++) {
         double e = exp((double)(s[c] - m));
         s[c] = (float)e;
         z += e;
     }
-    J->ce[q] = -(double)(sp - m) + log(z);
-    /* d ce / d logit: p - 1 for the positive, p for the others; the row's d/dU and d/dI from the positive */
-    float gp = (float)(ep / z) - 1.0f, inv = (float)(1.0 / z);
-    for (size_t c = 0; c < nc; c++)
-        s[c] *= inv;
-    for (size_t k = 0; k < d; k++) {
-        J->dU[q * d + k] = gp * J->I[q * d + k];
-        J->dI[q * d + k] = gp * J->U[q * d + k];
-    }
+    J->mx[r] = m;
+    J->z[r] = z;
 }
 
 /* log of the mean over pairs a != b of exp(-2 |x_a - x_b|^2) for the unit rows of X (n x d),
@@ -307,59 +294,116 @@ static double uniformity(int threads, const float *X, size_t n, size_t d, float 
     return log(z / ((double)n * (double)(n - 1)));
 }
 
-/* The softmax loss of pairs pos[b0..b1) and its gradient into demb. */
+/* The softmax loss of pairs pos[b0..b1) and its gradient into demb.
+ *
+ * Pairs of one user share the logits of that user's row, so the logits, the exponentials and
+ * the dense products run over the batch's distinct users (a batch of 4096 pairs holds about 900),
+ * not its pairs. The pair's own normaliser differs from its user's only by its positive: the
+ * positive's candidate columns are masked and its logit added, Z_pair = Z_u - masked + e^s_pos.
+ * The gradient of the logits summed over a user's pairs is then E_u (sum of 1/Z_pair) minus each
+ * pair's masked columns, and each pair adds its positive's part. */
 static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce_out, double *unif_out)
 {
     gatrec__trainer *t = L->t;
-    size_t d = t->dim, nu = L->g->users.count, B = b1 - b0, N = (size_t)L->o.negatives;
+    size_t d = t->dim, nu = L->g->users.count, B = b1 - b0, N = (size_t)L->o.negatives, nd = 0;
     size_t nc = N ? N : L->nknown;
-    float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity;
+    float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity, scale = inv_tau / (float)B;
     int32_t *cand = N ? gatrec__malloc_array(N, sizeof *cand) : L->known;
+    int32_t *slot = gatrec__malloc_array(nu, sizeof *slot), *users = gatrec__malloc_array(B, sizeof *users);
     float *U = gatrec__malloc_array(B * d, sizeof(float)), *I = gatrec__malloc_array(B * d, sizeof(float));
     float *C = gatrec__malloc_array(nc * d, sizeof(float)), *S = gatrec__malloc_array(B * nc, sizeof(float));
-    float *dU = gatrec__malloc_array(B * d, sizeof(float)), *dI = gatrec__malloc_array(B * d, sizeof(float));
+    float *dU = gatrec__calloc(B * d, sizeof(float)), *dI = gatrec__malloc_array(B * d, sizeof(float));
     float *dC = gatrec__malloc_array(nc * d, sizeof(float));
     float *nU = gatrec__malloc_array(B, sizeof(float)), *nI = gatrec__malloc_array(B, sizeof(float));
     float *nC = gatrec__malloc_array(nc, sizeof(float)), *G = w > 0 ? gatrec__malloc_array(B * B, sizeof(float)) : NULL;
-    double *ce = gatrec__malloc_array(B, sizeof(double)), sum = 0, unif = 0;
+    float *Up = w > 0 ? gatrec__malloc_array(B * d, sizeof(float)) : NULL;
+    float *dUp = w > 0 ? gatrec__calloc(B * d, sizeof(float)) : NULL;
+    double *mx = gatrec__malloc_array(B, sizeof(double)), *z = gatrec__malloc_array(B, sizeof(double));
+    double *wsum = gatrec__calloc(B, sizeof(double)), sum = 0, unif = 0;
+    size_t nmask = 0, capmask = B + 1;
+    masked *mask = gatrec__malloc_array(capmask, sizeof *mask);
     int rc = GATREC_OK;
-    if (!cand || !U || !I || !C || !S || !dU || !dI || !dC || !nU || !nI || !nC || !ce || (w > 0 && !G)) {
+    if (!cand || !slot || !users || !U || !I || !C || !S || !dU || !dI || !dC || !nU || !nI || !nC || !mx || !z ||
+        !wsum || !mask || (w > 0 && (!G || !Up || !dUp))) {
         rc = GATREC_ENOMEM;
         goto done;
     }
     for (size_t c = 0; N && c < N; c++) /* shared by the batch, uniform over the known items */
         cand[c] = L->known[gatrec__rng_below(L->o.seed, STREAM_SOFTMAX, step * N + c, L->nknown)];
-    for (size_t q = 0; q < B; q++) {
-        memcpy(U + q * d, E + (size_t)L->pos[b0 + q].u * d, d * sizeof *U);
+    for (size_t u = 0; u < nu; u++)
+        slot[u] = -1;
+    for (size_t q = 0; q < B; q++) { /* the distinct users, in order of first appearance */
+        int32_t u = L->pos[b0 + q].u;
+        if (slot[u] < 0) {
+            slot[u] = (int32_t)nd;
+            memcpy(U + nd * d, E + (size_t)u * d, d * sizeof *U);
+            users[nd++] = u;
+        }
         memcpy(I + q * d, E + (nu + (size_t)L->pos[b0 + q].i) * d, d * sizeof *I);
     }
     for (size_t c = 0; c < nc; c++)
         memcpy(C + c * d, E + (nu + (size_t)cand[c]) * d, d * sizeof *C);
-    normalise_rows(U, B, d, nU);
+    normalise_rows(U, nd, d, nU);
     normalise_rows(I, B, d, nI);
     normalise_rows(C, nc, d, nC);
-    /* logits, then per row the probabilities (in S) and the positive's part of the gradient */
-    gatrec__sgemm(L->o.threads, 0, 1, B, nc, d, inv_tau, U, d, 1, C, d, 1, 0.0f, S, nc);
-    softmax_job J = {L, b0, nc, d, cand, S, U, I, dU, dI, ce, inv_tau};
-    gatrec__parallel(L->o.threads, B, softmax_row, &J);
-    for (size_t q = 0; q < B; q++)
-        sum += ce[q];
-    /* mean over the batch, and the 1/tau of the logits: dU = (gp I + P C) / (tau B), dC = P^T U / (tau B) */
-    float scale = inv_tau / (float)B;
-    for (size_t k = 0; k < B * d; k++) {
-        dU[k] *= scale;
-        dI[k] *= scale;
+    gatrec__sgemm(L->o.threads, 0, 1, nd, nc, d, inv_tau, U, d, 1, C, d, 1, 0.0f, S, nc);
+    softmax_job J = {nc, S, mx, z};
+    gatrec__parallel(L->o.threads, nd, softmax_user, &J);
+    /* per pair: its normaliser, cross-entropy and positive's part of the gradient, in pair order */
+    for (size_t q = 0; q < B; q++) {
+        size_t r = (size_t)slot[L->pos[b0 + q].u];
+        int32_t pi = L->pos[b0 + q].i;
+        const float *er = S + r * nc, *ur = U + r * d, *ir = I + q * d;
+        double sp = (double)dot(ur, ir, d) * inv_tau - mx[r], ep = exp(sp), zq = z[r] + ep;
+        size_t m0 = nmask;
+        for (size_t c = 0; c < nc; c++)
+            if (cand[c] == pi) {
+                zq -= er[c];
+                if (nmask == capmask) {
+                    masked *more = realloc(mask, 2 * capmask * sizeof *more);
+                    if (!more) {
+                        rc = GATREC_ENOMEM;
+                        goto done;
+                    }
+                    mask = more;
+                    capmask *= 2;
+                }
+                mask[nmask++] = (masked){r * nc + c, er[c]};
+            }
+        for (size_t k = m0; k < nmask; k++)
+            mask[k].p = (float)(mask[k].p / zq);
+        wsum[r] += 1.0 / zq;
+        sum += -sp + log(zq);
+        float gp = (float)(ep / zq) - 1.0f;
+        for (size_t k = 0; k < d; k++) {
+            dU[r * d + k] += gp * scale * ir[k];
+            dI[q * d + k] = gp * scale * ur[k];
+        }
     }
-    gatrec__sgemm(L->o.threads, 0, 0, B, d, nc, scale, S, nc, 1, C, d, 1, 1.0f, dU, d);
-    gatrec__sgemm(L->o.threads, 0, 0, nc, d, B, scale, S, 1, nc, U, d, 1, 0.0f, dC, d); /* S^T U */
-    if (w > 0) { /* DirectAU: (uniformity of users + of items) / 2, weighted */
-        unif = 0.5 * (uniformity(L->o.threads, U, B, d, 0.5f * w, G, dU) + uniformity(L->o.threads, I, B, d, 0.5f * w, G, dI));
+    /* the summed probabilities of each user's row, less each pair's masked positive */
+    for (size_t r = 0; r < nd; r++)
+        for (size_t c = 0; c < nc; c++)
+            S[r * nc + c] = (float)(S[r * nc + c] * wsum[r]);
+    for (size_t k = 0; k < nmask; k++)
+        S[mask[k].at] -= mask[k].p;
+    /* dU += P C / (tau B), dC = P^T U / (tau B) */
+    gatrec__sgemm(L->o.threads, 0, 0, nd, d, nc, scale, S, nc, 1, C, d, 1, 1.0f, dU, d);
+    gatrec__sgemm(L->o.threads, 0, 0, nc, d, nd, scale, S, 1, nc, U, d, 1, 0.0f, dC, d); /* S^T U */
+    if (w > 0) { /* DirectAU: (uniformity of the batch's user rows + of its items) / 2, weighted */
+        for (size_t q = 0; q < B; q++)
+            memcpy(Up + q * d, U + (size_t)slot[L->pos[b0 + q].u] * d, d * sizeof *Up);
+        unif = 0.5 * (uniformity(L->o.threads, Up, B, d, 0.5f * w, G, dUp) + uniformity(L->o.threads, I, B, d, 0.5f * w, G, dI));
+        for (size_t q = 0; q < B; q++) {
+            float *du = dU + (size_t)slot[L->pos[b0 + q].u] * d;
+            for (size_t k = 0; k < d; k++)
+                du[k] += dUp[q * d + k];
+        }
     }
     memset(D, 0, (nu + L->g->items.count) * d * sizeof *D);
-    for (size_t q = 0; q < B; q++) { /* the scatter, in a fixed order */
-        unnormalise_grad(U + q * d, dU + q * d, nU[q], d, D + (size_t)L->pos[b0 + q].u * d);
+    for (size_t r = 0; r < nd; r++) /* the scatter, in a fixed order */
+        unnormalise_grad(U + r * d, dU + r * d, nU[r], d, D + (size_t)users[r] * d);
+    for (size_t q = 0; q < B; q++)
         unnormalise_grad(I + q * d, dI + q * d, nI[q], d, D + (nu + (size_t)L->pos[b0 + q].i) * d);
-    }
     for (size_t c = 0; c < nc; c++)
         unnormalise_grad(C + c * d, dC + c * d, nC[c], d, D + (nu + (size_t)cand[c]) * d);
     *ce_out = sum / (double)B;
@@ -367,6 +411,8 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
 done:
     if (N)
         free(cand);
+    free(slot);
+    free(users);
     free(U);
     free(I);
     free(C);
@@ -378,7 +424,12 @@ done:
     free(nI);
     free(nC);
     free(G);
-    free(ce);
+    free(Up);
+    free(dUp);
+    free(mx);
+    free(z);
+    free(wsum);
+    free(mask);
     return rc;
 }
 
