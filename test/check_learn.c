@@ -1,4 +1,4 @@
-/* The learned kinds (BPR-MF, LightGCN, GAT) on a small two-community graph: they must learn
+/* The learned kinds (BPR-MF, LightGCN, GAT, attn) on a small two-community graph: they must learn
  * it; the GAT must save and load exactly, be bitwise the same for 1 and 2 threads, fold in new
  * users and items, explain itself, and refuse bad input with the right status. */
 #include <math.h>
@@ -545,6 +545,228 @@ START_TEST(one_model_served_from_four_threads)
 }
 END_TEST
 
+/* ---- attn ---- */
+
+#define FD 6
+
+/* Text features: an item's says which community it belongs to (plus noise); a user's is noise. */
+static float *community_text(uint64_t seed)
+{
+    float *f = malloc((NU + NI) * FD * sizeof *f);
+    uint64_t s = seed;
+    for (size_t v = 0; v < NU + NI; v++)
+        for (size_t k = 0; k < FD; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            float noise = (float)((s >> 40) & 0xFFFF) / 65536.0f * 0.2f;
+            f[v * FD + k] = noise;
+            if (v >= NU && k == (size_t)home_of_item((int32_t)(v - NU)))
+                f[v * FD + k] += 1.0f;
+        }
+    return f;
+}
+
+static gatrec_model *train_attn(const gatrec_graph *g, const float *text, int inputs, int flags, int threads)
+{
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m;
+    o.kind = GATREC_MODEL_ATTN;
+    o.threads = threads;
+    o.epochs = 40;
+    o.dim = 16;
+    o.attention_dim = 4;
+    o.lr = 0.02f;
+    o.batch_size = 64;
+    o.inputs = inputs;
+    o.attn_flags = flags;
+    if (inputs != GATREC_INPUTS_ID) {
+        o.features = text;
+        o.feature_dim = FD;
+    }
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    return m;
+}
+
+static const struct {
+    int inputs, flags;
+} attn_configs[] = {
+    {GATREC_INPUTS_ID_TEXT, 0},
+    {GATREC_INPUTS_ID, GATREC_ATTN_NO_EDGE_ATTR},
+    {GATREC_INPUTS_TEXT, 0},
+    {GATREC_INPUTS_ID_TEXT, GATREC_ATTN_UNIFORM},
+};
+
+/* Every configuration learns the communities, and its lists for every user are its lists for
+ * one user at a time, to the bit. */
+START_TEST(attn_learns_the_communities)
+{
+    gatrec_graph *g = community_graph();
+    float *text = community_text(3);
+    gatrec_model *m = train_attn(g, text, attn_configs[_i].inputs, attn_configs[_i].flags, 2);
+    gatrec_reclist *all;
+    size_t hits = 0, total = 0;
+    ck_assert_int_eq(gatrec_model_get_kind(m), GATREC_MODEL_ATTN);
+    ck_assert_ok(gatrec_model_recommend_all(m, 3, &all));
+    for (int32_t u = 0; u < NU; u++) {
+        int32_t items[3];
+        const int32_t *li;
+        size_t n, nl;
+        ck_assert_ok(gatrec_model_recommend(m, u, 3, items, NULL, &n));
+        ck_assert_ok(gatrec_reclist_get(all, u, &li, &nl));
+        ck_assert_uint_eq(n, nl);
+        ck_assert_mem_eq(items, li, n * sizeof *items);
+        for (size_t k = 0; k < n; k++, total++)
+            hits += home_of_item(items[k]) == (u < NU / 2 ? 0 : 1);
+    }
+    ck_assert_msg(hits >= total * 9 / 10, "attn config %d: only %zu of %zu recommendations in the user's community",
+                  _i, hits, total);
+    gatrec_reclist_free(all);
+    gatrec_model_free(m);
+    free(text);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+START_TEST(attn_same_bits_for_one_and_two_threads)
+{
+    gatrec_graph *g = community_graph();
+    float *text = community_text(3);
+    gatrec_model *a = train_attn(g, text, 0, 0, 1), *b = train_attn(g, text, 0, 0, 2);
+    float *sa = malloc(NU * NI * sizeof *sa), *sb = malloc(NU * NI * sizeof *sb);
+    all_scores(a, sa);
+    all_scores(b, sb);
+    ck_assert_mem_eq(sa, sb, NU * NI * sizeof *sa);
+    free(sa);
+    free(sb);
+    gatrec_model_free(a);
+    gatrec_model_free(b);
+    free(text);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+/* New items from their text alone, new users from their ratings (and text); save and load keep
+ * every score and fold in the same way; the attention learned is not uniform. */
+START_TEST(attn_folds_in_saves_and_explains)
+{
+    gatrec_graph *g = community_graph();
+    float *text = community_text(3), home0[FD] = {1.0f, 0, 0, 0, 0, 0}, home1[FD] = {0, 1.0f, 0, 0, 0, 0};
+    gatrec_model *m = train_attn(g, text, 0, 0, 2), *back;
+    char *dir = make_temp_dir(), path[4200];
+    int32_t i0, i1, user, items[] = {0, 1, 2};
+    float ratings[] = {5, 5, 5}, s[2];
+    size_t nu, ni;
+    ck_assert_uint_eq(gatrec_model_feature_dim(m), FD);
+    /* the learned attention moved away from uniform (LightGCN's weights) */
+    ck_assert_ptr_nonnull(gatrec_model_info(m, "attention_tv"));
+    ck_assert_msg(atof(gatrec_model_info(m, "attention_tv")) > 0.01, "attention stayed uniform (%s)",
+                  gatrec_model_info(m, "attention_tv"));
+    /* the evidence for a recommendation comes from the user's own community */
+    {
+        int32_t rec[1], ev[9];
+        float w[9];
+        size_t n, ne;
+        ck_assert_ok(gatrec_model_recommend(m, 3, 1, rec, NULL, &n));
+        ck_assert_ok(gatrec_model_evidence(m, 3, rec[0], 9, ev, w, &ne));
+        ck_assert_uint_gt(ne, 1);
+        ck_assert_int_eq(home_of_item(ev[0]), home_of_item(rec[0]));
+    }
+    /* a new item's text places it: a community-0 text scores higher with community-0 users */
+    ck_assert_ok(gatrec_model_add_item(m, 5000, home0, &i0));
+    ck_assert_ok(gatrec_model_add_item(m, 5001, home1, &i1));
+    double to0 = 0, to1 = 0;
+    for (int32_t u = 0; u < NU / 2; u++) {
+        int32_t pair[2] = {i0, i1};
+        ck_assert_ok(gatrec_model_score(m, u, pair, 2, s));
+        to0 += s[0] - s[1];
+        ck_assert_ok(gatrec_model_score(m, u + NU / 2, pair, 2, s));
+        to1 += s[1] - s[0];
+    }
+    ck_assert_msg(to0 > 0 && to1 > 0, "new items' text does not place them (%g, %g)", to0, to1);
+    /* a new user who liked community-0 items gets community-0 items */
+    ck_assert_ok(gatrec_model_add_user(m, 6000, items, ratings, 3, NULL, &user));
+    {
+        int32_t top[5];
+        size_t n, home = 0;
+        ck_assert_ok(gatrec_model_recommend(m, user, 5, top, NULL, &n));
+        for (size_t k = 0; k < n; k++)
+            home += top[k] == i0 || (top[k] < NI && home_of_item(top[k]) == 0);
+        ck_assert_uint_ge(home, 4);
+    }
+    /* save / load: the same scores, and the same fold-in */
+    nu = gatrec_model_num_users(m);
+    ni = gatrec_model_num_items(m);
+    float *s1 = malloc(nu * ni * sizeof *s1), *s2 = malloc(nu * ni * sizeof *s2);
+    snprintf(path, sizeof path, "%s/attn.gatrec", dir);
+    ck_assert_ok(gatrec_model_save(m, path));
+    ck_assert_ok(gatrec_model_load(path, &back));
+    ck_assert_int_eq(gatrec_model_get_kind(back), GATREC_MODEL_ATTN);
+    all_scores(m, s1);
+    all_scores(back, s2);
+    ck_assert_mem_eq(s1, s2, nu * ni * sizeof *s1);
+    {
+        int32_t a, b, its[] = {3, 20, (int32_t)i1};
+        float r[] = {5, 2, 4}, e1[3], e2[3];
+        ck_assert_ok(gatrec_model_add_user(m, 7000, its, r, 3, home1, &a));
+        ck_assert_ok(gatrec_model_add_user(back, 7000, its, r, 3, home1, &b));
+        ck_assert_ok(gatrec_model_score(m, a, its, 3, e1));
+        ck_assert_ok(gatrec_model_score(back, b, its, 3, e2));
+        ck_assert_mem_eq(e1, e2, sizeof e1);
+        ck_assert_ok(gatrec_model_add_item(m, 7001, NULL, &a)); /* no text: the mean item text */
+        ck_assert_ok(gatrec_model_add_item(back, 7001, NULL, &b));
+        ck_assert_ok(gatrec_model_score(m, 0, &a, 1, e1));
+        ck_assert_ok(gatrec_model_score(back, 0, &b, 1, e2));
+        ck_assert_mem_eq(e1, e2, sizeof(float));
+    }
+    free(s1);
+    free(s2);
+    gatrec_model_free(back);
+    gatrec_model_free(m);
+    free(text);
+    gatrec_graph_free(g);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(attn_without_text_and_bad_options)
+{
+    gatrec_graph *g = community_graph();
+    float *text = community_text(5), f[FD] = {0};
+    gatrec_model *m = train_attn(g, text, GATREC_INPUTS_ID, 0, 2);
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    int32_t idx;
+    ck_assert_uint_eq(gatrec_model_feature_dim(m), 0);
+    ck_assert_status(gatrec_model_add_item(m, 5000, NULL, &idx), GATREC_EUNSUPPORTED);
+    ck_assert_error_mentions("text");
+    ck_assert_status(gatrec_model_add_user(m, 5000, NULL, NULL, 0, f, &idx), GATREC_EINVAL);
+    gatrec_model_free(m);
+    o.kind = GATREC_MODEL_ATTN;
+    o.epochs = 1;
+    o.inputs = GATREC_INPUTS_TEXT; /* text without features */
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_error_mentions("features");
+    o.inputs = 9;
+    o.features = text;
+    o.feature_dim = FD;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    o.inputs = 0;
+    o.id_dropout = 1.0f;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    o.id_dropout = -1;
+    o.propagation = 9;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    o.propagation = 0;
+    o.attn_flags = 64;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    o.attn_flags = 0;
+    text[7] = NAN;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_error_mentions("finite");
+    free(text);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 Suite *learn_suite(void)
 {
     Suite *s = suite_create("learn");
@@ -562,6 +784,10 @@ Suite *learn_suite(void)
     tcase_add_test(tc, version_one_options_still_work);
     tcase_add_test(tc, version_two_options_and_feature_decay);
     tcase_add_test(tc, features_file_round_trip_and_errors);
+    tcase_add_loop_test(tc, attn_learns_the_communities, 0, (int)(sizeof attn_configs / sizeof *attn_configs));
+    tcase_add_test(tc, attn_same_bits_for_one_and_two_threads);
+    tcase_add_test(tc, attn_folds_in_saves_and_explains);
+    tcase_add_test(tc, attn_without_text_and_bad_options);
     suite_add_tcase(s, tc);
     return s;
 }

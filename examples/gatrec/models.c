@@ -363,6 +363,8 @@ int cmd_train(int argc, char **argv)
             printf("\"epochs\": %d, \"best_epoch\": %d, ", view.epochs, view.best_epoch);
         if (!isnan(view.best_valid))
             printf("\"best_valid_ndcg\": %.6f, ", view.best_valid);
+        if (gatrec_model_info(m, "attention_tv"))
+            printf("\"attention_tv\": %s, ", gatrec_model_info(m, "attention_tv"));
         printf("\"out\": ");
         cli_json_string(stdout, out);
         printf("}\n");
@@ -374,6 +376,9 @@ int cmd_train(int argc, char **argv)
             printf("kept epoch %d of %d%s", view.best_epoch, view.epochs, isnan(view.best_valid) ? "\n" : "");
         if (view.epochs && !isnan(view.best_valid))
             printf(" (validation NDCG@10 %.4f)\n", view.best_valid);
+        if (gatrec_model_info(m, "attention_tv"))
+            printf("attention: %s from uniform (mean total variation over the nodes; 0 = LightGCN's weights)\n",
+                   gatrec_model_info(m, "attention_tv"));
     }
     rc = EXIT_OK;
     goto done;
@@ -483,7 +488,8 @@ static void print_metrics(const gatrec_metrics *mt, const eval_setting *es, int 
 static int transductive_items(const gatrec_model *m)
 {
     int k = gatrec_model_get_kind(m);
-    return k == GATREC_MODEL_POP || k == GATREC_MODEL_BPR || k == GATREC_MODEL_LIGHTGCN || k == GATREC_MODEL_EASE;
+    return k == GATREC_MODEL_POP || k == GATREC_MODEL_BPR || k == GATREC_MODEL_LIGHTGCN || k == GATREC_MODEL_EASE ||
+           (k == GATREC_MODEL_ATTN && gatrec_model_feature_dim(m) == 0); /* attn without text */
 }
 
 /* A model's lists on a possibly cold split: the cold users' revealed ratings folded in first,

@@ -13,6 +13,7 @@
  * every alpha is 1 / deg t, so an untrained model is LightGCN on ID + text. Scores are the dot
  * products of the outputs; with the softmax loss, of unit outputs (cosines). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -497,14 +498,10 @@ static size_t attn_feature_dim(const gatrec_model *m)
 }
 
 /* Without text, an item without training ratings has nothing to be scored by: it ranks last. */
-static void attn_score_all(const gatrec_model *m, int32_t user, float *scores)
+static int attn_transductive(const gatrec_model *m)
 {
     const attn *A = m->impl;
-    gatrec__emb_score_all(m, user, scores);
-    if (!A->use_text)
-        for (size_t i = 0; i < m->items.count; i++)
-            if (!m->item_ratings[i])
-                scores[i] = -INFINITY;
+    return !A->use_text;
 }
 
 /* ---- training ---- */
@@ -597,6 +594,31 @@ static int setup(attn *A, const gatrec_graph *g, const gatrec_model_options *o)
     return mean_text(A, A->use_text ? o->features : NULL);
 }
 
+/* How far the trained attention moved from uniform (LightGCN): the mean over nodes with two or
+ * more neighbours of the total variation distance between alpha and 1 / degree, kept in the
+ * model's info as "attention_tv" (0: uniform; 1: all weight on one neighbour). */
+static int record_attention(gatrec_model *m, const attn *A)
+{
+    const gatrec__edges *E = &A->es.E;
+    double sum = 0;
+    size_t n = 0;
+    char buf[32];
+    if (!has_attention(A) || !A->L)
+        return GATREC_OK;
+    for (size_t t = 0; t < E->n; t++) {
+        size_t deg = E->off[t + 1] - E->off[t];
+        double tv = 0;
+        if (deg < 2)
+            continue;
+        for (size_t e = E->off[t]; e < E->off[t + 1]; e++)
+            tv += fabs((double)A->alpha[e] - 1.0 / (double)deg);
+        sum += 0.5 * tv;
+        n++;
+    }
+    snprintf(buf, sizeof buf, "%.4f", n ? sum / (double)n : 0.0);
+    return gatrec_model_set_info(m, "attention_tv", buf);
+}
+
 static int attn_train(gatrec_model *m, const gatrec_graph *g)
 {
     gatrec__trainer t = {0};
@@ -623,7 +645,7 @@ static int attn_train(gatrec_model *m, const gatrec_graph *g)
     t.default_wd = 0.0f;
     t.default_batch = 4096;
     t.default_patience = 10; /* the softmax overfits within tens of epochs */
-    if ((rc = gatrec__train(m, g, &t)) || (rc = keep_states(A)))
+    if ((rc = gatrec__train(m, g, &t)) || (rc = keep_states(A)) || (rc = record_attention(m, A)))
         return rc;
     A->feat = NULL; /* the caller's */
     free_training(A);
@@ -781,8 +803,9 @@ void gatrec__attn_probe_free(gatrec__attn_probe *p)
 }
 
 const gatrec__model_ops gatrec__attn_ops = {.kind = GATREC_MODEL_ATTN,       .name = "attn",
-                                            .train = attn_train,             .score_all = attn_score_all,
+                                            .train = attn_train,             .score_all = gatrec__emb_score_all,
                                             .save = attn_save,               .load = attn_load,
                                             .free = attn_free,               .fold_user = attn_fold_user,
                                             .fold_item = attn_fold_item,     .attention = attn_attention,
-                                            .feature_dim = attn_feature_dim};
+                                            .feature_dim = attn_feature_dim, .transductive = attn_transductive,
+                                            .emb_scores = 1};

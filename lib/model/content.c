@@ -98,4 +98,5 @@ const gatrec__model_ops gatrec__content_ops = {
     .fold_user = content_fold_user,
     .fold_item = content_fold_item,
     .feature_dim = content_feature_dim,
+    .emb_scores = 1,
 };

@@ -934,4 +934,4 @@ const gatrec__model_ops gatrec__gat_ops = {.kind = GATREC_MODEL_GAT,       .name
                                            .save = gat_save,              .load = gat_load,
                                            .free = gat_free,              .fold_user = gat_fold_user,
                                            .fold_item = gat_fold_item,    .attention = gat_attention,
-                                           .feature_dim = gat_feature_dim};
+                                           .feature_dim = gat_feature_dim, .emb_scores = 1};

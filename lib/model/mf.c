@@ -170,8 +170,9 @@ static void mf_free(gatrec_model *m)
 /* Both are transductive: an item without training ratings has no learned embedding. */
 const gatrec__model_ops gatrec__bpr_ops = {.kind = GATREC_MODEL_BPR, .name = "bpr", .train = bpr_train,
                                            .score_all = gatrec__emb_score_all, .save = gatrec__emb_save,
-                                           .load = gatrec__emb_load, .free = mf_free, .transductive_items = 1};
+                                           .load = gatrec__emb_load, .free = mf_free, .transductive_items = 1,
+                                           .emb_scores = 1};
 const gatrec__model_ops gatrec__lightgcn_ops = {.kind = GATREC_MODEL_LIGHTGCN, .name = "lightgcn",
                                                 .train = lightgcn_train, .score_all = gatrec__emb_score_all,
                                                 .save = gatrec__emb_save, .load = gatrec__emb_load, .free = mf_free,
-                                                .transductive_items = 1};
+                                                .transductive_items = 1, .emb_scores = 1};

@@ -7,6 +7,7 @@
 
 #include "../data/dataset.h"
 #include "../data/reclist.h"
+#include "../kernels/dense.h"
 #include "model.h"
 
 static const gatrec__model_ops *const kinds[] = {&gatrec__pop_ops, &gatrec__bpr_ops,  &gatrec__lightgcn_ops,
@@ -198,14 +199,63 @@ static int check_user(const gatrec_model *model, int32_t user)
     return GATREC_OK;
 }
 
-/* The kind's scores, with the items a transductive kind knows nothing of at -infinity. */
-static void score_all(const gatrec_model *m, int32_t user, float *scores)
+int gatrec__model_transductive(const gatrec_model *m)
 {
-    m->ops->score_all(m, user, scores);
-    if (m->ops->transductive_items)
-        for (size_t i = 0; i < m->items.count; i++)
-            if (!m->item_ratings[i])
-                scores[i] = -INFINITY;
+    return m->ops->transductive ? m->ops->transductive(m) : m->ops->transductive_items;
+}
+
+/* Users are scored in aligned blocks of SCORE_BLOCK: one BLIS product per block for the
+ * embedding kinds. A single user's scores come from the same product as its block's, so that
+ * one user's list and every user's lists agree to the bit. */
+#define SCORE_BLOCK 32
+
+/* The block of users holding `user`: its first user and size. */
+static size_t score_block_of(const gatrec_model *m, int32_t user, int32_t *first)
+{
+    size_t b0 = (size_t)user / SCORE_BLOCK * SCORE_BLOCK, n = m->users.count - b0;
+    *first = (int32_t)b0;
+    return n < SCORE_BLOCK ? n : SCORE_BLOCK;
+}
+
+/* The kind's scores of users [u0, u0 + n) (one aligned block) into rows of scores (n x items),
+ * with the items a transductive kind knows nothing of at -infinity. */
+static void score_rows(const gatrec_model *m, int32_t u0, size_t n, float *scores)
+{
+    size_t ni = m->items.count, d = m->dim;
+    if (m->ops->emb_scores && d)
+        gatrec__sgemm(1, 0, 1, n, ni, d, 1.0f, m->uemb + (size_t)u0 * d, d, 1, m->iemb, d, 1, 0.0f, scores, ni);
+    else
+        for (size_t r = 0; r < n; r++)
+            m->ops->score_all(m, u0 + (int32_t)r, scores + r * ni);
+    if (gatrec__model_transductive(m))
+        for (size_t r = 0; r < n; r++)
+            for (size_t i = 0; i < ni; i++)
+                if (!m->item_ratings[i])
+                    scores[r * ni + i] = -INFINITY;
+}
+
+/* One user's scores into scores[items]; block: room for SCORE_BLOCK x items (embedding kinds). */
+static void score_one(const gatrec_model *m, int32_t user, float *block, float *scores)
+{
+    int32_t u0;
+    size_t n = score_block_of(m, user, &u0), ni = m->items.count;
+    if (!m->ops->emb_scores || !m->dim) {
+        score_rows(m, user, 1, scores);
+        return;
+    }
+    score_rows(m, u0, n, block);
+    memcpy(scores, block + (size_t)(user - u0) * ni, ni * sizeof *scores);
+}
+
+/* score_one with its own block (GATREC_ENOMEM when it cannot have one). */
+static int score_all(const gatrec_model *m, int32_t user, float *scores)
+{
+    float *block = NULL;
+    if (m->ops->emb_scores && !(block = gatrec__malloc_array(SCORE_BLOCK * m->items.count + 1, sizeof *block)))
+        return GATREC_ENOMEM;
+    score_one(m, user, block, scores);
+    free(block);
+    return GATREC_OK;
 }
 
 GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const int32_t *items, size_t n,
@@ -222,7 +272,10 @@ GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const
             return gatrec__error(GATREC_EINVAL, "item index %d out of range", items[j]);
     if (!(all = gatrec__malloc_array(model->items.count, sizeof *all)))
         return GATREC_ENOMEM;
-    score_all(model, user, all);
+    if ((rc = score_all(model, user, all))) {
+        free(all);
+        return rc;
+    }
     for (size_t j = 0; j < n; j++)
         scores[j] = all[items[j]];
     free(all);
@@ -296,13 +349,13 @@ static size_t top_k(const float *scores, size_t nitems, const int32_t *seen, siz
     return h;
 }
 
-static size_t recommend_one(const gatrec_model *m, int32_t user, size_t k, const uint8_t *allowed, float *scratch,
-                            int32_t *items, float *scores)
+/* Top-k of one user's row of scores. */
+static size_t top_of(const gatrec_model *m, int32_t user, const float *row, size_t k, const uint8_t *allowed,
+                     int32_t *items, float *scores)
 {
     const gatrec__csr *seen = &m->seen;
-    score_all(m, user, scratch);
-    return top_k(scratch, m->items.count, seen->col + seen->off[user], seen->off[user + 1] - seen->off[user], allowed,
-                 k, items, scores);
+    return top_k(row, m->items.count, seen->col + seen->off[user], seen->off[user + 1] - seen->off[user], allowed, k,
+                 items, scores);
 }
 
 GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, size_t k, int32_t *items,
@@ -316,7 +369,11 @@ GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, s
         return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend: NULL items or count");
     if (!(scratch = gatrec__malloc_array(model->items.count, sizeof *scratch)))
         return GATREC_ENOMEM;
-    *count = recommend_one(model, user, k, NULL, scratch, items, scores);
+    if ((rc = score_all(model, user, scratch))) {
+        free(scratch);
+        return rc;
+    }
+    *count = top_of(model, user, scratch, k, NULL, items, scores);
     free(scratch);
     return GATREC_OK;
 }
@@ -325,24 +382,29 @@ typedef struct rec_job {
     const gatrec_model *m;
     const uint8_t *allowed;
     gatrec_reclist *list;
-    size_t k, first, last;
+    size_t k, first, last; /* blocks of SCORE_BLOCK users */
     int rc;
 } rec_job;
 
 static void *rec_worker(void *arg)
 {
     rec_job *j = arg;
-    float *scratch = malloc(j->m->items.count * sizeof *scratch + 1);
+    size_t ni = j->m->items.count, nu = j->m->users.count;
+    float *block = malloc(SCORE_BLOCK * ni * sizeof *block + 1);
     int32_t *items = malloc(j->k * sizeof *items + 1);
     j->rc = GATREC_OK;
-    if (!scratch || !items)
+    if (!block || !items)
         j->rc = GATREC_ENOMEM;
-    for (size_t u = j->first; u < j->last && !j->rc; u++) {
-        size_t n = recommend_one(j->m, (int32_t)u, j->k, j->allowed, scratch, items, NULL);
-        /* users are disjoint between workers, so their lists never race */
-        j->rc = gatrec_reclist_set(j->list, (int32_t)u, items, n);
+    for (size_t b = j->first; b < j->last && !j->rc; b++) {
+        size_t u0 = b * SCORE_BLOCK, n = nu - u0 < SCORE_BLOCK ? nu - u0 : SCORE_BLOCK;
+        score_rows(j->m, (int32_t)u0, n, block);
+        for (size_t r = 0; r < n && !j->rc; r++) {
+            size_t c = top_of(j->m, (int32_t)(u0 + r), block + r * ni, j->k, j->allowed, items, NULL);
+            /* users are disjoint between workers, so their lists never race */
+            j->rc = gatrec_reclist_set(j->list, (int32_t)(u0 + r), items, c);
+        }
     }
-    free(scratch);
+    free(block);
     free(items);
     return NULL;
 }
@@ -364,10 +426,11 @@ static int recommend_all(const gatrec_model *model, size_t k, const uint8_t *all
     nthreads = (size_t)(model->opts.threads ? model->opts.threads : gatrec__default_threads());
     if (nthreads > 64)
         nthreads = 64;
-    if (nthreads > nu)
-        nthreads = nu ? nu : 1;
+    size_t nb = (nu + SCORE_BLOCK - 1) / SCORE_BLOCK;
+    if (nthreads > nb)
+        nthreads = nb ? nb : 1;
     for (size_t t = 0; t < nthreads; t++) {
-        jobs[t] = (rec_job){model, allowed, list, k, nu * t / nthreads, nu * (t + 1) / nthreads, GATREC_OK};
+        jobs[t] = (rec_job){model, allowed, list, k, nb * t / nthreads, nb * (t + 1) / nthreads, GATREC_OK};
         if (t == 0 || pthread_create(&tids[t], NULL, rec_worker, &jobs[t]) != 0)
             tids[t] = 0;
     }

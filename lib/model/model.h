@@ -30,6 +30,10 @@ typedef struct gatrec__model_ops {
     void (*similar)(const gatrec_model *m, int32_t item, float *sim);
     /* Non-zero: the kind cannot score an item without training ratings (it ranks last). */
     int transductive_items;
+    /* Optional: overrides transductive_items for a model whose configuration decides it. */
+    int (*transductive)(const gatrec_model *m);
+    /* Non-zero: score(u, i) = <uemb[u], iemb[i]>, so serving scores blocks of users on BLIS. */
+    int emb_scores;
     /* Optional: the width of the caller features fold-in reads (NULL or 0: it takes none). */
     size_t (*feature_dim)(const gatrec_model *m);
 } gatrec__model_ops;
@@ -70,6 +74,8 @@ int gatrec__emb_save(const gatrec_model *m, gatrec__buf *b);
 int gatrec__emb_load(gatrec_model *m, gatrec__reader *r);
 
 gatrec_model *gatrec__model_alloc(void);
+/* Non-zero: the model ranks the items without training ratings last (it cannot score them). */
+int gatrec__model_transductive(const gatrec_model *m);
 /* The operations of a kind, or NULL. */
 const gatrec__model_ops *gatrec__model_ops_of(int kind);
 
