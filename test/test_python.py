@@ -103,6 +103,20 @@ lists = ease.recommend_all(k=3, among=[0, 1])
 check("ranked among candidates", all(set(lists.get(u)) <= {0, 1} for u in range(8)))
 sm = gatrec.Model.train(gatrec.Graph(cds), kind="bpr", loss="softmax", temperature=0.3, epochs=3, dim=8)
 check("softmax trains", len(sm.recommend(1, k=2)) == 2)
+# attn: ID + text, a new item from its text alone, the ablations' switches
+rows = [[1.0, 0.0, 0.1] if k % 2 else [0.0, 1.0, 0.1] for k in range(8 + 7)]  # users, then items
+attn = gatrec.Model.train(gatrec.Graph(cds), kind="attn", features=rows, epochs=5, dim=8, attention_dim=4)
+check("attn trains", len(attn.recommend(1, k=2)) == 2)
+new = attn.add_item(99, [1.0, 0.0, 0.1])
+check("attn folds in an item from text", new == 7 and any(i == 99 for i, _ in attn.recommend(1, k=8)), new)
+uni = gatrec.Model.train(gatrec.Graph(cds), kind="attn", features=rows, epochs=2, dim=8, inputs="text",
+                         attn_flags=gatrec.ATTN_UNIFORM, id_dropout=0.0)
+check("attn text only, uniform", len(uni.recommend(2, k=3)) == 3)
+try:
+    attn.add_item(98, [1.0])
+    check("short item features raise", False)
+except gatrec.Error as e:
+    check("short item features raise EINVAL", e.status == -3, str(e))
 try:
     gatrec.Model.train(gatrec.Graph(cds), kind="ease", lambda_=-1.0)
     check("bad lambda raises", False)

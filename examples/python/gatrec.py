@@ -41,7 +41,7 @@ class Metrics(ctypes.Structure):
 
 
 class ModelOptions(ctypes.Structure):
-    """gatrec_model_options version 4 (version 1 is its first four fields)."""
+    """gatrec_model_options version 5 (version 1 is its first four fields)."""
     _fields_ = [("version", ctypes.c_uint), ("kind", c_int), ("seed", c_u64), ("threads", c_int),
                 ("epochs", c_int), ("dim", c_size), ("layers", c_char_p), ("propagation", c_int),
                 ("lr", c_f32), ("weight_decay", c_f32), ("cos_weight", c_f32), ("dropout", c_f32),
@@ -50,9 +50,12 @@ class ModelOptions(ctypes.Structure):
                 ("features", P(c_f32)), ("feature_dim", c_size), ("freeze_features", c_int), ("gat_flags", c_int),
                 ("attention_slope", c_f32), ("activation_slope", c_f32), ("kernels", c_char_p),
                 ("on_epoch", c_void_p), ("payload", c_void_p), ("feature_weight_decay", c_f32),
-                ("lambda_", c_f32), ("loss", c_int), ("temperature", c_f32), ("uniformity", c_f32)]
+                ("lambda_", c_f32), ("loss", c_int), ("temperature", c_f32), ("uniformity", c_f32),
+                ("inputs", c_int), ("attn_flags", c_int), ("attention_dim", c_size), ("id_dropout", c_f32)]
 
 LOSSES = {"bpr": 0, "softmax": 1}
+INPUTS = {"id+text": 1, "id": 2, "text": 3}  # gatrec_inputs
+ATTN_UNIFORM, ATTN_NO_EDGE_ATTR = 1, 2
 
 
 def _fn(name, restype, *argtypes):
@@ -116,6 +119,7 @@ _model_item_index = _c("gatrec_model_item_index", c_void_p, c_i64, P(c_i32))
 _model_explain = _c("gatrec_model_explain", c_void_p, c_void_p, c_i32, c_i32, P(c_void_p))
 _model_add_user = _c("gatrec_model_add_user_checked", c_void_p, c_i64, P(c_i32), P(c_f32), c_size, P(c_f32), c_size,
                      P(c_i32))
+_model_add_item = _c("gatrec_model_add_item_checked", c_void_p, c_i64, P(c_f32), c_size, P(c_i32))
 _string_free = _fn("gatrec_string_free", None, c_void_p)
 _model_load = _c("gatrec_model_load", c_char_p, P(c_void_p))
 _reclist_new = _c("gatrec_reclist_new", c_size, P(c_void_p))
@@ -253,16 +257,21 @@ class Model(_Handle):
 
     @classmethod
     def train(cls, graph, kind="pop", seed=1, threads=0, features=None, **options):
-        """Train `kind` ("pop", "bpr", "lightgcn", "gat", "ease", "content"). `features`: a list
-        of rows (users then items, the graph's order) for the GAT and the content model; other
-        options are gatrec_model_options fields (epochs=, layers="64x4,64x4,64x1", lr=,
-        cos_weight=, dropout=, lambda_= for EASE, loss="softmax", temperature=, ...)."""
+        """Train `kind` ("pop", "bpr", "lightgcn", "gat", "ease", "content", "attn"). `features`:
+        a list of rows (users then items, the graph's order) for the GAT, attn and the content
+        model; other options are gatrec_model_options fields (epochs=, layers="64x4,64x4,64x1",
+        lr=, cos_weight=, dropout=, lambda_= for EASE, loss="softmax", temperature=; for attn
+        inputs="id+text"|"id"|"text", attn_flags=ATTN_UNIFORM, id_dropout=, propagation=, ...)."""
         k = _check(_model_kind_from_name(kind.encode()))
-        opts = ModelOptions(4, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
+        opts = ModelOptions(5, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
         opts.feature_weight_decay = -1.0
+        opts.loss = -1  # GATREC_LOSS_DEFAULT: the kind's own
+        opts.id_dropout = -1.0
         for name, value in options.items():
             if name == "loss":
                 value = LOSSES[value]
+            if name == "inputs":
+                value = INPUTS[value]
             setattr(opts, name, value.encode() if isinstance(value, str) else value)
         if features is not None:
             flat = [float(x) for row in features for x in row]
@@ -305,6 +314,14 @@ class Model(_Handle):
 
     def save(self, path):
         _model_save(self, path.encode())
+
+    def add_item(self, item_id, features=None):
+        """Fold a new item into a GAT, attn or content model from its feature row (its text
+        embedded like the training items'); it has no ratings. Returns its model index."""
+        f = (c_f32 * len(features))(*features) if features is not None else None
+        out = c_i32()
+        _model_add_item(self, item_id, f, len(features) if features is not None else 0, ctypes.byref(out))
+        return out.value
 
     def recommend(self, user_id, k=10):
         """[(item_id, score), ...] best first, for a dataset user id."""
