@@ -1,4 +1,4 @@
-"""PyTorch oracle for libgatrec's GAT: rebuild each network written by oracle_dump from its
+"""PyTorch oracle for libgatrec's GAT and attn models: rebuild each network written by oracle_dump from its
 parameters alone, run it with autograd, and compare the forward values and every gradient.
 
 This is an independent implementation of the same definition (docs/model.md): PyTorch's own
@@ -20,13 +20,18 @@ def parse(path):
             f = rest.split()
             cur = {"layers": f[0], "flags": int(f[1]), "nu": int(f[2]), "ni": int(f[3]),
                    "att_slope": float(f[5]), "act_slope": float(f[6]), "edges": [], "param": {}, "grad": {}}
+        elif kind == "anet":
+            f = rest.split()
+            cur = {"attn": True, "inputs": int(f[0]), "flags": int(f[1]), "L": int(f[2]), "nu": int(f[3]),
+                   "ni": int(f[4]), "att_slope": float(f[6]), "d": int(f[7]), "f": int(f[8]), "edges": [],
+                   "param": {}, "grad": {}}
         elif kind == "edge":
             u, i, r = rest.split()
             cur["edges"].append((int(u), int(i), float(r)))
         elif kind in ("param", "grad"):
             name, _, vals = rest.partition("|")
             cur[kind][name] = torch.tensor([float(x) for x in vals.split()[1:]], dtype=torch.float64)
-        elif kind in ("emb", "R"):
+        elif kind in ("emb", "R", "feat"):
             cur[kind] = torch.tensor([float(x) for x in rest.split()[1:]], dtype=torch.float64)
         elif kind == "end":
             nets.append(cur)
@@ -84,7 +89,49 @@ def forward(P, layers, flags, n, src, dst, attr, att_slope, act_slope):
     return h
 
 
+A_UNIFORM, A_NO_ATTR = 1, 2
+
+
+def attn_forward(P, net):
+    """The attn model of docs/model.md: layer 0 = ID + per-type linear map of the text; edge
+    weights alpha * sqrt(deg t / deg s) with alpha a softmax over each target's incoming edges
+    (1 / deg t when uniform); L weight-free propagations; the mean of the layers."""
+    nu, ni, d, f = net["nu"], net["ni"], net["d"], net["f"]
+    n = nu + ni
+    has = lambda name: name in P and P[name].numel() > 0
+    h0 = torch.zeros(n, d, dtype=torch.float64)
+    if has("ID embeddings"):
+        h0 = h0 + P["ID embeddings"].view(n, d)
+    if has("W_user (text map)"):
+        feat = net["feat"].view(n, f)
+        text = torch.cat([feat[:nu] @ P["W_user (text map)"].view(d, f).T,
+                          feat[nu:] @ P["W_item (text map)"].view(d, f).T])
+        h0 = h0 + text
+    src, dst, attr = message_edges(nu, ni, net["edges"], NO_SELF)
+    deg = torch.zeros(n, dtype=torch.float64).index_add(0, dst, torch.ones_like(attr))
+    if net["flags"] & A_UNIFORM:
+        alpha = 1.0 / deg[dst]
+    else:
+        ha = P["att (attention)"].numel()
+        xs = h0 @ P["P_source (attention)"].view(ha, d).T
+        xd = h0 @ P["P_target (attention)"].view(ha, d).T
+        m = xs[src] + xd[dst]
+        if not net["flags"] & A_NO_ATTR:
+            m = m + attr[:, None] * P["w_edge (attention)"][None, :]
+        s = (F.leaky_relu(m, net["att_slope"]) * P["att (attention)"][None, :]).sum(-1)
+        e = torch.exp(s - s.max())
+        alpha = e / torch.zeros(n, dtype=e.dtype).index_add(0, dst, e)[dst]
+    w = alpha * torch.sqrt(deg[dst] / deg[src])
+    layers = [h0]
+    for _ in range(net["L"]):
+        layers.append(torch.zeros(n, d, dtype=torch.float64).index_add(0, dst, w[:, None] * layers[-1][src]))
+    return torch.stack(layers).mean(0)
+
+
 def run(net):
+    if net.get("attn"):
+        P = {k: v.clone().requires_grad_(True) for k, v in net["param"].items()}
+        return attn_forward(P, net).reshape(-1), P
     nu, ni, flags = net["nu"], net["ni"], net["flags"]
     src, dst, attr = message_edges(nu, ni, net["edges"], flags)
     P = {k: v.clone().requires_grad_(True) for k, v in net["param"].items()}
@@ -93,6 +140,8 @@ def run(net):
 
 
 def close(name, ours, theirs):
+    if theirs.numel() == 0:  # a part the configuration leaves out (e.g. attn's ID table when text only)
+        return ours.numel() == 0
     scale = max(float(theirs.abs().max()), 1e-6)
     err = float((ours - theirs).abs().max()) / scale
     ok = err <= RTOL
@@ -103,7 +152,11 @@ def close(name, ours, theirs):
 def main():
     ok = True
     for k, net in enumerate(parse(sys.argv[1])):
-        print("net %d: layers %s flags %d, %d ratings" % (k, net["layers"], net["flags"], len(net["edges"])))
+        if net.get("attn"):
+            print("attn net %d: inputs %d flags %d, %d layers, %d ratings" % (k, net["inputs"], net["flags"], net["L"],
+                                                                             len(net["edges"])))
+        else:
+            print("net %d: layers %s flags %d, %d ratings" % (k, net["layers"], net["flags"], len(net["edges"])))
         emb, P = run(net)
         ok &= close("forward (final embeddings)", net["emb"], emb.detach())
         (emb * net["R"]).sum().backward()
