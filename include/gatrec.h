@@ -595,10 +595,13 @@ typedef struct gatrec_model_options {
     size_t attention_dim;  /**< attn: width of the attention's endpoint projections; 0 = 16 */
     float id_dropout;      /**< attn: the share of ID embeddings dropped (zeroed) at each training step,
                                 so that the text learns to stand in for them; negative = default (0) */
+    float align;           /**< attn: weight of the contrastive alignment (InfoNCE over up to 1024 items a
+                                step, at `temperature`) of each item's output with its mapped text, so
+                                that a new item's text lands where its ratings would have put it; 0 = none */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
         -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f, \
-        0.0f, GATREC_LOSS_DEFAULT, 0.0f, 0.0f, GATREC_INPUTS_DEFAULT, 0, 0, -1.0f }
+        0.0f, GATREC_LOSS_DEFAULT, 0.0f, 0.0f, GATREC_INPUTS_DEFAULT, 0, 0, -1.0f, 0.0f }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */

@@ -583,6 +583,69 @@ START_TEST(attn_network_gradients_match_finite_differences)
 }
 END_TEST
 
+typedef struct align_fd {
+    gatrec__attn_probe *p;
+    const float *R;
+    size_t n;
+} align_fd;
+
+/* sum(emb * R) + the alignment term, at a training step (the alignment is on then) */
+static double align_net_loss(void *ctx)
+{
+    align_fd *c = ctx;
+    const float *emb;
+    size_t dim;
+    double L;
+    ck_assert_ok(gatrec__attn_probe_forward(c->p, 1, 3, &emb, &dim));
+    L = gatrec__attn_probe_align(c->p);
+    for (size_t k = 0; k < c->n * dim; k++)
+        L += (double)emb[k] * c->R[k];
+    return L;
+}
+
+/* The alignment's gradient (into the outputs and the text map) against central differences. */
+START_TEST(attn_alignment_gradient_matches_finite_differences)
+{
+    gatrec_graph *g = small_graph(4, 5, 29);
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec__attn_probe *p;
+    const gatrec__tensor *tensors;
+    size_t np, nt, dim, N = 9, f = 3;
+    float *theta, *grad;
+    const float *emb;
+    uint64_t s = 13;
+    float *feat = rand_vec(N * f, &s);
+    o.kind = GATREC_MODEL_ATTN;
+    o.dim = 4;
+    o.attention_dim = 3;
+    o.propagation = 2;
+    o.features = feat;
+    o.feature_dim = f;
+    o.align = 0.7f;
+    o.temperature = 0.5f;
+    o.kernels = "reference";
+    o.threads = 1;
+    ck_assert_ok(gatrec__attn_probe_new(g, &o, &p));
+    theta = gatrec__attn_probe_params(p, &grad, &np, &tensors, &nt);
+    for (size_t k = 0; k < np; k++)
+        theta[k] = 0.5f * urand(&s);
+    ck_assert_ok(gatrec__attn_probe_forward(p, 1, 3, &emb, &dim));
+    ck_assert(gatrec__attn_probe_align(p) > 0);
+    float *R = rand_vec(N * dim, &s);
+    align_fd ctx = {p, R, N};
+    ck_assert_ok(gatrec__attn_probe_backward(p, R));
+    float *an = malloc((np + 1) * sizeof *an);
+    memcpy(an, grad, np * sizeof *an);
+    for (size_t t = 0; t < nt; t++)
+        check_fd(tensors[t].name, theta + tensors[t].off, an + tensors[t].off, tensors[t].len, align_net_loss, &ctx);
+    free(an);
+    free(R);
+    free(feat);
+    gatrec__attn_probe_free(p);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 /* With att = 0 (the initialisation) every node attends uniformly: the model starts as LightGCN. */
 START_TEST(attn_starts_uniform)
 {
@@ -634,6 +697,7 @@ Suite *kernels_suite(void)
     tcase_add_loop_test(tc, attn_network_gradients_match_finite_differences, 0,
                         (int)(sizeof attn_nets / sizeof *attn_nets));
     tcase_add_test(tc, attn_starts_uniform);
+    tcase_add_test(tc, attn_alignment_gradient_matches_finite_differences);
     tcase_add_test(tc, unknown_kernels_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -110,7 +110,7 @@ check("attn trains", len(attn.recommend(1, k=2)) == 2)
 new = attn.add_item(99, [1.0, 0.0, 0.1])
 check("attn folds in an item from text", new == 7 and any(i == 99 for i, _ in attn.recommend(1, k=8)), new)
 uni = gatrec.Model.train(gatrec.Graph(cds), kind="attn", features=rows, epochs=2, dim=8, inputs="text",
-                         attn_flags=gatrec.ATTN_UNIFORM, id_dropout=0.0)
+                         attn_flags=gatrec.ATTN_UNIFORM, id_dropout=0.0, align=0.5)
 check("attn text only, uniform", len(uni.recommend(2, k=3)) == 3)
 try:
     attn.add_item(98, [1.0])

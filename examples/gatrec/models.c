@@ -21,7 +21,7 @@ static const char train_usage[] =
     "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--liked R] [--seed N]\n"
     "                    [--threads N] [--lambda L] [--loss bpr|softmax] [--temperature T]\n"
     "                    [--uniformity W] [--inputs id+text|id|text] [--uniform-attention]\n"
-    "                    [--attention-dim N] [--id-dropout X]\n"
+    "                    [--attention-dim N] [--id-dropout X] [--align W]\n"
     "                    --out MODEL [--json]\n"
     "\n"
     "Trains a model on the training part of the split and saves it to MODEL, together with the\n"
@@ -38,7 +38,9 @@ static const char train_usage[] =
     "of attention-weighted averaging, the mean of the layers read out; softmax loss by default.\n"
     "--inputs id: no text (the ablation); text: no ID table; --uniform-attention: LightGCN's degree\n"
     "weights instead of attention; --id-dropout X: drop a share X of the ID embeddings each step so\n"
-    "that the text learns to stand in for them (new items); --no-edge-attr: no rating in attention.\n"
+    "that the text learns to stand in for them (new items); --align W: weight W of a contrastive\n"
+    "alignment of each item's output with its mapped text (new items land where their ratings would\n"
+    "have put them); --no-edge-attr: no rating in attention.\n"
     "--loss softmax (bpr, lightgcn, gat, attn): softmax cross-entropy on cosine scores over\n"
     "--temperature T (default 0.2), against every item (--negatives 0, the default) or N items\n"
     "sampled per step; --uniformity W adds DirectAU's uniformity term with weight W.\n"
@@ -162,7 +164,7 @@ int cmd_train(int argc, char **argv)
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
                *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL,
                *lrpat_s = NULL, *lrfac_s = NULL, *lambda_s = NULL, *loss_s = NULL, *temp_s = NULL, *unif_s = NULL,
-               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL;
+               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL, *align_s = NULL;
     int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, uniform = 0, rc;
     gatrec_model_options mo = GATREC_MODEL_OPTIONS_INIT;
     cli_opt opts[] = {{"--dataset", &spec, NULL},       {"--split", &sp, NULL},
@@ -185,7 +187,7 @@ int cmd_train(int argc, char **argv)
                       {"--loss", &loss_s, NULL},        {"--temperature", &temp_s, NULL},
                       {"--uniformity", &unif_s, NULL},  {"--inputs", &inputs_s, NULL},
                       {"--uniform-attention", NULL, &uniform}, {"--attention-dim", &adim_s, NULL},
-                      {"--id-dropout", &iddrop_s, NULL}, {NULL, NULL, NULL}};
+                      {"--id-dropout", &iddrop_s, NULL}, {"--align", &align_s, NULL}, {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 1, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 1, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
@@ -196,10 +198,10 @@ int cmd_train(int argc, char **argv)
         {"--lr-patience", NULL, 0, 1000000, 1, &mo.lr_patience, 0}, {"--lr-factor", NULL, 0.001, 1, 0, &mo.lr_factor, 0},
         {"--lambda", NULL, 1e-6, 1e12, 0, &mo.lambda, 0},     {"--temperature", NULL, 0.01, 100, 0, &mo.temperature, 0},
         {"--uniformity", NULL, 0, 1000, 0, &mo.uniformity, 0}, {"--attention-dim", NULL, 1, 1024, 1, &mo.attention_dim, 1},
-        {"--id-dropout", NULL, 0, 0.99, 0, &mo.id_dropout, 0}};
+        {"--id-dropout", NULL, 0, 0.99, 0, &mo.id_dropout, 0}, {"--align", NULL, 0, 1000, 0, &mo.align, 0}};
     const char **texts[] = {&epochs_s, &dim_s,   &prop_s,  &lr_s,  &wd_s,    &cos_s,     &drop_s,  &neg_s,
                             &batch_s,  &pat_s,   &evalk_s, &fwd_s, &lrpat_s, &lrfac_s, &lambda_s, &temp_s, &unif_s,
-                            &adim_s,   &iddrop_s};
+                            &adim_s,   &iddrop_s, &align_s};
     train_view view = {0, 0, 0, 0, NAN};
     gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
@@ -277,9 +279,9 @@ int cmd_train(int argc, char **argv)
                                    "(attn has none of them)");
         mo.attn_flags = (no_attr ? GATREC_ATTN_NO_EDGE_ATTR : 0) | (uniform ? GATREC_ATTN_UNIFORM : 0);
     } else {
-        if (inputs_s || uniform || adim_s || iddrop_s)
-            return cli_usage_error("train", "%s", "--inputs, --uniform-attention, --attention-dim and --id-dropout "
-                                   "are for --model attn");
+        if (inputs_s || uniform || adim_s || iddrop_s || align_s)
+            return cli_usage_error("train", "%s", "--inputs, --uniform-attention, --attention-dim, --id-dropout and "
+                                   "--align are for --model attn");
         mo.gat_flags = (no_attr ? GATREC_GAT_NO_EDGE_ATTR : 0) | (no_ln ? GATREC_GAT_NO_LAYERNORM : 0) |
                        (no_res ? GATREC_GAT_NO_RESIDUAL : 0) | (no_self ? GATREC_GAT_NO_SELF_LOOPS : 0);
     }

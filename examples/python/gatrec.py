@@ -51,7 +51,8 @@ class ModelOptions(ctypes.Structure):
                 ("attention_slope", c_f32), ("activation_slope", c_f32), ("kernels", c_char_p),
                 ("on_epoch", c_void_p), ("payload", c_void_p), ("feature_weight_decay", c_f32),
                 ("lambda_", c_f32), ("loss", c_int), ("temperature", c_f32), ("uniformity", c_f32),
-                ("inputs", c_int), ("attn_flags", c_int), ("attention_dim", c_size), ("id_dropout", c_f32)]
+                ("inputs", c_int), ("attn_flags", c_int), ("attention_dim", c_size), ("id_dropout", c_f32),
+                ("align", c_f32)]
 
 LOSSES = {"bpr": 0, "softmax": 1}
 INPUTS = {"id+text": 1, "id": 2, "text": 3}  # gatrec_inputs
@@ -261,7 +262,7 @@ class Model(_Handle):
         a list of rows (users then items, the graph's order) for the GAT, attn and the content
         model; other options are gatrec_model_options fields (epochs=, layers="64x4,64x4,64x1",
         lr=, cos_weight=, dropout=, lambda_= for EASE, loss="softmax", temperature=; for attn
-        inputs="id+text"|"id"|"text", attn_flags=ATTN_UNIFORM, id_dropout=, propagation=, ...)."""
+        inputs="id+text"|"id"|"text", attn_flags=ATTN_UNIFORM, id_dropout=, align=, propagation=, ...)."""
         k = _check(_model_kind_from_name(kind.encode()))
         opts = ModelOptions(5, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
         opts.feature_weight_decay = -1.0

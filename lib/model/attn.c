@@ -17,18 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/dense.h"
 #include "edges.h"
 #include "train.h"
 
 #define ATTN_FORMAT 1
 #define MAX_PROP 8
+#define ALIGN_MAX 1024 /* items in one step's alignment */
 
 struct gatrec__attn_probe {
     const gatrec__kernels *K;
     int threads, flags, use_id, use_text, unit;
     size_t nu, ni, d, f, ha, L;
-    float slope, id_dropout;
-    uint64_t seed;
+    float slope, id_dropout, align, tau;
+    uint64_t seed, step;
+    int training;
     /* theta: [ID table][W_user][W_item][P_src][P_dst][w_edge][att] (absent parts have length 0) */
     size_t o_id, o_wu, o_wi, o_ps, o_pd, o_we, o_att, nparams;
     float *theta, *grad;
@@ -44,6 +47,12 @@ struct gatrec__attn_probe {
     float *alpha, *w;  /* per edge */
     float *dA, *dB, *dH0, *dw, *dXS, *dXD, *work;
     unsigned char *drop; /* N: the node's ID is dropped in this step */
+    /* the alignment: T the mapped text (N x d); S items sampled a step, their unit outputs X and
+     * unit texts Z (and norms), the softmax of their similarities G (S x S), dT its text gradient */
+    float *T, *dT, *demb2, *X, *Z, *nX, *nZ, *G;
+    int32_t *known, *pool, *sample;
+    size_t nknown, ns;
+    double align_value;
     /* serving: H_0 .. H_{L-1} of every item, H_0 of every user (folded nodes appended) */
     float *istate, *ustate;
     size_t icap, ucap;
@@ -78,6 +87,8 @@ static int configure(attn *A, const gatrec_model_options *o, size_t f)
     A->L = o->propagation ? (size_t)o->propagation : 2;
     A->slope = o->attention_slope ? o->attention_slope : 0.2f;
     A->id_dropout = o->id_dropout < 0 ? 0.0f : o->id_dropout;
+    A->align = o->align;
+    A->tau = o->temperature ? o->temperature : 0.2f;
     A->seed = o->seed;
     A->unit = o->loss == GATREC_LOSS_SOFTMAX;
     A->f = f;
@@ -94,8 +105,11 @@ static int configure(attn *A, const gatrec_model_options *o, size_t f)
         return gatrec__error(GATREC_EINVAL, "attn: propagation layers must be 0 to %d, not %d", MAX_PROP, o->propagation);
     if (A->d > 4096 || A->ha > 1024)
         return gatrec__error(GATREC_EINVAL, "attn: dim must be at most 4096 and attention_dim at most 1024");
-    if (!(A->id_dropout >= 0 && A->id_dropout < 1) || !isfinite(A->slope))
-        return gatrec__error(GATREC_EINVAL, "attn: id_dropout must be in [0, 1) and the attention slope finite");
+    if (!(A->id_dropout >= 0 && A->id_dropout < 1) || !isfinite(A->slope) || !(A->align >= 0 && A->align <= 1000))
+        return gatrec__error(GATREC_EINVAL, "attn: id_dropout must be in [0, 1), align in [0, 1000] and the attention "
+                             "slope finite");
+    if (A->align > 0 && !A->use_text)
+        return gatrec__error(GATREC_EINVAL, "attn: align needs text (inputs id+text or text, with features)");
     if (A->flags & ~(GATREC_ATTN_UNIFORM | GATREC_ATTN_NO_EDGE_ATTR))
         return gatrec__error(GATREC_EINVAL, "attn: unknown flags 0x%x", (unsigned)A->flags);
     return GATREC_OK;
@@ -159,6 +173,26 @@ static int alloc_training(attn *A)
     A->dXD = gatrec__malloc_array(N * ha + 1, sizeof(float));
     A->work = gatrec__malloc_array(m + 1, sizeof(float));
     A->drop = gatrec__calloc(N + 1, 1);
+    if (A->use_text && (!(A->T = gatrec__malloc_array(N * d + 1, sizeof(float))) ||
+                        !(A->dT = gatrec__malloc_array(N * d + 1, sizeof(float)))))
+        return GATREC_ENOMEM;
+    if (A->align > 0) {
+        size_t S = A->ni < ALIGN_MAX ? A->ni : ALIGN_MAX;
+        A->known = gatrec__malloc_array(A->ni + 1, sizeof *A->known);
+        A->pool = gatrec__malloc_array(A->ni + 1, sizeof *A->pool);
+        A->sample = gatrec__malloc_array(S + 1, sizeof *A->sample);
+        A->demb2 = gatrec__malloc_array(N * d + 1, sizeof(float));
+        A->X = gatrec__malloc_array(S * d + 1, sizeof(float));
+        A->Z = gatrec__malloc_array(S * d + 1, sizeof(float));
+        A->nX = gatrec__malloc_array(S + 1, sizeof(float));
+        A->nZ = gatrec__malloc_array(S + 1, sizeof(float));
+        A->G = gatrec__malloc_array(S * S + 1, sizeof(float));
+        if (!A->known || !A->pool || !A->sample || !A->demb2 || !A->X || !A->Z || !A->nX || !A->nZ || !A->G)
+            return GATREC_ENOMEM;
+        for (size_t i = 0; i < A->ni; i++) /* the items with training ratings: their outputs say something */
+            if (A->es.E.off[A->nu + i + 1] > A->es.E.off[A->nu + i])
+                A->known[A->nknown++] = (int32_t)i;
+    }
     if (!A->scale || !A->H || !A->emb || !A->XS || !A->XD || !A->alpha || !A->w || !A->dA || !A->dB || !A->dH0 ||
         !A->dw || !A->dXS || !A->dXD || !A->work || !A->drop)
         return GATREC_ENOMEM;
@@ -168,14 +202,19 @@ static int alloc_training(attn *A)
 
 static void free_training(attn *A)
 {
-    float **bufs[] = {&A->scale, &A->H, &A->emb, &A->XS, &A->XD, &A->alpha, &A->w, &A->dA, &A->dB, &A->dH0, &A->dw,
-                      &A->dXS, &A->dXD, &A->work, &A->grad};
+    float **bufs[] = {&A->scale, &A->H,  &A->emb, &A->XS, &A->XD, &A->alpha, &A->w,  &A->dA, &A->dB,
+                      &A->dH0,   &A->dw, &A->dXS, &A->dXD, &A->work, &A->grad, &A->T, &A->dT, &A->demb2,
+                      &A->X,     &A->Z,  &A->nX,  &A->nZ,  &A->G};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) {
         free(*bufs[k]);
         *bufs[k] = NULL;
     }
     free(A->drop);
+    free(A->known);
+    free(A->pool);
+    free(A->sample);
     A->drop = NULL;
+    A->known = A->pool = A->sample = NULL;
     gatrec__edges_free(&A->es);
 }
 
@@ -187,9 +226,10 @@ static int layer0(attn *A, float *H0)
     size_t nu = A->nu, ni = A->ni, d = A->d, f = A->f;
     int rc;
     if (A->use_text) {
-        if ((rc = A->K->linear(A->threads, nu, f, d, A->feat, PRM(A, A->o_wu), NULL, H0)) ||
-            (rc = A->K->linear(A->threads, ni, f, d, A->feat + nu * f, PRM(A, A->o_wi), NULL, H0 + nu * d)))
+        if ((rc = A->K->linear(A->threads, nu, f, d, A->feat, PRM(A, A->o_wu), NULL, A->T)) ||
+            (rc = A->K->linear(A->threads, ni, f, d, A->feat + nu * f, PRM(A, A->o_wi), NULL, A->T + nu * d)))
             return rc;
+        memcpy(H0, A->T, (nu + ni) * d * sizeof *H0);
     } else {
         memset(H0, 0, (nu + ni) * d * sizeof *H0);
     }
@@ -227,6 +267,89 @@ static int edge_weights(attn *A, const float *H0)
     return GATREC_OK;
 }
 
+/* The alignment (CLCRec, RLMRec): for S items drawn this step, the symmetric InfoNCE between
+ * their unit outputs X and unit mapped texts Z, logits X Z^T / tau, positives on the diagonal.
+ * Forward: the value (weighted) and the softmax of the logits, kept in G. */
+static int align_forward(attn *A)
+{
+    size_t d = A->d, S = A->nknown < ALIGN_MAX ? A->nknown : ALIGN_MAX, nu = A->nu;
+    double loss = 0;
+    if (S < 2)
+        return GATREC_OK;
+    memcpy(A->pool, A->known, A->nknown * sizeof *A->pool);
+    for (size_t k = 0; k < S; k++) { /* a partial shuffle: S distinct items, drawn from the step alone */
+        size_t j = k + (size_t)gatrec__rng_below(A->seed, 41, A->step * A->nknown + k, A->nknown - k);
+        int32_t t = A->pool[k];
+        A->pool[k] = A->pool[j];
+        A->pool[j] = t;
+        A->sample[k] = A->pool[k];
+        memcpy(A->X + k * d, A->emb + (nu + (size_t)A->sample[k]) * d, d * sizeof(float));
+        memcpy(A->Z + k * d, A->T + (nu + (size_t)A->sample[k]) * d, d * sizeof(float));
+    }
+    A->ns = S;
+    gatrec__normalise_rows(A->X, S, d, A->nX);
+    gatrec__normalise_rows(A->Z, S, d, A->nZ);
+    gatrec__sgemm(A->threads, 0, 1, S, S, d, 1.0f / A->tau, A->X, d, 1, A->Z, d, 1, 0.0f, A->G, S);
+    /* the diagonal's cross-entropy by rows (item -> text) and by columns (text -> item); G
+     * becomes d loss / d logits: (P_rows + P_cols) / 2 - I, over S */
+    double *colmax = gatrec__malloc_array(S, sizeof *colmax), *colz = gatrec__calloc(S, sizeof *colz);
+    float *P = gatrec__malloc_array(S * S, sizeof *P);
+    if (!colmax || !colz || !P) {
+        free(colmax);
+        free(colz);
+        free(P);
+        return GATREC_ENOMEM;
+    }
+    for (size_t c = 0; c < S; c++)
+        colmax[c] = -INFINITY;
+    for (size_t r = 0; r < S; r++)
+        for (size_t c = 0; c < S; c++)
+            colmax[c] = A->G[r * S + c] > colmax[c] ? A->G[r * S + c] : colmax[c];
+    for (size_t r = 0; r < S; r++)
+        for (size_t c = 0; c < S; c++)
+            colz[c] += exp(A->G[r * S + c] - colmax[c]);
+    for (size_t r = 0; r < S; r++) {
+        float *g = A->G + r * S, m = -INFINITY;
+        double z = 0;
+        for (size_t c = 0; c < S; c++)
+            m = g[c] > m ? g[c] : m;
+        for (size_t c = 0; c < S; c++)
+            z += exp(g[c] - m);
+        loss += -(g[r] - m) + log(z);
+        loss += -(g[r] - colmax[r]) + log(colz[r]);
+        for (size_t c = 0; c < S; c++)
+            P[r * S + c] = (float)(0.5 * (exp(g[c] - m) / z + exp(g[c] - colmax[c]) / colz[c]));
+        P[r * S + r] -= 1.0f;
+    }
+    memcpy(A->G, P, S * S * sizeof *P);
+    free(colmax);
+    free(colz);
+    free(P);
+    A->align_value = A->align * 0.5 * loss / (double)S;
+    return GATREC_OK;
+}
+
+/* Backward of the alignment: its output gradient into dE (the items' rows), its text gradient
+ * into dT. */
+static int align_backward(attn *A, float *dE, float *dT)
+{
+    size_t d = A->d, S = A->ns, nu = A->nu;
+    float c = A->align / (A->tau * (float)S);
+    float *gX = gatrec__malloc_array(2 * S * d + 1, sizeof *gX), *gZ;
+    if (!gX)
+        return GATREC_ENOMEM;
+    gZ = gX + S * d;
+    gatrec__sgemm(A->threads, 0, 0, S, d, S, c, A->G, S, 1, A->Z, d, 1, 0.0f, gX, d); /* G Z */
+    gatrec__sgemm(A->threads, 0, 0, S, d, S, c, A->G, 1, S, A->X, d, 1, 0.0f, gZ, d); /* G^T X */
+    for (size_t k = 0; k < S; k++) {
+        size_t v = nu + (size_t)A->sample[k];
+        gatrec__unnormalise_grad(A->X + k * d, gX + k * d, A->nX[k], d, dE + v * d);
+        gatrec__unnormalise_grad(A->Z + k * d, gZ + k * d, A->nZ[k], d, dT + v * d);
+    }
+    free(gX);
+    return GATREC_OK;
+}
+
 static int attn_forward(void *ctx, int train, uint64_t step)
 {
     attn *A = ctx;
@@ -247,7 +370,10 @@ static int attn_forward(void *ctx, int train, uint64_t step)
             acc += A->H[l * nd + k];
         A->emb[k] = acc * s;
     }
-    return GATREC_OK;
+    A->step = step;
+    A->training = train;
+    A->align_value = 0;
+    return train && A->align > 0 ? align_forward(A) : GATREC_OK;
 }
 
 static int attn_backward(void *ctx, const float *demb)
@@ -256,7 +382,15 @@ static int attn_backward(void *ctx, const float *demb)
     const gatrec__edges *E = &A->es.E;
     size_t N = A->nu + A->ni, nd = N * A->d, d = A->d, f = A->f;
     float s = 1.0f / (float)(A->L + 1), *cur = A->dA, *nxt = A->dB;
-    int rc, att = has_attention(A);
+    int rc, att = has_attention(A), aligning = A->training && A->align > 0 && A->ns > 1;
+    if (A->use_text)
+        memset(A->dT, 0, nd * sizeof *A->dT);
+    if (aligning) {
+        memcpy(A->demb2, demb, nd * sizeof *demb);
+        if ((rc = align_backward(A, A->demb2, A->dT)))
+            return rc;
+        demb = A->demb2;
+    }
     /* dH_L = s demb; dH_l = s demb + W^T dH_{l+1}; dw = sum over layers of dH_{l+1}[t] . H_l[s] */
     for (size_t k = 0; k < nd; k++)
         cur[k] = s * demb[k];
@@ -292,6 +426,9 @@ static int attn_backward(void *ctx, const float *demb)
             for (size_t k = 0; k < d; k++)
                 g[k] += dh[k];
         }
+    if (A->use_text) /* the text path: the network's gradient plus the alignment's */
+        for (size_t k = 0; k < nd; k++)
+            A->dH0[k] += A->dT[k];
     if (A->use_text &&
         ((rc = A->K->linear_backward(A->threads, A->nu, f, d, A->feat, PRM(A, A->o_wu), A->dH0, NULL,
                                      A->grad + A->o_wu, NULL)) ||
@@ -781,6 +918,11 @@ int gatrec__attn_probe_forward(gatrec__attn_probe *p, int train, uint64_t step, 
     *emb = A->emb;
     *dim = A->d;
     return rc;
+}
+
+double gatrec__attn_probe_align(gatrec__attn_probe *p)
+{
+    return p->align_value;
 }
 
 const float *gatrec__attn_probe_alpha(gatrec__attn_probe *p, size_t *m)

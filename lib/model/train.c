@@ -226,7 +226,7 @@ static int loss(loop *L, size_t b0, size_t b1, uint64_t step, double *bpr_out, d
 
 /* ---- the softmax loss ---- */
 
-static void normalise_rows(float *x, size_t n, size_t d, float *norms)
+void gatrec__normalise_rows(float *x, size_t n, size_t d, float *norms)
 {
     for (size_t r = 0; r < n; r++) {
         float *v = x + r * d, s = sqrtf(dot(v, v, d));
@@ -239,7 +239,7 @@ static void normalise_rows(float *x, size_t n, size_t d, float *norms)
 }
 
 /* dx = (dn - n (n . dn)) / |x| for n = x / |x|, added to out. */
-static void unnormalise_grad(const float *n, const float *dn, float norm, size_t d, float *out)
+void gatrec__unnormalise_grad(const float *n, const float *dn, float norm, size_t d, float *out)
 {
     float c = dot(n, dn, d), inv = norm > 1e-12f ? 1.0f / norm : 0.0f;
     for (size_t k = 0; k < d; k++)
@@ -343,9 +343,9 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
     }
     for (size_t c = 0; c < nc; c++)
         memcpy(C + c * d, E + (nu + (size_t)cand[c]) * d, d * sizeof *C);
-    normalise_rows(U, nd, d, nU);
-    normalise_rows(I, B, d, nI);
-    normalise_rows(C, nc, d, nC);
+    gatrec__normalise_rows(U, nd, d, nU);
+    gatrec__normalise_rows(I, B, d, nI);
+    gatrec__normalise_rows(C, nc, d, nC);
     gatrec__sgemm(L->o.threads, 0, 1, nd, nc, d, inv_tau, U, d, 1, C, d, 1, 0.0f, S, nc);
     softmax_job J = {nc, S, mx, z};
     gatrec__parallel(L->o.threads, nd, softmax_user, &J);
@@ -401,11 +401,11 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
     }
     memset(D, 0, (nu + L->g->items.count) * d * sizeof *D);
     for (size_t r = 0; r < nd; r++) /* the scatter, in a fixed order */
-        unnormalise_grad(U + r * d, dU + r * d, nU[r], d, D + (size_t)users[r] * d);
+        gatrec__unnormalise_grad(U + r * d, dU + r * d, nU[r], d, D + (size_t)users[r] * d);
     for (size_t q = 0; q < B; q++)
-        unnormalise_grad(I + q * d, dI + q * d, nI[q], d, D + (nu + (size_t)L->pos[b0 + q].i) * d);
+        gatrec__unnormalise_grad(I + q * d, dI + q * d, nI[q], d, D + (nu + (size_t)L->pos[b0 + q].i) * d);
     for (size_t c = 0; c < nc; c++)
-        unnormalise_grad(C + c * d, dC + c * d, nC[c], d, D + (nu + (size_t)cand[c]) * d);
+        gatrec__unnormalise_grad(C + c * d, dC + c * d, nC[c], d, D + (nu + (size_t)cand[c]) * d);
     *ce_out = sum / (double)B;
     *unif_out = unif;
 done:
@@ -691,7 +691,7 @@ static int run(loop *L)
             if ((rc = t->forward(t->ctx, 0, step)))
                 return rc;
             if (softmax) /* the softmax scores by cosine */
-                normalise_rows(t->emb, N, t->dim, NULL);
+                gatrec__normalise_rows(t->emb, N, t->dim, NULL);
             if ((rc = valid_ndcg(L, &vndcg)))
                 return rc;
             metric = vndcg;
@@ -731,7 +731,7 @@ static int run(loop *L)
     if ((rc = t->forward(t->ctx, 0, step)))
         return rc;
     if (softmax) /* serving ranks by dot products: unit rows make them the cosines it trained on */
-        normalise_rows(t->emb, N, t->dim, NULL);
+        gatrec__normalise_rows(t->emb, N, t->dim, NULL);
     return gatrec__set_embeddings(L->m, t->emb, t->dim);
 }
 

@@ -43,6 +43,11 @@ int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t);
 int gatrec__loss_probe(const gatrec_graph *g, const gatrec_model_options *o, float *emb, size_t dim, double *value,
                        float *demb);
 
+/* Rows of x (n x d) to unit length (norms: their lengths before, may be NULL); and the gradient
+ * of a unit row n = x / |x| brought back to x: out += (dn - n (n . dn)) / |x|. */
+void gatrec__normalise_rows(float *x, size_t n, size_t d, float *norms);
+void gatrec__unnormalise_grad(const float *n, const float *dn, float norm, size_t d, float *out);
+
 /* Copy the trained embeddings into m->uemb / m->iemb. */
 int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim);
 
@@ -67,6 +72,8 @@ float *gatrec__attn_probe_params(gatrec__attn_probe *p, float **grad, size_t *n,
                                  size_t *ntensors);
 int gatrec__attn_probe_forward(gatrec__attn_probe *p, int train, uint64_t step, const float **emb, size_t *dim);
 const float *gatrec__attn_probe_alpha(gatrec__attn_probe *p, size_t *m);
+/* The weighted alignment term of the last training forward (0 without align). */
+double gatrec__attn_probe_align(gatrec__attn_probe *p);
 int gatrec__attn_probe_backward(gatrec__attn_probe *p, const float *demb);
 void gatrec__attn_probe_free(gatrec__attn_probe *p);
 
