@@ -47,7 +47,8 @@ MODELS = {
     "attn-uniform": ("attn, no attention (LightGCN's weights + text)", ATTN_ARGS + ["--uniform-attention"], "llm-lsa"),
     "attn-textonly": ("attn, no ID (text only)", ATTN_ARGS + ["--inputs", "text"], "llm-lsa"),
     "attn-shuffled": ("attn, item text rows shuffled between items (control)", ATTN_ARGS, "llm-lsa-shuffled"),
-    "attn-bpr": ("attn, BPR loss instead of the softmax", ["--model", "attn", "--loss", "bpr"], "llm-lsa"),
+    "attn-bpr": ("attn, BPR loss instead of the softmax (100 epochs)", ["--model", "attn", "--loss", "bpr", "--epochs", "100"],
+                 "llm-lsa"),
 }
 MAIN_MODELS = ["pop", "bpr", "bpr-softmax", "lightgcn", "lightgcn-softmax", "ease", "gat-random", "gat-llm", "attn"]
 DETERMINISTIC = {"pop", "ease"}  # no random choice: one seed says it all
@@ -695,7 +696,7 @@ def write_report(a, runs, out_dir):
         elif feat == "template":
             extra = " + `--features` from template profiles (`gatrec profiles generate` without an LLM) embedded the same way"
         elif feat and feat.startswith("llm-lsa"):
-            extra = (" + `--features` from the same LLM profiles embedded by `gatrec embed --embedder lsa` (256-d)%s"
+            extra = (" + `--features` from the same LLM profiles embedded by `gatrec embed --embedder lsa` (384-d)%s"
                      % ("; then each item's row given to another item (a fixed permutation)" if feat.endswith("shuffled") else ""))
         elif feat == "template-lsa":
             extra = " + `--features` from template profiles embedded by `gatrec embed --embedder lsa`"

@@ -310,9 +310,9 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
     float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity, scale = inv_tau / (float)B;
     int32_t *cand = N ? gatrec__malloc_array(N, sizeof *cand) : L->known;
     int32_t *slot = gatrec__malloc_array(nu, sizeof *slot), *users = gatrec__malloc_array(B, sizeof *users);
-    float *U = gatrec__malloc_array(B * d, sizeof(float)), *I = gatrec__malloc_array(B * d, sizeof(float));
-    float *C = gatrec__malloc_array(nc * d, sizeof(float)), *S = gatrec__malloc_array(B * nc, sizeof(float));
-    float *dU = gatrec__calloc(B * d, sizeof(float)), *dI = gatrec__malloc_array(B * d, sizeof(float));
+    float *U = NULL, *I = gatrec__malloc_array(B * d, sizeof(float)), *dU = NULL; /* U, dU: per distinct user */
+    float *C = gatrec__malloc_array(nc * d, sizeof(float)), *S = NULL;
+    float *dI = gatrec__malloc_array(B * d, sizeof(float));
     float *dC = gatrec__malloc_array(nc * d, sizeof(float));
     float *nU = gatrec__malloc_array(B, sizeof(float)), *nI = gatrec__malloc_array(B, sizeof(float));
     float *nC = gatrec__malloc_array(nc, sizeof(float)), *G = w > 0 ? gatrec__malloc_array(B * B, sizeof(float)) : NULL;
@@ -323,7 +323,7 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
     size_t nmask = 0, capmask = B + 1;
     masked *mask = gatrec__malloc_array(capmask, sizeof *mask);
     int rc = GATREC_OK;
-    if (!cand || !slot || !users || !U || !I || !C || !S || !dU || !dI || !dC || !nU || !nI || !nC || !mx || !z ||
+    if (!cand || !slot || !users || !I || !C || !dI || !dC || !nU || !nI || !nC || !mx || !z ||
         !wsum || !mask || (w > 0 && (!G || !Up || !dUp))) {
         rc = GATREC_ENOMEM;
         goto done;
@@ -336,11 +336,19 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
         int32_t u = L->pos[b0 + q].u;
         if (slot[u] < 0) {
             slot[u] = (int32_t)nd;
-            memcpy(U + nd * d, E + (size_t)u * d, d * sizeof *U);
             users[nd++] = u;
         }
         memcpy(I + q * d, E + (nu + (size_t)L->pos[b0 + q].i) * d, d * sizeof *I);
     }
+    U = gatrec__malloc_array(nd * d + 1, sizeof(float));
+    dU = gatrec__calloc(nd * d + 1, sizeof(float));
+    S = gatrec__malloc_array(nd * nc + 1, sizeof(float)); /* one row of logits per distinct user */
+    if (!U || !dU || !S) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    for (size_t r = 0; r < nd; r++)
+        memcpy(U + r * d, E + (size_t)users[r] * d, d * sizeof *U);
     for (size_t c = 0; c < nc; c++)
         memcpy(C + c * d, E + (nu + (size_t)cand[c]) * d, d * sizeof *C);
     gatrec__normalise_rows(U, nd, d, nU);
