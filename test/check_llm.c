@@ -98,9 +98,29 @@ START_TEST(timeouts_caps_and_bad_answers)
     llm_server_push(s, 200, NULL, big, 0);
     ck_assert_status(gatrec_llm_chat(l, NULL, "big", 0.0f, 0, &reply), GATREC_ENETWORK);
     ck_assert_error_mentions("exceeds 200 bytes");
+    /* a 200 whose body was cut off in transit is asked again (issue 12, point 2), boundedly */
     llm_server_push(s, 200, NULL, "{\"choices\": [{\"message\": {\"con", 0);
-    ck_assert_status(gatrec_llm_chat(l, NULL, "cut", 0.0f, 0, &reply), GATREC_EFORMAT);
+    llm_server_push(s, 200, NULL, CHAT_OK, 0);
+    unsigned before = llm_server_requests(s);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "cut once", 0.0f, 0, &reply));
+    ck_assert_str_eq(reply, "scripted");
+    ck_assert_uint_eq(llm_server_requests(s), before + 2);
+    gatrec_string_free(reply);
+    reply = NULL;
+    for (int k = 0; k < 3; k++)
+        llm_server_push(s, 200, NULL, "{\"choices\": [{\"message\": {\"con", 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "cut", 0.0f, 0, &reply), GATREC_ENETWORK);
     ck_assert_error_mentions("not JSON");
+    ck_assert_error_mentions("3 attempts");
+    /* an answer cut off by max_tokens is a failure, with its reason (point 3) */
+    llm_server_push(s, 200, NULL,
+                    "{\"choices\": [{\"message\": {\"content\": \"Hello! I am a\"}, \"finish_reason\": \"length\"}]}", 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "long", 0.0f, 0, &reply), GATREC_EFORMAT);
+    ck_assert_error_mentions("cut off at its token limit");
+    llm_server_push(s, 200, NULL,
+                    "{\"choices\": [{\"message\": {\"content\": \"\"}, \"finish_reason\": \"content_filter\"}]}", 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "filtered", 0.0f, 0, &reply), GATREC_EFORMAT);
+    ck_assert_error_mentions("content filter");
     llm_server_push(s, 200, NULL, "{\"choices\": []}", 0);
     ck_assert_status(gatrec_llm_chat(l, NULL, "empty", 0.0f, 0, &reply), GATREC_EFORMAT);
     ck_assert_ptr_null(reply);
@@ -116,6 +136,19 @@ START_TEST(timeouts_caps_and_bad_answers)
     ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
     ck_assert_status(gatrec_llm_chat(l, NULL, "anyone?", 0.0f, 0, &reply), GATREC_ENETWORK);
     ck_assert_error_mentions("2 attempts");
+    /* the circuit breaker (point 7): after 3 unreachable requests in a row, the rest fail at once */
+    ck_assert_status(gatrec_llm_chat(l, NULL, "anyone?", 0.0f, 0, &reply), GATREC_ENETWORK);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "anyone?", 0.0f, 0, &reply), GATREC_ENETWORK);
+    {
+        gatrec_llm_stats st = {.version = GATREC_LLM_STATS_VERSION};
+        ck_assert_ok(gatrec_llm_get_stats(l, &st));
+        uint64_t sent = st.requests;
+        ck_assert_status(gatrec_llm_chat(l, NULL, "anyone?", 0.0f, 0, &reply), GATREC_ENETWORK);
+        ck_assert_error_mentions("unreachable");
+        ck_assert_error_mentions("127.0.0.1:1");
+        ck_assert_ok(gatrec_llm_get_stats(l, &st));
+        ck_assert_uint_eq(st.requests, sent); /* nothing sent */
+    }
     gatrec_llm_free(l);
     h.base_url = "ftp://example";
     ck_assert_status(gatrec_llm_transport_http(&h, &t), GATREC_EINVAL);

@@ -195,7 +195,25 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
     return EXIT_OK;
 }
 
-int cli_open_llm(const char *url, const char *cache, int concurrency, gatrec_llm **out)
+int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, cli_llm_limits *out)
+{
+    const char *et = getenv("GATREC_LLM_TIMEOUT"), *er = getenv("GATREC_LLM_RETRIES");
+    out->timeout_s = 60.0f;
+    out->retries = 4;
+    if (!timeout_s && et && et[0])
+        timeout_s = et;
+    if (!retries_s && er && er[0])
+        retries_s = er;
+    if (timeout_s && cli_float(cmd, timeout_s == et ? "$GATREC_LLM_TIMEOUT" : "--timeout", timeout_s, 0.1, 86400,
+                               &out->timeout_s))
+        return EXIT_USAGE;
+    if (retries_s && (out->retries = cli_number(cmd, retries_s == er ? "$GATREC_LLM_RETRIES" : "--retries", retries_s,
+                                                0, 100)) < 0)
+        return EXIT_USAGE;
+    return EXIT_OK;
+}
+
+int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_llm_limits *limits, gatrec_llm **out)
 {
     gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
     gatrec_llm_options o = GATREC_LLM_OPTIONS_INIT;
@@ -217,6 +235,10 @@ int cli_open_llm(const char *url, const char *cache, int concurrency, gatrec_llm
     }
     o.cache_dir = cache;
     o.concurrency = concurrency;
+    o.timeout_ms = (long)(limits->timeout_s * 1000.0f);
+    h.max_retries = (int)limits->retries;
+    if (h.connect_timeout_ms > o.timeout_ms)
+        h.connect_timeout_ms = o.timeout_ms;
     if ((rc = gatrec_llm_transport_http(&h, &t)))
         return rc;
     if ((rc = gatrec_llm_new(&t, &o, out)))

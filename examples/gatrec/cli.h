@@ -35,7 +35,15 @@ int cli_check_output(const char *cmd, const char *path);
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize);
 /* The LLM named by `url` or $GATREC_LLM_BASE_URL (answers cached in `cache`, default
  * ~/.cache/gatrec/llm), or *out = NULL when none is configured. Returns a library status. */
-int cli_open_llm(const char *url, const char *cache, int concurrency, gatrec_llm **out);
+/* How long an LLM command may wait: --timeout S (else $GATREC_LLM_TIMEOUT, else 60) seconds per
+ * request and --retries N (else $GATREC_LLM_RETRIES, else 4) retries of a failed one. */
+typedef struct cli_llm_limits {
+    float timeout_s;
+    long long retries;
+} cli_llm_limits;
+/* Parse them (NULL: the environment, then the default); EXIT_OK or EXIT_USAGE. */
+int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, cli_llm_limits *out);
+int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_llm_limits *limits, gatrec_llm **out);
 /* JSON string output (escaped). */
 void cli_json_string(FILE *f, const char *s);
 /* A progress bar on stderr when it is a terminal; the payload is the label. */

@@ -685,7 +685,7 @@ static const char recommend_usage[] =
     "usage: gatrec recommend --model MODEL --user ID [-k K] [--evidence] [--json]\n"
     "                        [--rerank list|pairwise|batch|score] [--candidates N]\n"
     "                        [--fusion code|paper|none|WEIGHT] [--explain] [--profiles FILE]\n"
-    "                        [--llm URL] [--cache DIR]\n"
+    "                        [--llm URL] [--cache DIR] [--timeout S] [--retries N]\n"
     "       gatrec recommend --model MODEL --new-user TEXT --rated ID:STARS[,ID:STARS...] [-k K]\n"
     "       gatrec recommend --model MODEL --all [-k K] --csv [--out FILE]\n"
     "                        [--rerank ... --candidates N --fusion ... --profiles FILE --llm URL]\n"
@@ -694,6 +694,9 @@ static const char recommend_usage[] =
     "learned model, the user's rated items that most support it (--evidence lists them with\n"
     "their weights: for a GAT, the attention the user gave each item times its similarity to\n"
     "the recommendation) and the genres they share; for popularity, how popular it is.\n"
+    "--timeout S bounds each LLM request (default $GATREC_LLM_TIMEOUT, else 60 seconds), --retries N\n"
+    "its retries (default $GATREC_LLM_RETRIES, else 4); an endpoint that cannot be reached three\n"
+    "times in a row is given up for the run.\n"
     "--rerank asks the LLM ($GATREC_LLM_BASE_URL or --llm; answers cached in --cache, default\n"
     "~/.cache/gatrec/llm) to reorder the model's top --candidates (default 20) with one of the\n"
     "paper's strategies, fused with the model's order (--fusion code: the authors' rank-dependent\n"
@@ -723,6 +726,7 @@ typedef struct rec_args {
     size_t k, candidates;
     int json, evidence, explain;
     const char *rerank, *fusion, *profiles, *llm, *cache;
+    cli_llm_limits limits;
 } rec_args;
 
 /* The dataset, split graph and profiles the model was trained on, for texts; NULL parts when
@@ -820,7 +824,7 @@ static int open_session(const gatrec_model *m, const rec_args *a, llm_session *s
     memset(s, 0, sizeof *s);
     if ((a->rerank && (rc = parse_rerank(a, &ro))) || (rc = open_context(m, a, need, &s->c)))
         return rc;
-    if (need && (rc = cli_open_llm(a->llm, a->cache, 8, &s->llm)))
+    if (need && (rc = cli_open_llm(a->llm, a->cache, 8, &a->limits, &s->llm)))
         return cli_fail("recommend", rc);
     if (a->rerank && !s->llm)
         return cli_usage_error("recommend", "%s", "--rerank needs an LLM: set $GATREC_LLM_BASE_URL or --llm URL");
@@ -1121,15 +1125,17 @@ static int fold_in(gatrec_model *m, rec_args *a)
 
 int cmd_recommend(int argc, char **argv)
 {
-    const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20";
-    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL};
+    const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20", *timeout_s = NULL,
+               *retries_s = NULL;
+    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4}};
     int all = 0, csv = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL},  {"--user", &user_s, NULL},       {"-k", &k_s, NULL},
                       {"--json", NULL, &a.json},        {"--all", NULL, &all},           {"--csv", NULL, &csv},
                       {"--out", &out, NULL},            {"--evidence", NULL, &a.evidence}, {"--rerank", &a.rerank, NULL},
                       {"--candidates", &cand_s, NULL},  {"--fusion", &a.fusion, NULL},   {"--explain", NULL, &a.explain},
                       {"--profiles", &a.profiles, NULL}, {"--llm", &a.llm, NULL},         {"--cache", &a.cache, NULL},
-                      {"--new-user", &a.new_user, NULL}, {"--rated", &a.rated, NULL},     {NULL, NULL, NULL}};
+                      {"--new-user", &a.new_user, NULL}, {"--rated", &a.rated, NULL},     {"--timeout", &timeout_s, NULL},
+                      {"--retries", &retries_s, NULL},  {NULL, NULL, NULL}};
     gatrec_model *m = NULL;
     gatrec_reclist *list = NULL;
     long long k, cand;
@@ -1147,6 +1153,8 @@ int cmd_recommend(int argc, char **argv)
     if ((k = cli_number("recommend", "-k", k_s, 1, 100000)) < 0)
         return EXIT_USAGE;
     if ((cand = cli_number("recommend", "--candidates", cand_s, 2, 64)) < 0)
+        return EXIT_USAGE;
+    if (cli_llm_limits_parse("recommend", timeout_s, retries_s, &a.limits))
         return EXIT_USAGE;
     if (user_s && (a.uid = cli_number("recommend", "--user", user_s, 0, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;

@@ -11,7 +11,8 @@ static const char profiles_usage[] =
     "                              [--item-texts CSV] [--no-templates] --out FILE\n"
     "       gatrec profiles generate [--dataset NAME|DIR] [--split SPEC] [--seed N]\n"
     "                              [--item-texts CSV] [--llm URL] [--cache DIR] [--concurrency N]\n"
-    "                              [--form integrated|structured] --out FILE\n"
+    "                              [--form integrated|structured] [--timeout S] [--retries N]\n"
+    "                              --out FILE\n"
     "       gatrec profiles show --profiles FILE (--user ID | --item ID)\n"
     "\n"
     "import    takes existing profile texts from CSV files (RFC 4180, a header row; defaults\n"
@@ -27,13 +28,17 @@ static const char profiles_usage[] =
     "          a rerun asks nothing twice. --form integrated (one paragraph, default) or\n"
     "          structured (Markdown over several turns). Nodes the LLM could not profile, and\n"
     "          every node when no endpoint is set, get template profiles.\n"
+    "          --timeout S bounds each request (default $GATREC_LLM_TIMEOUT, else 60 seconds) and\n"
+    "          --retries N its retries (default $GATREC_LLM_RETRIES, else 4); after 3 requests\n"
+    "          in a row fail to reach the endpoint at all, the rest are not sent.\n"
     "User profiles use the training part of the split (default u1) only.\n"
     "--item-texts CSV attaches item texts (movie_id, overview columns) to the templates.\n";
 
 typedef struct prof_args {
     const char *spec, *sp, *seed_s, *users, *uid_col, *utext_col, *items, *iid_col, *itext_col, *item_texts, *out;
-    const char *llm_url, *cache, *conc_s, *form;
+    const char *llm_url, *cache, *conc_s, *form, *timeout_s, *retries_s;
     int no_templates;
+    cli_llm_limits limits;
 } prof_args;
 
 /* Draw "generated k of n" on a terminal. */
@@ -52,7 +57,7 @@ static int generate_with_llm(const char *cmd, const prof_args *a, gatrec_profile
     int rc;
     (void)cmd;
     po.user_form = strcmp(a->form, "structured") == 0 ? GATREC_PROFILE_STRUCTURED : GATREC_PROFILE_INTEGRATED;
-    if ((rc = cli_open_llm(a->llm_url, a->cache, (int)strtol(a->conc_s, NULL, 10), &llm)) || !llm)
+    if ((rc = cli_open_llm(a->llm_url, a->cache, (int)strtol(a->conc_s, NULL, 10), &a->limits, &llm)) || !llm)
         return rc; /* a failure (reported by the caller), or no endpoint: templates only */
     po.progress = llm_progress;
     po.payload = label;
@@ -130,7 +135,7 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
 int cmd_profiles(int argc, char **argv)
 {
     prof_args a = {"ml-100k", "u1",  "1",        NULL, "user_id", "summary", NULL,          "movie_id", "movie_info",
-                   NULL,      NULL,  NULL, NULL, "8",    "integrated", 0};
+                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, 0, {60.0f, 4}};
     const char *path = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
     cli_opt opts[] = {{"--dataset", &a.spec, NULL},
                       {"--split", &a.sp, NULL},
@@ -151,6 +156,8 @@ int cmd_profiles(int argc, char **argv)
                       {"--cache", &a.cache, NULL},
                       {"--concurrency", &a.conc_s, NULL},
                       {"--form", &a.form, NULL},
+                      {"--timeout", &a.timeout_s, NULL},
+                      {"--retries", &a.retries_s, NULL},
                       {NULL, NULL, NULL}};
     int rc;
     if (strcmp(sub, "import") != 0 && strcmp(sub, "generate") != 0 && strcmp(sub, "show") != 0) {
@@ -163,6 +170,8 @@ int cmd_profiles(int argc, char **argv)
         return rc < 0 ? (fputs(profiles_usage, stdout), EXIT_OK) : rc;
     if (strcmp(sub, "show") == 0)
         return show_profile(path, user_s, item_s);
+    if (cli_llm_limits_parse("profiles", a.timeout_s, a.retries_s, &a.limits))
+        return EXIT_USAGE;
     if (cli_number("profiles", "--concurrency", a.conc_s, 1, 256) < 0)
         return EXIT_USAGE;
     static const char *const forms[] = {"integrated", "structured"};

@@ -170,13 +170,31 @@ static int to_buf(const char *chunk, size_t len, void *ctx)
     return gatrec__buf_put(ctx, chunk, len);
 }
 
-/* POST body to path; the answer (NUL-terminated) is checked by `parse` before it is cached. */
+/* The circuit breaker's bookkeeping after one request: a failure to reach the endpoint (the
+ * transport's own retries spent, no HTTP status) before any answer counts toward stopping. */
+static void breaker(gatrec_llm *l, int rc, int status)
+{
+    pthread_mutex_lock(&l->mu);
+    if (rc == GATREC_OK || status != 0) {
+        l->answered = 1; /* the endpoint is there: from now on every failure is its own */
+        l->down_streak = 0;
+    } else if (rc == GATREC_ENETWORK && !l->answered && ++l->down_streak >= GATREC__LLM_BREAKER && !l->unreachable) {
+        l->unreachable = 1;
+        snprintf(l->down_reason, sizeof l->down_reason, "%s", gatrec_last_error());
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* POST body to path; the answer (NUL-terminated) is checked by `parse` before it is cached. A
+ * 2xx answer whose body is not JSON (cut off in transit) is asked again, a bounded number of
+ * times; after GATREC__LLM_BREAKER failures in a row to reach the endpoint at all, before any
+ * answer, every request fails at once. */
 static int request(gatrec_llm *l, const char *path, const char *body, int (*parse)(const char *answer, void *ctx),
                    void *ctx)
 {
     char *file = l->cache_dir ? cache_path(l, path, body) : NULL, *cached;
     gatrec__buf b = {0};
-    int status = 0, rc;
+    int status = 0, rc, unreachable;
     if (file && (cached = cache_get(file))) {
         rc = parse(cached, ctx);
         free(cached);
@@ -186,22 +204,45 @@ static int request(gatrec_llm *l, const char *path, const char *body, int (*pars
             return GATREC_OK;
         }
     }
-    count(l, &l->requests);
-    rc = l->t.send(l->t.userdata, path, body, strlen(body), to_buf, &b, l->timeout_ms, &status);
-    if (!rc && (rc = gatrec__buf_put(&b, "", 1)) == GATREC_OK) {
-        const char *answer = (const char *)b.data;
-        if (status < 200 || status > 299) {
-            json_t *j = json_loads(answer, 0, NULL);
-            const char *msg = NULL;
-            json_unpack(j, "{s:{s:s}}", "error", "message", &msg);
-            rc = gatrec__error(GATREC_ENETWORK, "%s: HTTP %d%s%.200s", path, status, msg ? ": " : "", msg ? msg : "");
-            json_decref(j);
-        } else if ((rc = parse(answer, ctx)) == GATREC_OK && file) {
-            cache_put(file, answer);
-        }
-    } else if (rc > 0) {
-        rc = GATREC_EUSER; /* a transport must return a status; anything else is the host's failure */
+    pthread_mutex_lock(&l->mu);
+    unreachable = l->unreachable;
+    pthread_mutex_unlock(&l->mu);
+    if (unreachable) {
+        count(l, &l->failures);
+        free(file);
+        return gatrec__error(GATREC_ENETWORK, "the LLM endpoint is unreachable (%d requests in a row failed, the "
+                             "first: %s): check that the server runs and GATREC_LLM_BASE_URL names it",
+                             GATREC__LLM_BREAKER, l->down_reason);
     }
+    for (int attempt = 1;; attempt++) {
+        count(l, &l->requests);
+        status = 0;
+        gatrec__buf_free(&b);
+        rc = l->t.send(l->t.userdata, path, body, strlen(body), to_buf, &b, l->timeout_ms, &status);
+        if (rc > 0)
+            rc = GATREC_EUSER; /* a transport must return a status; anything else is the host's failure */
+        if (!rc && (rc = gatrec__buf_put(&b, "", 1)) == GATREC_OK) {
+            const char *answer = (const char *)b.data;
+            json_t *j = json_loads(answer, 0, NULL);
+            if (status < 200 || status > 299) {
+                const char *msg = NULL;
+                json_unpack(j, "{s:{s:s}}", "error", "message", &msg);
+                rc = gatrec__error(GATREC_ENETWORK, "%s: HTTP %d%s%.200s", path, status, msg ? ": " : "", msg ? msg : "");
+            } else if (!j) {
+                rc = gatrec__error(GATREC_ENETWORK, "%s: HTTP %d but the body is not JSON (%zu bytes, cut off?) after "
+                                   "%d attempt%s", path, status, strlen(answer), attempt, attempt > 1 ? "s" : "");
+                if (attempt < GATREC__LLM_BODY_ATTEMPTS) {
+                    count(l, &l->failures);
+                    continue;
+                }
+            } else if ((rc = parse(answer, ctx)) == GATREC_OK && file) {
+                cache_put(file, answer);
+            }
+            json_decref(j);
+        }
+        break;
+    }
+    breaker(l, rc, status);
     if (rc)
         count(l, &l->failures);
     gatrec__buf_free(&b);
@@ -225,7 +266,14 @@ static int parse_chat(const char *answer, void *ctx)
         return gatrec__error(GATREC_EFORMAT, "the LLM's answer is not JSON (%s)", err.text);
     choices = json_object_get(j, "choices");
     content = json_object_get(json_object_get(json_array_get(choices, 0), "message"), "content");
-    if (!json_is_string(content))
+    const char *finish = json_string_value(json_object_get(json_array_get(choices, 0), "finish_reason"));
+    if (finish && strcmp(finish, "length") == 0) /* cut off: never accepted, never cached */
+        rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer was cut off at its token limit (finish_reason "
+                           "\"length\"): raise max_tokens");
+    else if (finish && strcmp(finish, "content_filter") == 0)
+        rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer was withheld by the server's content filter "
+                           "(finish_reason \"content_filter\")");
+    else if (!json_is_string(content))
         rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer has no choices[0].message.content string");
     else if (!(c->reply = gatrec__strdup(json_string_value(content))))
         rc = GATREC_ENOMEM;

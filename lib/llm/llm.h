@@ -13,7 +13,15 @@ struct gatrec_llm {
     int concurrency, max_tokens;
     pthread_mutex_t mu;
     uint64_t requests, cache_hits, failures;
+    /* the circuit breaker: consecutive unreachable-endpoint failures before any answer */
+    int down_streak, answered, unreachable;
+    char down_reason[320];
 };
+
+/* Consecutive failures to reach the endpoint, before any answer, that stop every later request. */
+#define GATREC__LLM_BREAKER 3
+/* Attempts at a 2xx answer whose body is not JSON (cut off in transit) before giving up. */
+#define GATREC__LLM_BODY_ATTEMPTS 3
 
 /* n texts -> out[n x dim] through /v1/embeddings (one request, cached). */
 int gatrec__llm_embed(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim);
