@@ -827,6 +827,13 @@ typedef struct gatrec_llm_stats {
     uint64_t cache_hits;  /**< answers taken from the cache */
     uint64_t failures;    /**< requests that failed (after the transport's retries) */
 } gatrec_llm_stats;
+/**
+ * Why this client's requests failed so far (since 0.4): one line per distinct reason, "COUNT x
+ * REASON" (the error message up to its first " ("), most frequent first, at most `max` lines plus
+ * one counting the rest; a new string (gatrec_string_free()), or NULL when nothing failed. Answers
+ * that arrived but held nothing usable (e.g. no profile) are counted too.
+ */
+GATREC_API char *gatrec_llm_failure_report(const gatrec_llm *llm, size_t max);
 GATREC_API int gatrec_llm_get_stats(const gatrec_llm *llm, gatrec_llm_stats *stats);
 
 /* ---------------------------------------------------------------------------------------- */

@@ -155,6 +155,36 @@ START_TEST(timeouts_caps_and_bad_answers)
 }
 END_TEST
 
+/* Why requests failed, counted by reason (issue 12, point 1). */
+START_TEST(failures_are_counted_by_reason)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l = client(s, 0, 5000, 0, NULL);
+    char *reply = NULL, *why;
+    ck_assert_ptr_null(gatrec_llm_failure_report(l, 5)); /* nothing failed yet */
+    ck_assert_ptr_null(gatrec_llm_failure_report(NULL, 5));
+    llm_server_set_failure(s, 401, "Incorrect API key provided");
+    for (int k = 0; k < 3; k++)
+        ck_assert_status(gatrec_llm_chat(l, NULL, k == 0 ? "a" : k == 1 ? "b" : "c", 0.0f, 0, &reply), GATREC_ENETWORK);
+    llm_server_set_failure(s, 0, NULL);
+    llm_server_push(s, 200, NULL,
+                    "{\"choices\": [{\"message\": {\"content\": \"Hello! I am a\"}, \"finish_reason\": \"length\"}]}", 0);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "d", 0.0f, 0, &reply), GATREC_EFORMAT);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "e", 0.0f, 0, &reply)); /* a success adds nothing */
+    gatrec_string_free(reply);
+    why = gatrec_llm_failure_report(l, 5);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_msg(strncmp(why, "3 x /v1/chat/completions: HTTP 401: Incorrect API key provided\n1 x ", 66) == 0 &&
+                      strstr(why, "token limit"), "report: %s", why);
+    gatrec_string_free(why);
+    why = gatrec_llm_failure_report(l, 1); /* the rest counted on one line */
+    ck_assert_msg(strstr(why, "\n1 x other reasons") != NULL, "report: %s", why);
+    gatrec_string_free(why);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
 /* every file under dir, concatenated (to look for secrets) */
 static char *slurp_tree(const char *dir)
 {
@@ -414,6 +444,7 @@ Suite *llm_suite(void)
     tcase_add_test(tc, chat_over_http);
     tcase_add_test(tc, retries_on_429_and_500);
     tcase_add_test(tc, timeouts_caps_and_bad_answers);
+    tcase_add_test(tc, failures_are_counted_by_reason);
     tcase_add_test(tc, cache_answers_once_and_detects_corruption);
     tcase_add_test(tc, many_requests_in_flight);
     tcase_add_test(tc, host_transport);

@@ -541,6 +541,19 @@ START_TEST(test_cli_gat)
             ck_assert_int_eq(st, 0);
             ck_assert_uint_eq(llm_server_requests(s) - before, 0);
         }
+        /* a server that refuses every request: profiles generate says why and fails (issue 12, point 1) */
+        llm_server_set_failure(s, 401, "Incorrect API key provided");
+        snprintf(args, sizeof args, "profiles generate --llm %s --cache %s/llm-cache --retries 0 --out %s/p401.jsonl",
+                 llm_server_url(s), dir, dir);
+        out = run_cli(args, &st);
+        ck_assert_msg(st == 1 && strstr(out, "the LLM failed 2625 of 2625 profiles") &&
+                          strstr(out, "2625 x /v1/chat/completions: HTTP 401: Incorrect API key provided") &&
+                          strstr(out, "more than --allow-failures 0 allows"),
+                      "profiles generate against 401 said (%d): %s", st, out);
+        free(out);
+        snprintf(args, sizeof args, "profiles generate --llm %s --cache %s/llm-cache --retries 0 --allow-failures 1 "
+                 "--out %s/p401.jsonl", llm_server_url(s), dir, dir);
+        expect_cli(args, 0, "2625 templates");
         llm_server_stop(s);
     }
     snprintf(args, sizeof args, "eval --model %s/gat.model --protocol paper -k 10 --json", dir);

@@ -31,6 +31,8 @@ struct llm_server {
     llm_chat_fn chat;
     void *chat_ctx;
     long delay_ms;
+    int fail_status; /* non-zero: the default path answers every request with it */
+    char *fail_message;
     size_t dim;
     unsigned requests, in_flight, max_in_flight, active;
     int stopping;
@@ -110,7 +112,10 @@ static char *default_answer(llm_server *s, const char *request, const char *body
     json_t *req = json_loads(body ? body : "", 0, NULL), *out = NULL;
     char *text;
     *status = 200;
-    if (strstr(request, "POST /v1/embeddings")) {
+    if (s->fail_status) {
+        *status = s->fail_status;
+        out = json_pack("{s:{s:s}}", "error", "message", s->fail_message ? s->fail_message : "");
+    } else if (strstr(request, "POST /v1/embeddings")) {
         json_t *input = json_object_get(req, "input"), *data = json_array(), *x;
         size_t k;
         /* answered in reverse order, each with its index: the client must reorder */
@@ -268,6 +273,7 @@ void llm_server_stop(llm_server *s)
     }
     free(s->last_body);
     free(s->last_auth);
+    free(s->fail_message);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s);
@@ -299,6 +305,15 @@ void llm_server_set_chat(llm_server *s, llm_chat_fn fn, void *ctx)
     pthread_mutex_lock(&s->mu);
     s->chat = fn;
     s->chat_ctx = ctx;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void llm_server_set_failure(llm_server *s, int status, const char *message)
+{
+    pthread_mutex_lock(&s->mu);
+    s->fail_status = status;
+    free(s->fail_message);
+    s->fail_message = message ? strdup(message) : NULL;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -22,6 +22,9 @@ void llm_server_push(llm_server *s, int status, const char *headers, const char 
 /* Default path: chat replies from fn (NULL: "ok"), delay per request, embedding width. */
 void llm_server_set_chat(llm_server *s, llm_chat_fn fn, void *ctx);
 void llm_server_set_delay(llm_server *s, long delay_ms);
+/* From now on the default path answers every request with `status` and {"error": {"message":
+ * message}} (0: answer normally again). */
+void llm_server_set_failure(llm_server *s, int status, const char *message);
 void llm_server_set_embedding_dim(llm_server *s, size_t dim);
 /* Requests received, and the most requests in flight at once. */
 unsigned llm_server_requests(llm_server *s);

@@ -12,7 +12,7 @@ static const char profiles_usage[] =
     "       gatrec profiles generate [--dataset NAME|DIR] [--split SPEC] [--seed N]\n"
     "                              [--item-texts CSV] [--llm URL] [--cache DIR] [--concurrency N]\n"
     "                              [--form integrated|structured] [--timeout S] [--retries N]\n"
-    "                              --out FILE\n"
+    "                              [--allow-failures R] --out FILE\n"
     "       gatrec profiles show --profiles FILE (--user ID | --item ID)\n"
     "\n"
     "import    takes existing profile texts from CSV files (RFC 4180, a header row; defaults\n"
@@ -30,15 +30,20 @@ static const char profiles_usage[] =
     "          every node when no endpoint is set, get template profiles.\n"
     "          --timeout S bounds each request (default $GATREC_LLM_TIMEOUT, else 60 seconds) and\n"
     "          --retries N its retries (default $GATREC_LLM_RETRIES, else 4); after 3 requests\n"
-    "          in a row fail to reach the endpoint at all, the rest are not sent.\n"
+    "          in a row fail to reach the endpoint at all, the rest are not sent. Failures are\n"
+    "          counted by reason on standard error, and the command fails (exit 1, the file\n"
+    "          still written with templates in their place) when more than a share R of the\n"
+    "          LLM's profiles failed (--allow-failures R, default 0).\n"
     "User profiles use the training part of the split (default u1) only.\n"
     "--item-texts CSV attaches item texts (movie_id, overview columns) to the templates.\n";
 
 typedef struct prof_args {
     const char *spec, *sp, *seed_s, *users, *uid_col, *utext_col, *items, *iid_col, *itext_col, *item_texts, *out;
-    const char *llm_url, *cache, *conc_s, *form, *timeout_s, *retries_s;
+    const char *llm_url, *cache, *conc_s, *form, *timeout_s, *retries_s, *allow_s;
     int no_templates;
     cli_llm_limits limits;
+    float allow; /* the share of LLM profiles that may fail before the command fails */
+    int llm_used;
 } prof_args;
 
 /* Draw "generated k of n" on a terminal. */
@@ -48,7 +53,7 @@ static int llm_progress(void *payload, uint64_t done, uint64_t total)
 }
 
 /* LLM-written profiles when an endpoint is configured; *written and *failed count them. */
-static int generate_with_llm(const char *cmd, const prof_args *a, gatrec_profiles *p, const gatrec_dataset *ds,
+static int generate_with_llm(const char *cmd, prof_args *a, gatrec_profiles *p, const gatrec_dataset *ds,
                              const gatrec_graph *g, size_t *written, size_t *failed)
 {
     gatrec_llm *llm = NULL;
@@ -61,12 +66,24 @@ static int generate_with_llm(const char *cmd, const prof_args *a, gatrec_profile
         return rc; /* a failure (reported by the caller), or no endpoint: templates only */
     po.progress = llm_progress;
     po.payload = label;
+    a->llm_used = 1;
     rc = gatrec_profiles_generate(p, llm, ds, g, &po, written, failed);
+    if (!rc && *failed) { /* never silent: how many, and why */
+        char *why = gatrec_llm_failure_report(llm, 5);
+        fprintf(stderr, "gatrec %s: the LLM failed %zu of %zu profiles (templates stand in for them%s); why:\n", cmd,
+                *failed, *failed + *written, a->no_templates ? ", unless --no-templates" : "");
+        for (const char *line = why; line && *line;) {
+            size_t n = strcspn(line, "\n");
+            fprintf(stderr, "  %.*s\n", (int)n, line);
+            line += n + (line[n] == '\n');
+        }
+        gatrec_string_free(why);
+    }
     gatrec_llm_free(llm);
     return rc;
 }
 
-static int build_profiles(const char *cmd, const prof_args *a, int import)
+static int build_profiles(const char *cmd, prof_args *a, int import)
 {
     gatrec_dataset *ds = NULL;
     gatrec_split *split = NULL;
@@ -102,6 +119,12 @@ static int build_profiles(const char *cmd, const prof_args *a, int import)
                gatrec_profiles_count(p, GATREC_NODE_USER), gatrec_profiles_count(p, GATREC_NODE_ITEM), a->out,
                import ? nu + ni : nu, import ? "imported" : "written by the LLM", import ? 0 : ni, filled);
         rc = EXIT_OK;
+        if (!import && a->llm_used && ni > (size_t)((double)a->allow * (double)(nu + ni))) {
+            fprintf(stderr, "gatrec %s: %zu of %zu LLM profiles failed, more than --allow-failures %g allows: "
+                    "fix the cause above and rerun (answers already received are cached)\n", cmd, ni, nu + ni,
+                    (double)a->allow);
+            rc = EXIT_FAIL;
+        }
     }
     gatrec_profiles_free(p);
     gatrec_graph_free(g);
@@ -135,7 +158,7 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
 int cmd_profiles(int argc, char **argv)
 {
     prof_args a = {"ml-100k", "u1",  "1",        NULL, "user_id", "summary", NULL,          "movie_id", "movie_info",
-                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, 0, {60.0f, 4}};
+                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, 0, {60.0f, 4}, 0.0f, 0};
     const char *path = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
     cli_opt opts[] = {{"--dataset", &a.spec, NULL},
                       {"--split", &a.sp, NULL},
@@ -158,6 +181,7 @@ int cmd_profiles(int argc, char **argv)
                       {"--form", &a.form, NULL},
                       {"--timeout", &a.timeout_s, NULL},
                       {"--retries", &a.retries_s, NULL},
+                      {"--allow-failures", &a.allow_s, NULL},
                       {NULL, NULL, NULL}};
     int rc;
     if (strcmp(sub, "import") != 0 && strcmp(sub, "generate") != 0 && strcmp(sub, "show") != 0) {
@@ -170,7 +194,8 @@ int cmd_profiles(int argc, char **argv)
         return rc < 0 ? (fputs(profiles_usage, stdout), EXIT_OK) : rc;
     if (strcmp(sub, "show") == 0)
         return show_profile(path, user_s, item_s);
-    if (cli_llm_limits_parse("profiles", a.timeout_s, a.retries_s, &a.limits))
+    if (cli_llm_limits_parse("profiles", a.timeout_s, a.retries_s, &a.limits) ||
+        (a.allow_s && cli_float("profiles", "--allow-failures", a.allow_s, 0, 1, &a.allow)))
         return EXIT_USAGE;
     if (cli_number("profiles", "--concurrency", a.conc_s, 1, 256) < 0)
         return EXIT_USAGE;

@@ -6,6 +6,8 @@
 
 #include "../common/common.h"
 
+#define GATREC__LLM_REASONS 16
+
 struct gatrec_llm {
     gatrec_llm_transport t;
     char *chat_model, *embed_model, *cache_dir;
@@ -16,7 +18,17 @@ struct gatrec_llm {
     /* the circuit breaker: consecutive unreachable-endpoint failures before any answer */
     int down_streak, answered, unreachable;
     char down_reason[320];
+    /* why requests failed: distinct reasons (the message up to its first " (") and their counts */
+    struct {
+        char text[200];
+        uint64_t count;
+    } reasons[GATREC__LLM_REASONS];
+    size_t nreasons;
+    uint64_t unlisted; /* failures whose reason did not fit the table */
 };
+
+/* Count a failure under its reason (the message, up to its first " ("). */
+void gatrec__llm_note_failure(gatrec_llm *l, const char *reason);
 
 /* Consecutive failures to reach the endpoint, before any answer, that stop every later request. */
 #define GATREC__LLM_BREAKER 3

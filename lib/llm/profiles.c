@@ -545,6 +545,10 @@ static int run_round(gatrec_llm *llm, job *jobs, size_t n, const gatrec_profile_
     for (size_t q = 0; q < m; q++) {
         job *j = &jobs[which[q]];
         char *clean = !st[q] && replies[q] ? clean_reply(replies[q], json_key) : NULL;
+        if (!st[q] && !clean)
+            gatrec__llm_note_failure(llm, json_key ? "an answer held no usable profile (not the JSON object asked for, "
+                                                     "or an empty user_profile)"
+                                                   : "an answer held no usable profile (empty)");
         free(j->profile);
         j->profile = clean; /* NULL: this node failed */
         gatrec_string_free(replies[q]);
