@@ -138,6 +138,59 @@ START_TEST(strategies_follow_the_llm)
 }
 END_TEST
 
+/* A model that agrees with the model's order: the lower label of a pair. */
+static char *agree_model(const char *body, void *ctx)
+{
+    char *prompt = prompt_of(body), *out = malloc(64);
+    int l[2] = {1, 2};
+    (void)ctx;
+    labels(prompt, l, 2);
+    snprintf(out, 64, "{\"response\": \"C%d\"}", l[0] < l[1] ? l[0] : l[1]);
+    free(prompt);
+    return out;
+}
+
+static char *garbage_model(const char *body, void *ctx)
+{
+    (void)body;
+    (void)ctx;
+    return strdup("I would need to watch both first.");
+}
+
+/* Pairwise costs about n log2 n requests whatever the LLM answers (issue 12, point 9: inserting
+ * into an unbalanced tree asked all 45 pairs of 10 when the LLM agreed with the model), and stops
+ * after three unusable answers. */
+START_TEST(pairwise_asks_about_n_log_n)
+{
+    static const int64_t ids[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    static const char *texts[10] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+    llm_server *s = llm_server_start();
+    gatrec_llm *l;
+    int64_t out[10];
+    gatrec_reranker *r;
+    for (int k = 0; k < 2; k++) { /* agreeing, then reversing: 25 each (sum of ceil(log2(j + 1)), j < 10) */
+        llm_server_set_chat(s, k ? reverse_model : agree_model, NULL);
+        r = reranker(s, &l, GATREC_RERANK_PAIRWISE, GATREC_FUSION_NONE);
+        unsigned before = llm_server_requests(s);
+        ck_assert_ok(gatrec_reranker_rerank(r, k ? "reverse" : "agree", ids, texts, 10, out));
+        ck_assert_uint_le(llm_server_requests(s) - before, 25);
+        for (int j = 0; j < 10; j++)
+            ck_assert_int_eq(out[j], k ? ids[9 - j] : ids[j]);
+        gatrec_reranker_free(r);
+        gatrec_llm_free(l);
+    }
+    llm_server_set_chat(s, garbage_model, NULL);
+    r = reranker(s, &l, GATREC_RERANK_PAIRWISE, GATREC_FUSION_NONE);
+    unsigned before = llm_server_requests(s);
+    ck_assert_status(gatrec_reranker_rerank(r, "garbage", ids, texts, 10, out), GATREC_EFORMAT);
+    ck_assert_uint_eq(llm_server_requests(s) - before, 3);
+    ck_assert_mem_eq(out, ids, sizeof out); /* the model's order */
+    gatrec_reranker_free(r);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
 START_TEST(answers_are_data_not_orders)
 {
     llm_server *s = llm_server_start();
@@ -244,6 +297,7 @@ Suite *rerank_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, strategies_follow_the_llm);
     tcase_add_test(tc, answers_are_data_not_orders);
+    tcase_add_test(tc, pairwise_asks_about_n_log_n);
     tcase_add_test(tc, justifications_name_only_real_items);
     tcase_add_test(tc, template_explanations);
     suite_add_tcase(s, tc);

@@ -160,12 +160,7 @@ static int rank_list(gatrec_reranker *r, const char *profile, const char *const 
     return rc;
 }
 
-/* ---- (b) pairwise comparisons into a binary search tree ---- */
-
-typedef struct node {
-    size_t c;
-    int left, right;
-} node;
+/* ---- (b) pairwise comparisons, by binary insertion ---- */
 
 /* Is a MORE relevant than b? An unusable answer keeps the GAT order (the earlier candidate). */
 static int better(gatrec_reranker *r, const char *profile, const char *const *texts, size_t n, size_t a, size_t b,
@@ -196,45 +191,40 @@ static int better(gatrec_reranker *r, const char *profile, const char *const *te
     return win;
 }
 
-static void in_order(const node *t, int at, size_t *out, size_t *k)
-{
-    if (at < 0)
-        return;
-    in_order(t, t[at].left, out, k);
-    out[(*k)++] = t[at].c;
-    in_order(t, t[at].right, out, k);
-}
+/* Binary insertion sort over the LLM's comparisons: each candidate, in model order, finds its
+ * place among the ones already ranked in ceil(log2(k + 1)) questions, so n candidates cost at most
+ * about n log2 n - 1.4 n requests whatever the LLM answers (10: 25, 20: 66), where inserting into
+ * an unbalanced tree cost n (n - 1) / 2 when the LLM agreed with the model. When the first
+ * PAIRWISE_PROBE answers are all unusable, nothing more is asked. */
+#define PAIRWISE_PROBE 3
 
 static int rank_pairwise(gatrec_reranker *r, const char *profile, const char *const *texts, size_t n, double *llm_pos)
 {
-    node *t = malloc((n + 1) * sizeof *t);
-    size_t *order = malloc((n + 1) * sizeof *order), k = 0;
-    int failures = 0, asked = 0, rc = t && order ? GATREC_OK : GATREC_ENOMEM;
-    for (size_t c = 0; c < n && !rc; c++) { /* insert candidates in GAT order; the more relevant go left */
-        t[c] = (node){c, -1, -1};
-        for (int at = 0; c > 0;) {
-            int w = better(r, profile, texts, n, c, t[at].c, &failures);
+    size_t *order = malloc((n + 1) * sizeof *order);
+    int failures = 0, asked = 0, rc = order ? GATREC_OK : GATREC_ENOMEM;
+    for (size_t c = 0; c < n && !rc; c++) {
+        size_t lo = 0, hi = c; /* order[0 .. c) holds the ranked ones, most relevant first */
+        while (lo < hi && !rc) {
+            size_t mid = lo + (hi - lo) / 2;
+            int w = better(r, profile, texts, n, c, order[mid], &failures);
             asked++;
-            if (w < 0) {
+            if (w < 0)
                 rc = GATREC_ENOMEM;
-                break;
-            }
-            int *next = w ? &t[at].left : &t[at].right;
-            if (*next < 0) {
-                *next = (int)c;
-                break;
-            }
-            at = *next;
+            else if (w)
+                hi = mid;
+            else
+                lo = mid + 1;
+            if (asked == PAIRWISE_PROBE && failures == asked)
+                rc = gatrec__error(GATREC_EFORMAT, "the first %d pairwise comparisons had no usable answer: stopped "
+                                   "asking", PAIRWISE_PROBE);
         }
+        memmove(order + lo + 1, order + lo, (c - lo) * sizeof *order);
+        order[lo] = c;
     }
     if (!rc && asked && failures == asked)
         rc = gatrec__error(GATREC_EFORMAT, "no pairwise comparison had a usable answer");
-    if (!rc) {
-        in_order(t, 0, order, &k);
-        for (size_t j = 0; j < k; j++)
-            llm_pos[order[j]] = (double)j / (double)(n > 1 ? n - 1 : 1);
-    }
-    free(t);
+    for (size_t j = 0; !rc && j < n; j++)
+        llm_pos[order[j]] = (double)j / (double)(n > 1 ? n - 1 : 1);
     free(order);
     return rc;
 }
