@@ -73,7 +73,8 @@ typedef enum gatrec_status {
     GATREC_EDUPLICATE = -10,  /**< the same (user, item) pair appears twice */
     GATREC_EOVERFLOW = -11,   /**< a number does not fit its type (e.g. an id >= 2^63) */
     GATREC_ENOTFOUND = -12,   /**< an id, key or column is unknown */
-    GATREC_EFORMAT = -13,     /**< a file is not of the expected format (bad magic, bad zip, bad CSV) */
+    GATREC_EFORMAT = -13,     /**< a file, or an LLM's answer, is not of the expected format (bad magic, bad
+                                   zip, bad CSV, an answer that is not the JSON asked for) */
     GATREC_EVERSION = -14,    /**< a file was written by a newer format version */
     GATREC_ECHECKSUM = -15,   /**< a checksum does not match: the data is corrupted */
     GATREC_ETRUNCATED = -16,  /**< a file ends before its declared end */

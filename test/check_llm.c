@@ -2,6 +2,7 @@
  * and over a host transport: answers, retries (429 with Retry-After, 500), timeouts, size caps,
  * malformed answers, the cache, concurrency, the remote embedder. */
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_util.h"
@@ -152,6 +153,50 @@ START_TEST(timeouts_caps_and_bad_answers)
     gatrec_llm_free(l);
     h.base_url = "ftp://example";
     ck_assert_status(gatrec_llm_transport_http(&h, &t), GATREC_EINVAL);
+}
+END_TEST
+
+/* The cache directory must be usable; a killed run's temporaries are swept (issue 12, point 11). */
+START_TEST(cache_directory_checked_and_swept)
+{
+    llm_server *s = llm_server_start();
+    char *dir = make_temp_dir(), path[4300], stale[4400], mine[4400];
+    gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
+    gatrec_llm_options o = GATREC_LLM_OPTIONS_INIT;
+    gatrec_llm_transport t;
+    gatrec_llm *l;
+    FILE *f;
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    waitpid(gone, NULL, 0);
+    snprintf(path, sizeof path, "%s/cache", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/cache/ab", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(stale, sizeof stale, "%s/cdef.json.tmp.%ld.0", path, (long)gone);
+    snprintf(mine, sizeof mine, "%s/cdef.json.tmp.%ld.7", path, (long)getpid());
+    ck_assert_ptr_nonnull(f = fopen(stale, "w"));
+    fclose(f);
+    ck_assert_ptr_nonnull(f = fopen(mine, "w"));
+    fclose(f);
+    h.base_url = llm_server_url(s);
+    snprintf(path, sizeof path, "%s/cache", dir);
+    o.cache_dir = path;
+    ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+    ck_assert_ok(gatrec_llm_new(&t, &o, &l));
+    ck_assert_int_ne(access(stale, F_OK), 0); /* its writer is gone */
+    ck_assert_int_eq(access(mine, F_OK), 0);  /* a live writer's is kept */
+    gatrec_llm_free(l);
+    /* a cache path that is a file: refused, naming it (it was ignored silently) */
+    snprintf(path, sizeof path, "%s/cache/ab/cdef.json.tmp.%ld.7", dir, (long)getpid());
+    ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+    ck_assert_status(gatrec_llm_new(&t, &o, &l), GATREC_EIO);
+    ck_assert_error_mentions("cdef.json.tmp");
+    t.free(t.userdata);
+    rm_tree(dir);
+    free(dir);
+    llm_server_stop(s);
 }
 END_TEST
 
@@ -445,6 +490,7 @@ Suite *llm_suite(void)
     tcase_add_test(tc, retries_on_429_and_500);
     tcase_add_test(tc, timeouts_caps_and_bad_answers);
     tcase_add_test(tc, failures_are_counted_by_reason);
+    tcase_add_test(tc, cache_directory_checked_and_swept);
     tcase_add_test(tc, cache_answers_once_and_detects_corruption);
     tcase_add_test(tc, many_requests_in_flight);
     tcase_add_test(tc, host_transport);

@@ -225,6 +225,7 @@ int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_
     if (!url && !(env && env[0]))
         return EXIT_OK; /* no LLM configured */
     h.base_url = url;
+    int defaulted = !cache;
     if (!cache) { /* answers are kept, so that a rerun asks nothing twice */
         const char *home = getenv("XDG_CACHE_HOME");
         if (home && home[0])
@@ -241,7 +242,12 @@ int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_
         h.connect_timeout_ms = o.timeout_ms;
     if ((rc = gatrec_llm_transport_http(&h, &t)))
         return rc;
-    if ((rc = gatrec_llm_new(&t, &o, out)))
+    if ((rc = gatrec_llm_new(&t, &o, out)) == GATREC_EIO && defaulted) { /* a --cache given must work; ours may not */
+        fprintf(stderr, "gatrec: note: %s; answers will not be cached (give --cache DIR)\n", gatrec_last_error());
+        o.cache_dir = NULL;
+        rc = gatrec_llm_new(&t, &o, out);
+    }
+    if (rc)
         t.free(t.userdata);
     return rc;
 }

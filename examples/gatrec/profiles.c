@@ -95,6 +95,8 @@ static int build_profiles(const char *cmd, prof_args *a, int import)
     int rc;
     if (!a->out)
         return cli_usage_error(cmd, "%s", "--out FILE is required");
+    if ((rc = cli_check_output(cmd, a->out))) /* before any request is sent, not after */
+        return rc;
     if ((seed = cli_number(cmd, "--seed", a->seed_s, 0, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;
     if ((rc = cli_open_dataset(cmd, a->spec, &ds, dir, sizeof dir)))

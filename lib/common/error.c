@@ -24,7 +24,7 @@ GATREC_API const char *gatrec_strerror(int status)
     case GATREC_EDUPLICATE: return "duplicate entry";
     case GATREC_EOVERFLOW: return "number too large";
     case GATREC_ENOTFOUND: return "not found";
-    case GATREC_EFORMAT: return "bad file format";
+    case GATREC_EFORMAT: return "bad format (of a file, or of an answer)";
     case GATREC_EVERSION: return "unsupported format version";
     case GATREC_ECHECKSUM: return "checksum mismatch";
     case GATREC_ETRUNCATED: return "truncated file";

@@ -5,11 +5,17 @@
  * "gatrec-cache 1 <sha256 of the answer>\n<answer>", written atomically as soon as its answer
  * arrives (a crash loses nothing already answered); an entry whose checksum fails is ignored and
  * asked again. Only answers that parse are cached. */
+#include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "llm.h"
 
@@ -19,6 +25,50 @@ static char *env_or(const char *given, const char *var, const char *fallback)
 {
     const char *v = given ? given : getenv(var);
     return gatrec__strdup(v && v[0] ? v : fallback);
+}
+
+/* Temporaries a killed process left in the cache ("<entry>.tmp.<pid>.<n>" of a pid that is gone). */
+static void sweep_stale(const char *dir)
+{
+    DIR *top = opendir(dir);
+    struct dirent *d;
+    char sub[4200], file[4500];
+    while (top && (d = readdir(top))) {
+        DIR *in;
+        struct dirent *e;
+        if (strlen(d->d_name) != 2 || d->d_name[0] == '.')
+            continue;
+        snprintf(sub, sizeof sub, "%s/%s", dir, d->d_name);
+        if (!(in = opendir(sub)))
+            continue;
+        while ((e = readdir(in))) {
+            const char *t = strstr(e->d_name, ".json.tmp.");
+            long pid;
+            if (!t || (pid = strtol(t + 10, NULL, 10)) <= 0 || pid == (long)getpid())
+                continue;
+            if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+                snprintf(file, sizeof file, "%s/%s", sub, e->d_name);
+                unlink(file);
+            }
+        }
+        closedir(in);
+    }
+    if (top)
+        closedir(top);
+}
+
+/* The cache directory must be usable: created if missing, writable; stale temporaries swept. */
+static int open_cache(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return gatrec__error(GATREC_EIO, "the LLM answer cache '%s' is not a directory", dir);
+    if (gatrec__mkdirs(dir))
+        return gatrec__error(GATREC_EIO, "the LLM answer cache '%s' cannot be created: %s", dir, gatrec_last_error());
+    if (access(dir, W_OK | X_OK) != 0)
+        return gatrec__error(GATREC_EIO, "the LLM answer cache '%s' is not writable (%s)", dir, strerror(errno));
+    sweep_stale(dir);
+    return GATREC_OK;
 }
 
 GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatrec_llm_options *opts, gatrec_llm **out)
@@ -38,6 +88,11 @@ GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatre
     }
     if (o.concurrency < 0 || o.concurrency > 256 || o.max_tokens < 0)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_options: concurrency must be 0..256 and max_tokens >= 0");
+    if (o.cache_dir) {
+        int rc = open_cache(o.cache_dir);
+        if (rc)
+            return rc;
+    }
     if (!(l = gatrec__calloc(1, sizeof *l)))
         return GATREC_ENOMEM;
     l->t = *transport;
