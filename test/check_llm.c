@@ -397,6 +397,28 @@ START_TEST(remote_embedder)
     ck_assert_status(gatrec_embedder_embed(e, texts, 3, out), GATREC_EFORMAT);
     ck_assert_error_mentions("expected 8");
     gatrec_embedder_free(e);
+    /* "input too large" (issue 12, point 8): batches split in halves, a long text truncated; the
+       500 is not retried as it is (the transport here retries 5xx twice) */
+    gatrec_llm_free(l);
+    l = client(s, 2, 5000, 0, NULL);
+    llm_server_set_embedding_dim(s, 8);
+    llm_server_set_embedding_limit(s, 10, 6, 500);
+    ck_assert_ok(gatrec_embedder_new_remote(l, 8, &e));
+    unsigned before = llm_server_requests(s);
+    ck_assert_ok(gatrec_embedder_embed(e, texts, 64, out)); /* 64 -> 2 x 32 -> ... -> 8 x 8 */
+    for (int k = 0; k < 64; k++) /* texts of 7 letters were cut to 3 ("abcdefg" -> "abc") */
+        ck_assert_float_eq(out[k * 8], (float)(k % 7 + 1 > 6 ? 3 : k % 7 + 1));
+    /* 76 = every refused batch once, split, and each 7-letter text once more cut to 3 (a Python
+       model of the recursion); each refused 500 retried twice would triple it */
+    ck_assert_uint_eq(llm_server_requests(s) - before, 76);
+    {
+        char *why = gatrec_llm_failure_report(l, 8);
+        ck_assert_msg(why && strstr(why, "split in halves") && strstr(why, "truncated") && strstr(why, "HTTP 500"),
+                      "report: %s", why ? why : "(none)");
+        gatrec_string_free(why);
+    }
+    llm_server_set_embedding_limit(s, 0, 0, 0);
+    gatrec_embedder_free(e);
     gatrec_llm_free(l);
     llm_server_stop(s);
 }

@@ -32,6 +32,8 @@ struct llm_server {
     void *chat_ctx;
     long delay_ms;
     int fail_status; /* non-zero: the default path answers every request with it */
+    size_t embed_max_inputs, embed_max_chars; /* 0: no limit; beyond: embed_status, "input too large" */
+    int embed_status;
     char *fail_message;
     size_t dim;
     unsigned requests, in_flight, max_in_flight, active;
@@ -107,6 +109,16 @@ static json_t *vector_of(const char *text, size_t dim)
     return v;
 }
 
+static int embed_refused(const llm_server *s, const json_t *input)
+{
+    size_t k;
+    json_t *x;
+    if (s->embed_max_inputs && json_array_size(input) > s->embed_max_inputs)
+        return 1;
+    json_array_foreach(input, k, x) if (s->embed_max_chars && strlen(json_string_value(x)) > s->embed_max_chars) return 1;
+    return 0;
+}
+
 static char *default_answer(llm_server *s, const char *request, const char *body, int *status)
 {
     json_t *req = json_loads(body ? body : "", 0, NULL), *out = NULL;
@@ -115,6 +127,9 @@ static char *default_answer(llm_server *s, const char *request, const char *body
     if (s->fail_status) {
         *status = s->fail_status;
         out = json_pack("{s:{s:s}}", "error", "message", s->fail_message ? s->fail_message : "");
+    } else if (strstr(request, "POST /v1/embeddings") && embed_refused(s, json_object_get(req, "input"))) {
+        *status = s->embed_status;
+        out = json_pack("{s:{s:s}}", "error", "message", "input is too large to process, increase the physical batch size");
     } else if (strstr(request, "POST /v1/embeddings")) {
         json_t *input = json_object_get(req, "input"), *data = json_array(), *x;
         size_t k;
@@ -314,6 +329,15 @@ void llm_server_set_failure(llm_server *s, int status, const char *message)
     s->fail_status = status;
     free(s->fail_message);
     s->fail_message = message ? strdup(message) : NULL;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void llm_server_set_embedding_limit(llm_server *s, size_t max_inputs, size_t max_chars, int status)
+{
+    pthread_mutex_lock(&s->mu);
+    s->embed_max_inputs = max_inputs;
+    s->embed_max_chars = max_chars;
+    s->embed_status = status;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -25,6 +25,9 @@ void llm_server_set_delay(llm_server *s, long delay_ms);
 /* From now on the default path answers every request with `status` and {"error": {"message":
  * message}} (0: answer normally again). */
 void llm_server_set_failure(llm_server *s, int status, const char *message);
+/* Embedding requests with more than max_inputs inputs, or an input longer than max_chars (0: no
+ * limit), are answered `status` with "input is too large to process" (llama.cpp's words). */
+void llm_server_set_embedding_limit(llm_server *s, size_t max_inputs, size_t max_chars, int status);
 void llm_server_set_embedding_dim(llm_server *s, size_t dim);
 /* Requests received, and the most requests in flight at once. */
 unsigned llm_server_requests(llm_server *s);

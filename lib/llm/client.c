@@ -580,7 +580,69 @@ static int parse_embeddings(const char *answer, void *ctx)
     return rc;
 }
 
+/* Did the server refuse the request as too large (HTTP 413, or a 400 / 500 saying so)? */
+static int too_large(int rc, const char *msg)
+{
+    static const char *const says[] = {"too large", "too long", "context length", "maximum context", "exceeds",
+                                       "too many tokens", "input is larger"};
+    if (rc != GATREC_ENETWORK || !msg)
+        return 0;
+    if (strstr(msg, "HTTP 413"))
+        return 1;
+    if (!strstr(msg, "HTTP 400") && !strstr(msg, "HTTP 500"))
+        return 0;
+    for (size_t k = 0; k < sizeof says / sizeof *says; k++)
+        if (strcasestr(msg, says[k]))
+            return 1;
+    return 0;
+}
+
+static int embed_once(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim);
+
+/* One text the server finds too large: its first half (at a UTF-8 boundary), again, until it
+ * fits or TRUNCATE_MAX halvings; counted in the failure report as a truncation. */
+#define TRUNCATE_MAX 8
+static int embed_truncated(gatrec_llm *l, const char *text, float *out, size_t dim)
+{
+    size_t len = strlen(text);
+    char *cut = gatrec__strdup(text);
+    int rc = GATREC_ENOMEM;
+    for (int k = 0; cut && k < TRUNCATE_MAX && len > 1; k++) {
+        const char *one[1] = {cut};
+        len /= 2;
+        while (len > 0 && ((unsigned char)cut[len] & 0xC0) == 0x80) /* not inside a character */
+            len--;
+        cut[len] = '\0';
+        rc = embed_once(l, one, 1, out, dim);
+        if (!too_large(rc, gatrec_last_error())) {
+            if (!rc) {
+                gatrec__llm_note_failure(l, "not a failure: a text the server found too large was truncated to its "
+                                            "first part and embedded");
+            }
+            break;
+        }
+    }
+    free(cut);
+    return rc;
+}
+
+/* The embeddings of texts[0..n): a batch the server finds too large is split in halves (and a
+ * single text truncated), never retried as it is. */
 int gatrec__llm_embed(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim)
+{
+    int rc = embed_once(l, texts, n, out, dim);
+    if (!too_large(rc, gatrec_last_error()))
+        return rc;
+    if (n == 1)
+        return embed_truncated(l, texts[0], out, dim);
+    gatrec__llm_note_failure(l, "not a failure: a batch the server found too large was split in halves");
+    size_t h = n / 2;
+    if ((rc = gatrec__llm_embed(l, texts, h, out, dim)))
+        return rc;
+    return gatrec__llm_embed(l, texts + h, n - h, out + h * dim, dim);
+}
+
+static int embed_once(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim)
 {
     json_t *inputs = json_array(), *req;
     char *body;

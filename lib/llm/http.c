@@ -61,6 +61,22 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* A 5xx body saying the input is too large (llama.cpp's server answers 500 so): not transient. */
+static int refused_as_too_large(const gatrec__buf *b)
+{
+    static const char *const says[] = {"too large", "too long", "context length", "exceeds", "too many tokens"};
+    char head[1024];
+    size_t n = b->len < sizeof head - 1 ? b->len : sizeof head - 1;
+    if (!b->data)
+        return 0;
+    memcpy(head, b->data, n);
+    head[n] = '\0';
+    for (size_t k = 0; k < sizeof says / sizeof *says; k++)
+        if (strcasestr(head, says[k]))
+            return 1;
+    return 0;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -111,6 +127,8 @@ static int http_send(void *userdata, const char *path, const char *payload, size
         curl_easy_cleanup(c);
         curl_slist_free_all(hl);
         int transient = cc != CURLE_OK ? !b.too_big : (status == 429 || status >= 500);
+        if (transient && status >= 500 && refused_as_too_large(&b.buf)) /* the same input fails the same way */
+            transient = 0;
         if (!transient || attempt >= H->o.max_retries) {
             if (b.too_big)
                 rc = gatrec__error(GATREC_ENETWORK, "%s: the response exceeds %zu bytes", url, H->o.max_response_bytes);
