@@ -2,8 +2,9 @@
 # The README's main job on a fresh Debian machine: install the packages libgatrec needs, build,
 # fetch MovieLens 100K from GroupLens (checksum verified; skipped when $GATREC_DATA_DIR already
 # holds it), write user and item profiles (by the LLM when $GATREC_LLM_BASE_URL is set, else
-# templates), embed them offline, train the GAT on them (fold u1), evaluate, and recommend with
-# a justification for each item (reranked and justified by the LLM when one is set).
+# templates), embed them offline (LSA), train libgatrec's model on them (attn, fold u1),
+# evaluate, and recommend with a justification for each item (reranked and justified by the LLM
+# when one is set).
 set -eu
 cd "$(dirname "$0")/.."
 packages="build-essential pkg-config ca-certificates python3 libcurl4-openssl-dev libjansson-dev libblis-dev zlib1g-dev check"
@@ -34,16 +35,16 @@ else
     rerank=""
 fi
 $gatrec profiles generate --dataset ml-100k --split u1 --out "$work/profiles.jsonl"
-echo "== embedding the profiles with the offline embedder (hashed TF-IDF, 384 dimensions)"
-$gatrec embed --dataset ml-100k --profiles "$work/profiles.jsonl" --embedder-out "$work/embedder.bin" \
+echo "== embedding the profiles with the offline LSA embedder (TF-IDF + randomised SVD, 384 dimensions)"
+$gatrec embed --dataset ml-100k --profiles "$work/profiles.jsonl" --embedder lsa --embedder-out "$work/embedder.bin" \
     --out "$work/features.tsv"
-echo "== training the GAT on fold u1 from those features (a minute or two on 2 cores)"
-$gatrec train --dataset ml-100k --split u1 --model gat --features "$work/features.tsv" --embedder "$work/embedder.bin" \
-    --epochs "${GATREC_DEMO_EPOCHS:-300}" --out "$work/gat.gatrec"
+echo "== training attn (graph attention on ID + text) on fold u1 from those features (about a minute on 2 cores)"
+$gatrec train --dataset ml-100k --split u1 --model attn --features "$work/features.tsv" --embedder "$work/embedder.bin" \
+    --epochs "${GATREC_DEMO_EPOCHS:-25}" --out "$work/attn.gatrec"
 echo "== evaluating (paper protocol and standard protocol, K = 10)"
-$gatrec eval --model "$work/gat.gatrec" --protocol paper -k 10
-$gatrec eval --model "$work/gat.gatrec" --protocol standard -k 10
+$gatrec eval --model "$work/attn.gatrec" --protocol paper -k 10
+$gatrec eval --model "$work/attn.gatrec" --protocol standard -k 10
 echo "== recommending for user ${GATREC_DEMO_USER:-1}, each with its justification and evidence"
 # shellcheck disable=SC2086
-$gatrec recommend --model "$work/gat.gatrec" --user "${GATREC_DEMO_USER:-1}" -k 5 --evidence --explain \
+$gatrec recommend --model "$work/attn.gatrec" --user "${GATREC_DEMO_USER:-1}" -k 5 --evidence --explain \
     --profiles "$work/profiles.jsonl" $rerank

@@ -791,7 +791,8 @@ typedef struct gatrec_llm gatrec_llm;
 #define GATREC_LLM_OPTIONS_VERSION 1
 typedef struct gatrec_llm_options {
     unsigned int version;        /**< GATREC_LLM_OPTIONS_VERSION */
-    const char *chat_model;      /**< NULL = $GATREC_LLM_MODEL, else "gpt-4o-mini" */
+    const char *chat_model;      /**< NULL = $GATREC_LLM_MODEL, else the only model the server lists
+                                      (built-in transport; since 0.4), else "gpt-4o-mini" */
     const char *embedding_model; /**< NULL = $GATREC_LLM_EMBEDDING_MODEL, else "text-embedding-3-small" */
     const char *cache_dir;       /**< answers cached here (see docs/llm.md); NULL = no cache */
     long timeout_ms;             /**< per request; 0 = 60000 */
@@ -835,6 +836,13 @@ typedef struct gatrec_llm_stats {
  * that arrived but held nothing usable (e.g. no profile) are counted too.
  */
 GATREC_API char *gatrec_llm_failure_report(const gatrec_llm *llm, size_t max);
+/**
+ * The chat model of this client (since 0.4): the name the server gave in its first answer, else
+ * the one asked for - the options' `chat_model`, else $GATREC_LLM_MODEL, else, with the built-in
+ * transport, the only model the server lists at GET /v1/models (asked once), else
+ * "gpt-4o-mini". Valid until gatrec_llm_free().
+ */
+GATREC_API const char *gatrec_llm_model(gatrec_llm *llm);
 GATREC_API int gatrec_llm_get_stats(const gatrec_llm *llm, gatrec_llm_stats *stats);
 
 /* ---------------------------------------------------------------------------------------- */

@@ -156,6 +156,63 @@ START_TEST(timeouts_caps_and_bad_answers)
 }
 END_TEST
 
+/* Without a configured model the client asks GET /v1/models once and takes the only one listed
+ * (issue 12, point 6: a llama.cpp router refused "gpt-4o-mini"); it reports the served name. */
+START_TEST(model_discovered_and_reported)
+{
+    llm_server *s = llm_server_start();
+    gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
+    gatrec_llm_transport t;
+    gatrec_llm *l;
+    char *reply, *body;
+    char *saved = getenv("GATREC_LLM_MODEL") ? strdup(getenv("GATREC_LLM_MODEL")) : NULL;
+    unsetenv("GATREC_LLM_MODEL");
+    h.base_url = llm_server_url(s);
+    h.max_retries = 0;
+    llm_server_set_models(s, "toy-model.gguf");
+    ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+    ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "hi", 0.0f, 0, &reply));
+    gatrec_string_free(reply);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "again", 0.0f, 0, &reply));
+    gatrec_string_free(reply);
+    body = llm_server_last_body(s);
+    ck_assert_msg(strstr(body, "\"model\":\"toy-model.gguf\""), "request: %s", body);
+    free(body);
+    ck_assert_uint_eq(llm_server_model_lists(s), 1); /* asked once */
+    ck_assert_str_eq(gatrec_llm_model(l), "toy-model.gguf");
+    gatrec_llm_free(l);
+    /* two models listed: the default stands; the server's own name for the answer is reported */
+    llm_server_set_models(s, "a,b");
+    ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+    ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
+    llm_server_push(s, 200, NULL,
+                    "{\"model\": \"served-name\", \"choices\": [{\"message\": {\"content\": \"x\"}, "
+                    "\"finish_reason\": \"stop\"}]}", 0);
+    ck_assert_str_eq(gatrec_llm_model(l), "gpt-4o-mini");
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "hi", 0.0f, 0, &reply));
+    gatrec_string_free(reply);
+    ck_assert_str_eq(gatrec_llm_model(l), "served-name");
+    gatrec_llm_free(l);
+    /* a model named by the environment: no listing */
+    setenv("GATREC_LLM_MODEL", "named", 1);
+    unsigned lists = llm_server_model_lists(s);
+    ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+    ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "hi", 0.0f, 0, &reply));
+    gatrec_string_free(reply);
+    ck_assert_uint_eq(llm_server_model_lists(s), lists);
+    ck_assert_str_eq(gatrec_llm_model(l), "named");
+    gatrec_llm_free(l);
+    if (saved)
+        setenv("GATREC_LLM_MODEL", saved, 1);
+    else
+        unsetenv("GATREC_LLM_MODEL");
+    free(saved);
+    llm_server_stop(s);
+}
+END_TEST
+
 /* The cache directory must be usable; a killed run's temporaries are swept (issue 12, point 11). */
 START_TEST(cache_directory_checked_and_swept)
 {
@@ -513,6 +570,7 @@ Suite *llm_suite(void)
     tcase_add_test(tc, timeouts_caps_and_bad_answers);
     tcase_add_test(tc, failures_are_counted_by_reason);
     tcase_add_test(tc, cache_directory_checked_and_swept);
+    tcase_add_test(tc, model_discovered_and_reported);
     tcase_add_test(tc, cache_answers_once_and_detects_corruption);
     tcase_add_test(tc, many_requests_in_flight);
     tcase_add_test(tc, host_transport);

@@ -251,7 +251,8 @@ START_TEST(test_cli_end_to_end)
     expect_cli("train --model bpr --out /nonexistent-dir/m.gatrec", 1, "the directory /nonexistent-dir does not exist");
     snprintf(args, sizeof args, "train --model pop --out %s", dir);
     expect_cli(args, 1, "is a directory");
-    expect_cli("profiles import --out /nonexistent-dir/p.jsonl", 1, "/nonexistent-dir/p.jsonl: cannot create a file beside it");
+    expect_cli("profiles import --out /nonexistent-dir/p.jsonl", 1,
+               "--out /nonexistent-dir/p.jsonl: the directory /nonexistent-dir does not exist"); /* checked first */
     /* --liked sets the positives: none reach 6 stars, and the message says so */
     expect_cli("train --model bpr --liked 6 --epochs 1 --out /dev/null", 1, "liked threshold 6");
     expect_cli("train --model bpr --liked four --out /dev/null", 2, NULL);
@@ -489,7 +490,8 @@ START_TEST(test_cli_gat)
                  "--llm %s --cache %s/llm-cache",
                  dir, llm_server_url(s), dir);
         out = run_cli(args, &st);
-        ck_assert_msg(st == 0 && strstr(out, "\"reranked\": true"), "rerank said: %s", out);
+        ck_assert_msg(st == 0 && strstr(out, "\"reranked\": true") && strstr(out, "\"llm_model\": \"gpt-4o-mini\""),
+                      "rerank said: %s", out);
         first = strstr(plain, "\"item_id\": ");
         second = first ? strstr(first + 1, "\"item_id\": ") : NULL;
         ck_assert_ptr_nonnull(second);
@@ -515,7 +517,7 @@ START_TEST(test_cli_gat)
                      "--llm %s --cache %s/llm-cache --out %s/reranked.csv",
                      dir, llm_server_url(s), dir, dir);
             out = run_cli(args, &st);
-            ck_assert_msg(st == 0 && strstr(out, "reranked 943 users' top 2 by the LLM (list); 0 kept the model's order"),
+            ck_assert_msg(st == 0 && strstr(out, "reranked 943 users' top 2 by the LLM (list, model gpt-4o-mini); 0 kept the model's order"),
                           "--all --rerank said: %s", out);
             free(out);
             ck_assert_uint_eq(llm_server_requests(s) - before, 943);

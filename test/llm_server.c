@@ -33,6 +33,8 @@ struct llm_server {
     long delay_ms;
     int fail_status; /* non-zero: the default path answers every request with it */
     size_t embed_max_inputs, embed_max_chars; /* 0: no limit; beyond: embed_status, "input too large" */
+    char *models; /* the ids GET /v1/models lists, comma-separated (NULL: 404) */
+    unsigned model_lists;
     int embed_status;
     char *fail_message;
     size_t dim;
@@ -124,7 +126,20 @@ static char *default_answer(llm_server *s, const char *request, const char *body
     json_t *req = json_loads(body ? body : "", 0, NULL), *out = NULL;
     char *text;
     *status = 200;
-    if (s->fail_status) {
+    if (strncmp(request, "GET /v1/models", 14) == 0) {
+        json_t *data = json_array();
+        pthread_mutex_lock(&s->mu);
+        if (s->models) {
+            char *ids = strdup(s->models), *save = NULL;
+            for (char *id = strtok_r(ids, ",", &save); id; id = strtok_r(NULL, ",", &save))
+                json_array_append_new(data, json_pack("{s:s, s:s}", "id", id, "object", "model"));
+            free(ids);
+        } else {
+            *status = 404;
+        }
+        pthread_mutex_unlock(&s->mu);
+        out = json_pack("{s:s, s:o}", "object", "list", "data", data);
+    } else if (s->fail_status) {
         *status = s->fail_status;
         out = json_pack("{s:{s:s}}", "error", "message", s->fail_message ? s->fail_message : "");
     } else if (strstr(request, "POST /v1/embeddings") && embed_refused(s, json_object_get(req, "input"))) {
@@ -176,9 +191,14 @@ static void *handle(void *arg)
     free(s->last_auth);
     s->last_body = strdup(body ? body : "");
     s->last_auth = strdup(auth);
-    sc = s->head;
+    int listing = strncmp(request, "GET /v1/models", 14) == 0;
+    sc = listing ? NULL : s->head; /* a model listing never takes a scripted answer */
     if (sc && !(s->head = sc->next))
         s->tail = NULL;
+    if (listing) {
+        s->requests--;
+        s->model_lists++;
+    }
     delay = sc ? sc->delay_ms : s->delay_ms;
     pthread_mutex_unlock(&s->mu);
     if (delay)
@@ -289,6 +309,7 @@ void llm_server_stop(llm_server *s)
     free(s->last_body);
     free(s->last_auth);
     free(s->fail_message);
+    free(s->models);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s);
@@ -330,6 +351,22 @@ void llm_server_set_failure(llm_server *s, int status, const char *message)
     free(s->fail_message);
     s->fail_message = message ? strdup(message) : NULL;
     pthread_mutex_unlock(&s->mu);
+}
+
+void llm_server_set_models(llm_server *s, const char *ids)
+{
+    pthread_mutex_lock(&s->mu);
+    free(s->models);
+    s->models = ids ? strdup(ids) : NULL;
+    pthread_mutex_unlock(&s->mu);
+}
+
+unsigned llm_server_model_lists(llm_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    unsigned n = s->model_lists;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 void llm_server_set_embedding_limit(llm_server *s, size_t max_inputs, size_t max_chars, int status)

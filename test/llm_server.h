@@ -28,6 +28,10 @@ void llm_server_set_failure(llm_server *s, int status, const char *message);
 /* Embedding requests with more than max_inputs inputs, or an input longer than max_chars (0: no
  * limit), are answered `status` with "input is too large to process" (llama.cpp's words). */
 void llm_server_set_embedding_limit(llm_server *s, size_t max_inputs, size_t max_chars, int status);
+/* GET /v1/models lists these ids ("a,b"; "" none; NULL: 404). Listings are not counted as
+ * requests and never take a scripted answer; llm_server_model_lists() counts them. */
+void llm_server_set_models(llm_server *s, const char *ids);
+unsigned llm_server_model_lists(llm_server *s);
 void llm_server_set_embedding_dim(llm_server *s, size_t dim);
 /* Requests received, and the most requests in flight at once. */
 unsigned llm_server_requests(llm_server *s);

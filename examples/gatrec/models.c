@@ -892,6 +892,10 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         n = a->k;
     if (a->json) { /* say what happened: reranked, or the model's order and why */
         printf("{\"user_id\": %lld", a->uid);
+        if (S.llm) {
+            printf(", \"llm_model\": ");
+            cli_json_string(stdout, gatrec_llm_model(S.llm));
+        }
         if (a->rerank) {
             printf(", \"reranked\": %s", note ? "false" : "true");
             if (note) {
@@ -1009,8 +1013,8 @@ static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatr
         if (tty)
             fprintf(stderr, "\rreranking: %zu/%zu users", (size_t)u + 1, nu);
     }
-    fprintf(stderr, "%sreranked %zu users' top %zu by the LLM (%s); %zu kept the model's order\n", tty ? "\n" : "", nu,
-            a->candidates, a->rerank, fell_back);
+    fprintf(stderr, "%sreranked %zu users' top %zu by the LLM (%s, model %s); %zu kept the model's order\n",
+            tty ? "\n" : "", nu, a->candidates, a->rerank, gatrec_llm_model(S.llm), fell_back);
     *out = list;
     list = NULL;
     rc = EXIT_OK;

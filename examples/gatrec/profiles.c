@@ -44,6 +44,7 @@ typedef struct prof_args {
     cli_llm_limits limits;
     float allow; /* the share of LLM profiles that may fail before the command fails */
     int llm_used;
+    char model[256]; /* the model that wrote them */
 } prof_args;
 
 /* Draw "generated k of n" on a terminal. */
@@ -68,6 +69,7 @@ static int generate_with_llm(const char *cmd, prof_args *a, gatrec_profiles *p, 
     po.payload = label;
     a->llm_used = 1;
     rc = gatrec_profiles_generate(p, llm, ds, g, &po, written, failed);
+    snprintf(a->model, sizeof a->model, "%s", gatrec_llm_model(llm));
     if (!rc && *failed) { /* never silent: how many, and why */
         char *why = gatrec_llm_failure_report(llm, 5);
         fprintf(stderr, "gatrec %s: the LLM failed %zu of %zu profiles (templates stand in for them%s); why:\n", cmd,
@@ -117,9 +119,10 @@ static int build_profiles(const char *cmd, prof_args *a, int import)
         (rc = gatrec_profiles_save(p, a->out))) {
         rc = cli_fail(cmd, rc);
     } else {
-        printf("%zu user and %zu item profiles -> %s (%zu %s, %zu failed, %zu templates)\n",
+        printf("%zu user and %zu item profiles -> %s (%zu %s%s%s%s, %zu failed, %zu templates)\n",
                gatrec_profiles_count(p, GATREC_NODE_USER), gatrec_profiles_count(p, GATREC_NODE_ITEM), a->out,
-               import ? nu + ni : nu, import ? "imported" : "written by the LLM", import ? 0 : ni, filled);
+               import ? nu + ni : nu, import ? "imported" : "written by the LLM", a->llm_used ? " (model " : "",
+               a->llm_used ? a->model : "", a->llm_used ? ")" : "", import ? 0 : ni, filled);
         rc = EXIT_OK;
         if (!import && a->llm_used && ni > (size_t)((double)a->allow * (double)(nu + ni))) {
             fprintf(stderr, "gatrec %s: %zu of %zu LLM profiles failed, more than --allow-failures %g allows: "
@@ -160,7 +163,7 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
 int cmd_profiles(int argc, char **argv)
 {
     prof_args a = {"ml-100k", "u1",  "1",        NULL, "user_id", "summary", NULL,          "movie_id", "movie_info",
-                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, 0, {60.0f, 4}, 0.0f, 0};
+                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, 0, {60.0f, 4}, 0.0f, 0, ""};
     const char *path = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
     cli_opt opts[] = {{"--dataset", &a.spec, NULL},
                       {"--split", &a.sp, NULL},

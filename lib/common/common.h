@@ -175,4 +175,7 @@ void gatrec__parallel(int threads, size_t njobs, void (*fn)(void *ctx, size_t jo
 /* The same over jobs [begin, end). */
 void gatrec__parallel_range(int threads, size_t begin, size_t end, void (*fn)(void *ctx, size_t job), void *ctx);
 
+/* Is t the built-in libcurl transport (which sends a GET for an empty body)? */
+int gatrec__http_is_builtin(const gatrec_llm_transport *t);
+
 #endif

@@ -97,12 +97,17 @@ GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatre
         return GATREC_ENOMEM;
     l->t = *transport;
     l->chat_model = env_or(o.chat_model, "GATREC_LLM_MODEL", "gpt-4o-mini");
+    {
+        const char *env = getenv("GATREC_LLM_MODEL");
+        l->discover = !o.chat_model && !(env && env[0]) && gatrec__http_is_builtin(transport);
+    }
     l->embed_model = env_or(o.embedding_model, "GATREC_LLM_EMBEDDING_MODEL", "text-embedding-3-small");
     l->cache_dir = o.cache_dir ? gatrec__strdup(o.cache_dir) : NULL;
     l->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 60000;
     l->concurrency = o.concurrency ? o.concurrency : 4;
     l->max_tokens = o.max_tokens ? o.max_tokens : 700;
     pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->discover_mu, NULL);
     if (!l->chat_model || !l->embed_model || (o.cache_dir && !l->cache_dir)) {
         l->t.free = NULL; /* the caller keeps its transport when we fail */
         gatrec_llm_free(l);
@@ -119,6 +124,8 @@ GATREC_API void gatrec_llm_free(gatrec_llm *l)
     if (l->t.free)
         l->t.free(l->t.userdata);
     pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->discover_mu);
+    free(l->served_model);
     free(l->chat_model);
     free(l->embed_model);
     free(l->cache_dir);
@@ -381,6 +388,7 @@ static int request(gatrec_llm *l, const char *path, const char *body, int (*pars
 
 typedef struct chat_out {
     char *reply;
+    char *model; /* the model the server says answered, or NULL */
 } chat_out;
 
 static int parse_chat(const char *answer, void *ctx)
@@ -404,6 +412,8 @@ static int parse_chat(const char *answer, void *ctx)
         rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer has no choices[0].message.content string");
     else if (!(c->reply = gatrec__strdup(json_string_value(content))))
         rc = GATREC_ENOMEM;
+    if (!rc && json_is_string(json_object_get(j, "model")))
+        c->model = gatrec__strdup(json_string_value(json_object_get(j, "model")));
     json_decref(j);
     return rc;
 }
@@ -424,20 +434,76 @@ static int chat_body(const gatrec_llm *l, const char *system, const char *user, 
     return *body ? GATREC_OK : GATREC_ENOMEM;
 }
 
+/* The sink of the model listing. */
+static int to_buf_listing(const char *chunk, size_t len, void *ctx)
+{
+    return gatrec__buf_put(ctx, chunk, len);
+}
+
+/* Ask GET /v1/models once; a server that serves exactly one model gets that name (a llama.cpp
+ * router refuses "gpt-4o-mini"). Anything else keeps the default. Not counted as a request. */
+static void discover_model(gatrec_llm *l)
+{
+    pthread_mutex_lock(&l->discover_mu);
+    if (l->discover) {
+        gatrec__buf b = {0};
+        int status = 0;
+        l->discover = 0;
+        if (l->t.send(l->t.userdata, "/v1/models", "", 0, to_buf_listing, &b, l->timeout_ms, &status) == GATREC_OK &&
+            status >= 200 && status < 300 && gatrec__buf_put(&b, "", 1) == GATREC_OK) {
+            json_t *j = json_loads((const char *)b.data, 0, NULL), *data = json_object_get(j, "data");
+            const char *id = json_string_value(json_object_get(json_array_get(data, 0), "id"));
+            char *name;
+            if (json_array_size(data) == 1 && id && id[0] && (name = gatrec__strdup(id))) {
+                pthread_mutex_lock(&l->mu);
+                free(l->chat_model);
+                l->chat_model = name;
+                pthread_mutex_unlock(&l->mu);
+            }
+            json_decref(j);
+        }
+        gatrec_error_clear(); /* a server without a listing is no failure: the default stands */
+        gatrec__buf_free(&b);
+    }
+    pthread_mutex_unlock(&l->discover_mu);
+}
+
+GATREC_API const char *gatrec_llm_model(gatrec_llm *l)
+{
+    const char *name;
+    if (!l)
+        return NULL;
+    discover_model(l);
+    pthread_mutex_lock(&l->mu);
+    name = l->served_model ? l->served_model : l->chat_model;
+    pthread_mutex_unlock(&l->mu);
+    return name;
+}
+
 GATREC_API int gatrec_llm_chat(gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
                                char **reply)
 {
     char *body;
-    chat_out c = {NULL};
+    chat_out c = {NULL, NULL};
     int rc;
     if (!l || !user || !reply)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_chat: NULL argument");
     if (!(temperature >= 0 && temperature <= 2))
         return gatrec__error(GATREC_EINVAL, "temperature %g is outside [0, 2]", temperature);
+    discover_model(l);
     if ((rc = chat_body(l, system, user, temperature, json_mode, &body)))
         return rc;
     rc = request(l, "/v1/chat/completions", body, parse_chat, &c);
     free(body);
+    if (c.model) {
+        pthread_mutex_lock(&l->mu);
+        if (!l->served_model) { /* the first answer's name stands: the pointer handed out stays valid */
+            l->served_model = c.model;
+            c.model = NULL;
+        }
+        pthread_mutex_unlock(&l->mu);
+        free(c.model);
+    }
     *reply = rc ? NULL : c.reply;
     if (rc)
         free(c.reply);

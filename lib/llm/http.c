@@ -106,9 +106,13 @@ static int http_send(void *userdata, const char *path, const char *payload, size
             hl = curl_slist_append(hl, H->auth);
         errbuf[0] = '\0';
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
+        if (payload_len) {
+            curl_easy_setopt(c, CURLOPT_POST, 1L);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
+        } else { /* an empty body is a GET (the model listing) */
+            curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        }
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -151,6 +155,11 @@ static int http_send(void *userdata, const char *path, const char *payload, size
             wait = hd.retry_after_ms < H->o.retry_max_ms ? hd.retry_after_ms : H->o.retry_max_ms;
         sleep_ms(wait);
     }
+}
+
+int gatrec__http_is_builtin(const gatrec_llm_transport *t)
+{
+    return t->send == http_send;
 }
 
 static void http_free(void *userdata)

@@ -17,6 +17,11 @@ struct gatrec_llm {
     uint64_t requests, cache_hits, failures;
     /* the circuit breaker: consecutive unreachable-endpoint failures before any answer */
     int down_streak, answered, unreachable;
+    /* the chat model: discovered from GET /v1/models once, when neither the options nor
+     * $GATREC_LLM_MODEL name one (built-in transport only); the one the server said answered */
+    int discover;
+    pthread_mutex_t discover_mu;
+    char *served_model;
     char down_reason[320];
     /* why requests failed: distinct reasons (the message up to its first " (") and their counts */
     struct {
