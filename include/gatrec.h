@@ -788,7 +788,18 @@ GATREC_API int gatrec_llm_transport_http(const gatrec_http_options *opts, gatrec
 /** An LLM client: models, cache, concurrency, over a transport. */
 typedef struct gatrec_llm gatrec_llm;
 
-#define GATREC_LLM_OPTIONS_VERSION 1
+/** How a chat asks for JSON (gatrec_llm_options.response_format; since 0.4). */
+typedef enum gatrec_llm_format {
+    /** A JSON schema of the answer's shape where the library knows it (profiles, reranking,
+        justifications: response_format json_schema, which OpenAI, vLLM, llama.cpp and Ollama
+        enforce), else json_object; a server that refuses either with HTTP 400 is asked again
+        without it, once, and the client remembers that for the rest of its life. */
+    GATREC_LLM_FORMAT_SCHEMA = 0,
+    GATREC_LLM_FORMAT_OBJECT = 1, /**< response_format json_object only (not enforced by every server) */
+    GATREC_LLM_FORMAT_NONE = 2    /**< no response_format: the prompt alone asks for JSON */
+} gatrec_llm_format;
+
+#define GATREC_LLM_OPTIONS_VERSION 2
 typedef struct gatrec_llm_options {
     unsigned int version;        /**< GATREC_LLM_OPTIONS_VERSION */
     const char *chat_model;      /**< NULL = $GATREC_LLM_MODEL, else the only model the server lists
@@ -798,8 +809,10 @@ typedef struct gatrec_llm_options {
     long timeout_ms;             /**< per request; 0 = 60000 */
     int concurrency;             /**< requests in flight in gatrec_llm_chat_many(); 0 = 4 */
     int max_tokens;              /**< per chat answer; 0 = 700 */
+    /* version 2 */
+    int response_format;         /**< a gatrec_llm_format; default GATREC_LLM_FORMAT_SCHEMA */
 } gatrec_llm_options;
-#define GATREC_LLM_OPTIONS_INIT { GATREC_LLM_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0 }
+#define GATREC_LLM_OPTIONS_INIT { GATREC_LLM_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, GATREC_LLM_FORMAT_SCHEMA }
 GATREC_API int gatrec_llm_options_init(gatrec_llm_options *opts, unsigned int version);
 /** A client over `transport`, which it takes over (its free runs in gatrec_llm_free()) on success. */
 GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatrec_llm_options *opts,

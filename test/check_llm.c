@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/llm/llm.h"
 #include "check_util.h"
 #include "llm_server.h"
 
@@ -153,6 +154,76 @@ START_TEST(timeouts_caps_and_bad_answers)
     gatrec_llm_free(l);
     h.base_url = "ftp://example";
     ck_assert_status(gatrec_llm_transport_http(&h, &t), GATREC_EINVAL);
+}
+END_TEST
+
+/* Structured output (issue 12, point 5): a JSON schema of the answer's shape, which servers
+ * enforce; a server refusing it with 400 is asked with json_object, then with the prompt alone,
+ * and the client remembers. */
+START_TEST(json_schema_with_fallbacks)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l = client(s, 0, 5000, 0, NULL);
+    char *reply, *body;
+    ck_assert_ok(gatrec__llm_chat_shaped(l, NULL, "rank", 0.0f, gatrec__shape_ranking, &reply));
+    gatrec_string_free(reply);
+    body = llm_server_last_body(s);
+    ck_assert_msg(strstr(body, "\"response_format\":{\"json_schema\":{\"name\":\"ranking\",\"schema\":") &&
+                      strstr(body, "\"type\":\"json_schema\""), "request: %s", body);
+    free(body);
+    /* refused: asked again with json_object, and from then on */
+    llm_server_push(s, 400, NULL, "{\"error\": {\"message\": \"response_format json_schema is not supported\"}}", 0);
+    unsigned before = llm_server_requests(s);
+    ck_assert_ok(gatrec__llm_chat_shaped(l, NULL, "choose", 0.0f, gatrec__shape_choice, &reply));
+    gatrec_string_free(reply);
+    ck_assert_uint_eq(llm_server_requests(s) - before, 2);
+    body = llm_server_last_body(s);
+    ck_assert_msg(strstr(body, "\"response_format\":{\"type\":\"json_object\"}"), "request: %s", body);
+    free(body);
+    ck_assert_ok(gatrec__llm_chat_shaped(l, NULL, "score", 0.0f, gatrec__shape_scores, &reply));
+    gatrec_string_free(reply);
+    ck_assert_uint_eq(llm_server_requests(s) - before, 3); /* remembered: no refusal to wait for */
+    /* json_object refused too: the prompt alone */
+    llm_server_push(s, 400, NULL, "{\"error\": {\"message\": \"'response_format' of type 'json_object' is not "
+                    "supported with this model\"}}", 0);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "justify", 0.0f, 1, &reply));
+    gatrec_string_free(reply);
+    body = llm_server_last_body(s);
+    ck_assert_msg(!strstr(body, "response_format"), "request: %s", body);
+    free(body);
+    /* a 400 about something else is no refusal of the format: it fails */
+    gatrec_llm_free(l);
+    l = client(s, 0, 5000, 0, NULL);
+    llm_server_push(s, 400, NULL, "{\"error\": {\"message\": \"messages too long\"}}", 0);
+    ck_assert_status(gatrec__llm_chat_shaped(l, NULL, "x", 0.0f, gatrec__shape_choice, &reply), GATREC_ENETWORK);
+    gatrec_llm_free(l);
+    /* asked for none from the start (options version 2), and version 1 options still read */
+    {
+        gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
+        gatrec_llm_options o = GATREC_LLM_OPTIONS_INIT;
+        gatrec_llm_transport t;
+        h.base_url = llm_server_url(s);
+        o.chat_model = "m";
+        o.response_format = GATREC_LLM_FORMAT_NONE;
+        ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+        ck_assert_ok(gatrec_llm_new(&t, &o, &l));
+        ck_assert_ok(gatrec__llm_chat_shaped(l, NULL, "x", 0.0f, gatrec__shape_choice, &reply));
+        gatrec_string_free(reply);
+        body = llm_server_last_body(s);
+        ck_assert_msg(!strstr(body, "response_format"), "request: %s", body);
+        free(body);
+        gatrec_llm_free(l);
+        o.version = 1;
+        o.response_format = 77; /* not read from a version 1 struct */
+        ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+        ck_assert_ok(gatrec_llm_new(&t, &o, &l));
+        gatrec_llm_free(l);
+        o.version = 2;
+        ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+        ck_assert_status(gatrec_llm_new(&t, &o, &l), GATREC_EINVAL);
+        t.free(t.userdata);
+    }
+    llm_server_stop(s);
 }
 END_TEST
 
@@ -571,6 +642,7 @@ Suite *llm_suite(void)
     tcase_add_test(tc, failures_are_counted_by_reason);
     tcase_add_test(tc, cache_directory_checked_and_swept);
     tcase_add_test(tc, model_discovered_and_reported);
+    tcase_add_test(tc, json_schema_with_fallbacks);
     tcase_add_test(tc, cache_answers_once_and_detects_corruption);
     tcase_add_test(tc, many_requests_in_flight);
     tcase_add_test(tc, host_transport);

@@ -195,11 +195,20 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
     return EXIT_OK;
 }
 
-int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, cli_llm_limits *out)
+int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, const char *format_s,
+                         cli_llm_limits *out)
 {
-    const char *et = getenv("GATREC_LLM_TIMEOUT"), *er = getenv("GATREC_LLM_RETRIES");
+    static const char *const formats[] = {"schema", "object", "none"}; /* gatrec_llm_format order */
+    const char *et = getenv("GATREC_LLM_TIMEOUT"), *er = getenv("GATREC_LLM_RETRIES"),
+               *ef = getenv("GATREC_LLM_RESPONSE_FORMAT");
     out->timeout_s = 60.0f;
     out->retries = 4;
+    out->format = GATREC_LLM_FORMAT_SCHEMA;
+    if (!format_s && ef && ef[0])
+        format_s = ef;
+    if (format_s && (out->format = cli_choice(cmd, format_s == ef ? "$GATREC_LLM_RESPONSE_FORMAT" : "--response-format",
+                                              format_s, formats, 3)) < 0)
+        return EXIT_USAGE;
     if (!timeout_s && et && et[0])
         timeout_s = et;
     if (!retries_s && er && er[0])
@@ -237,6 +246,7 @@ int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_
     o.cache_dir = cache;
     o.concurrency = concurrency;
     o.timeout_ms = (long)(limits->timeout_s * 1000.0f);
+    o.response_format = limits->format;
     h.max_retries = (int)limits->retries;
     if (h.connect_timeout_ms > o.timeout_ms)
         h.connect_timeout_ms = o.timeout_ms;

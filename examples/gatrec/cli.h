@@ -40,9 +40,11 @@ int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, cha
 typedef struct cli_llm_limits {
     float timeout_s;
     long long retries;
+    int format; /* --response-format schema|object|none (else $GATREC_LLM_RESPONSE_FORMAT, else schema) */
 } cli_llm_limits;
 /* Parse them (NULL: the environment, then the default); EXIT_OK or EXIT_USAGE. */
-int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, cli_llm_limits *out);
+int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, const char *format_s,
+                         cli_llm_limits *out);
 int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_llm_limits *limits, gatrec_llm **out);
 /* JSON string output (escaped). */
 void cli_json_string(FILE *f, const char *s);

@@ -686,6 +686,7 @@ static const char recommend_usage[] =
     "                        [--rerank list|pairwise|batch|score] [--candidates N]\n"
     "                        [--fusion code|paper|none|WEIGHT] [--explain] [--profiles FILE]\n"
     "                        [--llm URL] [--cache DIR] [--timeout S] [--retries N]\n"
+    "                        [--response-format schema|object|none]\n"
     "       gatrec recommend --model MODEL --new-user TEXT --rated ID:STARS[,ID:STARS...] [-k K]\n"
     "       gatrec recommend --model MODEL --all [-k K] --csv [--out FILE]\n"
     "                        [--rerank ... --candidates N --fusion ... --profiles FILE --llm URL]\n"
@@ -696,7 +697,8 @@ static const char recommend_usage[] =
     "the recommendation) and the genres they share; for popularity, how popular it is.\n"
     "--timeout S bounds each LLM request (default $GATREC_LLM_TIMEOUT, else 60 seconds), --retries N\n"
     "its retries (default $GATREC_LLM_RETRIES, else 4); an endpoint that cannot be reached three\n"
-    "times in a row is given up for the run.\n"
+    "times in a row is given up for the run. --response-format: how JSON is asked for (schema,\n"
+    "default: a JSON schema of each answer, which servers enforce; object; none: the prompt alone).\n"
     "--rerank asks the LLM ($GATREC_LLM_BASE_URL or --llm; answers cached in --cache, default\n"
     "~/.cache/gatrec/llm) to reorder the model's top --candidates (default 20) with one of the\n"
     "paper's strategies, fused with the model's order (--fusion code: the authors' rank-dependent\n"
@@ -1130,8 +1132,8 @@ static int fold_in(gatrec_model *m, rec_args *a)
 int cmd_recommend(int argc, char **argv)
 {
     const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20", *timeout_s = NULL,
-               *retries_s = NULL;
-    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4}};
+               *retries_s = NULL, *format_s = NULL;
+    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4, 0}};
     int all = 0, csv = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL},  {"--user", &user_s, NULL},       {"-k", &k_s, NULL},
                       {"--json", NULL, &a.json},        {"--all", NULL, &all},           {"--csv", NULL, &csv},
@@ -1139,7 +1141,8 @@ int cmd_recommend(int argc, char **argv)
                       {"--candidates", &cand_s, NULL},  {"--fusion", &a.fusion, NULL},   {"--explain", NULL, &a.explain},
                       {"--profiles", &a.profiles, NULL}, {"--llm", &a.llm, NULL},         {"--cache", &a.cache, NULL},
                       {"--new-user", &a.new_user, NULL}, {"--rated", &a.rated, NULL},     {"--timeout", &timeout_s, NULL},
-                      {"--retries", &retries_s, NULL},  {NULL, NULL, NULL}};
+                      {"--retries", &retries_s, NULL},  {"--response-format", &format_s, NULL},
+                      {NULL, NULL, NULL}};
     gatrec_model *m = NULL;
     gatrec_reclist *list = NULL;
     long long k, cand;
@@ -1158,7 +1161,7 @@ int cmd_recommend(int argc, char **argv)
         return EXIT_USAGE;
     if ((cand = cli_number("recommend", "--candidates", cand_s, 2, 64)) < 0)
         return EXIT_USAGE;
-    if (cli_llm_limits_parse("recommend", timeout_s, retries_s, &a.limits))
+    if (cli_llm_limits_parse("recommend", timeout_s, retries_s, format_s, &a.limits))
         return EXIT_USAGE;
     if (user_s && (a.uid = cli_number("recommend", "--user", user_s, 0, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;

@@ -12,7 +12,8 @@ static const char profiles_usage[] =
     "       gatrec profiles generate [--dataset NAME|DIR] [--split SPEC] [--seed N]\n"
     "                              [--item-texts CSV] [--llm URL] [--cache DIR] [--concurrency N]\n"
     "                              [--form integrated|structured] [--timeout S] [--retries N]\n"
-    "                              [--allow-failures R] --out FILE\n"
+    "                              [--allow-failures R] [--response-format schema|object|none]\n"
+    "                              --out FILE\n"
     "       gatrec profiles show --profiles FILE (--user ID | --item ID)\n"
     "\n"
     "import    takes existing profile texts from CSV files (RFC 4180, a header row; defaults\n"
@@ -33,13 +34,15 @@ static const char profiles_usage[] =
     "          in a row fail to reach the endpoint at all, the rest are not sent. Failures are\n"
     "          counted by reason on standard error, and the command fails (exit 1, the file\n"
     "          still written with templates in their place) when more than a share R of the\n"
-    "          LLM's profiles failed (--allow-failures R, default 0).\n"
+    "          LLM's profiles failed (--allow-failures R, default 0). --response-format: how\n"
+    "          JSON is asked for (schema, default: a JSON schema servers enforce; object:\n"
+    "          json_object; none: the prompt alone; a server refusing one gets the next).\n"
     "User profiles use the training part of the split (default u1) only.\n"
     "--item-texts CSV attaches item texts (movie_id, overview columns) to the templates.\n";
 
 typedef struct prof_args {
     const char *spec, *sp, *seed_s, *users, *uid_col, *utext_col, *items, *iid_col, *itext_col, *item_texts, *out;
-    const char *llm_url, *cache, *conc_s, *form, *timeout_s, *retries_s, *allow_s;
+    const char *llm_url, *cache, *conc_s, *form, *timeout_s, *retries_s, *allow_s, *format_s;
     int no_templates;
     cli_llm_limits limits;
     float allow; /* the share of LLM profiles that may fail before the command fails */
@@ -163,7 +166,7 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
 int cmd_profiles(int argc, char **argv)
 {
     prof_args a = {"ml-100k", "u1",  "1",        NULL, "user_id", "summary", NULL,          "movie_id", "movie_info",
-                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, 0, {60.0f, 4}, 0.0f, 0, ""};
+                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, NULL, 0, {60.0f, 4, 0}, 0.0f, 0, ""};
     const char *path = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
     cli_opt opts[] = {{"--dataset", &a.spec, NULL},
                       {"--split", &a.sp, NULL},
@@ -187,6 +190,7 @@ int cmd_profiles(int argc, char **argv)
                       {"--timeout", &a.timeout_s, NULL},
                       {"--retries", &a.retries_s, NULL},
                       {"--allow-failures", &a.allow_s, NULL},
+                      {"--response-format", &a.format_s, NULL},
                       {NULL, NULL, NULL}};
     int rc;
     if (strcmp(sub, "import") != 0 && strcmp(sub, "generate") != 0 && strcmp(sub, "show") != 0) {
@@ -199,7 +203,7 @@ int cmd_profiles(int argc, char **argv)
         return rc < 0 ? (fputs(profiles_usage, stdout), EXIT_OK) : rc;
     if (strcmp(sub, "show") == 0)
         return show_profile(path, user_s, item_s);
-    if (cli_llm_limits_parse("profiles", a.timeout_s, a.retries_s, &a.limits) ||
+    if (cli_llm_limits_parse("profiles", a.timeout_s, a.retries_s, a.format_s, &a.limits) ||
         (a.allow_s && cli_float("profiles", "--allow-failures", a.allow_s, 0, 1, &a.allow)))
         return EXIT_USAGE;
     if (cli_number("profiles", "--concurrency", a.conc_s, 1, 256) < 0)

@@ -6,6 +6,7 @@
  * arrives (a crash loses nothing already answered); an entry whose checksum fails is ignored and
  * asked again. Only answers that parse are cached. */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -84,8 +85,12 @@ GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatre
     if (opts) {
         if (opts->version == 0 || opts->version > GATREC_LLM_OPTIONS_VERSION)
             return gatrec__error(GATREC_EINVAL, "gatrec_llm_options: unsupported version %u", opts->version);
-        o = *opts;
+        memcpy(&o, opts, opts->version == 1 ? offsetof(gatrec_llm_options, response_format) : sizeof o);
+        o.version = GATREC_LLM_OPTIONS_VERSION;
     }
+    if (o.response_format < GATREC_LLM_FORMAT_SCHEMA || o.response_format > GATREC_LLM_FORMAT_NONE)
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_options: response_format must be a gatrec_llm_format, not %d",
+                             o.response_format);
     if (o.concurrency < 0 || o.concurrency > 256 || o.max_tokens < 0)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_options: concurrency must be 0..256 and max_tokens >= 0");
     if (o.cache_dir) {
@@ -106,6 +111,7 @@ GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatre
     l->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 60000;
     l->concurrency = o.concurrency ? o.concurrency : 4;
     l->max_tokens = o.max_tokens ? o.max_tokens : 700;
+    l->format = o.response_format;
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_init(&l->discover_mu, NULL);
     if (!l->chat_model || !l->embed_model || (o.cache_dir && !l->cache_dir)) {
@@ -418,8 +424,39 @@ static int parse_chat(const char *answer, void *ctx)
     return rc;
 }
 
-static int chat_body(const gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
-                     char **body)
+/* ---- the answers' shapes (JSON Schema; "title" names each) ---- */
+
+const char gatrec__shape_user_profile[] =
+    "{\"title\": \"user_profile\", \"type\": \"object\", \"properties\": {\"user_profile\": {\"type\": "
+    "\"string\"}}, \"required\": [\"user_profile\"], \"additionalProperties\": false}";
+const char gatrec__shape_ranking[] =
+    "{\"title\": \"ranking\", \"type\": \"object\", \"properties\": {\"ranking\": {\"type\": \"array\", "
+    "\"items\": {\"type\": \"string\"}}}, \"required\": [\"ranking\"], \"additionalProperties\": false}";
+const char gatrec__shape_choice[] =
+    "{\"title\": \"choice\", \"type\": \"object\", \"properties\": {\"response\": {\"type\": \"string\"}}, "
+    "\"required\": [\"response\"], \"additionalProperties\": false}";
+const char gatrec__shape_scores[] =
+    "{\"title\": \"scores\", \"type\": \"object\", \"properties\": {\"scores\": {\"type\": \"object\", "
+    "\"additionalProperties\": {\"type\": \"number\"}}}, \"required\": [\"scores\"]}";
+const char gatrec__shape_justification[] =
+    "{\"title\": \"justification\", \"type\": \"object\", \"properties\": {\"justification\": {\"type\": "
+    "\"string\"}}, \"required\": [\"justification\"], \"additionalProperties\": false}";
+
+enum { WANT_NONE = 0, WANT_OBJECT = 1, WANT_SCHEMA = 2 };
+
+/* What this chat asks for: the most the caller wants within what the server still accepts. */
+static int chat_format(gatrec_llm *l, int json_mode, const char *shape)
+{
+    int want = shape ? WANT_SCHEMA : json_mode ? WANT_OBJECT : WANT_NONE, allowed;
+    pthread_mutex_lock(&l->mu);
+    allowed = l->format == GATREC_LLM_FORMAT_SCHEMA ? WANT_SCHEMA : l->format == GATREC_LLM_FORMAT_OBJECT ? WANT_OBJECT
+                                                                                                   : WANT_NONE;
+    pthread_mutex_unlock(&l->mu);
+    return want < allowed ? want : allowed;
+}
+
+static int chat_body(const gatrec_llm *l, const char *system, const char *user, float temperature, int format,
+                     const char *shape, char **body)
 {
     json_t *msgs = json_array(), *req;
     if (system && system[0])
@@ -427,11 +464,26 @@ static int chat_body(const gatrec_llm *l, const char *system, const char *user, 
     json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", user));
     req = json_pack("{s:s, s:o, s:f, s:i}", "model", l->chat_model, "messages", msgs, "temperature",
                     (double)temperature, "max_tokens", l->max_tokens);
-    if (req && json_mode)
+    if (req && format == WANT_OBJECT) {
         json_object_set_new(req, "response_format", json_pack("{s:s}", "type", "json_object"));
+    } else if (req && format == WANT_SCHEMA) {
+        json_t *schema = json_loads(shape, 0, NULL);
+        const char *name = json_string_value(json_object_get(schema, "title"));
+        json_object_set_new(req, "response_format",
+                            json_pack("{s:s, s:{s:s, s:o}}", "type", "json_schema", "json_schema", "name",
+                                      name ? name : "answer", "schema", schema ? schema : json_object()));
+    }
     *body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(req);
     return *body ? GATREC_OK : GATREC_ENOMEM;
+}
+
+/* Did the server refuse the request's response_format (HTTP 400 naming it)? */
+static int format_refused(int rc, const char *msg)
+{
+    return rc == GATREC_ENETWORK && msg && strstr(msg, "HTTP 400") &&
+           (strcasestr(msg, "response_format") || strcasestr(msg, "json_schema") || strcasestr(msg, "schema") ||
+            strcasestr(msg, "json_object") || strcasestr(msg, "response format"));
 }
 
 /* The sink of the model listing. */
@@ -480,21 +532,31 @@ GATREC_API const char *gatrec_llm_model(gatrec_llm *l)
     return name;
 }
 
-GATREC_API int gatrec_llm_chat(gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
-                               char **reply)
+static int chat(gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
+                const char *shape, char **reply)
 {
     char *body;
     chat_out c = {NULL, NULL};
-    int rc;
+    int rc, format;
     if (!l || !user || !reply)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_chat: NULL argument");
     if (!(temperature >= 0 && temperature <= 2))
         return gatrec__error(GATREC_EINVAL, "temperature %g is outside [0, 2]", temperature);
     discover_model(l);
-    if ((rc = chat_body(l, system, user, temperature, json_mode, &body)))
-        return rc;
-    rc = request(l, "/v1/chat/completions", body, parse_chat, &c);
-    free(body);
+    for (;;) { /* a server that refuses the format is asked again without it, remembered for the client */
+        format = chat_format(l, json_mode, shape);
+        if ((rc = chat_body(l, system, user, temperature, format, shape, &body)))
+            return rc;
+        rc = request(l, "/v1/chat/completions", body, parse_chat, &c);
+        free(body);
+        if (format == WANT_NONE || !format_refused(rc, gatrec_last_error()))
+            break;
+        pthread_mutex_lock(&l->mu);
+        int lower = format == WANT_SCHEMA ? GATREC_LLM_FORMAT_OBJECT : GATREC_LLM_FORMAT_NONE;
+        if (l->format < lower)
+            l->format = lower;
+        pthread_mutex_unlock(&l->mu);
+    }
     if (c.model) {
         pthread_mutex_lock(&l->mu);
         if (!l->served_model) { /* the first answer's name stands: the pointer handed out stays valid */
@@ -510,6 +572,18 @@ GATREC_API int gatrec_llm_chat(gatrec_llm *l, const char *system, const char *us
     return rc;
 }
 
+GATREC_API int gatrec_llm_chat(gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
+                               char **reply)
+{
+    return chat(l, system, user, temperature, json_mode, NULL, reply);
+}
+
+int gatrec__llm_chat_shaped(gatrec_llm *l, const char *system, const char *user, float temperature, const char *shape,
+                            char **reply)
+{
+    return chat(l, system, user, temperature, 1, shape, reply);
+}
+
 /* ---- many chats at once ---- */
 
 typedef struct many {
@@ -518,6 +592,7 @@ typedef struct many {
     const char *const *systems, *const *users;
     float temperature;
     int json_mode;
+    const char *shape;
     char **replies;
     int *statuses;
     char **errors;
@@ -538,8 +613,8 @@ static void *many_worker(void *arg)
         pthread_mutex_unlock(&M->mu);
         if (k >= M->n)
             break;
-        int rc = gatrec_llm_chat(M->l, M->systems ? M->systems[k] : NULL, M->users[k], M->temperature, M->json_mode,
-                                 &M->replies[k]);
+        int rc = chat(M->l, M->systems ? M->systems[k] : NULL, M->users[k], M->temperature, M->json_mode, M->shape,
+                      &M->replies[k]);
         pthread_mutex_lock(&M->mu);
         M->statuses[k] = rc;
         if (rc)
@@ -552,11 +627,11 @@ static void *many_worker(void *arg)
     return NULL;
 }
 
-GATREC_API int gatrec_llm_chat_many(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,
-                                    float temperature, int json_mode, char **replies, int *statuses,
-                                    gatrec_progress_cb progress, void *payload)
+static int chat_many(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users, float temperature,
+                     int json_mode, const char *shape, char **replies, int *statuses, gatrec_progress_cb progress,
+                     void *payload)
 {
-    many M = {l, n, 0, systems, users, temperature, json_mode, replies, statuses, NULL, progress, payload, 0, 0,
+    many M = {l, n, 0, systems, users, temperature, json_mode, shape, replies, statuses, NULL, progress, payload, 0, 0,
               PTHREAD_MUTEX_INITIALIZER};
     pthread_t tids[256];
     int started[256], rc = GATREC_OK;
@@ -589,6 +664,20 @@ GATREC_API int gatrec_llm_chat_many(gatrec_llm *l, size_t n, const char *const *
     free(M.errors);
     pthread_mutex_destroy(&M.mu);
     return rc;
+}
+
+GATREC_API int gatrec_llm_chat_many(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,
+                                    float temperature, int json_mode, char **replies, int *statuses,
+                                    gatrec_progress_cb progress, void *payload)
+{
+    return chat_many(l, n, systems, users, temperature, json_mode, NULL, replies, statuses, progress, payload);
+}
+
+int gatrec__llm_chat_many_shaped(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,
+                                 float temperature, const char *shape, char **replies, int *statuses,
+                                 gatrec_progress_cb progress, void *payload)
+{
+    return chat_many(l, n, systems, users, temperature, shape != NULL, shape, replies, statuses, progress, payload);
 }
 
 /* ---- embeddings ---- */

@@ -13,6 +13,7 @@ struct gatrec_llm {
     char *chat_model, *embed_model, *cache_dir;
     long timeout_ms;
     int concurrency, max_tokens;
+    int format; /* the most a chat may ask for (a gatrec_llm_format), lowered when the server refuses */
     pthread_mutex_t mu;
     uint64_t requests, cache_hits, failures;
     /* the circuit breaker: consecutive unreachable-endpoint failures before any answer */
@@ -39,6 +40,18 @@ void gatrec__llm_note_failure(gatrec_llm *l, const char *reason);
 #define GATREC__LLM_BREAKER 3
 /* Attempts at a 2xx answer whose body is not JSON (cut off in transit) before giving up. */
 #define GATREC__LLM_BODY_ATTEMPTS 3
+
+/* JSON schemas of the answers the library asks for; "title" names each. */
+extern const char gatrec__shape_user_profile[], gatrec__shape_ranking[], gatrec__shape_choice[],
+    gatrec__shape_scores[], gatrec__shape_justification[];
+
+/* gatrec_llm_chat asking for JSON of `shape` (a JSON schema, or NULL for any object). */
+int gatrec__llm_chat_shaped(gatrec_llm *l, const char *system, const char *user, float temperature, const char *shape,
+                            char **reply);
+/* gatrec_llm_chat_many likewise (shape NULL and json_mode 0: no JSON asked). */
+int gatrec__llm_chat_many_shaped(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,
+                                 float temperature, const char *shape, char **replies, int *statuses,
+                                 gatrec_progress_cb progress, void *payload);
 
 /* n texts -> out[n x dim] through /v1/embeddings (one request, cached). */
 int gatrec__llm_embed(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim);

@@ -538,8 +538,9 @@ static int run_round(gatrec_llm *llm, job *jobs, size_t n, const gatrec_profile_
         rc = GATREC_ENOMEM;
     if (!rc && m) {
         /* failures of single requests are the nodes' (they stay without a profile); a cancel is the caller's */
-        if (gatrec_llm_chat_many(llm, m, NULL, prompts, o->temperature, json_key != NULL, replies, st, o->progress,
-                                 o->payload) == GATREC_ECANCELLED)
+        if (gatrec__llm_chat_many_shaped(llm, m, NULL, prompts, o->temperature,
+                                         json_key ? gatrec__shape_user_profile : NULL, replies, st, o->progress,
+                                         o->payload) == GATREC_ECANCELLED)
             rc = GATREC_ECANCELLED;
     }
     for (size_t q = 0; q < m; q++) {

@@ -89,10 +89,10 @@ static json_t *answer_json(const char *reply)
     return a && z && z > a ? json_loadb(a, (size_t)(z - a + 1), 0, NULL) : NULL;
 }
 
-static int ask(gatrec_reranker *r, const char *prompt, json_t **out)
+static int ask(gatrec_reranker *r, const char *prompt, const char *shape, json_t **out)
 {
     char *reply;
-    int rc = gatrec_llm_chat(r->llm, SYSTEM, prompt, r->o.temperature, 1, &reply);
+    int rc = gatrec__llm_chat_shaped(r->llm, SYSTEM, prompt, r->o.temperature, shape, &reply);
     if (rc)
         return rc;
     *out = answer_json(reply);
@@ -147,7 +147,7 @@ static int rank_list(gatrec_reranker *r, const char *profile, const char *const 
                                       "match with their preferences 50%%, content similarity to what they liked 30%%, "
                                       "diversity 20%%. Answer as JSON: {\"ranking\": [\"C..\", ...]} with each label "
                                       "once.")) &&
-        !(rc = gatrec__buf_put(&b, "", 1)) && !(rc = ask(r, (const char *)b.data, &j)))
+        !(rc = gatrec__buf_put(&b, "", 1)) && !(rc = ask(r, (const char *)b.data, gatrec__shape_ranking, &j)))
         got = read_ranking(json_object_get(j, "ranking"), n, allowed, order);
     if (!rc && !got)
         rc = gatrec__error(GATREC_EFORMAT, "the reranking answer names no candidate");
@@ -174,7 +174,7 @@ static int better(gatrec_reranker *r, const char *profile, const char *const *te
         !(rc = gatrec__buf_printf(&q, "\nWhich candidate is MORE relevant for this user? Answer as JSON: "
                                       "{\"response\": \"C%zu\"} or {\"response\": \"C%zu\"}.",
                                   a + 1, b + 1)) &&
-        !(rc = gatrec__buf_put(&q, "", 1)) && !(rc = ask(r, (const char *)q.data, &j))) {
+        !(rc = gatrec__buf_put(&q, "", 1)) && !(rc = ask(r, (const char *)q.data, gatrec__shape_choice, &j))) {
         json_t *v = json_object_get(j, "response");
         size_t c = json_is_string(v) ? label_index(json_string_value(v), n) : SIZE_MAX;
         if (c == a || c == b)
@@ -289,7 +289,7 @@ static int rank_scores(gatrec_reranker *r, const char *profile, const char *cons
                                               "all) to 100 (perfect). Answer as JSON: {\"scores\": {\"C..\": 0-100, "
                                               "...}}.")) &&
                 !(rc = gatrec__buf_put(&b, "", 1))) {
-                if (ask(r, (const char *)b.data, &j) == GATREC_OK) {
+                if (ask(r, (const char *)b.data, gatrec__shape_scores, &j) == GATREC_OK) {
                     json_t *sc = json_object_get(j, "scores"), *v;
                     const char *key;
                     json_object_foreach(sc, key, v)
@@ -480,7 +480,8 @@ GATREC_API int gatrec_reranker_justify(gatrec_reranker *r, const char *user_prof
                                              "(shared themes, style, cast or crew). Mention no movie other than those "
                                              "listed here. Answer as JSON: {\"justification\": \"...\"}")) &&
         !(rc = gatrec__buf_put(&b, "", 1)))
-        rc = gatrec_llm_chat(r->llm, SYSTEM, (const char *)b.data, r->o.temperature, 1, &reply);
+        rc = gatrec__llm_chat_shaped(r->llm, SYSTEM, (const char *)b.data, r->o.temperature, gatrec__shape_justification,
+                                     &reply);
     if (!rc) {
         json_t *j = answer_json(reply), *v = json_object_get(j, "justification");
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
