@@ -711,8 +711,9 @@ GATREC_API int gatrec_model_explain(const gatrec_model *model, const gatrec_data
 /**
  * Keep the state of the embedder that made the model's input features (hashed or LSA) in the
  * model and its file, so that a new user's or item's profile embeds exactly as the training
- * texts did (then gatrec_model_add_user_checked() with those features). GATREC_EUNSUPPORTED for
- * an embedder without state (callback, remote); GATREC_EINVAL when the model takes no input
+ * texts did (then gatrec_model_add_user_checked() with those features). A remote embedder is
+ * kept as its model's name and width (bind a client to the one gatrec_model_get_embedder() gives).
+ * GATREC_EUNSUPPORTED for a callback embedder; GATREC_EINVAL when the model takes no input
  * features (gatrec_model_feature_dim() 0) or reads another width than the embedder writes.
  */
 GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embedder *embedder);
@@ -1030,6 +1031,17 @@ GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void
  * outlive the embedder.
  */
 GATREC_API int gatrec_embedder_new_remote(gatrec_llm *llm, size_t dim, gatrec_embedder **out);
+/* (since 0.4: `dim` 0 asks the endpoint for its width with one short text; the embedder records
+ * the client's embeddings model name, and saves as that name and width: embedder format 3.) */
+/**
+ * Give a remote embedder an LLM client (since 0.4): one loaded from a file or from a model
+ * (gatrec_model_get_embedder()) knows its model's name and width but not where to send; it asks
+ * `llm`'s endpoint for the model it recorded. `llm` must outlive the embedder. GATREC_EINVAL for
+ * any other kind of embedder.
+ */
+GATREC_API int gatrec_embedder_bind_llm(gatrec_embedder *embedder, gatrec_llm *llm);
+/** The embeddings model a remote embedder asks for (since 0.4), or NULL for any other kind. */
+GATREC_API const char *gatrec_embedder_remote_model(const gatrec_embedder *embedder);
 GATREC_API void gatrec_embedder_free(gatrec_embedder *embedder);
 GATREC_API size_t gatrec_embedder_dim(const gatrec_embedder *embedder);
 /** Learn from a corpus (the hashed embedder's idf; the LSA embedder's terms, idf and projection);

@@ -547,6 +547,35 @@ START_TEST(remote_embedder)
     }
     llm_server_set_embedding_limit(s, 0, 0, 0);
     gatrec_embedder_free(e);
+    /* the width from the endpoint, the model's name kept; saved as name and width (format 3),
+       loaded without a client (refused until bound), bound: the same vectors (issue 12, point 10) */
+    {
+        char *dir = make_temp_dir(), file[4200];
+        float again[3 * 8];
+        gatrec_embedder *back, *hashed;
+        ck_assert_ok(gatrec_embedder_new_remote(l, 0, &e));
+        ck_assert_uint_eq(gatrec_embedder_dim(e), 8);
+        ck_assert_str_eq(gatrec_embedder_remote_model(e), "text-embedding-3-small");
+        ck_assert_ok(gatrec_embedder_embed(e, texts, 3, out));
+        snprintf(file, sizeof file, "%s/remote.emb", dir);
+        ck_assert_ok(gatrec_embedder_save(e, file));
+        ck_assert_ok(gatrec_embedder_load(file, &back));
+        ck_assert_uint_eq(gatrec_embedder_dim(back), 8);
+        ck_assert_str_eq(gatrec_embedder_remote_model(back), "text-embedding-3-small");
+        ck_assert_status(gatrec_embedder_embed(back, texts, 3, again), GATREC_EINVAL);
+        ck_assert_error_mentions("gatrec_embedder_bind_llm");
+        ck_assert_ok(gatrec_embedder_bind_llm(back, l));
+        ck_assert_ok(gatrec_embedder_embed(back, texts, 3, again));
+        ck_assert_mem_eq(out, again, sizeof again);
+        ck_assert_ok(gatrec_embedder_new_hashed(NULL, &hashed));
+        ck_assert_ptr_null(gatrec_embedder_remote_model(hashed));
+        ck_assert_status(gatrec_embedder_bind_llm(hashed, l), GATREC_EINVAL);
+        gatrec_embedder_free(hashed);
+        gatrec_embedder_free(back);
+        gatrec_embedder_free(e);
+        rm_tree(dir);
+        free(dir);
+    }
     gatrec_llm_free(l);
     llm_server_stop(s);
 }

@@ -325,6 +325,31 @@ START_TEST(test_cli_attn)
     expect_cli("train --model attn --no-layernorm --out /dev/null", 2, "attn has none of them");
     expect_cli("train --model bpr --align 1 --out /dev/null", 2, "are for --model attn");
     expect_cli("train --model attn --id-dropout 1 --out /dev/null", 2, "--id-dropout");
+    { /* remote embeddings from the command line (issue 12, point 10): the features, the embedder in the
+         model, and a new user's text embedded at the endpoint again */
+        llm_server *s = llm_server_start();
+        llm_server_set_embedding_dim(s, 16);
+        snprintf(args, sizeof args, "embed --profiles %s/p.jsonl --embedder remote --llm %s --cache %s/c "
+                 "--embedding-model toy-embed --embedder-out %s/r.emb --out %s/r.tsv", dir, llm_server_url(s), dir, dir,
+                 dir);
+        expect_cli(args, 0, "(16 dimensions, model toy-embed)");
+        snprintf(args, sizeof args, "%s/r.tsv", dir);
+        out = slurp(args);
+        ck_assert_msg(out && strncmp(out, "# gatrec embed: remote embedder, 16 dimensions, model toy-embed\n", 64) == 0,
+                      "features header: %.80s", out ? out : "(none)");
+        free(out);
+        snprintf(args, sizeof args, "train --split cold-items:0.2 --seed 4 --model attn --features %s/r.tsv --embedder "
+                 "%s/r.emb --dim 16 --epochs 1 --out %s/r.model", dir, dir, dir);
+        expect_cli(args, 0, NULL);
+        snprintf(args, sizeof args, "recommend --model %s/r.model --new-user 'likes crime' --rated 56:5 -k 2 --llm %s "
+                 "--cache %s/c", dir, llm_server_url(s), dir);
+        expect_cli(args, 0, "Top 2 for user 944");
+        snprintf(args, sizeof args, "recommend --model %s/r.model --new-user 'likes crime' --rated 56:5 -k 2", dir);
+        expect_cli(args, 1, "the model's embedder is remote (model toy-embed)");
+        expect_cli("embed --profiles x --embedder lsa --llm http://127.0.0.1:1 --out /dev/null", 2,
+                   "go with --embedder remote");
+        llm_server_stop(s);
+    }
     rm_tree(dir);
     free(dir);
 }
@@ -376,7 +401,7 @@ START_TEST(test_cli_anchors)
     snprintf(args, sizeof args, "embed --profiles %s/p.jsonl --embedder lsa --dim 32 --out %s/f.tsv", dir, dir);
     expect_cli(args, 0, "(32 dimensions)");
     snprintf(args, sizeof args, "embed --profiles %s/p.jsonl --embedder words --out %s/g.tsv", dir, dir);
-    expect_cli(args, 2, "--embedder must be hashed or lsa");
+    expect_cli(args, 2, "--embedder must be hashed, lsa or remote");
     snprintf(args, sizeof args, "train --split cold-items:0.2 --seed 4 --model content --features %s/f.tsv --out %s/c.model",
              dir, dir);
     expect_cli(args, 0, NULL);

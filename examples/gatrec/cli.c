@@ -247,6 +247,7 @@ int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_
     o.concurrency = concurrency;
     o.timeout_ms = (long)(limits->timeout_s * 1000.0f);
     o.response_format = limits->format;
+    o.embedding_model = limits->embedding_model;
     h.max_retries = (int)limits->retries;
     if (h.connect_timeout_ms > o.timeout_ms)
         h.connect_timeout_ms = o.timeout_ms;

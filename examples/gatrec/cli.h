@@ -41,6 +41,7 @@ typedef struct cli_llm_limits {
     float timeout_s;
     long long retries;
     int format; /* --response-format schema|object|none (else $GATREC_LLM_RESPONSE_FORMAT, else schema) */
+    const char *embedding_model; /* NULL: $GATREC_LLM_EMBEDDING_MODEL, else the library's default */
 } cli_llm_limits;
 /* Parse them (NULL: the environment, then the default); EXIT_OK or EXIT_USAGE. */
 int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, const char *format_s,

@@ -1103,7 +1103,17 @@ static int fold_in(gatrec_model *m, rec_args *a)
         free(items), free(stars);
         return rc;
     }
-    if (e) {
+    gatrec_llm *llm = NULL;
+    if (e && gatrec_embedder_remote_model(e)) { /* the profile embeds at the endpoint it was trained with */
+        if ((rc = cli_open_llm(a->llm, a->cache, 1, &a->limits, &llm)) == GATREC_OK && !llm) {
+            fprintf(stderr, "gatrec recommend: the model's embedder is remote (model %s): set $GATREC_LLM_BASE_URL "
+                    "or --llm URL to embed the --new-user text\n", gatrec_embedder_remote_model(e));
+            rc = EXIT_FAIL; /* reported here */
+        }
+        if (!rc)
+            rc = gatrec_embedder_bind_llm(e, llm);
+    }
+    if (e && !rc) {
         const char *texts[] = {a->new_user};
         if (!(features = malloc(gatrec_embedder_dim(e) * sizeof *features)))
             rc = GATREC_ENOMEM;
@@ -1123,6 +1133,7 @@ static int fold_in(gatrec_model *m, rec_args *a)
                 gatrec_model_feature_dim(m) ? "the model carries no embedder (train --embedder)"
                                             : "the model was trained without input features");
     gatrec_embedder_free(e);
+    gatrec_llm_free(llm);
     if (rc)
         return rc;
     a->uid = id;
@@ -1133,7 +1144,7 @@ int cmd_recommend(int argc, char **argv)
 {
     const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20", *timeout_s = NULL,
                *retries_s = NULL, *format_s = NULL;
-    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4, 0}};
+    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4, 0, NULL}};
     int all = 0, csv = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL},  {"--user", &user_s, NULL},       {"-k", &k_s, NULL},
                       {"--json", NULL, &a.json},        {"--all", NULL, &all},           {"--csv", NULL, &csv},

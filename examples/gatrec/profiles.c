@@ -1,6 +1,7 @@
 /* gatrec profiles / embed: profile texts and the GAT's input features made from them. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -166,7 +167,7 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
 int cmd_profiles(int argc, char **argv)
 {
     prof_args a = {"ml-100k", "u1",  "1",        NULL, "user_id", "summary", NULL,          "movie_id", "movie_info",
-                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, NULL, 0, {60.0f, 4, 0}, 0.0f, 0, ""};
+                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, NULL, 0, {60.0f, 4, 0, NULL}, 0.0f, 0, ""};
     const char *path = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
     cli_opt opts[] = {{"--dataset", &a.spec, NULL},
                       {"--split", &a.sp, NULL},
@@ -216,27 +217,69 @@ int cmd_profiles(int argc, char **argv)
 }
 
 static const char embed_usage[] =
-    "usage: gatrec embed --profiles FILE [--dataset NAME|DIR] [--embedder hashed|lsa] [--dim N]\n"
+    "usage: gatrec embed --profiles FILE [--dataset NAME|DIR] [--embedder hashed|lsa|remote] [--dim N]\n"
     "                    [--ngrams N] [--embedder-in FILE] [--embedder-out FILE] --out FEATURES\n"
+    "                    [--llm URL] [--embedding-model NAME] [--cache DIR] [--timeout S] [--retries N]\n"
     "\n"
-    "Embeds every user's and item's profile with a built-in offline embedder (no network) and\n"
-    "writes the GAT's input features in the format 'gatrec train --features' reads.\n"
+    "Embeds every user's and item's profile and writes the input features in the format\n"
+    "'gatrec train --features' reads (its first line, a comment, names the embedder).\n"
     "hashed: TF-IDF over word n-grams hashed into --dim buckets, L2-normalised (the default).\n"
     "lsa:    latent semantic analysis: TF-IDF over the n-grams found in at least two profiles,\n"
     "        projected on the corpus's top --dim singular directions (randomised SVD).\n"
+    "remote: a sentence-embedding model behind an OpenAI-compatible /v1/embeddings endpoint\n"
+    "        ($GATREC_LLM_BASE_URL or --llm URL; model --embedding-model NAME, else\n"
+    "        $GATREC_LLM_EMBEDDING_MODEL, else text-embedding-3-small; --dim: the endpoint's\n"
+    "        width unless given), answers cached like chats (--cache DIR).\n"
     "The embedder learns from these profiles, or reuses a saved one (--embedder-in);\n"
-    "--embedder-out saves it so that later profiles (a new user's) embed the same way.\n"
+    "--embedder-out saves it (a remote one as its model's name and width) so that later\n"
+    "profiles (a new user's: train --embedder, recommend --new-user) embed the same way.\n"
     "Defaults: --dataset ml-100k --embedder hashed --dim 384 --ngrams 2.\n";
+
+/* The features file's first line: which embedder made it (a comment the loader skips). */
+static int record_embedder(const char *path, const gatrec_embedder *e, const char *kind, size_t dim)
+{
+    char *data = NULL, tmp[4200];
+    size_t len = 0;
+    FILE *in = fopen(path, "rb"), *out;
+    int ok = in != NULL;
+    if (ok) {
+        fseek(in, 0, SEEK_END);
+        long n = ftell(in);
+        rewind(in);
+        ok = n >= 0 && (data = malloc((size_t)n + 1)) && fread(data, 1, (size_t)n, in) == (size_t)n;
+        len = n >= 0 ? (size_t)n : 0;
+        fclose(in);
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (ok && (out = fopen(tmp, "wb"))) {
+        const char *model = gatrec_embedder_remote_model(e);
+        fprintf(out, "# gatrec embed: %s embedder, %zu dimensions%s%s\n", kind, dim, model ? ", model " : "",
+                model ? model : "");
+        ok = fwrite(data, 1, len, out) == len;
+        ok = fclose(out) == 0 && ok && rename(tmp, path) == 0;
+        if (!ok)
+            remove(tmp);
+    } else {
+        ok = 0;
+    }
+    free(data);
+    return ok ? EXIT_OK : (fprintf(stderr, "gatrec embed: cannot write %s\n", path), EXIT_FAIL);
+}
 
 int cmd_embed(int argc, char **argv)
 {
-    const char *spec = "ml-100k", *path = NULL, *dim_s = "384", *ng_s = "2", *ein = NULL, *eout = NULL, *out = NULL,
-               *kind_s = "hashed";
+    const char *spec = "ml-100k", *path = NULL, *dim_s = NULL, *ng_s = "2", *ein = NULL, *eout = NULL, *out = NULL,
+               *kind_s = "hashed", *llm_url = NULL, *cache = NULL, *timeout_s = NULL, *retries_s = NULL,
+               *emodel = NULL;
     cli_opt opts[] = {{"--dataset", &spec, NULL},    {"--profiles", &path, NULL},   {"--dim", &dim_s, NULL},
                       {"--ngrams", &ng_s, NULL},     {"--embedder-in", &ein, NULL}, {"--embedder-out", &eout, NULL},
-                      {"--out", &out, NULL},         {"--embedder", &kind_s, NULL}, {NULL, NULL, NULL}};
-    static const char *const kinds[] = {"hashed", "lsa"};
-    int lsa;
+                      {"--out", &out, NULL},         {"--embedder", &kind_s, NULL}, {"--llm", &llm_url, NULL},
+                      {"--cache", &cache, NULL},     {"--timeout", &timeout_s, NULL}, {"--retries", &retries_s, NULL},
+                      {"--embedding-model", &emodel, NULL}, {NULL, NULL, NULL}};
+    static const char *const kinds[] = {"hashed", "lsa", "remote"};
+    int which;
+    gatrec_llm *llm = NULL;
+    cli_llm_limits limits;
     gatrec_embedder_options eo = GATREC_EMBEDDER_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
     gatrec_graph *g = NULL;
@@ -251,26 +294,56 @@ int cmd_embed(int argc, char **argv)
         return rc < 0 ? (fputs(embed_usage, stdout), EXIT_OK) : rc;
     if (!path || !out)
         return cli_usage_error("embed", "%s", "--profiles FILE and --out FEATURES are required");
-    if ((d = cli_number("embed", "--dim", dim_s, 1, 1 << 24)) < 0 || (ng = cli_number("embed", "--ngrams", ng_s, 1, 8)) < 0)
+    if ((which = cli_choice("embed", "--embedder", kind_s, kinds, 3)) < 0)
         return EXIT_USAGE;
+    if ((d = dim_s ? cli_number("embed", "--dim", dim_s, 1, 1 << 24) : which == 2 ? 0 : 384) < 0 ||
+        (ng = cli_number("embed", "--ngrams", ng_s, 1, 8)) < 0 ||
+        cli_llm_limits_parse("embed", timeout_s, retries_s, NULL, &limits))
+        return EXIT_USAGE;
+    if (which != 2 && (llm_url || emodel))
+        return cli_usage_error("embed", "%s", "--llm and --embedding-model go with --embedder remote");
+    if ((rc = cli_check_output("embed", out)) || (eout && (rc = cli_check_output("embed", eout))))
+        return rc;
     eo.dim = (size_t)d;
     eo.max_ngram = (int)ng;
-    if ((lsa = cli_choice("embed", "--embedder", kind_s, kinds, 2)) < 0)
-        return EXIT_USAGE;
+    limits.embedding_model = emodel;
     if ((rc = cli_open_dataset("embed", spec, &ds, dir, sizeof dir)))
         return rc;
-    if ((rc = gatrec_graph_new(ds, NULL, NULL, &g)) || (rc = gatrec_profiles_load(path, &p)) ||
-        (rc = ein ? gatrec_embedder_load(ein, &e) : lsa ? gatrec_embedder_new_lsa(&eo, &e) : gatrec_embedder_new_hashed(&eo, &e)) ||
-        (rc = gatrec_features_from_profiles(g, p, e, &F, &dim)) || (rc = gatrec_features_save(g, F, dim, out)) ||
-        (eout && (rc = gatrec_embedder_save(e, eout)))) {
-        rc = cli_fail("embed", rc);
-    } else {
-        printf("%zu users and %zu items embedded (%zu dimensions) -> %s\n", gatrec_graph_num_users(g),
-               gatrec_graph_num_items(g), dim, out);
-        rc = EXIT_OK;
+    if ((rc = gatrec_graph_new(ds, NULL, NULL, &g)) || (rc = gatrec_profiles_load(path, &p)))
+        goto fail;
+    if (ein) {
+        if ((rc = gatrec_embedder_load(ein, &e)))
+            goto fail;
+        which = gatrec_embedder_remote_model(e) ? 2 : which;
     }
+    if (which == 2) { /* the endpoint: a remote embedder made here, or one loaded, bound to it */
+        if ((rc = cli_open_llm(llm_url, cache, 8, &limits, &llm)))
+            goto fail;
+        if (!llm) {
+            rc = cli_usage_error("embed", "%s", "--embedder remote needs an endpoint: set $GATREC_LLM_BASE_URL or --llm URL");
+            goto done;
+        }
+        if ((rc = e ? gatrec_embedder_bind_llm(e, llm) : gatrec_embedder_new_remote(llm, eo.dim, &e)))
+            goto fail;
+    } else if (!e && (rc = which == 1 ? gatrec_embedder_new_lsa(&eo, &e) : gatrec_embedder_new_hashed(&eo, &e))) {
+        goto fail;
+    }
+    if ((rc = gatrec_features_from_profiles(g, p, e, &F, &dim)) || (rc = gatrec_features_save(g, F, dim, out)) ||
+        (eout && (rc = gatrec_embedder_save(e, eout))))
+        goto fail;
+    if ((rc = record_embedder(out, e, ein && which != 2 ? "saved" : kinds[which], dim)))
+        goto done;
+    printf("%zu users and %zu items embedded (%zu dimensions%s%s) -> %s\n", gatrec_graph_num_users(g),
+           gatrec_graph_num_items(g), dim, which == 2 ? ", model " : "", which == 2 ? gatrec_embedder_remote_model(e) : "",
+           out);
+    rc = EXIT_OK;
+    goto done;
+fail:
+    rc = cli_fail("embed", rc);
+done:
     gatrec_features_free(F);
     gatrec_embedder_free(e);
+    gatrec_llm_free(llm);
     gatrec_profiles_free(p);
     gatrec_graph_free(g);
     gatrec_dataset_free(ds);

@@ -15,6 +15,7 @@ enum { KIND_HASHED = 1, KIND_CALLBACK = 2, KIND_REMOTE = 3, KIND_LSA = 4 };
 #define EMBEDDER_MAGIC "GATRECEM"
 #define EMBEDDER_FORMAT 1     /* the hashed embedder's files, as older libraries read them */
 #define EMBEDDER_FORMAT_LSA 2 /* the LSA embedder's (older libraries refuse them as too new) */
+#define EMBEDDER_FORMAT_REMOTE 3 /* a remote embedder's: its model's name and width */
 #define LSA_BUCKETS (1u << 20) /* the term space: n-grams hashed this wide barely collide */
 #define LSA_MIN_DF 2           /* a term in one text alone says nothing about the others */
 #define LSA_OVERSAMPLE 10
@@ -30,8 +31,9 @@ struct gatrec_embedder {
     /* callback */
     gatrec_embed_cb cb;
     void *userdata;
-    /* remote */
+    /* remote: the client (NULL when loaded from a file until bound) and the model's name */
     gatrec_llm *llm;
+    char *model;
     /* LSA: the kept terms (hash buckets, ascending), their idf, and the projection (nterms x dim) */
     size_t nterms;
     uint32_t *bucket;
@@ -105,15 +107,35 @@ GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void
 GATREC_API int gatrec_embedder_new_remote(gatrec_llm *llm, size_t dim, gatrec_embedder **out)
 {
     gatrec_embedder *e;
-    if (!llm || !out || dim == 0)
-        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_new_remote: NULL llm or output, or dim 0");
-    if (!(e = gatrec__calloc(1, sizeof *e)))
+    int rc;
+    if (!llm || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_new_remote: NULL llm or output");
+    if (!dim && (rc = gatrec__llm_embed_width(llm, NULL, &dim))) /* 0: the width the endpoint answers with */
+        return rc;
+    if (!(e = gatrec__calloc(1, sizeof *e)) || !(e->model = gatrec__strdup(gatrec__llm_embed_model(llm)))) {
+        free(e);
         return GATREC_ENOMEM;
+    }
     e->kind = KIND_REMOTE;
     e->dim = dim;
     e->llm = llm;
     *out = e;
     return GATREC_OK;
+}
+
+GATREC_API int gatrec_embedder_bind_llm(gatrec_embedder *e, gatrec_llm *llm)
+{
+    if (!e || !llm)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_bind_llm: NULL argument");
+    if (e->kind != KIND_REMOTE)
+        return gatrec__error(GATREC_EINVAL, "gatrec_embedder_bind_llm: only a remote embedder talks to an LLM");
+    e->llm = llm;
+    return GATREC_OK;
+}
+
+GATREC_API const char *gatrec_embedder_remote_model(const gatrec_embedder *e)
+{
+    return e && e->kind == KIND_REMOTE ? e->model : NULL;
 }
 
 GATREC_API void gatrec_embedder_free(gatrec_embedder *e)
@@ -124,6 +146,7 @@ GATREC_API void gatrec_embedder_free(gatrec_embedder *e)
     free(e->bucket);
     free(e->tidf);
     free(e->proj);
+    free(e->model);
     free(e);
 }
 
@@ -581,9 +604,12 @@ GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *text
         return rc;
     }
     if (e->kind == KIND_REMOTE) {
+        if (!e->llm)
+            return gatrec__error(GATREC_EINVAL, "this remote embedder (model %s) has no LLM client: bind one with "
+                                 "gatrec_embedder_bind_llm()", e->model);
         for (size_t d = 0; d < n && !rc; d += REMOTE_BATCH)
-            rc = gatrec__llm_embed(e->llm, texts + d, n - d < REMOTE_BATCH ? n - d : REMOTE_BATCH, out + d * e->dim,
-                                   e->dim);
+            rc = gatrec__llm_embed(e->llm, e->model, texts + d, n - d < REMOTE_BATCH ? n - d : REMOTE_BATCH,
+                                   out + d * e->dim, e->dim);
         return rc;
     }
     if (e->kind == KIND_LSA && !e->ndocs)
@@ -615,8 +641,15 @@ static int serialize(const gatrec_embedder *e, gatrec__buf *b)
             rc = gatrec__buf_put_u32(b, gatrec__crc32(b->data, b->len));
         return rc;
     }
+    if (e->kind == KIND_REMOTE) { /* format 3: which model, how wide (never the endpoint or a key) */
+        if (!(rc = gatrec__buf_put(b, EMBEDDER_MAGIC, 8)) && !(rc = gatrec__buf_put_u32(b, EMBEDDER_FORMAT_REMOTE)) &&
+            !(rc = gatrec__buf_put_u64(b, e->dim)) && !(rc = gatrec__buf_put_str(b, e->model)))
+            rc = gatrec__buf_put_u32(b, gatrec__crc32(b->data, b->len));
+        return rc;
+    }
     if (e->kind != KIND_HASHED)
-        return gatrec__error(GATREC_EUNSUPPORTED, "only the offline embedders (hashed, LSA) have a state to save");
+        return gatrec__error(GATREC_EUNSUPPORTED, "a callback embedder has no state to save (the hashed, LSA and "
+                             "remote ones do)");
     if (!(rc = gatrec__buf_put(b, EMBEDDER_MAGIC, 8)) && !(rc = gatrec__buf_put_u32(b, EMBEDDER_FORMAT)) &&
         !(rc = gatrec__buf_put_u64(b, e->dim)) && !(rc = gatrec__buf_put_u32(b, (uint32_t)e->max_ngram)) &&
         !(rc = gatrec__buf_put_u32(b, (uint32_t)e->sublinear)) && !(rc = gatrec__buf_put_u64(b, e->ndocs)) &&
@@ -683,6 +716,22 @@ static int parse(const void *bytes, size_t len, const char *what, gatrec_embedde
         uint32_t version = gatrec__read_u32(&r);
         if (version == EMBEDDER_FORMAT_LSA) {
             rc = parse_lsa(&r, what, &e);
+            goto out;
+        }
+        if (version == EMBEDDER_FORMAT_REMOTE) {
+            uint64_t dim = gatrec__read_u64(&r);
+            char *model = gatrec__read_str(&r);
+            if (r.bad || !model || !model[0] || dim == 0 || dim > (1u << 24) || r.end - r.p != 4) {
+                free(model);
+                rc = gatrec__error(GATREC_EFORMAT, "%s: malformed remote embedder", what);
+            } else if (!(e = gatrec__calloc(1, sizeof *e))) {
+                free(model);
+                rc = GATREC_ENOMEM;
+            } else {
+                e->kind = KIND_REMOTE;
+                e->dim = (size_t)dim;
+                e->model = model; /* no client until gatrec_embedder_bind_llm() */
+            }
             goto out;
         }
         uint64_t dim = gatrec__read_u64(&r);

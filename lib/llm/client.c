@@ -752,12 +752,12 @@ static int too_large(int rc, const char *msg)
     return 0;
 }
 
-static int embed_once(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim);
+static int embed_once(gatrec_llm *l, const char *model, const char *const *texts, size_t n, float *out, size_t dim);
 
 /* One text the server finds too large: its first half (at a UTF-8 boundary), again, until it
  * fits or TRUNCATE_MAX halvings; counted in the failure report as a truncation. */
 #define TRUNCATE_MAX 8
-static int embed_truncated(gatrec_llm *l, const char *text, float *out, size_t dim)
+static int embed_truncated(gatrec_llm *l, const char *model, const char *text, float *out, size_t dim)
 {
     size_t len = strlen(text);
     char *cut = gatrec__strdup(text);
@@ -768,7 +768,7 @@ static int embed_truncated(gatrec_llm *l, const char *text, float *out, size_t d
         while (len > 0 && ((unsigned char)cut[len] & 0xC0) == 0x80) /* not inside a character */
             len--;
         cut[len] = '\0';
-        rc = embed_once(l, one, 1, out, dim);
+        rc = embed_once(l, model, one, 1, out, dim);
         if (!too_large(rc, gatrec_last_error())) {
             if (!rc) {
                 gatrec__llm_note_failure(l, "not a failure: a text the server found too large was truncated to its "
@@ -783,21 +783,51 @@ static int embed_truncated(gatrec_llm *l, const char *text, float *out, size_t d
 
 /* The embeddings of texts[0..n): a batch the server finds too large is split in halves (and a
  * single text truncated), never retried as it is. */
-int gatrec__llm_embed(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim)
+int gatrec__llm_embed(gatrec_llm *l, const char *model, const char *const *texts, size_t n, float *out, size_t dim)
 {
-    int rc = embed_once(l, texts, n, out, dim);
+    int rc = embed_once(l, model, texts, n, out, dim);
     if (!too_large(rc, gatrec_last_error()))
         return rc;
     if (n == 1)
-        return embed_truncated(l, texts[0], out, dim);
+        return embed_truncated(l, model, texts[0], out, dim);
     gatrec__llm_note_failure(l, "not a failure: a batch the server found too large was split in halves");
     size_t h = n / 2;
-    if ((rc = gatrec__llm_embed(l, texts, h, out, dim)))
+    if ((rc = gatrec__llm_embed(l, model, texts, h, out, dim)))
         return rc;
-    return gatrec__llm_embed(l, texts + h, n - h, out + h * dim, dim);
+    return gatrec__llm_embed(l, model, texts + h, n - h, out + h * dim, dim);
 }
 
-static int embed_once(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim)
+const char *gatrec__llm_embed_model(const gatrec_llm *l)
+{
+    return l->embed_model;
+}
+
+static int parse_width(const char *answer, void *ctx)
+{
+    json_t *j = json_loads(answer, 0, NULL);
+    json_t *vec = json_object_get(json_array_get(json_object_get(j, "data"), 0), "embedding");
+    size_t n = json_is_array(vec) ? json_array_size(vec) : 0;
+    json_decref(j);
+    if (!n || n > (1u << 24))
+        return gatrec__error(GATREC_EFORMAT, "the embeddings answer holds no vector to read a width from");
+    *(size_t *)ctx = n;
+    return GATREC_OK;
+}
+
+int gatrec__llm_embed_width(gatrec_llm *l, const char *model, size_t *dim)
+{
+    json_t *req = json_pack("{s:s, s:[s]}", "model", model ? model : l->embed_model, "input", "width");
+    char *body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int rc;
+    json_decref(req);
+    if (!body)
+        return GATREC_ENOMEM;
+    rc = request(l, "/v1/embeddings", body, parse_width, dim);
+    free(body);
+    return rc;
+}
+
+static int embed_once(gatrec_llm *l, const char *model, const char *const *texts, size_t n, float *out, size_t dim)
 {
     json_t *inputs = json_array(), *req;
     char *body;
@@ -805,7 +835,7 @@ static int embed_once(gatrec_llm *l, const char *const *texts, size_t n, float *
     int rc;
     for (size_t k = 0; k < n; k++)
         json_array_append_new(inputs, json_string(texts[k]));
-    req = json_pack("{s:s, s:o}", "model", l->embed_model, "input", inputs);
+    req = json_pack("{s:s, s:o}", "model", model ? model : l->embed_model, "input", inputs);
     body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(req);
     if (!body)

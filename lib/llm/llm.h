@@ -53,7 +53,11 @@ int gatrec__llm_chat_many_shaped(gatrec_llm *l, size_t n, const char *const *sys
                                  float temperature, const char *shape, char **replies, int *statuses,
                                  gatrec_progress_cb progress, void *payload);
 
-/* n texts -> out[n x dim] through /v1/embeddings (one request, cached). */
-int gatrec__llm_embed(gatrec_llm *l, const char *const *texts, size_t n, float *out, size_t dim);
+/* n texts -> out[n x dim] through /v1/embeddings with `model` (NULL: the client's), cached. */
+int gatrec__llm_embed(gatrec_llm *l, const char *model, const char *const *texts, size_t n, float *out, size_t dim);
+/* The width of `model`'s embeddings (NULL: the client's): one short text asked. */
+int gatrec__llm_embed_width(gatrec_llm *l, const char *model, size_t *dim);
+/* The client's embeddings model name. */
+const char *gatrec__llm_embed_model(const gatrec_llm *l);
 
 #endif
