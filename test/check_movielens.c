@@ -581,6 +581,14 @@ START_TEST(test_cli_gat)
         snprintf(args, sizeof args, "profiles generate --llm %s --cache %s/llm-cache --retries 0 --allow-failures 1 "
                  "--out %s/p401.jsonl", llm_server_url(s), dir, dir);
         expect_cli(args, 0, "2625 templates");
+        /* and recommend: the model's order and templates are printed, and the exit says nothing came back */
+        snprintf(args, sizeof args, "recommend --model %s/gat.model --user 1 -k 2 --rerank list --explain --llm %s "
+                 "--cache %s/fresh-cache --retries 0", dir, llm_server_url(s), dir); /* nothing cached to fall on */
+        out = run_cli(args, &st);
+        ck_assert_msg(st == 1 && strstr(out, "Top 2 for user 1 (model order") && strstr(out, "gave nothing usable") &&
+                          strstr(out, "HTTP 401: Incorrect API key provided"), "recommend against 401 said (%d): %s", st,
+                      out);
+        free(out);
         llm_server_stop(s);
     }
     snprintf(args, sizeof args, "eval --model %s/gat.model --protocol paper -k 10 --json", dir);

@@ -858,11 +858,33 @@ static int rerank_items(const gatrec_model *m, const context *c, gatrec_reranker
         free(texts[j]);
     }
     if (rc && rc != GATREC_ENOMEM) {
+        static unsigned told; /* the first few users' reasons; the rest are counted at the end */
         *note = gatrec_last_error();
-        fprintf(stderr, "gatrec recommend: user %lld: %s\n", uid, *note);
+        if (told++ < 3)
+            fprintf(stderr, "gatrec recommend: user %lld: %s\n", uid, *note);
         rc = GATREC_OK;
     }
     return rc;
+}
+
+/* When the LLM gave nothing usable to a command that asked it something, the command fails
+ * (its output stands: the model's order, template justifications), naming the endpoint, the
+ * model, why (counted by reason) and what to do. */
+static int llm_gave_nothing(const rec_args *a, gatrec_llm *llm)
+{
+    const char *env = getenv("GATREC_LLM_BASE_URL");
+    char *why = gatrec_llm_failure_report(llm, 3);
+    fprintf(stderr, "gatrec recommend: the LLM at %s (model %s) gave nothing usable; the output is the model's order "
+            "and template justifications. Why:\n", a->llm ? a->llm : env ? env : "?", gatrec_llm_model(llm));
+    for (const char *line = why ? why : "(no request failed: every answer was unusable)"; *line;) {
+        size_t n = strcspn(line, "\n");
+        fprintf(stderr, "  %.*s\n", (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+    fprintf(stderr, "Check the endpoint, the key ($GATREC_LLM_API_KEY) and the model ($GATREC_LLM_MODEL), or run "
+            "without --rerank/--explain.\n");
+    gatrec_string_free(why);
+    return EXIT_FAIL;
 }
 
 static int recommend_user(const gatrec_model *m, const rec_args *a)
@@ -973,6 +995,10 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
     if (a->json)
         printf("]}\n");
     rc = EXIT_OK;
+    if (S.llm && (!a->rerank || note) && (!a->explain || (n && llm_failed == n)) && (a->rerank || a->explain)) {
+        fflush(stdout);
+        rc = llm_gave_nothing(a, S.llm);
+    }
 done:
     close_session(&S);
     free(items);
@@ -1019,7 +1045,7 @@ static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatr
             tty ? "\n" : "", nu, a->candidates, a->rerank, gatrec_llm_model(S.llm), fell_back);
     *out = list;
     list = NULL;
-    rc = EXIT_OK;
+    rc = nu && fell_back == nu ? llm_gave_nothing(a, S.llm) : EXIT_OK; /* the list is still written */
 done:
     gatrec_reclist_free(list);
     close_session(&S);
@@ -1185,9 +1211,10 @@ int cmd_recommend(int argc, char **argv)
     } else if (!all) {
         rc = recommend_user(m, &a);
     } else if (a.rerank) {
-        if ((rc = recommend_all_reranked(m, &a, &list)) == EXIT_OK &&
-            (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m)))
-            rc = cli_fail("recommend", rc);
+        int wrc;
+        rc = recommend_all_reranked(m, &a, &list); /* a list even when the LLM gave nothing (its exit says so) */
+        if (list && (wrc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m)))
+            rc = cli_fail("recommend", wrc);
     } else if ((rc = gatrec_model_recommend_all(m, (size_t)k, &list)) ||
                (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m))) {
         rc = cli_fail("recommend", rc);
