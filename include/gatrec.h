@@ -771,7 +771,8 @@ typedef struct gatrec_http_options {
     const char *base_url;      /**< e.g. "https://api.openai.com", "http://127.0.0.1:8080" (llama-server),
                                     "http://localhost:11434/v1" (Ollama); NULL = $GATREC_LLM_BASE_URL */
     long connect_timeout_ms;   /**< default 10000 */
-    int max_retries;           /**< retries on connection errors, timeouts, 429 and 5xx; default 4 */
+    int max_retries;           /**< retries on connection errors, 429 and 5xx; default 4 (a timeout is
+                                    retried once at most: since 0.4) */
     long retry_base_ms;        /**< first backoff ceiling, doubled each retry, full jitter; default 500 */
     long retry_max_ms;         /**< longest wait, Retry-After included; default 30000 */
     size_t max_response_bytes; /**< larger answers are refused; default 8 MiB */

@@ -95,6 +95,19 @@ START_TEST(timeouts_caps_and_bad_answers)
     llm_server_push(s, 200, NULL, CHAT_OK, 1500);
     ck_assert_status(gatrec_llm_chat(l, NULL, "slow", 0.0f, 0, &reply), GATREC_ENETWORK);
     ck_assert_error_mentions("imed out");
+    /* a server that accepts and never answers in time: one retry, not max_retries (point 7) */
+    gatrec_llm_free(l);
+    l = client(s, 3, 300, 200, NULL);
+    for (int k = 0; k < 4; k++)
+        llm_server_push(s, 200, NULL, CHAT_OK, 1500);
+    unsigned sent_before = llm_server_requests(s);
+    ck_assert_status(gatrec_llm_chat(l, NULL, "slow again", 0.0f, 0, &reply), GATREC_ENETWORK);
+    ck_assert_error_mentions("2 attempts");
+    ck_assert_uint_eq(llm_server_requests(s) - sent_before, 2);
+    llm_server_stop(s); /* the two scripted answers left behind go with it */
+    s = llm_server_start();
+    gatrec_llm_free(l);
+    l = client(s, 0, 300, 200, NULL);
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     llm_server_push(s, 200, NULL, big, 0);

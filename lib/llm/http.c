@@ -2,7 +2,8 @@
  *
  * One POST per call to send(); each call uses its own easy handle, so calls from several
  * threads at once are safe. Failures that may pass (connection errors, timeouts, 429, 5xx) are
- * retried with exponential backoff and full jitter, honouring Retry-After. The body is held
+ * retried with exponential backoff and full jitter, honouring Retry-After; a timeout only once
+ * (a server that accepts and never answers would otherwise cost max_retries + 1 timeouts). The body is held
  * until the last attempt, then given to the sink in one piece, so a retried attempt never
  * leaks half an answer. The API key comes from the environment and goes only into the
  * Authorization header. */
@@ -131,6 +132,8 @@ static int http_send(void *userdata, const char *path, const char *payload, size
         curl_easy_cleanup(c);
         curl_slist_free_all(hl);
         int transient = cc != CURLE_OK ? !b.too_big : (status == 429 || status >= 500);
+        if (cc == CURLE_OPERATION_TIMEDOUT && attempt >= 1) /* a server that let the clock run out twice will again */
+            transient = 0;
         if (transient && status >= 500 && refused_as_too_large(&b.buf)) /* the same input fails the same way */
             transient = 0;
         if (!transient || attempt >= H->o.max_retries) {
