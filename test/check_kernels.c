@@ -308,10 +308,14 @@ static gatrec_graph *small_graph(size_t nu, size_t ni, uint64_t seed)
     return g;
 }
 
+/* L = sum(emb * R) of a whole network (the GAT's or attn's probe), for central differences; an
+ * attn network may be run as a training step (step 3), its alignment term added. */
 typedef struct net_fd {
-    gatrec__gat_probe *p;
+    gatrec__gat_probe *gat;
+    gatrec__attn_probe *attn;
     const float *R;
     size_t n;
+    int train;
 } net_fd;
 
 static double net_loss(void *ctx)
@@ -320,7 +324,12 @@ static double net_loss(void *ctx)
     const float *emb;
     size_t dim;
     double L = 0;
-    ck_assert_ok(gatrec__gat_probe_forward(c->p, 0, 0, &emb, &dim));
+    if (c->gat)
+        ck_assert_ok(gatrec__gat_probe_forward(c->gat, 0, 0, &emb, &dim));
+    else
+        ck_assert_ok(gatrec__attn_probe_forward(c->attn, c->train, 3, &emb, &dim));
+    if (c->attn && c->train)
+        L = gatrec__attn_probe_align(c->attn);
     for (size_t k = 0; k < c->n * dim; k++)
         L += (double)emb[k] * c->R[k];
     return L;
@@ -356,7 +365,7 @@ START_TEST(network_gradients_match_finite_differences)
     theta = gatrec__gat_probe_params(p, &grad, &np, &tensors, &nt);
     ck_assert_ok(gatrec__gat_probe_forward(p, 0, 0, &emb, &dim));
     float *R = rand_vec(N * dim, &s);
-    net_fd ctx = {p, R, N};
+    net_fd ctx = {p, NULL, R, N, 0};
     ck_assert_ok(gatrec__gat_probe_backward(p, R));
     float *an = malloc(np * sizeof *an);
     memcpy(an, grad, np * sizeof *an);
@@ -511,24 +520,6 @@ START_TEST(attn_gradients_match_finite_differences)
 }
 END_TEST
 
-typedef struct attn_net_fd {
-    gatrec__attn_probe *p;
-    const float *R;
-    size_t n;
-} attn_net_fd;
-
-static double attn_net_loss(void *ctx)
-{
-    attn_net_fd *c = ctx;
-    const float *emb;
-    size_t dim;
-    double L = 0;
-    ck_assert_ok(gatrec__attn_probe_forward(c->p, 0, 0, &emb, &dim));
-    for (size_t k = 0; k < c->n * dim; k++)
-        L += (double)emb[k] * c->R[k];
-    return L;
-}
-
 static const struct {
     int inputs, flags, layers;
 } attn_nets[] = {
@@ -538,111 +529,68 @@ static const struct {
     {GATREC_INPUTS_ID_TEXT, GATREC_ATTN_UNIFORM, 2},
 };
 
-/* The whole attn network (layer 0, attention, propagation, readout) against central differences,
- * at random parameters (an untrained model's attention is uniform, its gradient degenerate). */
-START_TEST(attn_network_gradients_match_finite_differences)
+/* An attn network on a small graph with random text (3 features) and random parameters (an
+ * untrained model's attention is uniform, its gradient degenerate) against central differences,
+ * as a training step when `train` (the alignment is on then). o: the configuration. */
+static void check_attn_network(gatrec_model_options *o, uint64_t graph_seed, uint64_t seed, int train)
 {
-    gatrec_graph *g = small_graph(4, 5, 21 + (uint64_t)_i);
-    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_graph *g = small_graph(4, 5, graph_seed);
     gatrec__attn_probe *p;
     const gatrec__tensor *tensors;
     size_t np, nt, dim, N = 9, f = 3;
     float *theta, *grad;
     const float *emb;
-    uint64_t s = 9;
+    uint64_t s = seed;
     float *feat = rand_vec(N * f, &s);
-    o.kind = GATREC_MODEL_ATTN;
-    o.dim = 4;
-    o.attention_dim = 3;
+    o->kind = GATREC_MODEL_ATTN;
+    o->dim = 4;
+    o->attention_dim = 3;
+    o->kernels = "reference";
+    o->threads = 1;
+    if (o->inputs != GATREC_INPUTS_ID) {
+        o->features = feat;
+        o->feature_dim = f;
+    }
+    ck_assert_ok(gatrec__attn_probe_new(g, o, &p));
+    theta = gatrec__attn_probe_params(p, &grad, &np, &tensors, &nt);
+    for (size_t k = 0; k < np; k++)
+        theta[k] = 0.5f * urand(&s);
+    ck_assert_ok(gatrec__attn_probe_forward(p, train, 3, &emb, &dim));
+    if (train)
+        ck_assert(gatrec__attn_probe_align(p) > 0);
+    float *R = rand_vec(N * dim, &s);
+    net_fd ctx = {NULL, p, R, N, train};
+    ck_assert_ok(gatrec__attn_probe_backward(p, R));
+    float *an = malloc((np + 1) * sizeof *an);
+    memcpy(an, grad, np * sizeof *an);
+    for (size_t t = 0; t < nt; t++)
+        check_fd(tensors[t].name, theta + tensors[t].off, an + tensors[t].off, tensors[t].len, net_loss, &ctx);
+    free(an);
+    free(R);
+    free(feat);
+    gatrec__attn_probe_free(p);
+    gatrec_graph_free(g);
+}
+
+/* The whole attn network (layer 0, attention, propagation, readout), in four configurations. */
+START_TEST(attn_network_gradients_match_finite_differences)
+{
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
     o.propagation = attn_nets[_i].layers;
     o.inputs = attn_nets[_i].inputs;
     o.attn_flags = attn_nets[_i].flags;
-    o.kernels = "reference";
-    o.threads = 1;
-    if (o.inputs != GATREC_INPUTS_ID) {
-        o.features = feat;
-        o.feature_dim = f;
-    }
-    ck_assert_ok(gatrec__attn_probe_new(g, &o, &p));
-    theta = gatrec__attn_probe_params(p, &grad, &np, &tensors, &nt);
-    for (size_t k = 0; k < np; k++)
-        theta[k] = 0.5f * urand(&s);
-    ck_assert_ok(gatrec__attn_probe_forward(p, 0, 0, &emb, &dim));
-    float *R = rand_vec(N * dim, &s);
-    attn_net_fd ctx = {p, R, N};
-    ck_assert_ok(gatrec__attn_probe_backward(p, R));
-    float *an = malloc((np + 1) * sizeof *an);
-    memcpy(an, grad, np * sizeof *an);
-    for (size_t t = 0; t < nt; t++)
-        check_fd(tensors[t].name, theta + tensors[t].off, an + tensors[t].off, tensors[t].len, attn_net_loss, &ctx);
-    free(an);
-    free(R);
-    free(feat);
-    gatrec__attn_probe_free(p);
-    gatrec_graph_free(g);
+    check_attn_network(&o, 21 + (uint64_t)_i, 9, 0);
 }
 END_TEST
 
-typedef struct align_fd {
-    gatrec__attn_probe *p;
-    const float *R;
-    size_t n;
-} align_fd;
-
-/* sum(emb * R) + the alignment term, at a training step (the alignment is on then) */
-static double align_net_loss(void *ctx)
-{
-    align_fd *c = ctx;
-    const float *emb;
-    size_t dim;
-    double L;
-    ck_assert_ok(gatrec__attn_probe_forward(c->p, 1, 3, &emb, &dim));
-    L = gatrec__attn_probe_align(c->p);
-    for (size_t k = 0; k < c->n * dim; k++)
-        L += (double)emb[k] * c->R[k];
-    return L;
-}
-
-/* The alignment's gradient (into the outputs and the text map) against central differences. */
+/* The alignment's gradient (into the outputs and the text map). */
 START_TEST(attn_alignment_gradient_matches_finite_differences)
 {
-    gatrec_graph *g = small_graph(4, 5, 29);
     gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
-    gatrec__attn_probe *p;
-    const gatrec__tensor *tensors;
-    size_t np, nt, dim, N = 9, f = 3;
-    float *theta, *grad;
-    const float *emb;
-    uint64_t s = 13;
-    float *feat = rand_vec(N * f, &s);
-    o.kind = GATREC_MODEL_ATTN;
-    o.dim = 4;
-    o.attention_dim = 3;
     o.propagation = 2;
-    o.features = feat;
-    o.feature_dim = f;
     o.align = 0.7f;
     o.temperature = 0.5f;
-    o.kernels = "reference";
-    o.threads = 1;
-    ck_assert_ok(gatrec__attn_probe_new(g, &o, &p));
-    theta = gatrec__attn_probe_params(p, &grad, &np, &tensors, &nt);
-    for (size_t k = 0; k < np; k++)
-        theta[k] = 0.5f * urand(&s);
-    ck_assert_ok(gatrec__attn_probe_forward(p, 1, 3, &emb, &dim));
-    ck_assert(gatrec__attn_probe_align(p) > 0);
-    float *R = rand_vec(N * dim, &s);
-    align_fd ctx = {p, R, N};
-    ck_assert_ok(gatrec__attn_probe_backward(p, R));
-    float *an = malloc((np + 1) * sizeof *an);
-    memcpy(an, grad, np * sizeof *an);
-    for (size_t t = 0; t < nt; t++)
-        check_fd(tensors[t].name, theta + tensors[t].off, an + tensors[t].off, tensors[t].len, align_net_loss, &ctx);
-    free(an);
-    free(R);
-    free(feat);
-    gatrec__attn_probe_free(p);
-    gatrec_graph_free(g);
+    check_attn_network(&o, 29, 13, 1);
 }
 END_TEST
 

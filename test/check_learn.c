@@ -96,16 +96,22 @@ static void all_scores(const gatrec_model *m, float *out)
         ck_assert_ok(gatrec_model_score(m, u, items, ni, out + (size_t)u * ni));
 }
 
-START_TEST(gat_same_bits_for_one_and_two_threads)
+/* Two trained models (of the community graph) give every user every score to the bit. */
+static void assert_same_scores(const gatrec_model *a, const gatrec_model *b)
 {
-    gatrec_graph *g = community_graph();
-    gatrec_model *a = train_kind(g, GATREC_MODEL_GAT, 1, NULL), *b = train_kind(g, GATREC_MODEL_GAT, 2, NULL);
     float *sa = malloc(NU * NI * sizeof *sa), *sb = malloc(NU * NI * sizeof *sb);
     all_scores(a, sa);
     all_scores(b, sb);
     ck_assert_mem_eq(sa, sb, NU * NI * sizeof *sa);
     free(sa);
     free(sb);
+}
+
+START_TEST(gat_same_bits_for_one_and_two_threads)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *a = train_kind(g, GATREC_MODEL_GAT, 1, NULL), *b = train_kind(g, GATREC_MODEL_GAT, 2, NULL);
+    assert_same_scores(a, b);
     gatrec_model_free(a);
     gatrec_model_free(b);
     gatrec_graph_free(g);
@@ -631,12 +637,7 @@ START_TEST(attn_same_bits_for_one_and_two_threads)
     gatrec_graph *g = community_graph();
     float *text = community_text(3);
     gatrec_model *a = train_attn(g, text, 0, 0, 1), *b = train_attn(g, text, 0, 0, 2);
-    float *sa = malloc(NU * NI * sizeof *sa), *sb = malloc(NU * NI * sizeof *sb);
-    all_scores(a, sa);
-    all_scores(b, sb);
-    ck_assert_mem_eq(sa, sb, NU * NI * sizeof *sa);
-    free(sa);
-    free(sb);
+    assert_same_scores(a, b);
     gatrec_model_free(a);
     gatrec_model_free(b);
     free(text);

@@ -34,6 +34,15 @@ static void put(const char *tag, const float *v, size_t n)
     printf("\n");
 }
 
+/* Every tensor of a network's parameters (or gradient) as "TAG name|n v1 v2 ..." lines. */
+static void put_tensors(const char *tag, const float *base, const gatrec__tensor *ts, size_t nt)
+{
+    for (size_t t = 0; t < nt; t++) {
+        printf("%s %s|", tag, ts[t].name);
+        put("", base + ts[t].off, ts[t].len);
+    }
+}
+
 /* A small random bipartite graph: about two thirds of the pairs, ratings 1..5. */
 static gatrec_graph *random_graph(size_t nu, size_t ni, uint64_t seed, int32_t *u, int32_t *it, float *r, size_t *n)
 {
@@ -96,18 +105,12 @@ static int dump_attn(const char *kernels)
         for (size_t e = 0; e < n; e++)
             printf("edge %d %d %g\n", u[e], it[e], r[e]);
         put("feat", feat, N * f);
-        for (size_t t = 0; t < nt; t++) {
-            printf("param %s|", ts[t].name);
-            put("", theta + ts[t].off, ts[t].len);
-        }
+        put_tensors("param", theta, ts, nt);
         put("emb", emb, N * dim);
         put("R", R, N * dim);
         if (gatrec__attn_probe_backward(p, R))
             return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
-        for (size_t t = 0; t < nt; t++) {
-            printf("grad %s|", ts[t].name);
-            put("", grad + ts[t].off, ts[t].len);
-        }
+        put_tensors("grad", grad, ts, nt);
         printf("end\n");
         free(R);
         gatrec__attn_probe_free(p);
@@ -120,25 +123,17 @@ int main(int argc, char **argv)
 {
     const char *kernels = argc > 1 ? argv[1] : "fast";
     for (size_t c = 0; c < sizeof nets / sizeof *nets; c++) {
-        size_t nu = 6, ni = 8, n = 0, np, nt, dim, N = nu + ni;
+        size_t nu = 6, ni = 8, n, np, nt, dim, N = nu + ni;
         int32_t u[48], it[48];
         float r[48], *theta, *grad, *R;
         const float *emb;
         const gatrec__tensor *ts;
-        gatrec_graph *g;
         gatrec__gat_probe *p;
         gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
         uint64_t seed = 1000 + c;
-        for (size_t a = 0; a < nu; a++)
-            for (size_t b = 0; b < ni; b++)
-                if (gatrec__rng_below(seed, 1, a * ni + b, 3) != 0) { /* about two thirds of the pairs */
-                    u[n] = (int32_t)a;
-                    it[n] = (int32_t)b;
-                    r[n] = (float)(1 + gatrec__rng_below(seed, 2, n, 5));
-                    n++;
-                }
-        if (gatrec_graph_from_edges(nu, ni, n, u, it, r, NULL, &g))
-            return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
+        gatrec_graph *g = random_graph(nu, ni, seed, u, it, r, &n);
+        if (!g)
+            return 1;
         o.kind = GATREC_MODEL_GAT;
         o.seed = seed;
         o.dim = nets[c].dim;
@@ -157,18 +152,12 @@ int main(int argc, char **argv)
         printf("net %s %d %zu %zu %zu 0.2 0.05\n", nets[c].layers, nets[c].flags, nu, ni, n);
         for (size_t e = 0; e < n; e++)
             printf("edge %d %d %g\n", u[e], it[e], r[e]);
-        for (size_t t = 0; t < nt; t++) {
-            printf("param %s|", ts[t].name);
-            put("", theta + ts[t].off, ts[t].len);
-        }
+        put_tensors("param", theta, ts, nt);
         put("emb", emb, N * dim);
         put("R", R, N * dim);
         if (gatrec__gat_probe_backward(p, R))
             return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
-        for (size_t t = 0; t < nt; t++) {
-            printf("grad %s|", ts[t].name);
-            put("", grad + ts[t].off, ts[t].len);
-        }
+        put_tensors("grad", grad, ts, nt);
         printf("end\n");
         free(R);
         gatrec__gat_probe_free(p);
