@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 {
     static const int64_t users[] = {1, 1, 1, 2, 2, 3, 3, 3}, items[] = {10, 11, 12, 11, 13, 10, 12, 13};
     static const float ratings[] = {5, 4, 1, 5, 2, 4, 5, 3};
-    static const char *const kinds[] = {"pop", "bpr", "lightgcn", "gat"};
+    static const char *const kinds[] = {"pop", "bpr", "lightgcn", "gat", "ease", "attn"};
     const char *texts[] = {"a heist in los angeles", "robots and a small farm pig"};
     char tmp[4096], name[64];
     gatrec_dataset *ds;
@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     snprintf(tmp, sizeof tmp, "%s/.seed.tmp", argv[1]);
     if (gatrec_dataset_from_arrays(8, users, items, ratings, NULL, &ds) || gatrec_graph_new(ds, NULL, NULL, &g))
         return 1;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < (int)(sizeof kinds / sizeof *kinds); k++) {
         gatrec_model_options o;
         gatrec_model *m;
         gatrec_model_options_init(&o, GATREC_MODEL_OPTIONS_VERSION);
