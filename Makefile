@@ -176,8 +176,10 @@ ifeq ($(wildcard $(DATA_DIR)/ml-100k/u1.base),)
 else
 	rm -rf $(BUILD)/results-smoke
 	$(PYTHON) examples/results/results.py --gatrec $(CLI) --data "$(DATA_DIR)" --work $(BUILD)/results-smoke \
-	    --out $(BUILD)/results-smoke/docs --folds u1 --seeds 1 --cold-seeds 1 --epochs 1 --skip ablation,curves,implicit,rerank,ml1m
-	grep -q "^| paper protocol, u1, NDCG@10 | " $(BUILD)/results-smoke/docs/results.md
+	    --out $(BUILD)/results-smoke/docs --folds u1 --seeds 1 --cold-seeds 1 --cold-features template-lsa --epochs 1 \
+	    --skip ablation,curves,implicit,rerank,ml1m
+	grep -q "^| attn: paper protocol, u1, NDCG@10 | " $(BUILD)/results-smoke/docs/results.md
+	grep -q "^| GAT: paper protocol, u1, NDCG@10 | " $(BUILD)/results-smoke/docs/results.md
 	test -s $(BUILD)/results-smoke/docs/results-k-paper.svg
 endif
 

@@ -933,6 +933,8 @@ def main():
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--epochs", type=int, default=0, help="cap every training (0: each model's default)")
     p.add_argument("--cold-seeds", default="1,2,3,4,5", help="seeds of the strict cold-start splits")
+    p.add_argument("--cold-features", default=",".join(COLD_FEATURES),
+                   help="the profile/embedder variants of the cold-start tables (a quick run: one)")
     p.add_argument("--skip", default="", help="groups to leave out: ablation,curves,implicit,cold,rerank,ml1m")
     p.add_argument("--report-only", action="store_true", help="write the report from the cached runs")
     p.add_argument("--jobs", type=int, default=1, help="runs side by side, one thread each (the runs are the same; "
@@ -943,6 +945,9 @@ def main():
     a.ml1m_present = os.path.exists(os.path.join(a.data, "ml-1m", "ratings.dat"))
     folds, seeds, skip = a.folds.split(","), [int(s) for s in a.seeds.split(",")], set(filter(None, a.skip.split(",")))
     cold_seeds = [int(s) for s in a.cold_seeds.split(",")]
+    cold_features = set(filter(None, a.cold_features.split(",")))
+    if not cold_features <= set(COLD_FEATURES):
+        sys.exit("results: --cold-features takes some of %s" % ",".join(COLD_FEATURES))
     a.cold_seeds_list = cold_seeds
     r = Runner(a)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs))
@@ -961,6 +966,8 @@ def main():
                     for model in COLD_MODELS:
                         if model == "pop" and split.startswith("cold-items"):
                             continue  # popularity has nothing to rank new items by
+                        if MODELS[model][2] and MODELS[model][2].replace("-shuffled", "") not in cold_features:
+                            continue
                         r.train_eval("cold", model, split, seed)  # every seed: the held-out part differs
 
         for seed in seeds:  # seed-major: a partial matrix still has every part for the first seeds
