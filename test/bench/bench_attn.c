@@ -32,7 +32,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* One kind in this process: prints "to_best_s total_s epochs best peak_rss_kb top50_ms". */
+/* One kind in this process: prints "to_best_s total_s epochs best peak_rss_kb top50_ms
+ * peak_before_training_kb". */
 static int run_one(const char *dir, const char *kind, int threads)
 {
     gatrec_dataset *ds = NULL;
@@ -71,6 +72,7 @@ static int run_one(const char *dir, const char *kind, int threads)
         o.weight_decay = 0;
         o.lr = 5e-3f;
     }
+    long before = peak_rss_kb(); /* data, profiles, the embedder's fit */
     if (gatrec_model_train(g, &o, &m))
         return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
     for (int k = 0; k < t.n; k++) {
@@ -87,7 +89,7 @@ static int run_one(const char *dir, const char *kind, int threads)
         gatrec_reclist_free(lists);
     }
     qsort(rec, 7, sizeof *rec, cmp_double);
-    printf("%.2f %.2f %d %d %ld %.2f\n", t.to_best, t.total, t.n, t.best, peak_rss_kb(), rec[3]);
+    printf("%.2f %.2f %d %d %ld %.2f %ld\n", t.to_best, t.total, t.n, t.best, peak_rss_kb(), rec[3], before);
     gatrec_model_free(m);
     gatrec_features_free(features);
     gatrec_embedder_free(emb);
@@ -112,19 +114,19 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < 2; k++) {
         double best, total, top;
         int epochs, at;
-        long rss;
+        long rss, before;
         snprintf(cmd, sizeof cmd, "'%s' --one '%s' %s 2", argv[0], dir, kinds[k]);
         FILE *p = popen(cmd, "r");
-        int ok = p && fscanf(p, "%lf %lf %d %d %ld %lf", &best, &total, &epochs, &at, &rss, &top) == 6;
+        int ok = p && fscanf(p, "%lf %lf %d %d %ld %lf %ld", &best, &total, &epochs, &at, &rss, &top, &before) == 7;
         if (p)
             pclose(p);
         if (!ok) {
             printf("  %s: skipped (no data at %s, or it failed: see above)\n", kinds[k], dir);
             continue;
         }
-        printf("  %-4s trained to its best validation epoch (%d) in %.1f s (%d epochs, %.1f s in all); "
-               "peak RSS %.1f MB; top-50 for all users %.1f ms\n",
-               kinds[k], at, best, epochs, total, rss / 1024.0, top);
+        printf("  %-4s trained to its best validation epoch (%d) in %.1f s (%d epochs, %.1f s in all); peak RSS "
+               "%.1f MB (%.1f MB before training: data, profiles, embedder); top-50 for all users %.1f ms\n",
+               kinds[k], at, best, epochs, total, rss / 1024.0, before / 1024.0, top);
     }
     return 0;
 }
