@@ -45,7 +45,7 @@ struct gatrec__attn_probe {
     float *emb;        /* N x d */
     float *XS, *XD;    /* N x ha: P_src H0, P_dst H0 */
     float *alpha, *w;  /* per edge */
-    float *dA, *dB, *dH0, *dw, *dXS, *dXD, *work;
+    float *dA, *dB, *dw, *dXS, *dXD, *work;
     unsigned char *drop; /* N: the node's ID is dropped in this step */
     /* the alignment: T the mapped text (N x d); S items sampled a step, their unit outputs X and
      * unit texts Z (and norms), the softmax of their similarities G (S x S), dT its text gradient */
@@ -167,14 +167,13 @@ static int alloc_training(attn *A)
     A->w = gatrec__malloc_array(m + 1, sizeof(float));
     A->dA = gatrec__malloc_array(N * d + 1, sizeof(float));
     A->dB = gatrec__malloc_array(N * d + 1, sizeof(float));
-    A->dH0 = gatrec__malloc_array(N * d + 1, sizeof(float));
     A->dw = gatrec__malloc_array(m + 1, sizeof(float));
     A->dXS = gatrec__malloc_array(N * ha + 1, sizeof(float));
     A->dXD = gatrec__malloc_array(N * ha + 1, sizeof(float));
     A->work = gatrec__malloc_array(m + 1, sizeof(float));
     A->drop = gatrec__calloc(N + 1, 1);
-    if (A->use_text && (!(A->T = gatrec__malloc_array(N * d + 1, sizeof(float))) ||
-                        !(A->dT = gatrec__malloc_array(N * d + 1, sizeof(float)))))
+    if (A->align > 0 && (!(A->T = gatrec__malloc_array(N * d + 1, sizeof(float))) || /* only the alignment needs */
+                         !(A->dT = gatrec__malloc_array(N * d + 1, sizeof(float)))))        /* the text part apart */
         return GATREC_ENOMEM;
     if (A->align > 0) {
         size_t S = A->ni < ALIGN_MAX ? A->ni : ALIGN_MAX;
@@ -193,7 +192,7 @@ static int alloc_training(attn *A)
             if (A->es.E.off[A->nu + i + 1] > A->es.E.off[A->nu + i])
                 A->known[A->nknown++] = (int32_t)i;
     }
-    if (!A->scale || !A->H || !A->emb || !A->XS || !A->XD || !A->alpha || !A->w || !A->dA || !A->dB || !A->dH0 ||
+    if (!A->scale || !A->H || !A->emb || !A->XS || !A->XD || !A->alpha || !A->w || !A->dA || !A->dB ||
         !A->dw || !A->dXS || !A->dXD || !A->work || !A->drop)
         return GATREC_ENOMEM;
     edge_scales(A);
@@ -203,7 +202,7 @@ static int alloc_training(attn *A)
 static void free_training(attn *A)
 {
     float **bufs[] = {&A->scale, &A->H,  &A->emb, &A->XS, &A->XD, &A->alpha, &A->w,  &A->dA, &A->dB,
-                      &A->dH0,   &A->dw, &A->dXS, &A->dXD, &A->work, &A->grad, &A->T, &A->dT, &A->demb2,
+                      &A->dw,    &A->dXS, &A->dXD, &A->work, &A->grad, &A->T, &A->dT, &A->demb2,
                       &A->X,     &A->Z,  &A->nX,  &A->nZ,  &A->G};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) {
         free(*bufs[k]);
@@ -226,10 +225,12 @@ static int layer0(attn *A, float *H0)
     size_t nu = A->nu, ni = A->ni, d = A->d, f = A->f;
     int rc;
     if (A->use_text) {
-        if ((rc = A->K->linear(A->threads, nu, f, d, A->feat, PRM(A, A->o_wu), NULL, A->T)) ||
-            (rc = A->K->linear(A->threads, ni, f, d, A->feat + nu * f, PRM(A, A->o_wi), NULL, A->T + nu * d)))
+        float *T = A->T ? A->T : H0; /* kept apart for the alignment */
+        if ((rc = A->K->linear(A->threads, nu, f, d, A->feat, PRM(A, A->o_wu), NULL, T)) ||
+            (rc = A->K->linear(A->threads, ni, f, d, A->feat + nu * f, PRM(A, A->o_wi), NULL, T + nu * d)))
             return rc;
-        memcpy(H0, A->T, (nu + ni) * d * sizeof *H0);
+        if (T != H0)
+            memcpy(H0, T, (nu + ni) * d * sizeof *H0);
     } else {
         memset(H0, 0, (nu + ni) * d * sizeof *H0);
     }
@@ -383,7 +384,7 @@ static int attn_backward(void *ctx, const float *demb)
     size_t N = A->nu + A->ni, nd = N * A->d, d = A->d, f = A->f;
     float s = 1.0f / (float)(A->L + 1), *cur = A->dA, *nxt = A->dB;
     int rc, att = has_attention(A), aligning = A->training && A->align > 0 && A->ns > 1;
-    if (A->use_text)
+    if (A->dT)
         memset(A->dT, 0, nd * sizeof *A->dT);
     if (aligning) {
         memcpy(A->demb2, demb, nd * sizeof *demb);
@@ -405,7 +406,7 @@ static int attn_backward(void *ctx, const float *demb)
         cur = nxt;
         nxt = t;
     }
-    memcpy(A->dH0, cur, nd * sizeof *A->dH0);
+    float *dH0 = cur; /* the gradient of layer 0 (one of the two buffers) */
     if (att && A->L > 0) {
         for (size_t e = 0; e < E->m; e++)
             A->dw[e] *= A->scale[e]; /* d/d alpha */
@@ -413,26 +414,26 @@ static int attn_backward(void *ctx, const float *demb)
         if ((rc = A->K->attn_weights_backward(A->threads, E, A->ha, A->slope, A->XS, A->XD, edge_weights_param(A),
                                               PRM(A, A->o_att), A->alpha, A->dw, A->dXS, A->dXD, dwe,
                                               A->grad + A->o_att, A->work)) ||
-            (rc = A->K->linear_backward(A->threads, N, d, A->ha, A->H, PRM(A, A->o_ps), A->dXS, A->dH0,
+            (rc = A->K->linear_backward(A->threads, N, d, A->ha, A->H, PRM(A, A->o_ps), A->dXS, dH0,
                                         A->grad + A->o_ps, NULL)) ||
-            (rc = A->K->linear_backward(A->threads, N, d, A->ha, A->H, PRM(A, A->o_pd), A->dXD, A->dH0,
+            (rc = A->K->linear_backward(A->threads, N, d, A->ha, A->H, PRM(A, A->o_pd), A->dXD, dH0,
                                         A->grad + A->o_pd, NULL)))
             return rc;
     }
     for (size_t v = 0; A->use_id && v < N; v++)
         if (!A->drop[v]) {
             float *g = A->grad + A->o_id + v * d;
-            const float *dh = A->dH0 + v * d;
+            const float *dh = dH0 + v * d;
             for (size_t k = 0; k < d; k++)
                 g[k] += dh[k];
         }
-    if (A->use_text) /* the text path: the network's gradient plus the alignment's */
+    if (A->use_text && A->dT) /* the text path: the network's gradient plus the alignment's */
         for (size_t k = 0; k < nd; k++)
-            A->dH0[k] += A->dT[k];
+            dH0[k] += A->dT[k];
     if (A->use_text &&
-        ((rc = A->K->linear_backward(A->threads, A->nu, f, d, A->feat, PRM(A, A->o_wu), A->dH0, NULL,
+        ((rc = A->K->linear_backward(A->threads, A->nu, f, d, A->feat, PRM(A, A->o_wu), dH0, NULL,
                                      A->grad + A->o_wu, NULL)) ||
-         (rc = A->K->linear_backward(A->threads, A->ni, f, d, A->feat + A->nu * f, PRM(A, A->o_wi), A->dH0 + A->nu * d,
+         (rc = A->K->linear_backward(A->threads, A->ni, f, d, A->feat + A->nu * f, PRM(A, A->o_wi), dH0 + A->nu * d,
                                      NULL, A->grad + A->o_wi, NULL))))
         return rc;
     return GATREC_OK;
