@@ -559,7 +559,7 @@ def write_strict_cold(w, runs):
     said = []
     for part, rows, key in (("new items (ranked among new items)", ci, "standard-among-cold"),
                             ("new users", cu, "standard")):
-        for kind in ("content", "gat"):
+        for kind in ("content", "gat", "attn"):
             for emb in ("", "-lsa"):
                 t = metric(select(rows, "cold", "%s-template%s" % (kind, emb)), key, 10, "ndcg")
                 l_ = metric(select(rows, "cold", "%s-llm%s" % (kind, emb)), key, 10, "ndcg")
@@ -568,7 +568,7 @@ def write_strict_cold(w, runs):
                     verdict = "help" if ml - mt > max(st, sl) else "hurt" if mt - ml > max(st, sl) else \
                         "make no difference beyond the seed spread"
                     said.append("on %s, for the %s model with the %s embedder, LLM item profiles %s (NDCG@10 %.4f "
-                                "against %.4f with templates)" % (part, "GAT" if kind == "gat" else "content",
+                                "against %.4f with templates)" % (part, {"gat": "GAT", "attn": "attn"}.get(kind, "content"),
                                                                   "LSA" if emb else "hashed", verdict, ml, mt))
     if said:
         w("Where the LLM profiles help and where they do not, read off the tables above (a difference counts when "
