@@ -41,7 +41,7 @@ MODELS = {
     "gat-random": ("GAT, random features", ["--model", "gat"], None),
     "gat-template": ("GAT, template-profile features", ["--model", "gat"], "template"),
     "gat-llm-nocos": ("GAT, LLM-profile features, no cosine term", ["--model", "gat", "--cos-weight", "0"], "llm"),
-    "gat-llm": ("GAT, LLM-profile features (the paper's model, reproduced)", ["--model", "gat"], "llm"),
+    "gat-llm": ("GAT, LLM-profile features (the paper's model)", ["--model", "gat"], "llm"),
     "attn": ("attn, LLM profiles, LSA embedder (libgatrec's model)", ATTN_ARGS, "llm-lsa"),
     "attn-idonly": ("attn, no text (ID only)", ATTN_ARGS + ["--inputs", "id"], None),
     "attn-uniform": ("attn, no attention (LightGCN's weights + text)", ATTN_ARGS + ["--uniform-attention"], "llm-lsa"),
