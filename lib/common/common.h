@@ -177,5 +177,7 @@ void gatrec__parallel_range(int threads, size_t begin, size_t end, void (*fn)(vo
 
 /* Is t the built-in libcurl transport (which sends a GET for an empty body)? */
 int gatrec__http_is_builtin(const gatrec_llm_transport *t);
+/* Does a server's text (an error body or message; its first KiB) say the input is too large? */
+int gatrec__says_too_large(const char *text, size_t len);
 
 #endif

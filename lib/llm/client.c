@@ -738,18 +738,11 @@ static int parse_embeddings(const char *answer, void *ctx)
 /* Did the server refuse the request as too large (HTTP 413, or a 400 / 500 saying so)? */
 static int too_large(int rc, const char *msg)
 {
-    static const char *const says[] = {"too large", "too long", "context length", "maximum context", "exceeds",
-                                       "too many tokens", "input is larger"};
     if (rc != GATREC_ENETWORK || !msg)
         return 0;
     if (strstr(msg, "HTTP 413"))
         return 1;
-    if (!strstr(msg, "HTTP 400") && !strstr(msg, "HTTP 500"))
-        return 0;
-    for (size_t k = 0; k < sizeof says / sizeof *says; k++)
-        if (strcasestr(msg, says[k]))
-            return 1;
-    return 0;
+    return (strstr(msg, "HTTP 400") || strstr(msg, "HTTP 500")) && gatrec__says_too_large(msg, strlen(msg));
 }
 
 static int embed_once(gatrec_llm *l, const char *model, const char *const *texts, size_t n, float *out, size_t dim);

@@ -62,15 +62,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* A 5xx body saying the input is too large (llama.cpp's server answers 500 so): not transient. */
-static int refused_as_too_large(const gatrec__buf *b)
+/* The phrases by which servers say an input is too large (llama.cpp answers 500 "input is too large to
+ * process"): the transport does not retry such a 5xx, the embedder splits the batch instead. */
+int gatrec__says_too_large(const char *text, size_t len)
 {
-    static const char *const says[] = {"too large", "too long", "context length", "exceeds", "too many tokens"};
+    static const char *const says[] = {"too large", "too long", "context length", "maximum context", "exceeds",
+                                       "too many tokens", "input is larger"};
     char head[1024];
-    size_t n = b->len < sizeof head - 1 ? b->len : sizeof head - 1;
-    if (!b->data)
+    size_t n = len < sizeof head - 1 ? len : sizeof head - 1;
+    if (!text)
         return 0;
-    memcpy(head, b->data, n);
+    memcpy(head, text, n);
     head[n] = '\0';
     for (size_t k = 0; k < sizeof says / sizeof *says; k++)
         if (strcasestr(head, says[k]))
@@ -134,7 +136,7 @@ static int http_send(void *userdata, const char *path, const char *payload, size
         int transient = cc != CURLE_OK ? !b.too_big : (status == 429 || status >= 500);
         if (cc == CURLE_OPERATION_TIMEDOUT && attempt >= 1) /* a server that let the clock run out twice will again */
             transient = 0;
-        if (transient && status >= 500 && refused_as_too_large(&b.buf)) /* the same input fails the same way */
+        if (transient && status >= 500 && gatrec__says_too_large((const char *)b.buf.data, b.buf.len)) /* the same input fails the same way */
             transient = 0;
         if (!transient || attempt >= H->o.max_retries) {
             if (b.too_big)
