@@ -222,6 +222,17 @@ int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *ret
     return EXIT_OK;
 }
 
+void cli_print_llm_failures(gatrec_llm *llm, size_t max)
+{
+    char *why = gatrec_llm_failure_report(llm, max);
+    for (const char *line = why ? why : "(no request failed: every answer was unusable)"; *line;) {
+        size_t n = strcspn(line, "\n");
+        fprintf(stderr, "  %.*s\n", (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+    gatrec_string_free(why);
+}
+
 int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_llm_limits *limits, gatrec_llm **out)
 {
     gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;

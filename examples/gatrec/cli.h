@@ -46,6 +46,8 @@ typedef struct cli_llm_limits {
 /* Parse them (NULL: the environment, then the default); EXIT_OK or EXIT_USAGE. */
 int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, const char *format_s,
                          cli_llm_limits *out);
+/* The client's failure report (at most `max` reasons), each line indented on standard error. */
+void cli_print_llm_failures(gatrec_llm *llm, size_t max);
 int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_llm_limits *limits, gatrec_llm **out);
 /* JSON string output (escaped). */
 void cli_json_string(FILE *f, const char *s);

@@ -873,17 +873,11 @@ static int rerank_items(const gatrec_model *m, const context *c, gatrec_reranker
 static int llm_gave_nothing(const rec_args *a, gatrec_llm *llm)
 {
     const char *env = getenv("GATREC_LLM_BASE_URL");
-    char *why = gatrec_llm_failure_report(llm, 3);
     fprintf(stderr, "gatrec recommend: the LLM at %s (model %s) gave nothing usable; the output is the model's order "
             "and template justifications. Why:\n", a->llm ? a->llm : env ? env : "?", gatrec_llm_model(llm));
-    for (const char *line = why ? why : "(no request failed: every answer was unusable)"; *line;) {
-        size_t n = strcspn(line, "\n");
-        fprintf(stderr, "  %.*s\n", (int)n, line);
-        line += n + (line[n] == '\n');
-    }
+    cli_print_llm_failures(llm, 3);
     fprintf(stderr, "Check the endpoint, the key ($GATREC_LLM_API_KEY) and the model ($GATREC_LLM_MODEL), or run "
             "without --rerank/--explain.\n");
-    gatrec_string_free(why);
     return EXIT_FAIL;
 }
 

@@ -75,15 +75,9 @@ static int generate_with_llm(const char *cmd, prof_args *a, gatrec_profiles *p, 
     rc = gatrec_profiles_generate(p, llm, ds, g, &po, written, failed);
     snprintf(a->model, sizeof a->model, "%s", gatrec_llm_model(llm));
     if (!rc && *failed) { /* never silent: how many, and why */
-        char *why = gatrec_llm_failure_report(llm, 5);
         fprintf(stderr, "gatrec %s: the LLM failed %zu of %zu profiles (templates stand in for them%s); why:\n", cmd,
                 *failed, *failed + *written, a->no_templates ? ", unless --no-templates" : "");
-        for (const char *line = why; line && *line;) {
-            size_t n = strcspn(line, "\n");
-            fprintf(stderr, "  %.*s\n", (int)n, line);
-            line += n + (line[n] == '\n');
-        }
-        gatrec_string_free(why);
+        cli_print_llm_failures(llm, 5);
     }
     gatrec_llm_free(llm);
     return rc;
