@@ -310,6 +310,8 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
     float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity, scale = inv_tau / (float)B;
     int32_t *cand = N ? gatrec__malloc_array(N, sizeof *cand) : L->known;
     int32_t *slot = gatrec__malloc_array(nu, sizeof *slot), *users = gatrec__malloc_array(B, sizeof *users);
+    int32_t *first = gatrec__malloc_array(L->g->items.count + 1, sizeof *first);
+    int32_t *next = gatrec__malloc_array(nc + 1, sizeof *next);
     float *U = NULL, *I = gatrec__malloc_array(B * d, sizeof(float)), *dU = NULL; /* U, dU: per distinct user */
     float *C = gatrec__malloc_array(nc * d, sizeof(float)), *S = NULL;
     float *dI = gatrec__malloc_array(B * d, sizeof(float));
@@ -323,7 +325,7 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
     size_t nmask = 0, capmask = B + 1;
     masked *mask = gatrec__malloc_array(capmask, sizeof *mask);
     int rc = GATREC_OK;
-    if (!cand || !slot || !users || !I || !C || !dI || !dC || !nU || !nI || !nC || !mx || !z ||
+    if (!cand || !slot || !users || !first || !next || !I || !C || !dI || !dC || !nU || !nI || !nC || !mx || !z ||
         !wsum || !mask || (w > 0 && (!G || !Up || !dUp))) {
         rc = GATREC_ENOMEM;
         goto done;
@@ -332,6 +334,8 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
         cand[c] = L->known[gatrec__rng_below(L->o.seed, STREAM_SOFTMAX, step * N + c, L->nknown)];
     for (size_t u = 0; u < nu; u++)
         slot[u] = -1;
+    for (size_t i = 0; i < L->g->items.count; i++)
+        first[i] = -1;
     for (size_t q = 0; q < B; q++) { /* the distinct users, in order of first appearance */
         int32_t u = L->pos[b0 + q].u;
         if (slot[u] < 0) {
@@ -357,6 +361,12 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
     gatrec__sgemm(L->o.threads, 0, 1, nd, nc, d, inv_tau, U, d, 1, C, d, 1, 0.0f, S, nc);
     softmax_job J = {nc, S, mx, z};
     gatrec__parallel(L->o.threads, nd, softmax_user, &J);
+    /* each item's candidate columns as a chain (sampled candidates may repeat): a pair finds the
+     * columns its positive masks without scanning them all */
+    for (size_t c = nc; c-- > 0;) {
+        next[c] = first[cand[c]];
+        first[cand[c]] = (int32_t)c;
+    }
     /* per pair: its normaliser, cross-entropy and positive's part of the gradient, in pair order */
     for (size_t q = 0; q < B; q++) {
         size_t r = (size_t)slot[L->pos[b0 + q].u];
@@ -364,20 +374,19 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
         const float *er = S + r * nc, *ur = U + r * d, *ir = I + q * d;
         double sp = (double)dot(ur, ir, d) * inv_tau - mx[r], ep = exp(sp), zq = z[r] + ep;
         size_t m0 = nmask;
-        for (size_t c = 0; c < nc; c++)
-            if (cand[c] == pi) {
-                zq -= er[c];
-                if (nmask == capmask) {
-                    masked *more = realloc(mask, 2 * capmask * sizeof *more);
-                    if (!more) {
-                        rc = GATREC_ENOMEM;
-                        goto done;
-                    }
-                    mask = more;
-                    capmask *= 2;
+        for (int32_t c = first[pi]; c >= 0; c = next[c]) { /* the positive's columns, ascending */
+            zq -= er[c];
+            if (nmask == capmask) {
+                masked *more = realloc(mask, 2 * capmask * sizeof *more);
+                if (!more) {
+                    rc = GATREC_ENOMEM;
+                    goto done;
                 }
-                mask[nmask++] = (masked){r * nc + c, er[c]};
+                mask = more;
+                capmask *= 2;
             }
+            mask[nmask++] = (masked){r * nc + (size_t)c, er[c]};
+        }
         for (size_t k = m0; k < nmask; k++)
             mask[k].p = (float)(mask[k].p / zq);
         wsum[r] += 1.0 / zq;
@@ -421,6 +430,8 @@ done:
         free(cand);
     free(slot);
     free(users);
+    free(first);
+    free(next);
     free(U);
     free(I);
     free(C);
