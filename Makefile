@@ -106,7 +106,7 @@ $(BUILD)/bench/bench_profiles: test/bench/bench_profiles.c test/llm_server.c tes
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ test/bench/bench_profiles.c test/llm_server.c $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 
-$(BUILD)/bench/%: test/bench/%.c test/bench/synth.h $(STATIC)
+$(BUILD)/bench/%: test/bench/%.c test/bench/synth.h test/bench/synth_log.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(DEPS_LIBS)
 

@@ -1,0 +1,156 @@
+/* The synthetic rating logs of test/bench/synth_log.h (issue 15): for each shape, the time to
+ * generate it, its size, degree statistics and star histogram; on the ML-1M-shaped log, that the
+ * planted structure is learnable: standard NDCG@10 of popularity, EASE and BPR-MF on a seeded
+ * random 80/20 split. `bench_synth --100m` adds the 100M-rating log (about 3 GB);
+ * `bench_synth --write DIR [ml1m|ml20m|100m]` writes a log in ML-1M's layout for the CLI.
+ * Prints figures; asserts nothing. */
+#include <gatrec.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synth.h"
+#include "synth_log.h"
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* min / median / max of n counts (sorted in place), and the share of the top 1% in the total */
+static void degrees(const char *what, size_t *c, size_t n, size_t total)
+{
+    size_t top = 0, k = n / 100 ? n / 100 : 1;
+    qsort(c, n, sizeof *c, cmp_size);
+    for (size_t j = n - k; j < n; j++)
+        top += c[j];
+    printf("    %-5s ratings each: min %zu, median %.1f, mean %.1f, max %zu; the top 1%% hold %.1f%%\n", what, c[0],
+           n % 2 ? (double)c[n / 2] : 0.5 * (double)(c[n / 2 - 1] + c[n / 2]), (double)total / (double)n, c[n - 1],
+           100.0 * (double)top / (double)total);
+}
+
+static double ndcg10(const gatrec_dataset *ds, const gatrec_split *split, const gatrec_graph *g, int kind)
+{
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_eval_options eo = GATREC_EVAL_OPTIONS_INIT;
+    gatrec_metrics m = {.version = GATREC_METRICS_VERSION};
+    gatrec_model *model;
+    gatrec_reclist *lists;
+    o.kind = kind;
+    o.threads = 2;
+    if (kind == GATREC_MODEL_BPR)
+        o.epochs = 20;
+    if (gatrec_model_train(g, &o, &model) || gatrec_model_recommend_all(model, 10, &lists) ||
+        gatrec_evaluate(ds, split, lists, &eo, &m)) {
+        fprintf(stderr, "%s\n", gatrec_last_error());
+        return -1;
+    }
+    gatrec_reclist_free(lists);
+    gatrec_model_free(model);
+    return m.ndcg;
+}
+
+static int one(const synth_spec *spec, int quality)
+{
+    int32_t *u, *i;
+    float *r;
+    size_t n, hist[6] = {0};
+    double t0 = now();
+    if (synth_log(spec, &u, &i, &r, &n))
+        return fprintf(stderr, "%s: out of memory\n", spec->name), 1;
+    double secs = now() - t0;
+    size_t *ud = calloc(spec->users, sizeof *ud), *id = calloc(spec->items, sizeof *id);
+    for (size_t e = 0; e < n; e++)
+        ud[u[e]]++, id[i[e]]++, hist[(int)r[e]]++;
+    printf("  %s: %zu users, %zu items, %zu ratings, generated in %.1f s (peak RSS %.0f MB)\n", spec->name,
+           spec->users, spec->items, n, secs, peak_rss_kb() / 1024.0);
+    degrees("user", ud, spec->users, n);
+    degrees("item", id, spec->items, n);
+    printf("    stars 1..5: %.1f%% %.1f%% %.1f%% %.1f%% %.1f%%\n", 100.0 * hist[1] / n, 100.0 * hist[2] / n,
+           100.0 * hist[3] / n, 100.0 * hist[4] / n, 100.0 * hist[5] / n);
+    free(ud);
+    free(id);
+    if (quality) {
+        int64_t *uid = malloc(n * sizeof *uid), *iid = malloc(n * sizeof *iid);
+        gatrec_dataset *ds;
+        gatrec_split *split;
+        gatrec_graph *g;
+        for (size_t e = 0; e < n; e++)
+            uid[e] = u[e] + 1, iid[e] = i[e] + 1;
+        if (gatrec_dataset_from_arrays(n, uid, iid, r, NULL, &ds) || gatrec_split_random(ds, 0.2, 0.0, 1, &split) ||
+            gatrec_graph_new(ds, split, NULL, &g))
+            return fprintf(stderr, "%s\n", gatrec_last_error()), 1;
+        double t1 = now(), pop = ndcg10(ds, split, g, GATREC_MODEL_POP), ease = ndcg10(ds, split, g, GATREC_MODEL_EASE);
+        double bpr = ndcg10(ds, split, g, GATREC_MODEL_BPR);
+        printf("    planted structure, random 80/20 split, standard NDCG@10: popularity %.4f, EASE %.4f (%.2fx), "
+               "BPR-MF (20 epochs) %.4f (%.2fx) [%.0f s]\n", pop, ease, pop > 0 ? ease / pop : 0.0, bpr,
+               pop > 0 ? bpr / pop : 0.0, now() - t1);
+        gatrec_graph_free(g);
+        gatrec_split_free(split);
+        gatrec_dataset_free(ds);
+        free(uid);
+        free(iid);
+    }
+    free(u);
+    free(i);
+    free(r);
+    return 0;
+}
+
+/* `--write DIR`: the log in ML-1M's file layout (ratings.dat, movies.dat, users.dat with
+ * placeholder titles and demographics), so that the CLI reads it as `--dataset DIR`. */
+static int write_dir(const synth_spec *spec, const char *dir)
+{
+    int32_t *u, *i;
+    float *r;
+    size_t n;
+    char path[4096];
+    FILE *f;
+    if (synth_log(spec, &u, &i, &r, &n))
+        return fprintf(stderr, "%s: out of memory\n", spec->name), 1;
+    snprintf(path, sizeof path, "%s/ratings.dat", dir);
+    if (!(f = fopen(path, "w")))
+        return perror(path), 1;
+    for (size_t e = 0; e < n; e++) /* a timestamp that grows with the position in the log */
+        fprintf(f, "%d::%d::%d::%zu\n", u[e] + 1, i[e] + 1, (int)r[e], 956703932 + e);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/movies.dat", dir);
+    if (!(f = fopen(path, "w")))
+        return perror(path), 1;
+    for (size_t j = 0; j < spec->items; j++)
+        fprintf(f, "%zu::Synthetic item %zu (2000)::Drama\n", j + 1, j + 1);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/users.dat", dir);
+    if (!(f = fopen(path, "w")))
+        return perror(path), 1;
+    for (size_t a = 0; a < spec->users; a++)
+        fprintf(f, "%zu::%c::25::%zu::00000\n", a + 1, a % 2 ? 'F' : 'M', a % 21);
+    fclose(f);
+    printf("%s: %zu ratings written to %s (ML-1M layout)\n", spec->name, n, dir);
+    free(u), free(i), free(r);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int big = argc > 1 && strcmp(argv[1], "--100m") == 0;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each figure as it comes */
+    if (argc > 2 && strcmp(argv[1], "--write") == 0) {
+        const char *shape = argc > 3 ? argv[3] : "ml1m";
+        const synth_spec *spec = strcmp(shape, "ml20m") == 0  ? &SYNTH_ML20M
+                                 : strcmp(shape, "100m") == 0 ? &SYNTH_100M
+                                 : strcmp(shape, "ml1m") == 0 ? &SYNTH_ML1M
+                                                              : NULL;
+        if (!spec)
+            return fprintf(stderr, "usage: %s --write DIR [ml1m|ml20m|100m]\n", argv[0]), 2;
+        return write_dir(spec, argv[2]);
+    }
+    printf("Synthetic MovieLens-shaped rating logs (test/bench/synth_log.h; seeded, no MovieLens data):\n");
+    if (one(&SYNTH_ML1M, 1) || one(&SYNTH_ML20M, 0) || (big && one(&SYNTH_100M, 0)))
+        return 1;
+    if (!big)
+        printf("  (the 100M-rating log: %s --100m; a log as files for the CLI: %s --write DIR [ml1m|ml20m|100m])\n",
+               argv[0], argv[0]);
+    return 0;
+}
