@@ -511,6 +511,16 @@ typedef enum gatrec_inputs {
     GATREC_INPUTS_TEXT = 3     /**< the mapped text alone (no ID table: a new item needs only its text) */
 } gatrec_inputs;
 
+/** How the optimiser updates an embedding table (gatrec_model_options.optimizer; since 0.4). */
+typedef enum gatrec_optimizer {
+    GATREC_OPTIMIZER_AUTO = 0,  /**< lazy for a BPR-MF table of more than 2^24 parameters, else dense */
+    GATREC_OPTIMIZER_DENSE = 1, /**< AdamW on every parameter at every step */
+    GATREC_OPTIMIZER_LAZY = 2   /**< AdamW on the rows a step's gradient touches; the weight decay and the
+                                     moments' decay of the steps a row sat out are applied when it is
+                                     touched again (and at each epoch's end); the momentum's drift over
+                                     those steps is left out. BPR-MF only (its gradient is row-sparse) */
+} gatrec_optimizer;
+
 /** Switches of the attn model (gatrec_model_options.attn_flags; since 0.4). */
 enum {
     GATREC_ATTN_UNIFORM = 1,     /**< no attention: LightGCN's symmetric degree weights throughout */
@@ -534,7 +544,7 @@ typedef struct gatrec_epoch {
 /** Called after every epoch; a non-zero return stops training with GATREC_ECANCELLED. */
 typedef int (*gatrec_epoch_cb)(void *payload, const gatrec_epoch *epoch);
 
-#define GATREC_MODEL_OPTIONS_VERSION 5
+#define GATREC_MODEL_OPTIONS_VERSION 6
 /**
  * How to train a model. Initialise with GATREC_MODEL_OPTIONS_INIT or gatrec_model_options_init().
  * Fields added in version N are read only from a struct whose version is N or more. A zero
@@ -599,10 +609,13 @@ typedef struct gatrec_model_options {
     float align;           /**< attn: weight of the contrastive alignment (InfoNCE over up to 1024 items a
                                 step, at `temperature`) of each item's output with its mapped text, so
                                 that a new item's text lands where its ratings would have put it; 0 = none */
+    /* version 6 */
+    int optimizer;         /**< a gatrec_optimizer; default GATREC_OPTIMIZER_AUTO */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
         -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f, \
-        0.0f, GATREC_LOSS_DEFAULT, 0.0f, 0.0f, GATREC_INPUTS_DEFAULT, 0, 0, -1.0f, 0.0f }
+        0.0f, GATREC_LOSS_DEFAULT, 0.0f, 0.0f, GATREC_INPUTS_DEFAULT, 0, 0, -1.0f, 0.0f, \
+        GATREC_OPTIMIZER_AUTO }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */

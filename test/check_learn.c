@@ -118,6 +118,64 @@ START_TEST(gat_same_bits_for_one_and_two_threads)
 }
 END_TEST
 
+static gatrec_model *train_bpr(const gatrec_graph *g, int optimizer, size_t batch)
+{
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m;
+    o.kind = GATREC_MODEL_BPR;
+    o.epochs = 40;
+    o.dim = 16;
+    o.lr = 0.05f;
+    o.batch_size = batch;
+    o.optimizer = optimizer;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    return m;
+}
+
+/* The lazy optimiser: when every row is in every step (one batch of all pairs: every user and
+ * every item is some pair's), it is dense AdamW to the bit; with small batches rows sit steps
+ * out and it is another optimiser, which still learns the communities. */
+START_TEST(lazy_optimizer_is_dense_when_every_row_moves)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *d = train_bpr(g, GATREC_OPTIMIZER_DENSE, 100000), *l = train_bpr(g, GATREC_OPTIMIZER_LAZY, 100000);
+    assert_same_scores(d, l);
+    gatrec_model_free(d);
+    gatrec_model_free(l);
+    d = train_bpr(g, GATREC_OPTIMIZER_DENSE, 16);
+    l = train_bpr(g, GATREC_OPTIMIZER_LAZY, 16);
+    float a[NI], b[NI];
+    int32_t items[NI];
+    for (int32_t k = 0; k < NI; k++)
+        items[k] = k;
+    ck_assert_ok(gatrec_model_score(d, 0, items, NI, a));
+    ck_assert_ok(gatrec_model_score(l, 0, items, NI, b));
+    ck_assert_msg(memcmp(a, b, sizeof a) != 0, "batches of 16 pairs: the lazy steps should differ from the dense");
+    size_t hits = 0, total = 0;
+    for (int32_t u = 0; u < NU; u++) {
+        int32_t top[3];
+        size_t n;
+        ck_assert_ok(gatrec_model_recommend(l, u, 3, top, NULL, &n));
+        for (size_t k = 0; k < n; k++, total++)
+            hits += home_of_item(top[k]) == (u < NU / 2 ? 0 : 1);
+    }
+    ck_assert_msg(hits >= total * 9 / 10, "lazy: only %zu of %zu recommendations in the user's community", hits, total);
+    gatrec_model_free(d);
+    gatrec_model_free(l);
+    /* only BPR-MF's gradient is row-sparse */
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m = NULL;
+    o.kind = GATREC_MODEL_LIGHTGCN;
+    o.optimizer = GATREC_OPTIMIZER_LAZY;
+    ck_assert_int_eq(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_ptr_null(m);
+    o.kind = GATREC_MODEL_BPR;
+    o.optimizer = 7;
+    ck_assert_int_eq(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 START_TEST(save_load_gives_identical_scores)
 {
     gatrec_graph *g = community_graph();
@@ -775,6 +833,7 @@ Suite *learn_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, learned_kinds_find_the_communities, 0, 3);
     tcase_add_test(tc, gat_same_bits_for_one_and_two_threads);
+    tcase_add_test(tc, lazy_optimizer_is_dense_when_every_row_moves);
     tcase_add_loop_test(tc, one_model_served_from_four_threads, 0, 2);
     tcase_add_loop_test(tc, save_load_gives_identical_scores, 0, 3);
     tcase_add_test(tc, gat_fold_in_reproduces_a_trained_user);

@@ -325,6 +325,10 @@ START_TEST(test_cli_attn)
     expect_cli("train --model attn --no-layernorm --out /dev/null", 2, "attn has none of them");
     expect_cli("train --model bpr --align 1 --out /dev/null", 2, "are for --model attn");
     expect_cli("train --model attn --id-dropout 1 --out /dev/null", 2, "--id-dropout");
+    expect_cli("train --model lightgcn --optimizer lazy --out /dev/null", 2, "--optimizer lazy is for --model bpr");
+    expect_cli("train --model bpr --optimizer sparse --out /dev/null", 2, "--optimizer must be");
+    snprintf(args, sizeof args, "train --model bpr --optimizer lazy --epochs 2 --json --out %s/l.model", dir);
+    expect_cli(args, 0, "\"model\": \"bpr\"");
     { /* remote embeddings from the command line (issue 12, point 10): the features, the embedder in the
          model, and a new user's text embedded at the endpoint again */
         llm_server *s = llm_server_start();

@@ -103,6 +103,13 @@ lists = ease.recommend_all(k=3, among=[0, 1])
 check("ranked among candidates", all(set(lists.get(u)) <= {0, 1} for u in range(8)))
 sm = gatrec.Model.train(gatrec.Graph(cds), kind="bpr", loss="softmax", temperature=0.3, epochs=3, dim=8)
 check("softmax trains", len(sm.recommend(1, k=2)) == 2)
+lazy = gatrec.Model.train(gatrec.Graph(cds), kind="bpr", optimizer="lazy", epochs=3, dim=8, batch_size=4)
+check("lazy optimizer trains", len(lazy.recommend(1, k=2)) == 2)
+try:
+    gatrec.Model.train(gatrec.Graph(cds), kind="lightgcn", optimizer="lazy", epochs=1)
+    check("lazy refused for lightgcn", False)
+except gatrec.Error as e:
+    check("lazy refused for lightgcn", "row-sparse" in str(e), str(e))
 # attn: ID + text, a new item from its text alone, the ablations' switches
 rows = [[1.0, 0.0, 0.1] if k % 2 else [0.0, 1.0, 0.1] for k in range(8 + 7)]  # users, then items
 attn = gatrec.Model.train(gatrec.Graph(cds), kind="attn", features=rows, epochs=5, dim=8, attention_dim=4)

@@ -21,7 +21,7 @@ static const char train_usage[] =
     "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--liked R] [--seed N]\n"
     "                    [--threads N] [--lambda L] [--loss bpr|softmax] [--temperature T]\n"
     "                    [--uniformity W] [--inputs id+text|id|text] [--uniform-attention]\n"
-    "                    [--attention-dim N] [--id-dropout X] [--align W]\n"
+    "                    [--attention-dim N] [--id-dropout X] [--align W] [--optimizer auto|dense|lazy]\n"
     "                    --out MODEL [--json]\n"
     "\n"
     "Trains a model on the training part of the split and saves it to MODEL, together with the\n"
@@ -47,6 +47,9 @@ static const char train_usage[] =
     "--embedder FILE (from 'gatrec embed --embedder-out') is kept in the model, so that a new\n"
     "user's profile embeds like the training ones ('gatrec recommend --new-user').\n"
     "--liked R: a training rating >= R is a positive (default 4; 1 treats every rating as one).\n"
+    "--optimizer lazy (bpr): AdamW on the rows each step touches only, the skipped steps' decay\n"
+    "applied when a row comes back (docs/scale.md); auto (the default) picks it for tables of more\n"
+    "than 2^24 parameters (ML-20M-sized), dense below.\n"
     "--layers: GAT layers UNITSxHEADS[m],... (m: mean of the heads), default 64x4,64x4,64x1.\n"
     "--preset paper: the authors' configuration (learning rate 1e-3, no dropout, the rest as the\n"
     "defaults); paper-nollm: their \"GAT without LLM\" baseline (the same, with random 64-d\n"
@@ -164,7 +167,7 @@ int cmd_train(int argc, char **argv)
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
                *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL,
                *lrpat_s = NULL, *lrfac_s = NULL, *lambda_s = NULL, *loss_s = NULL, *temp_s = NULL, *unif_s = NULL,
-               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL, *align_s = NULL;
+               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL, *align_s = NULL, *optim_s = NULL;
     int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, uniform = 0, rc;
     gatrec_model_options mo = GATREC_MODEL_OPTIONS_INIT;
     cli_opt opts[] = {{"--dataset", &spec, NULL},       {"--split", &sp, NULL},
@@ -187,7 +190,8 @@ int cmd_train(int argc, char **argv)
                       {"--loss", &loss_s, NULL},        {"--temperature", &temp_s, NULL},
                       {"--uniformity", &unif_s, NULL},  {"--inputs", &inputs_s, NULL},
                       {"--uniform-attention", NULL, &uniform}, {"--attention-dim", &adim_s, NULL},
-                      {"--id-dropout", &iddrop_s, NULL}, {"--align", &align_s, NULL}, {NULL, NULL, NULL}};
+                      {"--id-dropout", &iddrop_s, NULL}, {"--align", &align_s, NULL},
+                      {"--optimizer", &optim_s, NULL},  {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 1, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 1, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
@@ -260,6 +264,14 @@ int cmd_train(int argc, char **argv)
         static const char *const losses[] = {"bpr", "softmax"};
         if ((mo.loss = cli_choice("train", "--loss", loss_s, losses, 2)) < 0)
             return EXIT_USAGE;
+    }
+    if (optim_s) {
+        static const char *const optimizers[] = {"auto", "dense", "lazy"};
+        if ((mo.optimizer = cli_choice("train", "--optimizer", optim_s, optimizers, 3)) < 0)
+            return EXIT_USAGE;
+        if (mo.optimizer == GATREC_OPTIMIZER_LAZY && mo.kind != GATREC_MODEL_BPR)
+            return cli_usage_error("train", "%s", "--optimizer lazy is for --model bpr (the only kind whose gradient "
+                                   "touches a few rows of its table)");
     }
     if (sampling) {
         static const char *const names[] = {"robust", "uniform", "popularity", "hard"};

@@ -41,7 +41,7 @@ class Metrics(ctypes.Structure):
 
 
 class ModelOptions(ctypes.Structure):
-    """gatrec_model_options version 5 (version 1 is its first four fields)."""
+    """gatrec_model_options version 6 (version 1 is its first four fields)."""
     _fields_ = [("version", ctypes.c_uint), ("kind", c_int), ("seed", c_u64), ("threads", c_int),
                 ("epochs", c_int), ("dim", c_size), ("layers", c_char_p), ("propagation", c_int),
                 ("lr", c_f32), ("weight_decay", c_f32), ("cos_weight", c_f32), ("dropout", c_f32),
@@ -52,9 +52,10 @@ class ModelOptions(ctypes.Structure):
                 ("on_epoch", c_void_p), ("payload", c_void_p), ("feature_weight_decay", c_f32),
                 ("lambda_", c_f32), ("loss", c_int), ("temperature", c_f32), ("uniformity", c_f32),
                 ("inputs", c_int), ("attn_flags", c_int), ("attention_dim", c_size), ("id_dropout", c_f32),
-                ("align", c_f32)]
+                ("align", c_f32), ("optimizer", c_int)]
 
 LOSSES = {"bpr": 0, "softmax": 1}
+OPTIMIZERS = {"auto": 0, "dense": 1, "lazy": 2}  # gatrec_optimizer
 INPUTS = {"id+text": 1, "id": 2, "text": 3}  # gatrec_inputs
 ATTN_UNIFORM, ATTN_NO_EDGE_ATTR = 1, 2
 
@@ -262,9 +263,10 @@ class Model(_Handle):
         a list of rows (users then items, the graph's order) for the GAT, attn and the content
         model; other options are gatrec_model_options fields (epochs=, layers="64x4,64x4,64x1",
         lr=, cos_weight=, dropout=, lambda_= for EASE, loss="softmax", temperature=; for attn
-        inputs="id+text"|"id"|"text", attn_flags=ATTN_UNIFORM, id_dropout=, align=, propagation=, ...)."""
+        inputs="id+text"|"id"|"text", attn_flags=ATTN_UNIFORM, id_dropout=, align=, propagation=,
+        optimizer="auto"|"dense"|"lazy" for BPR-MF, ...)."""
         k = _check(_model_kind_from_name(kind.encode()))
-        opts = ModelOptions(5, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
+        opts = ModelOptions(6, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
         opts.feature_weight_decay = -1.0
         opts.loss = -1  # GATREC_LOSS_DEFAULT: the kind's own
         opts.id_dropout = -1.0
@@ -273,6 +275,8 @@ class Model(_Handle):
                 value = LOSSES[value]
             if name == "inputs":
                 value = INPUTS[value]
+            if name == "optimizer":
+                value = OPTIMIZERS[value]
             setattr(opts, name, value.encode() if isinstance(value, str) else value)
         if features is not None:
             flat = [float(x) for row in features for x in row]

@@ -138,6 +138,7 @@ static int mf_train(gatrec_model *m, const gatrec_graph *g, int layers)
     t.default_wd = layers ? 0.1f : 1.0f; /* from the searches on u1+valid:0.1 in docs/model.md */
     t.default_cos = 0;
     t.default_batch = 4096; /* mini-batches: full batch gives LightGCN one step an epoch, far too few */
+    t.row_sparse = !layers;
     rc = gatrec__train(m, g, &t);
 done:
     free(M.theta);

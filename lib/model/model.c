@@ -99,6 +99,7 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
                : opts->version == 2 ? offsetof(gatrec_model_options, feature_weight_decay)
                : opts->version == 3 ? offsetof(gatrec_model_options, lambda)
                : opts->version == 4 ? offsetof(gatrec_model_options, inputs)
+               : opts->version == 5 ? offsetof(gatrec_model_options, optimizer)
                                     : sizeof o);
         o.version = GATREC_MODEL_OPTIONS_VERSION;
     }
@@ -110,6 +111,10 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         o.loss = o.kind == GATREC_MODEL_ATTN ? GATREC_LOSS_SOFTMAX : GATREC_LOSS_BPR;
     if (o.loss != GATREC_LOSS_BPR && o.loss != GATREC_LOSS_SOFTMAX)
         return gatrec__error(GATREC_EINVAL, "unknown loss %d (a gatrec_loss)", o.loss);
+    if (o.optimizer < GATREC_OPTIMIZER_AUTO || o.optimizer > GATREC_OPTIMIZER_LAZY)
+        return gatrec__error(GATREC_EINVAL, "unknown optimizer %d (a gatrec_optimizer)", o.optimizer);
+    if (o.optimizer == GATREC_OPTIMIZER_LAZY && o.kind != GATREC_MODEL_BPR)
+        return gatrec__error(GATREC_EINVAL, "the lazy optimizer needs a row-sparse gradient: BPR-MF only");
     if (!(o.temperature >= 0 && o.temperature <= 100) || !(o.uniformity >= 0 && o.uniformity <= 1000) ||
         !(o.lambda >= 0 && o.lambda <= 1e12f))
         return gatrec__error(GATREC_EINVAL, "temperature must be in [0, 100], uniformity in [0, 1000] and lambda in "

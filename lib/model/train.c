@@ -67,7 +67,38 @@ typedef struct loop {
     int32_t *negs;
     int32_t *known;  /* items with training ratings: the only negatives (a new item is no negative) */
     size_t nknown;
+    /* the lazy optimiser: demb is zero outside rows[0..nrows) (marked), and row r last had its
+     * update at step last[r] */
+    int lazy;
+    uint8_t *mark;
+    int32_t *rows;
+    size_t nrows;
+    uint64_t *last;
 } loop;
+
+/* demb back to zero before a step writes it: every row, or (lazy) the rows the last step wrote */
+static void clear_demb(loop *L)
+{
+    size_t d = L->t->dim;
+    if (!L->lazy) {
+        memset(L->demb, 0, (L->g->users.count + L->g->items.count) * d * sizeof *L->demb);
+        return;
+    }
+    for (size_t k = 0; k < L->nrows; k++) {
+        memset(L->demb + (size_t)L->rows[k] * d, 0, d * sizeof *L->demb);
+        L->mark[L->rows[k]] = 0;
+    }
+    L->nrows = 0;
+}
+
+/* row r of demb is written this step */
+static inline void touch(loop *L, size_t r)
+{
+    if (L->lazy && !L->mark[r]) {
+        L->mark[r] = 1;
+        L->rows[L->nrows++] = (int32_t)r;
+    }
+}
 
 /* Is item i among u's training items with a rating that excludes it as a negative? */
 static int excluded(const loop *L, int32_t u, int32_t i)
@@ -188,15 +219,18 @@ static int loss(loop *L, size_t b0, size_t b1, uint64_t step, double *bpr_out, d
         free(J.cs);
         return GATREC_ENOMEM;
     }
-    memset(D, 0, (nu + L->g->items.count) * d * sizeof *D);
+    clear_demb(L);
     /* one job per pair, handed out in fixed blocks: the same bits for any thread count */
     gatrec__parallel_range(L->o.threads, b0, b1, pair_terms, &J);
     /* the scatter into demb, in pair order */
     for (size_t p = b0; p < b1; p++) {
         size_t q = p - b0, u = (size_t)L->pos[p].u, i = nu + (size_t)L->pos[p].i;
         float *eu = E + u * d, *ei = E + i * d, *du = D + u * d, *di = D + i * d, *cf = J.coef + q * (k + 2);
+        touch(L, u);
+        touch(L, i);
         for (size_t n = 0; n < k; n++) {
             size_t j = nu + (size_t)L->negs[q * k + n];
+            touch(L, j);
             float *ej = E + j * d, *dj = D + j * d, g = cf[n] / (float)(B * k);
             for (size_t c = 0; c < d; c++) {
                 du[c] += g * (ei[c] - ej[c]);
@@ -416,13 +450,19 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
                 du[k] += dUp[q * d + k];
         }
     }
-    memset(D, 0, (nu + L->g->items.count) * d * sizeof *D);
-    for (size_t r = 0; r < nd; r++) /* the scatter, in a fixed order */
+    clear_demb(L);
+    for (size_t r = 0; r < nd; r++) { /* the scatter, in a fixed order */
+        touch(L, (size_t)users[r]);
         gatrec__unnormalise_grad(U + r * d, dU + r * d, nU[r], d, D + (size_t)users[r] * d);
-    for (size_t q = 0; q < B; q++)
+    }
+    for (size_t q = 0; q < B; q++) {
+        touch(L, nu + (size_t)L->pos[b0 + q].i);
         gatrec__unnormalise_grad(I + q * d, dI + q * d, nI[q], d, D + (nu + (size_t)L->pos[b0 + q].i) * d);
-    for (size_t c = 0; c < nc; c++)
+    }
+    for (size_t c = 0; c < nc; c++) {
+        touch(L, nu + (size_t)cand[c]);
         gatrec__unnormalise_grad(C + c * d, dC + c * d, nC[c], d, D + (nu + (size_t)cand[c]) * d);
+    }
     *ce_out = sum / (double)B;
     *unif_out = unif;
 done:
@@ -473,6 +513,76 @@ static void adamw(loop *L, float lr, uint64_t step)
         L->adam_v[k] = b2 * L->adam_v[k] + (1 - b2) * g * g;
         t->theta[k] -= lr * (L->adam_m[k] / c1) / (sqrtf(L->adam_v[k] / c2) + eps);
     }
+}
+
+/* The decay of the steps row r sat out (decoupled weight decay at the rate lr, the moments'
+ * decay), applied up to step `now`: after it the row is where dense AdamW would have left it
+ * but for the momentum's drift over those steps. */
+static void lazy_catch_up(loop *L, size_t r, float lr, uint64_t now)
+{
+    uint64_t s = now - L->last[r];
+    if (!s)
+        return;
+    gatrec__trainer *t = L->t;
+    size_t d = t->dim, o = r * d;
+    float keep = powf(1.0f - lr * L->o.weight_decay, (float)s), m = powf(0.9f, (float)s), v = powf(0.999f, (float)s);
+    for (size_t k = o; k < o + d; k++) {
+        t->theta[k] *= keep;
+        L->adam_m[k] *= m;
+        L->adam_v[k] *= v;
+    }
+    L->last[r] = now;
+}
+
+typedef struct lazy_job {
+    loop *L;
+    float lr;
+    uint64_t step;
+} lazy_job;
+
+/* One touched row of the lazy step: brought up to date, AdamW with its gradient (demb's row,
+ * then zeroed), copied to emb. A row whose gradient or new value is not finite is marked 2. */
+static void lazy_row(void *ctx, size_t q)
+{
+    lazy_job *J = ctx;
+    loop *L = J->L;
+    gatrec__trainer *t = L->t;
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = L->o.weight_decay, lr = J->lr;
+    float c1 = 1.0f - powf(b1, (float)J->step), c2 = 1.0f - powf(b2, (float)J->step);
+    size_t d = t->dim, r = (size_t)L->rows[q], o = r * d;
+    int finite = 1;
+    lazy_catch_up(L, r, lr, J->step - 1);
+    for (size_t k = o; k < o + d; k++) {
+        float g = L->demb[k];
+        finite &= isfinite(g) != 0;
+        t->theta[k] -= lr * wd * t->theta[k];
+        L->adam_m[k] = b1 * L->adam_m[k] + (1 - b1) * g;
+        L->adam_v[k] = b2 * L->adam_v[k] + (1 - b2) * g * g;
+        t->theta[k] -= lr * (L->adam_m[k] / c1) / (sqrtf(L->adam_v[k] / c2) + eps);
+        finite &= isfinite(t->theta[k]) != 0;
+        t->emb[k] = t->theta[k];
+        L->demb[k] = 0;
+    }
+    L->last[r] = J->step;
+    L->mark[r] = finite ? 0 : 2;
+}
+
+/* The lazy step: AdamW on the rows the loss touched (gradient = demb: row-sparse kinds only),
+ * rows in parallel (each row's arithmetic is its own: the same bits for any thread count). It
+ * leaves demb zero. Returns the first row that went non-finite, or -1. */
+static long lazy_adamw(loop *L, float lr, uint64_t step)
+{
+    lazy_job J = {L, lr, step};
+    long bad = -1;
+    gatrec__parallel(L->o.threads, L->nrows, lazy_row, &J);
+    for (size_t q = 0; q < L->nrows; q++)
+        if (L->mark[L->rows[q]] == 2) {
+            if (bad < 0)
+                bad = L->rows[q];
+            L->mark[L->rows[q]] = 0;
+        }
+    L->nrows = 0;
+    return bad;
 }
 
 /* Which tensor holds a non-finite value, or NULL. */
@@ -598,6 +708,12 @@ static int resolve(loop *L, const gatrec_model *m, const gatrec_graph *g, const 
         o->lr_factor = 0.4f;
     if (!o->eval_k)
         o->eval_k = 10;
+    if (o->optimizer == GATREC_OPTIMIZER_LAZY && !t->row_sparse)
+        return gatrec__error(GATREC_EINVAL, "the lazy optimizer needs a row-sparse gradient (BPR-MF)");
+    /* auto: the dense steps cost a pass over the whole table each; past 2^24 parameters (ML-20M's
+     * 165,237 rows x 256) that pass, not the batch, is the epoch's time (docs/scale.md) */
+    L->lazy = o->optimizer == GATREC_OPTIMIZER_LAZY ||
+              (o->optimizer == GATREC_OPTIMIZER_AUTO && t->row_sparse && t->nparams > ((size_t)1 << 24));
     if (o->epochs < 0 || o->negatives < 0 || o->lr < 0 || !(o->lr_factor > 0 && o->lr_factor <= 1) ||
         o->lr_patience < 0 || o->negative_sampling < GATREC_NEG_ROBUST || o->negative_sampling > GATREC_NEG_HARD)
         return gatrec__error(GATREC_EINVAL,
@@ -624,7 +740,14 @@ static int setup(loop *L, const gatrec_graph *g, gatrec__trainer *t)
     L->pos = gatrec__malloc_array(n, sizeof *L->pos);
     L->negs = gatrec__malloc_array(L->o.loss == GATREC_LOSS_BPR ? n * (size_t)L->o.negatives : 1, sizeof *L->negs);
     L->known = gatrec__malloc_array(g->items.count + 1, sizeof *L->known);
-    L->demb = gatrec__malloc_array(N * t->dim, sizeof *L->demb);
+    L->demb = gatrec__calloc(N * t->dim, sizeof *L->demb);
+    if (L->lazy) {
+        L->mark = gatrec__calloc(N, sizeof *L->mark);
+        L->rows = gatrec__malloc_array(N, sizeof *L->rows);
+        L->last = gatrec__calloc(N, sizeof *L->last);
+        if (!L->mark || !L->rows || !L->last)
+            return GATREC_ENOMEM;
+    }
     L->adam_m = gatrec__calloc(t->nparams, sizeof *L->adam_m);
     L->adam_v = gatrec__calloc(t->nparams, sizeof *L->adam_v);
     L->best = gatrec__malloc_array(t->nparams, sizeof *L->best);
@@ -676,11 +799,13 @@ static int run(loop *L)
         const char *bad_tensor;
         if (B < L->npos)
             shuffle(L, (uint64_t)epoch);
+        if (L->lazy && (rc = t->forward(t->ctx, 1, step))) /* emb = theta; the steps then copy their rows */
+            return rc;
         for (size_t b0 = 0; b0 < L->npos; b0 += B) {
             size_t b1 = b0 + B < L->npos ? b0 + B : L->npos;
             double bpr, cs;
             step++;
-            if ((rc = t->forward(t->ctx, 1, step)))
+            if (!L->lazy && (rc = t->forward(t->ctx, 1, step)))
                 return rc;
             if ((rc = batch_loss(L, b0, b1, step, &bpr, &cs)))
                 return rc;
@@ -690,17 +815,28 @@ static int run(loop *L)
                         return gatrec__error(GATREC_ERROR, "epoch %d: the final embeddings hold NaN or Inf", epoch);
                 return gatrec__error(GATREC_ERROR, "epoch %d: the loss is NaN or Inf", epoch);
             }
-            memset(t->grad, 0, t->nparams * sizeof *t->grad);
-            if ((rc = t->backward(t->ctx, L->demb)))
-                return rc;
-            if ((bad_tensor = non_finite(t, t->grad)))
-                return gatrec__error(GATREC_ERROR, "epoch %d: the gradient of %s holds NaN or Inf", epoch, bad_tensor);
-            adamw(L, lr, step);
-            if ((bad_tensor = non_finite(t, t->theta)))
-                return gatrec__error(GATREC_ERROR, "epoch %d: %s holds NaN or Inf after the update", epoch, bad_tensor);
+            if (L->lazy) {
+                long row = lazy_adamw(L, lr, step);
+                if (row >= 0)
+                    return gatrec__error(GATREC_ERROR, "epoch %d: embedding row %ld (or its gradient) holds NaN or "
+                                         "Inf after the update", epoch, row);
+            } else {
+                memset(t->grad, 0, t->nparams * sizeof *t->grad);
+                if ((rc = t->backward(t->ctx, L->demb)))
+                    return rc;
+                if ((bad_tensor = non_finite(t, t->grad)))
+                    return gatrec__error(GATREC_ERROR, "epoch %d: the gradient of %s holds NaN or Inf", epoch,
+                                         bad_tensor);
+                adamw(L, lr, step);
+                if ((bad_tensor = non_finite(t, t->theta)))
+                    return gatrec__error(GATREC_ERROR, "epoch %d: %s holds NaN or Inf after the update", epoch,
+                                         bad_tensor);
+            }
             bpr_sum += bpr * (double)(b1 - b0);
             cos_sum += cs * (double)(b1 - b0);
         }
+        for (size_t r = 0; L->lazy && r < N; r++) /* every row up to date: the epoch's parameters are whole */
+            lazy_catch_up(L, r, lr, step);
         double bpr = bpr_sum / (double)L->npos, cs = cos_sum / (double)L->npos, lossv = bpr + o->cos_weight * cs;
         if (softmax) { /* the second part is the uniformity term */
             lossv = bpr + o->uniformity * cs;
@@ -764,6 +900,9 @@ static void loop_free(loop *L)
     free(L->adam_m);
     free(L->adam_v);
     free(L->best);
+    free(L->mark);
+    free(L->rows);
+    free(L->last);
 }
 
 int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t)

@@ -34,6 +34,10 @@ typedef struct gatrec__trainer {
     size_t default_batch;
     int default_negatives;
     int default_patience;         /* with a validation graph; 0: 50 */
+    /* theta is the (users + items) x dim table itself: forward copies it into emb, backward adds
+     * demb to grad. Such a kind may be trained by the lazy optimiser (only the rows a step
+     * touches are updated and copied). */
+    int row_sparse;
 } gatrec__trainer;
 
 int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t);
