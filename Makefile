@@ -30,6 +30,14 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 
+# make MPI=1: the command line built against Open MPI (mpirun -np P gatrec ...; docs/scale.md) in
+# build/mpi; the library, its ABI and the default build never depend on MPI.
+ifeq ($(MPI),1)
+BUILD ?= build/mpi
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/mpi) -DGATREC_CLI_MPI
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null || echo -lmpi)
+endif
+
 ifeq ($(SANITIZE),1)
 BUILD ?= build/sanitize
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -66,7 +74,7 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli check test-oracle test-unit test-abi test-python test-install test-results bench results demo fuzz install uninstall clean
+.PHONY: all lib cli check check-mpi test-oracle test-unit test-abi test-python test-install test-results bench results demo fuzz install uninstall clean
 all: lib cli
 
 lib: $(SHARED) $(STATIC)
@@ -94,8 +102,19 @@ $(STATIC): $(LIB_OBJ)
 	ar rcs $@ $^
 
 # The command line links the static library so that it runs wherever it is copied.
+$(CLI_OBJ): ALL_CFLAGS += $(MPI_CFLAGS)
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(DEPS_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(DEPS_LIBS) $(MPI_LIBS)
+
+# make MPI=1 check-mpi: gatrec under mpirun -np 1, 2, 3 (test/mpi/check_mpi.c; CI runs it)
+check-mpi: $(CLI) $(BUILD)/check_mpi
+ifneq ($(MPI),1)
+	@echo "check-mpi: build with MPI=1 (make MPI=1 check-mpi)"; exit 1
+endif
+	GATREC_CLI=$(CURDIR)/$(CLI) $(BUILD)/check_mpi
+
+$(BUILD)/check_mpi: test/mpi/check_mpi.c test/llm_server.c test/llm_server.h
+	$(CC) $(ALL_CFLAGS) -o $@ test/mpi/check_mpi.c test/llm_server.c $(ALL_LDFLAGS) $(DEPS_LIBS) $(CHECK_LIBS)
 
 # Unit tests link the static library: they may reach internal helpers through lib/ headers.
 $(TESTRUNNER): $(TEST_OBJ) $(STATIC)

@@ -611,11 +611,19 @@ typedef struct gatrec_model_options {
                                 that a new item's text lands where its ratings would have put it; 0 = none */
     /* version 6 */
     int optimizer;         /**< a gatrec_optimizer; default GATREC_OPTIMIZER_AUTO */
+    int ranks;             /**< data-parallel training (docs/scale.md): how many processes train this
+                                model together, each on its share of every batch; 0 or 1 = alone */
+    int rank;              /**< this process's place among them, 0 .. ranks - 1 */
+    /** With ranks > 1: sum `data[0..n)` element-wise over the ranks, in place, leaving the same
+        result on every rank (e.g. MPI_Allreduce with a fixed reduction order); called by every
+        rank at the same points with the same n; non-zero stops training with GATREC_ERROR. */
+    int (*allreduce)(void *payload, float *data, size_t n);
+    void *allreduce_payload; /**< passed to allreduce */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
         -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f, \
         0.0f, GATREC_LOSS_DEFAULT, 0.0f, 0.0f, GATREC_INPUTS_DEFAULT, 0, 0, -1.0f, 0.0f, \
-        GATREC_OPTIMIZER_AUTO }
+        GATREC_OPTIMIZER_AUTO, 0, 0, NULL, NULL }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */
@@ -648,6 +656,15 @@ GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, g
  */
 GATREC_API int gatrec_model_recommend_all_among(const gatrec_model *model, size_t k, const int32_t *candidates,
                                                 size_t n, gatrec_reclist **out);
+/**
+ * The lists gatrec_model_recommend_all() gives (or _all_among() with the `ncand` `candidates`
+ * when `candidates` is not NULL) for the `count` users `first` .. `first + count - 1` only, set
+ * into `list` (of gatrec_model_num_users() users, from gatrec_reclist_new()); the other users'
+ * lists are left as they are. For serving sharded over processes: each takes a range of users
+ * and the gathered lists are recommend_all's, to the bit (since 0.4).
+ */
+GATREC_API int gatrec_model_recommend_range(const gatrec_model *model, size_t k, int32_t first, size_t count,
+                                            const int32_t *candidates, size_t ncand, gatrec_reclist *list);
 /**
  * How many ratings of `part` in `split` (of `ds`) the model trained on: the same user and item
  * among its training ratings. Anything but 0 for the test part means the split is not the one
@@ -923,7 +940,7 @@ typedef enum gatrec_profile_form {
     GATREC_PROFILE_STRUCTURED = 1
 } gatrec_profile_form;
 
-#define GATREC_PROFILE_OPTIONS_VERSION 1
+#define GATREC_PROFILE_OPTIONS_VERSION 2
 typedef struct gatrec_profile_options {
     unsigned int version;    /**< GATREC_PROFILE_OPTIONS_VERSION */
     int users, items;        /**< which kinds to write; default both 1 */
@@ -935,9 +952,12 @@ typedef struct gatrec_profile_options {
     const char *item_prompt, *user_prompt;
     gatrec_progress_cb progress; /**< may be NULL; non-zero cancels */
     void *payload;
+    /* version 2 (since 0.4) */
+    int shards;              /**< split the work between processes: 0 or 1 = every node; else only the */
+    int shard;               /**< items and users whose graph index modulo `shards` is `shard` */
 } gatrec_profile_options;
 #define GATREC_PROFILE_OPTIONS_INIT { GATREC_PROFILE_OPTIONS_VERSION, 1, 1, GATREC_PROFILE_INTEGRATED, 0, -1.0f, \
-        NULL, NULL, NULL, NULL }
+        NULL, NULL, NULL, NULL, 0, 0 }
 GATREC_API int gatrec_profile_options_init(gatrec_profile_options *opts, unsigned int version);
 /**
  * Have the LLM write the profiles of the graph's items (title, year, genres, attached text) and

@@ -673,6 +673,115 @@ START_TEST(llm_written_profiles)
 }
 END_TEST
 
+typedef struct shard_run {
+    gatrec_llm *l;
+    gatrec_profiles *p;
+    const gatrec_dataset *ds;
+    const gatrec_graph *g;
+    int shard, shards, rc;
+    size_t ok, bad;
+} shard_run;
+
+static void *generate_shard(void *arg)
+{
+    shard_run *r = arg;
+    gatrec_profile_options o = GATREC_PROFILE_OPTIONS_INIT;
+    o.shards = r->shards;
+    o.shard = r->shard;
+    r->rc = gatrec_profiles_generate(r->p, r->l, r->ds, r->g, &o, &r->ok, &r->bad);
+    return NULL;
+}
+
+/* Profiles split between processes (`gatrec profiles generate` under mpirun): the shards are
+ * disjoint and together every node (two clients at once, one cache directory); two clients
+ * asking for every node at once write the same cache entries at once, and a third client with
+ * the server gone is answered from that cache alone: every entry is whole. Version-1 options still
+ * work; a bad shard is refused. */
+START_TEST(profiles_sharded_with_one_cache)
+{
+    llm_server *s = llm_server_start();
+    char *dir, *cache = make_temp_dir(), sub[4200];
+    gatrec_dataset *ds = tiny_movielens(&dir);
+    gatrec_graph *g;
+    shard_run run[3];
+    pthread_t tid[3];
+    snprintf(sub, sizeof sub, "%s/answers", cache);
+    llm_server_set_chat(s, profile_writer, NULL);
+    ck_assert_ok(gatrec_graph_new(ds, NULL, NULL, &g));
+    for (int k = 0; k < 2; k++) { /* two shards, at once, one cache */
+        run[k] = (shard_run){client(s, 0, 5000, 0, sub), NULL, ds, g, k, 2, -1, 0, 0};
+        ck_assert_ok(gatrec_profiles_new(&run[k].p));
+        ck_assert_int_eq(pthread_create(&tid[k], NULL, generate_shard, &run[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(tid[k], NULL);
+        ck_assert_ok(run[k].rc);
+    }
+    /* 3 items, 2 users: shard 0 has items 0, 2 and user 0; shard 1 item 1 and user 1 */
+    ck_assert_uint_eq(gatrec_profiles_count(run[0].p, GATREC_NODE_ITEM), 2);
+    ck_assert_uint_eq(gatrec_profiles_count(run[1].p, GATREC_NODE_ITEM), 1);
+    ck_assert_uint_eq(run[0].ok + run[0].bad + run[1].ok + run[1].bad, 5);
+    for (size_t i = 0; i < 3; i++) {
+        int64_t id = gatrec_dataset_item_id(ds, (int32_t)i);
+        ck_assert_msg(!gatrec_profiles_get(run[0].p, GATREC_NODE_ITEM, id) !=
+                          !gatrec_profiles_get(run[1].p, GATREC_NODE_ITEM, id),
+                      "item %lld: in both shards or in neither", (long long)id);
+    }
+    /* both clients at once on every node with an empty cache: the same entries written at once */
+    snprintf(sub, sizeof sub, "%s/same", cache);
+    for (int k = 0; k < 2; k++) {
+        gatrec_llm_free(run[k].l);
+        gatrec_profiles_free(run[k].p);
+        run[k] = (shard_run){client(s, 0, 5000, 0, sub), NULL, ds, g, 0, 1, -1, 0, 0};
+        ck_assert_ok(gatrec_profiles_new(&run[k].p));
+        ck_assert_int_eq(pthread_create(&tid[k], NULL, generate_shard, &run[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(tid[k], NULL);
+        ck_assert_ok(run[k].rc);
+        ck_assert_uint_eq(run[k].ok, 5);
+    }
+    llm_server_stop(s);
+    { /* the server gone: the cache alone answers every usable profile */
+        gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
+        gatrec_llm_options lo = GATREC_LLM_OPTIONS_INIT;
+        gatrec_llm_transport t;
+        gatrec_profile_options v1 = GATREC_PROFILE_OPTIONS_INIT;
+        gatrec_profiles *p;
+        size_t ok, bad;
+        h.base_url = "http://127.0.0.1:1";
+        h.max_retries = 0;
+        lo.cache_dir = sub;
+        lo.chat_model = "test-model";
+        ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+        ck_assert_ok(gatrec_llm_new(&t, &lo, &run[2].l));
+        ck_assert_ok(gatrec_profiles_new(&p));
+        v1.version = 1;
+        v1.shards = 99; /* beyond a version-1 struct: not read */
+        ck_assert_ok(gatrec_profiles_generate(p, run[2].l, ds, g, &v1, &ok, &bad));
+        ck_assert_uint_eq(ok, 5);
+        ck_assert_uint_eq(bad, 0);
+        v1.version = GATREC_PROFILE_OPTIONS_VERSION;
+        v1.shards = 2;
+        v1.shard = 2;
+        ck_assert_int_eq(gatrec_profiles_generate(p, run[2].l, ds, g, &v1, &ok, &bad), GATREC_EINVAL);
+        ck_assert_error_mentions("shard");
+        gatrec_profiles_free(p);
+        gatrec_llm_free(run[2].l);
+    }
+    for (int k = 0; k < 2; k++) {
+        gatrec_llm_free(run[k].l);
+        gatrec_profiles_free(run[k].p);
+    }
+    gatrec_graph_free(g);
+    gatrec_dataset_free(ds);
+    rm_tree(dir);
+    free(dir);
+    rm_tree(cache);
+    free(cache);
+}
+END_TEST
+
 Suite *llm_suite(void)
 {
     Suite *s = suite_create("llm");
@@ -690,6 +799,7 @@ Suite *llm_suite(void)
     tcase_add_test(tc, host_transport);
     tcase_add_test(tc, remote_embedder);
     tcase_add_test(tc, llm_written_profiles);
+    tcase_add_test(tc, profiles_sharded_with_one_cache);
     suite_add_tcase(s, tc);
     return s;
 }

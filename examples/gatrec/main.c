@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "par.h"
 
 static const char usage[] =
     "usage: gatrec COMMAND [options]\n"
@@ -198,7 +199,7 @@ done:
     return rc;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
     if (strcmp(cmd, "data") == 0)
@@ -227,4 +228,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "gatrec: unknown command '%s'\n\n", cmd);
     fputs(usage, stderr);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    par_init(&argc, &argv); /* one process, or a rank under mpirun in the MPI build */
+    return par_finish(run(argc, argv));
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "par.h"
 
 static const char train_usage[] =
     "usage: gatrec train [--dataset NAME|DIR] [--split SPEC]\n"
@@ -300,6 +301,11 @@ int cmd_train(int argc, char **argv)
     mo.freeze_features = freeze;
     mo.seed = (uint64_t)seed;
     mo.threads = (int)threads;
+    if (par_ranks() > 1) { /* under mpirun: each rank on its share of every batch (docs/scale.md) */
+        mo.ranks = par_ranks();
+        mo.rank = par_rank();
+        mo.allreduce = par_allreduce;
+    }
     view.json = json;
     view.tty = isatty(2);
     mo.on_epoch = on_epoch;
@@ -361,7 +367,7 @@ int cmd_train(int argc, char **argv)
         (rc = gatrec_model_set_info(m, "library", gatrec_version_string())) ||
         (features_path && (rc = gatrec_model_set_info(m, "features_file", features_path))) ||
         (embedder_path && (rc = attach_embedder(m, embedder_path))) ||
-        (rc = gatrec_model_save(m, out)))
+        (par_rank() == 0 && (rc = gatrec_model_save(m, out)))) /* every rank holds the model: one writes it */
         goto fail;
     if (json) {
         printf("{\"model\": ");
@@ -529,7 +535,7 @@ static int cold_start(gatrec_model *m, const gatrec_dataset *ds, const gatrec_sp
         }
     }
     if (!cold_only)
-        return (rc = gatrec_model_recommend_all(m, k, list)) ? cli_fail("eval", rc) : EXIT_OK;
+        return (rc = par_recommend_all(m, k, NULL, 0, list)) ? cli_fail("eval", rc) : EXIT_OK;
     if (!(cand = malloc((gatrec_model_num_items(m) + 1) * sizeof *cand)))
         return cli_fail("eval", GATREC_ENOMEM);
     for (int32_t i = 0; (size_t)i < gatrec_model_num_items(m); i++) {
@@ -548,7 +554,7 @@ static int cold_start(gatrec_model *m, const gatrec_dataset *ds, const gatrec_sp
                 "them means nothing (among all items it ranks them last): use content or gat\n", kind);
         return EXIT_FAIL;
     }
-    rc = gatrec_model_recommend_all_among(m, k, cand, n, list);
+    rc = par_recommend_all(m, k, cand, n, list);
     free(cand);
     return rc ? cli_fail("eval", rc) : EXIT_OK;
 }
@@ -661,6 +667,10 @@ int cmd_eval(int argc, char **argv)
     }
     if (m && (rc = cold_start(m, ds, split, cold_only, kmax, &es.folded, &list)))
         goto done;
+    if (par_rank() > 0) { /* under mpirun: rank 0 holds the gathered lists and reports */
+        rc = EXIT_OK;
+        goto done;
+    }
     if (!m && (rc = gatrec_reclist_load_csv(ds, recs, &list))) {
         rc = cli_fail("eval", rc);
         goto done;
@@ -1200,6 +1210,9 @@ int cmd_recommend(int argc, char **argv)
         return cli_usage_error("recommend", "%s", "--new-user TEXT goes with --rated ID:STARS,...");
     if (all && !csv)
         return cli_usage_error("recommend", "%s", "--all writes CSV: add --csv");
+    if (all && par_ranks() > 1 && (a.rerank || a.explain))
+        return cli_usage_error("recommend", "%s", "under mpirun, --all shards the model's lists over the ranks; "
+                               "--rerank and --explain run in one process");
     if ((k = cli_number("recommend", "-k", k_s, 1, 100000)) < 0)
         return EXIT_USAGE;
     if ((cand = cli_number("recommend", "--candidates", cand_s, 2, 64)) < 0)
@@ -1221,8 +1234,8 @@ int cmd_recommend(int argc, char **argv)
         rc = recommend_all_reranked(m, &a, &list); /* a list even when the LLM gave nothing (its exit says so) */
         if (list && (wrc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m)))
             rc = cli_fail("recommend", wrc);
-    } else if ((rc = gatrec_model_recommend_all(m, (size_t)k, &list)) ||
-               (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m))) {
+    } else if ((rc = par_recommend_all(m, (size_t)k, NULL, 0, &list)) ||
+               (par_rank() == 0 && (rc = out ? gatrec_reclist_save_csv(list, m, NULL, out) : csv_to_stdout(list, m)))) {
         rc = cli_fail("recommend", rc);
     }
     gatrec_reclist_free(list);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "par.h"
 
 static const char profiles_usage[] =
     "usage: gatrec profiles import [--dataset NAME|DIR] [--split SPEC] [--seed N]\n"
@@ -58,7 +59,7 @@ static int llm_progress(void *payload, uint64_t done, uint64_t total)
 }
 
 /* LLM-written profiles when an endpoint is configured; *written and *failed count them. */
-static int generate_with_llm(const char *cmd, prof_args *a, gatrec_profiles *p, const gatrec_dataset *ds,
+static int generate_with_llm(const char *cmd, prof_args *a, gatrec_profiles **p, const gatrec_dataset *ds,
                              const gatrec_graph *g, size_t *written, size_t *failed)
 {
     gatrec_llm *llm = NULL;
@@ -71,8 +72,15 @@ static int generate_with_llm(const char *cmd, prof_args *a, gatrec_profiles *p, 
         return rc; /* a failure (reported by the caller), or no endpoint: templates only */
     po.progress = llm_progress;
     po.payload = label;
+    po.shards = par_ranks(); /* under mpirun: each rank its share of the items and users */
+    po.shard = par_rank();
     a->llm_used = 1;
-    rc = gatrec_profiles_generate(p, llm, ds, g, &po, written, failed);
+    rc = gatrec_profiles_generate(*p, llm, ds, g, &po, written, failed);
+    if (!rc && par_ranks() > 1) { /* rank 0 gathers them; the counts are the sums */
+        rc = par_gather_profiles(p, ds);
+        *written = par_sum(*written);
+        *failed = par_sum(*failed);
+    }
     snprintf(a->model, sizeof a->model, "%s", gatrec_llm_model(llm));
     if (!rc && *failed) { /* never silent: how many, and why */
         fprintf(stderr, "gatrec %s: the LLM failed %zu of %zu profiles (templates stand in for them%s); why:\n", cmd,
@@ -112,9 +120,9 @@ static int build_profiles(const char *cmd, prof_args *a, int import)
          (rc = gatrec_profiles_import_csv(p, GATREC_NODE_USER, a->users, a->uid_col, a->utext_col, &nu))) ||
         (import && a->items &&
          (rc = gatrec_profiles_import_csv(p, GATREC_NODE_ITEM, a->items, a->iid_col, a->itext_col, &ni))) ||
-        (!import && (rc = generate_with_llm(cmd, a, p, ds, g, &nu, &ni))) ||
+        (!import && (rc = generate_with_llm(cmd, a, &p, ds, g, &nu, &ni))) ||
         (!a->no_templates && (rc = gatrec_profiles_fill_templates(p, ds, g, &filled))) ||
-        (rc = gatrec_profiles_save(p, a->out))) {
+        (par_rank() == 0 && (rc = gatrec_profiles_save(p, a->out)))) {
         rc = cli_fail(cmd, rc);
     } else {
         printf("%zu user and %zu item profiles -> %s (%zu %s%s%s%s, %zu failed, %zu templates)\n",

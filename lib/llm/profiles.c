@@ -1,5 +1,6 @@
 /* gatrec_profiles: texts by (kind, id); CSV import, templates without an LLM, JSON Lines files. */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,8 +579,12 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
     if (opts) {
         if (opts->version == 0 || opts->version > GATREC_PROFILE_OPTIONS_VERSION)
             return gatrec__error(GATREC_EINVAL, "gatrec_profile_options: unsupported version %u", opts->version);
-        o = *opts;
+        memcpy(&o, opts, opts->version == 1 ? offsetof(gatrec_profile_options, shards) : sizeof o);
+        o.version = GATREC_PROFILE_OPTIONS_VERSION;
     }
+    if (o.shards < 0 || (o.shards > 1 && (o.shard < 0 || o.shard >= o.shards)))
+        return gatrec__error(GATREC_EINVAL, "gatrec_profile_options: shards must be >= 0 and shard in 0 .. shards - 1 "
+                             "(shards %d, shard %d)", o.shards, o.shard);
     if (o.temperature < 0)
         o.temperature = 0.7f;
     if (o.user_form != GATREC_PROFILE_INTEGRATED && o.user_form != GATREC_PROFILE_STRUCTURED)
@@ -592,7 +597,8 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
     for (size_t i = 0; o.items && i < ni && !rc; i++) {
         int32_t di;
         gatrec__buf b = {0};
-        if ((!o.overwrite && gatrec_profiles_get(p, GATREC_NODE_ITEM, g->items.ids[i])) ||
+        if ((o.shards > 1 && i % (size_t)o.shards != (size_t)o.shard) ||
+            (!o.overwrite && gatrec_profiles_get(p, GATREC_NODE_ITEM, g->items.ids[i])) ||
             gatrec_dataset_item_index(ds, g->items.ids[i], &di))
             continue;
         if (!(rc = item_prompt(&b, o.item_prompt ? o.item_prompt : ITEM_PROMPT, ds, di)))
@@ -614,7 +620,8 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
     nj = 0;
     /* users: one prompt (integrated), or up to four turns (structured) */
     for (size_t u = 0; o.users && u < nu && !rc; u++) {
-        if (!o.overwrite && gatrec_profiles_get(p, GATREC_NODE_USER, g->users.ids[u]))
+        if ((o.shards > 1 && u % (size_t)o.shards != (size_t)o.shard) ||
+            (!o.overwrite && gatrec_profiles_get(p, GATREC_NODE_USER, g->users.ids[u])))
             continue;
         job *j = &jobs[nj++];
         j->kind = GATREC_NODE_USER;

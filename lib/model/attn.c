@@ -30,6 +30,7 @@ struct gatrec__attn_probe {
     int threads, flags, use_id, use_text, unit;
     size_t nu, ni, d, f, ha, L;
     float slope, id_dropout, align, tau;
+    int ranks; /* data-parallel training: the alignment's gradient is split between them */
     uint64_t seed, step;
     int training;
     /* theta: [ID table][W_user][W_item][P_src][P_dst][w_edge][att] (absent parts have length 0) */
@@ -88,6 +89,7 @@ static int configure(attn *A, const gatrec_model_options *o, size_t f)
     A->slope = o->attention_slope ? o->attention_slope : 0.2f;
     A->id_dropout = o->id_dropout < 0 ? 0.0f : o->id_dropout;
     A->align = o->align;
+    A->ranks = o->ranks > 1 ? o->ranks : 1;
     A->tau = o->temperature ? o->temperature : 0.2f;
     A->seed = o->seed;
     A->unit = o->loss == GATREC_LOSS_SOFTMAX;
@@ -335,7 +337,8 @@ static int align_forward(attn *A)
 static int align_backward(attn *A, float *dE, float *dT)
 {
     size_t d = A->d, S = A->ns, nu = A->nu;
-    float c = A->align / (A->tau * (float)S);
+    /* data-parallel: every rank adds the alignment's gradient, so each adds its share */
+    float c = A->align / (A->tau * (float)S) / (float)A->ranks;
     float *gX = gatrec__malloc_array(2 * S * d + 1, sizeof *gX), *gZ;
     if (!gX)
         return GATREC_ENOMEM;

@@ -111,6 +111,11 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         o.loss = o.kind == GATREC_MODEL_ATTN ? GATREC_LOSS_SOFTMAX : GATREC_LOSS_BPR;
     if (o.loss != GATREC_LOSS_BPR && o.loss != GATREC_LOSS_SOFTMAX)
         return gatrec__error(GATREC_EINVAL, "unknown loss %d (a gatrec_loss)", o.loss);
+    if (o.ranks < 0 || (o.ranks > 1 && (o.rank < 0 || o.rank >= o.ranks || !o.allreduce)))
+        return gatrec__error(GATREC_EINVAL, "data-parallel training: ranks must be >= 0, rank in 0 .. ranks - 1 and "
+                             "allreduce set (ranks %d, rank %d)", o.ranks, o.rank);
+    if (o.ranks > 1 && o.uniformity > 0)
+        return gatrec__error(GATREC_EINVAL, "the uniformity term spans the whole batch: not with data-parallel training");
     if (o.optimizer < GATREC_OPTIMIZER_AUTO || o.optimizer > GATREC_OPTIMIZER_LAZY)
         return gatrec__error(GATREC_EINVAL, "unknown optimizer %d (a gatrec_optimizer)", o.optimizer);
     if (o.optimizer == GATREC_OPTIMIZER_LAZY && o.kind != GATREC_MODEL_BPR)
@@ -388,6 +393,7 @@ typedef struct rec_job {
     const uint8_t *allowed;
     gatrec_reclist *list;
     size_t k, first, last; /* blocks of SCORE_BLOCK users */
+    size_t lo, hi;         /* the users to list: a block's others are scored, not listed */
     int rc;
 } rec_job;
 
@@ -404,6 +410,8 @@ static void *rec_worker(void *arg)
         size_t u0 = b * SCORE_BLOCK, n = nu - u0 < SCORE_BLOCK ? nu - u0 : SCORE_BLOCK;
         score_rows(j->m, (int32_t)u0, n, block);
         for (size_t r = 0; r < n && !j->rc; r++) {
+            if (u0 + r < j->lo || u0 + r >= j->hi)
+                continue;
             size_t c = top_of(j->m, (int32_t)(u0 + r), block + r * ni, j->k, j->allowed, items, NULL);
             /* users are disjoint between workers, so their lists never race */
             j->rc = gatrec_reclist_set(j->list, (int32_t)(u0 + r), items, c);
@@ -414,28 +422,26 @@ static void *rec_worker(void *arg)
     return NULL;
 }
 
-static int recommend_all(const gatrec_model *model, size_t k, const uint8_t *allowed, gatrec_reclist **out)
+/* The lists of users lo .. hi-1 into `list`, scored in the aligned blocks of SCORE_BLOCK users
+ * that hold them (so that a user's list does not depend on the range asked). */
+static int recommend_range(const gatrec_model *model, size_t k, const uint8_t *allowed, size_t lo, size_t hi,
+                           gatrec_reclist *list)
 {
-    gatrec_reclist *list;
     rec_job jobs[64];
     pthread_t tids[64];
-    size_t nthreads, nu;
-    int rc;
-    if (!model || !out)
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_all: NULL argument");
+    size_t nthreads;
+    int rc = GATREC_OK;
     if (k > model->items.count)
         k = model->items.count;
-    nu = model->users.count;
-    if ((rc = gatrec_reclist_new(nu, &list)))
-        return rc;
     nthreads = (size_t)(model->opts.threads ? model->opts.threads : gatrec__default_threads());
     if (nthreads > 64)
         nthreads = 64;
-    size_t nb = (nu + SCORE_BLOCK - 1) / SCORE_BLOCK;
+    size_t b0 = lo / SCORE_BLOCK, nb = hi > lo ? (hi + SCORE_BLOCK - 1) / SCORE_BLOCK - b0 : 0;
     if (nthreads > nb)
         nthreads = nb ? nb : 1;
     for (size_t t = 0; t < nthreads; t++) {
-        jobs[t] = (rec_job){model, allowed, list, k, nb * t / nthreads, nb * (t + 1) / nthreads, GATREC_OK};
+        jobs[t] = (rec_job){model, allowed, list, k, b0 + nb * t / nthreads, b0 + nb * (t + 1) / nthreads, lo, hi,
+                            GATREC_OK};
         if (t == 0 || pthread_create(&tids[t], NULL, rec_worker, &jobs[t]) != 0)
             tids[t] = 0;
     }
@@ -448,12 +454,61 @@ static int recommend_all(const gatrec_model *model, size_t k, const uint8_t *all
     }
     for (size_t t = 0; t < nthreads && !rc; t++)
         rc = jobs[t].rc;
-    if (rc) {
+    return rc == GATREC_ENOMEM ? gatrec__error(rc, "out of memory recommending for %zu users", hi - lo) : rc;
+}
+
+static int recommend_all(const gatrec_model *model, size_t k, const uint8_t *allowed, gatrec_reclist **out)
+{
+    gatrec_reclist *list;
+    int rc;
+    if (!model || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_all: NULL argument");
+    if ((rc = gatrec_reclist_new(model->users.count, &list)))
+        return rc;
+    if ((rc = recommend_range(model, k, allowed, 0, model->users.count, list))) {
         gatrec_reclist_free(list);
-        return rc == GATREC_ENOMEM ? gatrec__error(rc, "out of memory recommending for %zu users", nu) : rc;
+        return rc;
     }
     *out = list;
     return GATREC_OK;
+}
+
+/* 1 for each of the n candidates (item indices, checked), in a new mask of the model's items */
+static int candidate_mask(const gatrec_model *model, const int32_t *candidates, size_t n, uint8_t **out)
+{
+    uint8_t *allowed;
+    if (!(allowed = gatrec__calloc(model->items.count + 1, 1)))
+        return GATREC_ENOMEM;
+    for (size_t j = 0; j < n; j++) {
+        if (candidates[j] < 0 || (size_t)candidates[j] >= model->items.count) {
+            free(allowed);
+            return gatrec__error(GATREC_EINVAL, "candidate #%zu: item index %d out of range (the model has %zu items)",
+                                 j + 1, candidates[j], model->items.count);
+        }
+        allowed[candidates[j]] = 1;
+    }
+    *out = allowed;
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_recommend_range(const gatrec_model *model, size_t k, int32_t first, size_t count,
+                                            const int32_t *candidates, size_t ncand, gatrec_reclist *list)
+{
+    uint8_t *allowed = NULL;
+    int rc;
+    if (!model || !list || (ncand && !candidates))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_range: NULL argument");
+    if (first < 0 || (size_t)first > model->users.count || count > model->users.count - (size_t)first)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_range: users %d .. %d + %zu are not within the "
+                             "model's %zu", first, first, count, model->users.count);
+    if (gatrec_reclist_num_users(list) != model->users.count)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_range: the list has %zu users, the model %zu",
+                             gatrec_reclist_num_users(list), model->users.count);
+    if (candidates && (rc = candidate_mask(model, candidates, ncand, &allowed)))
+        return rc;
+    rc = recommend_range(model, k, allowed, (size_t)first, (size_t)first + count, list);
+    free(allowed);
+    return rc;
 }
 
 GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, gatrec_reclist **out)
@@ -468,16 +523,8 @@ GATREC_API int gatrec_model_recommend_all_among(const gatrec_model *model, size_
     int rc;
     if (!model || !out || (n && !candidates))
         return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_all_among: NULL argument");
-    if (!(allowed = gatrec__calloc(model->items.count + 1, 1)))
-        return GATREC_ENOMEM;
-    for (size_t j = 0; j < n; j++) {
-        if (candidates[j] < 0 || (size_t)candidates[j] >= model->items.count) {
-            free(allowed);
-            return gatrec__error(GATREC_EINVAL, "candidate #%zu: item index %d out of range (the model has %zu items)",
-                                 j + 1, candidates[j], model->items.count);
-        }
-        allowed[candidates[j]] = 1;
-    }
+    if ((rc = candidate_mask(model, candidates, n, &allowed)))
+        return rc;
     rc = recommend_all(model, k, allowed, out);
     free(allowed);
     return rc;

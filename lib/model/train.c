@@ -205,7 +205,7 @@ static void pair_terms(void *ctx, size_t p)
 }
 
 /* Loss of the pairs pos[b0..b1) and its gradient into demb; returns the loss parts. */
-static int loss(loop *L, size_t b0, size_t b1, uint64_t step, double *bpr_out, double *cos_out)
+static int loss(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, double *bpr_out, double *cos_out)
 {
     gatrec__trainer *t = L->t;
     size_t d = t->dim, nu = L->g->users.count, k = (size_t)L->o.negatives, B = b1 - b0;
@@ -231,7 +231,7 @@ static int loss(loop *L, size_t b0, size_t b1, uint64_t step, double *bpr_out, d
         for (size_t n = 0; n < k; n++) {
             size_t j = nu + (size_t)L->negs[q * k + n];
             touch(L, j);
-            float *ej = E + j * d, *dj = D + j * d, g = cf[n] / (float)(B * k);
+            float *ej = E + j * d, *dj = D + j * d, g = cf[n] / (float)(norm * k);
             for (size_t c = 0; c < d; c++) {
                 du[c] += g * (ei[c] - ej[c]);
                 di[c] += g * eu[c];
@@ -239,7 +239,7 @@ static int loss(loop *L, size_t b0, size_t b1, uint64_t step, double *bpr_out, d
             }
         }
         if (lam > 0) {
-            float s = (float)(-lam / (double)B), inv = cf[k], c = cf[k + 1];
+            float s = (float)(-lam / (double)norm), inv = cf[k], c = cf[k + 1];
             float cu = c / (dot(eu, eu, d) + 1e-12f), ci = c / (dot(ei, ei, d) + 1e-12f);
             for (size_t q2 = 0; q2 < d; q2++) {
                 float a = eu[q2], b = ei[q2];
@@ -253,8 +253,8 @@ static int loss(loop *L, size_t b0, size_t b1, uint64_t step, double *bpr_out, d
     free(J.coef);
     free(J.bpr);
     free(J.cs);
-    *bpr_out = bpr / (double)(B * k);
-    *cos_out = cs / (double)B;
+    *bpr_out = bpr / (double)(norm * k);
+    *cos_out = cs / (double)norm;
     return GATREC_OK;
 }
 
@@ -336,12 +336,12 @@ static double uniformity(int threads, const float *X, size_t n, size_t d, float 
  * positive's candidate columns are masked and its logit added, Z_pair = Z_u - masked + e^s_pos.
  * The gradient of the logits summed over a user's pairs is then E_u (sum of 1/Z_pair) minus each
  * pair's masked columns, and each pair adds its positive's part. */
-static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce_out, double *unif_out)
+static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, double *ce_out, double *unif_out)
 {
     gatrec__trainer *t = L->t;
     size_t d = t->dim, nu = L->g->users.count, B = b1 - b0, N = (size_t)L->o.negatives, nd = 0;
     size_t nc = N ? N : L->nknown;
-    float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity, scale = inv_tau / (float)B;
+    float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity, scale = inv_tau / (float)norm;
     int32_t *cand = N ? gatrec__malloc_array(N, sizeof *cand) : L->known;
     int32_t *slot = gatrec__malloc_array(nu, sizeof *slot), *users = gatrec__malloc_array(B, sizeof *users);
     int32_t *first = gatrec__malloc_array(L->g->items.count + 1, sizeof *first);
@@ -463,7 +463,7 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, uint64_t step, double *ce
         touch(L, nu + (size_t)cand[c]);
         gatrec__unnormalise_grad(C + c * d, dC + c * d, nC[c], d, D + (nu + (size_t)cand[c]) * d);
     }
-    *ce_out = sum / (double)B;
+    *ce_out = sum / (double)norm;
     *unif_out = unif;
 done:
     if (N)
@@ -496,8 +496,65 @@ done:
  * (cross-entropy, uniformity term). */
 static int batch_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main_part, double *second_part)
 {
-    return L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, b0, b1, step, main_part, second_part)
-                                            : loss(L, b0, b1, step, main_part, second_part);
+    return L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, b0, b1, b1 - b0, step, main_part, second_part)
+                                            : loss(L, b0, b1, b1 - b0, step, main_part, second_part);
+}
+
+/* Data-parallel training: this rank's share [s0, s1) of the batch [b0, b1), a contiguous block
+ * (the shares of ranks 0 .. P-1 follow one another), its loss normalised by the whole batch,
+ * so that the sum over ranks is the batch's loss and gradient. An empty share writes nothing. */
+static int share_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main_part, double *second_part)
+{
+    size_t P = L->o.ranks > 1 ? (size_t)L->o.ranks : 1, R = P > 1 ? (size_t)L->o.rank : 0, B = b1 - b0;
+    size_t s0 = b0 + B * R / P, s1 = b0 + B * (R + 1) / P;
+    *main_part = *second_part = 0;
+    if (s0 == s1) {
+        clear_demb(L);
+        return GATREC_OK;
+    }
+    return L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, s0, s1, B, step, main_part, second_part)
+                                            : loss(L, s0, s1, B, step, main_part, second_part);
+}
+
+static int reduce(loop *L, float *data, size_t n)
+{
+    if (L->o.allreduce(L->o.allreduce_payload, data, n))
+        return gatrec__error(GATREC_ERROR, "data-parallel training: rank %d of %d: the allreduce of %zu values failed",
+                             L->o.rank, L->o.ranks, n);
+    return GATREC_OK;
+}
+
+/* The lazy step across ranks: the union of the rows the ranks touched (a 0/1 vector summed), then
+ * their gradient rows summed; afterwards every rank holds the same rows and the same demb. */
+static int reduce_rows(loop *L)
+{
+    size_t N = L->g->users.count + L->g->items.count, d = L->t->dim, n = 0;
+    float *flag = gatrec__calloc(N, sizeof *flag), *pack;
+    int rc;
+    if (!flag)
+        return GATREC_ENOMEM;
+    for (size_t q = 0; q < L->nrows; q++)
+        flag[L->rows[q]] = 1.0f;
+    if ((rc = reduce(L, flag, N))) {
+        free(flag);
+        return rc;
+    }
+    for (size_t r = 0; r < N; r++)
+        if (flag[r] > 0) {
+            L->mark[r] = 1;
+            L->rows[n++] = (int32_t)r;
+        }
+    L->nrows = n;
+    free(flag);
+    if (!(pack = gatrec__malloc_array(n * d + 1, sizeof *pack)))
+        return GATREC_ENOMEM;
+    for (size_t q = 0; q < n; q++)
+        memcpy(pack + q * d, L->demb + (size_t)L->rows[q] * d, d * sizeof *pack);
+    if (!(rc = reduce(L, pack, n * d)))
+        for (size_t q = 0; q < n; q++)
+            memcpy(L->demb + (size_t)L->rows[q] * d, pack + q * d, d * sizeof *pack);
+    free(pack);
+    return rc;
 }
 
 static void adamw(loop *L, float lr, uint64_t step)
@@ -790,7 +847,7 @@ static int run(loop *L)
     int since_best = 0, bad = 0, best_epoch = 0;
     float lr = o->lr;
     uint64_t step = 0;
-    int rc, softmax = o->loss == GATREC_LOSS_SOFTMAX;
+    int rc, softmax = o->loss == GATREC_LOSS_SOFTMAX, parallel = o->ranks > 1;
     size_t B = o->batch_size && o->batch_size < L->npos ? o->batch_size : L->npos;
     size_t N = L->g->users.count + L->g->items.count;
     memcpy(L->best, t->theta, t->nparams * sizeof *L->best);
@@ -807,8 +864,14 @@ static int run(loop *L)
             step++;
             if (!L->lazy && (rc = t->forward(t->ctx, 1, step)))
                 return rc;
-            if ((rc = batch_loss(L, b0, b1, step, &bpr, &cs)))
+            if ((rc = share_loss(L, b0, b1, step, &bpr, &cs)))
                 return rc;
+            if (parallel) { /* the batch's loss: the sum of the shares' */
+                float parts[2] = {(float)bpr, (float)cs};
+                if ((rc = reduce(L, parts, 2)))
+                    return rc;
+                bpr = parts[0], cs = parts[1];
+            }
             if (!isfinite(bpr + cs)) {
                 for (size_t k = 0; k < N * t->dim; k++)
                     if (!isfinite(t->emb[k]))
@@ -816,6 +879,8 @@ static int run(loop *L)
                 return gatrec__error(GATREC_ERROR, "epoch %d: the loss is NaN or Inf", epoch);
             }
             if (L->lazy) {
+                if (parallel && (rc = reduce_rows(L)))
+                    return rc;
                 long row = lazy_adamw(L, lr, step);
                 if (row >= 0)
                     return gatrec__error(GATREC_ERROR, "epoch %d: embedding row %ld (or its gradient) holds NaN or "
@@ -823,6 +888,8 @@ static int run(loop *L)
             } else {
                 memset(t->grad, 0, t->nparams * sizeof *t->grad);
                 if ((rc = t->backward(t->ctx, L->demb)))
+                    return rc;
+                if (parallel && (rc = reduce(L, t->grad, t->nparams)))
                     return rc;
                 if ((bad_tensor = non_finite(t, t->grad)))
                     return gatrec__error(GATREC_ERROR, "epoch %d: the gradient of %s holds NaN or Inf", epoch,
