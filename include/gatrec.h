@@ -513,12 +513,13 @@ typedef enum gatrec_inputs {
 
 /** How the optimiser updates an embedding table (gatrec_model_options.optimizer; since 0.4). */
 typedef enum gatrec_optimizer {
-    GATREC_OPTIMIZER_AUTO = 0,  /**< lazy for a BPR-MF table of more than 2^24 parameters, else dense */
+    GATREC_OPTIMIZER_AUTO = 0,  /**< lazy for a table of more than 2^24 parameters where it applies, else dense */
     GATREC_OPTIMIZER_DENSE = 1, /**< AdamW on every parameter at every step */
     GATREC_OPTIMIZER_LAZY = 2   /**< AdamW on the rows a step's gradient touches; the weight decay and the
                                      moments' decay of the steps a row sat out are applied when it is
                                      touched again (and at each epoch's end); the momentum's drift over
-                                     those steps is left out. BPR-MF only (its gradient is row-sparse) */
+                                     those steps is left out. BPR-MF (its gradient is row-sparse), and the
+                                     tables of attn and the GAT with `fanout` (the subgraph's rows) */
 } gatrec_optimizer;
 
 /** Switches of the attn model (gatrec_model_options.attn_flags; since 0.4). */
@@ -619,11 +620,19 @@ typedef struct gatrec_model_options {
         rank at the same points with the same n; non-zero stops training with GATREC_ERROR. */
     int (*allreduce)(void *payload, float *data, size_t n);
     void *allreduce_payload; /**< passed to allreduce */
+    size_t fanout;         /**< attn and the GAT: neighbour sampling - each training step computes its
+                                batch's nodes on a subgraph in which every node within reach keeps at
+                                most `fanout` of its neighbours (drawn per step and node, seeded), so
+                                that a step's memory and time do not grow with the graph; serving
+                                stays exact (the whole graph). Mini-batches (`batch_size` 0 becomes
+                                4096); with the softmax loss `negatives` 0 becomes 1024 sampled items;
+                                with BPR any negative sampling but hard. 0 = the whole graph every
+                                step (docs/scale.md) */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
         -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f, \
         0.0f, GATREC_LOSS_DEFAULT, 0.0f, 0.0f, GATREC_INPUTS_DEFAULT, 0, 0, -1.0f, 0.0f, \
-        GATREC_OPTIMIZER_AUTO, 0, 0, NULL, NULL }
+        GATREC_OPTIMIZER_AUTO, 0, 0, NULL, NULL, 0 }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */

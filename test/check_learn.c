@@ -826,6 +826,166 @@ START_TEST(attn_without_text_and_bad_options)
 }
 END_TEST
 
+static gatrec_model *train_fanout_opt(const gatrec_graph *g, const float *text, size_t fanout, int threads, int epochs,
+                                      int optimizer, size_t batch)
+{
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m;
+    o.kind = GATREC_MODEL_ATTN;
+    o.threads = threads;
+    o.epochs = epochs;
+    o.dim = 16;
+    o.attention_dim = 4;
+    o.lr = 0.02f;
+    o.batch_size = 64;
+    o.negatives = 12;
+    o.features = text;
+    o.feature_dim = FD;
+    o.fanout = fanout;
+    o.optimizer = optimizer;
+    if (batch)
+        o.batch_size = batch;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    return m;
+}
+
+static gatrec_model *train_fanout(const gatrec_graph *g, const float *text, size_t fanout, int threads, int epochs)
+{
+    return train_fanout_opt(g, text, fanout, threads, epochs, GATREC_OPTIMIZER_AUTO, 0);
+}
+
+/* Neighbour sampling: with a fanout beyond every degree the subgraph holds every edge a batch
+ * reaches, and training is the whole graph's up to the order of float sums; with a fanout of 3
+ * it still learns the communities, the same bits for 1 and 2 threads; it is refused where it
+ * cannot work. */
+START_TEST(attn_neighbour_sampling)
+{
+    gatrec_graph *g = community_graph();
+    float *text = community_text(3), *a = malloc(NU * NI * sizeof *a), *b = malloc(NU * NI * sizeof *b);
+    gatrec_model *whole = train_fanout(g, text, 0, 2, 10), *all = train_fanout(g, text, 1000, 2, 10);
+    double worst = 0;
+    all_scores(whole, a);
+    all_scores(all, b);
+    for (size_t k = 0; k < NU * NI; k++)
+        worst = fmax(worst, fabs((double)a[k] - (double)b[k]));
+    ck_assert_msg(worst < 1e-4, "fanout beyond every degree: a score differs from the whole graph's by %g", worst);
+    gatrec_model_free(whole);
+    gatrec_model_free(all);
+    gatrec_model *m = train_fanout(g, text, 3, 2, 40), *m1 = train_fanout(g, text, 3, 1, 40);
+    assert_same_scores(m, m1);
+    size_t hits = 0, total = 0;
+    for (int32_t u = 0; u < NU; u++) {
+        int32_t top[3];
+        size_t n;
+        ck_assert_ok(gatrec_model_recommend(m, u, 3, top, NULL, &n));
+        for (size_t k = 0; k < n; k++, total++)
+            hits += home_of_item(top[k]) == (u < NU / 2 ? 0 : 1);
+    }
+    ck_assert_msg(hits >= total * 9 / 10, "fanout 3: only %zu of %zu recommendations in the user's community", hits,
+                  total);
+    gatrec_model_free(m);
+    gatrec_model_free(m1);
+    /* the lazy optimiser on the ID table: with one batch of every pair and every neighbour, every
+     * row is in every step and it is dense AdamW to the bit; with batches of 16 it is not */
+    m = train_fanout_opt(g, text, 1000, 2, 10, GATREC_OPTIMIZER_DENSE, 100000);
+    m1 = train_fanout_opt(g, text, 1000, 2, 10, GATREC_OPTIMIZER_LAZY, 100000);
+    assert_same_scores(m, m1);
+    gatrec_model_free(m);
+    gatrec_model_free(m1);
+    m = train_fanout_opt(g, text, 3, 2, 10, GATREC_OPTIMIZER_DENSE, 16);
+    m1 = train_fanout_opt(g, text, 3, 2, 10, GATREC_OPTIMIZER_LAZY, 16);
+    all_scores(m, a);
+    all_scores(m1, b);
+    ck_assert_msg(memcmp(a, b, NU * NI * sizeof *a) != 0, "batches of 16: the lazy table should differ from dense");
+    gatrec_model_free(m);
+    gatrec_model_free(m1);
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *bad = NULL;
+    o.kind = GATREC_MODEL_ATTN;
+    o.features = text;
+    o.feature_dim = FD;
+    o.fanout = 5;
+    o.loss = GATREC_LOSS_BPR; /* BPR's negatives are drawn before the subgraph ... */
+    o.epochs = 2;
+    ck_assert_ok(gatrec_model_train(g, &o, &bad));
+    gatrec_model_free(bad);
+    bad = NULL;
+    o.negative_sampling = GATREC_NEG_HARD; /* ... but a hard one needs scores the subgraph lacks */
+    ck_assert_int_eq(gatrec_model_train(g, &o, &bad), GATREC_EINVAL);
+    ck_assert_error_mentions("hard");
+    o.negative_sampling = GATREC_NEG_ROBUST;
+    o.loss = GATREC_LOSS_DEFAULT;
+    o.align = 0.5f;
+    ck_assert_int_eq(gatrec_model_train(g, &o, &bad), GATREC_EINVAL);
+    ck_assert_error_mentions("align");
+    o.align = 0;
+    o.kind = GATREC_MODEL_LIGHTGCN;
+    o.features = NULL;
+    o.feature_dim = 0;
+    o.loss = GATREC_LOSS_SOFTMAX;
+    ck_assert_int_eq(gatrec_model_train(g, &o, &bad), GATREC_EINVAL);
+    ck_assert_error_mentions("attn");
+    ck_assert_ptr_null(bad);
+    free(a);
+    free(b);
+    free(text);
+    gatrec_graph_free(g);
+}
+END_TEST
+
+static gatrec_model *train_gat_fanout(const gatrec_graph *g, size_t fanout, size_t batch, int epochs, int threads)
+{
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m;
+    o.kind = GATREC_MODEL_GAT;
+    o.threads = threads;
+    o.epochs = epochs;
+    o.dim = 16;
+    o.lr = 0.01f;
+    o.dropout = 0;
+    o.layers = "8x2,8x1";
+    o.batch_size = batch;
+    o.fanout = fanout;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    return m;
+}
+
+/* The GAT's neighbour sampling: beyond every degree it is the whole graph's training up to the
+ * order of float sums; with a fanout of 3 and batches of 32 it learns the communities, the same
+ * bits for 1 and 2 threads. */
+START_TEST(gat_neighbour_sampling)
+{
+    gatrec_graph *g = community_graph();
+    float *a = malloc(NU * NI * sizeof *a), *b = malloc(NU * NI * sizeof *b);
+    gatrec_model *whole = train_gat_fanout(g, 0, 100000, 10, 2), *all = train_gat_fanout(g, 1000, 100000, 10, 2);
+    double worst = 0;
+    all_scores(whole, a);
+    all_scores(all, b);
+    for (size_t k = 0; k < NU * NI; k++)
+        worst = fmax(worst, fabs((double)a[k] - (double)b[k]));
+    ck_assert_msg(worst < 1e-4, "GAT, fanout beyond every degree: a score differs from the whole graph's by %g", worst);
+    gatrec_model_free(whole);
+    gatrec_model_free(all);
+    gatrec_model *m = train_gat_fanout(g, 3, 32, 60, 2), *m1 = train_gat_fanout(g, 3, 32, 60, 1);
+    assert_same_scores(m, m1);
+    size_t hits = 0, total = 0;
+    for (int32_t u = 0; u < NU; u++) {
+        int32_t top[3];
+        size_t n;
+        ck_assert_ok(gatrec_model_recommend(m, u, 3, top, NULL, &n));
+        for (size_t k = 0; k < n; k++, total++)
+            hits += home_of_item(top[k]) == (u < NU / 2 ? 0 : 1);
+    }
+    ck_assert_msg(hits >= total * 9 / 10, "GAT, fanout 3: only %zu of %zu recommendations in the user's community",
+                  hits, total);
+    gatrec_model_free(m);
+    gatrec_model_free(m1);
+    free(a);
+    free(b);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 /* ---- data-parallel training, ranks played by threads (the MPI build's test runs real processes) ---- */
 
 typedef struct comm {
@@ -869,11 +1029,13 @@ static int thread_allreduce(void *payload, float *data, size_t n)
 static const struct {
     int kind, optimizer, loss;
     float align;
+    size_t fanout;
 } parallel_configs[] = {
-    {GATREC_MODEL_BPR, GATREC_OPTIMIZER_DENSE, GATREC_LOSS_BPR, 0},
-    {GATREC_MODEL_BPR, GATREC_OPTIMIZER_LAZY, GATREC_LOSS_SOFTMAX, 0},
-    {GATREC_MODEL_LIGHTGCN, 0, GATREC_LOSS_BPR, 0},
-    {GATREC_MODEL_ATTN, 0, GATREC_LOSS_DEFAULT, 0.5f},
+    {GATREC_MODEL_BPR, GATREC_OPTIMIZER_DENSE, GATREC_LOSS_BPR, 0, 0},
+    {GATREC_MODEL_BPR, GATREC_OPTIMIZER_LAZY, GATREC_LOSS_SOFTMAX, 0, 0},
+    {GATREC_MODEL_LIGHTGCN, 0, GATREC_LOSS_BPR, 0, 0},
+    {GATREC_MODEL_ATTN, 0, GATREC_LOSS_DEFAULT, 0.5f, 0},
+    {GATREC_MODEL_ATTN, GATREC_OPTIMIZER_LAZY, GATREC_LOSS_DEFAULT, 0, 4},
 };
 
 static void *rank_main(void *arg)
@@ -893,6 +1055,8 @@ static void *rank_main(void *arg)
         o.feature_dim = FD;
         o.attention_dim = 4;
         o.align = parallel_configs[r->config].align;
+        o.fanout = parallel_configs[r->config].fanout;
+        o.negatives = o.fanout ? 10 : 0;
     }
     if (r->c->P > 1) {
         o.ranks = r->c->P;
@@ -1036,6 +1200,8 @@ Suite *learn_suite(void)
     tcase_add_loop_test(tc, data_parallel_ranks_train_one_model, 0,
                         (int)(sizeof parallel_configs / sizeof *parallel_configs));
     tcase_add_test(tc, data_parallel_options_are_checked);
+    tcase_add_test(tc, attn_neighbour_sampling);
+    tcase_add_test(tc, gat_neighbour_sampling);
     tcase_add_loop_test(tc, recommend_range_gathers_to_recommend_all, 0, 3);
     tcase_add_loop_test(tc, one_model_served_from_four_threads, 0, 2);
     tcase_add_loop_test(tc, save_load_gives_identical_scores, 0, 3);

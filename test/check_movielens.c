@@ -326,6 +326,14 @@ START_TEST(test_cli_attn)
     expect_cli("train --model bpr --align 1 --out /dev/null", 2, "are for --model attn");
     expect_cli("train --model attn --id-dropout 1 --out /dev/null", 2, "--id-dropout");
     expect_cli("train --model lightgcn --optimizer lazy --out /dev/null", 2, "--optimizer lazy is for --model bpr");
+    expect_cli("train --model bpr --fanout 5 --out /dev/null", 2, "--fanout is for --model attn or gat");
+    expect_cli("train --model attn --fanout 5 --loss bpr --sampling hard --epochs 1 --out /dev/null", 1,
+               "hard negatives");
+    snprintf(args, sizeof args, "train --model attn --inputs id --fanout 5 --optimizer lazy --epochs 2 --dim 32 --json "
+             "--out %s/f.model", dir);
+    expect_cli(args, 0, "\"model\": \"attn\"");
+    snprintf(args, sizeof args, "eval --model %s/f.model --json", dir);
+    expect_cli(args, 0, "\"ndcg\": ");
     expect_cli("train --model bpr --optimizer sparse --out /dev/null", 2, "--optimizer must be");
     snprintf(args, sizeof args, "train --model bpr --optimizer lazy --epochs 2 --json --out %s/l.model", dir);
     expect_cli(args, 0, "\"model\": \"bpr\"");

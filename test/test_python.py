@@ -119,6 +119,9 @@ check("attn folds in an item from text", new == 7 and any(i == 99 for i, _ in at
 uni = gatrec.Model.train(gatrec.Graph(cds), kind="attn", features=rows, epochs=2, dim=8, inputs="text",
                          attn_flags=gatrec.ATTN_UNIFORM, id_dropout=0.0, align=0.5)
 check("attn text only, uniform", len(uni.recommend(2, k=3)) == 3)
+samp = gatrec.Model.train(gatrec.Graph(cds), kind="attn", features=rows, epochs=3, dim=8, fanout=2, negatives=4,
+                          optimizer="lazy")
+check("attn with neighbour sampling", len(samp.recommend(1, k=2)) == 2)
 try:
     attn.add_item(98, [1.0])
     check("short item features raise", False)

@@ -22,7 +22,8 @@ static const char train_usage[] =
     "                    [--no-residual] [--no-self-loops] [--embedder FILE] [--liked R] [--seed N]\n"
     "                    [--threads N] [--lambda L] [--loss bpr|softmax] [--temperature T]\n"
     "                    [--uniformity W] [--inputs id+text|id|text] [--uniform-attention]\n"
-    "                    [--attention-dim N] [--id-dropout X] [--align W] [--optimizer auto|dense|lazy]\n"
+    "                    [--attention-dim N] [--id-dropout X] [--align W] [--fanout N]\n"
+    "                    [--optimizer auto|dense|lazy]\n"
     "                    --out MODEL [--json]\n"
     "\n"
     "Trains a model on the training part of the split and saves it to MODEL, together with the\n"
@@ -48,9 +49,13 @@ static const char train_usage[] =
     "--embedder FILE (from 'gatrec embed --embedder-out') is kept in the model, so that a new\n"
     "user's profile embeds like the training ones ('gatrec recommend --new-user').\n"
     "--liked R: a training rating >= R is a positive (default 4; 1 treats every rating as one).\n"
-    "--optimizer lazy (bpr): AdamW on the rows each step touches only, the skipped steps' decay\n"
-    "applied when a row comes back (docs/scale.md); auto (the default) picks it for tables of more\n"
-    "than 2^24 parameters (ML-20M-sized), dense below.\n"
+    "--fanout N (attn, gat): neighbour sampling - each step computes its batch on a subgraph\n"
+    "keeping at most N neighbours of each node (mini-batches, --batch default then 4096; the\n"
+    "softmax over --negatives, default then 1024, sampled items); memory and time per step stop\n"
+    "growing with the graph; serving stays exact.\n"
+    "--optimizer lazy (bpr; attn, gat with --fanout: their table): AdamW on the rows each step touches\n"
+    "only, the skipped steps' decay applied when a row comes back (docs/scale.md); auto (the\n"
+    "default) picks it for tables of more than 2^24 parameters (ML-20M-sized), dense below.\n"
     "--layers: GAT layers UNITSxHEADS[m],... (m: mean of the heads), default 64x4,64x4,64x1.\n"
     "--preset paper: the authors' configuration (learning rate 1e-3, no dropout, the rest as the\n"
     "defaults); paper-nollm: their \"GAT without LLM\" baseline (the same, with random 64-d\n"
@@ -168,7 +173,8 @@ int cmd_train(int argc, char **argv)
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
                *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL,
                *lrpat_s = NULL, *lrfac_s = NULL, *lambda_s = NULL, *loss_s = NULL, *temp_s = NULL, *unif_s = NULL,
-               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL, *align_s = NULL, *optim_s = NULL;
+               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL, *align_s = NULL, *optim_s = NULL,
+               *fanout_s = NULL;
     int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, uniform = 0, rc;
     gatrec_model_options mo = GATREC_MODEL_OPTIONS_INIT;
     cli_opt opts[] = {{"--dataset", &spec, NULL},       {"--split", &sp, NULL},
@@ -192,21 +198,23 @@ int cmd_train(int argc, char **argv)
                       {"--uniformity", &unif_s, NULL},  {"--inputs", &inputs_s, NULL},
                       {"--uniform-attention", NULL, &uniform}, {"--attention-dim", &adim_s, NULL},
                       {"--id-dropout", &iddrop_s, NULL}, {"--align", &align_s, NULL},
-                      {"--optimizer", &optim_s, NULL},  {NULL, NULL, NULL}};
+                      {"--optimizer", &optim_s, NULL},  {"--fanout", &fanout_s, NULL},
+                      {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 1, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 1, 65536, 1, &mo.dim, 1},
         {"--propagation", NULL, 0, 64, 1, &mo.propagation, 0}, {"--lr", NULL, 0, 10, 0, &mo.lr, 0},
         {"--weight-decay", NULL, 0, 10, 0, &mo.weight_decay, 0}, {"--cos-weight", NULL, 0, 1000, 0, &mo.cos_weight, 0},
-        {"--dropout", NULL, 0, 0.99, 0, &mo.dropout, 0},      {"--negatives", NULL, 0, 1000, 1, &mo.negatives, 0},
+        {"--dropout", NULL, 0, 0.99, 0, &mo.dropout, 0},      {"--negatives", NULL, 0, 1000000, 1, &mo.negatives, 0},
         {"--batch", NULL, 0, 1e12, 1, &mo.batch_size, 1},     {"--patience", NULL, 0, 1000000, 1, &mo.patience, 0},
         {"--eval-k", NULL, 0, 100000, 1, &mo.eval_k, 1},     {"--feature-weight-decay", NULL, 0, 100, 0, &mo.feature_weight_decay, 0},
         {"--lr-patience", NULL, 0, 1000000, 1, &mo.lr_patience, 0}, {"--lr-factor", NULL, 0.001, 1, 0, &mo.lr_factor, 0},
         {"--lambda", NULL, 1e-6, 1e12, 0, &mo.lambda, 0},     {"--temperature", NULL, 0.01, 100, 0, &mo.temperature, 0},
         {"--uniformity", NULL, 0, 1000, 0, &mo.uniformity, 0}, {"--attention-dim", NULL, 1, 1024, 1, &mo.attention_dim, 1},
-        {"--id-dropout", NULL, 0, 0.99, 0, &mo.id_dropout, 0}, {"--align", NULL, 0, 1000, 0, &mo.align, 0}};
+        {"--id-dropout", NULL, 0, 0.99, 0, &mo.id_dropout, 0}, {"--align", NULL, 0, 1000, 0, &mo.align, 0},
+        {"--fanout", NULL, 1, 65536, 1, &mo.fanout, 1}};
     const char **texts[] = {&epochs_s, &dim_s,   &prop_s,  &lr_s,  &wd_s,    &cos_s,     &drop_s,  &neg_s,
                             &batch_s,  &pat_s,   &evalk_s, &fwd_s, &lrpat_s, &lrfac_s, &lambda_s, &temp_s, &unif_s,
-                            &adim_s,   &iddrop_s, &align_s};
+                            &adim_s,   &iddrop_s, &align_s, &fanout_s};
     train_view view = {0, 0, 0, 0, NAN};
     gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
@@ -270,9 +278,10 @@ int cmd_train(int argc, char **argv)
         static const char *const optimizers[] = {"auto", "dense", "lazy"};
         if ((mo.optimizer = cli_choice("train", "--optimizer", optim_s, optimizers, 3)) < 0)
             return EXIT_USAGE;
-        if (mo.optimizer == GATREC_OPTIMIZER_LAZY && mo.kind != GATREC_MODEL_BPR)
-            return cli_usage_error("train", "%s", "--optimizer lazy is for --model bpr (the only kind whose gradient "
-                                   "touches a few rows of its table)");
+        if (mo.optimizer == GATREC_OPTIMIZER_LAZY && mo.kind != GATREC_MODEL_BPR &&
+            !((mo.kind == GATREC_MODEL_ATTN || mo.kind == GATREC_MODEL_GAT) && fanout_s))
+            return cli_usage_error("train", "%s", "--optimizer lazy is for --model bpr, or attn or gat with --fanout "
+                                   "(the kinds whose step touches a few rows of their table)");
     }
     if (sampling) {
         static const char *const names[] = {"robust", "uniform", "popularity", "hard"};
@@ -295,6 +304,8 @@ int cmd_train(int argc, char **argv)
         if (inputs_s || uniform || adim_s || iddrop_s || align_s)
             return cli_usage_error("train", "%s", "--inputs, --uniform-attention, --attention-dim, --id-dropout and "
                                    "--align are for --model attn");
+        if (fanout_s && mo.kind != GATREC_MODEL_GAT)
+            return cli_usage_error("train", "%s", "--fanout is for --model attn or gat");
         mo.gat_flags = (no_attr ? GATREC_GAT_NO_EDGE_ATTR : 0) | (no_ln ? GATREC_GAT_NO_LAYERNORM : 0) |
                        (no_res ? GATREC_GAT_NO_RESIDUAL : 0) | (no_self ? GATREC_GAT_NO_SELF_LOOPS : 0);
     }

@@ -53,7 +53,7 @@ class ModelOptions(ctypes.Structure):
                 ("lambda_", c_f32), ("loss", c_int), ("temperature", c_f32), ("uniformity", c_f32),
                 ("inputs", c_int), ("attn_flags", c_int), ("attention_dim", c_size), ("id_dropout", c_f32),
                 ("align", c_f32), ("optimizer", c_int), ("ranks", c_int), ("rank", c_int),
-                ("allreduce", c_void_p), ("allreduce_payload", c_void_p)]
+                ("allreduce", c_void_p), ("allreduce_payload", c_void_p), ("fanout", c_size)]
 
 LOSSES = {"bpr": 0, "softmax": 1}
 OPTIMIZERS = {"auto": 0, "dense": 1, "lazy": 2}  # gatrec_optimizer

@@ -58,6 +58,16 @@ struct gatrec__attn_probe {
     float *istate, *ustate;
     size_t icap, ucap;
     float *umean, *imean; /* mean text of users / items: a new node's default */
+    /* neighbour sampling (fanout > 0): the step's subgraph in local ids (users first, ascending
+     * global ids), its edges' global ids, and its activations */
+    size_t fanout;
+    int sampled;               /* the last training forward was on the subgraph */
+    gatrec__subgraph sg;
+    gatrec__edge_store top;    /* the subgraph's edges into the seeds: the last layer needs no others */
+    int32_t *topmap;           /* per top edge: its index among the subgraph's edges */
+    float *wtop, *dwtop;
+    float *sfeat, *sH, *sXS, *sXD, *salpha, *sw, *sdw, *swork, *sdA, *sdB, *sdXS, *sdXD;
+    size_t scap[12]; /* their capacities (kept from step to step: no fresh pages each step) */
 };
 typedef struct gatrec__attn_probe attn;
 
@@ -90,6 +100,7 @@ static int configure(attn *A, const gatrec_model_options *o, size_t f)
     A->id_dropout = o->id_dropout < 0 ? 0.0f : o->id_dropout;
     A->align = o->align;
     A->ranks = o->ranks > 1 ? o->ranks : 1;
+    A->fanout = o->fanout;
     A->tau = o->temperature ? o->temperature : 0.2f;
     A->seed = o->seed;
     A->unit = o->loss == GATREC_LOSS_SOFTMAX;
@@ -112,6 +123,9 @@ static int configure(attn *A, const gatrec_model_options *o, size_t f)
                              "slope finite");
     if (A->align > 0 && !A->use_text)
         return gatrec__error(GATREC_EINVAL, "attn: align needs text (inputs id+text or text, with features)");
+    if (A->fanout && A->align > 0)
+        return gatrec__error(GATREC_EINVAL, "attn: align samples items of the whole graph each step: not with fanout "
+                             "(neighbour sampling)");
     if (A->flags & ~(GATREC_ATTN_UNIFORM | GATREC_ATTN_NO_EDGE_ATTR))
         return gatrec__error(GATREC_EINVAL, "attn: unknown flags 0x%x", (unsigned)A->flags);
     return GATREC_OK;
@@ -157,6 +171,21 @@ static void edge_scales(attn *A)
     }
 }
 
+/* The whole graph's backward buffers */
+static int alloc_backward(attn *A)
+{
+    size_t N = A->nu + A->ni, d = A->d, m = A->es.E.m, ha = A->ha;
+    if (A->dA)
+        return GATREC_OK;
+    A->dA = gatrec__malloc_array(N * d + 1, sizeof(float));
+    A->dB = gatrec__malloc_array(N * d + 1, sizeof(float));
+    A->dw = gatrec__malloc_array(m + 1, sizeof(float));
+    A->dXS = gatrec__malloc_array(N * ha + 1, sizeof(float));
+    A->dXD = gatrec__malloc_array(N * ha + 1, sizeof(float));
+    A->work = gatrec__malloc_array(m + 1, sizeof(float));
+    return A->dA && A->dB && A->dw && A->dXS && A->dXD && A->work ? GATREC_OK : GATREC_ENOMEM;
+}
+
 static int alloc_training(attn *A)
 {
     size_t N = A->nu + A->ni, d = A->d, m = A->es.E.m, ha = A->ha;
@@ -167,12 +196,9 @@ static int alloc_training(attn *A)
     A->XD = gatrec__malloc_array(N * ha + 1, sizeof(float));
     A->alpha = gatrec__malloc_array(m + 1, sizeof(float));
     A->w = gatrec__malloc_array(m + 1, sizeof(float));
-    A->dA = gatrec__malloc_array(N * d + 1, sizeof(float));
-    A->dB = gatrec__malloc_array(N * d + 1, sizeof(float));
-    A->dw = gatrec__malloc_array(m + 1, sizeof(float));
-    A->dXS = gatrec__malloc_array(N * ha + 1, sizeof(float));
-    A->dXD = gatrec__malloc_array(N * ha + 1, sizeof(float));
-    A->work = gatrec__malloc_array(m + 1, sizeof(float));
+    int rc;
+    if (!A->fanout && (rc = alloc_backward(A))) /* sampled training never runs the whole graph's backward */
+        return rc;
     A->drop = gatrec__calloc(N + 1, 1);
     if (A->align > 0 && (!(A->T = gatrec__malloc_array(N * d + 1, sizeof(float))) || /* only the alignment needs */
                          !(A->dT = gatrec__malloc_array(N * d + 1, sizeof(float)))))        /* the text part apart */
@@ -194,11 +220,44 @@ static int alloc_training(attn *A)
             if (A->es.E.off[A->nu + i + 1] > A->es.E.off[A->nu + i])
                 A->known[A->nknown++] = (int32_t)i;
     }
-    if (!A->scale || !A->H || !A->emb || !A->XS || !A->XD || !A->alpha || !A->w || !A->dA || !A->dB ||
-        !A->dw || !A->dXS || !A->dXD || !A->work || !A->drop)
+    if (!A->scale || !A->H || !A->emb || !A->XS || !A->XD || !A->alpha || !A->w || !A->drop)
         return GATREC_ENOMEM;
     edge_scales(A);
     return GATREC_OK;
+}
+
+enum { S_FEAT, S_H, S_XS, S_XD, S_ALPHA, S_W, S_DW, S_WORK, S_DA, S_DB, S_DXS, S_DXD };
+
+static float **sub_buffer(attn *A, int which)
+{
+    float **bufs[] = {&A->sfeat, &A->sH, &A->sXS, &A->sXD, &A->salpha, &A->sw, &A->sdw,
+                      &A->swork, &A->sdA, &A->sdB, &A->sdXS, &A->sdXD};
+    return bufs[which];
+}
+
+/* Buffer `which` of the step with room for n floats (grown, never shrunk), or NULL */
+static float *sub_room(attn *A, int which, size_t n)
+{
+    float **b = sub_buffer(A, which);
+    if (n + 1 > A->scap[which]) {
+        size_t cap = (n + 1) + (n + 1) / 4;
+        free(*b);
+        if (!(*b = gatrec__malloc_array(cap, sizeof(float)))) {
+            A->scap[which] = 0;
+            return NULL;
+        }
+        A->scap[which] = cap;
+    }
+    return *b;
+}
+
+static void free_sub_buffers(attn *A)
+{
+    for (int k = S_FEAT; k <= S_DXD; k++) {
+        free(*sub_buffer(A, k));
+        *sub_buffer(A, k) = NULL;
+        A->scap[k] = 0;
+    }
 }
 
 static void free_training(attn *A)
@@ -210,6 +269,14 @@ static void free_training(attn *A)
         free(*bufs[k]);
         *bufs[k] = NULL;
     }
+    gatrec__subgraph_free(&A->sg);
+    gatrec__edges_free(&A->top);
+    free(A->topmap);
+    free(A->wtop);
+    free(A->dwtop);
+    A->topmap = NULL;
+    A->wtop = A->dwtop = NULL;
+    free_sub_buffers(A);
     free(A->drop);
     free(A->known);
     free(A->pool);
@@ -354,6 +421,196 @@ static int align_backward(attn *A, float *dE, float *dT)
     return GATREC_OK;
 }
 
+/* ---- neighbour sampling ---- */
+
+/* The subgraph's edges into the seeds (their weights copied): the last layer's edges */
+static int top_edges(attn *A, const int32_t *seeds, size_t nseeds)
+{
+    const gatrec__edges *E = &A->sg.es.E;
+    gatrec__edge_store *X = &A->top;
+    size_t n = A->sg.n, m = 0, e = 0;
+    unsigned char *is = gatrec__calloc(n + 1, 1);
+    gatrec__edges_free(X);
+    if (!is)
+        return GATREC_ENOMEM;
+    for (size_t q = 0; q < nseeds; q++)
+        is[A->sg.loc[seeds[q]]] = 1;
+    for (size_t t = 0; t < n; t++)
+        m += is[t] ? E->off[t + 1] - E->off[t] : 0;
+    X->off = gatrec__malloc_array(n + 1, sizeof *X->off);
+    X->soff = gatrec__calloc(n + 2, sizeof *X->soff);
+    X->src = gatrec__malloc_array(m + 1, sizeof *X->src);
+    X->dst = gatrec__malloc_array(m + 1, sizeof *X->dst);
+    X->attr = gatrec__malloc_array(m + 1, sizeof *X->attr);
+    X->sedge = gatrec__malloc_array(m + 1, sizeof *X->sedge);
+    free(A->topmap);
+    free(A->wtop);
+    free(A->dwtop);
+    A->topmap = gatrec__malloc_array(m + 1, sizeof *A->topmap);
+    A->wtop = gatrec__malloc_array(m + 1, sizeof *A->wtop);
+    A->dwtop = gatrec__malloc_array(m + 1, sizeof *A->dwtop);
+    if (!X->off || !X->soff || !X->src || !X->dst || !X->attr || !X->sedge || !A->topmap || !A->wtop || !A->dwtop) {
+        free(is);
+        return GATREC_ENOMEM;
+    }
+    for (size_t t = 0; t < n; t++) {
+        X->off[t] = e;
+        for (size_t k = E->off[t]; is[t] && k < E->off[t + 1]; k++, e++) {
+            X->src[e] = E->src[k];
+            X->dst[e] = E->dst[k];
+            X->attr[e] = E->attr[k];
+            A->topmap[e] = (int32_t)k;
+            A->wtop[e] = A->sw[k];
+        }
+    }
+    X->off[n] = e;
+    gatrec__edges_index(X, n, e);
+    free(is);
+    return GATREC_OK;
+}
+
+/* The training forward on the step's subgraph: emb rows of the seeds only. */
+static int attn_forward_batch(void *ctx, uint64_t step, const int32_t *seeds, size_t nseeds)
+{
+    attn *A = ctx;
+    size_t N = A->nu + A->ni, d = A->d, f = A->f, ha = A->ha, n0, nu0, m, nd;
+    float s = 1.0f / (float)(A->L + 1);
+    int rc;
+    if ((rc = gatrec__subgraph_sample(&A->sg, &A->es.E, A->nu, N, A->L, A->fanout, 0, A->seed, step, seeds, nseeds)))
+        return rc;
+    n0 = A->sg.n, nu0 = A->sg.nu, m = A->sg.es.E.m, nd = n0 * d;
+    if (!sub_room(A, S_H, (A->L + 1) * nd) || !sub_room(A, S_XS, n0 * ha) || !sub_room(A, S_XD, n0 * ha) ||
+        !sub_room(A, S_ALPHA, m) || !sub_room(A, S_W, m) || (A->use_text && !sub_room(A, S_FEAT, n0 * f)))
+        return GATREC_ENOMEM;
+    for (size_t j = 0; j < n0; j++) { /* ID dropout: the whole-graph forward's draw for these nodes */
+        size_t v = (size_t)A->sg.glob[j];
+        A->drop[v] = A->id_dropout > 0 &&
+                     (double)(gatrec__rng_u64(A->seed, 40, step * N + v) >> 11) * 0x1p-53 < A->id_dropout;
+    }
+    /* layer 0: ID + W_type text, on the gathered rows */
+    if (A->use_text) {
+        for (size_t j = 0; j < n0; j++)
+            memcpy(A->sfeat + j * f, A->feat + (size_t)A->sg.glob[j] * f, f * sizeof(float));
+        if ((rc = A->K->linear(A->threads, nu0, f, d, A->sfeat, PRM(A, A->o_wu), NULL, A->sH)) ||
+            (rc = A->K->linear(A->threads, n0 - nu0, f, d, A->sfeat + nu0 * f, PRM(A, A->o_wi), NULL,
+                               A->sH + nu0 * d)))
+            return rc;
+    } else {
+        memset(A->sH, 0, nd * sizeof(float));
+    }
+    for (size_t j = 0; A->use_id && j < n0; j++) {
+        const float *id = PRM(A, A->o_id) + (size_t)A->sg.glob[j] * d;
+        float *h = A->sH + j * d;
+        if (!A->drop[A->sg.glob[j]])
+            for (size_t k = 0; k < d; k++)
+                h[k] += id[k];
+    }
+    /* attention over each target's sampled edges; the degree scale of the whole graph */
+    const gatrec__edges *E = &A->sg.es.E;
+    if (!has_attention(A)) {
+        for (size_t t = 0; t < n0; t++)
+            for (size_t e = E->off[t]; e < E->off[t + 1]; e++)
+                A->salpha[e] = 1.0f / (float)(E->off[t + 1] - E->off[t]);
+    } else if ((rc = A->K->linear(A->threads, n0, d, ha, A->sH, PRM(A, A->o_ps), NULL, A->sXS)) ||
+               (rc = A->K->linear(A->threads, n0, d, ha, A->sH, PRM(A, A->o_pd), NULL, A->sXD)) ||
+               (rc = A->K->attn_weights(A->threads, E, ha, A->slope, A->sXS, A->sXD, edge_weights_param(A),
+                                        PRM(A, A->o_att), A->salpha))) {
+        return rc;
+    }
+    for (size_t e = 0; e < m; e++)
+        A->sw[e] = A->salpha[e] * A->scale[A->sg.gid[e]];
+    if (A->L > 0 && (rc = top_edges(A, seeds, nseeds)))
+        return rc;
+    for (size_t l = 0; l < A->L; l++) /* the last layer only into the seeds: nothing else reads it */
+        if ((rc = A->K->propagate(A->threads, l + 1 == A->L ? &A->top.E : E, d, l + 1 == A->L ? A->wtop : A->sw,
+                                  A->sH + l * nd, A->sH + (l + 1) * nd)))
+            return rc;
+    for (size_t q = 0; q < nseeds; q++) {
+        size_t j = (size_t)A->sg.loc[seeds[q]];
+        float *out = A->emb + (size_t)seeds[q] * d;
+        for (size_t k = 0; k < d; k++) {
+            float acc = 0;
+            for (size_t l = 0; l <= A->L; l++)
+                acc += A->sH[l * nd + j * d + k];
+            out[k] = acc * s;
+        }
+    }
+    A->step = step;
+    A->training = 1;
+    A->sampled = 1;
+    A->align_value = 0;
+    return GATREC_OK;
+}
+
+/* Backward of attn_forward_batch: demb is zero but for the seeds' rows. */
+static int attn_backward_sampled(attn *A, const float *demb)
+{
+    const gatrec__edges *E = &A->sg.es.E;
+    size_t n0 = A->sg.n, nu0 = A->sg.nu, d = A->d, f = A->f, ha = A->ha, m = E->m, nd = n0 * d;
+    float s = 1.0f / (float)(A->L + 1), *cur, *nxt;
+    int rc, att = has_attention(A);
+    if (!sub_room(A, S_DA, nd) || !sub_room(A, S_DB, nd) || !sub_room(A, S_DW, m) || !sub_room(A, S_WORK, m) ||
+        !sub_room(A, S_DXS, n0 * ha) || !sub_room(A, S_DXD, n0 * ha))
+        return GATREC_ENOMEM;
+    memset(A->sdw, 0, m * sizeof *A->sdw);
+    cur = A->sdA, nxt = A->sdB;
+    for (size_t j = 0; j < n0; j++)
+        for (size_t k = 0; k < d; k++)
+            cur[j * d + k] = s * demb[(size_t)A->sg.glob[j] * d + k];
+    for (size_t l = A->L; l-- > 0;) {
+        int last = l + 1 == A->L;
+        for (size_t j = 0; j < n0; j++)
+            for (size_t k = 0; k < d; k++)
+                nxt[j * d + k] = s * demb[(size_t)A->sg.glob[j] * d + k];
+        if (last && att)
+            memset(A->dwtop, 0, A->top.E.m * sizeof *A->dwtop);
+        if ((rc = A->K->propagate_backward(A->threads, last ? &A->top.E : E, d, last ? A->wtop : A->sw,
+                                           A->sH + l * nd, cur, nxt, att ? (last ? A->dwtop : A->sdw) : NULL)))
+            return rc;
+        for (size_t e = 0; last && att && e < A->top.E.m; e++) /* the last layer's edges are subgraph edges */
+            A->sdw[A->topmap[e]] += A->dwtop[e];
+        float *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    float *dH0 = cur;
+    if (att && A->L > 0) {
+        for (size_t e = 0; e < m; e++)
+            A->sdw[e] *= A->scale[A->sg.gid[e]];
+        float *dwe = A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : A->grad + A->o_we;
+        if ((rc = A->K->attn_weights_backward(A->threads, E, ha, A->slope, A->sXS, A->sXD, edge_weights_param(A),
+                                              PRM(A, A->o_att), A->salpha, A->sdw, A->sdXS, A->sdXD, dwe,
+                                              A->grad + A->o_att, A->swork)) ||
+            (rc = A->K->linear_backward(A->threads, n0, d, ha, A->sH, PRM(A, A->o_ps), A->sdXS, dH0,
+                                        A->grad + A->o_ps, NULL)) ||
+            (rc = A->K->linear_backward(A->threads, n0, d, ha, A->sH, PRM(A, A->o_pd), A->sdXD, dH0,
+                                        A->grad + A->o_pd, NULL)))
+            return rc;
+    }
+    for (size_t j = 0; A->use_id && j < n0; j++)
+        if (!A->drop[A->sg.glob[j]]) {
+            float *g = A->grad + A->o_id + (size_t)A->sg.glob[j] * d;
+            const float *dh = dH0 + j * d;
+            for (size_t k = 0; k < d; k++)
+                g[k] += dh[k];
+        }
+    if (A->use_text &&
+        ((rc = A->K->linear_backward(A->threads, nu0, f, d, A->sfeat, PRM(A, A->o_wu), dH0, NULL, A->grad + A->o_wu,
+                                     NULL)) ||
+         (rc = A->K->linear_backward(A->threads, n0 - nu0, f, d, A->sfeat + nu0 * f, PRM(A, A->o_wi), dH0 + nu0 * d,
+                                     NULL, A->grad + A->o_wi, NULL))))
+        return rc;
+    return GATREC_OK;
+}
+
+/* The ID-table rows the last sampled step reached: its subgraph's nodes */
+static const int32_t *attn_rows_touched(void *ctx, size_t *n)
+{
+    attn *A = ctx;
+    *n = A->sg.n;
+    return A->sg.glob;
+}
+
 static int attn_forward(void *ctx, int train, uint64_t step)
 {
     attn *A = ctx;
@@ -376,6 +633,7 @@ static int attn_forward(void *ctx, int train, uint64_t step)
     }
     A->step = step;
     A->training = train;
+    A->sampled = 0;
     A->align_value = 0;
     return train && A->align > 0 ? align_forward(A) : GATREC_OK;
 }
@@ -383,6 +641,11 @@ static int attn_forward(void *ctx, int train, uint64_t step)
 static int attn_backward(void *ctx, const float *demb)
 {
     attn *A = ctx;
+    int rc0;
+    if (A->sampled)
+        return attn_backward_sampled(A, demb);
+    if ((rc0 = alloc_backward(A)))
+        return rc0;
     const gatrec__edges *E = &A->es.E;
     size_t N = A->nu + A->ni, nd = N * A->d, d = A->d, f = A->f;
     float s = 1.0f / (float)(A->L + 1), *cur = A->dA, *nxt = A->dB;
@@ -781,6 +1044,8 @@ static int attn_train(gatrec_model *m, const gatrec_graph *g)
     t.emb = A->emb;
     t.forward = attn_forward;
     t.backward = attn_backward;
+    t.forward_batch = attn_forward_batch;
+    t.rows_touched = attn_rows_touched;
     t.default_epochs = 200;
     t.default_lr = 5e-3f;
     t.default_wd = 0.0f;

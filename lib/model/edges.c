@@ -1,5 +1,6 @@
 /* The graph models' message edges: see edges.h. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "edges.h"
 
@@ -36,15 +37,20 @@ int gatrec__edges_build(gatrec__edge_store *S, size_t nu, size_t ni, const gatre
         }
     }
     S->off[N] = e;
-    /* group by source (counting sort; ascending edge id within a source) */
-    for (size_t k = 0; k < e; k++)
+    gatrec__edges_index(S, N, e);
+    return GATREC_OK;
+}
+
+void gatrec__edges_index(gatrec__edge_store *S, size_t N, size_t m)
+{
+    /* group by source (counting sort; ascending edge id within a source); soff holds N + 2 zeros */
+    for (size_t k = 0; k < m; k++)
         S->soff[(size_t)S->src[k] + 2]++;
     for (size_t s = 2; s < N + 2; s++)
         S->soff[s] += S->soff[s - 1];
-    for (size_t k = 0; k < e; k++)
+    for (size_t k = 0; k < m; k++)
         S->sedge[S->soff[(size_t)S->src[k] + 1]++] = (uint32_t)k;
-    S->E = (gatrec__edges){N, e, S->off, S->src, S->attr, S->soff, S->sedge, S->dst};
-    return GATREC_OK;
+    S->E = (gatrec__edges){N, m, S->off, S->src, S->attr, S->soff, S->sedge, S->dst};
 }
 
 void gatrec__edges_free(gatrec__edge_store *S)
@@ -56,4 +62,164 @@ void gatrec__edges_free(gatrec__edge_store *S)
     free(S->sedge);
     free(S->attr);
     *S = (gatrec__edge_store){0};
+}
+
+/* ---- neighbour sampling ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+void gatrec__subgraph_clear(gatrec__subgraph *S)
+{
+    for (size_t j = 0; S->loc && S->glob && j < S->n; j++)
+        S->loc[S->glob[j]] = -1;
+    free(S->glob);
+    free(S->gid);
+    S->glob = S->gid = NULL;
+    S->n = S->nu = 0;
+    gatrec__edges_free(&S->es);
+}
+
+void gatrec__subgraph_free(gatrec__subgraph *S)
+{
+    gatrec__subgraph_clear(S);
+    free(S->loc);
+    S->loc = NULL;
+}
+
+/* grow an array of `size`-byte elements to twice *cap (both arrays of a pair share the count) */
+static int grow2(void **a, void **b, size_t size_a, size_t size_b, size_t *cap)
+{
+    void *x = realloc(*a, 2 * *cap * size_a), *y;
+    if (!x)
+        return GATREC_ENOMEM;
+    *a = x;
+    if (!(y = realloc(*b, 2 * *cap * size_b)))
+        return GATREC_ENOMEM;
+    *b = y;
+    *cap *= 2;
+    return GATREC_OK;
+}
+
+int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t nu, size_t N, size_t hops,
+                            size_t fanout, int keep_self, uint64_t seed, uint64_t step, const int32_t *seeds,
+                            size_t nseeds)
+{
+    size_t cap = nseeds + 16, n = 0, ecap = 1024, ne = 0, maxdeg = 0;
+    int32_t *nodes = gatrec__malloc_array(cap, sizeof *nodes), *depth = gatrec__malloc_array(cap, sizeof *depth);
+    int32_t *tgt = gatrec__malloc_array(ecap, sizeof *tgt);
+    uint32_t *pick = NULL, *eid = gatrec__malloc_array(ecap, sizeof *eid);
+    size_t *at = NULL;
+    int rc = GATREC_ENOMEM;
+    gatrec__subgraph_clear(S);
+    if (!S->loc) {
+        if (!(S->loc = gatrec__malloc_array(N + 1, sizeof *S->loc)))
+            goto done;
+        for (size_t v = 0; v < N; v++)
+            S->loc[v] = -1;
+    }
+    for (size_t t = 0; t < N; t++)
+        maxdeg = E->off[t + 1] - E->off[t] > maxdeg ? E->off[t + 1] - E->off[t] : maxdeg;
+    if (!nodes || !depth || !tgt || !eid || !(pick = gatrec__malloc_array(maxdeg + 1, sizeof *pick)))
+        goto done;
+    /* loc marks membership (0) while sampling; the numbering comes after */
+    for (size_t k = 0; k < nseeds; k++)
+        if (S->loc[seeds[k]] < 0) {
+            S->loc[seeds[k]] = 0;
+            depth[n] = 0;
+            nodes[n++] = seeds[k];
+        }
+    for (size_t k = 0; k < n; k++) { /* breadth first: n grows as sources are found */
+        size_t t = (size_t)nodes[k], e0 = E->off[t], deg = E->off[t + 1] - e0, self = SIZE_MAX, got = 0;
+        if ((size_t)depth[k] >= hops)
+            continue;
+        if (keep_self) /* the self loop always, fanout among the others */
+            for (size_t j = 0; j < deg && self == SIZE_MAX; j++)
+                if ((size_t)E->src[e0 + j] == t)
+                    self = j;
+        size_t pool = deg - (self != SIZE_MAX), take = pool < fanout ? pool : fanout;
+        if (take * 4 <= pool) { /* a few of many (a popular item): draws, repeats redrawn */
+            for (uint64_t a = 0; got < take; a++) {
+                uint32_t r = (uint32_t)gatrec__rng_below(seed, 42, (step * N + t) * 4096 + a, pool), dup = 0;
+                r += self != SIZE_MAX && r >= self; /* skip the self loop */
+                for (size_t q = 0; q < got && !dup; q++)
+                    dup = pick[q] == r;
+                if (!dup)
+                    pick[got++] = r;
+            }
+        } else { /* most of them, or all: a partial Fisher-Yates over the others */
+            for (size_t j = 0; j < deg; j++)
+                if (j != self)
+                    pick[got++] = (uint32_t)j;
+            for (size_t j = 0; take < pool && j < take; j++) {
+                size_t r = j + (size_t)gatrec__rng_below(seed, 41, (step * N + t) * 64 + j, pool - j);
+                uint32_t x = pick[j];
+                pick[j] = pick[r];
+                pick[r] = x;
+            }
+        }
+        if (self != SIZE_MAX)
+            pick[take++] = (uint32_t)self;
+        qsort(pick, take, sizeof *pick, cmp_u32); /* the sample in global edge order */
+        for (size_t j = 0; j < take; j++) {
+            size_t e = e0 + pick[j], src = (size_t)E->src[e];
+            if (ne == ecap && grow2((void **)&eid, (void **)&tgt, sizeof *eid, sizeof *tgt, &ecap))
+                goto done;
+            eid[ne] = (uint32_t)e;
+            tgt[ne++] = (int32_t)t;
+            if (S->loc[src] < 0) {
+                if (n == cap && grow2((void **)&nodes, (void **)&depth, sizeof *nodes, sizeof *depth, &cap))
+                    goto done;
+                S->loc[src] = 0;
+                depth[n] = depth[k] + 1;
+                nodes[n++] = (int32_t)src;
+            }
+        }
+    }
+    /* local ids: ascending global ids (users first) */
+    qsort(nodes, n, sizeof *nodes, cmp_u32);
+    S->glob = nodes;
+    nodes = NULL;
+    S->n = n;
+    for (size_t j = 0; j < n; j++) {
+        S->loc[S->glob[j]] = (int32_t)j;
+        S->nu += (size_t)S->glob[j] < nu;
+    }
+    /* the edges grouped by local target (a target's sample is contiguous and ascending) */
+    gatrec__edge_store *X = &S->es;
+    X->off = gatrec__calloc(n + 1, sizeof *X->off);
+    X->soff = gatrec__calloc(n + 2, sizeof *X->soff);
+    X->src = gatrec__malloc_array(ne + 1, sizeof *X->src);
+    X->dst = gatrec__malloc_array(ne + 1, sizeof *X->dst);
+    X->attr = gatrec__malloc_array(ne + 1, sizeof *X->attr);
+    X->sedge = gatrec__malloc_array(ne + 1, sizeof *X->sedge);
+    S->gid = gatrec__malloc_array(ne + 1, sizeof *S->gid);
+    at = gatrec__malloc_array(n + 1, sizeof *at);
+    if (!X->off || !X->soff || !X->src || !X->dst || !X->attr || !X->sedge || !S->gid || !at)
+        goto done;
+    for (size_t k = 0; k < ne; k++)
+        X->off[S->loc[tgt[k]] + 1]++;
+    for (size_t j = 0; j < n; j++)
+        X->off[j + 1] += X->off[j];
+    memcpy(at, X->off, n * sizeof *at);
+    for (size_t k = 0; k < ne; k++) {
+        size_t q = at[S->loc[tgt[k]]]++;
+        X->src[q] = S->loc[E->src[eid[k]]];
+        X->dst[q] = S->loc[tgt[k]];
+        X->attr[q] = E->attr[eid[k]];
+        S->gid[q] = (int32_t)eid[k];
+    }
+    gatrec__edges_index(X, n, ne);
+    rc = GATREC_OK;
+done:
+    free(nodes);
+    free(depth);
+    free(tgt);
+    free(pick);
+    free(eid);
+    free(at);
+    return rc;
 }

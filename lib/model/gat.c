@@ -53,8 +53,27 @@ struct gatrec__gat_probe {
     float *ustate[MAX_LAYERS], *istate[MAX_LAYERS], *ixl[MAX_LAYERS];
     size_t ucap, icap;
     float *umean, *imean; /* mean input feature of users / items: the default for fold-in */
+    /* neighbour sampling (fanout > 0): a training step runs on its subgraph, whose view (the
+     * fields above from nu to dA) is swapped in for the step's forward and backward; `other`
+     * holds the view not installed */
+    size_t fanout;
+    int sampled;
+    gatrec__subgraph sg;
+    struct gat_view *other;
+    float *sdemb, *dlast; /* the subgraph's demb; the input gradient the last backward left */
 };
 typedef struct gatrec__gat_probe gat;
+
+/* What forward and backward read of the graph and write of their activations */
+typedef struct gat_view {
+    size_t nu, ni;
+    gatrec__edge_store es;
+    float *x0;
+    size_t x0_off;
+    float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS], *Z[MAX_LAYERS];
+    float *mean[MAX_LAYERS], *rstd[MAX_LAYERS], *alpha[MAX_LAYERS];
+    float *work, *d1, *d2, *dXL, *dXR, *dA;
+} gat_view;
 
 static float *P(gat *G, size_t off)
 {
@@ -298,6 +317,7 @@ static void elem_block(void *ctx, size_t b)
 static int gat_forward(void *ctx, int train, uint64_t step)
 {
     gat *G = ctx;
+    G->sampled = 0;
     const gatrec__kernels *K = G->K;
     size_t N = G->nu + G->ni;
     int rc = GATREC_OK;
@@ -331,9 +351,13 @@ static int gat_forward(void *ctx, int train, uint64_t step)
     return rc;
 }
 
+static int gat_backward_sampled(gat *G, const float *demb);
+
 static int gat_backward(void *ctx, const float *demb)
 {
     gat *G = ctx;
+    if (G->sampled)
+        return gat_backward_sampled(G, demb);
     const gatrec__kernels *K = G->K;
     size_t N = G->nu + G->ni;
     float *dh = G->d1, *dprev = G->d2;
@@ -378,7 +402,110 @@ static int gat_backward(void *ctx, const float *demb)
     if (!rc && G->x0_off != SIZE_MAX)
         for (size_t k = 0; k < N * G->fdim; k++)
             G->grad[G->x0_off + k] += dh[k];
+    G->dlast = dh;
     return rc;
+}
+
+/* ---- neighbour sampling ---- */
+
+#define SWAP(a, b)                      \
+    do {                                \
+        __typeof__(a) t_ = (a);         \
+        (a) = (b);                      \
+        (b) = t_;                       \
+    } while (0)
+
+static void swap_view(gat *G)
+{
+    gat_view *v = G->other;
+    SWAP(G->nu, v->nu);
+    SWAP(G->ni, v->ni);
+    SWAP(G->es, v->es);
+    SWAP(G->x0, v->x0);
+    SWAP(G->x0_off, v->x0_off);
+    for (size_t l = 0; l < MAX_LAYERS; l++) {
+        SWAP(G->H[l + 1], v->H[l + 1]);
+        SWAP(G->XL[l], v->XL[l]);
+        SWAP(G->XR[l], v->XR[l]);
+        SWAP(G->A[l], v->A[l]);
+        SWAP(G->Z[l], v->Z[l]);
+        SWAP(G->mean[l], v->mean[l]);
+        SWAP(G->rstd[l], v->rstd[l]);
+        SWAP(G->alpha[l], v->alpha[l]);
+    }
+    SWAP(G->work, v->work);
+    SWAP(G->d1, v->d1);
+    SWAP(G->d2, v->d2);
+    SWAP(G->dXL, v->dXL);
+    SWAP(G->dXR, v->dXR);
+    SWAP(G->dA, v->dA);
+}
+
+/* The training forward on the step's subgraph: the output rows of the seeds only. */
+static int gat_forward_batch(void *ctx, uint64_t step, const int32_t *seeds, size_t nseeds)
+{
+    gat *G = ctx;
+    size_t N = G->nu + G->ni, f = G->fdim, out = G->L[G->nlayers - 1].out;
+    float *emb = G->H[G->nlayers];
+    const float *x0 = G->x0_off == SIZE_MAX ? G->x0 : P(G, G->x0_off);
+    int rc;
+    if (!G->other && !(G->other = gatrec__calloc(1, sizeof *G->other)))
+        return GATREC_ENOMEM;
+    if ((rc = gatrec__subgraph_sample(&G->sg, &G->es.E, G->nu, N, G->nlayers, G->fanout,
+                                      !(G->flags & GATREC_GAT_NO_SELF_LOOPS), G->seed, step, seeds, nseeds)))
+        return rc;
+    swap_view(G); /* the subgraph's view: its activations of the last step go, new ones come */
+    free_activations(G);
+    G->es = G->sg.es; /* borrowed: the subgraph owns its edges */
+    G->nu = G->sg.nu;
+    G->ni = G->sg.n - G->sg.nu;
+    G->x0_off = SIZE_MAX; /* the gathered input rows; their gradient is scattered by the backward */
+    free(G->x0);
+    if (!(G->x0 = gatrec__malloc_array(G->sg.n * f + 1, sizeof(float))) || (rc = alloc_activations(G))) {
+        swap_view(G);
+        return rc ? rc : GATREC_ENOMEM;
+    }
+    for (size_t j = 0; j < G->sg.n; j++)
+        memcpy(G->x0 + j * f, x0 + (size_t)G->sg.glob[j] * f, f * sizeof(float));
+    rc = gat_forward(G, 1, step);
+    for (size_t q = 0; !rc && q < nseeds; q++)
+        memcpy(emb + (size_t)seeds[q] * out, G->H[G->nlayers] + (size_t)G->sg.loc[seeds[q]] * out, out * sizeof(float));
+    swap_view(G);
+    G->sampled = 1;
+    return rc;
+}
+
+/* Backward of gat_forward_batch (demb: zero but for the seeds' rows) */
+static int gat_backward_sampled(gat *G, const float *demb)
+{
+    size_t n = G->sg.n, f = G->fdim, out = G->L[G->nlayers - 1].out, x0_off = G->x0_off;
+    int rc;
+    float *d = realloc(G->sdemb, (n * out + 1) * sizeof *d);
+    if (!d)
+        return GATREC_ENOMEM;
+    G->sdemb = d;
+    for (size_t j = 0; j < n; j++)
+        memcpy(d + j * out, demb + (size_t)G->sg.glob[j] * out, out * sizeof *d);
+    swap_view(G);
+    G->sampled = 0; /* the whole-graph backward, on the subgraph's view */
+    rc = gat_backward(G, d);
+    G->sampled = 1;
+    swap_view(G);
+    if (!rc && x0_off != SIZE_MAX) /* the trainable inputs: the subgraph's rows of the table */
+        for (size_t j = 0; j < n; j++) {
+            float *g = G->grad + x0_off + (size_t)G->sg.glob[j] * f;
+            const float *dx = G->dlast + j * f;
+            for (size_t k = 0; k < f; k++)
+                g[k] += dx[k];
+        }
+    return rc;
+}
+
+static const int32_t *gat_rows_touched(void *ctx, size_t *n)
+{
+    gat *G = ctx;
+    *n = G->sg.n;
+    return G->sg.glob;
 }
 
 /* ---- serving state ---- */
@@ -575,11 +702,28 @@ static int gat_attention(const gatrec_model *m, int32_t user, float *weights)
 
 /* ---- training, persistence ---- */
 
+/* The subgraph's view and buffers */
+static void free_sampling(gat *G)
+{
+    if (G->other) {
+        swap_view(G);
+        free_activations(G);
+        free(G->x0);
+        swap_view(G);
+        free(G->other);
+        G->other = NULL;
+    }
+    gatrec__subgraph_free(&G->sg);
+    free(G->sdemb);
+    G->sdemb = NULL;
+}
+
 static void gat_destroy(gat *G)
 {
     if (!G)
         return;
     free_activations(G);
+    free_sampling(G);
     for (size_t l = 0; l < MAX_LAYERS; l++) {
         free(G->ustate[l]);
         free(G->istate[l]);
@@ -630,6 +774,7 @@ static int configure(gat *G, const gatrec_model_options *o, const char *spec, co
     G->act_slope = o->activation_slope ? o->activation_slope : 0.01f;
     G->dropout = o->dropout < 0 ? 0.1f : o->dropout;
     G->seed = o->seed;
+    G->fanout = o->fanout;
     for (size_t l = 0; l < G->nlayers; l++) {
         G->L[l].sh.slope = slope;
         G->L[l].sh.use_attr = !(G->flags & GATREC_GAT_NO_EDGE_ATTR);
@@ -721,6 +866,8 @@ static int gat_train(gatrec_model *m, const gatrec_graph *g)
     t.emb = G->H[G->nlayers];
     t.forward = gat_forward;
     t.backward = gat_backward;
+    t.forward_batch = gat_forward_batch;
+    t.rows_touched = gat_rows_touched;
     t.default_epochs = 300;
     t.default_lr = 5e-3f;
     t.default_wd = 1e-5f;
@@ -733,6 +880,7 @@ static int gat_train(gatrec_model *m, const gatrec_graph *g)
     free(G->grad);
     G->grad = NULL;
     free_activations(G);
+    free_sampling(G);
     return GATREC_OK;
 }
 

@@ -118,8 +118,10 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         return gatrec__error(GATREC_EINVAL, "the uniformity term spans the whole batch: not with data-parallel training");
     if (o.optimizer < GATREC_OPTIMIZER_AUTO || o.optimizer > GATREC_OPTIMIZER_LAZY)
         return gatrec__error(GATREC_EINVAL, "unknown optimizer %d (a gatrec_optimizer)", o.optimizer);
-    if (o.optimizer == GATREC_OPTIMIZER_LAZY && o.kind != GATREC_MODEL_BPR)
-        return gatrec__error(GATREC_EINVAL, "the lazy optimizer needs a row-sparse gradient: BPR-MF only");
+    if (o.optimizer == GATREC_OPTIMIZER_LAZY && o.kind != GATREC_MODEL_BPR &&
+        !((o.kind == GATREC_MODEL_ATTN || o.kind == GATREC_MODEL_GAT) && o.fanout))
+        return gatrec__error(GATREC_EINVAL, "the lazy optimizer needs a row-sparse gradient: BPR-MF, or attn or the "
+                             "GAT with fanout");
     if (!(o.temperature >= 0 && o.temperature <= 100) || !(o.uniformity >= 0 && o.uniformity <= 1000) ||
         !(o.lambda >= 0 && o.lambda <= 1e12f))
         return gatrec__error(GATREC_EINVAL, "temperature must be in [0, 100], uniformity in [0, 1000] and lambda in "

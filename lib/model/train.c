@@ -69,7 +69,12 @@ typedef struct loop {
     size_t nknown;
     /* the lazy optimiser: demb is zero outside rows[0..nrows) (marked), and row r last had its
      * update at step last[r] */
-    int lazy;
+    int lazy;       /* 1: BPR-MF (theta is the table, its gradient demb); 2: the table theta[0 .. T) of a
+                       sampled kind (its gradient in grad), the rest of theta dense */
+    size_t T, rw;   /* the table's length and row width */
+    float row_wd;   /* the table's weight decay */
+    int sampled;    /* neighbour sampling: seen marks a step's nodes */
+    uint8_t *seen;
     uint8_t *mark;
     int32_t *rows;
     size_t nrows;
@@ -328,6 +333,13 @@ static double uniformity(int threads, const float *X, size_t n, size_t d, float 
     return log(z / ((double)n * (double)(n - 1)));
 }
 
+/* Sampled softmax: candidate c of this step, uniform over the known items (the same on every rank) */
+static int32_t softmax_candidate(const loop *L, uint64_t step, size_t c)
+{
+    size_t N = (size_t)L->o.negatives;
+    return L->known[gatrec__rng_below(L->o.seed, STREAM_SOFTMAX, step * N + c, L->nknown)];
+}
+
 /* The softmax loss of pairs pos[b0..b1) and its gradient into demb.
  *
  * Pairs of one user share the logits of that user's row, so the logits, the exponentials and
@@ -365,7 +377,7 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t ste
         goto done;
     }
     for (size_t c = 0; N && c < N; c++) /* shared by the batch, uniform over the known items */
-        cand[c] = L->known[gatrec__rng_below(L->o.seed, STREAM_SOFTMAX, step * N + c, L->nknown)];
+        cand[c] = softmax_candidate(L, step, c);
     for (size_t u = 0; u < nu; u++)
         slot[u] = -1;
     for (size_t i = 0; i < L->g->items.count; i++)
@@ -503,10 +515,51 @@ static int batch_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main
 /* Data-parallel training: this rank's share [s0, s1) of the batch [b0, b1), a contiguous block
  * (the shares of ranks 0 .. P-1 follow one another), its loss normalised by the whole batch,
  * so that the sum over ranks is the batch's loss and gradient. An empty share writes nothing. */
-static int share_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main_part, double *second_part)
+static void share_of(const loop *L, size_t b0, size_t b1, size_t *s0, size_t *s1)
 {
     size_t P = L->o.ranks > 1 ? (size_t)L->o.ranks : 1, R = P > 1 ? (size_t)L->o.rank : 0, B = b1 - b0;
-    size_t s0 = b0 + B * R / P, s1 = b0 + B * (R + 1) / P;
+    *s0 = b0 + B * R / P;
+    *s1 = b0 + B * (R + 1) / P;
+}
+
+/* Neighbour sampling: the nodes this step's loss reads (its share's users and positives, the
+ * step's candidates), each once, then the kind's forward on them alone. */
+static int forward_sampled(loop *L, size_t b0, size_t b1, uint64_t step)
+{
+    size_t s0, s1, nu = L->g->users.count, n = 0, N = (size_t)L->o.negatives;
+    int32_t *nodes;
+    int rc;
+    share_of(L, b0, b1, &s0, &s1);
+    int bpr = L->o.loss == GATREC_LOSS_BPR;
+    size_t k = bpr ? (size_t)L->o.negatives : 0;
+    if (!(nodes = gatrec__malloc_array((2 + k) * (s1 - s0) + (bpr ? 0 : N) + 1, sizeof *nodes)))
+        return GATREC_ENOMEM;
+#define SEED(v)                                   \
+    do {                                          \
+        size_t v_ = (v);                          \
+        if (!L->seen[v_])                         \
+            L->seen[v_] = 1, nodes[n++] = (int32_t)v_; \
+    } while (0)
+    for (size_t p = s0; p < s1; p++) {
+        SEED((size_t)L->pos[p].u);
+        SEED(nu + (size_t)L->pos[p].i);
+        for (size_t n2 = 0; n2 < k; n2++) /* BPR's negatives: the draws pair_terms will make */
+            SEED(nu + (size_t)negative(L, L->pos[p].u, (step * L->npos + p) * k + n2));
+    }
+    for (size_t c = 0; !bpr && c < N; c++)
+        SEED(nu + (size_t)softmax_candidate(L, step, c));
+#undef SEED
+    for (size_t q = 0; q < n; q++)
+        L->seen[nodes[q]] = 0;
+    rc = L->t->forward_batch(L->t->ctx, step, nodes, n);
+    free(nodes);
+    return rc;
+}
+
+static int share_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main_part, double *second_part)
+{
+    size_t B = b1 - b0, s0, s1;
+    share_of(L, b0, b1, &s0, &s1);
     *main_part = *second_part = 0;
     if (s0 == s1) {
         clear_demb(L);
@@ -525,10 +578,11 @@ static int reduce(loop *L, float *data, size_t n)
 }
 
 /* The lazy step across ranks: the union of the rows the ranks touched (a 0/1 vector summed), then
- * their gradient rows summed; afterwards every rank holds the same rows and the same demb. */
-static int reduce_rows(loop *L)
+ * their gradient rows (of buf: demb or grad) summed; afterwards every rank holds the same rows
+ * and the same gradient. */
+static int reduce_rows(loop *L, float *buf)
 {
-    size_t N = L->g->users.count + L->g->items.count, d = L->t->dim, n = 0;
+    size_t N = L->g->users.count + L->g->items.count, d = L->rw, n = 0;
     float *flag = gatrec__calloc(N, sizeof *flag), *pack;
     int rc;
     if (!flag)
@@ -549,21 +603,22 @@ static int reduce_rows(loop *L)
     if (!(pack = gatrec__malloc_array(n * d + 1, sizeof *pack)))
         return GATREC_ENOMEM;
     for (size_t q = 0; q < n; q++)
-        memcpy(pack + q * d, L->demb + (size_t)L->rows[q] * d, d * sizeof *pack);
+        memcpy(pack + q * d, buf + (size_t)L->rows[q] * d, d * sizeof *pack);
     if (!(rc = reduce(L, pack, n * d)))
         for (size_t q = 0; q < n; q++)
-            memcpy(L->demb + (size_t)L->rows[q] * d, pack + q * d, d * sizeof *pack);
+            memcpy(buf + (size_t)L->rows[q] * d, pack + q * d, d * sizeof *pack);
     free(pack);
     return rc;
 }
 
-static void adamw(loop *L, float lr, uint64_t step)
+/* AdamW on theta[k0 .. k1) */
+static void adamw(loop *L, float lr, uint64_t step, size_t k0, size_t k1)
 {
     gatrec__trainer *t = L->t;
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = L->o.weight_decay;
     float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
     const float fwd = L->o.feature_weight_decay < 0 ? wd : L->o.feature_weight_decay;
-    for (size_t k = 0; k < t->nparams; k++) {
+    for (size_t k = k0; k < k1; k++) {
         float g = t->grad[k];
         t->theta[k] -= lr * (k < t->feature_len ? fwd : wd) * t->theta[k];
         L->adam_m[k] = b1 * L->adam_m[k] + (1 - b1) * g;
@@ -581,8 +636,8 @@ static void lazy_catch_up(loop *L, size_t r, float lr, uint64_t now)
     if (!s)
         return;
     gatrec__trainer *t = L->t;
-    size_t d = t->dim, o = r * d;
-    float keep = powf(1.0f - lr * L->o.weight_decay, (float)s), m = powf(0.9f, (float)s), v = powf(0.999f, (float)s);
+    size_t d = L->rw, o = r * d;
+    float keep = powf(1.0f - lr * L->row_wd, (float)s), m = powf(0.9f, (float)s), v = powf(0.999f, (float)s);
     for (size_t k = o; k < o + d; k++) {
         t->theta[k] *= keep;
         L->adam_m[k] *= m;
@@ -597,28 +652,31 @@ typedef struct lazy_job {
     uint64_t step;
 } lazy_job;
 
-/* One touched row of the lazy step: brought up to date, AdamW with its gradient (demb's row,
- * then zeroed), copied to emb. A row whose gradient or new value is not finite is marked 2. */
+/* One touched row of the lazy step: brought up to date, AdamW with its gradient (demb's row for
+ * BPR-MF, copied on to emb; grad's for a table), which is then zeroed. A row whose gradient or
+ * new value is not finite is marked 2. */
 static void lazy_row(void *ctx, size_t q)
 {
     lazy_job *J = ctx;
     loop *L = J->L;
     gatrec__trainer *t = L->t;
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = L->o.weight_decay, lr = J->lr;
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = L->row_wd, lr = J->lr;
     float c1 = 1.0f - powf(b1, (float)J->step), c2 = 1.0f - powf(b2, (float)J->step);
-    size_t d = t->dim, r = (size_t)L->rows[q], o = r * d;
+    float *src = L->lazy == 1 ? L->demb : t->grad;
+    size_t d = L->rw, r = (size_t)L->rows[q], o = r * d;
     int finite = 1;
     lazy_catch_up(L, r, lr, J->step - 1);
     for (size_t k = o; k < o + d; k++) {
-        float g = L->demb[k];
+        float g = src[k];
         finite &= isfinite(g) != 0;
         t->theta[k] -= lr * wd * t->theta[k];
         L->adam_m[k] = b1 * L->adam_m[k] + (1 - b1) * g;
         L->adam_v[k] = b2 * L->adam_v[k] + (1 - b2) * g * g;
         t->theta[k] -= lr * (L->adam_m[k] / c1) / (sqrtf(L->adam_v[k] / c2) + eps);
         finite &= isfinite(t->theta[k]) != 0;
-        t->emb[k] = t->theta[k];
-        L->demb[k] = 0;
+        if (L->lazy == 1)
+            t->emb[k] = t->theta[k];
+        src[k] = 0;
     }
     L->last[r] = J->step;
     L->mark[r] = finite ? 0 : 2;
@@ -642,11 +700,11 @@ static long lazy_adamw(loop *L, float lr, uint64_t step)
     return bad;
 }
 
-/* Which tensor holds a non-finite value, or NULL. */
-static const char *non_finite(const gatrec__trainer *t, const float *v)
+/* Which tensor at or after offset `from` holds a non-finite value, or NULL. */
+static const char *non_finite(const gatrec__trainer *t, const float *v, size_t from)
 {
     for (size_t k = 0; k < t->ntensors; k++)
-        for (size_t j = 0; j < t->tensors[k].len; j++)
+        for (size_t j = 0; t->tensors[k].off >= from && j < t->tensors[k].len; j++)
             if (!isfinite(v[t->tensors[k].off + j]))
                 return t->tensors[k].name;
     return NULL;
@@ -765,12 +823,36 @@ static int resolve(loop *L, const gatrec_model *m, const gatrec_graph *g, const 
         o->lr_factor = 0.4f;
     if (!o->eval_k)
         o->eval_k = 10;
-    if (o->optimizer == GATREC_OPTIMIZER_LAZY && !t->row_sparse)
-        return gatrec__error(GATREC_EINVAL, "the lazy optimizer needs a row-sparse gradient (BPR-MF)");
-    /* auto: the dense steps cost a pass over the whole table each; past 2^24 parameters (ML-20M's
-     * 165,237 rows x 256) that pass, not the batch, is the epoch's time (docs/scale.md) */
-    L->lazy = o->optimizer == GATREC_OPTIMIZER_LAZY ||
-              (o->optimizer == GATREC_OPTIMIZER_AUTO && t->row_sparse && t->nparams > ((size_t)1 << 24));
+    if (o->fanout > 0) { /* neighbour sampling: the batch's nodes must be known before the loss */
+        if (!t->forward_batch)
+            return gatrec__error(GATREC_EINVAL, "fanout (neighbour sampling) is for attn and the GAT");
+        if (!o->batch_size) /* a full batch would reach every node: mini-batches */
+            o->batch_size = 4096;
+        if (o->loss == GATREC_LOSS_BPR && o->negative_sampling == GATREC_NEG_HARD)
+            return gatrec__error(GATREC_EINVAL, "fanout (neighbour sampling) and hard negatives: a hard negative is "
+                                 "chosen by scores the subgraph has not computed");
+        if (o->loss == GATREC_LOSS_SOFTMAX && !o->negatives)
+            o->negatives = 1024;
+        L->sampled = 1;
+    }
+    {
+        size_t Nn = g->users.count + g->items.count, T = t->feature_len;
+        /* a sampled kind whose theta starts with a table of one row per node (attn's ID table,
+         * the GAT's trainable input features) */
+        int table = L->sampled && t->rows_touched && T > 0 && T % Nn == 0;
+        if (t->row_sparse)
+            T = Nn * t->dim;
+        if (o->optimizer == GATREC_OPTIMIZER_LAZY && !t->row_sparse && !table)
+            return gatrec__error(GATREC_EINVAL, "the lazy optimizer needs a row-sparse gradient (BPR-MF, or attn or the "
+                                 "GAT with fanout and a trainable table)");
+        /* auto: a dense step costs a pass over the whole table; past 2^24 parameters (ML-20M's
+         * 165,237 rows x 256) that pass, not the batch, is the epoch's time (docs/scale.md) */
+        int want = o->optimizer == GATREC_OPTIMIZER_LAZY || (o->optimizer == GATREC_OPTIMIZER_AUTO && T > ((size_t)1 << 24));
+        L->lazy = t->row_sparse && want ? 1 : table && want ? 2 : 0;
+        L->T = L->lazy == 2 ? T : 0;
+        L->rw = L->lazy == 2 ? T / Nn : t->dim;
+        L->row_wd = L->lazy == 2 && o->feature_weight_decay >= 0 ? o->feature_weight_decay : o->weight_decay;
+    }
     if (o->epochs < 0 || o->negatives < 0 || o->lr < 0 || !(o->lr_factor > 0 && o->lr_factor <= 1) ||
         o->lr_patience < 0 || o->negative_sampling < GATREC_NEG_ROBUST || o->negative_sampling > GATREC_NEG_HARD)
         return gatrec__error(GATREC_EINVAL,
@@ -798,6 +880,10 @@ static int setup(loop *L, const gatrec_graph *g, gatrec__trainer *t)
     L->negs = gatrec__malloc_array(L->o.loss == GATREC_LOSS_BPR ? n * (size_t)L->o.negatives : 1, sizeof *L->negs);
     L->known = gatrec__malloc_array(g->items.count + 1, sizeof *L->known);
     L->demb = gatrec__calloc(N * t->dim, sizeof *L->demb);
+    if (L->sampled && !(L->seen = gatrec__calloc(N, sizeof *L->seen)))
+        return GATREC_ENOMEM;
+    if (L->lazy == 2) /* the table's gradient rows are zeroed as they are used: start from zero */
+        memset(t->grad, 0, t->nparams * sizeof *t->grad);
     if (L->lazy) {
         L->mark = gatrec__calloc(N, sizeof *L->mark);
         L->rows = gatrec__malloc_array(N, sizeof *L->rows);
@@ -856,13 +942,13 @@ static int run(loop *L)
         const char *bad_tensor;
         if (B < L->npos)
             shuffle(L, (uint64_t)epoch);
-        if (L->lazy && (rc = t->forward(t->ctx, 1, step))) /* emb = theta; the steps then copy their rows */
+        if (L->lazy == 1 && (rc = t->forward(t->ctx, 1, step))) /* emb = theta; the steps copy their rows */
             return rc;
         for (size_t b0 = 0; b0 < L->npos; b0 += B) {
             size_t b1 = b0 + B < L->npos ? b0 + B : L->npos;
             double bpr, cs;
             step++;
-            if (!L->lazy && (rc = t->forward(t->ctx, 1, step)))
+            if (L->lazy != 1 && (rc = L->sampled ? forward_sampled(L, b0, b1, step) : t->forward(t->ctx, 1, step)))
                 return rc;
             if ((rc = share_loss(L, b0, b1, step, &bpr, &cs)))
                 return rc;
@@ -878,24 +964,48 @@ static int run(loop *L)
                         return gatrec__error(GATREC_ERROR, "epoch %d: the final embeddings hold NaN or Inf", epoch);
                 return gatrec__error(GATREC_ERROR, "epoch %d: the loss is NaN or Inf", epoch);
             }
-            if (L->lazy) {
-                if (parallel && (rc = reduce_rows(L)))
+            if (L->lazy == 1) {
+                if (parallel && (rc = reduce_rows(L, L->demb)))
                     return rc;
                 long row = lazy_adamw(L, lr, step);
                 if (row >= 0)
                     return gatrec__error(GATREC_ERROR, "epoch %d: embedding row %ld (or its gradient) holds NaN or "
                                          "Inf after the update", epoch, row);
+            } else if (L->lazy == 2) { /* the table's rows the step reached; the rest dense */
+                size_t n;
+                const int32_t *rows;
+                memset(t->grad + L->T, 0, (t->nparams - L->T) * sizeof *t->grad); /* table rows: zeroed when used */
+                if ((rc = t->backward(t->ctx, L->demb)))
+                    return rc;
+                for (size_t q = 0; q < L->nrows; q++) /* demb back to zero: the loss wrote these rows */
+                    memset(L->demb + (size_t)L->rows[q] * t->dim, 0, t->dim * sizeof *L->demb);
+                rows = t->rows_touched(t->ctx, &n);
+                for (size_t q = 0; q < n; q++)
+                    touch(L, (size_t)rows[q]);
+                if (parallel && ((rc = reduce(L, t->grad + L->T, t->nparams - L->T)) || (rc = reduce_rows(L, t->grad))))
+                    return rc;
+                if ((bad_tensor = non_finite(t, t->grad, L->T)))
+                    return gatrec__error(GATREC_ERROR, "epoch %d: the gradient of %s holds NaN or Inf", epoch,
+                                         bad_tensor);
+                long row = lazy_adamw(L, lr, step);
+                adamw(L, lr, step, L->T, t->nparams);
+                if (row >= 0)
+                    return gatrec__error(GATREC_ERROR, "epoch %d: row %ld of %s (or its gradient) holds NaN or Inf "
+                                         "after the update", epoch, row, t->tensors[0].name);
+                if ((bad_tensor = non_finite(t, t->theta, L->T)))
+                    return gatrec__error(GATREC_ERROR, "epoch %d: %s holds NaN or Inf after the update", epoch,
+                                         bad_tensor);
             } else {
                 memset(t->grad, 0, t->nparams * sizeof *t->grad);
                 if ((rc = t->backward(t->ctx, L->demb)))
                     return rc;
                 if (parallel && (rc = reduce(L, t->grad, t->nparams)))
                     return rc;
-                if ((bad_tensor = non_finite(t, t->grad)))
+                if ((bad_tensor = non_finite(t, t->grad, 0)))
                     return gatrec__error(GATREC_ERROR, "epoch %d: the gradient of %s holds NaN or Inf", epoch,
                                          bad_tensor);
-                adamw(L, lr, step);
-                if ((bad_tensor = non_finite(t, t->theta)))
+                adamw(L, lr, step, 0, t->nparams);
+                if ((bad_tensor = non_finite(t, t->theta, 0)))
                     return gatrec__error(GATREC_ERROR, "epoch %d: %s holds NaN or Inf after the update", epoch,
                                          bad_tensor);
             }
@@ -967,6 +1077,7 @@ static void loop_free(loop *L)
     free(L->adam_m);
     free(L->adam_v);
     free(L->best);
+    free(L->seen);
     free(L->mark);
     free(L->rows);
     free(L->last);

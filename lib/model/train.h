@@ -38,6 +38,13 @@ typedef struct gatrec__trainer {
      * demb to grad. Such a kind may be trained by the lazy optimiser (only the rows a step
      * touches are updated and copied). */
     int row_sparse;
+    /* Neighbour sampling (options.fanout): compute the emb rows of nodes[0..n) (users 0..nu, items
+     * nu + i) only, on a sampled subgraph; backward then follows that computation. NULL: the kind
+     * has no sampled path. */
+    int (*forward_batch)(void *ctx, uint64_t step, const int32_t *nodes, size_t n);
+    /* After a sampled backward: the rows of the table theta[0 .. feature_len) (one per node, dim
+     * wide) that may hold a gradient; the lazy optimiser updates those alone. */
+    const int32_t *(*rows_touched)(void *ctx, size_t *n);
 } gatrec__trainer;
 
 int gatrec__train(gatrec_model *m, const gatrec_graph *g, gatrec__trainer *t);
