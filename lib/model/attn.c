@@ -437,19 +437,14 @@ static int top_edges(attn *A, const int32_t *seeds, size_t nseeds)
         is[A->sg.loc[seeds[q]]] = 1;
     for (size_t t = 0; t < n; t++)
         m += is[t] ? E->off[t + 1] - E->off[t] : 0;
-    X->off = gatrec__malloc_array(n + 1, sizeof *X->off);
-    X->soff = gatrec__calloc(n + 2, sizeof *X->soff);
-    X->src = gatrec__malloc_array(m + 1, sizeof *X->src);
-    X->dst = gatrec__malloc_array(m + 1, sizeof *X->dst);
-    X->attr = gatrec__malloc_array(m + 1, sizeof *X->attr);
-    X->sedge = gatrec__malloc_array(m + 1, sizeof *X->sedge);
+    int rc = gatrec__edges_alloc(X, n, m);
     free(A->topmap);
     free(A->wtop);
     free(A->dwtop);
     A->topmap = gatrec__malloc_array(m + 1, sizeof *A->topmap);
     A->wtop = gatrec__malloc_array(m + 1, sizeof *A->wtop);
     A->dwtop = gatrec__malloc_array(m + 1, sizeof *A->dwtop);
-    if (!X->off || !X->soff || !X->src || !X->dst || !X->attr || !X->sedge || !A->topmap || !A->wtop || !A->dwtop) {
+    if (rc || !A->topmap || !A->wtop || !A->dwtop) {
         free(is);
         return GATREC_ENOMEM;
     }
@@ -614,6 +609,8 @@ static const int32_t *attn_rows_touched(void *ctx, size_t *n)
 static int attn_forward(void *ctx, int train, uint64_t step)
 {
     attn *A = ctx;
+    if (A->fanout) /* a whole-graph forward (validation, the end): the step buffers make room for it */
+        free_sub_buffers(A);
     size_t N = A->nu + A->ni, nd = N * A->d;
     float s = 1.0f / (float)(A->L + 1);
     int rc;

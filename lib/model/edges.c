@@ -4,17 +4,22 @@
 
 #include "edges.h"
 
-int gatrec__edges_build(gatrec__edge_store *S, size_t nu, size_t ni, const gatrec__csr *by_user,
-                        const gatrec__csr *by_item, int self_loops)
+int gatrec__edges_alloc(gatrec__edge_store *S, size_t n, size_t m)
 {
-    size_t N = nu + ni, nr = by_user->off[nu], m = 2 * nr + (self_loops ? N : 0), e = 0;
-    S->off = gatrec__malloc_array(N + 1, sizeof *S->off);
-    S->soff = gatrec__calloc(N + 2, sizeof *S->soff);
+    S->off = gatrec__calloc(n + 1, sizeof *S->off);
+    S->soff = gatrec__calloc(n + 2, sizeof *S->soff);
     S->src = gatrec__malloc_array(m + 1, sizeof *S->src);
     S->dst = gatrec__malloc_array(m + 1, sizeof *S->dst);
     S->attr = gatrec__malloc_array(m + 1, sizeof *S->attr);
     S->sedge = gatrec__malloc_array(m + 1, sizeof *S->sedge);
-    if (!S->off || !S->soff || !S->src || !S->dst || !S->attr || !S->sedge)
+    return S->off && S->soff && S->src && S->dst && S->attr && S->sedge ? GATREC_OK : GATREC_ENOMEM;
+}
+
+int gatrec__edges_build(gatrec__edge_store *S, size_t nu, size_t ni, const gatrec__csr *by_user,
+                        const gatrec__csr *by_item, int self_loops)
+{
+    size_t N = nu + ni, nr = by_user->off[nu], m = 2 * nr + (self_loops ? N : 0), e = 0;
+    if (gatrec__edges_alloc(S, N, m))
         return GATREC_ENOMEM;
     if (m > UINT32_MAX)
         return gatrec__error(GATREC_EOVERFLOW, "the graph has %zu message edges; at most 2^32 are supported", m);
@@ -190,15 +195,9 @@ int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t 
     }
     /* the edges grouped by local target (a target's sample is contiguous and ascending) */
     gatrec__edge_store *X = &S->es;
-    X->off = gatrec__calloc(n + 1, sizeof *X->off);
-    X->soff = gatrec__calloc(n + 2, sizeof *X->soff);
-    X->src = gatrec__malloc_array(ne + 1, sizeof *X->src);
-    X->dst = gatrec__malloc_array(ne + 1, sizeof *X->dst);
-    X->attr = gatrec__malloc_array(ne + 1, sizeof *X->attr);
-    X->sedge = gatrec__malloc_array(ne + 1, sizeof *X->sedge);
     S->gid = gatrec__malloc_array(ne + 1, sizeof *S->gid);
     at = gatrec__malloc_array(n + 1, sizeof *at);
-    if (!X->off || !X->soff || !X->src || !X->dst || !X->attr || !X->sedge || !S->gid || !at)
+    if (gatrec__edges_alloc(X, n, ne) || !S->gid || !at)
         goto done;
     for (size_t k = 0; k < ne; k++)
         X->off[S->loc[tgt[k]] + 1]++;

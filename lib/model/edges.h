@@ -20,6 +20,8 @@ typedef struct gatrec__edge_store {
 int gatrec__edges_build(gatrec__edge_store *s, size_t nu, size_t ni, const gatrec__csr *by_user,
                         const gatrec__csr *by_item, int self_loops);
 void gatrec__edges_free(gatrec__edge_store *s);
+/* Room for n targets and m edges (off and soff zeroed); a status. */
+int gatrec__edges_alloc(gatrec__edge_store *s, size_t n, size_t m);
 /* With off (N + 1), src, dst, attr of m edges grouped by target filled in, and soff (N + 2
  * zeros) and sedge (m) allocated: group the edges by source and set s->E. */
 void gatrec__edges_index(gatrec__edge_store *s, size_t N, size_t m);

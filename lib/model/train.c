@@ -611,20 +611,26 @@ static int reduce_rows(loop *L, float *buf)
     return rc;
 }
 
+#define ADAM_B1 0.9f
+#define ADAM_B2 0.999f
+
+/* One parameter's AdamW step (decoupled decay wd; c1, c2 the bias corrections of the step) */
+static inline void adamw_one(float *theta, float *m, float *v, float g, float lr, float wd, float c1, float c2)
+{
+    *theta -= lr * wd * *theta;
+    *m = ADAM_B1 * *m + (1 - ADAM_B1) * g;
+    *v = ADAM_B2 * *v + (1 - ADAM_B2) * g * g;
+    *theta -= lr * (*m / c1) / (sqrtf(*v / c2) + 1e-8f);
+}
+
 /* AdamW on theta[k0 .. k1) */
 static void adamw(loop *L, float lr, uint64_t step, size_t k0, size_t k1)
 {
     gatrec__trainer *t = L->t;
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = L->o.weight_decay;
-    float c1 = 1.0f - powf(b1, (float)step), c2 = 1.0f - powf(b2, (float)step);
-    const float fwd = L->o.feature_weight_decay < 0 ? wd : L->o.feature_weight_decay;
-    for (size_t k = k0; k < k1; k++) {
-        float g = t->grad[k];
-        t->theta[k] -= lr * (k < t->feature_len ? fwd : wd) * t->theta[k];
-        L->adam_m[k] = b1 * L->adam_m[k] + (1 - b1) * g;
-        L->adam_v[k] = b2 * L->adam_v[k] + (1 - b2) * g * g;
-        t->theta[k] -= lr * (L->adam_m[k] / c1) / (sqrtf(L->adam_v[k] / c2) + eps);
-    }
+    const float wd = L->o.weight_decay, fwd = L->o.feature_weight_decay < 0 ? wd : L->o.feature_weight_decay;
+    float c1 = 1.0f - powf(ADAM_B1, (float)step), c2 = 1.0f - powf(ADAM_B2, (float)step);
+    for (size_t k = k0; k < k1; k++)
+        adamw_one(t->theta + k, L->adam_m + k, L->adam_v + k, t->grad[k], lr, k < t->feature_len ? fwd : wd, c1, c2);
 }
 
 /* The decay of the steps row r sat out (decoupled weight decay at the rate lr, the moments'
@@ -637,7 +643,7 @@ static void lazy_catch_up(loop *L, size_t r, float lr, uint64_t now)
         return;
     gatrec__trainer *t = L->t;
     size_t d = L->rw, o = r * d;
-    float keep = powf(1.0f - lr * L->row_wd, (float)s), m = powf(0.9f, (float)s), v = powf(0.999f, (float)s);
+    float keep = powf(1.0f - lr * L->row_wd, (float)s), m = powf(ADAM_B1, (float)s), v = powf(ADAM_B2, (float)s);
     for (size_t k = o; k < o + d; k++) {
         t->theta[k] *= keep;
         L->adam_m[k] *= m;
@@ -660,19 +666,15 @@ static void lazy_row(void *ctx, size_t q)
     lazy_job *J = ctx;
     loop *L = J->L;
     gatrec__trainer *t = L->t;
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = L->row_wd, lr = J->lr;
-    float c1 = 1.0f - powf(b1, (float)J->step), c2 = 1.0f - powf(b2, (float)J->step);
+    const float wd = L->row_wd, lr = J->lr;
+    float c1 = 1.0f - powf(ADAM_B1, (float)J->step), c2 = 1.0f - powf(ADAM_B2, (float)J->step);
     float *src = L->lazy == 1 ? L->demb : t->grad;
     size_t d = L->rw, r = (size_t)L->rows[q], o = r * d;
     int finite = 1;
     lazy_catch_up(L, r, lr, J->step - 1);
     for (size_t k = o; k < o + d; k++) {
-        float g = src[k];
-        finite &= isfinite(g) != 0;
-        t->theta[k] -= lr * wd * t->theta[k];
-        L->adam_m[k] = b1 * L->adam_m[k] + (1 - b1) * g;
-        L->adam_v[k] = b2 * L->adam_v[k] + (1 - b2) * g * g;
-        t->theta[k] -= lr * (L->adam_m[k] / c1) / (sqrtf(L->adam_v[k] / c2) + eps);
+        finite &= isfinite(src[k]) != 0;
+        adamw_one(t->theta + k, L->adam_m + k, L->adam_v + k, src[k], lr, wd, c1, c2);
         finite &= isfinite(t->theta[k]) != 0;
         if (L->lazy == 1)
             t->emb[k] = t->theta[k];
