@@ -171,6 +171,18 @@ static void edge_scales(attn *A)
     }
 }
 
+/* The whole graph's layer states and edge weights */
+static int alloc_forward(attn *A)
+{
+    size_t N = A->nu + A->ni, m = A->es.E.m;
+    if (A->H)
+        return GATREC_OK;
+    A->H = gatrec__malloc_array((A->L + 1) * N * A->d + 1, sizeof(float));
+    A->alpha = gatrec__malloc_array(m + 1, sizeof(float));
+    A->w = gatrec__malloc_array(m + 1, sizeof(float));
+    return A->H && A->alpha && A->w ? GATREC_OK : GATREC_ENOMEM;
+}
+
 /* The whole graph's backward buffers */
 static int alloc_backward(attn *A)
 {
@@ -190,14 +202,13 @@ static int alloc_training(attn *A)
 {
     size_t N = A->nu + A->ni, d = A->d, m = A->es.E.m, ha = A->ha;
     A->scale = gatrec__malloc_array(m + 1, sizeof(float));
-    A->H = gatrec__malloc_array((A->L + 1) * N * d + 1, sizeof(float));
     A->emb = gatrec__malloc_array(N * d + 1, sizeof(float));
     A->XS = gatrec__malloc_array(N * ha + 1, sizeof(float));
     A->XD = gatrec__malloc_array(N * ha + 1, sizeof(float));
-    A->alpha = gatrec__malloc_array(m + 1, sizeof(float));
-    A->w = gatrec__malloc_array(m + 1, sizeof(float));
     int rc;
-    if (!A->fanout && (rc = alloc_backward(A))) /* sampled training never runs the whole graph's backward */
+    /* sampled training runs the whole graph's forward only to validate and at the end, and never
+     * its backward: those buffers wait until they are needed */
+    if (!A->fanout && ((rc = alloc_forward(A)) || (rc = alloc_backward(A))))
         return rc;
     A->drop = gatrec__calloc(N + 1, 1);
     if (A->align > 0 && (!(A->T = gatrec__malloc_array(N * d + 1, sizeof(float))) || /* only the alignment needs */
@@ -220,7 +231,7 @@ static int alloc_training(attn *A)
             if (A->es.E.off[A->nu + i + 1] > A->es.E.off[A->nu + i])
                 A->known[A->nknown++] = (int32_t)i;
     }
-    if (!A->scale || !A->H || !A->emb || !A->XS || !A->XD || !A->alpha || !A->w || !A->drop)
+    if (!A->scale || !A->emb || !A->XS || !A->XD || !A->drop)
         return GATREC_ENOMEM;
     edge_scales(A);
     return GATREC_OK;
@@ -609,8 +620,11 @@ static const int32_t *attn_rows_touched(void *ctx, size_t *n)
 static int attn_forward(void *ctx, int train, uint64_t step)
 {
     attn *A = ctx;
+    int rc0;
     if (A->fanout) /* a whole-graph forward (validation, the end): the step buffers make room for it */
         free_sub_buffers(A);
+    if ((rc0 = alloc_forward(A)))
+        return rc0;
     size_t N = A->nu + A->ni, nd = N * A->d;
     float s = 1.0f / (float)(A->L + 1);
     int rc;

@@ -1062,6 +1062,11 @@ static int run(loop *L)
             break;
     }
     memcpy(t->theta, L->best, t->nparams * sizeof *L->best);
+    /* the optimiser's state is done with: room for the whole graph's last forward */
+    free(L->adam_m);
+    free(L->adam_v);
+    free(L->demb);
+    L->adam_m = L->adam_v = L->demb = NULL;
     if ((rc = t->forward(t->ctx, 0, step)))
         return rc;
     if (softmax) /* serving ranks by dot products: unit rows make them the cosines it trained on */
