@@ -81,6 +81,13 @@ static int has_attention(const attn *A)
     return !(A->flags & GATREC_ATTN_UNIFORM);
 }
 
+/* ID dropout: node v's draw at `step` (the same for the whole graph's forward and a subgraph's) */
+static unsigned char id_dropped(const attn *A, uint64_t step, size_t v)
+{
+    size_t N = A->nu + A->ni;
+    return A->id_dropout > 0 && (double)(gatrec__rng_u64(A->seed, 40, step * N + v) >> 11) * 0x1p-53 < A->id_dropout;
+}
+
 static float leaky(float x, float slope)
 {
     return x > 0 ? x : slope * x;
@@ -488,11 +495,8 @@ static int attn_forward_batch(void *ctx, uint64_t step, const int32_t *seeds, si
     if (!sub_room(A, S_H, (A->L + 1) * nd) || !sub_room(A, S_XS, n0 * ha) || !sub_room(A, S_XD, n0 * ha) ||
         !sub_room(A, S_ALPHA, m) || !sub_room(A, S_W, m) || (A->use_text && !sub_room(A, S_FEAT, n0 * f)))
         return GATREC_ENOMEM;
-    for (size_t j = 0; j < n0; j++) { /* ID dropout: the whole-graph forward's draw for these nodes */
-        size_t v = (size_t)A->sg.glob[j];
-        A->drop[v] = A->id_dropout > 0 &&
-                     (double)(gatrec__rng_u64(A->seed, 40, step * N + v) >> 11) * 0x1p-53 < A->id_dropout;
-    }
+    for (size_t j = 0; j < n0; j++) /* ID dropout: the whole-graph forward's draw for these nodes */
+        A->drop[A->sg.glob[j]] = id_dropped(A, step, (size_t)A->sg.glob[j]);
     /* layer 0: ID + W_type text, on the gathered rows */
     if (A->use_text) {
         for (size_t j = 0; j < n0; j++)
@@ -629,8 +633,7 @@ static int attn_forward(void *ctx, int train, uint64_t step)
     float s = 1.0f / (float)(A->L + 1);
     int rc;
     for (size_t v = 0; v < N; v++) /* ID dropout: a fresh, seeded draw per step and node */
-        A->drop[v] = train && A->id_dropout > 0 &&
-                     (double)(gatrec__rng_u64(A->seed, 40, step * N + v) >> 11) * 0x1p-53 < A->id_dropout;
+        A->drop[v] = train && id_dropped(A, step, v);
     if ((rc = layer0(A, A->H)) || (rc = edge_weights(A, A->H)))
         return rc;
     for (size_t l = 0; l < A->L; l++)

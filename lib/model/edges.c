@@ -92,7 +92,9 @@ void gatrec__subgraph_free(gatrec__subgraph *S)
 {
     gatrec__subgraph_clear(S);
     free(S->loc);
+    free(S->pick);
     S->loc = NULL;
+    S->pick = NULL;
 }
 
 /* grow an array of `size`-byte elements to twice *cap (both arrays of a pair share the count) */
@@ -113,22 +115,28 @@ int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t 
                             size_t fanout, int keep_self, uint64_t seed, uint64_t step, const int32_t *seeds,
                             size_t nseeds)
 {
-    size_t cap = nseeds + 16, n = 0, ecap = 1024, ne = 0, maxdeg = 0;
+    size_t cap = nseeds + 16, n = 0, ecap = 1024, ne = 0;
     int32_t *nodes = gatrec__malloc_array(cap, sizeof *nodes), *depth = gatrec__malloc_array(cap, sizeof *depth);
     int32_t *tgt = gatrec__malloc_array(ecap, sizeof *tgt);
-    uint32_t *pick = NULL, *eid = gatrec__malloc_array(ecap, sizeof *eid);
+    uint32_t *pick, *eid = gatrec__malloc_array(ecap, sizeof *eid);
     size_t *at = NULL;
     int rc = GATREC_ENOMEM;
     gatrec__subgraph_clear(S);
-    if (!S->loc) {
-        if (!(S->loc = gatrec__malloc_array(N + 1, sizeof *S->loc)))
+    if (!S->loc) { /* the first step: the per-node map and the scratch of the largest degree */
+        size_t maxdeg = 0;
+        for (size_t t = 0; t < N; t++)
+            maxdeg = E->off[t + 1] - E->off[t] > maxdeg ? E->off[t + 1] - E->off[t] : maxdeg;
+        if (!(S->loc = gatrec__malloc_array(N + 1, sizeof *S->loc)) ||
+            !(S->pick = gatrec__malloc_array(maxdeg + 1, sizeof *S->pick))) {
+            free(S->loc);
+            S->loc = NULL;
             goto done;
+        }
         for (size_t v = 0; v < N; v++)
             S->loc[v] = -1;
     }
-    for (size_t t = 0; t < N; t++)
-        maxdeg = E->off[t + 1] - E->off[t] > maxdeg ? E->off[t + 1] - E->off[t] : maxdeg;
-    if (!nodes || !depth || !tgt || !eid || !(pick = gatrec__malloc_array(maxdeg + 1, sizeof *pick)))
+    pick = S->pick;
+    if (!nodes || !depth || !tgt || !eid)
         goto done;
     /* loc marks membership (0) while sampling; the numbering comes after */
     for (size_t k = 0; k < nseeds; k++)
@@ -217,7 +225,6 @@ done:
     free(nodes);
     free(depth);
     free(tgt);
-    free(pick);
     free(eid);
     free(at);
     return rc;

@@ -37,6 +37,7 @@ typedef struct gatrec__subgraph {
     int32_t *glob, *gid; /* the n locals' global ids; each edge's global edge id */
     size_t n, nu;        /* nodes, users among them (they come first) */
     gatrec__edge_store es;
+    uint32_t *pick;      /* scratch of the largest degree, kept from step to step with loc */
 } gatrec__subgraph;
 
 int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t nu, size_t N, size_t hops,

@@ -504,12 +504,13 @@ done:
     return rc;
 }
 
-/* The configured loss of pairs pos[b0..b1) and its gradient into demb: (BPR, cosine term) or
- * (cross-entropy, uniformity term). */
-static int batch_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main_part, double *second_part)
+/* The configured loss of pairs pos[b0..b1), normalised by a batch of `norm` pairs, and its
+ * gradient into demb: (BPR, cosine term) or (cross-entropy, uniformity term). */
+static int batch_loss(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, double *main_part,
+                      double *second_part)
 {
-    return L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, b0, b1, b1 - b0, step, main_part, second_part)
-                                            : loss(L, b0, b1, b1 - b0, step, main_part, second_part);
+    return L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, b0, b1, norm, step, main_part, second_part)
+                                            : loss(L, b0, b1, norm, step, main_part, second_part);
 }
 
 /* Data-parallel training: this rank's share [s0, s1) of the batch [b0, b1), a contiguous block
@@ -565,8 +566,7 @@ static int share_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main
         clear_demb(L);
         return GATREC_OK;
     }
-    return L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, s0, s1, B, step, main_part, second_part)
-                                            : loss(L, s0, s1, B, step, main_part, second_part);
+    return batch_loss(L, s0, s1, B, step, main_part, second_part);
 }
 
 static int reduce(loop *L, float *data, size_t n)
@@ -1123,7 +1123,7 @@ int gatrec__loss_probe(const gatrec_graph *g, const gatrec_model_options *o, flo
     L.g = g;
     L.t = &t;
     if (!(rc = resolve(&L, &m, g, &t)) && !(rc = setup(&L, g, &t))) {
-        if (!(rc = batch_loss(&L, 0, L.npos, 1, &a, &b))) {
+        if (!(rc = batch_loss(&L, 0, L.npos, L.npos, 1, &a, &b))) {
             *value = L.o.loss == GATREC_LOSS_SOFTMAX ? a + L.o.uniformity * b : a + L.o.cos_weight * b;
             memcpy(demb, L.demb, (g->users.count + g->items.count) * dim * sizeof *demb);
         }
