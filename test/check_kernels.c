@@ -146,6 +146,14 @@ START_TEST(gat_fast_matches_reference)
     ck_assert_mem_eq(fast.dxl, fast1.dxl, n * hc * sizeof(float));
     ck_assert_mem_eq(fast.datt, fast1.datt, hc * sizeof(float));
     ck_assert_mem_eq(fast.dwe, fast1.dwe, hc * sizeof(float));
+    /* out NULL: the alpha alone, the same bits (what a backward that did not keep alpha recomputes) */
+    for (int k = 0; k < 2; k++) {
+        const gatrec__kernels *K = k ? &gatrec__kernels_fast : &gatrec__kernels_reference;
+        float *a = calloc(r.e.m * sh->heads + 1, sizeof *a);
+        ck_assert_ok(K->gat_forward(2, &r.e, sh, in[0], in[1], in[2], in[3], in[4], a, NULL));
+        ck_assert_mem_eq(a, k ? fast.alpha : ref.alpha, r.e.m * sh->heads * sizeof *a);
+        free(a);
+    }
     free_io(&ref);
     free_io(&fast);
     free_io(&fast1);

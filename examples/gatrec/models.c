@@ -346,6 +346,11 @@ int cmd_train(int argc, char **argv)
             goto fail;
         mo.validation = valid;
     }
+    /* the graphs hold what training needs: the log and the split go before the model's memory comes */
+    gatrec_split_free(split);
+    gatrec_dataset_free(ds);
+    split = NULL;
+    ds = NULL;
     if (features_path) {
         if ((rc = gatrec_features_load(g, features_path, &features, &mo.feature_dim)))
             goto fail;

@@ -152,6 +152,8 @@ static void forward_block(void *ctx, size_t blk)
             for (size_t e = e0; e < e1; e++)
                 alpha[e * H + h] /= sum;
         }
+        if (!J->out)
+            continue;
         J->L->aggregate(e0, e1, g->src, J->xl, alpha, H, C, acc);
         float *o = J->out + t * ow;
         if (J->sh->concat) {

@@ -47,7 +47,8 @@ typedef struct gatrec__kernels {
     int (*linear_backward)(int threads, size_t n, size_t k, size_t m, const float *X, const float *W,
                            const float *dY, float *dX, float *dW, float *db);
     /* GATv2 over g: xl (sources) and xr (targets) are n x heads*ch; we and att are heads*ch;
-     * bias is the output width. Writes alpha[m x heads] (the attention of each edge) and out. */
+     * bias is the output width. Writes alpha[m x heads] (the attention of each edge) and out; out
+     * NULL: alpha alone (a backward pass that did not keep the forward's alpha recomputes it). */
     int (*gat_forward)(int threads, const gatrec__edges *g, const gatrec__gat_shape *s, const float *xl,
                        const float *xr, const float *we, const float *att, const float *bias, float *alpha,
                        float *out);

@@ -69,8 +69,8 @@ static int ref_gat_forward(int threads, const gatrec__edges *g, const gatrec__ga
     size_t H = sh->heads, C = sh->ch, hc = H * C, ow = gatrec__gat_out_width(sh);
     (void)threads;
     for (size_t t = 0; t < g->n; t++) {
-        float *o = out + t * ow;
-        for (size_t j = 0; j < ow; j++)
+        float *o = out ? out + t * ow : NULL;
+        for (size_t j = 0; o && j < ow; j++)
             o[j] = bias[j];
         for (size_t h = 0; h < H; h++) {
             double mx = -INFINITY, sum = 0;
@@ -86,7 +86,7 @@ static int ref_gat_forward(int threads, const gatrec__edges *g, const gatrec__ga
                 sum += exp(alpha[e * H + h] - mx);
             for (size_t e = g->off[t]; e < g->off[t + 1]; e++)
                 alpha[e * H + h] = (float)(exp(alpha[e * H + h] - mx) / sum);
-            for (size_t c = 0; c < C; c++) {
+            for (size_t c = 0; o && c < C; c++) {
                 double acc = 0;
                 for (size_t e = g->off[t]; e < g->off[t + 1]; e++)
                     acc += (double)alpha[e * H + h] * xl[(size_t)g->src[e] * hc + h * C + c];

@@ -44,9 +44,10 @@ struct gatrec__gat_probe {
     size_t nu, ni; /* nodes trained on (fold-in adds more to the model, not to the graph) */
     gatrec__edge_store es;
     /* activations of the last forward (H[l]: input of layer l; H[nlayers]: output) */
-    float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS], *Z[MAX_LAYERS];
+    float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS];
     float *mean[MAX_LAYERS], *rstd[MAX_LAYERS], *alpha[MAX_LAYERS];
-    float *work, *d1, *d2, *dXL, *dXR, *dA;
+    float *work, *d1, *dXL, *dXR, *dA; /* dA doubles as the forward's LayerNorm output */
+    int lean; /* one XL, XR and alpha for all layers (alloc_activations) */
     uint64_t step;
     int train;
     /* serving: per layer the input state of every user and item, and the items' source transform */
@@ -70,9 +71,10 @@ typedef struct gat_view {
     gatrec__edge_store es;
     float *x0;
     size_t x0_off;
-    float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS], *Z[MAX_LAYERS];
+    float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS];
     float *mean[MAX_LAYERS], *rstd[MAX_LAYERS], *alpha[MAX_LAYERS];
-    float *work, *d1, *d2, *dXL, *dXR, *dA;
+    float *work, *d1, *dXL, *dXR, *dA;
+    int lean;
 } gat_view;
 
 static float *P(gat *G, size_t off)
@@ -211,53 +213,98 @@ static size_t max_width(const gat *G)
     return w;
 }
 
+/* Whether a whole-graph pass keeps one XL, XR and alpha (the widest layer's) instead of one per
+ * layer, the backward pass recomputing a lower layer's from its input: the same bits, for one
+ * more linear pair and score pass per lower layer. Chosen when the per-layer copies would exceed
+ * 1 GiB (about ML-20M's size: ML-1M's are 140 MB); $GATREC_GAT_LEAN = 1 forces it, 0 forbids it. */
+static int choose_lean(const gat *G)
+{
+    size_t N = G->nu + G->ni, m = G->es.E.m, all = 0;
+    const char *env = getenv("GATREC_GAT_LEAN");
+    if (env && *env)
+        return strcmp(env, "0") != 0;
+    for (size_t l = 0; l < G->nlayers; l++)
+        all += (2 * N * G->L[l].hc + m * G->L[l].sh.heads) * sizeof(float);
+    return all > ((size_t)1 << 30);
+}
+
+/* The buffers of a forward pass (the backward's own come with the first backward). */
 static int alloc_activations(gat *G)
 {
-    size_t N = G->nu + G->ni, w = max_width(G), hmax = 1;
+    size_t N = G->nu + G->ni, w = max_width(G), hmax = 1, hcmax = 1;
+    for (size_t l = 0; l < G->nlayers; l++) {
+        hmax = G->L[l].sh.heads > hmax ? G->L[l].sh.heads : hmax;
+        hcmax = G->L[l].hc > hcmax ? G->L[l].hc : hcmax;
+    }
+    G->lean = choose_lean(G);
     for (size_t l = 0; l < G->nlayers; l++) {
         gat_layer *L = &G->L[l];
-        if (L->sh.heads > hmax)
-            hmax = L->sh.heads;
+        int own = !G->lean || l == 0; /* lean: layer 0 owns the shared XL, XR and alpha */
         if (!(G->H[l + 1] = gatrec__malloc_array(N * L->out + 1, sizeof(float))) ||
-            !(G->XL[l] = gatrec__malloc_array(N * L->hc + 1, sizeof(float))) ||
-            !(G->XR[l] = gatrec__malloc_array(N * L->hc + 1, sizeof(float))) ||
             !(G->A[l] = gatrec__malloc_array(N * L->out + 1, sizeof(float))) ||
-            !(G->Z[l] = gatrec__malloc_array(N * L->out + 1, sizeof(float))) ||
             !(G->mean[l] = gatrec__malloc_array(N + 1, sizeof(float))) ||
-            !(G->rstd[l] = gatrec__malloc_array(N + 1, sizeof(float))) ||
-            !(G->alpha[l] = gatrec__malloc_array(G->es.E.m * L->sh.heads + 1, sizeof(float))))
+            !(G->rstd[l] = gatrec__malloc_array(N + 1, sizeof(float))))
+            return GATREC_ENOMEM;
+        if (!own) {
+            G->XL[l] = G->XL[0];
+            G->XR[l] = G->XR[0];
+            G->alpha[l] = G->alpha[0];
+        } else if (!(G->XL[l] = gatrec__malloc_array(N * (G->lean ? hcmax : L->hc) + 1, sizeof(float))) ||
+                   !(G->XR[l] = gatrec__malloc_array(N * (G->lean ? hcmax : L->hc) + 1, sizeof(float))) ||
+                   !(G->alpha[l] = gatrec__malloc_array(G->es.E.m * (G->lean ? hmax : L->sh.heads) + 1,
+                                                        sizeof(float))))
             return GATREC_ENOMEM;
     }
-    if (!(G->work = gatrec__malloc_array(G->es.E.m * hmax + 1, sizeof(float))) ||
-        !(G->d1 = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
-        !(G->d2 = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
-        !(G->dXL = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
-        !(G->dXR = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
-        !(G->dA = gatrec__malloc_array(N * w + 1, sizeof(float))))
+    if (!(G->dA = gatrec__malloc_array(N * w + 1, sizeof(float))))
         return GATREC_ENOMEM;
     return GATREC_OK;
 }
 
-static void free_activations(gat *G)
+static int alloc_backward(gat *G)
 {
-    for (size_t l = 0; l < MAX_LAYERS; l++) {
-        free(G->H[l + 1]);
-        free(G->XL[l]);
-        free(G->XR[l]);
-        free(G->A[l]);
-        free(G->Z[l]);
-        free(G->mean[l]);
-        free(G->rstd[l]);
-        free(G->alpha[l]);
-        G->H[l + 1] = G->XL[l] = G->XR[l] = G->A[l] = G->Z[l] = G->mean[l] = G->rstd[l] = G->alpha[l] = NULL;
+    size_t N = G->nu + G->ni, w = max_width(G), hmax = 1, hcmax = 1;
+    if (G->work)
+        return GATREC_OK;
+    for (size_t l = 0; l < G->nlayers; l++) {
+        hmax = G->L[l].sh.heads > hmax ? G->L[l].sh.heads : hmax;
+        hcmax = G->L[l].hc > hcmax ? G->L[l].hc : hcmax;
     }
+    if (!(G->d1 = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
+        !(G->dXL = gatrec__malloc_array(N * hcmax + 1, sizeof(float))) ||
+        !(G->dXR = gatrec__malloc_array(N * hcmax + 1, sizeof(float))) ||
+        !(G->work = gatrec__malloc_array(G->es.E.m * hmax + 1, sizeof(float))))
+        return GATREC_ENOMEM;
+    return GATREC_OK;
+}
+
+/* What only a backward pass needs: after the last one, before the serving state is kept. */
+static void free_backward(gat *G)
+{
     free(G->work);
     free(G->d1);
-    free(G->d2);
     free(G->dXL);
     free(G->dXR);
+    G->work = G->d1 = G->dXL = G->dXR = NULL;
+}
+
+static void free_activations(gat *G)
+{
+    for (size_t l = MAX_LAYERS; l-- > 0;) { /* top down: a lean layer's buffers are layer 0's */
+        int own = l == 0 || G->XL[l] != G->XL[0];
+        free(G->H[l + 1]);
+        free(G->A[l]);
+        free(G->mean[l]);
+        free(G->rstd[l]);
+        if (own) {
+            free(G->XL[l]);
+            free(G->XR[l]);
+            free(G->alpha[l]);
+        }
+        G->H[l + 1] = G->XL[l] = G->XR[l] = G->A[l] = G->mean[l] = G->rstd[l] = G->alpha[l] = NULL;
+    }
     free(G->dA);
-    G->work = G->d1 = G->d2 = G->dXL = G->dXR = G->dA = NULL;
+    G->dA = NULL;
+    free_backward(G);
 }
 
 /* ---- forward and backward over the whole graph ---- */
@@ -314,6 +361,30 @@ static void elem_block(void *ctx, size_t b)
     }
 }
 
+static int grow_rows(float **a, size_t rows, size_t width)
+{
+    float *p = realloc(*a, (rows * width + 1) * sizeof *p);
+    if (!p)
+        return GATREC_ENOMEM;
+    *a = p;
+    return GATREC_OK;
+}
+
+/* Layer l's source and target transforms of its input H[l], and its attention; with out, the
+ * attention's output too (the backward of a lean pass asks for the first three again). */
+static int scores(gat *G, size_t l, float *out)
+{
+    const gatrec__kernels *K = G->K;
+    gat_layer *L = &G->L[l];
+    size_t N = G->nu + G->ni;
+    int rc;
+    if ((rc = K->linear(G->threads, N, L->in, L->hc, G->H[l], P(G, L->Wl), P(G, L->bl), G->XL[l])) ||
+        (rc = K->linear(G->threads, N, L->in, L->hc, G->H[l], P(G, L->Wr), P(G, L->br), G->XR[l])))
+        return rc;
+    return K->gat_forward(G->threads, &G->es.E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att), P(G, L->bias),
+                          G->alpha[l], out);
+}
+
 static int gat_forward(void *ctx, int train, uint64_t step)
 {
     gat *G = ctx;
@@ -327,15 +398,17 @@ static int gat_forward(void *ctx, int train, uint64_t step)
     for (size_t l = 0; l < G->nlayers && !rc; l++) {
         gat_layer *L = &G->L[l];
         float *h = G->H[l], *out = G->H[l + 1];
-        if ((rc = K->linear(G->threads, N, L->in, L->hc, h, P(G, L->Wl), P(G, L->bl), G->XL[l])) ||
-            (rc = K->linear(G->threads, N, L->in, L->hc, h, P(G, L->Wr), P(G, L->br), G->XR[l])) ||
-            (rc = K->gat_forward(G->threads, &G->es.E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att),
-                                 P(G, L->bias), G->alpha[l], G->A[l])))
+        float *z = G->A[l]; /* the LayerNorm output (kept only until the activation below) */
+        if ((rc = scores(G, l, G->A[l])))
             break;
-        if (G->flags & GATREC_GAT_NO_LAYERNORM)
-            memcpy(G->Z[l], G->A[l], N * L->out * sizeof(float));
-        else if ((rc = K->layernorm(G->threads, N, L->out, 1e-5f, G->A[l], P(G, L->gamma), P(G, L->beta), G->Z[l],
-                                    G->mean[l], G->rstd[l])))
+        if (G->lean && !train) { /* the serving state (keep_states) keeps the items' source transform */
+            if ((rc = grow_rows(&G->ixl[l], G->ni + 16, L->hc)))
+                break;
+            memcpy(G->ixl[l], G->XL[l] + G->nu * L->hc, G->ni * L->hc * sizeof(float));
+        }
+        if (!(G->flags & GATREC_GAT_NO_LAYERNORM) &&
+            (rc = K->layernorm(G->threads, N, L->out, 1e-5f, G->A[l], P(G, L->gamma), P(G, L->beta), z = G->dA,
+                               G->mean[l], G->rstd[l])))
             break;
         if (L->Wres != SIZE_MAX)
             rc = K->linear(G->threads, N, L->in, L->out, h, P(G, L->Wres), NULL, out);
@@ -344,7 +417,7 @@ static int gat_forward(void *ctx, int train, uint64_t step)
         else
             memset(out, 0, N * L->out * sizeof(float));
         {
-            elem_job J = {G, l, N, L->out, G->Z[l], out, NULL, 0};
+            elem_job J = {G, l, N, L->out, z, out, NULL, 0};
             gatrec__parallel(G->threads, ELEM_BLOCKS, elem_block, &J);
         }
     }
@@ -360,27 +433,40 @@ static int gat_backward(void *ctx, const float *demb)
         return gat_backward_sampled(G, demb);
     const gatrec__kernels *K = G->K;
     size_t N = G->nu + G->ni;
-    float *dh = G->d1, *dprev = G->d2;
-    int rc = GATREC_OK;
+    int rc = alloc_backward(G);
+    if (rc)
+        return rc;
+    /* two node-gradient buffers take turns: the layer's output gradient dh, and the other one
+     * holding the LayerNorm output again, then dA, then (dA spent) the gradient of the layer's input */
+    float *dh = G->d1, *other = G->dA;
     memcpy(dh, demb, N * G->L[G->nlayers - 1].out * sizeof(float));
     for (size_t l = G->nlayers; l-- > 0 && !rc;) {
         gat_layer *L = &G->L[l];
-        float *h = G->H[l];
-        /* through dropout and the activation: dZ into dXL's buffer, then LayerNorm */
+        float *h = G->H[l], *z = G->A[l];
+        /* a lean pass kept the top layer's transforms and attention alone */
+        if (G->lean && l + 1 < G->nlayers && (rc = scores(G, l, NULL)))
+            break;
+        /* the LayerNorm output again (the same bits), then through dropout and the activation:
+         * dZ into dXL's buffer, then LayerNorm */
+        if (!(G->flags & GATREC_GAT_NO_LAYERNORM) &&
+            (rc = K->layernorm(G->threads, N, L->out, 1e-5f, G->A[l], P(G, L->gamma), P(G, L->beta), z = other,
+                               G->mean[l], G->rstd[l])))
+            break;
         {
-            elem_job J = {G, l, N, L->out, G->Z[l], dh, G->dXL, 1};
+            elem_job J = {G, l, N, L->out, z, dh, G->dXL, 1};
             gatrec__parallel(G->threads, ELEM_BLOCKS, elem_block, &J);
         }
         if (G->flags & GATREC_GAT_NO_LAYERNORM)
-            memcpy(G->dA, G->dXL, N * L->out * sizeof(float));
+            memcpy(other, G->dXL, N * L->out * sizeof(float));
         else if ((rc = K->layernorm_backward(G->threads, N, L->out, G->A[l], P(G, L->gamma), G->mean[l], G->rstd[l],
-                                             G->dXL, G->dA, G->grad + L->gamma, G->grad + L->beta)))
+                                             G->dXL, other, G->grad + L->gamma, G->grad + L->beta)))
             break;
         if ((rc = K->gat_backward(G->threads, &G->es.E, &L->sh, G->XL[l], G->XR[l], P(G, L->we), P(G, L->att),
-                                  G->alpha[l], G->dA, G->dXL, G->dXR, G->grad + L->we, G->grad + L->att,
+                                  G->alpha[l], other, G->dXL, G->dXR, G->grad + L->we, G->grad + L->att,
                                   G->grad + L->bias, G->work)))
             break;
         /* the residual path first (it may be the identity), then the two transforms */
+        float *dprev = other;
         if (L->Wres != SIZE_MAX) {
             memset(dprev, 0, N * L->in * sizeof(float));
             rc = K->linear_backward(G->threads, N, L->in, L->out, h, P(G, L->Wres), dh, dprev, G->grad + L->Wres, NULL);
@@ -395,9 +481,8 @@ static int gat_backward(void *ctx, const float *demb)
         if (!rc)
             rc = K->linear_backward(G->threads, N, L->in, L->hc, h, P(G, L->Wr), G->dXR, dprev, G->grad + L->Wr,
                                     G->grad + L->br);
-        float *t = dh;
+        other = dh;
         dh = dprev;
-        dprev = t;
     }
     if (!rc && G->x0_off != SIZE_MAX)
         for (size_t k = 0; k < N * G->fdim; k++)
@@ -428,17 +513,16 @@ static void swap_view(gat *G)
         SWAP(G->XL[l], v->XL[l]);
         SWAP(G->XR[l], v->XR[l]);
         SWAP(G->A[l], v->A[l]);
-        SWAP(G->Z[l], v->Z[l]);
         SWAP(G->mean[l], v->mean[l]);
         SWAP(G->rstd[l], v->rstd[l]);
         SWAP(G->alpha[l], v->alpha[l]);
     }
     SWAP(G->work, v->work);
     SWAP(G->d1, v->d1);
-    SWAP(G->d2, v->d2);
     SWAP(G->dXL, v->dXL);
     SWAP(G->dXR, v->dXR);
     SWAP(G->dA, v->dA);
+    SWAP(G->lean, v->lean);
 }
 
 /* The training forward on the step's subgraph: the output rows of the seeds only. */
@@ -510,19 +594,12 @@ static const int32_t *gat_rows_touched(void *ctx, size_t *n)
 
 /* ---- serving state ---- */
 
-static int grow_rows(float **a, size_t rows, size_t width)
-{
-    float *p = realloc(*a, (rows * width + 1) * sizeof *p);
-    if (!p)
-        return GATREC_ENOMEM;
-    *a = p;
-    return GATREC_OK;
-}
-
-/* Copy the per-layer states of the last (eval) forward into the serving arrays. */
+/* Copy the per-layer states of the last (eval) forward into the serving arrays (a lean forward
+ * kept the items' source transforms itself). */
 static int keep_states(gat *G)
 {
     size_t nu = G->nu, ni = G->ni;
+    free_backward(G); /* training is over: room for the serving state */
     G->ucap = nu + 16;
     G->icap = ni + 16;
     for (size_t l = 0; l < G->nlayers; l++) {
@@ -532,7 +609,8 @@ static int keep_states(gat *G)
             return GATREC_ENOMEM;
         memcpy(G->ustate[l], G->H[l], nu * in * sizeof(float));
         memcpy(G->istate[l], G->H[l] + nu * in, ni * in * sizeof(float));
-        memcpy(G->ixl[l], G->XL[l] + nu * hc, ni * hc * sizeof(float));
+        if (!G->lean)
+            memcpy(G->ixl[l], G->XL[l] + nu * hc, ni * hc * sizeof(float));
     }
     G->umean = calloc(G->fdim + 1, sizeof(float));
     G->imean = calloc(G->fdim + 1, sizeof(float));
