@@ -209,15 +209,21 @@ static void pair_terms(void *ctx, size_t p)
     }
 }
 
-/* Loss of the pairs pos[b0..b1) and its gradient into demb; returns the loss parts. */
+/* Pairs per round of the BPR loss: its per-pair terms take (negatives + 6) x 4 bytes a pair, for
+ * a round at a time (a whole-graph step of ML-20M's 9.2M liked pairs would need 370 MB at once). */
+#define LOSS_ROUND ((size_t)1 << 16)
+
+/* Loss of the pairs pos[b0..b1) and its gradient into demb; returns the loss parts. Rounds of
+ * pairs, each scattered in pair order: the same bits as one round. */
 static int loss(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, double *bpr_out, double *cos_out)
 {
     gatrec__trainer *t = L->t;
     size_t d = t->dim, nu = L->g->users.count, k = (size_t)L->o.negatives, B = b1 - b0;
     double bpr = 0, cs = 0, lam = L->o.cos_weight;
     float *E = t->emb, *D = L->demb;
-    pair_job J = {L, b0, step, gatrec__malloc_array(B * (k + 2), sizeof(float)), gatrec__malloc_array(B, sizeof(double)),
-                  gatrec__malloc_array(B, sizeof(double))};
+    size_t R = B < LOSS_ROUND ? B : LOSS_ROUND;
+    pair_job J = {L, b0, step, gatrec__malloc_array(R * (k + 2), sizeof(float)), gatrec__malloc_array(R, sizeof(double)),
+                  gatrec__malloc_array(R, sizeof(double))};
     if (!J.coef || !J.bpr || !J.cs) {
         free(J.coef);
         free(J.bpr);
@@ -225,35 +231,39 @@ static int loss(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, doubl
         return GATREC_ENOMEM;
     }
     clear_demb(L);
-    /* one job per pair, handed out in fixed blocks: the same bits for any thread count */
-    gatrec__parallel_range(L->o.threads, b0, b1, pair_terms, &J);
-    /* the scatter into demb, in pair order */
-    for (size_t p = b0; p < b1; p++) {
-        size_t q = p - b0, u = (size_t)L->pos[p].u, i = nu + (size_t)L->pos[p].i;
-        float *eu = E + u * d, *ei = E + i * d, *du = D + u * d, *di = D + i * d, *cf = J.coef + q * (k + 2);
-        touch(L, u);
-        touch(L, i);
-        for (size_t n = 0; n < k; n++) {
-            size_t j = nu + (size_t)L->negs[q * k + n];
-            touch(L, j);
-            float *ej = E + j * d, *dj = D + j * d, g = cf[n] / (float)(norm * k);
-            for (size_t c = 0; c < d; c++) {
-                du[c] += g * (ei[c] - ej[c]);
-                di[c] += g * eu[c];
-                dj[c] -= g * eu[c];
+    for (size_t r0 = b0; r0 < b1; r0 += R) {
+        size_t r1 = b1 - r0 < R ? b1 : r0 + R;
+        J.b0 = r0;
+        /* one job per pair, handed out in fixed blocks: the same bits for any thread count */
+        gatrec__parallel_range(L->o.threads, r0, r1, pair_terms, &J);
+        /* the scatter into demb, in pair order */
+        for (size_t p = r0; p < r1; p++) {
+            size_t q = p - r0, u = (size_t)L->pos[p].u, i = nu + (size_t)L->pos[p].i;
+            float *eu = E + u * d, *ei = E + i * d, *du = D + u * d, *di = D + i * d, *cf = J.coef + q * (k + 2);
+            touch(L, u);
+            touch(L, i);
+            for (size_t n = 0; n < k; n++) {
+                size_t j = nu + (size_t)L->negs[q * k + n];
+                touch(L, j);
+                float *ej = E + j * d, *dj = D + j * d, g = cf[n] / (float)(norm * k);
+                for (size_t c = 0; c < d; c++) {
+                    du[c] += g * (ei[c] - ej[c]);
+                    di[c] += g * eu[c];
+                    dj[c] -= g * eu[c];
+                }
             }
-        }
-        if (lam > 0) {
-            float s = (float)(-lam / (double)norm), inv = cf[k], c = cf[k + 1];
-            float cu = c / (dot(eu, eu, d) + 1e-12f), ci = c / (dot(ei, ei, d) + 1e-12f);
-            for (size_t q2 = 0; q2 < d; q2++) {
-                float a = eu[q2], b = ei[q2];
-                du[q2] += s * (b * inv - cu * a);
-                di[q2] += s * (a * inv - ci * b);
+            if (lam > 0) {
+                float s = (float)(-lam / (double)norm), inv = cf[k], c = cf[k + 1];
+                float cu = c / (dot(eu, eu, d) + 1e-12f), ci = c / (dot(ei, ei, d) + 1e-12f);
+                for (size_t q2 = 0; q2 < d; q2++) {
+                    float a = eu[q2], b = ei[q2];
+                    du[q2] += s * (b * inv - cu * a);
+                    di[q2] += s * (a * inv - ci * b);
+                }
             }
+            bpr += J.bpr[q];
+            cs += J.cs[q];
         }
-        bpr += J.bpr[q];
-        cs += J.cs[q];
     }
     free(J.coef);
     free(J.bpr);
@@ -879,7 +889,9 @@ static int setup(loop *L, const gatrec_graph *g, gatrec__trainer *t)
         return gatrec__error(GATREC_EEMPTY, "no training rating reaches the liked threshold %g: nothing to learn from",
                              g->liked);
     L->pos = gatrec__malloc_array(n, sizeof *L->pos);
-    L->negs = gatrec__malloc_array(L->o.loss == GATREC_LOSS_BPR ? n * (size_t)L->o.negatives : 1, sizeof *L->negs);
+    L->negs = gatrec__malloc_array(L->o.loss == GATREC_LOSS_BPR ? (n < LOSS_ROUND ? n : LOSS_ROUND) * (size_t)L->o.negatives
+                                                                : 1,
+                                   sizeof *L->negs);
     L->known = gatrec__malloc_array(g->items.count + 1, sizeof *L->known);
     L->demb = gatrec__calloc(N * t->dim, sizeof *L->demb);
     if (L->sampled && !(L->seen = gatrec__calloc(N, sizeof *L->seen)))
