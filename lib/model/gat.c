@@ -228,14 +228,21 @@ static int choose_lean(const gat *G)
     return all > ((size_t)1 << 30);
 }
 
+/* The most heads, and the widest transform, of any layer. */
+static void widest(const gat *G, size_t *hmax, size_t *hcmax)
+{
+    *hmax = *hcmax = 1;
+    for (size_t l = 0; l < G->nlayers; l++) {
+        *hmax = G->L[l].sh.heads > *hmax ? G->L[l].sh.heads : *hmax;
+        *hcmax = G->L[l].hc > *hcmax ? G->L[l].hc : *hcmax;
+    }
+}
+
 /* The buffers of a forward pass (the backward's own come with the first backward). */
 static int alloc_activations(gat *G)
 {
-    size_t N = G->nu + G->ni, w = max_width(G), hmax = 1, hcmax = 1;
-    for (size_t l = 0; l < G->nlayers; l++) {
-        hmax = G->L[l].sh.heads > hmax ? G->L[l].sh.heads : hmax;
-        hcmax = G->L[l].hc > hcmax ? G->L[l].hc : hcmax;
-    }
+    size_t N = G->nu + G->ni, w = max_width(G), hmax, hcmax;
+    widest(G, &hmax, &hcmax);
     G->lean = choose_lean(G);
     for (size_t l = 0; l < G->nlayers; l++) {
         gat_layer *L = &G->L[l];
@@ -262,13 +269,10 @@ static int alloc_activations(gat *G)
 
 static int alloc_backward(gat *G)
 {
-    size_t N = G->nu + G->ni, w = max_width(G), hmax = 1, hcmax = 1;
+    size_t N = G->nu + G->ni, w = max_width(G), hmax, hcmax;
     if (G->work)
         return GATREC_OK;
-    for (size_t l = 0; l < G->nlayers; l++) {
-        hmax = G->L[l].sh.heads > hmax ? G->L[l].sh.heads : hmax;
-        hcmax = G->L[l].hc > hcmax ? G->L[l].hc : hcmax;
-    }
+    widest(G, &hmax, &hcmax);
     if (!(G->d1 = gatrec__malloc_array(N * w + 1, sizeof(float))) ||
         !(G->dXL = gatrec__malloc_array(N * hcmax + 1, sizeof(float))) ||
         !(G->dXR = gatrec__malloc_array(N * hcmax + 1, sizeof(float))) ||
