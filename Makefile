@@ -4,6 +4,7 @@
 #   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make check SANITIZE=thread   the same under ThreadSanitizer (the library's threads, served models)
 #   make bench           benchmark programs that print their figures
+#   make bench-scale     every learned kind on the ML-20M-shaped log (half an hour; KINDS="bpr gat")
 #   make install PREFIX=/usr/local DESTDIR=   /   make uninstall
 #   make demo            the README's main job: fetch ML-100K, train, recommend
 #   make results         the evaluation matrix -> docs/results.md + SVG charts (hours; runs cached
@@ -74,7 +75,7 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli check check-mpi test-oracle test-unit test-abi test-python test-install test-results bench results demo fuzz install uninstall clean
+.PHONY: all lib cli check check-mpi test-oracle test-unit test-abi test-python test-install test-results bench bench-scale results demo fuzz install uninstall clean
 all: lib cli
 
 lib: $(SHARED) $(STATIC)
@@ -207,6 +208,10 @@ results: $(CLI)
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; GATREC_TEST_DATA="$(DATA_DIR)" ORACLE_PYTHON="$(ORACLE_PYTHON)" $$b || exit 1; done
+
+# Every learned kind on the ML-20M-shaped log: about half an hour (test/bench/bench_scale.c).
+bench-scale: $(BUILD)/bench/bench_scale $(BUILD)/bench/bench_synth $(CLI)
+	GATREC_BENCH_SCALE=1 GATREC_CLI=$(CLI) $(BUILD)/bench/bench_scale $(KINDS)
 
 demo: all
 	sh examples/demo.sh
