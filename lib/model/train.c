@@ -55,6 +55,11 @@ typedef struct pair {
     int32_t u, i;
 } pair;
 
+enum { /* scratch buffers of the softmax loss */
+    SC_CAND, SC_SLOT, SC_USERS, SC_FIRST, SC_NEXT, SC_U, SC_I, SC_C, SC_S, SC_DU, SC_DI, SC_DC, SC_NU, SC_NI, SC_NC,
+    SC_G, SC_UP, SC_DUP, SC_MX, SC_Z, SC_WSUM, SC_MASK, SCRATCH_COUNT
+};
+
 typedef struct loop {
     gatrec_model *m;
     const gatrec_graph *g;
@@ -79,7 +84,31 @@ typedef struct loop {
     int32_t *rows;
     size_t nrows;
     uint64_t *last;
+    /* the softmax loss's buffers, kept from step to step: a fresh large block every step costs
+     * its page faults every time (about a tenth of an ML-20M-shaped attn epoch) */
+    struct {
+        void *p;
+        size_t cap;
+    } scratch[SCRATCH_COUNT];
 } loop;
+
+/* Buffer `id` of at least n elements of `size` bytes (kept; zeroed when `zero`), or NULL. */
+static void *scratch(loop *L, int id, size_t n, size_t size, int zero)
+{
+    size_t bytes = (n ? n : 1) * size;
+    if (size && bytes / size != (n ? n : 1))
+        return NULL;
+    if (L->scratch[id].cap < bytes) {
+        free(L->scratch[id].p);
+        L->scratch[id].cap = 0;
+        if (!(L->scratch[id].p = gatrec__malloc(bytes)))
+            return NULL;
+        L->scratch[id].cap = bytes;
+    }
+    if (zero)
+        memset(L->scratch[id].p, 0, bytes);
+    return L->scratch[id].p;
+}
 
 /* demb back to zero before a step writes it: every row, or (lazy) the rows the last step wrote */
 static void clear_demb(loop *L)
@@ -364,22 +393,23 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t ste
     size_t d = t->dim, nu = L->g->users.count, B = b1 - b0, N = (size_t)L->o.negatives, nd = 0;
     size_t nc = N ? N : L->nknown;
     float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity, scale = inv_tau / (float)norm;
-    int32_t *cand = N ? gatrec__malloc_array(N, sizeof *cand) : L->known;
-    int32_t *slot = gatrec__malloc_array(nu, sizeof *slot), *users = gatrec__malloc_array(B, sizeof *users);
-    int32_t *first = gatrec__malloc_array(L->g->items.count + 1, sizeof *first);
-    int32_t *next = gatrec__malloc_array(nc + 1, sizeof *next);
-    float *U = NULL, *I = gatrec__malloc_array(B * d, sizeof(float)), *dU = NULL; /* U, dU: per distinct user */
-    float *C = gatrec__malloc_array(nc * d, sizeof(float)), *S = NULL;
-    float *dI = gatrec__malloc_array(B * d, sizeof(float));
-    float *dC = gatrec__malloc_array(nc * d, sizeof(float));
-    float *nU = gatrec__malloc_array(B, sizeof(float)), *nI = gatrec__malloc_array(B, sizeof(float));
-    float *nC = gatrec__malloc_array(nc, sizeof(float)), *G = w > 0 ? gatrec__malloc_array(B * B, sizeof(float)) : NULL;
-    float *Up = w > 0 ? gatrec__malloc_array(B * d, sizeof(float)) : NULL;
-    float *dUp = w > 0 ? gatrec__calloc(B * d, sizeof(float)) : NULL;
-    double *mx = gatrec__malloc_array(B, sizeof(double)), *z = gatrec__malloc_array(B, sizeof(double));
-    double *wsum = gatrec__calloc(B, sizeof(double)), sum = 0, unif = 0;
-    size_t nmask = 0, capmask = B + 1;
-    masked *mask = gatrec__malloc_array(capmask, sizeof *mask);
+    int32_t *cand = N ? scratch(L, SC_CAND, N, sizeof *cand, 0) : L->known;
+    int32_t *slot = scratch(L, SC_SLOT, nu, sizeof *slot, 0), *users = scratch(L, SC_USERS, B, sizeof *users, 0);
+    int32_t *first = scratch(L, SC_FIRST, L->g->items.count + 1, sizeof *first, 0);
+    int32_t *next = scratch(L, SC_NEXT, nc + 1, sizeof *next, 0);
+    float *U = NULL, *I = scratch(L, SC_I, B * d, sizeof(float), 0), *dU = NULL; /* U, dU: per distinct user */
+    float *C = scratch(L, SC_C, nc * d, sizeof(float), 0), *S = NULL;
+    float *dI = scratch(L, SC_DI, B * d, sizeof(float), 0);
+    float *dC = scratch(L, SC_DC, nc * d, sizeof(float), 0);
+    float *nU = scratch(L, SC_NU, B, sizeof(float), 0), *nI = scratch(L, SC_NI, B, sizeof(float), 0);
+    float *nC = scratch(L, SC_NC, nc, sizeof(float), 0), *G = w > 0 ? scratch(L, SC_G, B * B, sizeof(float), 0) : NULL;
+    float *Up = w > 0 ? scratch(L, SC_UP, B * d, sizeof(float), 0) : NULL;
+    float *dUp = w > 0 ? scratch(L, SC_DUP, B * d, sizeof(float), 1) : NULL;
+    double *mx = scratch(L, SC_MX, B, sizeof(double), 0), *z = scratch(L, SC_Z, B, sizeof(double), 0);
+    double *wsum = scratch(L, SC_WSUM, B, sizeof(double), 1), sum = 0, unif = 0;
+    size_t nmask = 0, capmask = L->scratch[SC_MASK].cap / sizeof(masked) > B + 1 ? L->scratch[SC_MASK].cap / sizeof(masked)
+                                                                                  : B + 1;
+    masked *mask = scratch(L, SC_MASK, capmask, sizeof *mask, 0);
     int rc = GATREC_OK;
     if (!cand || !slot || !users || !first || !next || !I || !C || !dI || !dC || !nU || !nI || !nC || !mx || !z ||
         !wsum || !mask || (w > 0 && (!G || !Up || !dUp))) {
@@ -400,9 +430,9 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t ste
         }
         memcpy(I + q * d, E + (nu + (size_t)L->pos[b0 + q].i) * d, d * sizeof *I);
     }
-    U = gatrec__malloc_array(nd * d + 1, sizeof(float));
-    dU = gatrec__calloc(nd * d + 1, sizeof(float));
-    S = gatrec__malloc_array(nd * nc + 1, sizeof(float)); /* one row of logits per distinct user */
+    U = scratch(L, SC_U, nd * d + 1, sizeof(float), 0);
+    dU = scratch(L, SC_DU, nd * d + 1, sizeof(float), 1);
+    S = scratch(L, SC_S, nd * nc + 1, sizeof(float), 0); /* one row of logits per distinct user */
     if (!U || !dU || !S) {
         rc = GATREC_ENOMEM;
         goto done;
@@ -438,8 +468,9 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t ste
                     rc = GATREC_ENOMEM;
                     goto done;
                 }
-                mask = more;
+                L->scratch[SC_MASK].p = mask = more;
                 capmask *= 2;
+                L->scratch[SC_MASK].cap = capmask * sizeof *mask;
             }
             mask[nmask++] = (masked){r * nc + (size_t)c, er[c]};
         }
@@ -488,29 +519,6 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t ste
     *ce_out = sum / (double)norm;
     *unif_out = unif;
 done:
-    if (N)
-        free(cand);
-    free(slot);
-    free(users);
-    free(first);
-    free(next);
-    free(U);
-    free(I);
-    free(C);
-    free(S);
-    free(dU);
-    free(dI);
-    free(dC);
-    free(nU);
-    free(nI);
-    free(nC);
-    free(G);
-    free(Up);
-    free(dUp);
-    free(mx);
-    free(z);
-    free(wsum);
-    free(mask);
     return rc;
 }
 
@@ -1088,6 +1096,8 @@ static int run(loop *L)
 
 static void loop_free(loop *L)
 {
+    for (int k = 0; k < SCRATCH_COUNT; k++)
+        free(L->scratch[k].p);
     free(L->pos);
     free(L->negs);
     free(L->known);
