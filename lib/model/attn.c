@@ -441,6 +441,45 @@ static int align_backward(attn *A, float *dE, float *dT)
 
 /* ---- neighbour sampling ---- */
 
+/* Row copies between a step's subgraph (local row j) and the whole graph (global row glob[j]),
+ * over the rows in parallel: each row is its own, so any split gives the same bits. */
+enum { ROWS_GATHER, ROWS_GATHER_ADD, ROWS_SCATTER_ADD };
+
+typedef struct rows_job {
+    const int32_t *glob;
+    size_t d;
+    float s;                   /* ROWS_GATHER: to[j] = s from[glob[j]] */
+    const unsigned char *skip; /* global rows left out (ROWS_GATHER_ADD: to[j] += from[glob[j]];
+                                  ROWS_SCATTER_ADD: to[glob[j]] += from[j]); NULL: none */
+    const float *from;
+    float *to;
+    int mode;
+} rows_job;
+
+static void rows_one(void *ctx, size_t j)
+{
+    const rows_job *J = ctx;
+    size_t g = (size_t)J->glob[j], d = J->d;
+    if (J->skip && J->skip[g])
+        return;
+    if (J->mode == ROWS_GATHER)
+        for (size_t k = 0; k < d; k++)
+            J->to[j * d + k] = J->s * J->from[g * d + k];
+    else if (J->mode == ROWS_GATHER_ADD)
+        for (size_t k = 0; k < d; k++)
+            J->to[j * d + k] += J->from[g * d + k];
+    else
+        for (size_t k = 0; k < d; k++)
+            J->to[g * d + k] += J->from[j * d + k];
+}
+
+static void rows(const attn *A, int mode, float s, const unsigned char *skip, const float *from, float *to)
+{
+    rows_job J = {A->sg.glob, A->d, s, skip, from, to, mode};
+    gatrec__parallel(A->threads, A->sg.n, rows_one, &J);
+}
+
+
 /* The subgraph's edges into the seeds (their weights copied): the last layer's edges */
 static int top_edges(attn *A, const int32_t *seeds, size_t nseeds)
 {
@@ -508,13 +547,8 @@ static int attn_forward_batch(void *ctx, uint64_t step, const int32_t *seeds, si
     } else {
         memset(A->sH, 0, nd * sizeof(float));
     }
-    for (size_t j = 0; A->use_id && j < n0; j++) {
-        const float *id = PRM(A, A->o_id) + (size_t)A->sg.glob[j] * d;
-        float *h = A->sH + j * d;
-        if (!A->drop[A->sg.glob[j]])
-            for (size_t k = 0; k < d; k++)
-                h[k] += id[k];
-    }
+    if (A->use_id)
+        rows(A, ROWS_GATHER_ADD, 1.0f, A->drop, PRM(A, A->o_id), A->sH);
     /* attention over each target's sampled edges; the degree scale of the whole graph */
     const gatrec__edges *E = &A->sg.es.E;
     if (!has_attention(A)) {
@@ -564,14 +598,10 @@ static int attn_backward_sampled(attn *A, const float *demb)
         return GATREC_ENOMEM;
     memset(A->sdw, 0, m * sizeof *A->sdw);
     cur = A->sdA, nxt = A->sdB;
-    for (size_t j = 0; j < n0; j++)
-        for (size_t k = 0; k < d; k++)
-            cur[j * d + k] = s * demb[(size_t)A->sg.glob[j] * d + k];
+    rows(A, ROWS_GATHER, s, NULL, demb, cur);
     for (size_t l = A->L; l-- > 0;) {
         int last = l + 1 == A->L;
-        for (size_t j = 0; j < n0; j++)
-            for (size_t k = 0; k < d; k++)
-                nxt[j * d + k] = s * demb[(size_t)A->sg.glob[j] * d + k];
+        rows(A, ROWS_GATHER, s, NULL, demb, nxt);
         if (last && att)
             memset(A->dwtop, 0, A->top.E.m * sizeof *A->dwtop);
         if ((rc = A->K->propagate_backward(A->threads, last ? &A->top.E : E, d, last ? A->wtop : A->sw,
@@ -597,13 +627,8 @@ static int attn_backward_sampled(attn *A, const float *demb)
                                         A->grad + A->o_pd, NULL)))
             return rc;
     }
-    for (size_t j = 0; A->use_id && j < n0; j++)
-        if (!A->drop[A->sg.glob[j]]) {
-            float *g = A->grad + A->o_id + (size_t)A->sg.glob[j] * d;
-            const float *dh = dH0 + j * d;
-            for (size_t k = 0; k < d; k++)
-                g[k] += dh[k];
-        }
+    if (A->use_id) /* glob holds distinct rows: the scatter has no collisions */
+        rows(A, ROWS_SCATTER_ADD, 1.0f, A->drop, dH0, A->grad + A->o_id);
     if (A->use_text &&
         ((rc = A->K->linear_backward(A->threads, nu0, f, d, A->sfeat, PRM(A, A->o_wu), dH0, NULL, A->grad + A->o_wu,
                                      NULL)) ||
