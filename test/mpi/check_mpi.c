@@ -31,7 +31,10 @@ static void write_log(void)
     for (int u = 0; u < USERS; u++) {
         int g = u % GROUPS, per = ITEMS / GROUPS;
         for (int k = 0; k < 14; k++)
-            fprintf(f, "%d::%d::%d::%d\n", u + 1, g * per + (u * 7 + k) % per + 1, 4 + (u + k) % 2, 978300000 + k);
+            /* 4 or 5 by the bits of u: no two users rate alike, so no two users' profile prompts are the
+               same (ranks asking the same prompt for two nodes at once would both ask) */
+            fprintf(f, "%d::%d::%d::%d\n", u + 1, g * per + (u * 7 + k) % per + 1, 4 + ((u >> (k % 8)) & 1),
+                    978300000 + k);
         for (int k = 0; k < 4; k++)
             fprintf(f, "%d::%d::%d::%d\n", u + 1, ((g + 1) % GROUPS) * per + (u * 3 + k * 7) % per + 1, 1 + k % 2,
                     978300100 + k);
