@@ -479,7 +479,6 @@ static void rows(const attn *A, int mode, float s, const unsigned char *skip, co
     gatrec__parallel(A->threads, A->sg.n, rows_one, &J);
 }
 
-
 /* The subgraph's edges into the seeds (their weights copied): the last layer's edges */
 static int top_edges(attn *A, const int32_t *seeds, size_t nseeds)
 {

@@ -389,6 +389,19 @@ static int scores(gat *G, size_t l, float *out)
                           G->alpha[l], out);
 }
 
+/* Layer l's LayerNorm output, into buf, as *z (its row statistics too); without LayerNorm, *z
+ * is the layer's attention output itself. The backward pass asks for it again: the same bits. */
+static int normalised(gat *G, size_t l, float *buf, float **z)
+{
+    gat_layer *L = &G->L[l];
+    *z = G->A[l];
+    if (G->flags & GATREC_GAT_NO_LAYERNORM)
+        return GATREC_OK;
+    *z = buf;
+    return G->K->layernorm(G->threads, G->nu + G->ni, L->out, 1e-5f, G->A[l], P(G, L->gamma), P(G, L->beta), buf,
+                           G->mean[l], G->rstd[l]);
+}
+
 static int gat_forward(void *ctx, int train, uint64_t step)
 {
     gat *G = ctx;
@@ -402,7 +415,7 @@ static int gat_forward(void *ctx, int train, uint64_t step)
     for (size_t l = 0; l < G->nlayers && !rc; l++) {
         gat_layer *L = &G->L[l];
         float *h = G->H[l], *out = G->H[l + 1];
-        float *z = G->A[l]; /* the LayerNorm output (kept only until the activation below) */
+        float *z; /* the LayerNorm output, kept only until the activation below */
         if ((rc = scores(G, l, G->A[l])))
             break;
         if (G->lean && !train) { /* the serving state (keep_states) keeps the items' source transform */
@@ -410,9 +423,7 @@ static int gat_forward(void *ctx, int train, uint64_t step)
                 break;
             memcpy(G->ixl[l], G->XL[l] + G->nu * L->hc, G->ni * L->hc * sizeof(float));
         }
-        if (!(G->flags & GATREC_GAT_NO_LAYERNORM) &&
-            (rc = K->layernorm(G->threads, N, L->out, 1e-5f, G->A[l], P(G, L->gamma), P(G, L->beta), z = G->dA,
-                               G->mean[l], G->rstd[l])))
+        if ((rc = normalised(G, l, G->dA, &z)))
             break;
         if (L->Wres != SIZE_MAX)
             rc = K->linear(G->threads, N, L->in, L->out, h, P(G, L->Wres), NULL, out);
@@ -446,15 +457,13 @@ static int gat_backward(void *ctx, const float *demb)
     memcpy(dh, demb, N * G->L[G->nlayers - 1].out * sizeof(float));
     for (size_t l = G->nlayers; l-- > 0 && !rc;) {
         gat_layer *L = &G->L[l];
-        float *h = G->H[l], *z = G->A[l];
+        float *h = G->H[l], *z;
         /* a lean pass kept the top layer's transforms and attention alone */
         if (G->lean && l + 1 < G->nlayers && (rc = scores(G, l, NULL)))
             break;
-        /* the LayerNorm output again (the same bits), then through dropout and the activation:
-         * dZ into dXL's buffer, then LayerNorm */
-        if (!(G->flags & GATREC_GAT_NO_LAYERNORM) &&
-            (rc = K->layernorm(G->threads, N, L->out, 1e-5f, G->A[l], P(G, L->gamma), P(G, L->beta), z = other,
-                               G->mean[l], G->rstd[l])))
+        /* the LayerNorm output again, then through dropout and the activation: dZ into dXL's
+         * buffer, then LayerNorm */
+        if ((rc = normalised(G, l, other, &z)))
             break;
         {
             elem_job J = {G, l, N, L->out, z, dh, G->dXL, 1};

@@ -55,8 +55,8 @@ typedef struct pair {
     int32_t u, i;
 } pair;
 
-enum { /* scratch buffers of the softmax loss */
-    SC_CAND, SC_SLOT, SC_USERS, SC_FIRST, SC_NEXT, SC_U, SC_I, SC_C, SC_S, SC_DU, SC_DI, SC_DC, SC_NU, SC_NI, SC_NC,
+enum { /* scratch buffers of the losses: BPR's per-pair terms, then the softmax's */
+    SC_COEF, SC_BPR, SC_CS, SC_CAND, SC_SLOT, SC_USERS, SC_FIRST, SC_NEXT, SC_U, SC_I, SC_C, SC_S, SC_DU, SC_DI, SC_DC, SC_NU, SC_NI, SC_NC,
     SC_G, SC_UP, SC_DUP, SC_MX, SC_Z, SC_WSUM, SC_MASK, SCRATCH_COUNT
 };
 
@@ -84,29 +84,22 @@ typedef struct loop {
     int32_t *rows;
     size_t nrows;
     uint64_t *last;
-    /* the softmax loss's buffers, kept from step to step: a fresh large block every step costs
-     * its page faults every time (about a tenth of an ML-20M-shaped attn epoch) */
+    /* the losses' buffers, kept from step to step: a fresh large block every step costs its
+     * page faults every time (about a tenth of an ML-20M-shaped attn epoch) */
     struct {
         void *p;
-        size_t cap;
+        size_t cap; /* elements */
     } scratch[SCRATCH_COUNT];
 } loop;
 
-/* Buffer `id` of at least n elements of `size` bytes (kept; zeroed when `zero`), or NULL. */
+/* Buffer `id` of at least n elements of `size` bytes (kept and grown; zeroed when `zero`), or NULL.
+ * An id always holds elements of one size: its capacity counts them. */
 static void *scratch(loop *L, int id, size_t n, size_t size, int zero)
 {
-    size_t bytes = (n ? n : 1) * size;
-    if (size && bytes / size != (n ? n : 1))
+    if (gatrec__reserve(&L->scratch[id].p, &L->scratch[id].cap, n ? n : 1, size))
         return NULL;
-    if (L->scratch[id].cap < bytes) {
-        free(L->scratch[id].p);
-        L->scratch[id].cap = 0;
-        if (!(L->scratch[id].p = gatrec__malloc(bytes)))
-            return NULL;
-        L->scratch[id].cap = bytes;
-    }
     if (zero)
-        memset(L->scratch[id].p, 0, bytes);
+        memset(L->scratch[id].p, 0, n * size);
     return L->scratch[id].p;
 }
 
@@ -251,14 +244,10 @@ static int loss(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, doubl
     double bpr = 0, cs = 0, lam = L->o.cos_weight;
     float *E = t->emb, *D = L->demb;
     size_t R = B < LOSS_ROUND ? B : LOSS_ROUND;
-    pair_job J = {L, b0, step, gatrec__malloc_array(R * (k + 2), sizeof(float)), gatrec__malloc_array(R, sizeof(double)),
-                  gatrec__malloc_array(R, sizeof(double))};
-    if (!J.coef || !J.bpr || !J.cs) {
-        free(J.coef);
-        free(J.bpr);
-        free(J.cs);
+    pair_job J = {L, b0, step, scratch(L, SC_COEF, R * (k + 2), sizeof(float), 0), scratch(L, SC_BPR, R, sizeof(double), 0),
+                  scratch(L, SC_CS, R, sizeof(double), 0)};
+    if (!J.coef || !J.bpr || !J.cs)
         return GATREC_ENOMEM;
-    }
     clear_demb(L);
     for (size_t r0 = b0; r0 < b1; r0 += R) {
         size_t r1 = b1 - r0 < R ? b1 : r0 + R;
@@ -294,9 +283,6 @@ static int loss(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, doubl
             cs += J.cs[q];
         }
     }
-    free(J.coef);
-    free(J.bpr);
-    free(J.cs);
     *bpr_out = bpr / (double)(norm * k);
     *cos_out = cs / (double)norm;
     return GATREC_OK;
@@ -407,9 +393,8 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t ste
     float *dUp = w > 0 ? scratch(L, SC_DUP, B * d, sizeof(float), 1) : NULL;
     double *mx = scratch(L, SC_MX, B, sizeof(double), 0), *z = scratch(L, SC_Z, B, sizeof(double), 0);
     double *wsum = scratch(L, SC_WSUM, B, sizeof(double), 1), sum = 0, unif = 0;
-    size_t nmask = 0, capmask = L->scratch[SC_MASK].cap / sizeof(masked) > B + 1 ? L->scratch[SC_MASK].cap / sizeof(masked)
-                                                                                  : B + 1;
-    masked *mask = scratch(L, SC_MASK, capmask, sizeof *mask, 0);
+    size_t nmask = 0;
+    masked *mask = scratch(L, SC_MASK, B + 1, sizeof *mask, 0);
     int rc = GATREC_OK;
     if (!cand || !slot || !users || !first || !next || !I || !C || !dI || !dC || !nU || !nI || !nC || !mx || !z ||
         !wsum || !mask || (w > 0 && (!G || !Up || !dUp))) {
@@ -462,15 +447,9 @@ static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t ste
         size_t m0 = nmask;
         for (int32_t c = first[pi]; c >= 0; c = next[c]) { /* the positive's columns, ascending */
             zq -= er[c];
-            if (nmask == capmask) {
-                masked *more = realloc(mask, 2 * capmask * sizeof *more);
-                if (!more) {
-                    rc = GATREC_ENOMEM;
-                    goto done;
-                }
-                L->scratch[SC_MASK].p = mask = more;
-                capmask *= 2;
-                L->scratch[SC_MASK].cap = capmask * sizeof *mask;
+            if (nmask == L->scratch[SC_MASK].cap && !(mask = scratch(L, SC_MASK, nmask + 1, sizeof *mask, 0))) {
+                rc = GATREC_ENOMEM;
+                goto done;
             }
             mask[nmask++] = (masked){r * nc + (size_t)c, er[c]};
         }
