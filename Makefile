@@ -174,6 +174,7 @@ test-oracle: $(BUILD)/oracle_dump $(BUILD)/ease_dump
 
 test-abi: $(SHARED)
 	sh test/check-exports.sh $(SHARED) test/exports.txt
+	sh test/check-layers.sh
 	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only test/headertest.c
 	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only -x c++ test/headertest.c
 

@@ -1,4 +1,4 @@
-/* Version, statuses and errors, SHA-256, number parsing, CSV, RNG. */
+/* Version, statuses and errors, versioned structs, SHA-256, number parsing, CSV, RNG. */
 #include "../lib/common/common.h"
 #include "check_util.h"
 
@@ -111,6 +111,87 @@ START_TEST(test_csv_rfc4180)
 }
 END_TEST
 
+static const gatrec__versions *const all_versions[] = {
+    &gatrec__gatrec_delimited_options_versions, &gatrec__gatrec_graph_options_versions,
+    &gatrec__gatrec_eval_options_versions,      &gatrec__gatrec_model_options_versions,
+    &gatrec__gatrec_llm_transport_versions,     &gatrec__gatrec_http_options_versions,
+    &gatrec__gatrec_llm_options_versions,       &gatrec__gatrec_profile_options_versions,
+    &gatrec__gatrec_reranker_options_versions,  &gatrec__gatrec_embedder_options_versions,
+};
+
+/* The size of every published version, as it shipped (LP64). A version's size never changes once
+ * published: a caller compiled against it hands in exactly that many bytes. Changing a number
+ * here is an ABI break; adding one is how a new version is published (lib/common/options.c). */
+START_TEST(test_versioned_sizes_pinned)
+{
+    static const struct {
+        const char *name;
+        unsigned current;
+        size_t sizes[8];
+    } pinned[] = {
+        {"gatrec_delimited_options", GATREC_DELIMITED_OPTIONS_VERSION, {56}},
+        {"gatrec_graph_options", GATREC_GRAPH_OPTIONS_VERSION, {12, 16}},
+        {"gatrec_eval_options", GATREC_EVAL_OPTIONS_VERSION, {24, 40}},
+        {"gatrec_model_options", GATREC_MODEL_OPTIONS_VERSION, {20, 168, 172, 188, 216, 256}},
+        {"gatrec_llm_transport", GATREC_LLM_TRANSPORT_VERSION, {32}},
+        {"gatrec_http_options", GATREC_HTTP_OPTIONS_VERSION, {64}},
+        {"gatrec_llm_options", GATREC_LLM_OPTIONS_VERSION, {48, 56}},
+        {"gatrec_profile_options", GATREC_PROFILE_OPTIONS_VERSION, {56, 64}},
+        {"gatrec_reranker_options", GATREC_RERANKER_OPTIONS_VERSION, {20}},
+        {"gatrec_embedder_options", GATREC_EMBEDDER_OPTIONS_VERSION, {24}},
+    };
+    const size_t last[] = {sizeof(gatrec_delimited_options), sizeof(gatrec_graph_options), sizeof(gatrec_eval_options),
+                           sizeof(gatrec_model_options),     sizeof(gatrec_llm_transport), sizeof(gatrec_http_options),
+                           sizeof(gatrec_llm_options),       sizeof(gatrec_profile_options),
+                           sizeof(gatrec_reranker_options),  sizeof(gatrec_embedder_options)};
+    ck_assert_uint_eq(sizeof pinned / sizeof pinned[0], sizeof all_versions / sizeof all_versions[0]);
+    for (size_t k = 0; k < sizeof pinned / sizeof pinned[0]; k++) {
+        const gatrec__versions *v = all_versions[k];
+        ck_assert_str_eq(v->name, pinned[k].name);
+        ck_assert_msg(v->current == pinned[k].current, "%s: the table knows %u versions, gatrec.h %u", v->name,
+                      v->current, pinned[k].current);
+        ck_assert_msg(v->sizes[v->current - 1] == last[k], "%s: the newest version's size is not sizeof", v->name);
+        if (sizeof(void *) != 8 || sizeof(size_t) != 8)
+            continue; /* the numbers are LP64's */
+        for (unsigned ver = 1; ver <= v->current; ver++)
+            ck_assert_msg(v->sizes[ver - 1] == pinned[k].sizes[ver - 1], "%s version %u: %zu bytes, published %zu",
+                          v->name, ver, v->sizes[ver - 1], pinned[k].sizes[ver - 1]);
+    }
+}
+END_TEST
+
+START_TEST(test_versioned_copy_reads_only_its_version)
+{
+    unsigned char dst[512];
+    for (size_t k = 0; k < sizeof all_versions / sizeof all_versions[0]; k++) {
+        const gatrec__versions *v = all_versions[k];
+        size_t whole = v->sizes[v->current - 1];
+        ck_assert_uint_le(whole, sizeof dst);
+        for (unsigned ver = 1; ver <= v->current; ver++) {
+            void *map;
+            size_t maplen, n = v->sizes[ver - 1];
+            unsigned char *src = at_page_end(n, &map, &maplen);
+            unsigned got;
+            memset(src, 0xAB, n);
+            memcpy(src, &ver, sizeof ver);
+            memset(dst, 0x11, sizeof dst);
+            ck_assert_ok(gatrec__versions_read(dst, src, v));
+            memcpy(&got, dst, sizeof got);
+            ck_assert_uint_eq(got, v->current);
+            for (size_t b = sizeof ver; b < whole; b++) /* the caller's bytes, then the defaults */
+                ck_assert_msg(dst[b] == (b < n ? 0xAB : 0x11), "%s v%u: byte %zu", v->name, ver, b);
+            ver += 1000;
+            memcpy(src, &ver, sizeof ver);
+            ck_assert_status(gatrec__versions_read(dst, src, v), GATREC_EINVAL);
+            ck_assert_error_mentions(v->name);
+            ver -= 1000;
+            free_page_end(map, maplen);
+        }
+        ck_assert_ok(gatrec__versions_read(dst, NULL, v));
+    }
+}
+END_TEST
+
 START_TEST(test_rng_counter_based)
 {
     uint64_t a = gatrec__rng_u64(1, 2, 3), hist[4] = {0};
@@ -132,6 +213,8 @@ Suite *common_suite(void)
     tcase_add_test(t, test_version);
     tcase_add_test(t, test_statuses_distinct);
     tcase_add_test(t, test_last_error);
+    tcase_add_test(t, test_versioned_sizes_pinned);
+    tcase_add_test(t, test_versioned_copy_reads_only_its_version);
     tcase_add_test(t, test_sha256_vectors);
     tcase_add_test(t, test_parse_numbers);
     tcase_add_test(t, test_latin1_utf8);

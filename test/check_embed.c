@@ -219,7 +219,9 @@ START_TEST(callback_embedder_and_features)
     gatrec_features_free(F);
     F = NULL;
     ck_assert_ok(gatrec_profiles_set(p, GATREC_NODE_ITEM, 2, "fail"));
+    ck_assert_status(gatrec_features_load(g, "/nonexistent/f.tsv", &G, &dim2), GATREC_ENOENT); /* unrelated */
     ck_assert_status(gatrec_features_from_profiles(g, p, e, &F, &dim), GATREC_EUSER);
+    ck_assert_error_mentions("embedding callback failed"); /* not the unrelated message before it */
     ck_assert_ok(gatrec_profiles_set(p, GATREC_NODE_ITEM, 2, "nan"));
     ck_assert_status(gatrec_features_from_profiles(g, p, e, &F, &dim), GATREC_EFORMAT);
     ck_assert_ptr_null(F);

@@ -502,6 +502,7 @@ START_TEST(host_transport)
 {
     host_ctx h = {0, 0, ""};
     gatrec_llm_transport t = {GATREC_LLM_TRANSPORT_VERSION, &h, host_send, host_free};
+    gatrec_llm_options o;
     gatrec_llm *l;
     char *reply;
     ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
@@ -509,7 +510,12 @@ START_TEST(host_transport)
     ck_assert_str_eq(reply, "scripted");
     ck_assert_str_eq(h.path, "/v1/chat/completions");
     gatrec_string_free(reply);
+    gatrec_llm_options_init(&o, GATREC_LLM_OPTIONS_VERSION); /* an unrelated failure before it */
+    o.version = 99;
+    ck_assert_status(gatrec_llm_new(&t, &o, NULL), GATREC_EINVAL);
+    /* the host's failure, which set no message: said as the transport's, not as the earlier one */
     ck_assert_status(gatrec_llm_chat(l, NULL, "hi again", 0.5f, 0, &reply), GATREC_EUSER);
+    ck_assert_error_mentions("the LLM transport failed");
     gatrec_llm_free(l);
     ck_assert_int_eq(h.freed, 1);
     t.version = 99;

@@ -1,4 +1,5 @@
 /* The Check test runner: every suite in one process tree, one summary line. */
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +49,23 @@ char *slurp(const char *path)
     return buf;
 }
 
+unsigned char *at_page_end(size_t n, void **map, size_t *maplen)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *p;
+    *maplen = 2 * page;
+    *map = mmap(NULL, *maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(*map, MAP_FAILED);
+    p = (unsigned char *)*map;
+    ck_assert_int_eq(mprotect(p + page, page, PROT_NONE), 0);
+    return p + page - n;
+}
+
+void free_page_end(void *map, size_t maplen)
+{
+    munmap(map, maplen);
+}
+
 const char *test_data_dir(void)
 {
     static char path[4096];
@@ -78,6 +96,7 @@ int main(void)
     srunner_add_suite(sr, llm_suite());
     srunner_add_suite(sr, rerank_suite());
     srunner_add_suite(sr, anchors_suite());
+    srunner_add_suite(sr, faults_suite());
     if (!test_data_dir())
         printf("SKIP: MovieLens 100K not found (GATREC_TEST_DATA or ../shared/data): integration tests skip\n");
     srunner_run_all(sr, CK_NORMAL);

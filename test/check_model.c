@@ -2,6 +2,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../lib/common/common.h"
+#include "../lib/model/model.h"
 #include "check_util.h"
 
 /* Items 100..104; popularity 104:4 > 103:3 > 102:2 = 101:2 > 100:0 (never rated) */
@@ -228,10 +230,61 @@ START_TEST(test_fuzz_bit_flips)
 }
 END_TEST
 
+static int never_called(void *payload, float *data, size_t n)
+{
+    (void)payload, (void)data, (void)n;
+    return -1;
+}
+
+/* A caller compiled against an older gatrec.h hands in a shorter struct: training reads no byte
+ * past it (the struct ends where an unreadable page begins), and the model keeps none of the
+ * caller's pointers, the allreduce callback and its payload included. */
+START_TEST(test_model_options_every_version)
+{
+    int64_t u[] = {1, 2, 3, 1, 2}, i[] = {10, 10, 10, 11, 12};
+    float r[] = {5, 4, 5, 4, 3};
+    gatrec_dataset *ds;
+    gatrec_split *s;
+    gatrec_graph *g;
+    ck_assert_ok(gatrec_dataset_from_arrays(5, u, i, r, NULL, &ds));
+    ck_assert_ok(gatrec_split_from_parts(ds, (uint8_t[]){0, 0, 0, 0, 0}, &s));
+    ck_assert_ok(gatrec_graph_new(ds, s, NULL, &g));
+    for (unsigned v = 1; v <= GATREC_MODEL_OPTIONS_VERSION; v++) {
+        const gatrec__versions *sz = &gatrec__gatrec_model_options_versions;
+        gatrec_model_options full;
+        gatrec_model *m = NULL;
+        void *map;
+        size_t maplen;
+        unsigned char *p = at_page_end(sz->sizes[v - 1], &map, &maplen);
+        int32_t items[3];
+        size_t n;
+        ck_assert_ok(gatrec_model_options_init(&full, v));
+        full.threads = 1;
+        if (v >= 6) {
+            full.allreduce = never_called; /* ranks 0: alone, the callback is never used */
+            full.allreduce_payload = &full;
+        }
+        memcpy(p, &full, sz->sizes[v - 1]);
+        ck_assert_ok(gatrec_model_train(g, (const gatrec_model_options *)(void *)p, &m));
+        ck_assert_ptr_null(m->opts.allreduce);
+        ck_assert_ptr_null(m->opts.allreduce_payload);
+        ck_assert_ptr_null(m->opts.payload);
+        ck_assert_ok(gatrec_model_recommend(m, 0, 3, items, NULL, &n));
+        ck_assert_uint_eq(n, 1); /* user 1 rated items 10 and 11 */
+        gatrec_model_free(m);
+        free_page_end(map, maplen);
+    }
+    gatrec_graph_free(g);
+    gatrec_split_free(s);
+    gatrec_dataset_free(ds);
+}
+END_TEST
+
 Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
     TCase *t = tcase_create("pop");
+    tcase_add_test(t, test_model_options_every_version);
     tcase_add_test(t, test_pop_recommend);
     tcase_add_test(t, test_recommend_all_matches_single);
     tcase_add_test(t, test_save_load_round_trip);

@@ -18,6 +18,10 @@ char *write_file(const char *dir, const char *name, const char *text, size_t len
 char *slurp(const char *path);
 /* A 2-user, 3-item MovieLens 100K directory (titles, genres, times) and its dataset (check_embed.c). */
 gatrec_dataset *tiny_movielens(char **dir_out);
+/* `n` writable bytes that end where an unreadable page begins, so that reading past them faults:
+ * a caller's struct of an older, shorter version (free with free_page_end(*map, *maplen)). */
+unsigned char *at_page_end(size_t n, void **map, size_t *maplen);
+void free_page_end(void *map, size_t maplen);
 /* The shared data directory, or NULL when absent (tests then skip, saying so). */
 const char *test_data_dir(void);
 
@@ -46,5 +50,6 @@ Suite *embed_suite(void);
 Suite *llm_suite(void);
 Suite *rerank_suite(void);
 Suite *anchors_suite(void);
+Suite *faults_suite(void);
 
 #endif

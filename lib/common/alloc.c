@@ -1,13 +1,35 @@
-/* Allocation that records GATREC_ENOMEM, and the byte buffer used by every writer. */
+/* Allocation that records GATREC_ENOMEM with a message, and the byte buffer used by every writer.
+ * Every allocation in lib/ goes through these (test/check-layers.sh refuses a raw malloc, calloc
+ * or realloc elsewhere), so that a failure always says what ran out and a test can make any one
+ * of them fail (gatrec__alloc_fail_after). */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
 
+/* > 0: allocations to let through before one fails (tests only; 0 = never fail) */
+static atomic_long fail_after;
+
+long gatrec__alloc_fail_after(long n)
+{
+    return atomic_exchange(&fail_after, n > 0 ? n : 0);
+}
+
+/* 1 when this allocation is the one a test asked to fail */
+static int injected_failure(void)
+{
+    long n = atomic_load_explicit(&fail_after, memory_order_relaxed);
+    while (n > 0)
+        if (atomic_compare_exchange_weak(&fail_after, &n, n - 1))
+            return n == 1;
+    return 0;
+}
+
 void *gatrec__malloc(size_t size)
 {
-    void *p = malloc(size ? size : 1);
+    void *p = injected_failure() ? NULL : malloc(size ? size : 1);
     if (!p)
         gatrec__error(GATREC_ENOMEM, "out of memory allocating %zu bytes", size);
     return p;
@@ -24,9 +46,22 @@ void *gatrec__malloc_array(size_t count, size_t size)
 
 void *gatrec__calloc(size_t count, size_t size)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
+    void *p = injected_failure() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         gatrec__error(GATREC_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *gatrec__realloc_array(void *ptr, size_t count, size_t size)
+{
+    void *p;
+    if (size && count > SIZE_MAX / size) {
+        gatrec__error(GATREC_ENOMEM, "allocation of %zu x %zu bytes overflows", count, size);
+        return NULL;
+    }
+    p = injected_failure() ? NULL : realloc(ptr, count && size ? count * size : 1);
+    if (!p)
+        gatrec__error(GATREC_ENOMEM, "out of memory growing a buffer to %zu x %zu bytes", count, size);
     return p;
 }
 
@@ -43,9 +78,8 @@ int gatrec__reserve(void **ptr, size_t *capacity, size_t need, size_t size)
             return gatrec__error(GATREC_ENOMEM, "buffer of %zu elements is too large", need);
         cap *= 2;
     }
-    p = realloc(*ptr, cap * size);
-    if (!p)
-        return gatrec__error(GATREC_ENOMEM, "out of memory growing a buffer to %zu bytes", cap * size);
+    if (!(p = gatrec__realloc_array(*ptr, cap, size)))
+        return GATREC_ENOMEM;
     *ptr = p;
     *capacity = cap;
     return GATREC_OK;

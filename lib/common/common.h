@@ -19,19 +19,28 @@
 /* ---- errors (error.c) ---- */
 /* Record `status` and a formatted message as the thread's last error; returns `status`. */
 int gatrec__error(int status, const char *fmt, ...) GATREC_PRINTF(2, 3);
+/* Is a message recorded in this thread (since the last gatrec_error_clear)? */
+int gatrec__error_is_set(void);
 /* Prefix the thread's current message with a context ("loading X: ...") and return status. */
 int gatrec__error_context(int status, const char *fmt, ...) GATREC_PRINTF(2, 3);
 
-/* ---- allocation (alloc.c): failures record GATREC_ENOMEM ---- */
+/* ---- allocation (alloc.c): every allocation in lib/ goes through these; failures record
+ * GATREC_ENOMEM with a message (in the calling thread: a worker's failure is reported again by the
+ * thread that started it) ---- */
 void *gatrec__malloc(size_t size);
 void *gatrec__calloc(size_t count, size_t size);
 void *gatrec__malloc_array(size_t count, size_t size);
+/* realloc of count x size bytes (overflow checked); on failure *ptr is untouched and NULL returned. */
+void *gatrec__realloc_array(void *ptr, size_t count, size_t size);
+/* Tests: let n - 1 allocations through, then fail the next one (once); 0 disarms. Returns the
+ * countdown it replaces (> 0: the armed failure never happened). */
+long gatrec__alloc_fail_after(long n);
 /* Grow *ptr (count elements of size) to hold at least `need` elements; capacity doubles. */
 int gatrec__reserve(void **ptr, size_t *capacity, size_t need, size_t size);
 char *gatrec__strdup(const char *s);
 char *gatrec__strndup(const char *s, size_t n);
 
-/* ---- byte buffer (buffer.c) ---- */
+/* ---- byte buffer and bounds-checked reader (alloc.c) ---- */
 typedef struct gatrec__buf {
     unsigned char *data;
     size_t len, cap;
@@ -81,6 +90,11 @@ void gatrec__idmap_free(gatrec__idmap *m);
 uint64_t gatrec__rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 /* Uniform in [0, n). */
 uint64_t gatrec__rng_below(uint64_t seed, uint64_t stream, uint64_t counter, uint64_t n);
+/* Uniform in [0, 1), 53 bits. */
+double gatrec__rng_unit(uint64_t seed, uint64_t stream, uint64_t counter);
+/* Glorot-uniform and normal initialisers of a parameter tensor. */
+void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed, uint64_t stream);
+void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream);
 
 /* ---- hashes (sha256.c; CRC-32 comes from zlib) ---- */
 typedef struct gatrec__sha256 {
@@ -165,6 +179,25 @@ int gatrec__csv_id_text(const char *path, const char *id_column, const char *tex
         return GATREC_OK;                                                                            \
     }
 
+/* The published sizes of a versioned struct (options.c): sizes[v - 1] is version v's. */
+typedef struct gatrec__versions {
+    const char *name;
+    unsigned int current;
+    const size_t *sizes;
+} gatrec__versions;
+extern const gatrec__versions gatrec__gatrec_delimited_options_versions, gatrec__gatrec_graph_options_versions,
+    gatrec__gatrec_eval_options_versions, gatrec__gatrec_model_options_versions, gatrec__gatrec_llm_transport_versions,
+    gatrec__gatrec_http_options_versions, gatrec__gatrec_llm_options_versions, gatrec__gatrec_profile_options_versions,
+    gatrec__gatrec_reranker_options_versions, gatrec__gatrec_embedder_options_versions;
+/* GATREC_EINVAL naming the struct when the version of `src` is 0 or newer than this library's. */
+int gatrec__versions_check(const void *src, const gatrec__versions *v);
+/* Copy the caller's struct `src` (any supported version; NULL: nothing to copy) over `dst`, which
+ * holds the current version's defaults: only the bytes of the caller's version are read, the
+ * fields it does not have keep their defaults, and dst->version becomes the current one. */
+int gatrec__versions_read(void *dst, const void *src, const gatrec__versions *v);
+/* The copy for the struct type `type` (gatrec_model_options, ...). */
+#define GATREC__READ_VERSIONED(dst, src, type) gatrec__versions_read((dst), (src), &gatrec__##type##_versions)
+
 /* ---- threads ---- */
 int gatrec__default_threads(void);
 /* Run fn(ctx, job) for job in [0, njobs) on up to `threads` threads (the caller's included).
@@ -174,10 +207,5 @@ int gatrec__default_threads(void);
 void gatrec__parallel(int threads, size_t njobs, void (*fn)(void *ctx, size_t job), void *ctx);
 /* The same over jobs [begin, end). */
 void gatrec__parallel_range(int threads, size_t begin, size_t end, void (*fn)(void *ctx, size_t job), void *ctx);
-
-/* Is t the built-in libcurl transport (which sends a GET for an empty body)? */
-int gatrec__http_is_builtin(const gatrec_llm_transport *t);
-/* Does a server's text (an error body or message; its first KiB) say the input is too large? */
-int gatrec__says_too_large(const char *text, size_t len);
 
 #endif

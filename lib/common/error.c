@@ -41,6 +41,11 @@ GATREC_API const char *gatrec_last_error(void)
     return last_message[0] ? last_message : "no error";
 }
 
+int gatrec__error_is_set(void)
+{
+    return last_message[0] != '\0';
+}
+
 GATREC_API int gatrec_last_error_status(void)
 {
     return last_status;

@@ -1,7 +1,11 @@
 /* Counter-based random numbers: the value at (seed, stream, counter) is a pure function of the
  * three, so a result never depends on how work was divided between threads. The mixer is
  * SplitMix64's finaliser applied twice over the combined key. */
+#include <math.h>
+
 #include "common.h"
+
+enum { STREAM_INIT = 1000 }; /* the initialisers' streams start here */
 
 static uint64_t mix(uint64_t z)
 {
@@ -23,4 +27,27 @@ uint64_t gatrec__rng_below(uint64_t seed, uint64_t stream, uint64_t counter, uin
     __extension__ typedef unsigned __int128 u128;
     u128 m = (u128)gatrec__rng_u64(seed, stream, counter) * n;
     return (uint64_t)(m >> 64);
+}
+
+double gatrec__rng_unit(uint64_t seed, uint64_t stream, uint64_t counter)
+{
+    return (double)(gatrec__rng_u64(seed, stream, counter) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed, uint64_t stream)
+{
+    double a = sqrt(6.0 / (double)(fan_in + fan_out));
+    for (size_t k = 0; k < fan_out * fan_in; k++)
+        w[k] = (float)((2.0 * gatrec__rng_unit(seed, STREAM_INIT + stream, k) - 1.0) * a);
+}
+
+void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream)
+{
+    for (size_t k = 0; k < n; k += 2) { /* Box-Muller, two values per pair of draws */
+        double u1 = gatrec__rng_unit(seed, STREAM_INIT + stream, k) + 1e-300, u2 = gatrec__rng_unit(seed, STREAM_INIT + stream, k + 1);
+        double r = sqrt(-2.0 * log(u1));
+        w[k] = (float)(r * cos(2 * M_PI * u2) * stddev);
+        if (k + 1 < n)
+            w[k + 1] = (float)(r * sin(2 * M_PI * u2) * stddev);
+    }
 }

@@ -99,8 +99,8 @@ int64_t gatrec__dataset_find_pair(const gatrec_dataset *ds, int32_t user, int32_
 static int resize(void **p, size_t count, size_t size)
 {
     void *q;
-    if (count > SIZE_MAX / size || !(q = realloc(*p, count * size)))
-        return gatrec__error(GATREC_ENOMEM, "out of memory for %zu ratings", count);
+    if (!(q = gatrec__realloc_array(*p, count, size)))
+        return gatrec__error_context(GATREC_ENOMEM, "storing %zu ratings", count);
     *p = q;
     return GATREC_OK;
 }
@@ -185,9 +185,9 @@ int gatrec__dataset_add_genre(gatrec_dataset *ds, const char *name, size_t n, si
     }
     if (ds->ngenres >= GATREC_MAX_GENRES)
         return gatrec__error(GATREC_EOVERFLOW, "more than %d genres", GATREC_MAX_GENRES);
-    names = realloc(ds->genre_names, (ds->ngenres + 1) * sizeof *names);
+    names = gatrec__realloc_array(ds->genre_names, ds->ngenres + 1, sizeof *names);
     if (!names)
-        return gatrec__error(GATREC_ENOMEM, "out of memory");
+        return GATREC_ENOMEM;
     ds->genre_names = names;
     if (!(names[ds->ngenres] = gatrec__strndup(name, n)))
         return GATREC_ENOMEM;
@@ -342,11 +342,8 @@ GATREC_API int gatrec_dataset_load_delimited(const char *path, const gatrec_deli
     if (!path || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_dataset_load_delimited: NULL argument");
     gatrec_delimited_options_init(&o, GATREC_DELIMITED_OPTIONS_VERSION);
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_DELIMITED_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_delimited_options: unsupported version %u", opts->version);
-        o = *opts;
-    }
+    if ((rc = GATREC__READ_VERSIONED(&o, opts, gatrec_delimited_options)))
+        return rc;
     if (!o.delimiter || !o.delimiter[0])
         return gatrec__error(GATREC_EINVAL, "delimited options: empty delimiter");
     if (o.user_column < 0 || o.item_column < 0 || o.user_column >= 64 || o.item_column >= 64 ||

@@ -7,7 +7,6 @@
 
 #include "../kernels/dense.h"
 #include "../llm/llm.h"
-#include "../model/train.h"
 #include "embed.h"
 
 enum { KIND_HASHED = 1, KIND_CALLBACK = 2, KIND_REMOTE = 3, KIND_LSA = 4 };
@@ -68,11 +67,8 @@ GATREC_API int gatrec_embedder_new_hashed(const gatrec_embedder_options *opts, g
     gatrec_embedder_options_init(&o, GATREC_EMBEDDER_OPTIONS_VERSION);
     if (!out)
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_new_hashed: NULL argument");
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_EMBEDDER_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_embedder_options: unsupported version %u", opts->version);
-        o = *opts;
-    }
+    if (GATREC__READ_VERSIONED(&o, opts, gatrec_embedder_options))
+        return GATREC_EINVAL;
     return alloc_hashed(o.dim, o.max_ngram, o.sublinear_tf, out);
 }
 
@@ -193,7 +189,7 @@ static int ngram_hashes(const char *text, int max_ngram, uint64_t **out, size_t 
             j++;
         if (nw == cap) {
             cap = cap ? 2 * cap : 256;
-            size_t *a = realloc(ws, cap * sizeof *a), *b = a ? realloc(we, cap * sizeof *b) : NULL;
+            size_t *a = gatrec__realloc_array(ws, cap, sizeof *a), *b = a ? gatrec__realloc_array(we, cap, sizeof *b) : NULL;
             if (a)
                 ws = a;
             if (b)
@@ -454,14 +450,14 @@ static int fit_lsa(gatrec_embedder *e, const char *const *texts, size_t n)
         size_t c;
         if ((rc = lsa_vector(e, texts[d], &idx, &wt, &c)))
             break;
-        uint32_t *nc = realloc(X.col, (X.off[d] + c + 1) * sizeof *nc);
-        float *nv = nc ? realloc(X.val, (X.off[d] + c + 1) * sizeof *nv) : NULL;
+        uint32_t *nc = gatrec__realloc_array(X.col, X.off[d] + c + 1, sizeof *nc);
+        float *nv = nc ? gatrec__realloc_array(X.val, X.off[d] + c + 1, sizeof *nv) : NULL;
         if (nc)
             X.col = nc;
         if (nv)
             X.val = nv;
         if (!nc || !nv)
-            rc = gatrec__error(GATREC_ENOMEM, "out of memory building the LSA corpus matrix");
+            rc = gatrec__error_context(GATREC_ENOMEM, "building the LSA corpus matrix");
         else {
             memcpy(X.col + X.off[d], idx, c * sizeof *idx);
             memcpy(X.val + X.off[d], wt, c * sizeof *wt);
@@ -592,11 +588,13 @@ GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *text
         if (!texts[d])
             return gatrec__error(GATREC_EINVAL, "gatrec_embedder_embed: text %zu is NULL", d);
     if (e->kind == KIND_CALLBACK) {
+        gatrec_error_clear(); /* a message after the call is the callback's own */
         rc = e->cb(e->userdata, texts, n, out, e->dim);
         if (rc > 0 || rc < GATREC_EUNSUPPORTED)
             rc = GATREC_EUSER;
-        if (rc && !gatrec_last_error()[0])
-            gatrec__error(rc, "the embedding callback failed (%d)", rc);
+        if (rc && !gatrec__error_is_set())
+            gatrec__error(rc, "the host's embedding callback failed (%d: %s) embedding %zu texts", rc,
+                          gatrec_strerror(rc), n);
         for (size_t k = 0; !rc && k < n * e->dim; k++)
             if (!isfinite(out[k]))
                 rc = gatrec__error(GATREC_EFORMAT, "the embedding callback returned a non-finite value for text %zu",
@@ -623,7 +621,7 @@ GATREC_API int gatrec_embedder_embed(gatrec_embedder *e, const char *const *text
 /* ---- persistence (the hashed embedder's state: its settings and idf) ---- */
 
 /* The hashed embedder's state as bytes (magic, format, settings, idf, CRC-32). */
-static int serialize(const gatrec_embedder *e, gatrec__buf *b)
+int gatrec__embedder_serialize(const gatrec_embedder *e, gatrec__buf *b)
 {
     int rc;
     if (e->kind == KIND_LSA) { /* format 2: the settings, then the kept terms, idf and projection */
@@ -699,8 +697,8 @@ static int parse_lsa(gatrec__reader *r, const char *what, gatrec_embedder **out)
     return GATREC_OK;
 }
 
-/* An embedder from serialize()'s bytes; `what` names them in errors. */
-static int parse(const void *bytes, size_t len, const char *what, gatrec_embedder **out)
+/* An embedder from gatrec__embedder_serialize()'s bytes; `what` names them in errors. */
+int gatrec__embedder_parse(const void *bytes, size_t len, const char *what, gatrec_embedder **out)
 {
     const unsigned char *data = bytes;
     gatrec__reader r = {data, data + len, 0};
@@ -762,7 +760,7 @@ GATREC_API int gatrec_embedder_save(const gatrec_embedder *e, const char *path)
     int rc;
     if (!e || !path)
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_save: NULL argument");
-    if (!(rc = serialize(e, &b)))
+    if (!(rc = gatrec__embedder_serialize(e, &b)))
         rc = gatrec__write_file_atomic(path, b.data, b.len);
     gatrec__buf_free(&b);
     return rc;
@@ -777,42 +775,7 @@ GATREC_API int gatrec_embedder_load(const char *path, gatrec_embedder **out)
         return gatrec__error(GATREC_EINVAL, "gatrec_embedder_load: NULL argument");
     if ((rc = gatrec__read_file(path, &data, &len)))
         return rc;
-    rc = parse(data, len, path, out);
+    rc = gatrec__embedder_parse(data, len, path, out);
     free(data);
     return rc;
-}
-
-/* ---- the embedder kept in a model (the model stores the bytes; this layer reads them) ---- */
-
-GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embedder *embedder)
-{
-    gatrec__buf b = {0};
-    int rc;
-    if (!model || !embedder)
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: NULL argument");
-    if (gatrec_model_feature_dim(model) == 0)
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: this %s model was trained without input "
-                             "features: a profile's embedding has no place in it", gatrec_model_kind_name(model->ops->kind));
-    if (gatrec_model_feature_dim(model) != embedder->dim)
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: the embedder writes %zu-d vectors, the model "
-                             "reads %zu-d features (embed the training profiles with the same embedder)",
-                             embedder->dim, gatrec_model_feature_dim(model));
-    if ((rc = serialize(embedder, &b))) {
-        gatrec__buf_free(&b);
-        return rc;
-    }
-    free(model->embedder);
-    model->embedder = b.data;
-    model->embedder_len = b.len;
-    return GATREC_OK;
-}
-
-GATREC_API int gatrec_model_get_embedder(const gatrec_model *model, gatrec_embedder **out)
-{
-    if (!model || !out)
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_get_embedder: NULL argument");
-    if (!model->embedder)
-        return gatrec__error(GATREC_ENOTFOUND, "the model carries no embedder (attach one with gatrec_model_set_embedder "
-                                               "or gatrec train --embedder)");
-    return parse(model->embedder, model->embedder_len, "the model's embedder", out);
 }

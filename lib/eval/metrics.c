@@ -208,11 +208,8 @@ GATREC_API int gatrec_evaluate(const gatrec_dataset *ds, const gatrec_split *spl
     if (metrics->version == 0 || metrics->version > GATREC_METRICS_VERSION)
         return gatrec__error(GATREC_EINVAL, "gatrec_metrics: unsupported version %u", metrics->version);
     gatrec_eval_options_init(&o, GATREC_EVAL_OPTIONS_VERSION);
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_EVAL_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_eval_options: unsupported version %u", opts->version);
-        memcpy(&o, opts, opts->version == 1 ? offsetof(gatrec_eval_options, min_train_ratings) : sizeof o);
-    }
+    if (GATREC__READ_VERSIONED(&o, opts, gatrec_eval_options))
+        return GATREC_EINVAL;
     if (o.max_train_ratings && o.min_train_ratings > o.max_train_ratings)
         return gatrec__error(GATREC_EINVAL, "min_train_ratings %zu is above max_train_ratings %zu",
                              o.min_train_ratings, o.max_train_ratings);

@@ -95,13 +95,8 @@ GATREC__OPTIONS_INIT_FN(gatrec_graph_options_init, gatrec_graph_options, GATREC_
 static int read_options(const gatrec_graph_options *opts, gatrec_graph_options *o)
 {
     gatrec_graph_options_init(o, GATREC_GRAPH_OPTIONS_VERSION);
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_GRAPH_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_graph_options: unsupported version %u", opts->version);
-        /* read only the fields the caller's version has */
-        memcpy(o, opts, opts->version == 1 ? offsetof(gatrec_graph_options, part) : sizeof *o);
-        o->version = GATREC_GRAPH_OPTIONS_VERSION;
-    }
+    if (GATREC__READ_VERSIONED(o, opts, gatrec_graph_options))
+        return GATREC_EINVAL;
     if (o->part < GATREC_PART_TRAIN || o->part > GATREC_PART_TEST)
         return gatrec__error(GATREC_EINVAL, "graph options: part %d is not train, valid or test", o->part);
     if (!(o->disliked_threshold < o->liked_threshold))

@@ -133,7 +133,7 @@ static void forward_block(void *ctx, size_t blk)
     const gatrec__edges *g = J->g;
     size_t H = J->sh->heads, C = J->sh->ch, hc = H * C, ow = gatrec__gat_out_width(J->sh);
     size_t t0 = edge_block_begin(g->off, g->n, blk), t1 = edge_block_begin(g->off, g->n, blk + 1);
-    float *acc = malloc(hc * sizeof *acc);
+    float *acc = gatrec__malloc_array(hc, sizeof *acc);
     float *alpha = J->alpha_out;
     if (!acc) {
         J->failed = 1;
@@ -178,7 +178,7 @@ static int fast_gat_forward(int threads, const gatrec__edges *g, const gatrec__g
     gat_job J = {g, sh, xl, xr, we, att, bias, NULL, NULL, alpha, out, NULL, NULL, NULL, NULL, NULL, 0};
     J.L = pick_loops();
     gatrec__parallel(threads, nblocks(g->n), forward_block, &J);
-    return J.failed ? GATREC_ENOMEM : GATREC_OK;
+    return J.failed ? gatrec__error(GATREC_ENOMEM, "out of memory in the GAT forward pass") : GATREC_OK;
 }
 
 /* The output gradient of target t seen by each head's channels: dout's row itself when the
@@ -204,7 +204,7 @@ static void backward_targets(void *ctx, size_t blk)
     size_t H = J->sh->heads, C = J->sh->ch, hc = H * C, ow = gatrec__gat_out_width(J->sh);
     size_t t0 = edge_block_begin(g->off, g->n, blk), t1 = edge_block_begin(g->off, g->n, blk + 1);
     float *P = J->partial + blk * (2 * hc + ow), *pdatt = P, *pdwe = P + hc, *pdb = P + 2 * hc;
-    float *buf = malloc((hc + H) * sizeof *buf), *dot = buf + hc;
+    float *buf = gatrec__malloc_array(hc + H, sizeof *buf), *dot = buf + hc;
     if (!buf) {
         J->failed = 1;
         return;
@@ -238,7 +238,7 @@ static void backward_sources(void *ctx, size_t blk)
     const gatrec__edges *g = J->g;
     size_t H = J->sh->heads, C = J->sh->ch, hc = H * C;
     size_t s0 = edge_block_begin(g->soff, g->n, blk), s1 = edge_block_begin(g->soff, g->n, blk + 1);
-    float *buf = malloc(hc * sizeof *buf);
+    float *buf = gatrec__malloc_array(hc, sizeof *buf);
     if (!buf) {
         J->failed = 1;
         return;

@@ -79,15 +79,12 @@ GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatre
     gatrec_llm_options_init(&o, GATREC_LLM_OPTIONS_VERSION);
     if (!transport || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_new: NULL transport or output");
-    if (transport->version == 0 || transport->version > GATREC_LLM_TRANSPORT_VERSION || !transport->send)
-        return gatrec__error(GATREC_EINVAL, "gatrec_llm_new: transport version %u unsupported, or no send function",
-                             transport->version);
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_LLM_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_llm_options: unsupported version %u", opts->version);
-        memcpy(&o, opts, opts->version == 1 ? offsetof(gatrec_llm_options, response_format) : sizeof o);
-        o.version = GATREC_LLM_OPTIONS_VERSION;
-    }
+    if (gatrec__versions_check(transport, &gatrec__gatrec_llm_transport_versions))
+        return GATREC_EINVAL;
+    if (!transport->send)
+        return gatrec__error(GATREC_EINVAL, "gatrec_llm_new: the transport has no send function");
+    if (GATREC__READ_VERSIONED(&o, opts, gatrec_llm_options))
+        return GATREC_EINVAL;
     if (o.response_format < GATREC_LLM_FORMAT_SCHEMA || o.response_format > GATREC_LLM_FORMAT_NONE)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_options: response_format must be a gatrec_llm_format, not %d",
                              o.response_format);
@@ -100,7 +97,8 @@ GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatre
     }
     if (!(l = gatrec__calloc(1, sizeof *l)))
         return GATREC_ENOMEM;
-    l->t = *transport;
+    memset(&l->t, 0, sizeof l->t);
+    GATREC__READ_VERSIONED(&l->t, transport, gatrec_llm_transport); /* checked above */
     l->chat_model = env_or(o.chat_model, "GATREC_LLM_MODEL", "gpt-4o-mini");
     {
         const char *env = getenv("GATREC_LLM_MODEL");
@@ -176,7 +174,7 @@ static char *cache_path(const gatrec_llm *l, const char *path, const char *body)
     gatrec__sha256_final(&s, h);
     gatrec__hex(h, 32, hex);
     n = strlen(l->cache_dir) + 80;
-    if ((p = malloc(n)))
+    if ((p = gatrec__malloc(n)))
         snprintf(p, n, "%s/%.2s/%s.json", l->cache_dir, hex, hex + 2);
     return p;
 }
@@ -356,9 +354,12 @@ static int request(gatrec_llm *l, const char *path, const char *body, int (*pars
         count(l, &l->requests);
         status = 0;
         gatrec__buf_free(&b);
+        gatrec_error_clear(); /* a message after the call is the transport's own */
         rc = l->t.send(l->t.userdata, path, body, strlen(body), to_buf, &b, l->timeout_ms, &status);
-        if (rc > 0)
+        if (rc > 0 || rc < GATREC_EUNSUPPORTED)
             rc = GATREC_EUSER; /* a transport must return a status; anything else is the host's failure */
+        if (rc && !gatrec__error_is_set())
+            gatrec__error(rc, "%s: the LLM transport failed (%d: %s) and said no more", path, rc, gatrec_strerror(rc));
         if (!rc && (rc = gatrec__buf_put(&b, "", 1)) == GATREC_OK) {
             const char *answer = (const char *)b.data;
             json_t *j = json_loads(answer, 0, NULL);

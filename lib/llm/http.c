@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/common.h"
+#include "llm.h"
 
 typedef struct http {
     char *base_url;
@@ -187,11 +187,8 @@ GATREC_API int gatrec_llm_transport_http(const gatrec_http_options *opts, gatrec
     gatrec_http_options_init(&o, GATREC_HTTP_OPTIONS_VERSION);
     if (!out)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_transport_http: NULL output");
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_HTTP_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_http_options: unsupported version %u", opts->version);
-        o = *opts;
-    }
+    if (GATREC__READ_VERSIONED(&o, opts, gatrec_http_options))
+        return GATREC_EINVAL;
     base = o.base_url ? o.base_url : getenv("GATREC_LLM_BASE_URL");
     if (!base || !base[0])
         return gatrec__error(GATREC_EINVAL, "no LLM endpoint: set base_url or $GATREC_LLM_BASE_URL "
@@ -218,7 +215,7 @@ GATREC_API int gatrec_llm_transport_http(const gatrec_http_options *opts, gatrec
         key = getenv("OPENAI_API_KEY");
     if (key && key[0]) {
         size_t n = strlen(key) + 32;
-        if ((H->auth = malloc(n)))
+        if ((H->auth = gatrec__malloc(n)))
             snprintf(H->auth, n, "Authorization: Bearer %s", key);
     }
     if (!H->base_url || (key && key[0] && !H->auth)) {

@@ -6,6 +6,11 @@
 
 #include "../common/common.h"
 
+/* Is t the built-in libcurl transport (which sends a GET for an empty body)? (http.c) */
+int gatrec__http_is_builtin(const gatrec_llm_transport *t);
+/* Does a server's text (an error body or message; its first KiB) say the input is too large? (http.c) */
+int gatrec__says_too_large(const char *text, size_t len);
+
 #define GATREC__LLM_REASONS 16
 
 struct gatrec_llm {

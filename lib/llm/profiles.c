@@ -60,10 +60,10 @@ GATREC_API int gatrec_profiles_set(gatrec_profiles *p, int kind, int64_t id, con
         return GATREC_ENOMEM;
     if (p->ids[kind].count == p->cap[kind]) {
         size_t cap = p->cap[kind] ? 2 * p->cap[kind] : 64;
-        char **t = realloc(p->text[kind], cap * sizeof *t);
+        char **t = gatrec__realloc_array(p->text[kind], cap, sizeof *t);
         if (!t) {
             free(copy);
-            return gatrec__error(GATREC_ENOMEM, "out of memory storing profiles");
+            return gatrec__error_context(GATREC_ENOMEM, "storing profiles");
         }
         p->text[kind] = t;
         p->cap[kind] = cap;
@@ -576,12 +576,8 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
     gatrec_profile_options_init(&o, GATREC_PROFILE_OPTIONS_VERSION);
     if (!p || !llm || !ds || !g)
         return gatrec__error(GATREC_EINVAL, "gatrec_profiles_generate: NULL argument");
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_PROFILE_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_profile_options: unsupported version %u", opts->version);
-        memcpy(&o, opts, opts->version == 1 ? offsetof(gatrec_profile_options, shards) : sizeof o);
-        o.version = GATREC_PROFILE_OPTIONS_VERSION;
-    }
+    if (GATREC__READ_VERSIONED(&o, opts, gatrec_profile_options))
+        return GATREC_EINVAL;
     if (o.shards < 0 || (o.shards > 1 && (o.shard < 0 || o.shard >= o.shards)))
         return gatrec__error(GATREC_EINVAL, "gatrec_profile_options: shards must be >= 0 and shard in 0 .. shards - 1 "
                              "(shards %d, shard %d)", o.shards, o.shard);

@@ -747,7 +747,7 @@ static int attn_backward(void *ctx, const float *demb)
 
 static int grow(float **a, size_t rows, size_t width)
 {
-    float *p = realloc(*a, (rows * width + 1) * sizeof *p);
+    float *p = gatrec__realloc_array(*a, rows * width + 1, sizeof *p);
     if (!p)
         return GATREC_ENOMEM;
     *a = p;

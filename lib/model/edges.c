@@ -100,11 +100,11 @@ void gatrec__subgraph_free(gatrec__subgraph *S)
 /* grow an array of `size`-byte elements to twice *cap (both arrays of a pair share the count) */
 static int grow2(void **a, void **b, size_t size_a, size_t size_b, size_t *cap)
 {
-    void *x = realloc(*a, 2 * *cap * size_a), *y;
+    void *x = gatrec__realloc_array(*a, 2 * *cap, size_a), *y;
     if (!x)
         return GATREC_ENOMEM;
     *a = x;
-    if (!(y = realloc(*b, 2 * *cap * size_b)))
+    if (!(y = gatrec__realloc_array(*b, 2 * *cap, size_b)))
         return GATREC_ENOMEM;
     *b = y;
     *cap *= 2;

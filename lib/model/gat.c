@@ -123,7 +123,7 @@ bad:
 static int add_tensor(gat *G, size_t *off, const char *what, size_t l, size_t len)
 {
     char name[64];
-    gatrec__tensor *t = realloc(G->tensors, (G->ntensors + 1) * sizeof *t);
+    gatrec__tensor *t = gatrec__realloc_array(G->tensors, G->ntensors + 1, sizeof *t);
     if (!t)
         return GATREC_ENOMEM;
     G->tensors = t;
@@ -367,7 +367,7 @@ static void elem_block(void *ctx, size_t b)
 
 static int grow_rows(float **a, size_t rows, size_t width)
 {
-    float *p = realloc(*a, (rows * width + 1) * sizeof *p);
+    float *p = gatrec__realloc_array(*a, rows * width + 1, sizeof *p);
     if (!p)
         return GATREC_ENOMEM;
     *a = p;
@@ -577,10 +577,10 @@ static int gat_backward_sampled(gat *G, const float *demb)
 {
     size_t n = G->sg.n, f = G->fdim, out = G->L[G->nlayers - 1].out, x0_off = G->x0_off;
     int rc;
-    float *d = realloc(G->sdemb, (n * out + 1) * sizeof *d);
-    if (!d)
-        return GATREC_ENOMEM;
-    G->sdemb = d;
+    float *d;
+    if ((rc = grow_rows(&G->sdemb, n, out)))
+        return rc;
+    d = G->sdemb;
     for (size_t j = 0; j < n; j++)
         memcpy(d + j * out, demb + (size_t)G->sg.glob[j] * out, out * sizeof *d);
     swap_view(G);
@@ -625,8 +625,8 @@ static int keep_states(gat *G)
         if (!G->lean)
             memcpy(G->ixl[l], G->XL[l] + nu * hc, ni * hc * sizeof(float));
     }
-    G->umean = calloc(G->fdim + 1, sizeof(float));
-    G->imean = calloc(G->fdim + 1, sizeof(float));
+    G->umean = gatrec__calloc(G->fdim + 1, sizeof(float));
+    G->imean = gatrec__calloc(G->fdim + 1, sizeof(float));
     if (!G->umean || !G->imean)
         return GATREC_ENOMEM;
     for (size_t v = 0; v < nu + ni; v++)

@@ -7,6 +7,7 @@
 
 #include "../data/dataset.h"
 #include "../data/reclist.h"
+#include "../embed/embed.h"
 #include "../kernels/dense.h"
 #include "model.h"
 
@@ -90,19 +91,8 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
     if (!graph || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_model_train: NULL argument");
     gatrec_model_options_init(&o, GATREC_MODEL_OPTIONS_VERSION);
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_MODEL_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_model_options: unsupported version %u", opts->version);
-        /* read only the fields the caller's version has */
-        memcpy(&o, opts,
-               opts->version == 1   ? offsetof(gatrec_model_options, epochs)
-               : opts->version == 2 ? offsetof(gatrec_model_options, feature_weight_decay)
-               : opts->version == 3 ? offsetof(gatrec_model_options, lambda)
-               : opts->version == 4 ? offsetof(gatrec_model_options, inputs)
-               : opts->version == 5 ? offsetof(gatrec_model_options, optimizer)
-                                    : sizeof o);
-        o.version = GATREC_MODEL_OPTIONS_VERSION;
-    }
+    if (GATREC__READ_VERSIONED(&o, opts, gatrec_model_options))
+        return GATREC_EINVAL;
     if (!gatrec__model_ops_of(o.kind))
         return gatrec__error(GATREC_EINVAL, "unknown model kind %d", o.kind);
     if (o.threads < 0)
@@ -158,6 +148,8 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
     m->opts.kernels = NULL;
     m->opts.on_epoch = NULL;
     m->opts.payload = NULL;
+    m->opts.allreduce = NULL;
+    m->opts.allreduce_payload = NULL;
     if (rc) {
         gatrec_model_free(m);
         return rc;
@@ -403,8 +395,8 @@ static void *rec_worker(void *arg)
 {
     rec_job *j = arg;
     size_t ni = j->m->items.count, nu = j->m->users.count;
-    float *block = malloc(SCORE_BLOCK * ni * sizeof *block + 1);
-    int32_t *items = malloc(j->k * sizeof *items + 1);
+    float *block = gatrec__malloc(SCORE_BLOCK * ni * sizeof *block + 1);
+    int32_t *items = gatrec__malloc_array(j->k + 1, sizeof *items);
     j->rc = GATREC_OK;
     if (!block || !items)
         j->rc = GATREC_ENOMEM;
@@ -569,10 +561,10 @@ GATREC_API int gatrec_model_set_info(gatrec_model *model, const char *key, const
         return GATREC_OK;
     k = gatrec__strdup(key);
     v = gatrec__strdup(value);
-    ks = realloc(model->info_keys, (model->ninfo + 1) * sizeof *ks);
+    ks = gatrec__realloc_array(model->info_keys, model->ninfo + 1, sizeof *ks);
     if (ks)
         model->info_keys = ks;
-    vs = realloc(model->info_vals, (model->ninfo + 1) * sizeof *vs);
+    vs = gatrec__realloc_array(model->info_vals, model->ninfo + 1, sizeof *vs);
     if (vs)
         model->info_vals = vs;
     if (!k || !v || !ks || !vs) {
@@ -895,16 +887,16 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
     nu = model->users.count;
     nnz = s->off[nu];
     {
-        size_t *off = realloc(s->off, (nu + 2) * sizeof *off);
+        size_t *off = gatrec__realloc_array(s->off, nu + 2, sizeof *off);
         if (off)
             s->off = off;
-        int32_t *col = realloc(s->col, (nnz + n + 1) * sizeof *col);
+        int32_t *col = gatrec__realloc_array(s->col, nnz + n + 1, sizeof *col);
         if (col)
             s->col = col;
-        float *val = realloc(s->val, (nnz + n + 1) * sizeof *val);
+        float *val = gatrec__realloc_array(s->val, nnz + n + 1, sizeof *val);
         if (val)
             s->val = val;
-        float *ue = realloc(model->uemb, ((nu + 1) * model->dim + 1) * sizeof *ue);
+        float *ue = gatrec__realloc_array(model->uemb, (nu + 1) * model->dim + 1, sizeof *ue);
         if (ue)
             model->uemb = ue;
         if (!off || !col || !val || !ue) {
@@ -949,13 +941,13 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
         goto done;
     ni = model->items.count;
     {
-        float *ie = realloc(model->iemb, ((ni + 1) * model->dim + 1) * sizeof *ie);
+        float *ie = gatrec__realloc_array(model->iemb, (ni + 1) * model->dim + 1, sizeof *ie);
         if (ie)
             model->iemb = ie;
-        uint64_t *r = realloc(model->item_ratings, (ni + 1) * sizeof *r);
+        uint64_t *r = gatrec__realloc_array(model->item_ratings, ni + 1, sizeof *r);
         if (r)
             model->item_ratings = r;
-        uint64_t *l = realloc(model->item_liked, (ni + 1) * sizeof *l);
+        uint64_t *l = gatrec__realloc_array(model->item_liked, ni + 1, sizeof *l);
         if (l)
             model->item_liked = l;
         if (!ie || !r || !l) {
@@ -1114,4 +1106,39 @@ GATREC_API int gatrec_model_count_trained(const gatrec_model *model, const gatre
     }
     *count = n;
     return GATREC_OK;
+}
+
+/* ---- the embedder kept in a model: its bytes, written and read by the embed layer ---- */
+
+GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embedder *embedder)
+{
+    gatrec__buf b = {0};
+    int rc;
+    if (!model || !embedder)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: NULL argument");
+    if (gatrec_model_feature_dim(model) == 0)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: this %s model was trained without input "
+                             "features: a profile's embedding has no place in it", gatrec_model_kind_name(model->ops->kind));
+    if (gatrec_model_feature_dim(model) != gatrec_embedder_dim(embedder))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_embedder: the embedder writes %zu-d vectors, the model "
+                             "reads %zu-d features (embed the training profiles with the same embedder)",
+                             gatrec_embedder_dim(embedder), gatrec_model_feature_dim(model));
+    if ((rc = gatrec__embedder_serialize(embedder, &b))) {
+        gatrec__buf_free(&b);
+        return rc;
+    }
+    free(model->embedder);
+    model->embedder = b.data;
+    model->embedder_len = b.len;
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_get_embedder(const gatrec_model *model, gatrec_embedder **out)
+{
+    if (!model || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_get_embedder: NULL argument");
+    if (!model->embedder)
+        return gatrec__error(GATREC_ENOTFOUND, "the model carries no embedder (attach one with gatrec_model_set_embedder "
+                                               "or gatrec train --embedder)");
+    return gatrec__embedder_parse(model->embedder, model->embedder_len, "the model's embedder", out);
 }

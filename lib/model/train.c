@@ -7,29 +7,11 @@
 #include "train.h"
 
 /* random streams */
-enum { STREAM_PERM = 1, STREAM_NEG = 2, STREAM_SOFTMAX = 3, STREAM_INIT = 1000 };
+enum { STREAM_PERM = 1, STREAM_NEG = 2, STREAM_SOFTMAX = 3 };
 
 static double uniform01(uint64_t seed, uint64_t stream, uint64_t counter)
 {
-    return (double)(gatrec__rng_u64(seed, stream, counter) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed, uint64_t stream)
-{
-    double a = sqrt(6.0 / (double)(fan_in + fan_out));
-    for (size_t k = 0; k < fan_out * fan_in; k++)
-        w[k] = (float)((2.0 * uniform01(seed, STREAM_INIT + stream, k) - 1.0) * a);
-}
-
-void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream)
-{
-    for (size_t k = 0; k < n; k += 2) { /* Box-Muller, two values per pair of draws */
-        double u1 = uniform01(seed, STREAM_INIT + stream, k) + 1e-300, u2 = uniform01(seed, STREAM_INIT + stream, k + 1);
-        double r = sqrt(-2.0 * log(u1));
-        w[k] = (float)(r * cos(2 * M_PI * u2) * stddev);
-        if (k + 1 < n)
-            w[k + 1] = (float)(r * sin(2 * M_PI * u2) * stddev);
-    }
+    return gatrec__rng_unit(seed, stream, counter);
 }
 
 int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim)
@@ -731,8 +713,8 @@ static void ndcg_user(void *ctx, size_t u)
         nrel += v->val[e] >= L->g->liked;
     if (!nrel)
         return;
-    top = malloc(k * sizeof *top);
-    ids = malloc(k * sizeof *ids);
+    top = gatrec__malloc_array(k, sizeof *top);
+    ids = gatrec__malloc_array(k, sizeof *ids);
     if (!top || !ids) {
         J->failed = 1;
         free(top);
@@ -784,7 +766,7 @@ static int valid_ndcg(const loop *L, double *out)
             sum += J.per_user[u], n++;
     free(J.per_user);
     if (J.failed)
-        return GATREC_ENOMEM;
+        return gatrec__error(GATREC_ENOMEM, "out of memory computing the validation NDCG");
     *out = n ? sum / (double)n : 0;
     return GATREC_OK;
 }

@@ -62,10 +62,6 @@ void gatrec__unnormalise_grad(const float *n, const float *dn, float norm, size_
 /* Copy the trained embeddings into m->uemb / m->iemb. */
 int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim);
 
-/* Glorot-uniform and normal initialisers on the counter-based RNG. */
-void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed, uint64_t stream);
-void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream);
-
 /* The GAT network alone (gat.c), for the gradient and PyTorch-oracle tests: parameters
  * initialised from o->seed, forward (train: dropout on) and backward (grad = d(sum demb*emb)). */
 typedef struct gatrec__gat_probe gatrec__gat_probe;

@@ -27,11 +27,8 @@ GATREC_API int gatrec_reranker_new(gatrec_llm *llm, const gatrec_reranker_option
     gatrec_reranker_options_init(&o, GATREC_RERANKER_OPTIONS_VERSION);
     if (!llm || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_reranker_new: NULL llm or output");
-    if (opts) {
-        if (opts->version == 0 || opts->version > GATREC_RERANKER_OPTIONS_VERSION)
-            return gatrec__error(GATREC_EINVAL, "gatrec_reranker_options: unsupported version %u", opts->version);
-        o = *opts;
-    }
+    if (GATREC__READ_VERSIONED(&o, opts, gatrec_reranker_options))
+        return GATREC_EINVAL;
     if (o.strategy < GATREC_RERANK_LIST || o.strategy > GATREC_RERANK_SCORE || o.fusion < GATREC_FUSION_RANK_DEPENDENT ||
         o.fusion > GATREC_FUSION_NONE || !(o.llm_weight >= 0 && o.llm_weight <= 1) ||
         !(o.temperature >= 0 && o.temperature <= 2))
@@ -106,7 +103,7 @@ static size_t read_ranking(json_t *arr, size_t n, const unsigned char *allowed, 
 {
     size_t k = 0, i;
     json_t *v;
-    unsigned char *used = calloc(n + 1, 1);
+    unsigned char *used = gatrec__calloc(n + 1, 1);
     if (!used || !json_is_array(arr)) {
         free(used);
         return 0;
@@ -136,8 +133,8 @@ static int rank_list(gatrec_reranker *r, const char *profile, const char *const 
 {
     gatrec__buf b = {0};
     json_t *j = NULL;
-    size_t *order = malloc((m + 1) * sizeof *order), got = 0;
-    unsigned char *allowed = calloc(n + 1, 1);
+    size_t *order = gatrec__malloc_array(m + 1, sizeof *order), got = 0;
+    unsigned char *allowed = gatrec__calloc(n + 1, 1);
     int rc = order && allowed ? GATREC_OK : GATREC_ENOMEM;
     for (size_t k = 0; !rc && k < m; k++)
         allowed[idx[k]] = 1;
@@ -200,7 +197,7 @@ static int better(gatrec_reranker *r, const char *profile, const char *const *te
 
 static int rank_pairwise(gatrec_reranker *r, const char *profile, const char *const *texts, size_t n, double *llm_pos)
 {
-    size_t *order = malloc((n + 1) * sizeof *order);
+    size_t *order = gatrec__malloc_array(n + 1, sizeof *order);
     int failures = 0, asked = 0, rc = order ? GATREC_OK : GATREC_ENOMEM;
     for (size_t c = 0; c < n && !rc; c++) {
         size_t lo = 0, hi = c; /* order[0 .. c) holds the ranked ones, most relevant first */
@@ -235,8 +232,8 @@ static int rank_pairwise(gatrec_reranker *r, const char *profile, const char *co
 
 static int rank_batches(gatrec_reranker *r, const char *profile, const char *const *texts, size_t n, double *llm_pos)
 {
-    double *sum = calloc(n + 1, sizeof *sum);
-    unsigned *cnt = calloc(n + 1, sizeof *cnt);
+    double *sum = gatrec__calloc(n + 1, sizeof *sum);
+    unsigned *cnt = gatrec__calloc(n + 1, sizeof *cnt);
     size_t idx[BATCH];
     int rc = sum && cnt ? GATREC_OK : GATREC_ENOMEM, usable = 0;
     /* windows of 5 starting every 3 candidates: neighbours share two candidates */
@@ -270,9 +267,9 @@ static int rank_batches(gatrec_reranker *r, const char *profile, const char *con
 
 static int rank_scores(gatrec_reranker *r, const char *profile, const char *const *texts, size_t n, double *llm_pos)
 {
-    double *sum = calloc(n + 1, sizeof *sum);
-    unsigned *cnt = calloc(n + 1, sizeof *cnt);
-    size_t *perm = malloc((n + 1) * sizeof *perm);
+    double *sum = gatrec__calloc(n + 1, sizeof *sum);
+    unsigned *cnt = gatrec__calloc(n + 1, sizeof *cnt);
+    size_t *perm = gatrec__malloc_array(n + 1, sizeof *perm);
     int rc = sum && cnt && perm ? GATREC_OK : GATREC_ENOMEM, usable = 0;
     /* three passes, each cutting a different arrangement into batches of 5: every candidate is
      * scored three times, next to different neighbours */
@@ -338,8 +335,8 @@ static int by_score(const void *a, const void *b)
 /* llm_pos: 0 best .. 1 worst per candidate (candidates given in GAT order). */
 static void fuse(const gatrec_reranker_options *o, const double *llm_pos, size_t n, size_t *order)
 {
-    fused *f = malloc((n + 1) * sizeof *f);
-    size_t *llm_rank = malloc((n + 1) * sizeof *llm_rank);
+    fused *f = gatrec__malloc_array(n + 1, sizeof *f);
+    size_t *llm_rank = gatrec__malloc_array(n + 1, sizeof *llm_rank);
     if (!f || !llm_rank) { /* out of memory here: keep the GAT order rather than fail */
         for (size_t c = 0; c < n; c++)
             order[c] = c;
@@ -392,9 +389,9 @@ GATREC_API int gatrec_reranker_rerank(gatrec_reranker *r, const char *user_profi
     memcpy(out, ids, n * sizeof *out); /* the GAT order until the LLM says better */
     if (n < 2)
         return GATREC_OK;
-    pos = malloc(n * sizeof *pos);
-    order = malloc(n * sizeof *order);
-    all = malloc(n * sizeof *all);
+    pos = gatrec__malloc_array(n, sizeof *pos);
+    order = gatrec__malloc_array(n, sizeof *order);
+    all = gatrec__malloc_array(n, sizeof *all);
     if (!pos || !order || !all) {
         free(pos);
         free(order);
@@ -466,7 +463,7 @@ GATREC_API int gatrec_reranker_justify(gatrec_reranker *r, const char *user_prof
     if (!r || !user_profile || !item_title || !justification || (n_evidence && !evidence_titles))
         return gatrec__error(GATREC_EINVAL, "gatrec_reranker_justify: NULL argument");
     *justification = NULL;
-    if (!(allowed = malloc((n_evidence + 1) * sizeof *allowed)))
+    if (!(allowed = gatrec__malloc_array(n_evidence + 1, sizeof *allowed)))
         return GATREC_ENOMEM;
     allowed[0] = item_title;
     for (size_t k = 0; k < n_evidence; k++)

@@ -1,0 +1,43 @@
+#!/bin/sh
+# The house rules of lib/ that a compiler does not check (lib/README.md):
+#  1. every include between rooms goes down a floor: a room includes only rooms below it;
+#  2. no raw malloc, calloc or realloc outside lib/common/alloc.c: every allocation goes through
+#     gatrec__malloc & co, which record a message and can be made to fail by the tests.
+set -eu
+cd "$(dirname "$0")/.."
+# room floor (keep in step with lib/README.md)
+floors="common 0
+data 1
+kernels 1
+graph 2
+eval 2
+profiles 3
+llm 3
+embed 4
+rerank 4
+model 5"
+floor() { printf '%s\n' "$floors" | awk -v r="$1" '$1 == r {print $2}'; }
+bad=0
+for f in lib/*/*.c lib/*/*.h; do
+    room=$(basename "$(dirname "$f")")
+    own=$(floor "$room")
+    if [ -z "$own" ]; then
+        echo "check-layers: $f: room '$room' has no floor (add it to lib/README.md and test/check-layers.sh)" >&2
+        bad=1
+        continue
+    fi
+    for to in $(sed -n 's|^#include "\.\./\([a-z_]*\)/.*|\1|p' "$f" | sort -u); do
+        theirs=$(floor "$to")
+        if [ -z "$theirs" ] || [ "$theirs" -ge "$own" ]; then
+            echo "check-layers: $f (room $room, floor $own) includes room $to (floor ${theirs:-none}): includes go down" >&2
+            bad=1
+        fi
+    done
+done
+raw=$(grep -nE '(^|[^_a-zA-Z0-9])(malloc|calloc|realloc)\(' lib/*/*.c | grep -v '^lib/common/alloc.c:' || true)
+if [ -n "$raw" ]; then
+    printf 'check-layers: raw allocations (use gatrec__malloc, gatrec__calloc, gatrec__realloc_array):\n%s\n' "$raw" >&2
+    bad=1
+fi
+[ "$bad" = 0 ] || exit 1
+echo "check-layers: $(ls lib/*/*.c lib/*/*.h | wc -l) files in $(printf '%s\n' "$floors" | wc -l) rooms: includes go down, allocations go through alloc.c: ok"
