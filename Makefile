@@ -84,7 +84,9 @@ cli: $(CLI)
 # The fast kernels may reassociate float sums (vectorised reductions); never -ffinite-math-only,
 # so NaN detection still works.
 $(BUILD)/obj/lib/kernels/fast.o: ALL_CFLAGS += -O3 -fno-trapping-math -fno-signed-zeros -fassociative-math
-$(BUILD)/obj/lib/model/train.o: ALL_CFLAGS += -O3
+# the training loop and its losses and optimisers (lib/model/loop.h)
+$(BUILD)/obj/lib/model/train.o $(BUILD)/obj/lib/model/loss_bpr.o $(BUILD)/obj/lib/model/loss_softmax.o \
+    $(BUILD)/obj/lib/model/optim.o: ALL_CFLAGS += -O3
 
 $(BUILD)/obj/%.o: %.c include/gatrec.h
 	@mkdir -p $(dir $@)

@@ -1,18 +1,6 @@
-/* The shared training loop: see train.h. */
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
+/* The shared training loop: see train.h; its pieces share loop.h. */
 #include "../kernels/dense.h"
-#include "train.h"
-
-/* random streams */
-enum { STREAM_PERM = 1, STREAM_NEG = 2, STREAM_SOFTMAX = 3 };
-
-static double uniform01(uint64_t seed, uint64_t stream, uint64_t counter)
-{
-    return gatrec__rng_unit(seed, stream, counter);
-}
+#include "loop.h"
 
 int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim)
 {
@@ -33,50 +21,9 @@ int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim)
     return GATREC_OK;
 }
 
-typedef struct pair {
-    int32_t u, i;
-} pair;
-
-enum { /* scratch buffers of the losses: BPR's per-pair terms, then the softmax's */
-    SC_COEF, SC_BPR, SC_CS, SC_CAND, SC_SLOT, SC_USERS, SC_FIRST, SC_NEXT, SC_U, SC_I, SC_C, SC_S, SC_DU, SC_DI, SC_DC, SC_NU, SC_NI, SC_NC,
-    SC_G, SC_UP, SC_DUP, SC_MX, SC_Z, SC_WSUM, SC_MASK, SCRATCH_COUNT
-};
-
-typedef struct loop {
-    gatrec_model *m;
-    const gatrec_graph *g;
-    gatrec__trainer *t;
-    gatrec_model_options o;
-    pair *pos;
-    size_t npos;
-    double *pop_cdf; /* popularity sampler */
-    float *demb, *adam_m, *adam_v, *best;
-    int32_t *negs;
-    int32_t *known;  /* items with training ratings: the only negatives (a new item is no negative) */
-    size_t nknown;
-    /* the lazy optimiser: demb is zero outside rows[0..nrows) (marked), and row r last had its
-     * update at step last[r] */
-    int lazy;       /* 1: BPR-MF (theta is the table, its gradient demb); 2: the table theta[0 .. T) of a
-                       sampled kind (its gradient in grad), the rest of theta dense */
-    size_t T, rw;   /* the table's length and row width */
-    float row_wd;   /* the table's weight decay */
-    int sampled;    /* neighbour sampling: seen marks a step's nodes */
-    uint8_t *seen;
-    uint8_t *mark;
-    int32_t *rows;
-    size_t nrows;
-    uint64_t *last;
-    /* the losses' buffers, kept from step to step: a fresh large block every step costs its
-     * page faults every time (about a tenth of an ML-20M-shaped attn epoch) */
-    struct {
-        void *p;
-        size_t cap; /* elements */
-    } scratch[SCRATCH_COUNT];
-} loop;
-
 /* Buffer `id` of at least n elements of `size` bytes (kept and grown; zeroed when `zero`), or NULL.
  * An id always holds elements of one size: its capacity counts them. */
-static void *scratch(loop *L, int id, size_t n, size_t size, int zero)
+void *gatrec__scratch(loop *L, int id, size_t n, size_t size, int zero)
 {
     if (gatrec__reserve(&L->scratch[id].p, &L->scratch[id].cap, n ? n : 1, size))
         return NULL;
@@ -86,7 +33,7 @@ static void *scratch(loop *L, int id, size_t n, size_t size, int zero)
 }
 
 /* demb back to zero before a step writes it: every row, or (lazy) the rows the last step wrote */
-static void clear_demb(loop *L)
+void gatrec__clear_demb(loop *L)
 {
     size_t d = L->t->dim;
     if (!L->lazy) {
@@ -100,396 +47,13 @@ static void clear_demb(loop *L)
     L->nrows = 0;
 }
 
-/* row r of demb is written this step */
-static inline void touch(loop *L, size_t r)
-{
-    if (L->lazy && !L->mark[r]) {
-        L->mark[r] = 1;
-        L->rows[L->nrows++] = (int32_t)r;
-    }
-}
-
-/* Is item i among u's training items with a rating that excludes it as a negative? */
-static int excluded(const loop *L, int32_t u, int32_t i)
-{
-    const gatrec__csr *c = &L->g->by_user;
-    size_t at;
-    if (L->g->by_item.off[i + 1] == L->g->by_item.off[i]) /* no training ratings: not in the catalogue yet */
-        return 1;
-    if ((at = gatrec__csr_find(c, (size_t)u, i)) == SIZE_MAX)
-        return 0;
-    if (c->val[at] >= L->g->liked)
-        return 1;
-    return L->o.negative_sampling != GATREC_NEG_UNIFORM && c->val[at] <= L->g->disliked;
-}
-
-static int32_t draw(const loop *L, uint64_t counter)
-{
-    size_t ni = L->g->items.count;
-    if (L->o.negative_sampling == GATREC_NEG_POPULARITY) {
-        double x = uniform01(L->o.seed, STREAM_NEG, counter) * L->pop_cdf[ni - 1];
-        size_t lo = 0, hi = ni - 1;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (L->pop_cdf[mid] <= x)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return (int32_t)lo;
-    }
-    return (int32_t)gatrec__rng_below(L->o.seed, STREAM_NEG, counter, ni);
-}
-
-/* Eight partial sums, so that the compiler vectorises the loop without reassociating. */
-static float dot(const float *a, const float *b, size_t d)
-{
-    float s[8] = {0}, t = 0;
-    size_t k = 0;
-    for (; k + 8 <= d; k += 8)
-        for (int q = 0; q < 8; q++)
-            s[q] += a[k + q] * b[k + q];
-    for (; k < d; k++)
-        t += a[k] * b[k];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + t;
-}
-
-/* One negative for pair number p (global counter base), by rejection. */
-static int32_t negative(const loop *L, int32_t u, uint64_t base)
-{
-    size_t nu = L->g->users.count, d = L->t->dim;
-    int hard = L->o.negative_sampling == GATREC_NEG_HARD;
-    int32_t best = -1;
-    float best_s = -INFINITY;
-    for (uint64_t a = 0, got = 0; a < 64 && got < (hard ? 8u : 1u); a++) {
-        int32_t j = draw(L, base * 64 + a);
-        if (excluded(L, u, j))
-            continue;
-        got++;
-        if (!hard)
-            return j;
-        float s = dot(L->t->emb + (size_t)u * d, L->t->emb + (nu + (size_t)j) * d, d);
-        if (s > best_s)
-            best_s = s, best = j;
-    }
-    return best >= 0 ? best : draw(L, base * 64 + 63);
-}
-
-/* Per pair of the batch: its negatives, and the coefficients of its gradient (computed in
- * parallel over fixed blocks of pairs; each pair's values depend only on the pair). */
-typedef struct pair_job {
-    loop *L;
-    size_t b0;
-    uint64_t step;
-    float *coef;     /* per pair: k BPR coefficients, then the two cosine coefficients */
-    double *bpr, *cs; /* per pair */
-} pair_job;
-
-static void pair_terms(void *ctx, size_t p)
-{
-    pair_job *J = ctx;
-    loop *L = J->L;
-    size_t d = L->t->dim, nu = L->g->users.count, k = (size_t)L->o.negatives, q = p - J->b0;
-    const float *E = L->t->emb;
-    size_t u = (size_t)L->pos[p].u, i = nu + (size_t)L->pos[p].i;
-    const float *eu = E + u * d, *ei = E + i * d;
-    float sui = dot(eu, ei, d), *cf = J->coef + q * (k + 2);
-    double bpr = 0;
-    for (size_t n = 0; n < k; n++) {
-        int32_t j = negative(L, L->pos[p].u, (J->step * L->npos + p) * k + n);
-        double x = sui - dot(eu, E + (nu + (size_t)j) * d, d);
-        L->negs[q * k + n] = j;
-        bpr += x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x)); /* -log sigmoid(x) without overflow */
-        cf[n] = (float)(-1.0 / (1.0 + exp(x)));              /* d/dx */
-    }
-    J->bpr[q] = bpr;
-    J->cs[q] = 0;
-    cf[k] = cf[k + 1] = 0;
-    if (L->o.cos_weight > 0) {
-        double nu2 = dot(eu, eu, d), ni2 = dot(ei, ei, d), nn = sqrt(nu2 * ni2) + 1e-12, c = sui / nn;
-        J->cs[q] = 1.0 - c;
-        cf[k] = (float)(1.0 / nn);                /* d cos / d eu = ei / nn - c eu / |eu|^2 */
-        cf[k + 1] = (float)(c);                   /* (and symmetrically for ei) */
-    }
-}
-
-/* Pairs per round of the BPR loss: its per-pair terms take (negatives + 6) x 4 bytes a pair, for
- * a round at a time (a whole-graph step of ML-20M's 9.2M liked pairs would need 370 MB at once). */
-#define LOSS_ROUND ((size_t)1 << 16)
-
-/* Loss of the pairs pos[b0..b1) and its gradient into demb; returns the loss parts. Rounds of
- * pairs, each scattered in pair order: the same bits as one round. */
-static int loss(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, double *bpr_out, double *cos_out)
-{
-    gatrec__trainer *t = L->t;
-    size_t d = t->dim, nu = L->g->users.count, k = (size_t)L->o.negatives, B = b1 - b0;
-    double bpr = 0, cs = 0, lam = L->o.cos_weight;
-    float *E = t->emb, *D = L->demb;
-    size_t R = B < LOSS_ROUND ? B : LOSS_ROUND;
-    pair_job J = {L, b0, step, scratch(L, SC_COEF, R * (k + 2), sizeof(float), 0), scratch(L, SC_BPR, R, sizeof(double), 0),
-                  scratch(L, SC_CS, R, sizeof(double), 0)};
-    if (!J.coef || !J.bpr || !J.cs)
-        return GATREC_ENOMEM;
-    clear_demb(L);
-    for (size_t r0 = b0; r0 < b1; r0 += R) {
-        size_t r1 = b1 - r0 < R ? b1 : r0 + R;
-        J.b0 = r0;
-        /* one job per pair, handed out in fixed blocks: the same bits for any thread count */
-        gatrec__parallel_range(L->o.threads, r0, r1, pair_terms, &J);
-        /* the scatter into demb, in pair order */
-        for (size_t p = r0; p < r1; p++) {
-            size_t q = p - r0, u = (size_t)L->pos[p].u, i = nu + (size_t)L->pos[p].i;
-            float *eu = E + u * d, *ei = E + i * d, *du = D + u * d, *di = D + i * d, *cf = J.coef + q * (k + 2);
-            touch(L, u);
-            touch(L, i);
-            for (size_t n = 0; n < k; n++) {
-                size_t j = nu + (size_t)L->negs[q * k + n];
-                touch(L, j);
-                float *ej = E + j * d, *dj = D + j * d, g = cf[n] / (float)(norm * k);
-                for (size_t c = 0; c < d; c++) {
-                    du[c] += g * (ei[c] - ej[c]);
-                    di[c] += g * eu[c];
-                    dj[c] -= g * eu[c];
-                }
-            }
-            if (lam > 0) {
-                float s = (float)(-lam / (double)norm), inv = cf[k], c = cf[k + 1];
-                float cu = c / (dot(eu, eu, d) + 1e-12f), ci = c / (dot(ei, ei, d) + 1e-12f);
-                for (size_t q2 = 0; q2 < d; q2++) {
-                    float a = eu[q2], b = ei[q2];
-                    du[q2] += s * (b * inv - cu * a);
-                    di[q2] += s * (a * inv - ci * b);
-                }
-            }
-            bpr += J.bpr[q];
-            cs += J.cs[q];
-        }
-    }
-    *bpr_out = bpr / (double)(norm * k);
-    *cos_out = cs / (double)norm;
-    return GATREC_OK;
-}
-
-/* ---- the softmax loss ---- */
-
-void gatrec__normalise_rows(float *x, size_t n, size_t d, float *norms)
-{
-    for (size_t r = 0; r < n; r++) {
-        float *v = x + r * d, s = sqrtf(dot(v, v, d));
-        float inv = s > 1e-12f ? 1.0f / s : 0.0f;
-        if (norms)
-            norms[r] = s;
-        for (size_t k = 0; k < d; k++)
-            v[k] *= inv;
-    }
-}
-
-/* dx = (dn - n (n . dn)) / |x| for n = x / |x|, added to out. */
-void gatrec__unnormalise_grad(const float *n, const float *dn, float norm, size_t d, float *out)
-{
-    float c = dot(n, dn, d), inv = norm > 1e-12f ? 1.0f / norm : 0.0f;
-    for (size_t k = 0; k < d; k++)
-        out[k] += (dn[k] - c * n[k]) * inv;
-}
-
-typedef struct masked {
-    size_t at;   /* r * nc + c */
-    float p;     /* the pair's probability of the column it masks */
-} masked;
-
-typedef struct softmax_job {
-    size_t nc;
-    float *E;      /* per distinct user of the batch: its logits, then exp(logit - max) in place */
-    double *mx, *z; /* per distinct user: the row's max and sum of exponentials */
-} softmax_job;
-
-/* One distinct user's row: the exponentials, kept in place, and their sum. */
-static void softmax_user(void *ctx, size_t r)
-{
-    softmax_job *J = ctx;
-    float *s = J->E + r * J->nc, m = -INFINITY;
-    double z = 0;
-    for (size_t c = 0; c < J->nc; c++)
-        m = s[c] > m ? s[c] : m;
-    for (size_t c = 0; c < J->nc; c++) {
-        double e = exp((double)(s[c] - m));
-        s[c] = (float)e;
-        z += e;
-    }
-    J->mx[r] = m;
-    J->z[r] = z;
-}
-
-/* log of the mean over pairs a != b of exp(-2 |x_a - x_b|^2) for the unit rows of X (n x d),
- * and its gradient with respect to X, scaled by w, added into dX. */
-static double uniformity(int threads, const float *X, size_t n, size_t d, float w, float *G, float *dX)
-{
-    double z = 0;
-    if (n < 2)
-        return 0;
-    gatrec__sgemm(threads, 0, 1, n, n, d, 1.0f, X, d, 1, X, d, 1, 0.0f, G, n);
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = 0; b < n; b++) {
-            G[a * n + b] = a == b ? 0.0f : expf(4.0f * G[a * n + b] - 4.0f);
-            z += G[a * n + b];
-        }
-    if (!(z > 0))
-        return 0;
-    /* d/dX = 2 * (4 W / z) X (W symmetric) */
-    gatrec__sgemm(threads, 0, 0, n, d, n, (float)(8.0 * w / z), G, n, 1, X, d, 1, 1.0f, dX, d);
-    return log(z / ((double)n * (double)(n - 1)));
-}
-
-/* Sampled softmax: candidate c of this step, uniform over the known items (the same on every rank) */
-static int32_t softmax_candidate(const loop *L, uint64_t step, size_t c)
-{
-    size_t N = (size_t)L->o.negatives;
-    return L->known[gatrec__rng_below(L->o.seed, STREAM_SOFTMAX, step * N + c, L->nknown)];
-}
-
-/* The softmax loss of pairs pos[b0..b1) and its gradient into demb.
- *
- * Pairs of one user share the logits of that user's row, so the logits, the exponentials and
- * the dense products run over the batch's distinct users (a batch of 4096 pairs holds about 900),
- * not its pairs. The pair's own normaliser differs from its user's only by its positive: the
- * positive's candidate columns are masked and its logit added, Z_pair = Z_u - masked + e^s_pos.
- * The gradient of the logits summed over a user's pairs is then E_u (sum of 1/Z_pair) minus each
- * pair's masked columns, and each pair adds its positive's part. */
-static int loss_softmax(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, double *ce_out, double *unif_out)
-{
-    gatrec__trainer *t = L->t;
-    size_t d = t->dim, nu = L->g->users.count, B = b1 - b0, N = (size_t)L->o.negatives, nd = 0;
-    size_t nc = N ? N : L->nknown;
-    float inv_tau = 1.0f / L->o.temperature, *E = t->emb, *D = L->demb, w = L->o.uniformity, scale = inv_tau / (float)norm;
-    int32_t *cand = N ? scratch(L, SC_CAND, N, sizeof *cand, 0) : L->known;
-    int32_t *slot = scratch(L, SC_SLOT, nu, sizeof *slot, 0), *users = scratch(L, SC_USERS, B, sizeof *users, 0);
-    int32_t *first = scratch(L, SC_FIRST, L->g->items.count + 1, sizeof *first, 0);
-    int32_t *next = scratch(L, SC_NEXT, nc + 1, sizeof *next, 0);
-    float *U = NULL, *I = scratch(L, SC_I, B * d, sizeof(float), 0), *dU = NULL; /* U, dU: per distinct user */
-    float *C = scratch(L, SC_C, nc * d, sizeof(float), 0), *S = NULL;
-    float *dI = scratch(L, SC_DI, B * d, sizeof(float), 0);
-    float *dC = scratch(L, SC_DC, nc * d, sizeof(float), 0);
-    float *nU = scratch(L, SC_NU, B, sizeof(float), 0), *nI = scratch(L, SC_NI, B, sizeof(float), 0);
-    float *nC = scratch(L, SC_NC, nc, sizeof(float), 0), *G = w > 0 ? scratch(L, SC_G, B * B, sizeof(float), 0) : NULL;
-    float *Up = w > 0 ? scratch(L, SC_UP, B * d, sizeof(float), 0) : NULL;
-    float *dUp = w > 0 ? scratch(L, SC_DUP, B * d, sizeof(float), 1) : NULL;
-    double *mx = scratch(L, SC_MX, B, sizeof(double), 0), *z = scratch(L, SC_Z, B, sizeof(double), 0);
-    double *wsum = scratch(L, SC_WSUM, B, sizeof(double), 1), sum = 0, unif = 0;
-    size_t nmask = 0;
-    masked *mask = scratch(L, SC_MASK, B + 1, sizeof *mask, 0);
-    int rc = GATREC_OK;
-    if (!cand || !slot || !users || !first || !next || !I || !C || !dI || !dC || !nU || !nI || !nC || !mx || !z ||
-        !wsum || !mask || (w > 0 && (!G || !Up || !dUp))) {
-        rc = GATREC_ENOMEM;
-        goto done;
-    }
-    for (size_t c = 0; N && c < N; c++) /* shared by the batch, uniform over the known items */
-        cand[c] = softmax_candidate(L, step, c);
-    for (size_t u = 0; u < nu; u++)
-        slot[u] = -1;
-    for (size_t i = 0; i < L->g->items.count; i++)
-        first[i] = -1;
-    for (size_t q = 0; q < B; q++) { /* the distinct users, in order of first appearance */
-        int32_t u = L->pos[b0 + q].u;
-        if (slot[u] < 0) {
-            slot[u] = (int32_t)nd;
-            users[nd++] = u;
-        }
-        memcpy(I + q * d, E + (nu + (size_t)L->pos[b0 + q].i) * d, d * sizeof *I);
-    }
-    U = scratch(L, SC_U, nd * d + 1, sizeof(float), 0);
-    dU = scratch(L, SC_DU, nd * d + 1, sizeof(float), 1);
-    S = scratch(L, SC_S, nd * nc + 1, sizeof(float), 0); /* one row of logits per distinct user */
-    if (!U || !dU || !S) {
-        rc = GATREC_ENOMEM;
-        goto done;
-    }
-    for (size_t r = 0; r < nd; r++)
-        memcpy(U + r * d, E + (size_t)users[r] * d, d * sizeof *U);
-    for (size_t c = 0; c < nc; c++)
-        memcpy(C + c * d, E + (nu + (size_t)cand[c]) * d, d * sizeof *C);
-    gatrec__normalise_rows(U, nd, d, nU);
-    gatrec__normalise_rows(I, B, d, nI);
-    gatrec__normalise_rows(C, nc, d, nC);
-    gatrec__sgemm(L->o.threads, 0, 1, nd, nc, d, inv_tau, U, d, 1, C, d, 1, 0.0f, S, nc);
-    softmax_job J = {nc, S, mx, z};
-    gatrec__parallel(L->o.threads, nd, softmax_user, &J);
-    /* each item's candidate columns as a chain (sampled candidates may repeat): a pair finds the
-     * columns its positive masks without scanning them all */
-    for (size_t c = nc; c-- > 0;) {
-        next[c] = first[cand[c]];
-        first[cand[c]] = (int32_t)c;
-    }
-    /* per pair: its normaliser, cross-entropy and positive's part of the gradient, in pair order */
-    for (size_t q = 0; q < B; q++) {
-        size_t r = (size_t)slot[L->pos[b0 + q].u];
-        int32_t pi = L->pos[b0 + q].i;
-        const float *er = S + r * nc, *ur = U + r * d, *ir = I + q * d;
-        double sp = (double)dot(ur, ir, d) * inv_tau - mx[r], ep = exp(sp), zq = z[r] + ep;
-        size_t m0 = nmask;
-        for (int32_t c = first[pi]; c >= 0; c = next[c]) { /* the positive's columns, ascending */
-            zq -= er[c];
-            if (nmask == L->scratch[SC_MASK].cap && !(mask = scratch(L, SC_MASK, nmask + 1, sizeof *mask, 0))) {
-                rc = GATREC_ENOMEM;
-                goto done;
-            }
-            mask[nmask++] = (masked){r * nc + (size_t)c, er[c]};
-        }
-        for (size_t k = m0; k < nmask; k++)
-            mask[k].p = (float)(mask[k].p / zq);
-        wsum[r] += 1.0 / zq;
-        sum += -sp + log(zq);
-        float gp = (float)(ep / zq) - 1.0f;
-        for (size_t k = 0; k < d; k++) {
-            dU[r * d + k] += gp * scale * ir[k];
-            dI[q * d + k] = gp * scale * ur[k];
-        }
-    }
-    /* the summed probabilities of each user's row, less each pair's masked positive */
-    for (size_t r = 0; r < nd; r++)
-        for (size_t c = 0; c < nc; c++)
-            S[r * nc + c] = (float)(S[r * nc + c] * wsum[r]);
-    for (size_t k = 0; k < nmask; k++)
-        S[mask[k].at] -= mask[k].p;
-    /* dU += P C / (tau B), dC = P^T U / (tau B) */
-    gatrec__sgemm(L->o.threads, 0, 0, nd, d, nc, scale, S, nc, 1, C, d, 1, 1.0f, dU, d);
-    gatrec__sgemm(L->o.threads, 0, 0, nc, d, nd, scale, S, 1, nc, U, d, 1, 0.0f, dC, d); /* S^T U */
-    if (w > 0) { /* DirectAU: (uniformity of the batch's user rows + of its items) / 2, weighted */
-        for (size_t q = 0; q < B; q++)
-            memcpy(Up + q * d, U + (size_t)slot[L->pos[b0 + q].u] * d, d * sizeof *Up);
-        unif = 0.5 * (uniformity(L->o.threads, Up, B, d, 0.5f * w, G, dUp) + uniformity(L->o.threads, I, B, d, 0.5f * w, G, dI));
-        for (size_t q = 0; q < B; q++) {
-            float *du = dU + (size_t)slot[L->pos[b0 + q].u] * d;
-            for (size_t k = 0; k < d; k++)
-                du[k] += dUp[q * d + k];
-        }
-    }
-    clear_demb(L);
-    for (size_t r = 0; r < nd; r++) { /* the scatter, in a fixed order */
-        touch(L, (size_t)users[r]);
-        gatrec__unnormalise_grad(U + r * d, dU + r * d, nU[r], d, D + (size_t)users[r] * d);
-    }
-    for (size_t q = 0; q < B; q++) {
-        touch(L, nu + (size_t)L->pos[b0 + q].i);
-        gatrec__unnormalise_grad(I + q * d, dI + q * d, nI[q], d, D + (nu + (size_t)L->pos[b0 + q].i) * d);
-    }
-    for (size_t c = 0; c < nc; c++) {
-        touch(L, nu + (size_t)cand[c]);
-        gatrec__unnormalise_grad(C + c * d, dC + c * d, nC[c], d, D + (nu + (size_t)cand[c]) * d);
-    }
-    *ce_out = sum / (double)norm;
-    *unif_out = unif;
-done:
-    return rc;
-}
-
 /* The configured loss of pairs pos[b0..b1), normalised by a batch of `norm` pairs, and its
  * gradient into demb: (BPR, cosine term) or (cross-entropy, uniformity term). */
 static int batch_loss(loop *L, size_t b0, size_t b1, size_t norm, uint64_t step, double *main_part,
                       double *second_part)
 {
-    return L->o.loss == GATREC_LOSS_SOFTMAX ? loss_softmax(L, b0, b1, norm, step, main_part, second_part)
-                                            : loss(L, b0, b1, norm, step, main_part, second_part);
+    return L->o.loss == GATREC_LOSS_SOFTMAX ? gatrec__loss_softmax(L, b0, b1, norm, step, main_part, second_part)
+                                            : gatrec__loss_bpr(L, b0, b1, norm, step, main_part, second_part);
 }
 
 /* Data-parallel training: this rank's share [s0, s1) of the batch [b0, b1), a contiguous block
@@ -524,10 +88,10 @@ static int forward_sampled(loop *L, size_t b0, size_t b1, uint64_t step)
         SEED((size_t)L->pos[p].u);
         SEED(nu + (size_t)L->pos[p].i);
         for (size_t n2 = 0; n2 < k; n2++) /* BPR's negatives: the draws pair_terms will make */
-            SEED(nu + (size_t)negative(L, L->pos[p].u, (step * L->npos + p) * k + n2));
+            SEED(nu + (size_t)gatrec__negative(L, L->pos[p].u, (step * L->npos + p) * k + n2));
     }
     for (size_t c = 0; !bpr && c < N; c++)
-        SEED(nu + (size_t)softmax_candidate(L, step, c));
+        SEED(nu + (size_t)gatrec__softmax_candidate(L, step, c));
 #undef SEED
     for (size_t q = 0; q < n; q++)
         L->seen[nodes[q]] = 0;
@@ -542,7 +106,7 @@ static int share_loss(loop *L, size_t b0, size_t b1, uint64_t step, double *main
     share_of(L, b0, b1, &s0, &s1);
     *main_part = *second_part = 0;
     if (s0 == s1) {
-        clear_demb(L);
+        gatrec__clear_demb(L);
         return GATREC_OK;
     }
     return batch_loss(L, s0, s1, B, step, main_part, second_part);
@@ -588,97 +152,6 @@ static int reduce_rows(loop *L, float *buf)
             memcpy(buf + (size_t)L->rows[q] * d, pack + q * d, d * sizeof *pack);
     free(pack);
     return rc;
-}
-
-#define ADAM_B1 0.9f
-#define ADAM_B2 0.999f
-
-/* One parameter's AdamW step (decoupled decay wd; c1, c2 the bias corrections of the step) */
-static inline void adamw_one(float *theta, float *m, float *v, float g, float lr, float wd, float c1, float c2)
-{
-    *theta -= lr * wd * *theta;
-    *m = ADAM_B1 * *m + (1 - ADAM_B1) * g;
-    *v = ADAM_B2 * *v + (1 - ADAM_B2) * g * g;
-    *theta -= lr * (*m / c1) / (sqrtf(*v / c2) + 1e-8f);
-}
-
-/* AdamW on theta[k0 .. k1) */
-static void adamw(loop *L, float lr, uint64_t step, size_t k0, size_t k1)
-{
-    gatrec__trainer *t = L->t;
-    const float wd = L->o.weight_decay, fwd = L->o.feature_weight_decay < 0 ? wd : L->o.feature_weight_decay;
-    float c1 = 1.0f - powf(ADAM_B1, (float)step), c2 = 1.0f - powf(ADAM_B2, (float)step);
-    for (size_t k = k0; k < k1; k++)
-        adamw_one(t->theta + k, L->adam_m + k, L->adam_v + k, t->grad[k], lr, k < t->feature_len ? fwd : wd, c1, c2);
-}
-
-/* The decay of the steps row r sat out (decoupled weight decay at the rate lr, the moments'
- * decay), applied up to step `now`: after it the row is where dense AdamW would have left it
- * but for the momentum's drift over those steps. */
-static void lazy_catch_up(loop *L, size_t r, float lr, uint64_t now)
-{
-    uint64_t s = now - L->last[r];
-    if (!s)
-        return;
-    gatrec__trainer *t = L->t;
-    size_t d = L->rw, o = r * d;
-    float keep = powf(1.0f - lr * L->row_wd, (float)s), m = powf(ADAM_B1, (float)s), v = powf(ADAM_B2, (float)s);
-    for (size_t k = o; k < o + d; k++) {
-        t->theta[k] *= keep;
-        L->adam_m[k] *= m;
-        L->adam_v[k] *= v;
-    }
-    L->last[r] = now;
-}
-
-typedef struct lazy_job {
-    loop *L;
-    float lr;
-    uint64_t step;
-} lazy_job;
-
-/* One touched row of the lazy step: brought up to date, AdamW with its gradient (demb's row for
- * BPR-MF, copied on to emb; grad's for a table), which is then zeroed. A row whose gradient or
- * new value is not finite is marked 2. */
-static void lazy_row(void *ctx, size_t q)
-{
-    lazy_job *J = ctx;
-    loop *L = J->L;
-    gatrec__trainer *t = L->t;
-    const float wd = L->row_wd, lr = J->lr;
-    float c1 = 1.0f - powf(ADAM_B1, (float)J->step), c2 = 1.0f - powf(ADAM_B2, (float)J->step);
-    float *src = L->lazy == 1 ? L->demb : t->grad;
-    size_t d = L->rw, r = (size_t)L->rows[q], o = r * d;
-    int finite = 1;
-    lazy_catch_up(L, r, lr, J->step - 1);
-    for (size_t k = o; k < o + d; k++) {
-        finite &= isfinite(src[k]) != 0;
-        adamw_one(t->theta + k, L->adam_m + k, L->adam_v + k, src[k], lr, wd, c1, c2);
-        finite &= isfinite(t->theta[k]) != 0;
-        if (L->lazy == 1)
-            t->emb[k] = t->theta[k];
-        src[k] = 0;
-    }
-    L->last[r] = J->step;
-    L->mark[r] = finite ? 0 : 2;
-}
-
-/* The lazy step: AdamW on the rows the loss touched (gradient = demb: row-sparse kinds only),
- * rows in parallel (each row's arithmetic is its own: the same bits for any thread count). It
- * leaves demb zero. Returns the first row that went non-finite, or -1. */
-static long lazy_adamw(loop *L, float lr, uint64_t step)
-{
-    lazy_job J = {L, lr, step};
-    long bad = -1;
-    gatrec__parallel(L->o.threads, L->nrows, lazy_row, &J);
-    for (size_t q = 0; q < L->nrows; q++)
-        if (L->mark[L->rows[q]] == 2) {
-            if (bad < 0)
-                bad = L->rows[q];
-            L->mark[L->rows[q]] = 0;
-        }
-    L->nrows = 0;
-    return bad;
 }
 
 /* Which tensor at or after offset `from` holds a non-finite value, or NULL. */
@@ -950,7 +423,7 @@ static int run(loop *L)
             if (L->lazy == 1) {
                 if (parallel && (rc = reduce_rows(L, L->demb)))
                     return rc;
-                long row = lazy_adamw(L, lr, step);
+                long row = gatrec__lazy_adamw(L, lr, step);
                 if (row >= 0)
                     return gatrec__error(GATREC_ERROR, "epoch %d: embedding row %ld (or its gradient) holds NaN or "
                                          "Inf after the update", epoch, row);
@@ -970,8 +443,8 @@ static int run(loop *L)
                 if ((bad_tensor = non_finite(t, t->grad, L->T)))
                     return gatrec__error(GATREC_ERROR, "epoch %d: the gradient of %s holds NaN or Inf", epoch,
                                          bad_tensor);
-                long row = lazy_adamw(L, lr, step);
-                adamw(L, lr, step, L->T, t->nparams);
+                long row = gatrec__lazy_adamw(L, lr, step);
+                gatrec__adamw(L, lr, step, L->T, t->nparams);
                 if (row >= 0)
                     return gatrec__error(GATREC_ERROR, "epoch %d: row %ld of %s (or its gradient) holds NaN or Inf "
                                          "after the update", epoch, row, t->tensors[0].name);
@@ -987,7 +460,7 @@ static int run(loop *L)
                 if ((bad_tensor = non_finite(t, t->grad, 0)))
                     return gatrec__error(GATREC_ERROR, "epoch %d: the gradient of %s holds NaN or Inf", epoch,
                                          bad_tensor);
-                adamw(L, lr, step, 0, t->nparams);
+                gatrec__adamw(L, lr, step, 0, t->nparams);
                 if ((bad_tensor = non_finite(t, t->theta, 0)))
                     return gatrec__error(GATREC_ERROR, "epoch %d: %s holds NaN or Inf after the update", epoch,
                                          bad_tensor);
@@ -996,7 +469,7 @@ static int run(loop *L)
             cos_sum += cs * (double)(b1 - b0);
         }
         for (size_t r = 0; L->lazy && r < N; r++) /* every row up to date: the epoch's parameters are whole */
-            lazy_catch_up(L, r, lr, step);
+            gatrec__lazy_catch_up(L, r, lr, step);
         double bpr = bpr_sum / (double)L->npos, cs = cos_sum / (double)L->npos, lossv = bpr + o->cos_weight * cs;
         if (softmax) { /* the second part is the uniformity term */
             lossv = bpr + o->uniformity * cs;

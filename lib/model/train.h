@@ -1,10 +1,13 @@
-/* The training loop shared by the learned kinds (BPR-MF, LightGCN, GAT).
+/* The training loop shared by the learned kinds (BPR-MF, LightGCN, the GAT, attn).
  *
  * A kind keeps all its trainable parameters in one array (theta) and provides a forward pass
  * (theta -> final user and item embeddings) and a backward pass (embedding gradient -> theta
- * gradient). This file owns the rest: positive pairs, negative sampling, the hybrid loss
- * (BPR + lambda (1 - cos)), AdamW, ReduceLROnPlateau, early stopping on validation NDCG@K or
- * on the training loss, the epoch callback, and NaN/Inf detection. */
+ * gradient); optionally a sampled forward over a batch's nodes (neighbour sampling). The loop
+ * owns the rest: positive pairs, the losses (BPR + lambda (1 - cos) with its negative samplers in
+ * loss_bpr.c; softmax cross-entropy and DirectAU's uniformity in loss_softmax.c), AdamW dense and
+ * lazy (optim.c), data-parallel shares and their allreduce, ReduceLROnPlateau, early stopping on
+ * validation NDCG@K or on the training loss, the epoch callback, and NaN/Inf detection (train.c).
+ * Its own state is in loop.h. */
 #ifndef GATREC_TRAIN_H
 #define GATREC_TRAIN_H
 
