@@ -12,86 +12,7 @@
  * The attention is computed once per step from layer 0 and shared by the layers. With att = 0
  * every alpha is 1 / deg t, so an untrained model is LightGCN on ID + text. Scores are the dot
  * products of the outputs; with the softmax loss, of unit outputs (cosines). */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "../kernels/dense.h"
-#include "edges.h"
-#include "train.h"
-
-#define ATTN_FORMAT 1
-#define MAX_PROP 8
-#define ALIGN_MAX 1024 /* items in one step's alignment */
-
-struct gatrec__attn_probe {
-    const gatrec__kernels *K;
-    int threads, flags, use_id, use_text, unit;
-    size_t nu, ni, d, f, ha, L;
-    float slope, id_dropout, align, tau;
-    int ranks; /* data-parallel training: the alignment's gradient is split between them */
-    uint64_t seed, step;
-    int training;
-    /* theta: [ID table][W_user][W_item][P_src][P_dst][w_edge][att] (absent parts have length 0) */
-    size_t o_id, o_wu, o_wi, o_ps, o_pd, o_we, o_att, nparams;
-    float *theta, *grad;
-    gatrec__tensor tensors[7];
-    size_t ntensors;
-    const float *feat; /* (nu + ni) x f, the caller's (training only) */
-    /* the training graph and its activations */
-    gatrec__edge_store es;
-    float *scale;      /* per edge: sqrt(deg t / deg s) */
-    float *H;          /* (L + 1) x N x d */
-    float *emb;        /* N x d */
-    float *XS, *XD;    /* N x ha: P_src H0, P_dst H0 */
-    float *alpha, *w;  /* per edge */
-    float *dA, *dB, *dw, *dXS, *dXD, *work;
-    unsigned char *drop; /* N: the node's ID is dropped in this step */
-    /* the alignment: T the mapped text (N x d); S items sampled a step, their unit outputs X and
-     * unit texts Z (and norms), the softmax of their similarities G (S x S), dT its text gradient */
-    float *T, *dT, *demb2, *X, *Z, *nX, *nZ, *G;
-    int32_t *known, *pool, *sample;
-    size_t nknown, ns;
-    double align_value;
-    /* serving: H_0 .. H_{L-1} of every item, H_0 of every user (folded nodes appended) */
-    float *istate, *ustate;
-    size_t icap, ucap;
-    float *umean, *imean; /* mean text of users / items: a new node's default */
-    /* neighbour sampling (fanout > 0): the step's subgraph in local ids (users first, ascending
-     * global ids), its edges' global ids, and its activations */
-    size_t fanout;
-    int sampled;               /* the last training forward was on the subgraph */
-    gatrec__subgraph sg;
-    gatrec__edge_store top;    /* the subgraph's edges into the seeds: the last layer needs no others */
-    int32_t *topmap;           /* per top edge: its index among the subgraph's edges */
-    float *wtop, *dwtop;
-    float *sfeat, *sH, *sXS, *sXD, *salpha, *sw, *sdw, *swork, *sdA, *sdB, *sdXS, *sdXD;
-    size_t scap[12]; /* their capacities (kept from step to step: no fresh pages each step) */
-};
-typedef struct gatrec__attn_probe attn;
-
-static float *PRM(const attn *A, size_t off)
-{
-    return A->theta + off;
-}
-
-static int has_attention(const attn *A)
-{
-    return !(A->flags & GATREC_ATTN_UNIFORM);
-}
-
-/* ID dropout: node v's draw at `step` (the same for the whole graph's forward and a subgraph's) */
-static unsigned char id_dropped(const attn *A, uint64_t step, size_t v)
-{
-    size_t N = A->nu + A->ni;
-    return A->id_dropout > 0 && (double)(gatrec__rng_u64(A->seed, 40, step * N + v) >> 11) * 0x1p-53 < A->id_dropout;
-}
-
-static float leaky(float x, float slope)
-{
-    return x > 0 ? x : slope * x;
-}
+#include "attn.h"
 
 /* ---- configuration and layout ---- */
 
@@ -146,7 +67,7 @@ static void add(attn *A, size_t *off, const char *name, size_t len)
 }
 
 /* The ID table comes first (the trainer gives it its own weight decay). */
-static void layout(attn *A)
+void gatrec__attn_layout(attn *A)
 {
     size_t N = A->nu + A->ni, d = A->d, ha = has_attention(A) ? A->ha : 0, t = A->use_text ? d * A->f : 0;
     A->nparams = A->ntensors = 0;
@@ -157,11 +78,6 @@ static void layout(attn *A)
     add(A, &A->o_pd, "P_target (attention)", ha * d);
     add(A, &A->o_we, "w_edge (attention)", A->flags & GATREC_ATTN_NO_EDGE_ATTR ? 0 : ha);
     add(A, &A->o_att, "att (attention)", ha);
-}
-
-static const float *edge_weights_param(const attn *A)
-{
-    return A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : PRM(A, A->o_we);
 }
 
 /* Degree-based edge scale of the training graph: sqrt(deg t / deg s). */
@@ -244,40 +160,6 @@ static int alloc_training(attn *A)
     return GATREC_OK;
 }
 
-enum { S_FEAT, S_H, S_XS, S_XD, S_ALPHA, S_W, S_DW, S_WORK, S_DA, S_DB, S_DXS, S_DXD };
-
-static float **sub_buffer(attn *A, int which)
-{
-    float **bufs[] = {&A->sfeat, &A->sH, &A->sXS, &A->sXD, &A->salpha, &A->sw, &A->sdw,
-                      &A->swork, &A->sdA, &A->sdB, &A->sdXS, &A->sdXD};
-    return bufs[which];
-}
-
-/* Buffer `which` of the step with room for n floats (grown, never shrunk), or NULL */
-static float *sub_room(attn *A, int which, size_t n)
-{
-    float **b = sub_buffer(A, which);
-    if (n + 1 > A->scap[which]) {
-        size_t cap = (n + 1) + (n + 1) / 4;
-        free(*b);
-        if (!(*b = gatrec__malloc_array(cap, sizeof(float)))) {
-            A->scap[which] = 0;
-            return NULL;
-        }
-        A->scap[which] = cap;
-    }
-    return *b;
-}
-
-static void free_sub_buffers(attn *A)
-{
-    for (int k = S_FEAT; k <= S_DXD; k++) {
-        free(*sub_buffer(A, k));
-        *sub_buffer(A, k) = NULL;
-        A->scap[k] = 0;
-    }
-}
-
 static void free_training(attn *A)
 {
     float **bufs[] = {&A->scale, &A->H,  &A->emb, &A->XS, &A->XD, &A->alpha, &A->w,  &A->dA, &A->dB,
@@ -294,7 +176,7 @@ static void free_training(attn *A)
     free(A->dwtop);
     A->topmap = NULL;
     A->wtop = A->dwtop = NULL;
-    free_sub_buffers(A);
+    gatrec__attn_free_sub_buffers(A);
     free(A->drop);
     free(A->known);
     free(A->pool);
@@ -439,218 +321,12 @@ static int align_backward(attn *A, float *dE, float *dT)
     return GATREC_OK;
 }
 
-/* ---- neighbour sampling ---- */
-
-/* Row copies between a step's subgraph (local row j) and the whole graph (global row glob[j]),
- * over the rows in parallel: each row is its own, so any split gives the same bits. */
-enum { ROWS_GATHER, ROWS_GATHER_ADD, ROWS_SCATTER_ADD };
-
-typedef struct rows_job {
-    const int32_t *glob;
-    size_t d;
-    float s;                   /* ROWS_GATHER: to[j] = s from[glob[j]] */
-    const unsigned char *skip; /* global rows left out (ROWS_GATHER_ADD: to[j] += from[glob[j]];
-                                  ROWS_SCATTER_ADD: to[glob[j]] += from[j]); NULL: none */
-    const float *from;
-    float *to;
-    int mode;
-} rows_job;
-
-static void rows_one(void *ctx, size_t j)
-{
-    const rows_job *J = ctx;
-    size_t g = (size_t)J->glob[j], d = J->d;
-    if (J->skip && J->skip[g])
-        return;
-    if (J->mode == ROWS_GATHER)
-        for (size_t k = 0; k < d; k++)
-            J->to[j * d + k] = J->s * J->from[g * d + k];
-    else if (J->mode == ROWS_GATHER_ADD)
-        for (size_t k = 0; k < d; k++)
-            J->to[j * d + k] += J->from[g * d + k];
-    else
-        for (size_t k = 0; k < d; k++)
-            J->to[g * d + k] += J->from[j * d + k];
-}
-
-static void rows(const attn *A, int mode, float s, const unsigned char *skip, const float *from, float *to)
-{
-    rows_job J = {A->sg.glob, A->d, s, skip, from, to, mode};
-    gatrec__parallel(A->threads, A->sg.n, rows_one, &J);
-}
-
-/* The subgraph's edges into the seeds (their weights copied): the last layer's edges */
-static int top_edges(attn *A, const int32_t *seeds, size_t nseeds)
-{
-    const gatrec__edges *E = &A->sg.es.E;
-    gatrec__edge_store *X = &A->top;
-    size_t n = A->sg.n, m = 0, e = 0;
-    unsigned char *is = gatrec__calloc(n + 1, 1);
-    gatrec__edges_free(X);
-    if (!is)
-        return GATREC_ENOMEM;
-    for (size_t q = 0; q < nseeds; q++)
-        is[A->sg.loc[seeds[q]]] = 1;
-    for (size_t t = 0; t < n; t++)
-        m += is[t] ? E->off[t + 1] - E->off[t] : 0;
-    int rc = gatrec__edges_alloc(X, n, m);
-    free(A->topmap);
-    free(A->wtop);
-    free(A->dwtop);
-    A->topmap = gatrec__malloc_array(m + 1, sizeof *A->topmap);
-    A->wtop = gatrec__malloc_array(m + 1, sizeof *A->wtop);
-    A->dwtop = gatrec__malloc_array(m + 1, sizeof *A->dwtop);
-    if (rc || !A->topmap || !A->wtop || !A->dwtop) {
-        free(is);
-        return GATREC_ENOMEM;
-    }
-    for (size_t t = 0; t < n; t++) {
-        X->off[t] = e;
-        for (size_t k = E->off[t]; is[t] && k < E->off[t + 1]; k++, e++) {
-            X->src[e] = E->src[k];
-            X->dst[e] = E->dst[k];
-            X->attr[e] = E->attr[k];
-            A->topmap[e] = (int32_t)k;
-            A->wtop[e] = A->sw[k];
-        }
-    }
-    X->off[n] = e;
-    gatrec__edges_index(X, n, e);
-    free(is);
-    return GATREC_OK;
-}
-
-/* The training forward on the step's subgraph: emb rows of the seeds only. */
-static int attn_forward_batch(void *ctx, uint64_t step, const int32_t *seeds, size_t nseeds)
-{
-    attn *A = ctx;
-    size_t N = A->nu + A->ni, d = A->d, f = A->f, ha = A->ha, n0, nu0, m, nd;
-    float s = 1.0f / (float)(A->L + 1);
-    int rc;
-    if ((rc = gatrec__subgraph_sample(&A->sg, &A->es.E, A->nu, N, A->L, A->fanout, 0, A->seed, step, seeds, nseeds)))
-        return rc;
-    n0 = A->sg.n, nu0 = A->sg.nu, m = A->sg.es.E.m, nd = n0 * d;
-    if (!sub_room(A, S_H, (A->L + 1) * nd) || !sub_room(A, S_XS, n0 * ha) || !sub_room(A, S_XD, n0 * ha) ||
-        !sub_room(A, S_ALPHA, m) || !sub_room(A, S_W, m) || (A->use_text && !sub_room(A, S_FEAT, n0 * f)))
-        return GATREC_ENOMEM;
-    for (size_t j = 0; j < n0; j++) /* ID dropout: the whole-graph forward's draw for these nodes */
-        A->drop[A->sg.glob[j]] = id_dropped(A, step, (size_t)A->sg.glob[j]);
-    /* layer 0: ID + W_type text, on the gathered rows */
-    if (A->use_text) {
-        for (size_t j = 0; j < n0; j++)
-            memcpy(A->sfeat + j * f, A->feat + (size_t)A->sg.glob[j] * f, f * sizeof(float));
-        if ((rc = A->K->linear(A->threads, nu0, f, d, A->sfeat, PRM(A, A->o_wu), NULL, A->sH)) ||
-            (rc = A->K->linear(A->threads, n0 - nu0, f, d, A->sfeat + nu0 * f, PRM(A, A->o_wi), NULL,
-                               A->sH + nu0 * d)))
-            return rc;
-    } else {
-        memset(A->sH, 0, nd * sizeof(float));
-    }
-    if (A->use_id)
-        rows(A, ROWS_GATHER_ADD, 1.0f, A->drop, PRM(A, A->o_id), A->sH);
-    /* attention over each target's sampled edges; the degree scale of the whole graph */
-    const gatrec__edges *E = &A->sg.es.E;
-    if (!has_attention(A)) {
-        for (size_t t = 0; t < n0; t++)
-            for (size_t e = E->off[t]; e < E->off[t + 1]; e++)
-                A->salpha[e] = 1.0f / (float)(E->off[t + 1] - E->off[t]);
-    } else if ((rc = A->K->linear(A->threads, n0, d, ha, A->sH, PRM(A, A->o_ps), NULL, A->sXS)) ||
-               (rc = A->K->linear(A->threads, n0, d, ha, A->sH, PRM(A, A->o_pd), NULL, A->sXD)) ||
-               (rc = A->K->attn_weights(A->threads, E, ha, A->slope, A->sXS, A->sXD, edge_weights_param(A),
-                                        PRM(A, A->o_att), A->salpha))) {
-        return rc;
-    }
-    for (size_t e = 0; e < m; e++)
-        A->sw[e] = A->salpha[e] * A->scale[A->sg.gid[e]];
-    if (A->L > 0 && (rc = top_edges(A, seeds, nseeds)))
-        return rc;
-    for (size_t l = 0; l < A->L; l++) /* the last layer only into the seeds: nothing else reads it */
-        if ((rc = A->K->propagate(A->threads, l + 1 == A->L ? &A->top.E : E, d, l + 1 == A->L ? A->wtop : A->sw,
-                                  A->sH + l * nd, A->sH + (l + 1) * nd)))
-            return rc;
-    for (size_t q = 0; q < nseeds; q++) {
-        size_t j = (size_t)A->sg.loc[seeds[q]];
-        float *out = A->emb + (size_t)seeds[q] * d;
-        for (size_t k = 0; k < d; k++) {
-            float acc = 0;
-            for (size_t l = 0; l <= A->L; l++)
-                acc += A->sH[l * nd + j * d + k];
-            out[k] = acc * s;
-        }
-    }
-    A->step = step;
-    A->training = 1;
-    A->sampled = 1;
-    A->align_value = 0;
-    return GATREC_OK;
-}
-
-/* Backward of attn_forward_batch: demb is zero but for the seeds' rows. */
-static int attn_backward_sampled(attn *A, const float *demb)
-{
-    const gatrec__edges *E = &A->sg.es.E;
-    size_t n0 = A->sg.n, nu0 = A->sg.nu, d = A->d, f = A->f, ha = A->ha, m = E->m, nd = n0 * d;
-    float s = 1.0f / (float)(A->L + 1), *cur, *nxt;
-    int rc, att = has_attention(A);
-    if (!sub_room(A, S_DA, nd) || !sub_room(A, S_DB, nd) || !sub_room(A, S_DW, m) || !sub_room(A, S_WORK, m) ||
-        !sub_room(A, S_DXS, n0 * ha) || !sub_room(A, S_DXD, n0 * ha))
-        return GATREC_ENOMEM;
-    memset(A->sdw, 0, m * sizeof *A->sdw);
-    cur = A->sdA, nxt = A->sdB;
-    rows(A, ROWS_GATHER, s, NULL, demb, cur);
-    for (size_t l = A->L; l-- > 0;) {
-        int last = l + 1 == A->L;
-        rows(A, ROWS_GATHER, s, NULL, demb, nxt);
-        if (last && att)
-            memset(A->dwtop, 0, A->top.E.m * sizeof *A->dwtop);
-        if ((rc = A->K->propagate_backward(A->threads, last ? &A->top.E : E, d, last ? A->wtop : A->sw,
-                                           A->sH + l * nd, cur, nxt, att ? (last ? A->dwtop : A->sdw) : NULL)))
-            return rc;
-        for (size_t e = 0; last && att && e < A->top.E.m; e++) /* the last layer's edges are subgraph edges */
-            A->sdw[A->topmap[e]] += A->dwtop[e];
-        float *t = cur;
-        cur = nxt;
-        nxt = t;
-    }
-    float *dH0 = cur;
-    if (att && A->L > 0) {
-        for (size_t e = 0; e < m; e++)
-            A->sdw[e] *= A->scale[A->sg.gid[e]];
-        float *dwe = A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : A->grad + A->o_we;
-        if ((rc = A->K->attn_weights_backward(A->threads, E, ha, A->slope, A->sXS, A->sXD, edge_weights_param(A),
-                                              PRM(A, A->o_att), A->salpha, A->sdw, A->sdXS, A->sdXD, dwe,
-                                              A->grad + A->o_att, A->swork)) ||
-            (rc = A->K->linear_backward(A->threads, n0, d, ha, A->sH, PRM(A, A->o_ps), A->sdXS, dH0,
-                                        A->grad + A->o_ps, NULL)) ||
-            (rc = A->K->linear_backward(A->threads, n0, d, ha, A->sH, PRM(A, A->o_pd), A->sdXD, dH0,
-                                        A->grad + A->o_pd, NULL)))
-            return rc;
-    }
-    if (A->use_id) /* glob holds distinct rows: the scatter has no collisions */
-        rows(A, ROWS_SCATTER_ADD, 1.0f, A->drop, dH0, A->grad + A->o_id);
-    if (A->use_text &&
-        ((rc = A->K->linear_backward(A->threads, nu0, f, d, A->sfeat, PRM(A, A->o_wu), dH0, NULL, A->grad + A->o_wu,
-                                     NULL)) ||
-         (rc = A->K->linear_backward(A->threads, n0 - nu0, f, d, A->sfeat + nu0 * f, PRM(A, A->o_wi), dH0 + nu0 * d,
-                                     NULL, A->grad + A->o_wi, NULL))))
-        return rc;
-    return GATREC_OK;
-}
-
-/* The ID-table rows the last sampled step reached: its subgraph's nodes */
-static const int32_t *attn_rows_touched(void *ctx, size_t *n)
-{
-    attn *A = ctx;
-    *n = A->sg.n;
-    return A->sg.glob;
-}
-
 static int attn_forward(void *ctx, int train, uint64_t step)
 {
     attn *A = ctx;
     int rc0;
     if (A->fanout) /* a whole-graph forward (validation, the end): the step buffers make room for it */
-        free_sub_buffers(A);
+        gatrec__attn_free_sub_buffers(A);
     if ((rc0 = alloc_forward(A)))
         return rc0;
     size_t N = A->nu + A->ni, nd = N * A->d;
@@ -681,7 +357,7 @@ static int attn_backward(void *ctx, const float *demb)
     attn *A = ctx;
     int rc0;
     if (A->sampled)
-        return attn_backward_sampled(A, demb);
+        return gatrec__attn_backward_sampled(A, demb);
     if ((rc0 = alloc_backward(A)))
         return rc0;
     const gatrec__edges *E = &A->es.E;
@@ -741,209 +417,6 @@ static int attn_backward(void *ctx, const float *demb)
                                      NULL, A->grad + A->o_wi, NULL))))
         return rc;
     return GATREC_OK;
-}
-
-/* ---- serving state ---- */
-
-static int grow(float **a, size_t rows, size_t width)
-{
-    float *p = gatrec__realloc_array(*a, rows * width + 1, sizeof *p);
-    if (!p)
-        return GATREC_ENOMEM;
-    *a = p;
-    return GATREC_OK;
-}
-
-/* The item rows of H_0 .. H_{L-1} and the user rows of H_0 from the last (eval) forward. */
-static int keep_states(attn *A)
-{
-    size_t nu = A->nu, ni = A->ni, d = A->d, nd = (nu + ni) * d, Lk = A->L ? A->L : 1;
-    A->ucap = nu + 16;
-    A->icap = ni + 16;
-    if (grow(&A->ustate, A->ucap, d) || grow(&A->istate, A->icap * Lk, d))
-        return GATREC_ENOMEM;
-    memcpy(A->ustate, A->H, nu * d * sizeof *A->ustate);
-    for (size_t l = 0; l < Lk; l++)
-        memcpy(A->istate + l * A->icap * d, A->H + (l < A->L ? l : 0) * nd + nu * d, ni * d * sizeof *A->istate);
-    return GATREC_OK;
-}
-
-/* Grow the per-layer item states to cap rows (the layer blocks move). */
-static int grow_items(attn *A, size_t cap)
-{
-    size_t d = A->d, Lk = A->L ? A->L : 1;
-    float *p = gatrec__malloc_array(cap * Lk * d + 1, sizeof *p);
-    if (!p)
-        return GATREC_ENOMEM;
-    for (size_t l = 0; l < Lk; l++)
-        memcpy(p + l * cap * d, A->istate + l * A->icap * d, A->icap * d * sizeof *p);
-    free(A->istate);
-    A->istate = p;
-    A->icap = cap;
-    return GATREC_OK;
-}
-
-static float *istate(const attn *A, size_t l, size_t i)
-{
-    return A->istate + (l * A->icap + i) * A->d;
-}
-
-static void unit(float *v, size_t d)
-{
-    double s = 0;
-    for (size_t k = 0; k < d; k++)
-        s += (double)v[k] * v[k];
-    if (s > 1e-24)
-        for (size_t k = 0; k < d; k++)
-            v[k] = (float)(v[k] / sqrt(s));
-}
-
-/* A node's layer-0 text part: W_type features (or the mean text of its type). */
-static int text_part(const attn *A, const float *W, const float *features, const float *mean, float *h)
-{
-    memset(h, 0, A->d * sizeof *h);
-    if (!A->use_text)
-        return GATREC_OK;
-    return A->K->linear(1, 1, A->f, A->d, features ? features : mean, W, NULL, h);
-}
-
-/* The attention of a user (layer 0 h0, degree n) over the items it rated: weights[n] (alpha). */
-static int user_alpha(const gatrec_model *m, const float *h0, const int32_t *items, const float *ratings, size_t n,
-                      float *alpha)
-{
-    const attn *A = m->impl;
-    size_t ha = A->ha;
-    float *xd, *xs;
-    double mx = -INFINITY, sum = 0;
-    int rc = GATREC_OK;
-    if (!has_attention(A)) {
-        for (size_t j = 0; j < n; j++)
-            alpha[j] = 1.0f / (float)n;
-        return GATREC_OK;
-    }
-    if (!(xd = gatrec__malloc_array(2 * ha, sizeof *xd)))
-        return GATREC_ENOMEM;
-    xs = xd + ha;
-    if ((rc = A->K->linear(1, 1, A->d, ha, h0, PRM(A, A->o_pd), NULL, xd)))
-        goto done;
-    for (size_t j = 0; j < n; j++) {
-        const float *we = edge_weights_param(A), *att = PRM(A, A->o_att);
-        double e = 0;
-        if ((rc = A->K->linear(1, 1, A->d, ha, istate(A, 0, (size_t)items[j]), PRM(A, A->o_ps), NULL, xs)))
-            goto done;
-        for (size_t c = 0; c < ha; c++)
-            e += (double)att[c] * leaky(xs[c] + xd[c] + (we ? ratings[j] * we[c] : 0.0f), A->slope);
-        alpha[j] = (float)e;
-        mx = e > mx ? e : mx;
-    }
-    for (size_t j = 0; j < n; j++)
-        sum += exp(alpha[j] - mx);
-    for (size_t j = 0; j < n; j++)
-        alpha[j] = (float)(exp(alpha[j] - mx) / sum);
-done:
-    free(xd);
-    return rc;
-}
-
-/* A user's output from its layer 0 and rated items: the item states stand as they were trained. */
-static int user_output(gatrec_model *m, const float *h0, const int32_t *items, const float *ratings, size_t n,
-                       float *emb)
-{
-    attn *A = m->impl;
-    size_t d = A->d;
-    float *alpha = gatrec__malloc_array(n + 1, sizeof *alpha), *h = gatrec__malloc_array(d, sizeof *h);
-    int rc = GATREC_OK;
-    if (!alpha || !h) {
-        rc = GATREC_ENOMEM;
-        goto done;
-    }
-    if (n && (rc = user_alpha(m, h0, items, ratings, n, alpha)))
-        goto done;
-    memcpy(emb, h0, d * sizeof *emb);
-    /* H_{l+1}[u] = sum over rated items of w_ui H_l[i]; an item's degree is its training ratings
-     * (at least 1: a new item has no neighbours to be scaled by) */
-    for (size_t l = 0; l < A->L; l++) {
-        memset(h, 0, d * sizeof *h);
-        for (size_t j = 0; j < n; j++) {
-            size_t i = (size_t)items[j];
-            double di = i < A->ni && m->item_ratings[i] ? (double)m->item_ratings[i] : 1.0;
-            float w = alpha[j] * (float)sqrt((double)n / di);
-            const float *x = istate(A, l, i);
-            if (l > 0 && i >= A->ni)
-                continue; /* a folded item has no propagated layers */
-            for (size_t k = 0; k < d; k++)
-                h[k] += w * x[k];
-        }
-        for (size_t k = 0; k < d; k++)
-            emb[k] += h[k];
-    }
-    for (size_t k = 0; k < d; k++)
-        emb[k] /= (float)(A->L + 1);
-    if (A->unit)
-        unit(emb, d);
-done:
-    free(alpha);
-    free(h);
-    return rc;
-}
-
-static int attn_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n, const float *features,
-                          float *emb)
-{
-    attn *A = m->impl;
-    size_t u = m->users.count;
-    int rc;
-    if (u + 1 > A->ucap) {
-        if (grow(&A->ustate, 2 * A->ucap, A->d))
-            return GATREC_ENOMEM;
-        A->ucap *= 2;
-    }
-    if ((rc = text_part(A, PRM(A, A->o_wu), features, A->umean, A->ustate + u * A->d)))
-        return rc;
-    return user_output(m, A->ustate + u * A->d, items, ratings, n, emb);
-}
-
-static int attn_fold_item(gatrec_model *m, const float *features, float *emb)
-{
-    attn *A = m->impl;
-    size_t i = m->items.count, d = A->d;
-    int rc;
-    if (!A->use_text)
-        return gatrec__error(GATREC_EUNSUPPORTED, "an attn model without text features cannot fold in a new item: "
-                             "nothing describes it (train with features)");
-    if (i + 1 > A->icap && (rc = grow_items(A, 2 * A->icap)))
-        return rc;
-    if ((rc = text_part(A, PRM(A, A->o_wi), features, A->imean, istate(A, 0, i))))
-        return rc;
-    for (size_t l = 1; l < A->L; l++)
-        memset(istate(A, l, i), 0, d * sizeof(float));
-    for (size_t k = 0; k < d; k++) /* no ratings: no propagated layers */
-        emb[k] = istate(A, 0, i)[k] / (float)(A->L + 1);
-    if (A->unit)
-        unit(emb, d);
-    return GATREC_OK;
-}
-
-static int attn_attention(const gatrec_model *m, int32_t user, float *weights)
-{
-    const attn *A = m->impl;
-    const gatrec__csr *s = &m->seen;
-    size_t n = s->off[user + 1] - s->off[user];
-    return n ? user_alpha(m, A->ustate + (size_t)user * A->d, s->col + s->off[user], s->val + s->off[user], n, weights)
-             : GATREC_OK;
-}
-
-static size_t attn_feature_dim(const gatrec_model *m)
-{
-    const attn *A = m->impl;
-    return A->use_text ? A->f : 0;
-}
-
-/* Without text, an item without training ratings has nothing to be scored by: it ranks last. */
-static int attn_transductive(const gatrec_model *m)
-{
-    const attn *A = m->impl;
-    return !A->use_text;
 }
 
 /* ---- training ---- */
@@ -1026,7 +499,7 @@ static int setup(attn *A, const gatrec_graph *g, const gatrec_model_options *o)
                                      k / f);
         A->feat = o->features;
     }
-    layout(A);
+    gatrec__attn_layout(A);
     if ((rc = gatrec__edges_build(&A->es, A->nu, A->ni, &g->by_user, &g->by_item, 0)) || (rc = alloc_training(A)))
         return rc;
     if (!(A->theta = gatrec__malloc_array(A->nparams + 1, sizeof *A->theta)) ||
@@ -1082,113 +555,18 @@ static int attn_train(gatrec_model *m, const gatrec_graph *g)
     t.emb = A->emb;
     t.forward = attn_forward;
     t.backward = attn_backward;
-    t.forward_batch = attn_forward_batch;
-    t.rows_touched = attn_rows_touched;
+    t.forward_batch = gatrec__attn_forward_batch;
+    t.rows_touched = gatrec__attn_rows_touched;
     t.default_epochs = 200;
     t.default_lr = 5e-3f;
     t.default_wd = 0.0f;
     t.default_batch = 4096;
     t.default_patience = 10; /* the softmax overfits within tens of epochs */
-    if ((rc = gatrec__train(m, g, &t)) || (rc = keep_states(A)) || (rc = record_attention(m, A)))
+    if ((rc = gatrec__train(m, g, &t)) || (rc = gatrec__attn_keep_states(A)) || (rc = record_attention(m, A)))
         return rc;
     A->feat = NULL; /* the caller's */
     free_training(A);
     return GATREC_OK;
-}
-
-/* ---- persistence: the parameters fold-in needs and the serving states (no ID table) ---- */
-
-static int attn_save(const gatrec_model *m, gatrec__buf *b)
-{
-    const attn *A = m->impl;
-    size_t nu = m->users.count, ni = m->items.count, Lk = A->L ? A->L : 1, skip = A->o_wu;
-    int rc = GATREC_OK;
-#define PUT(call) \
-    if (!rc)      \
-    rc = (call)
-    PUT(gatrec__buf_put_u32(b, ATTN_FORMAT));
-    PUT(gatrec__buf_put_str(b, A->K->name));
-    PUT(gatrec__buf_put_u32(b, (uint32_t)(A->flags | A->use_id << 8 | A->use_text << 9 | A->unit << 10)));
-    PUT(gatrec__buf_put_u64(b, A->d));
-    PUT(gatrec__buf_put_u64(b, A->f));
-    PUT(gatrec__buf_put_u64(b, A->ha));
-    PUT(gatrec__buf_put_u64(b, A->L));
-    PUT(gatrec__buf_put_f32s(b, &A->slope, 1));
-    PUT(gatrec__buf_put_u64(b, A->nu));
-    PUT(gatrec__buf_put_u64(b, A->ni));
-    PUT(gatrec__buf_put_u64(b, A->nparams - skip));
-    PUT(gatrec__buf_put_f32s(b, A->theta + skip, A->nparams - skip));
-    PUT(gatrec__buf_put_f32s(b, A->umean, A->f));
-    PUT(gatrec__buf_put_f32s(b, A->imean, A->f));
-    PUT(gatrec__buf_put_f32s(b, A->ustate, nu * A->d));
-    for (size_t l = 0; l < Lk; l++)
-        PUT(gatrec__buf_put_f32s(b, istate(A, l, 0), ni * A->d));
-    PUT(gatrec__emb_save(m, b));
-#undef PUT
-    return rc;
-}
-
-static int attn_load(gatrec_model *m, gatrec__reader *r)
-{
-    attn *A = gatrec__calloc(1, sizeof *A);
-    char *kname = NULL;
-    size_t nu = m->users.count, ni = m->items.count, Lk;
-    uint32_t bits;
-    uint64_t nparams;
-    int rc = GATREC_EFORMAT;
-    if (!A)
-        return GATREC_ENOMEM;
-    m->impl = A;
-    if (gatrec__read_u32(r) != ATTN_FORMAT || !(kname = gatrec__read_str(r)))
-        goto done;
-    bits = gatrec__read_u32(r);
-    A->flags = (int)(bits & 0xff);
-    A->use_id = (bits >> 8) & 1;
-    A->use_text = (bits >> 9) & 1;
-    A->unit = (bits >> 10) & 1;
-    A->d = (size_t)gatrec__read_u64(r);
-    A->f = (size_t)gatrec__read_u64(r);
-    A->ha = (size_t)gatrec__read_u64(r);
-    A->L = (size_t)gatrec__read_u64(r);
-    if (gatrec__read_f32s(r, &A->slope, 1))
-        goto done;
-    A->nu = (size_t)gatrec__read_u64(r);
-    A->ni = (size_t)gatrec__read_u64(r);
-    nparams = gatrec__read_u64(r);
-    if (r->bad || (bits & ~0x7ffu) || (A->flags & ~(GATREC_ATTN_UNIFORM | GATREC_ATTN_NO_EDGE_ATTR)) ||
-        (!A->use_id && !A->use_text) || (A->use_text && !A->f) || A->d == 0 || A->d > 4096 || A->ha == 0 ||
-        A->ha > 1024 || A->f > 1u << 20 || A->L > MAX_PROP || A->nu > nu || A->ni > ni || !isfinite(A->slope))
-        goto done;
-    if (!(A->K = gatrec__kernels_get(getenv("GATREC_KERNELS") ? NULL : kname))) {
-        rc = GATREC_EFORMAT;
-        goto done;
-    }
-    layout(A); /* the ID table (first) is not in the file */
-    Lk = A->L ? A->L : 1;
-    if (nparams != A->nparams - A->o_wu || nparams > (uint64_t)(r->end - r->p) / 4 ||
-        (nu + Lk * ni) * A->d > (size_t)(r->end - r->p) / 4)
-        goto done;
-    A->ucap = nu + 16;
-    A->icap = ni + 16;
-    if (!(A->theta = gatrec__calloc(A->nparams + 1, sizeof *A->theta)) ||
-        !(A->umean = gatrec__calloc(A->f + 1, sizeof *A->umean)) ||
-        !(A->imean = gatrec__calloc(A->f + 1, sizeof *A->imean)) || grow(&A->ustate, A->ucap, A->d) ||
-        grow(&A->istate, A->icap * Lk, A->d)) {
-        rc = GATREC_ENOMEM;
-        goto done;
-    }
-    if (gatrec__read_f32s(r, A->theta + A->o_wu, (size_t)nparams) || gatrec__read_f32s(r, A->umean, A->f) ||
-        gatrec__read_f32s(r, A->imean, A->f) || gatrec__read_f32s(r, A->ustate, nu * A->d))
-        goto done;
-    for (size_t l = 0; l < Lk; l++)
-        if (gatrec__read_f32s(r, istate(A, l, 0), ni * A->d))
-            goto done;
-    rc = gatrec__emb_load(m, r);
-    if (!rc && m->dim != A->d)
-        rc = GATREC_EFORMAT;
-done:
-    free(kname);
-    return rc;
 }
 
 /* ---- the probe: the network alone, for the gradient and oracle tests ---- */
@@ -1253,8 +631,8 @@ void gatrec__attn_probe_free(gatrec__attn_probe *p)
 
 const gatrec__model_ops gatrec__attn_ops = {.kind = GATREC_MODEL_ATTN,       .name = "attn",
                                             .train = attn_train,             .score_all = gatrec__emb_score_all,
-                                            .save = attn_save,               .load = attn_load,
-                                            .free = attn_free,               .fold_user = attn_fold_user,
-                                            .fold_item = attn_fold_item,     .attention = attn_attention,
-                                            .feature_dim = attn_feature_dim, .transductive = attn_transductive,
+                                            .save = gatrec__attn_save,               .load = gatrec__attn_load,
+                                            .free = attn_free,               .fold_user = gatrec__attn_fold_user,
+                                            .fold_item = gatrec__attn_fold_item,     .attention = gatrec__attn_attention,
+                                            .feature_dim = gatrec__attn_feature_dim, .transductive = gatrec__attn_transductive,
                                             .emb_scores = 1};
