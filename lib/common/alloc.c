@@ -65,6 +65,15 @@ void *gatrec__realloc_array(void *ptr, size_t count, size_t size)
     return p;
 }
 
+int gatrec__resize_rows(float **a, size_t rows, size_t width)
+{
+    float *p = gatrec__realloc_array(*a, rows * width + 1, sizeof *p);
+    if (!p)
+        return GATREC_ENOMEM;
+    *a = p;
+    return GATREC_OK;
+}
+
 int gatrec__reserve(void **ptr, size_t *capacity, size_t need, size_t size)
 {
     size_t cap = *capacity;

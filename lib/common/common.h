@@ -35,6 +35,9 @@ void *gatrec__realloc_array(void *ptr, size_t count, size_t size);
 /* Tests: let n - 1 allocations through, then fail the next one (once); 0 disarms. Returns the
  * countdown it replaces (> 0: the armed failure never happened). */
 long gatrec__alloc_fail_after(long n);
+/* Resize *a to rows x width floats (and one more, so that zero rows still allocate); the rows
+ * kept keep their values. */
+int gatrec__resize_rows(float **a, size_t rows, size_t width);
 /* Grow *ptr (count elements of size) to hold at least `need` elements; capacity doubles. */
 int gatrec__reserve(void **ptr, size_t *capacity, size_t need, size_t size);
 char *gatrec__strdup(const char *s);
@@ -95,6 +98,15 @@ double gatrec__rng_unit(uint64_t seed, uint64_t stream, uint64_t counter);
 /* Glorot-uniform and normal initialisers of a parameter tensor. */
 void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed, uint64_t stream);
 void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream);
+
+/* ---- ranking (topk.c) ---- */
+/* The best k of scores[0..nitems) skipping `seen` (ascending indices, nseen of them) and, when
+ * `allowed` is not NULL, the items it marks 0; ties go to the lower index. Writes the indices
+ * (and, when out_scores is not NULL, their scores) best first; returns how many (<= k). */
+size_t gatrec__top_k(const float *scores, size_t nitems, const int32_t *seen, size_t nseen, const uint8_t *allowed,
+                     size_t k, int32_t *heap, float *out_scores);
+/* The DCG of a perfect list of `relevant` items cut at k: sum of 1 / log2(rank + 1), rank 1 .. */
+double gatrec__ideal_dcg(size_t relevant, size_t k);
 
 /* ---- hashes (sha256.c; CRC-32 comes from zlib) ---- */
 typedef struct gatrec__sha256 {

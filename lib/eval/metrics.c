@@ -43,14 +43,6 @@ static void store(gatrec_metrics *out, const means *m)
     out->novelty = avg(&m->nov);
 }
 
-static double idcg(size_t relevant, size_t k)
-{
-    double s = 0.0;
-    for (size_t i = 1; i <= relevant && i <= k; i++)
-        s += 1.0 / log2((double)i + 1.0);
-    return s;
-}
-
 typedef struct eval_ctx {
     const gatrec_dataset *ds;
     const gatrec_reclist *list;
@@ -122,7 +114,7 @@ static int evaluate_standard(const eval_ctx *c, gatrec_metrics *out, int32_t *bu
         }
         add(&a.p, (double)hits / (double)c->k);
         add(&a.r, (double)hits / (double)nrel);
-        add(&a.nd, dcg / idcg(nrel, c->k));
+        add(&a.nd, dcg / gatrec__ideal_dcg(nrel, c->k));
         add(&a.map, ap / (double)(nrel < c->k ? nrel : c->k));
         add(&a.hr, hits > 0);
         add(&a.mrr, rr);
@@ -177,7 +169,7 @@ static int evaluate_paper(const eval_ctx *c, gatrec_metrics *out, int32_t *buf, 
             add(&a.r, (double)hits / (double)nrel);
             add(&a.hr, hits > 0);
             if (f)
-                add(&a.nd, dcg / idcg(nrel, c->k));
+                add(&a.nd, dcg / gatrec__ideal_dcg(nrel, c->k));
             if (hits)
                 add(&a.map, ap / (double)nrel);
         }

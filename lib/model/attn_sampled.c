@@ -16,16 +16,7 @@ static float **sub_buffer(attn *A, int which)
 static float *sub_room(attn *A, int which, size_t n)
 {
     float **b = sub_buffer(A, which);
-    if (n + 1 > A->scap[which]) {
-        size_t cap = (n + 1) + (n + 1) / 4;
-        free(*b);
-        if (!(*b = gatrec__malloc_array(cap, sizeof(float)))) {
-            A->scap[which] = 0;
-            return NULL;
-        }
-        A->scap[which] = cap;
-    }
-    return *b;
+    return gatrec__reserve((void **)b, &A->scap[which], n + 1, sizeof(float)) ? NULL : *b;
 }
 
 void gatrec__attn_free_sub_buffers(attn *A)

@@ -4,22 +4,13 @@
 
 /* ---- serving state ---- */
 
-static int grow(float **a, size_t rows, size_t width)
-{
-    float *p = gatrec__realloc_array(*a, rows * width + 1, sizeof *p);
-    if (!p)
-        return GATREC_ENOMEM;
-    *a = p;
-    return GATREC_OK;
-}
-
 /* The item rows of H_0 .. H_{L-1} and the user rows of H_0 from the last (eval) forward. */
 int gatrec__attn_keep_states(attn *A)
 {
     size_t nu = A->nu, ni = A->ni, d = A->d, nd = (nu + ni) * d, Lk = A->L ? A->L : 1;
     A->ucap = nu + 16;
     A->icap = ni + 16;
-    if (grow(&A->ustate, A->ucap, d) || grow(&A->istate, A->icap * Lk, d))
+    if (gatrec__resize_rows(&A->ustate, A->ucap, d) || gatrec__resize_rows(&A->istate, A->icap * Lk, d))
         return GATREC_ENOMEM;
     memcpy(A->ustate, A->H, nu * d * sizeof *A->ustate);
     for (size_t l = 0; l < Lk; l++)
@@ -153,7 +144,7 @@ int gatrec__attn_fold_user(gatrec_model *m, const int32_t *items, const float *r
     size_t u = m->users.count;
     int rc;
     if (u + 1 > A->ucap) {
-        if (grow(&A->ustate, 2 * A->ucap, A->d))
+        if (gatrec__resize_rows(&A->ustate, 2 * A->ucap, A->d))
             return GATREC_ENOMEM;
         A->ucap *= 2;
     }
@@ -281,8 +272,8 @@ int gatrec__attn_load(gatrec_model *m, gatrec__reader *r)
     A->icap = ni + 16;
     if (!(A->theta = gatrec__calloc(A->nparams + 1, sizeof *A->theta)) ||
         !(A->umean = gatrec__calloc(A->f + 1, sizeof *A->umean)) ||
-        !(A->imean = gatrec__calloc(A->f + 1, sizeof *A->imean)) || grow(&A->ustate, A->ucap, A->d) ||
-        grow(&A->istate, A->icap * Lk, A->d)) {
+        !(A->imean = gatrec__calloc(A->f + 1, sizeof *A->imean)) || gatrec__resize_rows(&A->ustate, A->ucap, A->d) ||
+        gatrec__resize_rows(&A->istate, A->icap * Lk, A->d)) {
         rc = GATREC_ENOMEM;
         goto done;
     }

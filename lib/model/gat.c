@@ -365,15 +365,6 @@ static void elem_block(void *ctx, size_t b)
     }
 }
 
-static int grow_rows(float **a, size_t rows, size_t width)
-{
-    float *p = gatrec__realloc_array(*a, rows * width + 1, sizeof *p);
-    if (!p)
-        return GATREC_ENOMEM;
-    *a = p;
-    return GATREC_OK;
-}
-
 /* Layer l's source and target transforms of its input H[l], and its attention; with out, the
  * attention's output too (the backward of a lean pass asks for the first three again). */
 static int scores(gat *G, size_t l, float *out)
@@ -419,7 +410,7 @@ static int gat_forward(void *ctx, int train, uint64_t step)
         if ((rc = scores(G, l, G->A[l])))
             break;
         if (G->lean && !train) { /* the serving state (keep_states) keeps the items' source transform */
-            if ((rc = grow_rows(&G->ixl[l], G->ni + 16, L->hc)))
+            if ((rc = gatrec__resize_rows(&G->ixl[l], G->ni + 16, L->hc)))
                 break;
             memcpy(G->ixl[l], G->XL[l] + G->nu * L->hc, G->ni * L->hc * sizeof(float));
         }
@@ -578,7 +569,7 @@ static int gat_backward_sampled(gat *G, const float *demb)
     size_t n = G->sg.n, f = G->fdim, out = G->L[G->nlayers - 1].out, x0_off = G->x0_off;
     int rc;
     float *d;
-    if ((rc = grow_rows(&G->sdemb, n, out)))
+    if ((rc = gatrec__resize_rows(&G->sdemb, n, out)))
         return rc;
     d = G->sdemb;
     for (size_t j = 0; j < n; j++)
@@ -617,8 +608,8 @@ static int keep_states(gat *G)
     G->icap = ni + 16;
     for (size_t l = 0; l < G->nlayers; l++) {
         size_t in = G->L[l].in, hc = G->L[l].hc;
-        if (grow_rows(&G->ustate[l], G->ucap, in) || grow_rows(&G->istate[l], G->icap, in) ||
-            grow_rows(&G->ixl[l], G->icap, hc))
+        if (gatrec__resize_rows(&G->ustate[l], G->ucap, in) || gatrec__resize_rows(&G->istate[l], G->icap, in) ||
+            gatrec__resize_rows(&G->ixl[l], G->icap, hc))
             return GATREC_ENOMEM;
         memcpy(G->ustate[l], G->H[l], nu * in * sizeof(float));
         memcpy(G->istate[l], G->H[l] + nu * in, ni * in * sizeof(float));
@@ -738,7 +729,7 @@ static int gat_fold_user(gatrec_model *m, const int32_t *items, const float *rat
     if (u + 1 > G->ucap) {
         size_t cap = 2 * G->ucap;
         for (size_t l = 0; l < G->nlayers; l++)
-            if (grow_rows(&G->ustate[l], cap, G->L[l].in))
+            if (gatrec__resize_rows(&G->ustate[l], cap, G->L[l].in))
                 return GATREC_ENOMEM;
         G->ucap = cap;
     }
@@ -755,7 +746,7 @@ static int gat_fold_item(gatrec_model *m, const float *features, float *emb)
     if (i + 1 > G->icap) {
         size_t cap = 2 * G->icap;
         for (size_t l = 0; l < G->nlayers; l++)
-            if (grow_rows(&G->istate[l], cap, G->L[l].in) || grow_rows(&G->ixl[l], cap, G->L[l].hc))
+            if (gatrec__resize_rows(&G->istate[l], cap, G->L[l].in) || gatrec__resize_rows(&G->ixl[l], cap, G->L[l].hc))
                 return GATREC_ENOMEM;
         G->icap = cap;
     }
@@ -1145,9 +1136,9 @@ static int gat_load(gatrec_model *m, gatrec__reader *r)
     if (r->bad || xu != m->users.count - G->nu || xi != m->items.count - G->ni)
         goto done;
     for (size_t l = 0; l < G->nlayers; l++) {
-        if (grow_rows(&G->ustate[l], m->users.count + 16, G->L[l].in) ||
-            grow_rows(&G->istate[l], m->items.count + 16, G->L[l].in) ||
-            grow_rows(&G->ixl[l], m->items.count + 16, G->L[l].hc)) {
+        if (gatrec__resize_rows(&G->ustate[l], m->users.count + 16, G->L[l].in) ||
+            gatrec__resize_rows(&G->istate[l], m->items.count + 16, G->L[l].in) ||
+            gatrec__resize_rows(&G->ixl[l], m->items.count + 16, G->L[l].hc)) {
             rc = GATREC_ENOMEM;
             goto done;
         }

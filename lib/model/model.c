@@ -286,79 +286,12 @@ GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const
     return GATREC_OK;
 }
 
-/* "a ranks before b": higher score, then lower index. */
-static int before(float sa, int32_t a, float sb, int32_t b)
-{
-    return sa > sb || (sa == sb && a < b);
-}
-
-/* Restore the heap property below `c` in heap[0..n): the root holds the worst kept item. */
-static void sift_down(const float *scores, int32_t *heap, size_t n, size_t c)
-{
-    for (;;) {
-        size_t l = 2 * c + 1, r = l + 1, w = c;
-        if (l < n && before(scores[heap[w]], heap[w], scores[heap[l]], heap[l]))
-            w = l;
-        if (r < n && before(scores[heap[w]], heap[w], scores[heap[r]], heap[r]))
-            w = r;
-        if (w == c)
-            return;
-        int32_t t = heap[w];
-        heap[w] = heap[c];
-        heap[c] = t;
-        c = w;
-    }
-}
-
-/* Top-k of `scores` skipping `seen` (ascending) and, when `allowed` is not NULL, the items it
- * marks 0, with a binary min-heap of the best k so far. Writes best first; returns the count. */
-static size_t top_k(const float *scores, size_t nitems, const int32_t *seen, size_t nseen, const uint8_t *allowed,
-                    size_t k, int32_t *heap, float *out_scores)
-{
-    size_t h = 0, s = 0;
-    for (int32_t i = 0; (size_t)i < nitems; i++) {
-        if (s < nseen && seen[s] == i) {
-            s++;
-            continue;
-        }
-        if (allowed && !allowed[i])
-            continue;
-        if (h < k) {
-            size_t c = h++;
-            heap[c] = i;
-            while (c > 0) {
-                size_t p = (c - 1) / 2;
-                if (!before(scores[heap[p]], heap[p], scores[heap[c]], heap[c]))
-                    break;
-                int32_t t = heap[p];
-                heap[p] = heap[c];
-                heap[c] = t;
-                c = p;
-            }
-        } else if (k && before(scores[i], i, scores[heap[0]], heap[0])) {
-            heap[0] = i;
-            sift_down(scores, heap, h, 0);
-        }
-    }
-    /* Heap sort: move the worst to the back each time, leaving the best first. */
-    for (size_t n = h; n > 1; n--) {
-        int32_t t = heap[0];
-        heap[0] = heap[n - 1];
-        heap[n - 1] = t;
-        sift_down(scores, heap, n - 1, 0);
-    }
-    if (out_scores)
-        for (size_t j = 0; j < h; j++)
-            out_scores[j] = scores[heap[j]];
-    return h;
-}
-
 /* Top-k of one user's row of scores. */
 static size_t top_of(const gatrec_model *m, int32_t user, const float *row, size_t k, const uint8_t *allowed,
                      int32_t *items, float *scores)
 {
     const gatrec__csr *seen = &m->seen;
-    return top_k(row, m->items.count, seen->col + seen->off[user], seen->off[user + 1] - seen->off[user], allowed, k,
+    return gatrec__top_k(row, m->items.count, seen->col + seen->off[user], seen->off[user + 1] - seen->off[user], allowed, k,
                  items, scores);
 }
 
@@ -703,7 +636,7 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
                 sim[s->col[e]] += s->val[e] >= model->liked;
         }
     }
-    *count = top_k(sim, model->items.count, &item, 1, NULL, k, items, scores);
+    *count = gatrec__top_k(sim, model->items.count, &item, 1, NULL, k, items, scores);
     free(sim);
     return GATREC_OK;
 }
@@ -763,7 +696,7 @@ GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, in
         return rc;
     }
     /* the k largest weights among the user's items (positions in the row) */
-    kept = top_k(w, n, NULL, 0, NULL, k, order, NULL);
+    kept = gatrec__top_k(w, n, NULL, 0, NULL, k, order, NULL);
     while (kept && w[order[kept - 1]] <= 0)
         kept--;
     for (size_t j = 0; j < kept; j++)

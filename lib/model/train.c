@@ -179,49 +179,31 @@ static void ndcg_user(void *ctx, size_t u)
     const gatrec__csr *v = J->valid, *seen = &L->g->by_user;
     size_t d = L->t->dim, nu = L->g->users.count, ni = L->g->items.count, nrel = 0, k = J->k;
     const float *eu = L->t->emb + u * d;
-    float *top;
+    float *row;
     int32_t *ids;
     J->per_user[u] = -1;
     for (size_t e = v->off[u]; e < v->off[u + 1]; e++)
         nrel += v->val[e] >= L->g->liked;
     if (!nrel)
         return;
-    top = gatrec__malloc_array(k, sizeof *top);
+    row = gatrec__malloc_array(ni, sizeof *row);
     ids = gatrec__malloc_array(k, sizeof *ids);
-    if (!top || !ids) {
+    if (!row || !ids) {
         J->failed = 1;
-        free(top);
+        free(row);
         free(ids);
         return;
     }
-    /* top-k by insertion: k is small */
-    size_t h = 0, s = seen->off[u];
-    for (size_t i = 0; i < ni; i++) {
-        if (s < seen->off[u + 1] && (size_t)seen->col[s] == i) {
-            s++;
-            continue;
-        }
-        float sc = dot(eu, L->t->emb + (nu + i) * d, d);
-        if (h == k && sc <= top[k - 1])
-            continue;
-        size_t p = h < k ? h++ : k - 1;
-        while (p > 0 && top[p - 1] < sc) {
-            top[p] = top[p - 1];
-            ids[p] = ids[p - 1];
-            p--;
-        }
-        top[p] = sc;
-        ids[p] = (int32_t)i;
-    }
-    double dcg = 0, idcg = 0;
+    for (size_t i = 0; i < ni; i++)
+        row[i] = dot(eu, L->t->emb + (nu + i) * d, d);
+    size_t h = gatrec__top_k(row, ni, seen->col + seen->off[u], seen->off[u + 1] - seen->off[u], NULL, k, ids, NULL);
+    double dcg = 0, idcg = gatrec__ideal_dcg(nrel, k);
     for (size_t r = 0; r < h; r++)
         for (size_t e = v->off[u]; e < v->off[u + 1]; e++)
             if (v->col[e] == ids[r] && v->val[e] >= L->g->liked)
                 dcg += 1.0 / log2((double)r + 2.0);
-    for (size_t r = 0; r < nrel && r < k; r++)
-        idcg += 1.0 / log2((double)r + 2.0);
     J->per_user[u] = dcg / idcg;
-    free(top);
+    free(row);
     free(ids);
 }
 
