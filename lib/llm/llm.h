@@ -65,4 +65,20 @@ int gatrec__llm_embed_width(gatrec_llm *l, const char *model, size_t *dim);
 /* The client's embeddings model name. */
 const char *gatrec__llm_embed_model(const gatrec_llm *l);
 
+/* ---- across the client's files ---- */
+/* `given`, else $var, else `fallback`, as a new string (client.c). */
+char *gatrec__llm_env_or(const char *given, const char *var, const char *fallback);
+/* Bump one of the client's counters under its lock (client.c). */
+void gatrec__llm_count(gatrec_llm *l, uint64_t *field);
+/* POST body to path through the cache and the transport; `parse` checks an answer before it is
+ * cached (client.c). */
+int gatrec__llm_request(gatrec_llm *l, const char *path, const char *body, int (*parse)(const char *answer, void *ctx),
+                        void *ctx);
+/* cache.c: create the cache directory (and sweep stale temporary files); an entry's file for a
+ * request; its answer when the entry is whole (else NULL); store an answer. */
+int gatrec__llm_cache_open(const char *dir);
+char *gatrec__llm_cache_path(const gatrec_llm *l, const char *path, const char *body);
+char *gatrec__llm_cache_get(const char *file);
+void gatrec__llm_cache_put(const char *file, const char *answer);
+
 #endif
