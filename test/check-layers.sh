@@ -12,10 +12,10 @@ kernels 1
 graph 2
 eval 2
 profiles 3
-llm 3
-embed 4
-rerank 4
-model 5"
+llm 4
+embed 5
+rerank 5
+model 6"
 floor() { printf '%s\n' "$floors" | awk -v r="$1" '$1 == r {print $2}'; }
 bad=0
 for f in lib/*/*.c lib/*/*.h; do

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "../graph/graph.h"
-#include "../llm/profiles.h"
+#include "../profiles/profiles.h"
 #include "embed.h"
 
 #define EMBED_BATCH 64
