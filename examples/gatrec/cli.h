@@ -54,6 +54,10 @@ void cli_json_string(FILE *f, const char *s);
 /* A progress bar on stderr when it is a terminal; the payload is the label. */
 int cli_progress(void *payload, uint64_t done, uint64_t total);
 
+/* The model's dataset folder: the absolute path it recorded, or - when that folder has moved -
+ * the same name under the data directory. NULL (with a warning) when neither exists (eval.c). */
+const char *cli_model_dataset_dir(const gatrec_model *m, const char *cmd, char *buf, size_t size);
+
 int cmd_data(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_train(int argc, char **argv);
