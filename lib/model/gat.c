@@ -4,83 +4,12 @@
  * with the rating as its attribute, and every node has a self loop whose attribute is the mean
  * of its incoming ones. Layer l:
  *     XL = H Wl^T + bl, XR = H Wr^T + br            (sources / targets)
- *     A  = GATv2(XL, XR, rating; att, we) + bias    (kernels: gat_forward)
+ *     A  = GATv2(XL, XR, rating; att, we) + bias    (kernels: gatrec__gat_forward)
  *     Z  = LayerNorm(A); H' = LeakyReLU(Z) + (H or H Wres^T); dropout between layers.
  * Score(u, i) = <H_L[u], H_L[i]>. Every dense or per-edge operation goes through the kernel
- * table; this file holds the wiring, the parameters and the serving state. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "edges.h"
-#include "train.h"
-
-#define MAX_LAYERS 16
-#define GAT_FORMAT 1
-
-typedef struct gat_layer {
-    size_t in, hc, out;
-    gatrec__gat_shape sh;
-    size_t Wl, bl, Wr, br, we, att, bias, gamma, beta, Wres; /* offsets in theta; Wres SIZE_MAX: identity */
-} gat_layer;
-
-struct gatrec__gat_probe {
-    const gatrec__kernels *K;
-    int threads, flags;
-    float act_slope, dropout;
-    uint64_t seed;
-    char *spec;
-    size_t nlayers;
-    gat_layer L[MAX_LAYERS];
-    size_t fdim;
-    int frozen, random;
-    size_t nparams, x0_off; /* x0_off: SIZE_MAX when the features are frozen (then x0 holds them) */
-    float *theta, *grad, *x0;
-    gatrec__tensor *tensors;
-    size_t ntensors;
-    unsigned char fingerprint[32];
-    /* the training graph */
-    size_t nu, ni; /* nodes trained on (fold-in adds more to the model, not to the graph) */
-    gatrec__edge_store es;
-    /* activations of the last forward (H[l]: input of layer l; H[nlayers]: output) */
-    float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS];
-    float *mean[MAX_LAYERS], *rstd[MAX_LAYERS], *alpha[MAX_LAYERS];
-    float *work, *d1, *dXL, *dXR, *dA; /* dA doubles as the forward's LayerNorm output */
-    int lean; /* one XL, XR and alpha for all layers (alloc_activations) */
-    uint64_t step;
-    int train;
-    /* serving: per layer the input state of every user and item, and the items' source transform */
-    float *ustate[MAX_LAYERS], *istate[MAX_LAYERS], *ixl[MAX_LAYERS];
-    size_t ucap, icap;
-    float *umean, *imean; /* mean input feature of users / items: the default for fold-in */
-    /* neighbour sampling (fanout > 0): a training step runs on its subgraph, whose view (the
-     * fields above from nu to dA) is swapped in for the step's forward and backward; `other`
-     * holds the view not installed */
-    size_t fanout;
-    int sampled;
-    gatrec__subgraph sg;
-    struct gat_view *other;
-    float *sdemb, *dlast; /* the subgraph's demb; the input gradient the last backward left */
-};
-typedef struct gatrec__gat_probe gat;
-
-/* What forward and backward read of the graph and write of their activations */
-typedef struct gat_view {
-    size_t nu, ni;
-    gatrec__edge_store es;
-    float *x0;
-    size_t x0_off;
-    float *H[MAX_LAYERS + 1], *XL[MAX_LAYERS], *XR[MAX_LAYERS], *A[MAX_LAYERS];
-    float *mean[MAX_LAYERS], *rstd[MAX_LAYERS], *alpha[MAX_LAYERS];
-    float *work, *d1, *dXL, *dXR, *dA;
-    int lean;
-} gat_view;
-
-static float *P(gat *G, size_t off)
-{
-    return G->theta + off;
-}
+ * table; this file holds the wiring and the parameters; gat_sampled.c a step on a sampled subgraph,
+ * gat_serve.c the serving state, fold-in and the model file. */
+#include "gat.h"
 
 /* ---- configuration ---- */
 
@@ -201,7 +130,7 @@ static int build_edges(gat *G, const gatrec__csr *by_user, const gatrec__csr *by
     return gatrec__edges_build(&G->es, G->nu, G->ni, by_user, by_item, !(G->flags & GATREC_GAT_NO_SELF_LOOPS));
 }
 
-static size_t max_width(const gat *G)
+size_t gatrec__gat_max_width(const gat *G)
 {
     size_t w = G->fdim;
     for (size_t l = 0; l < G->nlayers; l++) {
@@ -239,9 +168,9 @@ static void widest(const gat *G, size_t *hmax, size_t *hcmax)
 }
 
 /* The buffers of a forward pass (the backward's own come with the first backward). */
-static int alloc_activations(gat *G)
+int gatrec__gat_alloc_activations(gat *G)
 {
-    size_t N = G->nu + G->ni, w = max_width(G), hmax, hcmax;
+    size_t N = G->nu + G->ni, w = gatrec__gat_max_width(G), hmax, hcmax;
     widest(G, &hmax, &hcmax);
     G->lean = choose_lean(G);
     for (size_t l = 0; l < G->nlayers; l++) {
@@ -269,7 +198,7 @@ static int alloc_activations(gat *G)
 
 static int alloc_backward(gat *G)
 {
-    size_t N = G->nu + G->ni, w = max_width(G), hmax, hcmax;
+    size_t N = G->nu + G->ni, w = gatrec__gat_max_width(G), hmax, hcmax;
     if (G->work)
         return GATREC_OK;
     widest(G, &hmax, &hcmax);
@@ -282,7 +211,7 @@ static int alloc_backward(gat *G)
 }
 
 /* What only a backward pass needs: after the last one, before the serving state is kept. */
-static void free_backward(gat *G)
+void gatrec__gat_free_backward(gat *G)
 {
     free(G->work);
     free(G->d1);
@@ -291,7 +220,7 @@ static void free_backward(gat *G)
     G->work = G->d1 = G->dXL = G->dXR = NULL;
 }
 
-static void free_activations(gat *G)
+void gatrec__gat_free_activations(gat *G)
 {
     for (size_t l = MAX_LAYERS; l-- > 0;) { /* top down: a lean layer's buffers are layer 0's */
         int own = l == 0 || G->XL[l] != G->XL[0];
@@ -308,7 +237,7 @@ static void free_activations(gat *G)
     }
     free(G->dA);
     G->dA = NULL;
-    free_backward(G);
+    gatrec__gat_free_backward(G);
 }
 
 /* ---- forward and backward over the whole graph ---- */
@@ -318,11 +247,6 @@ static void free_activations(gat *G)
 static int dropping(const gat *G, size_t l)
 {
     return G->train && G->dropout > 0 && l + 1 < G->nlayers;
-}
-
-static float leaky(float x, float s)
-{
-    return x > 0 ? x : s * x;
 }
 
 /* The elementwise steps of a layer, over fixed blocks of rows (each element depends only on
@@ -393,7 +317,7 @@ static int normalised(gat *G, size_t l, float *buf, float **z)
                            G->mean[l], G->rstd[l]);
 }
 
-static int gat_forward(void *ctx, int train, uint64_t step)
+int gatrec__gat_forward(void *ctx, int train, uint64_t step)
 {
     gat *G = ctx;
     G->sampled = 0;
@@ -409,7 +333,7 @@ static int gat_forward(void *ctx, int train, uint64_t step)
         float *z; /* the LayerNorm output, kept only until the activation below */
         if ((rc = scores(G, l, G->A[l])))
             break;
-        if (G->lean && !train) { /* the serving state (keep_states) keeps the items' source transform */
+        if (G->lean && !train) { /* the serving state (gatrec__gat_keep_states) keeps the items' source transform */
             if ((rc = gatrec__resize_rows(&G->ixl[l], G->ni + 16, L->hc)))
                 break;
             memcpy(G->ixl[l], G->XL[l] + G->nu * L->hc, G->ni * L->hc * sizeof(float));
@@ -430,13 +354,12 @@ static int gat_forward(void *ctx, int train, uint64_t step)
     return rc;
 }
 
-static int gat_backward_sampled(gat *G, const float *demb);
 
-static int gat_backward(void *ctx, const float *demb)
+int gatrec__gat_backward(void *ctx, const float *demb)
 {
     gat *G = ctx;
     if (G->sampled)
-        return gat_backward_sampled(G, demb);
+        return gatrec__gat_backward_sampled(G, demb);
     const gatrec__kernels *K = G->K;
     size_t N = G->nu + G->ni;
     int rc = alloc_backward(G);
@@ -495,303 +418,16 @@ static int gat_backward(void *ctx, const float *demb)
     return rc;
 }
 
-/* ---- neighbour sampling ---- */
-
-#define SWAP(a, b)                      \
-    do {                                \
-        __typeof__(a) t_ = (a);         \
-        (a) = (b);                      \
-        (b) = t_;                       \
-    } while (0)
-
-static void swap_view(gat *G)
-{
-    gat_view *v = G->other;
-    SWAP(G->nu, v->nu);
-    SWAP(G->ni, v->ni);
-    SWAP(G->es, v->es);
-    SWAP(G->x0, v->x0);
-    SWAP(G->x0_off, v->x0_off);
-    for (size_t l = 0; l < MAX_LAYERS; l++) {
-        SWAP(G->H[l + 1], v->H[l + 1]);
-        SWAP(G->XL[l], v->XL[l]);
-        SWAP(G->XR[l], v->XR[l]);
-        SWAP(G->A[l], v->A[l]);
-        SWAP(G->mean[l], v->mean[l]);
-        SWAP(G->rstd[l], v->rstd[l]);
-        SWAP(G->alpha[l], v->alpha[l]);
-    }
-    SWAP(G->work, v->work);
-    SWAP(G->d1, v->d1);
-    SWAP(G->dXL, v->dXL);
-    SWAP(G->dXR, v->dXR);
-    SWAP(G->dA, v->dA);
-    SWAP(G->lean, v->lean);
-}
-
-/* The training forward on the step's subgraph: the output rows of the seeds only. */
-static int gat_forward_batch(void *ctx, uint64_t step, const int32_t *seeds, size_t nseeds)
-{
-    gat *G = ctx;
-    size_t N = G->nu + G->ni, f = G->fdim, out = G->L[G->nlayers - 1].out;
-    float *emb = G->H[G->nlayers];
-    const float *x0 = G->x0_off == SIZE_MAX ? G->x0 : P(G, G->x0_off);
-    int rc;
-    if (!G->other && !(G->other = gatrec__calloc(1, sizeof *G->other)))
-        return GATREC_ENOMEM;
-    if ((rc = gatrec__subgraph_sample(&G->sg, &G->es.E, G->nu, N, G->nlayers, G->fanout,
-                                      !(G->flags & GATREC_GAT_NO_SELF_LOOPS), G->seed, step, seeds, nseeds)))
-        return rc;
-    swap_view(G); /* the subgraph's view: its activations of the last step go, new ones come */
-    free_activations(G);
-    G->es = G->sg.es; /* borrowed: the subgraph owns its edges */
-    G->nu = G->sg.nu;
-    G->ni = G->sg.n - G->sg.nu;
-    G->x0_off = SIZE_MAX; /* the gathered input rows; their gradient is scattered by the backward */
-    free(G->x0);
-    if (!(G->x0 = gatrec__malloc_array(G->sg.n * f + 1, sizeof(float))) || (rc = alloc_activations(G))) {
-        swap_view(G);
-        return rc ? rc : GATREC_ENOMEM;
-    }
-    for (size_t j = 0; j < G->sg.n; j++)
-        memcpy(G->x0 + j * f, x0 + (size_t)G->sg.glob[j] * f, f * sizeof(float));
-    rc = gat_forward(G, 1, step);
-    for (size_t q = 0; !rc && q < nseeds; q++)
-        memcpy(emb + (size_t)seeds[q] * out, G->H[G->nlayers] + (size_t)G->sg.loc[seeds[q]] * out, out * sizeof(float));
-    swap_view(G);
-    G->sampled = 1;
-    return rc;
-}
-
-/* Backward of gat_forward_batch (demb: zero but for the seeds' rows) */
-static int gat_backward_sampled(gat *G, const float *demb)
-{
-    size_t n = G->sg.n, f = G->fdim, out = G->L[G->nlayers - 1].out, x0_off = G->x0_off;
-    int rc;
-    float *d;
-    if ((rc = gatrec__resize_rows(&G->sdemb, n, out)))
-        return rc;
-    d = G->sdemb;
-    for (size_t j = 0; j < n; j++)
-        memcpy(d + j * out, demb + (size_t)G->sg.glob[j] * out, out * sizeof *d);
-    swap_view(G);
-    G->sampled = 0; /* the whole-graph backward, on the subgraph's view */
-    rc = gat_backward(G, d);
-    G->sampled = 1;
-    swap_view(G);
-    if (!rc && x0_off != SIZE_MAX) /* the trainable inputs: the subgraph's rows of the table */
-        for (size_t j = 0; j < n; j++) {
-            float *g = G->grad + x0_off + (size_t)G->sg.glob[j] * f;
-            const float *dx = G->dlast + j * f;
-            for (size_t k = 0; k < f; k++)
-                g[k] += dx[k];
-        }
-    return rc;
-}
-
-static const int32_t *gat_rows_touched(void *ctx, size_t *n)
-{
-    gat *G = ctx;
-    *n = G->sg.n;
-    return G->sg.glob;
-}
-
-/* ---- serving state ---- */
-
-/* Copy the per-layer states of the last (eval) forward into the serving arrays (a lean forward
- * kept the items' source transforms itself). */
-static int keep_states(gat *G)
-{
-    size_t nu = G->nu, ni = G->ni;
-    free_backward(G); /* training is over: room for the serving state */
-    G->ucap = nu + 16;
-    G->icap = ni + 16;
-    for (size_t l = 0; l < G->nlayers; l++) {
-        size_t in = G->L[l].in, hc = G->L[l].hc;
-        if (gatrec__resize_rows(&G->ustate[l], G->ucap, in) || gatrec__resize_rows(&G->istate[l], G->icap, in) ||
-            gatrec__resize_rows(&G->ixl[l], G->icap, hc))
-            return GATREC_ENOMEM;
-        memcpy(G->ustate[l], G->H[l], nu * in * sizeof(float));
-        memcpy(G->istate[l], G->H[l] + nu * in, ni * in * sizeof(float));
-        if (!G->lean)
-            memcpy(G->ixl[l], G->XL[l] + nu * hc, ni * hc * sizeof(float));
-    }
-    G->umean = gatrec__calloc(G->fdim + 1, sizeof(float));
-    G->imean = gatrec__calloc(G->fdim + 1, sizeof(float));
-    if (!G->umean || !G->imean)
-        return GATREC_ENOMEM;
-    for (size_t v = 0; v < nu + ni; v++)
-        for (size_t k = 0; k < G->fdim; k++)
-            (v < nu ? G->umean : G->imean)[k] += G->H[0][v * G->fdim + k] / (float)(v < nu ? nu : ni);
-    return GATREC_OK;
-}
-
-/* One node through every layer: a user attending to `n` items (item indices, ascending, with
- * ratings), or an item with no neighbours (n = 0). h0: its input features. Writes its final
- * embedding, and optionally its input state per layer (states[l], in width), its source
- * transform per layer (xls[l]) and the attention each neighbour got, mean over heads and layers
- * (att[n]). */
-static int node_forward(gat *G, const float *h0, const int32_t *nbr, const float *ratings, size_t n, float *emb,
-                        float **states, float **xls, float *att)
-{
-    const gatrec__kernels *K = G->K;
-    size_t w = max_width(G), hmax = 1, self = !(G->flags & GATREC_GAT_NO_SELF_LOOPS), m = n + self;
-    size_t *off = gatrec__calloc(n + 2, sizeof *off);
-    int32_t *src = gatrec__malloc_array(m + 1, sizeof *src);
-    float *attr = gatrec__malloc_array(m + 1, sizeof *attr), *h = gatrec__malloc_array(2 * w, sizeof *h);
-    float *xl = NULL, *xr = NULL, *alpha = NULL, *a = NULL, *z = NULL, *mu = NULL;
-    int rc = GATREC_OK;
-    for (size_t l = 0; l < G->nlayers; l++)
-        hmax = G->L[l].sh.heads > hmax ? G->L[l].sh.heads : hmax;
-    if (!off || !src || !attr || !h || !(xl = gatrec__malloc_array((n + 1) * w, sizeof *xl)) ||
-        !(xr = gatrec__calloc((n + 1) * w, sizeof *xr)) || !(alpha = gatrec__malloc_array(m * hmax + 1, sizeof *alpha)) ||
-        !(a = gatrec__malloc_array(w, sizeof *a)) || !(z = gatrec__malloc_array(w, sizeof *z)) ||
-        !(mu = gatrec__malloc_array(2, sizeof *mu))) {
-        rc = GATREC_ENOMEM;
-        goto done;
-    }
-    double sum = 0;
-    for (size_t j = 0; j < n; j++) {
-        src[j] = (int32_t)j;
-        attr[j] = ratings[j];
-        sum += ratings[j];
-    }
-    if (self) {
-        src[n] = (int32_t)n;
-        attr[n] = n ? (float)(sum / (double)n) : 0.0f;
-    }
-    for (size_t t = 0; t <= n; t++)
-        off[t] = 0;
-    off[n + 1] = m;
-    gatrec__edges E = {n + 1, m, off, src, attr, NULL, NULL, NULL};
-    if (att)
-        memset(att, 0, n * sizeof *att);
-    memcpy(h, h0, G->fdim * sizeof *h);
-    for (size_t l = 0; l < G->nlayers && !rc; l++) {
-        gat_layer *L = &G->L[l];
-        float *next = h + w;
-        if (states)
-            memcpy(states[l], h, L->in * sizeof *h);
-        for (size_t j = 0; j < n; j++)
-            memcpy(xl + j * L->hc, G->ixl[l] + (size_t)nbr[j] * L->hc, L->hc * sizeof *xl);
-        if ((rc = K->linear(1, 1, L->in, L->hc, h, P(G, L->Wl), P(G, L->bl), xl + n * L->hc)) ||
-            (rc = K->linear(1, 1, L->in, L->hc, h, P(G, L->Wr), P(G, L->br), xr + n * L->hc)))
-            break;
-        if (xls)
-            memcpy(xls[l], xl + n * L->hc, L->hc * sizeof *xl);
-        float *outs = gatrec__malloc_array((n + 1) * L->out, sizeof *outs);
-        if (!outs || (rc = K->gat_forward(1, &E, &L->sh, xl, xr, P(G, L->we), P(G, L->att), P(G, L->bias), alpha, outs))) {
-            free(outs);
-            rc = rc ? rc : GATREC_ENOMEM;
-            break;
-        }
-        memcpy(a, outs + n * L->out, L->out * sizeof *a);
-        free(outs);
-        for (size_t j = 0; att && j < n; j++)
-            for (size_t k = 0; k < L->sh.heads; k++)
-                att[j] += alpha[j * L->sh.heads + k] / (float)(L->sh.heads * G->nlayers);
-        if (G->flags & GATREC_GAT_NO_LAYERNORM)
-            memcpy(z, a, L->out * sizeof *z);
-        else if ((rc = K->layernorm(1, 1, L->out, 1e-5f, a, P(G, L->gamma), P(G, L->beta), z, mu, mu + 1)))
-            break;
-        if (L->Wres != SIZE_MAX)
-            rc = K->linear(1, 1, L->in, L->out, h, P(G, L->Wres), NULL, next);
-        else if (!(G->flags & GATREC_GAT_NO_RESIDUAL))
-            memcpy(next, h, L->out * sizeof *h);
-        else
-            memset(next, 0, L->out * sizeof *h);
-        for (size_t k = 0; k < L->out; k++)
-            next[k] += leaky(z[k], G->act_slope);
-        memmove(h, next, L->out * sizeof *h);
-    }
-    if (!rc)
-        memcpy(emb, h, G->L[G->nlayers - 1].out * sizeof *emb);
-done:
-    free(off);
-    free(src);
-    free(attr);
-    free(h);
-    free(xl);
-    free(xr);
-    free(alpha);
-    free(a);
-    free(z);
-    free(mu);
-    return rc;
-}
-
-static int gat_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
-                         const float *features, float *emb)
-{
-    gat *G = m->impl;
-    size_t u = m->users.count;
-    float *states[MAX_LAYERS];
-    if (u + 1 > G->ucap) {
-        size_t cap = 2 * G->ucap;
-        for (size_t l = 0; l < G->nlayers; l++)
-            if (gatrec__resize_rows(&G->ustate[l], cap, G->L[l].in))
-                return GATREC_ENOMEM;
-        G->ucap = cap;
-    }
-    for (size_t l = 0; l < G->nlayers; l++)
-        states[l] = G->ustate[l] + u * G->L[l].in;
-    return node_forward(G, features ? features : G->umean, items, ratings, n, emb, states, NULL, NULL);
-}
-
-static int gat_fold_item(gatrec_model *m, const float *features, float *emb)
-{
-    gat *G = m->impl;
-    size_t i = m->items.count;
-    float *states[MAX_LAYERS], *xls[MAX_LAYERS];
-    if (i + 1 > G->icap) {
-        size_t cap = 2 * G->icap;
-        for (size_t l = 0; l < G->nlayers; l++)
-            if (gatrec__resize_rows(&G->istate[l], cap, G->L[l].in) || gatrec__resize_rows(&G->ixl[l], cap, G->L[l].hc))
-                return GATREC_ENOMEM;
-        G->icap = cap;
-    }
-    for (size_t l = 0; l < G->nlayers; l++) {
-        states[l] = G->istate[l] + i * G->L[l].in;
-        xls[l] = G->ixl[l] + i * G->L[l].hc;
-    }
-    return node_forward(G, features ? features : G->imean, NULL, NULL, 0, emb, states, xls, NULL);
-}
-
-/* A GAT reads caller features at fold-in only when it was trained on caller features: its own
- * random input features have no meaning outside the model. */
-static size_t gat_feature_dim(const gatrec_model *m)
-{
-    const gat *G = m->impl;
-    for (int k = 0; k < 32; k++)
-        if (G->fingerprint[k])
-            return G->fdim;
-    return 0;
-}
-
-static int gat_attention(const gatrec_model *m, int32_t user, float *weights)
-{
-    gat *G = m->impl;
-    const gatrec__csr *s = &m->seen;
-    float *emb = gatrec__malloc_array(m->dim, sizeof *emb);
-    int rc;
-    if (!emb)
-        return GATREC_ENOMEM;
-    rc = node_forward(G, G->ustate[0] + (size_t)user * G->fdim, s->col + s->off[user], s->val + s->off[user],
-                      s->off[user + 1] - s->off[user], emb, NULL, NULL, weights);
-    free(emb);
-    return rc;
-}
-
 /* ---- training, persistence ---- */
 
 /* The subgraph's view and buffers */
 static void free_sampling(gat *G)
 {
     if (G->other) {
-        swap_view(G);
-        free_activations(G);
+        gatrec__gat_swap_view(G);
+        gatrec__gat_free_activations(G);
         free(G->x0);
-        swap_view(G);
+        gatrec__gat_swap_view(G);
         free(G->other);
         G->other = NULL;
     }
@@ -804,7 +440,7 @@ static void gat_destroy(gat *G)
 {
     if (!G)
         return;
-    free_activations(G);
+    gatrec__gat_free_activations(G);
     free_sampling(G);
     for (size_t l = 0; l < MAX_LAYERS; l++) {
         free(G->ustate[l]);
@@ -831,17 +467,17 @@ static void gat_free(gatrec_model *m)
 }
 
 /* Everything between the configuration and the first forward, shared by train and load. */
-static int prepare(gat *G, const gatrec__csr *by_user, const gatrec__csr *by_item)
+int gatrec__gat_prepare(gat *G, const gatrec__csr *by_user, const gatrec__csr *by_item)
 {
     int rc;
     if ((rc = build_edges(G, by_user, by_item)) || (rc = layout(G)))
         return rc;
     if (!(G->theta = gatrec__malloc_array(G->nparams + 1, sizeof *G->theta)))
         return GATREC_ENOMEM;
-    return alloc_activations(G);
+    return gatrec__gat_alloc_activations(G);
 }
 
-static int configure(gat *G, const gatrec_model_options *o, const char *spec, const char *kernels)
+int gatrec__gat_configure(gat *G, const gatrec_model_options *o, const char *spec, const char *kernels)
 {
     int rc;
     float slope = o->attention_slope ? o->attention_slope : 0.2f;
@@ -892,7 +528,7 @@ static int setup(gat *G, const gatrec_graph *g, const gatrec_model_options *o)
 {
     size_t N = g->users.count + g->items.count;
     int rc;
-    if ((rc = configure(G, o, o->layers ? o->layers : "64x4,64x4,64x1", o->kernels)))
+    if ((rc = gatrec__gat_configure(G, o, o->layers ? o->layers : "64x4,64x4,64x1", o->kernels)))
         return rc;
     G->nu = g->users.count;
     G->ni = g->items.count;
@@ -908,7 +544,7 @@ static int setup(gat *G, const gatrec_graph *g, const gatrec_model_options *o)
                                      k % G->fdim + 1, k / G->fdim);
         fingerprint(o->features, N, G->fdim, G->fingerprint);
     }
-    if ((rc = prepare(G, &g->by_user, &g->by_item)))
+    if ((rc = gatrec__gat_prepare(G, &g->by_user, &g->by_item)))
         return rc;
     if (!(G->grad = gatrec__malloc_array(G->nparams + 1, sizeof *G->grad)))
         return GATREC_ENOMEM;
@@ -946,10 +582,10 @@ static int gat_train(gatrec_model *m, const gatrec_graph *g)
     t.feature_len = G->x0_off == 0 ? (G->nu + G->ni) * G->fdim : 0; /* the table comes first when trainable */
     t.dim = G->L[G->nlayers - 1].out;
     t.emb = G->H[G->nlayers];
-    t.forward = gat_forward;
-    t.backward = gat_backward;
-    t.forward_batch = gat_forward_batch;
-    t.rows_touched = gat_rows_touched;
+    t.forward = gatrec__gat_forward;
+    t.backward = gatrec__gat_backward;
+    t.forward_batch = gatrec__gat_forward_batch;
+    t.rows_touched = gatrec__gat_rows_touched;
     t.default_epochs = 300;
     t.default_lr = 5e-3f;
     t.default_wd = 1e-5f;
@@ -957,11 +593,11 @@ static int gat_train(gatrec_model *m, const gatrec_graph *g)
     t.default_batch = 0;
     t.default_negatives = 4; /* full batch: one step an epoch, so each step sees 4 negatives per pair
                                 (u1+valid:0.1, text features: +0.010 validation NDCG@10 over 1) */
-    if ((rc = gatrec__train(m, g, &t)) || (rc = keep_states(G)))
+    if ((rc = gatrec__train(m, g, &t)) || (rc = gatrec__gat_keep_states(G)))
         return rc;
     free(G->grad);
     G->grad = NULL;
-    free_activations(G);
+    gatrec__gat_free_activations(G);
     free_sampling(G);
     return GATREC_OK;
 }
@@ -994,7 +630,7 @@ float *gatrec__gat_probe_params(gatrec__gat_probe *G, float **grad, size_t *n, c
 
 int gatrec__gat_probe_forward(gatrec__gat_probe *G, int train, uint64_t step, const float **emb, size_t *dim)
 {
-    int rc = gat_forward(G, train, step);
+    int rc = gatrec__gat_forward(G, train, step);
     *emb = G->H[G->nlayers];
     *dim = G->L[G->nlayers - 1].out;
     return rc;
@@ -1003,7 +639,7 @@ int gatrec__gat_probe_forward(gatrec__gat_probe *G, int train, uint64_t step, co
 int gatrec__gat_probe_backward(gatrec__gat_probe *G, const float *demb)
 {
     memset(G->grad, 0, G->nparams * sizeof *G->grad);
-    return gat_backward(G, demb);
+    return gatrec__gat_backward(G, demb);
 }
 
 void gatrec__gat_probe_free(gatrec__gat_probe *G)
@@ -1011,157 +647,9 @@ void gatrec__gat_probe_free(gatrec__gat_probe *G)
     gat_destroy(G);
 }
 
-static int gat_save(const gatrec_model *m, gatrec__buf *b)
-{
-    const gat *G = m->impl;
-    size_t xu = m->users.count - G->nu, xi = m->items.count - G->ni;
-    int rc = GATREC_OK;
-#define PUT(call) \
-    if (!rc)      \
-    rc = (call)
-    PUT(gatrec__buf_put_u32(b, GAT_FORMAT));
-    PUT(gatrec__buf_put_str(b, G->spec));
-    PUT(gatrec__buf_put_str(b, G->K->name));
-    PUT(gatrec__buf_put_u32(b, (uint32_t)G->flags));
-    PUT(gatrec__buf_put_f32s(b, &G->L[0].sh.slope, 1));
-    PUT(gatrec__buf_put_f32s(b, &G->act_slope, 1));
-    PUT(gatrec__buf_put_f32s(b, &G->dropout, 1));
-    PUT(gatrec__buf_put_u64(b, G->fdim));
-    PUT(gatrec__buf_put_u32(b, (uint32_t)(G->frozen | G->random << 1)));
-    PUT(gatrec__buf_put_u64(b, G->nu));
-    PUT(gatrec__buf_put_u64(b, G->ni));
-    PUT(gatrec__buf_put(b, G->fingerprint, 32));
-    PUT(gatrec__buf_put_u64(b, G->nparams));
-    PUT(gatrec__buf_put_f32s(b, G->theta, G->nparams));
-    if (G->frozen)
-        PUT(gatrec__buf_put_f32s(b, G->x0, (G->nu + G->ni) * G->fdim));
-    PUT(gatrec__buf_put_f32s(b, G->umean, G->fdim));
-    PUT(gatrec__buf_put_f32s(b, G->imean, G->fdim));
-    /* nodes folded in after training: their states (the trained ones are recomputed on load) */
-    PUT(gatrec__buf_put_u64(b, xu));
-    PUT(gatrec__buf_put_u64(b, xi));
-    for (size_t l = 0; l < G->nlayers; l++) {
-        PUT(gatrec__buf_put_f32s(b, G->ustate[l] + G->nu * G->L[l].in, xu * G->L[l].in));
-        PUT(gatrec__buf_put_f32s(b, G->istate[l] + G->ni * G->L[l].in, xi * G->L[l].in));
-        PUT(gatrec__buf_put_f32s(b, G->ixl[l] + G->ni * G->L[l].hc, xi * G->L[l].hc));
-    }
-    PUT(gatrec__emb_save(m, b));
-#undef PUT
-    return rc;
-}
-
-static int gat_load(gatrec_model *m, gatrec__reader *r)
-{
-    gat *G = gatrec__calloc(1, sizeof *G);
-    char *spec = NULL, *kname = NULL;
-    gatrec__csr by_user = {0}, by_item = {0};
-    gatrec_model_options o = m->opts;
-    uint32_t bits;
-    uint64_t nparams, xu, xi;
-    float slope;
-    int rc = GATREC_EFORMAT;
-    if (!G)
-        return GATREC_ENOMEM;
-    m->impl = G;
-    if (gatrec__read_u32(r) != GAT_FORMAT || !(spec = gatrec__read_str(r)) || !(kname = gatrec__read_str(r)))
-        goto done;
-    o.gat_flags = (int)gatrec__read_u32(r);
-    if (gatrec__read_f32s(r, &slope, 1) || gatrec__read_f32s(r, &o.activation_slope, 1) ||
-        gatrec__read_f32s(r, &o.dropout, 1))
-        goto done;
-    o.attention_slope = slope;
-    if ((rc = configure(G, &o, spec, getenv("GATREC_KERNELS") ? NULL : kname))) {
-        rc = rc == GATREC_EINVAL ? GATREC_EFORMAT : rc;
-        goto done;
-    }
-    rc = GATREC_EFORMAT;
-    G->fdim = (size_t)gatrec__read_u64(r);
-    bits = gatrec__read_u32(r);
-    G->frozen = bits & 1;
-    G->random = (bits >> 1) & 1;
-    G->nu = (size_t)gatrec__read_u64(r);
-    G->ni = (size_t)gatrec__read_u64(r);
-    const void *fp = gatrec__read_bytes(r, 32);
-    nparams = gatrec__read_u64(r);
-    /* the parameters must be in the file before anything is sized from the header's numbers */
-    if (r->bad || !fp || G->fdim == 0 || G->fdim > 1u << 20 || G->nu > m->users.count || G->ni > m->items.count ||
-        nparams > (uint64_t)(r->end - r->p) / 4 || (G->nu + G->ni) * G->fdim > nparams + (uint64_t)(r->end - r->p) / 4)
-        goto done;
-    memcpy(G->fingerprint, fp, 32);
-    /* the trained graph: the first nu users' rows of the seen matrix */
-    by_user = m->seen;
-    by_user.nrows = G->nu;
-    for (size_t e = 0; e < m->seen.off[G->nu]; e++)
-        if ((size_t)m->seen.col[e] >= G->ni)
-            goto done;
-    {
-        int32_t *rows = gatrec__malloc_array(m->seen.off[G->nu] + 1, sizeof *rows);
-        size_t dup;
-        if (!rows) {
-            rc = GATREC_ENOMEM;
-            goto done;
-        }
-        for (size_t u = 0; u < G->nu; u++)
-            for (size_t e = m->seen.off[u]; e < m->seen.off[u + 1]; e++)
-                rows[e] = (int32_t)u;
-        rc = gatrec__csr_build(&by_item, G->ni, G->nu, m->seen.off[G->nu], m->seen.col, rows, m->seen.val, &dup);
-        free(rows);
-        if (rc)
-            goto done;
-    }
-    if ((rc = prepare(G, &by_user, &by_item)))
-        goto done;
-    rc = GATREC_EFORMAT;
-    if (nparams != G->nparams || gatrec__read_f32s(r, G->theta, G->nparams))
-        goto done;
-    if (G->frozen) {
-        size_t n = (G->nu + G->ni) * G->fdim;
-        if ((size_t)(r->end - r->p) / 4 < n)
-            goto done;
-        if (!(G->x0 = gatrec__malloc_array(n, sizeof *G->x0))) {
-            rc = GATREC_ENOMEM;
-            goto done;
-        }
-        if (gatrec__read_f32s(r, G->x0, n))
-            goto done;
-    }
-    if ((rc = gat_forward(G, 0, 0)) || (rc = keep_states(G)))
-        goto done;
-    free_activations(G);
-    rc = GATREC_EFORMAT;
-    if (gatrec__read_f32s(r, G->umean, G->fdim) || gatrec__read_f32s(r, G->imean, G->fdim))
-        goto done;
-    xu = gatrec__read_u64(r);
-    xi = gatrec__read_u64(r);
-    if (r->bad || xu != m->users.count - G->nu || xi != m->items.count - G->ni)
-        goto done;
-    for (size_t l = 0; l < G->nlayers; l++) {
-        if (gatrec__resize_rows(&G->ustate[l], m->users.count + 16, G->L[l].in) ||
-            gatrec__resize_rows(&G->istate[l], m->items.count + 16, G->L[l].in) ||
-            gatrec__resize_rows(&G->ixl[l], m->items.count + 16, G->L[l].hc)) {
-            rc = GATREC_ENOMEM;
-            goto done;
-        }
-        if (gatrec__read_f32s(r, G->ustate[l] + G->nu * G->L[l].in, (size_t)xu * G->L[l].in) ||
-            gatrec__read_f32s(r, G->istate[l] + G->ni * G->L[l].in, (size_t)xi * G->L[l].in) ||
-            gatrec__read_f32s(r, G->ixl[l] + G->ni * G->L[l].hc, (size_t)xi * G->L[l].hc))
-            goto done;
-    }
-    G->ucap = m->users.count + 16;
-    G->icap = m->items.count + 16;
-    rc = gatrec__emb_load(m, r);
-    if (!rc && m->dim != G->L[G->nlayers - 1].out)
-        rc = GATREC_EFORMAT;
-done:
-    gatrec__csr_free(&by_item);
-    free(spec);
-    free(kname);
-    return rc;
-}
-
 const gatrec__model_ops gatrec__gat_ops = {.kind = GATREC_MODEL_GAT,       .name = "gat",
                                            .train = gat_train,            .score_all = gatrec__emb_score_all,
-                                           .save = gat_save,              .load = gat_load,
-                                           .free = gat_free,              .fold_user = gat_fold_user,
-                                           .fold_item = gat_fold_item,    .attention = gat_attention,
-                                           .feature_dim = gat_feature_dim, .emb_scores = 1};
+                                           .save = gatrec__gat_save,              .load = gatrec__gat_load,
+                                           .free = gat_free,              .fold_user = gatrec__gat_fold_user,
+                                           .fold_item = gatrec__gat_fold_item,    .attention = gatrec__gat_attention,
+                                           .feature_dim = gatrec__gat_feature_dim, .emb_scores = 1};
