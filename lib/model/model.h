@@ -63,6 +63,10 @@ extern const gatrec__model_ops gatrec__ease_ops;
 extern const gatrec__model_ops gatrec__content_ops;
 extern const gatrec__model_ops gatrec__attn_ops;
 
+/* GATREC_EINVAL unless `user` (`item`) is an index of the model. */
+int gatrec__model_check_user(const gatrec_model *model, int32_t user);
+int gatrec__model_check_item(const gatrec_model *model, int32_t item);
+
 /* fold_user of the kinds that score a user from their rated items alone (popularity, EASE). */
 int gatrec__fold_user_by_ratings(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
                                  const float *features, float *emb);

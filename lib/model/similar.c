@@ -1,0 +1,146 @@
+/* What a model says about items: similar items (centred cosine of item embeddings) and the
+ * evidence for a recommendation (the user's rated items that most support it). */
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../data/dataset.h"
+#include "../data/reclist.h"
+#include "../embed/embed.h"
+#include "../kernels/dense.h"
+#include "model.h"
+
+/* The mean item embedding: similarities are taken around it, so that a direction every item
+ * shares (the cosine term of the loss pulls users and items together) does not make every
+ * item look alike. */
+static float *item_centre(const gatrec_model *m)
+{
+    float *c = gatrec__calloc(m->dim + 1, sizeof *c);
+    for (size_t i = 0; c && i < m->items.count; i++)
+        for (size_t k = 0; k < m->dim; k++)
+            c[k] += m->iemb[i * m->dim + k] / (float)m->items.count;
+    return c;
+}
+
+static float centred_cosine(const float *a, const float *b, const float *c, size_t d)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t k = 0; k < d; k++) {
+        double x = (double)a[k] - c[k], y = (double)b[k] - c[k];
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.0f;
+}
+
+GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t item, size_t k, int32_t *items,
+                                          float *scores, size_t *count)
+{
+    float *sim;
+    int rc = gatrec__model_check_item(model, item);
+    if (rc)
+        return rc;
+    if (!count || (k && !items))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_similar_items: NULL items or count");
+    if (!(sim = gatrec__calloc(model->items.count + 1, sizeof *sim)))
+        return GATREC_ENOMEM;
+    if (model->ops->similar) {
+        model->ops->similar(model, item, sim);
+    } else if (model->dim) {
+        float *c = item_centre(model);
+        if (!c) {
+            free(sim);
+            return GATREC_ENOMEM;
+        }
+        for (size_t i = 0; i < model->items.count; i++)
+            sim[i] = centred_cosine(model->iemb + (size_t)item * model->dim, model->iemb + i * model->dim, c,
+                                    model->dim);
+        free(c);
+    } else { /* co-likes: how many users liked both */
+        const gatrec__csr *s = &model->seen;
+        for (size_t u = 0; u < s->nrows; u++) {
+            int liked = 0;
+            for (size_t e = s->off[u]; e < s->off[u + 1]; e++)
+                liked |= s->col[e] == item && s->val[e] >= model->liked;
+            for (size_t e = s->off[u]; liked && e < s->off[u + 1]; e++)
+                sim[s->col[e]] += s->val[e] >= model->liked;
+        }
+    }
+    *count = gatrec__top_k(sim, model->items.count, &item, 1, NULL, k, items, scores);
+    free(sim);
+    return GATREC_OK;
+}
+
+/* The weight of each of the user's training items (seen row order) as evidence for `item`. */
+static int evidence_weights(const gatrec_model *model, int32_t user, int32_t item, float *w)
+{
+    const gatrec__csr *s = &model->seen;
+    size_t n = s->off[user + 1] - s->off[user];
+    float *centre;
+    int rc;
+    if (model->ops->evidence)
+        return model->ops->evidence(model, user, item, w);
+    for (size_t e = 0; e < n; e++)
+        w[e] = 1.0f;
+    if (model->ops->attention && (rc = model->ops->attention(model, user, w)))
+        return rc;
+    if (!(centre = item_centre(model)))
+        return GATREC_ENOMEM;
+    for (size_t e = 0; e < n; e++) {
+        float c = centred_cosine(model->iemb + (size_t)s->col[s->off[user] + e] * model->dim,
+                                 model->iemb + (size_t)item * model->dim, centre, model->dim);
+        w[e] *= c > 0 ? c : 0;
+    }
+    free(centre);
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, int32_t item, size_t k,
+                                     int32_t *items, float *weights, size_t *count)
+{
+    const gatrec__csr *s;
+    float *w;
+    int32_t *order;
+    size_t n, kept = 0;
+    double total = 0;
+    int rc = gatrec__model_check_user(model, user);
+    if (rc || (rc = gatrec__model_check_item(model, item)))
+        return rc;
+    if (!count || (k && (!items || !weights)))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_evidence: NULL items, weights or count");
+    if (!model->dim && !model->ops->evidence)
+        return gatrec__error(GATREC_EUNSUPPORTED, "a %s model has no embeddings to draw evidence from",
+                             model->ops->name);
+    s = &model->seen;
+    n = s->off[user + 1] - s->off[user];
+    w = gatrec__malloc_array(n + 1, sizeof *w);
+    order = gatrec__malloc_array(k + 1, sizeof *order);
+    if (!w || !order) {
+        free(w);
+        free(order);
+        return GATREC_ENOMEM;
+    }
+    if ((rc = evidence_weights(model, user, item, w))) {
+        free(w);
+        free(order);
+        return rc;
+    }
+    /* the k largest weights among the user's items (positions in the row) */
+    kept = gatrec__top_k(w, n, NULL, 0, NULL, k, order, NULL);
+    while (kept && w[order[kept - 1]] <= 0)
+        kept--;
+    for (size_t j = 0; j < kept; j++)
+        total += w[order[j]];
+    for (size_t j = 0; j < kept; j++) {
+        items[j] = s->col[s->off[user] + (size_t)order[j]];
+        weights[j] = (float)(w[order[j]] / total);
+    }
+    *count = kept;
+    free(w);
+    free(order);
+    return GATREC_OK;
+}
+
