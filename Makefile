@@ -3,6 +3,7 @@
 #   make check           every test (Check suites, ABI guards, Python binding, install)
 #   make check SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make check SANITIZE=thread   the same under ThreadSanitizer (the library's threads, served models)
+#   make check DEBUG=1   the same with the library's internal invariants checked (GATREC_ASSERT)
 #   make bench           benchmark programs that print their figures
 #   make bench-scale     every learned kind on the ML-20M-shaped log (half an hour; KINDS="bpr gat")
 #   make install PREFIX=/usr/local DESTDIR=   /   make uninstall
@@ -39,14 +40,22 @@ MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || echo -I/usr/include/
 MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null || echo -lmpi)
 endif
 
+# Sanitizer builds, and make DEBUG=1 (build/debug), also check the library's internal invariants
+# (GATREC_ASSERT in lib/common/common.h).
 ifeq ($(SANITIZE),1)
 BUILD ?= build/sanitize
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+DEBUG_DEFS := -DGATREC_DEBUG=1
 SAN_RUNTIME := libasan.so
 else ifeq ($(SANITIZE),thread)
 BUILD ?= build/tsan
 SAN := -fsanitize=thread -fno-omit-frame-pointer
+DEBUG_DEFS := -DGATREC_DEBUG=1
 SAN_RUNTIME := libtsan.so
+else ifeq ($(DEBUG),1)
+BUILD ?= build/debug
+SAN :=
+DEBUG_DEFS := -DGATREC_DEBUG=1
 else
 BUILD ?= build
 SAN :=
@@ -55,7 +64,7 @@ endif
 DEPS_LIBS := -lblis -lcurl -ljansson -lz -lm -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
 
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) -Iinclude -fPIC -fvisibility=hidden $(CFLAGS)
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SAN) $(DEBUG_DEFS) -Iinclude -fPIC -fvisibility=hidden $(CFLAGS)
 ALL_LDFLAGS := $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(sort $(wildcard lib/*/*.c))

@@ -16,6 +16,17 @@
 #define GATREC_PRINTF(a, b)
 #endif
 
+/* ---- internal invariants ----
+ * GATREC_ASSERT(c) aborts when c is false in debug builds (-DGATREC_DEBUG: make DEBUG=1, and every
+ * sanitizer build), and costs nothing otherwise (zstd's DEBUGLEVEL). For what must hold whatever
+ * the input, never for checking input: bad input gets an error status. */
+#if defined(GATREC_DEBUG) && GATREC_DEBUG
+#include <assert.h>
+#define GATREC_ASSERT(c) assert(c)
+#else
+#define GATREC_ASSERT(c) ((void)0)
+#endif
+
 /* ---- errors (error.c) ---- */
 /* Record `status` and a formatted message as the thread's last error; returns `status`. */
 int gatrec__error(int status, const char *fmt, ...) GATREC_PRINTF(2, 3);

@@ -1,3 +1,4 @@
+/* Downloading MovieLens (checksum verified) and unpacking its zip archive. */
 #ifndef GATREC_FETCH_H
 #define GATREC_FETCH_H
 

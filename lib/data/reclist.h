@@ -1,3 +1,4 @@
+/* Recommendation lists (one ranked list per user) and their CSV file. */
 #ifndef GATREC_RECLIST_H
 #define GATREC_RECLIST_H
 

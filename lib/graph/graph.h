@@ -1,4 +1,5 @@
-/* The graph's representation, read directly by the model layer. */
+/* The user-item graph's representation (CSR by user and by item, the liked and disliked
+ * thresholds), read directly by the layers above it. */
 #ifndef GATREC_GRAPH_H
 #define GATREC_GRAPH_H
 

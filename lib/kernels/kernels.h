@@ -1,4 +1,6 @@
-/* The GAT's numerical kernels behind one dispatch table.
+/* The graph models' numerical kernels (the GAT's GATv2 convolution and attn's attention and
+ * propagation, with their backward passes, and the dense layers around them) behind one
+ * dispatch table.
  *
  * Two implementations fill the table: "reference" (plain loops, one thread, written to be
  * obviously right) and "fast" (BLIS for the dense products, threads over fixed blocks of

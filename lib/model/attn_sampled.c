@@ -16,6 +16,7 @@ static float **sub_buffer(attn *A, int which)
 static float *sub_room(attn *A, int which, size_t n)
 {
     float **b = sub_buffer(A, which);
+    GATREC_ASSERT(which >= S_FEAT && which <= S_DXD);
     return gatrec__reserve((void **)b, &A->scap[which], n + 1, sizeof(float)) ? NULL : *b;
 }
 

@@ -220,6 +220,19 @@ int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t 
         S->gid[q] = (int32_t)eid[k];
     }
     gatrec__edges_index(X, n, ne);
+#if defined(GATREC_DEBUG) && GATREC_DEBUG
+    for (size_t j = 0; j < n; j++) { /* locals: distinct, ascending, users first, and loc's inverse */
+        GATREC_ASSERT((size_t)S->glob[j] < N && S->loc[S->glob[j]] == (int32_t)j);
+        GATREC_ASSERT(j == 0 || S->glob[j - 1] < S->glob[j]);
+        GATREC_ASSERT(((size_t)S->glob[j] < nu) == (j < S->nu));
+    }
+    for (size_t j = 0; j < n; j++) /* each target keeps at most fanout edges (and its self loop) */
+        GATREC_ASSERT(X->off[j + 1] >= X->off[j] && X->off[j + 1] - X->off[j] <= fanout + (keep_self != 0));
+    for (size_t q = 0; q < ne; q++) { /* every edge is a graph edge between two locals */
+        GATREC_ASSERT((size_t)S->gid[q] < E->m && X->src[q] >= 0 && (size_t)X->src[q] < n);
+        GATREC_ASSERT(S->glob[X->src[q]] == E->src[S->gid[q]] && (size_t)X->dst[q] < n);
+    }
+#endif
     rc = GATREC_OK;
 done:
     free(nodes);

@@ -55,7 +55,8 @@ typedef struct loop {
      * page faults every time (about a tenth of an ML-20M-shaped attn epoch) */
     struct {
         void *p;
-        size_t cap; /* elements */
+        size_t cap;  /* elements */
+        size_t size; /* their size (debug builds check that an id keeps one) */
     } scratch[SCRATCH_COUNT];
 } loop;
 

@@ -1,4 +1,7 @@
-/* The model interface every kind implements (popularity, BPR-MF, LightGCN, GAT, EASE, content). */
+/* The model interface every kind implements (popularity pop.c, BPR-MF and LightGCN mf.c, the GAT
+ * gat*.c, EASE ease.c, content content.c, attn attn*.c), the model's generic state, and what the
+ * generic files share: model.c (kinds, options, training dispatch, info), recommend.c, similar.c,
+ * foldin.c, explain.c (template justifications), file.c (the model file). */
 #ifndef GATREC_MODEL_H
 #define GATREC_MODEL_H
 

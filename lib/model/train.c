@@ -25,6 +25,11 @@ int gatrec__set_embeddings(gatrec_model *m, const float *emb, size_t dim)
  * An id always holds elements of one size: its capacity counts them. */
 void *gatrec__scratch(loop *L, int id, size_t n, size_t size, int zero)
 {
+    GATREC_ASSERT(id >= 0 && id < SCRATCH_COUNT);
+    GATREC_ASSERT(!L->scratch[id].size || L->scratch[id].size == size); /* one element size per id */
+#if defined(GATREC_DEBUG) && GATREC_DEBUG
+    L->scratch[id].size = size;
+#endif
     if (gatrec__reserve(&L->scratch[id].p, &L->scratch[id].cap, n ? n : 1, size))
         return NULL;
     if (zero)
