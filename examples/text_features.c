@@ -1,6 +1,7 @@
 /* text_features.c - from words to recommendations: describe users and items in text, embed the
- * texts with the built-in offline embedder, train the GAT on those features, then welcome a new
- * user from a one-line description and three ratings, without retraining.
+ * texts with the built-in offline embedder, train attn (graph attention on ID + text, the
+ * library's recommended model) on those features, then welcome a new user from a one-line
+ * description and three ratings, without retraining.
  * Build against an installed libgatrec:  cc text_features.c $(pkg-config --cflags --libs gatrec) */
 #include <gatrec.h>
 #include <stdio.h>
@@ -36,8 +37,8 @@ int main(void)
                 ratings[n++] = (u < 2) == (i < 3) ? 5.0f : 1.0f;
             }
     eo.dim = 32;
-    mo.kind = GATREC_MODEL_GAT;
-    mo.layers = "8x2,8x1";
+    mo.kind = GATREC_MODEL_ATTN;
+    mo.dim = 16;
     mo.epochs = 100;
     if ((rc = gatrec_graph_from_edges(4, 6, n, users, items, ratings, NULL, &graph)) ||
         (rc = gatrec_profiles_new(&profiles)))

@@ -2,7 +2,10 @@
 # The house rules of lib/ that a compiler does not check (lib/README.md):
 #  1. every include between rooms goes down a floor: a room includes only rooms below it;
 #  2. no raw malloc, calloc or realloc outside lib/common/alloc.c: every allocation goes through
-#     gatrec__malloc & co, which record a message and can be made to fail by the tests.
+#     gatrec__malloc & co, which record a message and can be made to fail by the tests;
+#  3. every random draw names its stream with gatrec__stream(PURPOSE, index) (common.h's
+#     registry; a variable named `stream` holding one is fine), never a bare number, so that two
+#     purposes never share a stream.
 set -eu
 cd "$(dirname "$0")/.."
 # room floor (keep in step with lib/README.md)
@@ -39,5 +42,11 @@ if [ -n "$raw" ]; then
     printf 'check-layers: raw allocations (use gatrec__malloc, gatrec__calloc, gatrec__realloc_array):\n%s\n' "$raw" >&2
     bad=1
 fi
+bare=$(grep -nE 'gatrec__rng_(u64|below|unit)\(|gatrec__init_(normal|glorot)\(' lib/*/*.c lib/*/*.h |
+    grep -v -e '^lib/common/rng.c:' -e '^lib/common/common.h:' | grep -vE 'gatrec__stream\(|, stream,' || true)
+if [ -n "$bare" ]; then
+    printf 'check-layers: random draws from a stream that is not a gatrec__stream(PURPOSE, index):\n%s\n' "$bare" >&2
+    bad=1
+fi
 [ "$bad" = 0 ] || exit 1
-echo "check-layers: $(ls lib/*/*.c lib/*/*.h | wc -l) files in $(printf '%s\n' "$floors" | wc -l) rooms: includes go down, allocations go through alloc.c: ok"
+echo "check-layers: $(ls lib/*/*.c lib/*/*.h | wc -l) files in $(printf '%s\n' "$floors" | wc -l) rooms: includes go down, allocations go through alloc.c, random streams are named: ok"

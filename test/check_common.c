@@ -206,6 +206,49 @@ START_TEST(test_rng_counter_based)
 }
 END_TEST
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Two purposes never share a stream, whatever their indices (the layouts this replaced collided:
+ * the epoch-65 permutation drew the stream of a 4-layer GAT's initialiser, a random split's user
+ * 1 that of the first epoch's permutation); inside a stream, node t's draws never meet node
+ * t + 1's (the sampler's draw 64 of node t was draw 0 of node t + 1 with a fanout above 64). */
+START_TEST(test_rng_streams_disjoint)
+{
+    static const uint64_t index[] = {0, 1, 2, 3, 16, 40, 41, 42, 64, 65, 1000, 1041, 4096, 786899,
+                                     (uint64_t)1 << 32, ((uint64_t)1 << 48) - 1};
+    const size_t ni = sizeof index / sizeof index[0], np = GATREC__RNG_PURPOSES - 1;
+    uint64_t *all = malloc(np * ni * sizeof *all), *counters = malloc(200 * 300 * sizeof *counters);
+    size_t n = 0;
+    ck_assert_ptr_nonnull(all);
+    ck_assert_ptr_nonnull(counters);
+    ck_assert_uint_lt(GATREC__RNG_PURPOSES, 1u << (64 - GATREC__RNG_INDEX_BITS));
+    for (int p = 1; p < GATREC__RNG_PURPOSES; p++)
+        for (size_t i = 0; i < ni; i++)
+            all[n++] = gatrec__stream((enum gatrec__rng_purpose)p, index[i]);
+    qsort(all, n, sizeof *all, cmp_u64);
+    for (size_t k = 1; k < n; k++)
+        ck_assert_msg(all[k] != all[k - 1], "two (purpose, index) pairs share stream %llu", (unsigned long long)all[k]);
+    ck_assert_uint_ne(gatrec__stream(GATREC__RNG_EPOCH_ORDER, 65), gatrec__stream(GATREC__RNG_INIT, 41));
+    ck_assert_uint_ne(gatrec__stream(GATREC__RNG_SPLIT_SHUFFLE, 1), gatrec__stream(GATREC__RNG_EPOCH_ORDER, 0));
+    n = 0;
+    for (uint64_t t = 0; t < 200; t++)
+        for (uint64_t j = 0; j < 300; j++)
+            counters[n++] = gatrec__node_counter(t, j);
+    qsort(counters, n, sizeof *counters, cmp_u64);
+    for (size_t k = 1; k < n; k++)
+        ck_assert_uint_ne(counters[k], counters[k - 1]);
+    /* and the streams of two purposes draw different numbers at the same seed and counter */
+    ck_assert_uint_ne(gatrec__rng_u64(1, gatrec__stream(GATREC__RNG_FANOUT_DRAW, 7), 5),
+                      gatrec__rng_u64(1, gatrec__stream(GATREC__RNG_FANOUT_SHUFFLE, 7), 5));
+    free(all);
+    free(counters);
+}
+END_TEST
+
 Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -220,6 +263,7 @@ Suite *common_suite(void)
     tcase_add_test(t, test_latin1_utf8);
     tcase_add_test(t, test_csv_rfc4180);
     tcase_add_test(t, test_rng_counter_based);
+    tcase_add_test(t, test_rng_streams_disjoint);
     suite_add_tcase(s, t);
     return s;
 }

@@ -196,13 +196,15 @@ START_TEST(test_cli_end_to_end)
     snprintf(args, sizeof args, "split --split cold-users:0.1 --out %s/parts", dir);
     expect_cli(args, 0, "reveal     470 ratings");
     /* --part valid scores against the validation part: a popularity model trained on u1 less
-     * its validation tenth, as a dataset whose test part is that tenth scores it (checked by hand) */
+     * its validation tenth, as a dataset whose test part is that tenth scores it (checked by hand:
+     * a Python reading of `gatrec split --split u1+valid:0.1 --out` gives the same two figures; they
+     * changed with the validation shuffle's stream in issue 21, from 0.634719 and 0.123996) */
     snprintf(args, sizeof args,
              "train --split u1+valid:0.1 --model pop --out %s/popv.model && '%s' eval --model %s/popv.model "
              "--part valid --protocol paper --json",
              dir, getenv("GATREC_CLI"), dir);
     out = run_cli(args, &st);
-    ck_assert_msg(st == 0 && strstr(out, "\"users\": 942, \"precision\": 0.634719, \"recall\": 0.123996") &&
+    ck_assert_msg(st == 0 && strstr(out, "\"users\": 942, \"precision\": 0.700991, \"recall\": 0.140198") &&
                       strstr(out, "\"part\": \"valid\""),
                   "eval --part valid said: %s", out);
     free(out);

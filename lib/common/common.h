@@ -100,13 +100,51 @@ int gatrec__idmap_copy(gatrec__idmap *dst, const gatrec__idmap *src);
 int gatrec__idmap_from_ids(gatrec__idmap *m, const int64_t *ids, size_t n); /* EDUPLICATE on repeats */
 void gatrec__idmap_free(gatrec__idmap *m);
 
-/* ---- random numbers (rng.c): counter-based, so results never depend on call order ---- */
+/* ---- random numbers (rng.c): counter-based, so results never depend on call order ----
+ * A draw is a pure function of (seed, stream, counter). Every stream the library draws from is
+ * named by gatrec__stream(purpose, index): the purpose in the top 16 bits, an index below them (a
+ * user, an epoch, a step, a tensor), so that two purposes never share a stream whatever the
+ * indices; the counter numbers the draws inside one stream (where a stream serves many nodes, the
+ * node in the counter's high 32 bits, the draw in the low 32). A new use of randomness adds a
+ * purpose here; test/check-layers.sh refuses a call whose stream is not a gatrec__stream(). */
+enum gatrec__rng_purpose {
+    GATREC__RNG_SPLIT_SHUFFLE = 1, /* random splits: a user's ratings shuffled (index: user) */
+    GATREC__RNG_SPLIT_COLD_ITEMS,  /* cold-items splits: which items are held out (index 0) */
+    GATREC__RNG_SPLIT_COLD_USERS,  /* cold-users splits: which users are held out (index 0) */
+    GATREC__RNG_SPLIT_REVEAL,      /* cold-users splits: a user's ratings shuffled (index: user) */
+    GATREC__RNG_SPLIT_VALID,       /* validation parts: a user's training ratings shuffled (index: user) */
+    GATREC__RNG_INIT,              /* parameter initialisers (index: the kind's tensor number) */
+    GATREC__RNG_LSA,               /* the LSA embedder's random projection (index 0) */
+    GATREC__RNG_EPOCH_ORDER,       /* the order of the training pairs (index: epoch) */
+    GATREC__RNG_NEGATIVE,          /* BPR's negatives (index 0; counter: pair x draw) */
+    GATREC__RNG_SOFTMAX_SAMPLE,    /* a step's sampled softmax candidates (index: step) */
+    GATREC__RNG_ID_DROPOUT,        /* attn's dropped ID rows (index: step; counter: node) */
+    GATREC__RNG_ALIGN_SAMPLE,      /* attn's alignment items (index: step) */
+    GATREC__RNG_GAT_DROPOUT,       /* the GAT's dropout masks (index: step x 16 + layer) */
+    GATREC__RNG_FANOUT_DRAW,       /* neighbour sampling, a few of many neighbours (index: step) */
+    GATREC__RNG_FANOUT_SHUFFLE,    /* neighbour sampling, most of them (index: step) */
+    GATREC__RNG_RETRY_JITTER,      /* the HTTP transport's retry waits (index: the call) */
+    GATREC__RNG_PURPOSES           /* how many; purposes are below 2^16 */
+};
+#define GATREC__RNG_INDEX_BITS 48
+/* The stream of `purpose` number `index` (index < 2^48). */
+static inline uint64_t gatrec__stream(enum gatrec__rng_purpose purpose, uint64_t index)
+{
+    GATREC_ASSERT(purpose > 0 && purpose < GATREC__RNG_PURPOSES && index >> GATREC__RNG_INDEX_BITS == 0);
+    return (uint64_t)purpose << GATREC__RNG_INDEX_BITS | (index & ((UINT64_C(1) << GATREC__RNG_INDEX_BITS) - 1));
+}
+/* A counter for draw `draw` of node `node` in a stream that serves many nodes. */
+static inline uint64_t gatrec__node_counter(uint64_t node, uint64_t draw)
+{
+    GATREC_ASSERT(node >> 32 == 0 && draw >> 32 == 0);
+    return node << 32 | draw;
+}
 uint64_t gatrec__rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
 /* Uniform in [0, n). */
 uint64_t gatrec__rng_below(uint64_t seed, uint64_t stream, uint64_t counter, uint64_t n);
 /* Uniform in [0, 1), 53 bits. */
 double gatrec__rng_unit(uint64_t seed, uint64_t stream, uint64_t counter);
-/* Glorot-uniform and normal initialisers of a parameter tensor. */
+/* Glorot-uniform and normal initialisers of a parameter tensor, from `stream` (a gatrec__stream). */
 void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed, uint64_t stream);
 void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream);
 

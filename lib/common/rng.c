@@ -5,7 +5,6 @@
 
 #include "common.h"
 
-enum { STREAM_INIT = 1000 }; /* the initialisers' streams start here */
 
 static uint64_t mix(uint64_t z)
 {
@@ -38,13 +37,13 @@ void gatrec__init_glorot(float *w, size_t fan_out, size_t fan_in, uint64_t seed,
 {
     double a = sqrt(6.0 / (double)(fan_in + fan_out));
     for (size_t k = 0; k < fan_out * fan_in; k++)
-        w[k] = (float)((2.0 * gatrec__rng_unit(seed, STREAM_INIT + stream, k) - 1.0) * a);
+        w[k] = (float)((2.0 * gatrec__rng_unit(seed, stream, k) - 1.0) * a);
 }
 
 void gatrec__init_normal(float *w, size_t n, float stddev, uint64_t seed, uint64_t stream)
 {
     for (size_t k = 0; k < n; k += 2) { /* Box-Muller, two values per pair of draws */
-        double u1 = gatrec__rng_unit(seed, STREAM_INIT + stream, k) + 1e-300, u2 = gatrec__rng_unit(seed, STREAM_INIT + stream, k + 1);
+        double u1 = gatrec__rng_unit(seed, stream, k) + 1e-300, u2 = gatrec__rng_unit(seed, stream, k + 1);
         double r = sqrt(-2.0 * log(u1));
         w[k] = (float)(r * cos(2 * M_PI * u2) * stddev);
         if (k + 1 < n)

@@ -179,7 +179,7 @@ GATREC_API int gatrec_split_random(const gatrec_dataset *ds, double test_ratio, 
         size_t n = off[u + 1] - off[u], nt = round_count(n, test_ratio), nv = round_count(n, valid_ratio);
         /* Fisher-Yates with a counter-based stream per user: independent of every other user */
         for (size_t j = n; j > 1; j--) {
-            size_t k = (size_t)gatrec__rng_below(seed, u, j, j);
+            size_t k = (size_t)gatrec__rng_below(seed, gatrec__stream(GATREC__RNG_SPLIT_SHUFFLE, u), j, j);
             uint32_t t = r[j - 1];
             r[j - 1] = r[k];
             r[k] = t;
@@ -374,7 +374,7 @@ GATREC_API int gatrec_split_cold_items(const gatrec_dataset *ds, double ratio, u
     snprintf(spec, sizeof spec, "cold-items:%g", ratio);
     if (!(cold = gatrec__malloc_array(ds->items.count, 1)))
         return GATREC_ENOMEM;
-    if ((rc = choose(ds->items.count, ratio, seed, 0xC01D1u, cold)) || (rc = split_new(ds, GATREC_PART_TRAIN, spec, &s))) {
+    if ((rc = choose(ds->items.count, ratio, seed, gatrec__stream(GATREC__RNG_SPLIT_COLD_ITEMS, 0), cold)) || (rc = split_new(ds, GATREC_PART_TRAIN, spec, &s))) {
         free(cold);
         return rc;
     }
@@ -401,7 +401,7 @@ GATREC_API int gatrec_split_cold_users(const gatrec_dataset *ds, double ratio, s
     snprintf(spec, sizeof spec, "cold-users:%g:%zu", ratio, reveal);
     if (!(cold = gatrec__malloc_array(ds->users.count, 1)))
         return GATREC_ENOMEM;
-    if ((rc = choose(ds->users.count, ratio, seed, 0xC01D2u, cold))) {
+    if ((rc = choose(ds->users.count, ratio, seed, gatrec__stream(GATREC__RNG_SPLIT_COLD_USERS, 0), cold))) {
         free(cold);
         return rc;
     }
@@ -417,7 +417,7 @@ GATREC_API int gatrec_split_cold_users(const gatrec_dataset *ds, double ratio, s
         if (!cold[u])
             continue;
         for (size_t j = n; j > 1; j--) { /* the user's ratings, shuffled */
-            size_t q = (size_t)gatrec__rng_below(seed, 0xC01D3u + u, j, j);
+            size_t q = (size_t)gatrec__rng_below(seed, gatrec__stream(GATREC__RNG_SPLIT_REVEAL, u), j, j);
             uint32_t t = r[j - 1];
             r[j - 1] = r[q];
             r[q] = t;
@@ -468,7 +468,7 @@ static int carve_valid(gatrec_split *s, double ratio, uint64_t seed)
                 r[n++] = r[j];
         size_t nv = round_count(n, ratio);
         for (size_t j = n; j > 1; j--) {
-            size_t k = (size_t)gatrec__rng_below(seed, 0x5641u + u, j, j);
+            size_t k = (size_t)gatrec__rng_below(seed, gatrec__stream(GATREC__RNG_SPLIT_VALID, u), j, j);
             uint32_t t = r[j - 1];
             r[j - 1] = r[k];
             r[k] = t;

@@ -179,7 +179,7 @@ int gatrec__embed_fit_lsa(gatrec_embedder *e, const char *const *texts, size_t n
         rc = GATREC_ENOMEM;
     if (rc)
         goto done;
-    gatrec__init_normal(omega, V * l, 1.0f, 0x15A, 0); /* a fixed seed: the same corpus fits the same */
+    gatrec__init_normal(omega, V * l, 1.0f, 0x15A, gatrec__stream(GATREC__RNG_LSA, 0)); /* a fixed seed: the same corpus fits the same */
     sparse_mul(&X, omega, l, Y);
     for (int q = 0; q < LSA_POWER_ITERATIONS && !rc; q++) {
         if (!(rc = gatrec__orthonormalise(0, n, l, Y))) {

@@ -155,7 +155,7 @@ static int http_send(void *userdata, const char *path, const char *payload, size
         long cap = H->o.retry_base_ms << (attempt < 20 ? attempt : 20);
         if (cap > H->o.retry_max_ms)
             cap = H->o.retry_max_ms;
-        long wait = (long)gatrec__rng_below(H->jitter_seed, call, (uint64_t)attempt, (uint64_t)cap + 1);
+        long wait = (long)gatrec__rng_below(H->jitter_seed, gatrec__stream(GATREC__RNG_RETRY_JITTER, call & 0xffffffffffffu), (uint64_t)attempt, (uint64_t)cap + 1);
         if (hd.retry_after_ms > wait)
             wait = hd.retry_after_ms < H->o.retry_max_ms ? hd.retry_after_ms : H->o.retry_max_ms;
         sleep_ms(wait);

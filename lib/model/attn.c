@@ -248,7 +248,7 @@ static int align_forward(attn *A)
         return GATREC_OK;
     memcpy(A->pool, A->known, A->nknown * sizeof *A->pool);
     for (size_t k = 0; k < S; k++) { /* a partial shuffle: S distinct items, drawn from the step alone */
-        size_t j = k + (size_t)gatrec__rng_below(A->seed, 41, A->step * A->nknown + k, A->nknown - k);
+        size_t j = k + (size_t)gatrec__rng_below(A->seed, gatrec__stream(GATREC__RNG_ALIGN_SAMPLE, A->step), k, A->nknown - k);
         int32_t t = A->pool[k];
         A->pool[k] = A->pool[j];
         A->pool[j] = t;
@@ -445,7 +445,7 @@ static void init_params(attn *A, const gatrec_graph *g)
     size_t N = A->nu + A->ni, d = A->d;
     memset(A->theta, 0, A->nparams * sizeof *A->theta);
     if (A->use_id) {
-        gatrec__init_normal(PRM(A, A->o_id), N * d, 0.1f, A->seed, 0);
+        gatrec__init_normal(PRM(A, A->o_id), N * d, 0.1f, A->seed, gatrec__stream(GATREC__RNG_INIT, 0));
         for (size_t v = 0; v < N; v++) { /* a node without ratings never trains its ID: keep it silent */
             const gatrec__csr *c = v < A->nu ? &g->by_user : &g->by_item;
             size_t r = v < A->nu ? v : v - A->nu;
@@ -454,14 +454,14 @@ static void init_params(attn *A, const gatrec_graph *g)
         }
     }
     if (A->use_text) {
-        gatrec__init_glorot(PRM(A, A->o_wu), d, A->f, A->seed, 1);
-        gatrec__init_glorot(PRM(A, A->o_wi), d, A->f, A->seed, 2);
+        gatrec__init_glorot(PRM(A, A->o_wu), d, A->f, A->seed, gatrec__stream(GATREC__RNG_INIT, 1));
+        gatrec__init_glorot(PRM(A, A->o_wi), d, A->f, A->seed, gatrec__stream(GATREC__RNG_INIT, 2));
     }
     if (has_attention(A)) { /* att = 0: every node starts with uniform attention (LightGCN) */
-        gatrec__init_glorot(PRM(A, A->o_ps), A->ha, d, A->seed, 3);
-        gatrec__init_glorot(PRM(A, A->o_pd), A->ha, d, A->seed, 4);
+        gatrec__init_glorot(PRM(A, A->o_ps), A->ha, d, A->seed, gatrec__stream(GATREC__RNG_INIT, 3));
+        gatrec__init_glorot(PRM(A, A->o_pd), A->ha, d, A->seed, gatrec__stream(GATREC__RNG_INIT, 4));
         if (!(A->flags & GATREC_ATTN_NO_EDGE_ATTR))
-            gatrec__init_normal(PRM(A, A->o_we), A->ha, 0.1f, A->seed, 5);
+            gatrec__init_normal(PRM(A, A->o_we), A->ha, 0.1f, A->seed, gatrec__stream(GATREC__RNG_INIT, 5));
     }
 }
 

@@ -75,8 +75,8 @@ static inline int has_attention(const attn *A)
 /* ID dropout: node v's draw at `step` (the same for the whole graph's forward and a subgraph's) */
 static inline unsigned char id_dropped(const attn *A, uint64_t step, size_t v)
 {
-    size_t N = A->nu + A->ni;
-    return A->id_dropout > 0 && (double)(gatrec__rng_u64(A->seed, 40, step * N + v) >> 11) * 0x1p-53 < A->id_dropout;
+    return A->id_dropout > 0 &&
+           gatrec__rng_unit(A->seed, gatrec__stream(GATREC__RNG_ID_DROPOUT, step), v) < (double)A->id_dropout;
 }
 
 static inline float leaky(float x, float slope)

@@ -156,7 +156,7 @@ int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t 
         size_t pool = deg - (self != SIZE_MAX), take = pool < fanout ? pool : fanout;
         if (take * 4 <= pool) { /* a few of many (a popular item): draws, repeats redrawn */
             for (uint64_t a = 0; got < take; a++) {
-                uint32_t r = (uint32_t)gatrec__rng_below(seed, 42, (step * N + t) * 4096 + a, pool), dup = 0;
+                uint32_t r = (uint32_t)gatrec__rng_below(seed, gatrec__stream(GATREC__RNG_FANOUT_DRAW, step), gatrec__node_counter(t, a), pool), dup = 0;
                 r += self != SIZE_MAX && r >= self; /* skip the self loop */
                 for (size_t q = 0; q < got && !dup; q++)
                     dup = pick[q] == r;
@@ -168,7 +168,7 @@ int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t 
                 if (j != self)
                     pick[got++] = (uint32_t)j;
             for (size_t j = 0; take < pool && j < take; j++) {
-                size_t r = j + (size_t)gatrec__rng_below(seed, 41, (step * N + t) * 64 + j, pool - j);
+                size_t r = j + (size_t)gatrec__rng_below(seed, gatrec__stream(GATREC__RNG_FANOUT_SHUFFLE, step), gatrec__node_counter(t, j), pool - j);
                 uint32_t x = pick[j];
                 pick[j] = pick[r];
                 pick[r] = x;

@@ -107,19 +107,19 @@ static void init_params(gat *G, const float *features)
         if (features)
             memcpy(P(G, G->x0_off), features, N * G->fdim * sizeof(float));
         else
-            gatrec__init_normal(P(G, G->x0_off), N * G->fdim, 1.0f, G->seed, 1);
+            gatrec__init_normal(P(G, G->x0_off), N * G->fdim, 1.0f, G->seed, gatrec__stream(GATREC__RNG_INIT, 1));
     }
     for (size_t l = 0; l < G->nlayers; l++) {
         gat_layer *L = &G->L[l];
         uint64_t s = 10 + 10 * l;
-        gatrec__init_glorot(P(G, L->Wl), L->hc, L->in, G->seed, s);
-        gatrec__init_glorot(P(G, L->Wr), L->hc, L->in, G->seed, s + 1);
-        gatrec__init_glorot(P(G, L->we), L->hc, 1, G->seed, s + 2);
-        gatrec__init_glorot(P(G, L->att), L->sh.heads, L->sh.ch, G->seed, s + 3);
+        gatrec__init_glorot(P(G, L->Wl), L->hc, L->in, G->seed, gatrec__stream(GATREC__RNG_INIT, s));
+        gatrec__init_glorot(P(G, L->Wr), L->hc, L->in, G->seed, gatrec__stream(GATREC__RNG_INIT, s + 1));
+        gatrec__init_glorot(P(G, L->we), L->hc, 1, G->seed, gatrec__stream(GATREC__RNG_INIT, s + 2));
+        gatrec__init_glorot(P(G, L->att), L->sh.heads, L->sh.ch, G->seed, gatrec__stream(GATREC__RNG_INIT, s + 3));
         for (size_t j = 0; j < L->out; j++)
             P(G, L->gamma)[j] = 1.0f;
         if (L->Wres != SIZE_MAX)
-            gatrec__init_glorot(P(G, L->Wres), L->out, L->in, G->seed, s + 4);
+            gatrec__init_glorot(P(G, L->Wres), L->out, L->in, G->seed, gatrec__stream(GATREC__RNG_INIT, s + 4));
     }
 }
 
@@ -269,7 +269,7 @@ static void elem_block(void *ctx, size_t b)
     size_t total = J->n * J->width, k0 = total * b / ELEM_BLOCKS, k1 = total * (b + 1) / ELEM_BLOCKS;
     int drop = dropping(G, J->l);
     float scale = 1.0f / (1.0f - G->dropout);
-    uint64_t bits = 0, stream = 1000000 + G->step * MAX_LAYERS + J->l;
+    uint64_t bits = 0, stream = gatrec__stream(GATREC__RNG_GAT_DROPOUT, G->step * MAX_LAYERS + J->l);
     double threshold = G->dropout * 65536.0;
     for (size_t k = k0; k < k1; k++) {
         int kept = 1;

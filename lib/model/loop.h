@@ -10,9 +10,6 @@
 
 #include "train.h"
 
-/* random streams */
-enum { STREAM_PERM = 1, STREAM_NEG = 2, STREAM_SOFTMAX = 3 };
-
 static inline double uniform01(uint64_t seed, uint64_t stream, uint64_t counter)
 {
     return gatrec__rng_unit(seed, stream, counter);

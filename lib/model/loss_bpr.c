@@ -6,7 +6,7 @@ static int32_t draw(const loop *L, uint64_t counter)
 {
     size_t ni = L->g->items.count;
     if (L->o.negative_sampling == GATREC_NEG_POPULARITY) {
-        double x = uniform01(L->o.seed, STREAM_NEG, counter) * L->pop_cdf[ni - 1];
+        double x = uniform01(L->o.seed, gatrec__stream(GATREC__RNG_NEGATIVE, 0), counter) * L->pop_cdf[ni - 1];
         size_t lo = 0, hi = ni - 1;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
@@ -17,7 +17,7 @@ static int32_t draw(const loop *L, uint64_t counter)
         }
         return (int32_t)lo;
     }
-    return (int32_t)gatrec__rng_below(L->o.seed, STREAM_NEG, counter, ni);
+    return (int32_t)gatrec__rng_below(L->o.seed, gatrec__stream(GATREC__RNG_NEGATIVE, 0), counter, ni);
 }
 
 /* One negative for pair number p (global counter base), by rejection. */

@@ -74,8 +74,7 @@ static double uniformity(int threads, const float *X, size_t n, size_t d, float 
 /* Sampled softmax: candidate c of this step, uniform over the known items (the same on every rank) */
 int32_t gatrec__softmax_candidate(const loop *L, uint64_t step, size_t c)
 {
-    size_t N = (size_t)L->o.negatives;
-    return L->known[gatrec__rng_below(L->o.seed, STREAM_SOFTMAX, step * N + c, L->nknown)];
+    return L->known[gatrec__rng_below(L->o.seed, gatrec__stream(GATREC__RNG_SOFTMAX_SAMPLE, step), c, L->nknown)];
 }
 
 /* The softmax loss of pairs pos[b0..b1) and its gradient into demb.

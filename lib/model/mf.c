@@ -121,7 +121,7 @@ static int mf_train(gatrec_model *m, const gatrec_graph *g, int layers)
         size_t row = v < M.nu ? v : v - M.nu, deg = c->off[row + 1] - c->off[row];
         M.dinv[v] = deg ? 1.0f / sqrtf((float)deg) : 0.0f;
     }
-    gatrec__init_normal(M.theta, N * M.dim, 0.1f, m->opts.seed, 0);
+    gatrec__init_normal(M.theta, N * M.dim, 0.1f, m->opts.seed, gatrec__stream(GATREC__RNG_INIT, 0));
     M.tensor = (gatrec__tensor){"embeddings", 0, N * M.dim};
     t.ctx = &M;
     t.nparams = N * M.dim;

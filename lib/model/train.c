@@ -361,7 +361,7 @@ static int setup(loop *L, const gatrec_graph *g, gatrec__trainer *t)
 static void shuffle(loop *L, uint64_t epoch)
 {
     for (size_t p = L->npos; p > 1; p--) {
-        size_t q = (size_t)gatrec__rng_below(L->o.seed, STREAM_PERM + 16 * epoch, p, p);
+        size_t q = (size_t)gatrec__rng_below(L->o.seed, gatrec__stream(GATREC__RNG_EPOCH_ORDER, epoch), p, p);
         pair tmp = L->pos[p - 1];
         L->pos[p - 1] = L->pos[q];
         L->pos[q] = tmp;
