@@ -188,22 +188,38 @@ static void free_training(attn *A)
 
 /* ---- the network ---- */
 
-/* H0 = ID (unless dropped) + W_type T. */
-static int layer0(attn *A, float *H0)
+/* ---- one pass of the network: the whole graph, or a sampled step's subgraph (attn.h) ---- */
+
+/* out = s demb, row by row of the pass (gathered from the global rows on a subgraph) */
+static void gather_scaled(const attn *A, const attn_pass *P, float s, const float *demb, float *out)
 {
-    size_t nu = A->nu, ni = A->ni, d = A->d, f = A->f;
+    if (P->glob) {
+        gatrec__attn_rows(A, ROWS_GATHER, s, NULL, demb, out);
+        return;
+    }
+    for (size_t k = 0; k < P->n * A->d; k++)
+        out[k] = s * demb[k];
+}
+
+/* Layer 0 of the pass's nodes: H0 = ID (unless dropped) + W_type T. */
+static int layer0(attn *A, const attn_pass *P)
+{
+    size_t nu = P->nu, n = P->n, d = A->d, f = A->f;
+    float *H0 = P->H;
     int rc;
     if (A->use_text) {
-        float *T = A->T ? A->T : H0; /* kept apart for the alignment */
-        if ((rc = A->K->linear(A->threads, nu, f, d, A->feat, PRM(A, A->o_wu), NULL, T)) ||
-            (rc = A->K->linear(A->threads, ni, f, d, A->feat + nu * f, PRM(A, A->o_wi), NULL, T + nu * d)))
+        float *T = P->T ? P->T : H0; /* kept apart for the alignment */
+        if ((rc = A->K->linear(A->threads, nu, f, d, P->feat, PRM(A, A->o_wu), NULL, T)) ||
+            (rc = A->K->linear(A->threads, n - nu, f, d, P->feat + nu * f, PRM(A, A->o_wi), NULL, T + nu * d)))
             return rc;
         if (T != H0)
-            memcpy(H0, T, (nu + ni) * d * sizeof *H0);
+            memcpy(H0, T, n * d * sizeof *H0);
     } else {
-        memset(H0, 0, (nu + ni) * d * sizeof *H0);
+        memset(H0, 0, n * d * sizeof *H0);
     }
-    for (size_t v = 0; A->use_id && v < nu + ni; v++) {
+    if (A->use_id && P->glob)
+        gatrec__attn_rows(A, ROWS_GATHER_ADD, 1.0f, A->drop, PRM(A, A->o_id), H0);
+    for (size_t v = 0; A->use_id && !P->glob && v < n; v++) {
         const float *id = PRM(A, A->o_id) + v * d;
         float *h = H0 + v * d;
         if (!A->drop[v])
@@ -213,27 +229,120 @@ static int layer0(attn *A, float *H0)
     return GATREC_OK;
 }
 
-/* The edge weights of the training graph from layer 0. */
-static int edge_weights(attn *A, const float *H0)
+/* The pass's edge weights from layer 0: attention (or 1 / deg t) times the whole graph's degree
+ * scale of the edge. */
+static int edge_weights(attn *A, const attn_pass *P)
 {
-    const gatrec__edges *E = &A->es.E;
-    size_t N = A->nu + A->ni;
+    const gatrec__edges *E = P->E;
     int rc;
     if (!has_attention(A)) {
-        for (size_t e = 0; e < E->m; e++) { /* alpha = 1 / deg t */
-            size_t t = (size_t)E->dst[e];
-            A->alpha[e] = 1.0f / (float)(E->off[t + 1] - E->off[t]);
-            A->w[e] = A->alpha[e] * A->scale[e];
+        for (size_t t = 0; t < E->n; t++) /* alpha = 1 / deg t */
+            for (size_t e = E->off[t]; e < E->off[t + 1]; e++)
+                P->alpha[e] = 1.0f / (float)(E->off[t + 1] - E->off[t]);
+    } else if ((rc = A->K->linear(A->threads, P->n, A->d, A->ha, P->H, PRM(A, A->o_ps), NULL, P->XS)) ||
+               (rc = A->K->linear(A->threads, P->n, A->d, A->ha, P->H, PRM(A, A->o_pd), NULL, P->XD)) ||
+               (rc = A->K->attn_weights(A->threads, E, A->ha, A->slope, P->XS, P->XD, edge_weights_param(A),
+                                        PRM(A, A->o_att), P->alpha))) {
+        return rc;
+    }
+    for (size_t e = 0; e < E->m; e++)
+        P->w[e] = P->alpha[e] * A->scale[P->gid ? (size_t)P->gid[e] : e];
+    return GATREC_OK;
+}
+
+int gatrec__attn_pass_forward(attn *A, const attn_pass *P, const int32_t *seeds, size_t nseeds)
+{
+    size_t d = A->d, nd = P->n * d;
+    float s = 1.0f / (float)(A->L + 1);
+    int rc;
+    if ((rc = layer0(A, P)) || (rc = edge_weights(A, P)))
+        return rc;
+    if (P->glob && A->L > 0 && (rc = gatrec__attn_top_edges(A, seeds, nseeds)))
+        return rc;
+    for (size_t l = 0; l < A->L; l++) { /* on a subgraph the last layer only into the seeds: nothing else reads it */
+        int top = P->glob && l + 1 == A->L;
+        if ((rc = A->K->propagate(A->threads, top ? &A->top.E : P->E, d, top ? A->wtop : P->w, P->H + l * nd,
+                                  P->H + (l + 1) * nd)))
+            return rc;
+    }
+    if (!seeds) {
+        for (size_t k = 0; k < nd; k++) {
+            float acc = 0;
+            for (size_t l = 0; l <= A->L; l++)
+                acc += P->H[l * nd + k];
+            A->emb[k] = acc * s;
         }
         return GATREC_OK;
     }
-    if ((rc = A->K->linear(A->threads, N, A->d, A->ha, H0, PRM(A, A->o_ps), NULL, A->XS)) ||
-        (rc = A->K->linear(A->threads, N, A->d, A->ha, H0, PRM(A, A->o_pd), NULL, A->XD)) ||
-        (rc = A->K->attn_weights(A->threads, E, A->ha, A->slope, A->XS, A->XD, edge_weights_param(A),
-                                 PRM(A, A->o_att), A->alpha)))
+    for (size_t q = 0; q < nseeds; q++) {
+        size_t j = (size_t)A->sg.loc[seeds[q]];
+        float *out = A->emb + (size_t)seeds[q] * d;
+        for (size_t k = 0; k < d; k++) {
+            float acc = 0;
+            for (size_t l = 0; l <= A->L; l++)
+                acc += P->H[l * nd + j * d + k];
+            out[k] = acc * s;
+        }
+    }
+    return GATREC_OK;
+}
+
+int gatrec__attn_pass_backward(attn *A, const attn_pass *P, const float *demb, const float *dT)
+{
+    const gatrec__edges *E = P->E;
+    size_t n = P->n, nu = P->nu, d = A->d, f = A->f, nd = n * d;
+    float s = 1.0f / (float)(A->L + 1), *cur = P->dA, *nxt = P->dB;
+    int rc, att = has_attention(A);
+    /* dH_L = s demb; dH_l = s demb + W^T dH_{l+1}; dw = sum over layers of dH_{l+1}[t] . H_l[s] */
+    gather_scaled(A, P, s, demb, cur);
+    if (att)
+        memset(P->dw, 0, E->m * sizeof *P->dw);
+    for (size_t l = A->L; l-- > 0;) {
+        int top = P->glob && l + 1 == A->L; /* the last layer's edges are the subgraph's into the seeds */
+        gather_scaled(A, P, s, demb, nxt);
+        if (top && att)
+            memset(A->dwtop, 0, A->top.E.m * sizeof *A->dwtop);
+        if ((rc = A->K->propagate_backward(A->threads, top ? &A->top.E : E, d, top ? A->wtop : P->w, P->H + l * nd,
+                                           cur, nxt, att ? (top ? A->dwtop : P->dw) : NULL)))
+            return rc;
+        for (size_t e = 0; top && att && e < A->top.E.m; e++)
+            P->dw[A->topmap[e]] += A->dwtop[e];
+        float *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    float *dH0 = cur; /* the gradient of layer 0 (one of the two buffers) */
+    if (att && A->L > 0) {
+        for (size_t e = 0; e < E->m; e++)
+            P->dw[e] *= A->scale[P->gid ? (size_t)P->gid[e] : e]; /* d/d alpha */
+        float *dwe = A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : A->grad + A->o_we;
+        if ((rc = A->K->attn_weights_backward(A->threads, E, A->ha, A->slope, P->XS, P->XD, edge_weights_param(A),
+                                              PRM(A, A->o_att), P->alpha, P->dw, P->dXS, P->dXD, dwe,
+                                              A->grad + A->o_att, P->work)) ||
+            (rc = A->K->linear_backward(A->threads, n, d, A->ha, P->H, PRM(A, A->o_ps), P->dXS, dH0,
+                                        A->grad + A->o_ps, NULL)) ||
+            (rc = A->K->linear_backward(A->threads, n, d, A->ha, P->H, PRM(A, A->o_pd), P->dXD, dH0,
+                                        A->grad + A->o_pd, NULL)))
+            return rc;
+    }
+    if (A->use_id && P->glob) /* glob holds distinct rows: the scatter has no collisions */
+        gatrec__attn_rows(A, ROWS_SCATTER_ADD, 1.0f, A->drop, dH0, A->grad + A->o_id);
+    for (size_t v = 0; A->use_id && !P->glob && v < n; v++)
+        if (!A->drop[v]) {
+            float *g = A->grad + A->o_id + v * d;
+            const float *dh = dH0 + v * d;
+            for (size_t k = 0; k < d; k++)
+                g[k] += dh[k];
+        }
+    if (A->use_text && dT) /* the text path: the network's gradient plus the alignment's */
+        for (size_t k = 0; k < nd; k++)
+            dH0[k] += dT[k];
+    if (A->use_text &&
+        ((rc = A->K->linear_backward(A->threads, nu, f, d, P->feat, PRM(A, A->o_wu), dH0, NULL, A->grad + A->o_wu,
+                                     NULL)) ||
+         (rc = A->K->linear_backward(A->threads, n - nu, f, d, P->feat + nu * f, PRM(A, A->o_wi), dH0 + nu * d, NULL,
+                                     A->grad + A->o_wi, NULL))))
         return rc;
-    for (size_t e = 0; e < E->m; e++)
-        A->w[e] = A->alpha[e] * A->scale[e];
     return GATREC_OK;
 }
 
@@ -321,30 +430,27 @@ static int align_backward(attn *A, float *dE, float *dT)
     return GATREC_OK;
 }
 
+/* The whole training graph as one pass */
+static attn_pass whole_pass(attn *A)
+{
+    return (attn_pass){A->nu + A->ni, A->nu, &A->es.E, NULL, NULL, A->feat, A->T, A->H, A->XS, A->XD, A->alpha,
+                       A->w, A->dw, A->dA, A->dB, A->dXS, A->dXD, A->work};
+}
+
 static int attn_forward(void *ctx, int train, uint64_t step)
 {
     attn *A = ctx;
-    int rc0;
+    int rc;
     if (A->fanout) /* a whole-graph forward (validation, the end): the step buffers make room for it */
         gatrec__attn_free_sub_buffers(A);
-    if ((rc0 = alloc_forward(A)))
-        return rc0;
-    size_t N = A->nu + A->ni, nd = N * A->d;
-    float s = 1.0f / (float)(A->L + 1);
-    int rc;
+    if ((rc = alloc_forward(A)))
+        return rc;
+    size_t N = A->nu + A->ni;
     for (size_t v = 0; v < N; v++) /* ID dropout: a fresh, seeded draw per step and node */
         A->drop[v] = train && id_dropped(A, step, v);
-    if ((rc = layer0(A, A->H)) || (rc = edge_weights(A, A->H)))
+    attn_pass P = whole_pass(A);
+    if ((rc = gatrec__attn_pass_forward(A, &P, NULL, 0)))
         return rc;
-    for (size_t l = 0; l < A->L; l++)
-        if ((rc = A->K->propagate(A->threads, &A->es.E, A->d, A->w, A->H + l * nd, A->H + (l + 1) * nd)))
-            return rc;
-    for (size_t k = 0; k < nd; k++) {
-        float acc = 0;
-        for (size_t l = 0; l <= A->L; l++)
-            acc += A->H[l * nd + k];
-        A->emb[k] = acc * s;
-    }
     A->step = step;
     A->training = train;
     A->sampled = 0;
@@ -355,15 +461,13 @@ static int attn_forward(void *ctx, int train, uint64_t step)
 static int attn_backward(void *ctx, const float *demb)
 {
     attn *A = ctx;
-    int rc0;
+    int rc;
     if (A->sampled)
         return gatrec__attn_backward_sampled(A, demb);
-    if ((rc0 = alloc_backward(A)))
-        return rc0;
-    const gatrec__edges *E = &A->es.E;
-    size_t N = A->nu + A->ni, nd = N * A->d, d = A->d, f = A->f;
-    float s = 1.0f / (float)(A->L + 1), *cur = A->dA, *nxt = A->dB;
-    int rc, att = has_attention(A), aligning = A->training && A->align > 0 && A->ns > 1;
+    if ((rc = alloc_backward(A)))
+        return rc;
+    size_t nd = (A->nu + A->ni) * A->d;
+    int aligning = A->training && A->align > 0 && A->ns > 1;
     if (A->dT)
         memset(A->dT, 0, nd * sizeof *A->dT);
     if (aligning) {
@@ -372,51 +476,8 @@ static int attn_backward(void *ctx, const float *demb)
             return rc;
         demb = A->demb2;
     }
-    /* dH_L = s demb; dH_l = s demb + W^T dH_{l+1}; dw = sum over layers of dH_{l+1}[t] . H_l[s] */
-    for (size_t k = 0; k < nd; k++)
-        cur[k] = s * demb[k];
-    if (att)
-        memset(A->dw, 0, E->m * sizeof *A->dw);
-    for (size_t l = A->L; l-- > 0;) {
-        for (size_t k = 0; k < nd; k++)
-            nxt[k] = s * demb[k];
-        if ((rc = A->K->propagate_backward(A->threads, E, d, A->w, A->H + l * nd, cur, nxt, att ? A->dw : NULL)))
-            return rc;
-        float *t = cur;
-        cur = nxt;
-        nxt = t;
-    }
-    float *dH0 = cur; /* the gradient of layer 0 (one of the two buffers) */
-    if (att && A->L > 0) {
-        for (size_t e = 0; e < E->m; e++)
-            A->dw[e] *= A->scale[e]; /* d/d alpha */
-        float *dwe = A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : A->grad + A->o_we;
-        if ((rc = A->K->attn_weights_backward(A->threads, E, A->ha, A->slope, A->XS, A->XD, edge_weights_param(A),
-                                              PRM(A, A->o_att), A->alpha, A->dw, A->dXS, A->dXD, dwe,
-                                              A->grad + A->o_att, A->work)) ||
-            (rc = A->K->linear_backward(A->threads, N, d, A->ha, A->H, PRM(A, A->o_ps), A->dXS, dH0,
-                                        A->grad + A->o_ps, NULL)) ||
-            (rc = A->K->linear_backward(A->threads, N, d, A->ha, A->H, PRM(A, A->o_pd), A->dXD, dH0,
-                                        A->grad + A->o_pd, NULL)))
-            return rc;
-    }
-    for (size_t v = 0; A->use_id && v < N; v++)
-        if (!A->drop[v]) {
-            float *g = A->grad + A->o_id + v * d;
-            const float *dh = dH0 + v * d;
-            for (size_t k = 0; k < d; k++)
-                g[k] += dh[k];
-        }
-    if (A->use_text && A->dT) /* the text path: the network's gradient plus the alignment's */
-        for (size_t k = 0; k < nd; k++)
-            dH0[k] += A->dT[k];
-    if (A->use_text &&
-        ((rc = A->K->linear_backward(A->threads, A->nu, f, d, A->feat, PRM(A, A->o_wu), dH0, NULL,
-                                     A->grad + A->o_wu, NULL)) ||
-         (rc = A->K->linear_backward(A->threads, A->ni, f, d, A->feat + A->nu * f, PRM(A, A->o_wi), dH0 + A->nu * d,
-                                     NULL, A->grad + A->o_wi, NULL))))
-        return rc;
-    return GATREC_OK;
+    attn_pass P = whole_pass(A);
+    return gatrec__attn_pass_backward(A, &P, demb, A->dT);
 }
 
 /* ---- training ---- */

@@ -90,6 +90,27 @@ static inline const float *edge_weights_param(const attn *A)
 }
 
 /* ---- shared between attn's files ---- */
+/* One pass of the network over a graph: the whole training graph, or a step's sampled subgraph
+ * (local node j is global node glob[j], users first; edge e is global edge gid[e]; both NULL on the
+ * whole graph). The forward and backward of attn.c are the only ones: a sampled step (neighbour
+ * sampling) runs them on its subgraph, whose last layer reaches the seeds alone. */
+typedef struct attn_pass {
+    size_t n, nu;
+    const gatrec__edges *E;
+    const int32_t *glob, *gid;
+    const float *feat; /* n x f text rows */
+    float *T;          /* the mapped text kept apart (the alignment's, whole graph), or NULL */
+    float *H, *XS, *XD, *alpha, *w, *dw, *dA, *dB, *dXS, *dXD, *work;
+} attn_pass;
+/* Layers 0 .. L and the output rows (every node's, or the seeds' alone: global ids) into A->emb. */
+int gatrec__attn_pass_forward(attn *A, const attn_pass *P, const int32_t *seeds, size_t nseeds);
+/* Its backward from demb (global rows), with dT the alignment's gradient of the mapped text (or NULL). */
+int gatrec__attn_pass_backward(attn *A, const attn_pass *P, const float *demb, const float *dT);
+/* Row copies between the step's subgraph (local row j) and the whole graph (global row glob[j]) */
+enum { ROWS_GATHER, ROWS_GATHER_ADD, ROWS_SCATTER_ADD };
+void gatrec__attn_rows(const attn *A, int mode, float s, const unsigned char *skip, const float *from, float *to);
+/* The subgraph's edges into the seeds, their weights copied: the last layer's */
+int gatrec__attn_top_edges(attn *A, const int32_t *seeds, size_t nseeds);
 /* theta's layout (the offsets of its parts) from the configuration */
 void gatrec__attn_layout(attn *A);
 void gatrec__attn_free_sub_buffers(attn *A);

@@ -33,7 +33,6 @@ void gatrec__attn_free_sub_buffers(attn *A)
 
 /* Row copies between a step's subgraph (local row j) and the whole graph (global row glob[j]),
  * over the rows in parallel: each row is its own, so any split gives the same bits. */
-enum { ROWS_GATHER, ROWS_GATHER_ADD, ROWS_SCATTER_ADD };
 
 typedef struct rows_job {
     const int32_t *glob;
@@ -63,14 +62,14 @@ static void rows_one(void *ctx, size_t j)
             J->to[g * d + k] += J->from[j * d + k];
 }
 
-static void rows(const attn *A, int mode, float s, const unsigned char *skip, const float *from, float *to)
+void gatrec__attn_rows(const attn *A, int mode, float s, const unsigned char *skip, const float *from, float *to)
 {
     rows_job J = {A->sg.glob, A->d, s, skip, from, to, mode};
     gatrec__parallel(A->threads, A->sg.n, rows_one, &J);
 }
 
 /* The subgraph's edges into the seeds (their weights copied): the last layer's edges */
-static int top_edges(attn *A, const int32_t *seeds, size_t nseeds)
+int gatrec__attn_top_edges(attn *A, const int32_t *seeds, size_t nseeds)
 {
     const gatrec__edges *E = &A->sg.es.E;
     gatrec__edge_store *X = &A->top;
@@ -110,64 +109,32 @@ static int top_edges(attn *A, const int32_t *seeds, size_t nseeds)
     return GATREC_OK;
 }
 
+/* The step's subgraph as a pass of the network (attn.h) */
+static attn_pass sub_pass(attn *A)
+{
+    return (attn_pass){A->sg.n, A->sg.nu, &A->sg.es.E, A->sg.glob, A->sg.gid, A->sfeat, NULL, A->sH, A->sXS, A->sXD,
+                       A->salpha, A->sw, A->sdw, A->sdA, A->sdB, A->sdXS, A->sdXD, A->swork};
+}
+
 /* The training forward on the step's subgraph: emb rows of the seeds only. */
 int gatrec__attn_forward_batch(void *ctx, uint64_t step, const int32_t *seeds, size_t nseeds)
 {
     attn *A = ctx;
-    size_t N = A->nu + A->ni, d = A->d, f = A->f, ha = A->ha, n0, nu0, m, nd;
-    float s = 1.0f / (float)(A->L + 1);
+    size_t N = A->nu + A->ni, d = A->d, f = A->f, ha = A->ha, n0, m;
     int rc;
     if ((rc = gatrec__subgraph_sample(&A->sg, &A->es.E, A->nu, N, A->L, A->fanout, 0, A->seed, step, seeds, nseeds)))
         return rc;
-    n0 = A->sg.n, nu0 = A->sg.nu, m = A->sg.es.E.m, nd = n0 * d;
-    if (!sub_room(A, S_H, (A->L + 1) * nd) || !sub_room(A, S_XS, n0 * ha) || !sub_room(A, S_XD, n0 * ha) ||
+    n0 = A->sg.n, m = A->sg.es.E.m;
+    if (!sub_room(A, S_H, (A->L + 1) * n0 * d) || !sub_room(A, S_XS, n0 * ha) || !sub_room(A, S_XD, n0 * ha) ||
         !sub_room(A, S_ALPHA, m) || !sub_room(A, S_W, m) || (A->use_text && !sub_room(A, S_FEAT, n0 * f)))
         return GATREC_ENOMEM;
     for (size_t j = 0; j < n0; j++) /* ID dropout: the whole-graph forward's draw for these nodes */
         A->drop[A->sg.glob[j]] = id_dropped(A, step, (size_t)A->sg.glob[j]);
-    /* layer 0: ID + W_type text, on the gathered rows */
-    if (A->use_text) {
-        for (size_t j = 0; j < n0; j++)
-            memcpy(A->sfeat + j * f, A->feat + (size_t)A->sg.glob[j] * f, f * sizeof(float));
-        if ((rc = A->K->linear(A->threads, nu0, f, d, A->sfeat, PRM(A, A->o_wu), NULL, A->sH)) ||
-            (rc = A->K->linear(A->threads, n0 - nu0, f, d, A->sfeat + nu0 * f, PRM(A, A->o_wi), NULL,
-                               A->sH + nu0 * d)))
-            return rc;
-    } else {
-        memset(A->sH, 0, nd * sizeof(float));
-    }
-    if (A->use_id)
-        rows(A, ROWS_GATHER_ADD, 1.0f, A->drop, PRM(A, A->o_id), A->sH);
-    /* attention over each target's sampled edges; the degree scale of the whole graph */
-    const gatrec__edges *E = &A->sg.es.E;
-    if (!has_attention(A)) {
-        for (size_t t = 0; t < n0; t++)
-            for (size_t e = E->off[t]; e < E->off[t + 1]; e++)
-                A->salpha[e] = 1.0f / (float)(E->off[t + 1] - E->off[t]);
-    } else if ((rc = A->K->linear(A->threads, n0, d, ha, A->sH, PRM(A, A->o_ps), NULL, A->sXS)) ||
-               (rc = A->K->linear(A->threads, n0, d, ha, A->sH, PRM(A, A->o_pd), NULL, A->sXD)) ||
-               (rc = A->K->attn_weights(A->threads, E, ha, A->slope, A->sXS, A->sXD, edge_weights_param(A),
-                                        PRM(A, A->o_att), A->salpha))) {
+    for (size_t j = 0; A->use_text && j < n0; j++)
+        memcpy(A->sfeat + j * f, A->feat + (size_t)A->sg.glob[j] * f, f * sizeof(float));
+    attn_pass P = sub_pass(A);
+    if ((rc = gatrec__attn_pass_forward(A, &P, seeds, nseeds)))
         return rc;
-    }
-    for (size_t e = 0; e < m; e++)
-        A->sw[e] = A->salpha[e] * A->scale[A->sg.gid[e]];
-    if (A->L > 0 && (rc = top_edges(A, seeds, nseeds)))
-        return rc;
-    for (size_t l = 0; l < A->L; l++) /* the last layer only into the seeds: nothing else reads it */
-        if ((rc = A->K->propagate(A->threads, l + 1 == A->L ? &A->top.E : E, d, l + 1 == A->L ? A->wtop : A->sw,
-                                  A->sH + l * nd, A->sH + (l + 1) * nd)))
-            return rc;
-    for (size_t q = 0; q < nseeds; q++) {
-        size_t j = (size_t)A->sg.loc[seeds[q]];
-        float *out = A->emb + (size_t)seeds[q] * d;
-        for (size_t k = 0; k < d; k++) {
-            float acc = 0;
-            for (size_t l = 0; l <= A->L; l++)
-                acc += A->sH[l * nd + j * d + k];
-            out[k] = acc * s;
-        }
-    }
     A->step = step;
     A->training = 1;
     A->sampled = 1;
@@ -178,53 +145,12 @@ int gatrec__attn_forward_batch(void *ctx, uint64_t step, const int32_t *seeds, s
 /* Backward of gatrec__attn_forward_batch: demb is zero but for the seeds' rows. */
 int gatrec__attn_backward_sampled(attn *A, const float *demb)
 {
-    const gatrec__edges *E = &A->sg.es.E;
-    size_t n0 = A->sg.n, nu0 = A->sg.nu, d = A->d, f = A->f, ha = A->ha, m = E->m, nd = n0 * d;
-    float s = 1.0f / (float)(A->L + 1), *cur, *nxt;
-    int rc, att = has_attention(A);
-    if (!sub_room(A, S_DA, nd) || !sub_room(A, S_DB, nd) || !sub_room(A, S_DW, m) || !sub_room(A, S_WORK, m) ||
+    size_t n0 = A->sg.n, d = A->d, ha = A->ha, m = A->sg.es.E.m;
+    if (!sub_room(A, S_DA, n0 * d) || !sub_room(A, S_DB, n0 * d) || !sub_room(A, S_DW, m) || !sub_room(A, S_WORK, m) ||
         !sub_room(A, S_DXS, n0 * ha) || !sub_room(A, S_DXD, n0 * ha))
         return GATREC_ENOMEM;
-    memset(A->sdw, 0, m * sizeof *A->sdw);
-    cur = A->sdA, nxt = A->sdB;
-    rows(A, ROWS_GATHER, s, NULL, demb, cur);
-    for (size_t l = A->L; l-- > 0;) {
-        int last = l + 1 == A->L;
-        rows(A, ROWS_GATHER, s, NULL, demb, nxt);
-        if (last && att)
-            memset(A->dwtop, 0, A->top.E.m * sizeof *A->dwtop);
-        if ((rc = A->K->propagate_backward(A->threads, last ? &A->top.E : E, d, last ? A->wtop : A->sw,
-                                           A->sH + l * nd, cur, nxt, att ? (last ? A->dwtop : A->sdw) : NULL)))
-            return rc;
-        for (size_t e = 0; last && att && e < A->top.E.m; e++) /* the last layer's edges are subgraph edges */
-            A->sdw[A->topmap[e]] += A->dwtop[e];
-        float *t = cur;
-        cur = nxt;
-        nxt = t;
-    }
-    float *dH0 = cur;
-    if (att && A->L > 0) {
-        for (size_t e = 0; e < m; e++)
-            A->sdw[e] *= A->scale[A->sg.gid[e]];
-        float *dwe = A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : A->grad + A->o_we;
-        if ((rc = A->K->attn_weights_backward(A->threads, E, ha, A->slope, A->sXS, A->sXD, edge_weights_param(A),
-                                              PRM(A, A->o_att), A->salpha, A->sdw, A->sdXS, A->sdXD, dwe,
-                                              A->grad + A->o_att, A->swork)) ||
-            (rc = A->K->linear_backward(A->threads, n0, d, ha, A->sH, PRM(A, A->o_ps), A->sdXS, dH0,
-                                        A->grad + A->o_ps, NULL)) ||
-            (rc = A->K->linear_backward(A->threads, n0, d, ha, A->sH, PRM(A, A->o_pd), A->sdXD, dH0,
-                                        A->grad + A->o_pd, NULL)))
-            return rc;
-    }
-    if (A->use_id) /* glob holds distinct rows: the scatter has no collisions */
-        rows(A, ROWS_SCATTER_ADD, 1.0f, A->drop, dH0, A->grad + A->o_id);
-    if (A->use_text &&
-        ((rc = A->K->linear_backward(A->threads, nu0, f, d, A->sfeat, PRM(A, A->o_wu), dH0, NULL, A->grad + A->o_wu,
-                                     NULL)) ||
-         (rc = A->K->linear_backward(A->threads, n0 - nu0, f, d, A->sfeat + nu0 * f, PRM(A, A->o_wi), dH0 + nu0 * d,
-                                     NULL, A->grad + A->o_wi, NULL))))
-        return rc;
-    return GATREC_OK;
+    attn_pass P = sub_pass(A);
+    return gatrec__attn_pass_backward(A, &P, demb, NULL);
 }
 
 /* The ID-table rows the last sampled step reached: its subgraph's nodes */
