@@ -97,27 +97,13 @@ void gatrec__subgraph_free(gatrec__subgraph *S)
     S->pick = NULL;
 }
 
-/* grow an array of `size`-byte elements to twice *cap (both arrays of a pair share the count) */
-static int grow2(void **a, void **b, size_t size_a, size_t size_b, size_t *cap)
-{
-    void *x = gatrec__realloc_array(*a, 2 * *cap, size_a), *y;
-    if (!x)
-        return GATREC_ENOMEM;
-    *a = x;
-    if (!(y = gatrec__realloc_array(*b, 2 * *cap, size_b)))
-        return GATREC_ENOMEM;
-    *b = y;
-    *cap *= 2;
-    return GATREC_OK;
-}
-
 int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t nu, size_t N, size_t hops,
                             size_t fanout, int keep_self, uint64_t seed, uint64_t step, const int32_t *seeds,
                             size_t nseeds)
 {
-    size_t cap = nseeds + 16, n = 0, ecap = 1024, ne = 0;
-    int32_t *nodes = gatrec__malloc_array(cap, sizeof *nodes), *depth = gatrec__malloc_array(cap, sizeof *depth);
-    int32_t *tgt = gatrec__malloc_array(ecap, sizeof *tgt);
+    size_t ncap = nseeds + 16, dcap = ncap, n = 0, tcap = 1024, ecap = tcap, ne = 0;
+    int32_t *nodes = gatrec__malloc_array(ncap, sizeof *nodes), *depth = gatrec__malloc_array(dcap, sizeof *depth);
+    int32_t *tgt = gatrec__malloc_array(tcap, sizeof *tgt);
     uint32_t *pick, *eid = gatrec__malloc_array(ecap, sizeof *eid);
     size_t *at = NULL;
     int rc = GATREC_ENOMEM;
@@ -179,12 +165,14 @@ int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t 
         qsort(pick, take, sizeof *pick, cmp_u32); /* the sample in global edge order */
         for (size_t j = 0; j < take; j++) {
             size_t e = e0 + pick[j], src = (size_t)E->src[e];
-            if (ne == ecap && grow2((void **)&eid, (void **)&tgt, sizeof *eid, sizeof *tgt, &ecap))
+            if (gatrec__reserve((void **)&eid, &ecap, ne + 1, sizeof *eid) ||
+                gatrec__reserve((void **)&tgt, &tcap, ne + 1, sizeof *tgt))
                 goto done;
             eid[ne] = (uint32_t)e;
             tgt[ne++] = (int32_t)t;
             if (S->loc[src] < 0) {
-                if (n == cap && grow2((void **)&nodes, (void **)&depth, sizeof *nodes, sizeof *depth, &cap))
+                if (gatrec__reserve((void **)&nodes, &ncap, n + 1, sizeof *nodes) ||
+                    gatrec__reserve((void **)&depth, &dcap, n + 1, sizeof *depth))
                     goto done;
                 S->loc[src] = 0;
                 depth[n] = depth[k] + 1;
