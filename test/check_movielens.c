@@ -688,6 +688,83 @@ START_TEST(test_quality_guard)
 }
 END_TEST
 
+/* Runs the command line with its standard output sent where `redirect` says (e.g. ">/dev/full",
+ * ">&-"); returns its exit status, and its standard error in err (malloc'd). */
+static int run_cli_redirected(const char *args, const char *redirect, const char *dir, char **err)
+{
+    char cmd[8192], path[4200];
+    int st;
+    snprintf(path, sizeof path, "%s/stderr.txt", dir);
+    snprintf(cmd, sizeof cmd, "GATREC_DATA_DIR='%s' '%s' %s %s 2>'%s'", test_data_dir(), getenv("GATREC_CLI"), args,
+             redirect, path);
+    st = system(cmd);
+    *err = slurp(path);
+    ck_assert_ptr_nonnull(*err);
+    return WEXITSTATUS(st);
+}
+
+/* Output that is lost must not pass for success (issue 24, item 1), and a command must not
+ * overwrite its own input (item 2). */
+START_TEST(test_cli_output_lost_or_overwritten)
+{
+    char *dir, *err, args[9000], model[4200];
+    const char *lossy[] = {"data info --dataset ml-100k", "data info --dataset ml-100k --json", "version",
+                           NULL /* recommend --all, below */};
+    SKIP_WITHOUT_DATA();
+    dir = make_temp_dir();
+    snprintf(model, sizeof model, "%s/pop.gatrec", dir);
+    snprintf(args, sizeof args, "train --dataset ml-100k --split u1 --model pop --out %s", model);
+    ck_assert_int_eq(run_cli_redirected(args, ">/dev/null", dir, &err), 0);
+    free(err);
+    for (int k = 0; k < 4; k++) {
+        const char *cmd = lossy[k];
+        if (!cmd) {
+            snprintf(args, sizeof args, "recommend --model %s --all --csv -k 50", model);
+            cmd = args;
+        }
+        ck_assert_msg(run_cli_redirected(cmd, ">/dev/full", dir, &err) == 1 && strstr(err, "standard output"),
+                      "gatrec %s >/dev/full: said %s", cmd, err);
+        free(err);
+        ck_assert_msg(run_cli_redirected(cmd, ">&-", dir, &err) == 1 && strstr(err, "standard output"),
+                      "gatrec %s >&-: said %s", cmd, err);
+        free(err);
+        ck_assert_int_eq(run_cli_redirected(cmd, ">/dev/null", dir, &err), 0);
+        free(err);
+    }
+    /* --out naming the model (by its name, and through a link) is refused; the model stays whole */
+    snprintf(args, sizeof args, "recommend --model %s --all --csv -k 2 --out %s", model, model);
+    ck_assert_int_eq(run_cli_redirected(args, "", dir, &err), 2);
+    ck_assert_msg(strstr(err, "its own output would overwrite it"), "said %s", err);
+    free(err);
+    snprintf(args, sizeof args, "%s/link.gatrec", dir);
+    ck_assert_int_eq(symlink(model, args), 0);
+    snprintf(args, sizeof args, "recommend --model %s/link.gatrec --all --csv -k 2 --out %s", dir, model);
+    ck_assert_int_eq(run_cli_redirected(args, "", dir, &err), 2);
+    ck_assert_msg(strstr(err, "(the same file)"), "said %s", err);
+    free(err);
+    snprintf(args, sizeof args, "recommend --model %s --user 1 -k 1", model);
+    ck_assert_int_eq(run_cli_redirected(args, ">/dev/null", dir, &err), 0);
+    free(err);
+    /* the same for embed (profiles in, features out) and train (features in, model out) */
+    snprintf(args, sizeof args, "profiles generate --dataset ml-100k --split u1 --out %s/p.jsonl", dir);
+    ck_assert_int_eq(run_cli_redirected(args, ">/dev/null", dir, &err), 0);
+    free(err);
+    snprintf(args, sizeof args, "embed --dataset ml-100k --profiles %s/p.jsonl --dim 8 --out %s/p.jsonl", dir, dir);
+    ck_assert_int_eq(run_cli_redirected(args, "", dir, &err), 2);
+    free(err);
+    snprintf(args, sizeof args, "embed --dataset ml-100k --profiles %s/p.jsonl --dim 8 --out %s/f.tsv", dir, dir);
+    ck_assert_int_eq(run_cli_redirected(args, ">/dev/null", dir, &err), 0);
+    free(err);
+    snprintf(args, sizeof args, "train --dataset ml-100k --model content --features %s/f.tsv --out %s/f.tsv", dir, dir);
+    ck_assert_int_eq(run_cli_redirected(args, "", dir, &err), 2);
+    free(err);
+    snprintf(args, sizeof args, "%s/f.tsv", dir);
+    free(err = slurp(args));
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *movielens_suite(void)
 {
     Suite *s = suite_create("movielens-100k");
@@ -696,6 +773,7 @@ Suite *movielens_suite(void)
     tcase_add_test(t, test_ml100k_counts_and_splits);
     tcase_add_test(t, test_ml100k_popularity_u1);
     tcase_add_test(t, test_cli_end_to_end);
+    tcase_add_test(t, test_cli_output_lost_or_overwritten);
     tcase_add_test(t, test_cli_gat);
     tcase_add_test(t, test_cli_anchors);
     tcase_add_test(t, test_cli_attn);

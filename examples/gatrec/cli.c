@@ -1,6 +1,7 @@
 /* Argument parsing, error reporting and output helpers of the gatrec command line. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,6 +122,33 @@ int cli_check_output(const char *cmd, const char *path)
         return EXIT_FAIL;
     }
     return EXIT_OK;
+}
+
+int cli_check_not_input(const char *cmd, const char *out, const char *const *inputs, size_t n)
+{
+    struct stat so, si;
+    if (!out || stat(out, &so) != 0)
+        return EXIT_OK; /* a new file is nobody's input */
+    for (size_t k = 0; k < n; k++)
+        if (inputs[k] && stat(inputs[k], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+            return cli_usage_error(cmd, "--out %s is this command's input %s%s: its own output would overwrite it; "
+                                   "write to another file", out, inputs[k],
+                                   strcmp(out, inputs[k]) == 0 ? "" : " (the same file)");
+    return EXIT_OK;
+}
+
+int cli_close_stdout(int rc)
+{
+    int pending = __fpending(stdout) != 0, failed = ferror(stdout) != 0, err;
+    errno = 0;
+    if (fclose(stdout) != 0 && (pending || errno != EBADF))
+        failed = 1;
+    err = errno;
+    if (!failed)
+        return rc;
+    fprintf(stderr, "gatrec: writing the output to standard output failed%s%s: the output is incomplete (is the "
+            "disk full, or the pipe closed?)\n", err ? ": " : "", err ? strerror(err) : "");
+    return rc ? rc : EXIT_FAIL;
 }
 
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize)

@@ -32,6 +32,12 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
 /* Refuse an --out path that cannot be written (empty, a directory, a missing or read-only
  * directory) before any work; returns an exit status. */
 int cli_check_output(const char *cmd, const char *path);
+/* Refuse (a usage error) an --out that is one of the command's n inputs (the same file, by
+ * device and inode; NULL inputs are skipped): the command would overwrite what it reads. */
+int cli_check_not_input(const char *cmd, const char *out, const char *const *inputs, size_t n);
+/* Close standard output at the end of a command: a write that failed (a full disk, a closed
+ * stdout or pipe) is said on stderr and turns the exit status `rc` into a failure. */
+int cli_close_stdout(int rc);
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize);
 /* The LLM named by `url` or $GATREC_LLM_BASE_URL (answers cached in `cache`, default
  * ~/.cache/gatrec/llm), or *out = NULL when none is configured. Returns a library status. */

@@ -233,5 +233,5 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     par_init(&argc, &argv); /* one process, or a rank under mpirun in the MPI build */
-    return par_finish(run(argc, argv));
+    return par_finish(cli_close_stdout(run(argc, argv)));
 }

@@ -103,7 +103,9 @@ static int build_profiles(const char *cmd, prof_args *a, int import)
     int rc;
     if (!a->out)
         return cli_usage_error(cmd, "%s", "--out FILE is required");
-    if ((rc = cli_check_output(cmd, a->out))) /* before any request is sent, not after */
+    const char *inputs[] = {a->users, a->items};
+    if ((rc = cli_check_output(cmd, a->out)) || /* before any request is sent, not after */
+        (rc = cli_check_not_input(cmd, a->out, inputs, 2)))
         return rc;
     if ((seed = cli_number(cmd, "--seed", a->seed_s, 0, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;
@@ -304,8 +306,12 @@ int cmd_embed(int argc, char **argv)
         return EXIT_USAGE;
     if (which != 2 && (llm_url || emodel))
         return cli_usage_error("embed", "%s", "--llm and --embedding-model go with --embedder remote");
-    if ((rc = cli_check_output("embed", out)) || (eout && (rc = cli_check_output("embed", eout))))
-        return rc;
+    {
+        const char *inputs[] = {path, ein};
+        if ((rc = cli_check_output("embed", out)) || (eout && (rc = cli_check_output("embed", eout))) ||
+            (rc = cli_check_not_input("embed", out, inputs, 2)) || (rc = cli_check_not_input("embed", eout, inputs, 2)))
+            return rc;
+    }
     eo.dim = (size_t)d;
     eo.max_ngram = (int)ng;
     limits.embedding_model = emodel;

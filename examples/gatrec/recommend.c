@@ -531,6 +531,11 @@ int cmd_recommend(int argc, char **argv)
         return EXIT_USAGE;
     a.k = (size_t)k;
     a.candidates = (size_t)cand;
+    {
+        const char *inputs[] = {model_path, a.profiles};
+        if (out && ((rc = cli_check_output("recommend", out)) || (rc = cli_check_not_input("recommend", out, inputs, 2))))
+            return rc;
+    }
     if ((rc = gatrec_model_load(model_path, &m)))
         return cli_fail("recommend", rc);
     if (a.new_user) {

@@ -231,7 +231,9 @@ int cmd_train(int argc, char **argv)
         return rc < 0 ? (fputs(train_usage, stdout), EXIT_OK) : rc;
     if (!out)
         return cli_usage_error("train", "%s", "--out MODEL is required");
-    if ((rc = cli_check_output("train", out))) /* before minutes of training, not after */
+    const char *in_files[] = {features_path, embedder_path};
+    if ((rc = cli_check_output("train", out)) || /* before minutes of training, not after */
+        (rc = cli_check_not_input("train", out, in_files, 2)))
         return rc;
     if ((seed = cli_number("train", "--seed", seed_s, 0, 0x7fffffffffffffffLL)) < 0 ||
         (threads = cli_number("train", "--threads", threads_s, 0, 1024)) < 0)
