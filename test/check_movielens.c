@@ -2,6 +2,7 @@
  * library and through the gatrec command line. Skips, saying so, when the data is absent. */
 #include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -633,11 +634,14 @@ START_TEST(test_cli_gat)
 END_TEST
 
 /* The quality guard: a small slice of the results recomputed on every `make check`. Short
- * trainings on fold u1 (paper protocol, K = 10) must stay within a stated tolerance of what they
- * measured when the guard was written: BPR-MF 30 epochs NDCG 0.509, the GAT 60 epochs 0.423
- * with its 4-negative default (0.414 with one; popularity: 0.375), attn (ID only, its softmax
- * default) 10 epochs 0.562. Tolerance 0.02-0.025: float paths differ between CPUs (AVX2 or not), a
- * regression in training or the kernels costs far more. */
+ * trainings on fold u1 (paper protocol, K = 10, seed 1) must stay within a stated tolerance of
+ * what they measure: BPR-MF 30 epochs NDCG 0.512, the GAT 60 epochs 0.405 with its 4-negative
+ * default (popularity: 0.375), attn (ID only, its softmax default) 10 epochs 0.557. Tolerance
+ * 0.02-0.025: float paths differ between CPUs (AVX2 or not), a regression in training or the
+ * kernels costs far more. The figures are seed 1's since the random-stream registry (issue 21;
+ * before it 0.510, 0.429, 0.562): the GAT's seeds 1-3 give 0.405, 0.434, 0.414 now and 0.429,
+ * 0.419, 0.430 before (`gatrec train --model gat --epochs 60 --seed S`, paper protocol), so its
+ * seed-to-seed spread is the size of that move. */
 static double short_run(const gatrec_dataset *ds, const gatrec_split *split, const gatrec_graph *g, int kind,
                         int epochs)
 {
@@ -677,11 +681,11 @@ START_TEST(test_quality_guard)
     ck_assert_ok(gatrec_split_official(ds, "u1", &split));
     ck_assert_ok(gatrec_graph_new(ds, split, NULL, &g));
     ndcg = short_run(ds, split, g, GATREC_MODEL_BPR, 30);
-    ck_assert_msg(ndcg >= 0.509 - 0.02, "BPR-MF regressed: NDCG@10 %.4f, expected 0.509 +- 0.02", ndcg);
+    ck_assert_msg(ndcg >= 0.512 - 0.02, "BPR-MF regressed: NDCG@10 %.4f, expected 0.512 +- 0.02", ndcg);
     ndcg = short_run(ds, split, g, GATREC_MODEL_GAT, 60);
-    ck_assert_msg(ndcg >= 0.423 - 0.025, "the GAT regressed: NDCG@10 %.4f, expected 0.423 +- 0.025", ndcg);
+    ck_assert_msg(ndcg >= 0.405 - 0.025, "the GAT regressed: NDCG@10 %.4f, expected 0.405 +- 0.025", ndcg);
     ndcg = short_run(ds, split, g, GATREC_MODEL_ATTN, 10);
-    ck_assert_msg(ndcg >= 0.562 - 0.02, "attn regressed: NDCG@10 %.4f, expected 0.562 +- 0.02", ndcg);
+    ck_assert_msg(ndcg >= 0.557 - 0.02, "attn regressed: NDCG@10 %.4f, expected 0.557 +- 0.02", ndcg);
     gatrec_graph_free(g);
     gatrec_split_free(split);
     gatrec_dataset_free(ds);
@@ -765,6 +769,30 @@ START_TEST(test_cli_output_lost_or_overwritten)
 }
 END_TEST
 
+/* Imported profiles for ids the dataset lacks (issue 24, item 5): a file made for ML-1M names
+ * 6,040 users, 943 of them with ML-100K's ids - other people: refused, nothing written. */
+START_TEST(test_cli_profiles_import_other_dataset)
+{
+    char *dir, *err, args[9000], csv[4200];
+    struct stat st;
+    SKIP_WITHOUT_DATA();
+    snprintf(csv, sizeof csv, "%s/llm-profiles/updated_users_with_summary_df_1m.csv", test_data_dir());
+    if (stat(csv, &st) != 0) {
+        printf("SKIP %s: %s is not available\n", __func__, csv);
+        return;
+    }
+    dir = make_temp_dir();
+    snprintf(args, sizeof args, "profiles import --dataset ml-100k --users %s --out %s/p.jsonl", csv, dir);
+    ck_assert_int_eq(run_cli_redirected(args, ">/dev/null", dir, &err), 1);
+    ck_assert_msg(strstr(err, "5097 of the 6040 user profiles") && strstr(err, "another dataset"), "said %s", err);
+    free(err);
+    snprintf(args, sizeof args, "%s/p.jsonl", dir);
+    ck_assert_int_ne(access(args, F_OK), 0);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *movielens_suite(void)
 {
     Suite *s = suite_create("movielens-100k");
@@ -774,6 +802,7 @@ Suite *movielens_suite(void)
     tcase_add_test(t, test_ml100k_popularity_u1);
     tcase_add_test(t, test_cli_end_to_end);
     tcase_add_test(t, test_cli_output_lost_or_overwritten);
+    tcase_add_test(t, test_cli_profiles_import_other_dataset);
     tcase_add_test(t, test_cli_gat);
     tcase_add_test(t, test_cli_anchors);
     tcase_add_test(t, test_cli_attn);
