@@ -921,11 +921,20 @@ GATREC_API const char *gatrec_profiles_get(const gatrec_profiles *profiles, int 
 GATREC_API size_t gatrec_profiles_count(const gatrec_profiles *profiles, int kind);
 /**
  * Import profiles from a CSV file with a header (RFC 4180, multi-line quoted fields): the
- * columns `id_column` (dataset ids) and `text_column`. Empty texts are skipped; a repeated id
- * keeps the last text. `*imported` (may be NULL) receives how many rows were taken.
+ * columns `id_column` (dataset ids) and `text_column`. Empty texts are skipped; an id with a
+ * second row is GATREC_EDUPLICATE naming both lines (0.2 kept the last text).
+ * `*imported` (may be NULL) receives how many rows were taken. The ids are not checked against a
+ * dataset: gatrec_profiles_keep_known() does that.
  */
 GATREC_API int gatrec_profiles_import_csv(gatrec_profiles *profiles, int kind, const char *path,
                                           const char *id_column, const char *text_column, size_t *imported);
+/**
+ * Drop the profiles of the users (`kind` GATREC_NODE_USER) or items that `ds` does not have -
+ * imported from a file made for another dataset, say; `*dropped` (may be NULL) receives how many.
+ * The others keep their order.
+ */
+GATREC_API int gatrec_profiles_keep_known(gatrec_profiles *profiles, const gatrec_dataset *ds, int kind,
+                                          size_t *dropped);
 /**
  * Give every user and item of `graph` that has no profile a template one written from the data
  * (no LLM): an item's title, year, genres and attached text (gatrec_dataset_load_item_texts);

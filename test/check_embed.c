@@ -58,13 +58,20 @@ START_TEST(profiles_store_and_files)
     ck_assert_status(gatrec_profiles_import_csv(p, GATREC_NODE_ITEM, path, "movie_id", "movie_info", &n), GATREC_ENUMBER);
     ck_assert_error_mentions("bad.csv:2");
     free(path);
+    /* one row per id: a second is an error naming both lines (an empty text is no row) */
+    path = write_file(dir, "dup.csv", "movie_id,movie_info\n20,one\n21,\n21,two\n20,again\n", 0);
+    ck_assert_status(gatrec_profiles_import_csv(p, GATREC_NODE_ITEM, path, "movie_id", "movie_info", &n),
+                     GATREC_EDUPLICATE);
+    ck_assert_error_mentions("dup.csv:5: item 20 has a profile already, at line 2");
+    free(path);
+    gatrec_profiles_set(p, GATREC_NODE_ITEM, 20, "back to one"); /* a file's rows before the error stay */
     /* JSON Lines round trip */
     snprintf(out, sizeof out, "%s/p.jsonl", dir);
     ck_assert_ok(gatrec_profiles_save(p, out));
     ck_assert_ok(gatrec_profiles_load(out, &back));
     ck_assert_str_eq(gatrec_profiles_get(back, GATREC_NODE_USER, 7), "likes \"noir\",\nand caf\xc3\xa9s");
     ck_assert_str_eq(gatrec_profiles_get(back, GATREC_NODE_ITEM, 10), "## Overview\nA heist, \"done right\".");
-    ck_assert_uint_eq(gatrec_profiles_count(back, GATREC_NODE_ITEM), 3);
+    ck_assert_uint_eq(gatrec_profiles_count(back, GATREC_NODE_ITEM), 5);
     gatrec_profiles_free(back);
     path = write_file(dir, "bad.jsonl", "{\"kind\": \"user\", \"id\": 1, \"text\": \"ok\"}\n{\"kind\": \"movie\", \"id\": 2}\n", 0);
     back = NULL;
@@ -183,6 +190,46 @@ static int length_cb(void *userdata, const char *const *texts, size_t n, float *
     }
     return 0;
 }
+
+/* Profiles of ids a dataset lacks are dropped; the others keep their texts and order */
+START_TEST(profiles_keep_known)
+{
+    char *dir;
+    gatrec_dataset *ds = tiny_movielens(&dir); /* users 1, 2; items 1, 2, 3 */
+    gatrec_profiles *p;
+    size_t dropped = 99;
+    ck_assert_ok(gatrec_profiles_new(&p));
+    ck_assert_ok(gatrec_profiles_keep_known(p, ds, GATREC_NODE_ITEM, &dropped)); /* empty: nothing to do */
+    ck_assert_uint_eq(dropped, 0);
+    const int64_t ids[] = {7, 3, 9, 1, 8};
+    for (int k = 0; k < 5; k++) {
+        char text[16];
+        snprintf(text, sizeof text, "item %lld", (long long)ids[k]);
+        ck_assert_ok(gatrec_profiles_set(p, GATREC_NODE_ITEM, ids[k], text));
+    }
+    ck_assert_ok(gatrec_profiles_set(p, GATREC_NODE_USER, 2, "user two"));
+    ck_assert_ok(gatrec_profiles_set(p, GATREC_NODE_USER, 5, "user five"));
+    ck_assert_ok(gatrec_profiles_keep_known(p, ds, GATREC_NODE_ITEM, &dropped));
+    ck_assert_uint_eq(dropped, 3);
+    ck_assert_uint_eq(gatrec_profiles_count(p, GATREC_NODE_ITEM), 2);
+    ck_assert_str_eq(gatrec_profiles_get(p, GATREC_NODE_ITEM, 3), "item 3");
+    ck_assert_str_eq(gatrec_profiles_get(p, GATREC_NODE_ITEM, 1), "item 1");
+    ck_assert_ptr_null(gatrec_profiles_get(p, GATREC_NODE_ITEM, 9));
+    ck_assert_uint_eq(gatrec_profiles_count(p, GATREC_NODE_USER), 2); /* the other kind untouched */
+    ck_assert_ok(gatrec_profiles_set(p, GATREC_NODE_ITEM, 2, "item 2")); /* the store still grows */
+    ck_assert_ok(gatrec_profiles_set(p, GATREC_NODE_ITEM, 3, "item 3 again"));
+    ck_assert_uint_eq(gatrec_profiles_count(p, GATREC_NODE_ITEM), 3);
+    ck_assert_str_eq(gatrec_profiles_get(p, GATREC_NODE_ITEM, 3), "item 3 again");
+    ck_assert_ok(gatrec_profiles_keep_known(p, ds, GATREC_NODE_USER, NULL));
+    ck_assert_uint_eq(gatrec_profiles_count(p, GATREC_NODE_USER), 1);
+    ck_assert_status(gatrec_profiles_keep_known(p, ds, 4, NULL), GATREC_EINVAL);
+    ck_assert_status(gatrec_profiles_keep_known(NULL, ds, GATREC_NODE_USER, NULL), GATREC_EINVAL);
+    gatrec_profiles_free(p);
+    gatrec_dataset_free(ds);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
 
 START_TEST(callback_embedder_and_features)
 {
@@ -320,6 +367,7 @@ Suite *embed_suite(void)
 {
     Suite *s = suite_create("embed");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, profiles_keep_known);
     tcase_add_test(tc, profiles_store_and_files);
     tcase_add_test(tc, templates_from_the_data);
     tcase_add_test(tc, hashed_embedder);

@@ -91,6 +91,29 @@ static int generate_with_llm(const char *cmd, prof_args *a, gatrec_profiles **p,
     return rc;
 }
 
+/* Imported profiles of ids the dataset lacks are dropped, and said; when they are most of a file,
+ * the file is for another dataset (the ids that match would be other people's): refused. Returns
+ * a library status, or EXIT_FAIL when refused (said here). */
+static int keep_known(const char *cmd, gatrec_profiles *p, const gatrec_dataset *ds, const char *dataset, int kind,
+                      const char *file, size_t *imported)
+{
+    const char *what = kind == GATREC_NODE_USER ? "user" : "item";
+    size_t dropped = 0;
+    int rc = file ? gatrec_profiles_keep_known(p, ds, kind, &dropped) : GATREC_OK;
+    if (rc || !dropped)
+        return rc;
+    if (2 * dropped > *imported) {
+        fprintf(stderr, "gatrec %s: %zu of the %zu %s profiles in %s are for %ss that %s does not have: is it a file "
+                "for another dataset? (its other rows would give %ss other people's profiles)\n", cmd, dropped,
+                *imported, what, file, what, dataset, what);
+        return EXIT_FAIL;
+    }
+    fprintf(stderr, "gatrec %s: note: %zu of the %zu %s profiles in %s are for %ss that %s does not have: left out\n",
+            cmd, dropped, *imported, what, file, what, dataset);
+    *imported -= dropped;
+    return GATREC_OK;
+}
+
 static int build_profiles(const char *cmd, prof_args *a, int import)
 {
     gatrec_dataset *ds = NULL;
@@ -122,10 +145,12 @@ static int build_profiles(const char *cmd, prof_args *a, int import)
          (rc = gatrec_profiles_import_csv(p, GATREC_NODE_USER, a->users, a->uid_col, a->utext_col, &nu))) ||
         (import && a->items &&
          (rc = gatrec_profiles_import_csv(p, GATREC_NODE_ITEM, a->items, a->iid_col, a->itext_col, &ni))) ||
+        (import && (rc = keep_known(cmd, p, ds, a->spec, GATREC_NODE_USER, a->users, &nu)) != 0) ||
+        (import && (rc = keep_known(cmd, p, ds, a->spec, GATREC_NODE_ITEM, a->items, &ni)) != 0) ||
         (!import && (rc = generate_with_llm(cmd, a, &p, ds, g, &nu, &ni))) ||
         (!a->no_templates && (rc = gatrec_profiles_fill_templates(p, ds, g, &filled))) ||
         (par_rank() == 0 && (rc = gatrec_profiles_save(p, a->out)))) {
-        rc = cli_fail(cmd, rc);
+        rc = rc == EXIT_FAIL ? EXIT_FAIL : cli_fail(cmd, rc); /* EXIT_FAIL: refused and said by keep_known */
     } else {
         printf("%zu user and %zu item profiles -> %s (%zu %s%s%s%s, %zu failed, %zu templates)\n",
                gatrec_profiles_count(p, GATREC_NODE_USER), gatrec_profiles_count(p, GATREC_NODE_ITEM), a->out,

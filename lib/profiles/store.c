@@ -94,14 +94,26 @@ typedef struct import_ctx {
     gatrec_profiles *p;
     int kind;
     size_t count;
+    const char *path;
+    gatrec__idmap seen; /* the ids this file gave a profile, and the line of each */
+    size_t *lines, cap;
 } import_ctx;
 
 static int import_row(void *ctx, int64_t id, const char *text, size_t line)
 {
     import_ctx *c = ctx;
-    (void)line;
+    int32_t at;
+    int added, rc;
     if (!text[0])
         return GATREC_OK; /* an empty text is no profile */
+    if ((rc = gatrec__idmap_add(&c->seen, id, &at, &added)))
+        return rc;
+    if (!added)
+        return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: %s %lld has a profile already, at line %zu: one row per %s",
+                             c->path, line, kind_name(c->kind), (long long)id, c->lines[at], kind_name(c->kind));
+    if ((rc = gatrec__reserve((void **)&c->lines, &c->cap, (size_t)at + 1, sizeof *c->lines)))
+        return rc;
+    c->lines[at] = line;
     c->count++;
     return gatrec_profiles_set(c->p, c->kind, id, text);
 }
@@ -109,14 +121,50 @@ static int import_row(void *ctx, int64_t id, const char *text, size_t line)
 GATREC_API int gatrec_profiles_import_csv(gatrec_profiles *p, int kind, const char *path, const char *id_column,
                                           const char *text_column, size_t *imported)
 {
-    import_ctx c = {p, kind, 0};
+    import_ctx c = {p, kind, 0, path, {0}, NULL, 0};
     int rc;
     if (!p || !path || !id_column || !text_column)
         return gatrec__error(GATREC_EINVAL, "gatrec_profiles_import_csv: NULL argument");
-    if ((rc = check_kind(kind)) || (rc = gatrec__csv_id_text(path, id_column, text_column, import_row, &c)))
-        return rc;
-    if (imported)
+    if (!(rc = check_kind(kind)))
+        rc = gatrec__csv_id_text(path, id_column, text_column, import_row, &c);
+    gatrec__idmap_free(&c.seen);
+    free(c.lines);
+    if (!rc && imported)
         *imported = c.count;
+    return rc;
+}
+
+GATREC_API int gatrec_profiles_keep_known(gatrec_profiles *p, const gatrec_dataset *ds, int kind, size_t *dropped)
+{
+    const gatrec__idmap *known;
+    gatrec__idmap *m, fresh = {0};
+    size_t kept = 0, n;
+    int32_t idx;
+    int rc;
+    if (!p || !ds)
+        return gatrec__error(GATREC_EINVAL, "gatrec_profiles_keep_known: NULL argument");
+    if ((rc = check_kind(kind)))
+        return rc;
+    m = &p->ids[kind];
+    known = kind == GATREC_NODE_USER ? &ds->users : &ds->items;
+    n = m->count;
+    /* the map of the ids that stay, first: when it cannot be had, nothing has changed */
+    for (size_t j = 0; j < n && !rc; j++)
+        if (gatrec__idmap_find(known, m->ids[j]) >= 0)
+            rc = gatrec__idmap_add(&fresh, m->ids[j], &idx, NULL);
+    if (rc) {
+        gatrec__idmap_free(&fresh);
+        return rc;
+    }
+    for (size_t j = 0; j < n; j++) /* the texts in the same order (text[kind] keeps its capacity) */
+        if (gatrec__idmap_find(known, m->ids[j]) >= 0)
+            p->text[kind][kept++] = p->text[kind][j];
+        else
+            free(p->text[kind][j]);
+    gatrec__idmap_free(m);
+    *m = fresh;
+    if (dropped)
+        *dropped = n - kept;
     return GATREC_OK;
 }
 
