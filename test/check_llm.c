@@ -788,12 +788,41 @@ START_TEST(profiles_sharded_with_one_cache)
 }
 END_TEST
 
+/* A text that is not UTF-8 cannot be put in a JSON request: jansson refused it and the request
+ * went out without it (a chat without its user message, "1 vectors for 2 inputs"). Now the call
+ * fails naming the text, and nothing is sent (issue 24, item 4). */
+START_TEST(texts_that_are_not_utf8_are_refused)
+{
+    llm_server *s = llm_server_start();
+    gatrec_llm *l = client(s, 0, 5000, 0, NULL);
+    gatrec_embedder *e;
+    const char *texts[] = {"fine", "bad \xff byte"};
+    float out[2 * 8];
+    char *reply = NULL;
+    ck_assert_status(gatrec_llm_chat(l, NULL, "bad \xff", 0.5f, 0, &reply), GATREC_EINVAL);
+    ck_assert_error_mentions("user message (5 bytes) is not valid UTF-8");
+    ck_assert_ptr_null(reply);
+    ck_assert_status(gatrec_llm_chat(l, "sys \xc3", "fine", 0.5f, 0, &reply), GATREC_EINVAL);
+    ck_assert_error_mentions("system message");
+    ck_assert_ok(gatrec_embedder_new_remote(l, 8, &e));
+    ck_assert_status(gatrec_embedder_embed(e, texts, 2, out), GATREC_EINVAL);
+    ck_assert_error_mentions("text 2 of 2 to embed");
+    ck_assert_uint_eq(llm_server_requests(s), 0);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "caf\xc3\xa9", 0.5f, 0, &reply)); /* UTF-8 goes through */
+    gatrec_string_free(reply);
+    gatrec_embedder_free(e);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
 Suite *llm_suite(void)
 {
     Suite *s = suite_create("llm");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, chat_over_http);
+    tcase_add_test(tc, texts_that_are_not_utf8_are_refused);
     tcase_add_test(tc, retries_on_429_and_500);
     tcase_add_test(tc, timeouts_caps_and_bad_answers);
     tcase_add_test(tc, failures_are_counted_by_reason);

@@ -83,23 +83,40 @@ static int chat_body(const gatrec_llm *l, const char *system, const char *user, 
                      const char *shape, char **body)
 {
     json_t *msgs = json_array(), *req;
-    if (system && system[0])
-        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", system));
-    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", user));
+    int bad = !msgs; /* every part checked: a part jansson refuses must not leave a shorter request */
+    *body = NULL;
+    if (!bad && system && system[0])
+        bad = json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", system)) != 0;
+    if (!bad)
+        bad = json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", user)) != 0;
+    if (bad) {
+        json_decref(msgs);
+        return gatrec__error(GATREC_ENOMEM, "out of memory building a chat request");
+    }
     req = json_pack("{s:s, s:o, s:f, s:i}", "model", l->chat_model, "messages", msgs, "temperature",
                     (double)temperature, "max_tokens", l->max_tokens);
     if (req && format == WANT_OBJECT) {
-        json_object_set_new(req, "response_format", json_pack("{s:s}", "type", "json_object"));
+        bad = json_object_set_new(req, "response_format", json_pack("{s:s}", "type", "json_object")) != 0;
     } else if (req && format == WANT_SCHEMA) {
         json_t *schema = json_loads(shape, 0, NULL);
         const char *name = json_string_value(json_object_get(schema, "title"));
-        json_object_set_new(req, "response_format",
-                            json_pack("{s:s, s:{s:s, s:o}}", "type", "json_schema", "json_schema", "name",
-                                      name ? name : "answer", "schema", schema ? schema : json_object()));
+        bad = json_object_set_new(req, "response_format",
+                                  json_pack("{s:s, s:{s:s, s:o}}", "type", "json_schema", "json_schema", "name",
+                                            name ? name : "answer", "schema", schema ? schema : json_object())) != 0;
     }
-    *body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    *body = req && !bad ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(req);
-    return *body ? GATREC_OK : GATREC_ENOMEM;
+    return *body ? GATREC_OK : gatrec__error(GATREC_ENOMEM, "out of memory building a chat request");
+}
+
+/* A text sent to the LLM must be UTF-8 (JSON carries nothing else): EINVAL naming it otherwise. */
+int gatrec__llm_check_text(const char *what, const char *text)
+{
+    size_t n = strlen(text);
+    return gatrec__is_utf8(text, n) ? GATREC_OK
+                                    : gatrec__error(GATREC_EINVAL, "the %s (%zu bytes) is not valid UTF-8: an LLM "
+                                                    "request carries UTF-8 text only (convert it first, e.g. from "
+                                                    "Latin-1)", what, n);
 }
 
 /* Did the server refuse the request's response_format (HTTP 400 naming it)? */
@@ -166,6 +183,9 @@ static int chat(gatrec_llm *l, const char *system, const char *user, float tempe
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_chat: NULL argument");
     if (!(temperature >= 0 && temperature <= 2))
         return gatrec__error(GATREC_EINVAL, "temperature %g is outside [0, 2]", temperature);
+    if ((system && (rc = gatrec__llm_check_text("system message", system))) ||
+        (rc = gatrec__llm_check_text("user message", user)))
+        return rc;
     discover_model(l);
     for (;;) { /* a server that refuses the format is asked again without it, remembered for the client */
         format = chat_format(l, json_mode, shape);

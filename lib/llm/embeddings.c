@@ -155,17 +155,27 @@ int gatrec__llm_embed_width(gatrec_llm *l, const char *model, size_t *dim)
 
 static int embed_once(gatrec_llm *l, const char *model, const char *const *texts, size_t n, float *out, size_t dim)
 {
-    json_t *inputs = json_array(), *req;
-    char *body;
+    json_t *inputs, *req;
+    char *body, what[64];
     embed_out e = {n, dim, out};
     int rc;
-    for (size_t k = 0; k < n; k++)
-        json_array_append_new(inputs, json_string(texts[k]));
+    for (size_t k = 0; k < n; k++) {
+        snprintf(what, sizeof what, "text %zu of %zu to embed", k + 1, n);
+        if ((rc = gatrec__llm_check_text(what, texts[k])))
+            return rc;
+    }
+    if (!(inputs = json_array()))
+        return gatrec__error(GATREC_ENOMEM, "out of memory building an embeddings request");
+    for (size_t k = 0; k < n; k++) /* every input checked: a shorter batch would pass for the whole */
+        if (json_array_append_new(inputs, json_string(texts[k])) != 0) {
+            json_decref(inputs);
+            return gatrec__error(GATREC_ENOMEM, "out of memory building an embeddings request");
+        }
     req = json_pack("{s:s, s:o}", "model", model ? model : l->embed_model, "input", inputs);
     body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(req);
     if (!body)
-        return GATREC_ENOMEM;
+        return gatrec__error(GATREC_ENOMEM, "out of memory building an embeddings request");
     rc = gatrec__llm_request(l, "/v1/embeddings", body, parse_embeddings, &e);
     free(body);
     return rc;

@@ -66,6 +66,8 @@ int gatrec__llm_embed_width(gatrec_llm *l, const char *model, size_t *dim);
 const char *gatrec__llm_embed_model(const gatrec_llm *l);
 
 /* ---- across the client's files ---- */
+/* GATREC_EINVAL naming `what` unless text is UTF-8, the only text a JSON request carries (chat.c). */
+int gatrec__llm_check_text(const char *what, const char *text);
 /* `given`, else $var, else `fallback`, as a new string (client.c). */
 char *gatrec__llm_env_or(const char *given, const char *var, const char *fallback);
 /* Bump one of the client's counters under its lock (client.c). */
