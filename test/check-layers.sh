@@ -3,6 +3,8 @@
 #  1. every include between rooms goes down a floor: a room includes only rooms below it;
 #  2. no raw malloc, calloc or realloc outside lib/common/alloc.c: every allocation goes through
 #     gatrec__malloc & co, which record a message and can be made to fail by the tests;
+#  4. numbers are read and written in the C locale: no strtod/strtof, and no float conversion in a
+#     plain snprintf, outside lib/common/text.c (gatrec__strtod, gatrec__snprintf, gatrec__buf_printf);
 #  3. every random draw names its stream with gatrec__stream(PURPOSE, index) (common.h's
 #     registry; a variable named `stream` holding one is fine), never a bare number, so that two
 #     purposes never share a stream.
@@ -48,5 +50,11 @@ if [ -n "$bare" ]; then
     printf 'check-layers: random draws from a stream that is not a gatrec__stream(PURPOSE, index):\n%s\n' "$bare" >&2
     bad=1
 fi
+localed=$(grep -nE '(^|[^_a-zA-Z0-9])(strto[df]|strtof_l|atof|sscanf)\(|(^|[^_a-zA-Z0-9])v?snprintf\([^;]*%[-+ #0-9.]*[gfeGFE]' \
+    lib/*/*.c | grep -v '^lib/common/text.c:' || true)
+if [ -n "$localed" ]; then
+    printf 'check-layers: numbers read or written in the host'"'"'s locale (use gatrec__strtod, gatrec__strtof, gatrec__snprintf):\n%s\n' "$localed" >&2
+    bad=1
+fi
 [ "$bad" = 0 ] || exit 1
-echo "check-layers: $(ls lib/*/*.c lib/*/*.h | wc -l) files in $(printf '%s\n' "$floors" | wc -l) rooms: includes go down, allocations go through alloc.c, random streams are named: ok"
+echo "check-layers: $(ls lib/*/*.c lib/*/*.h | wc -l) files in $(printf '%s\n' "$floors" | wc -l) rooms: includes go down, allocations go through alloc.c, random streams are named, numbers are locale-free: ok"

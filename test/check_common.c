@@ -1,4 +1,6 @@
 /* Version, statuses and errors, versioned structs, SHA-256, number parsing, CSV, RNG. */
+#include <locale.h>
+
 #include "../lib/common/common.h"
 #include "check_util.h"
 
@@ -249,6 +251,64 @@ START_TEST(test_rng_streams_disjoint)
 }
 END_TEST
 
+/* Numbers mean the same whatever locale the host set (issue 24, item 15): under a comma-decimal
+ * locale (de_DE, built here with localedef: no system locale is assumed) the library reads
+ * "3.5", writes "0.5" and keeps its split specs. */
+START_TEST(test_numbers_in_a_comma_locale)
+{
+    char *dir = make_temp_dir(), cmd[4300], path[4200], buf[32], *text;
+    gatrec__buf b = {0};
+    gatrec_dataset *ds;
+    gatrec_graph *g;
+    gatrec_split *split;
+    float feat[2 * 5], *back;
+    size_t dim;
+    double v;
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", dir);
+    if (system(cmd) != 0 || setenv("LOCPATH", dir, 1) != 0 || !setlocale(LC_ALL, "de_DE.UTF-8") ||
+        strcmp(localeconv()->decimal_point, ",") != 0) {
+        printf("SKIP %s: no comma-decimal locale could be built here (localedef and the locales package's "
+               "de_DE source are needed)\n", __func__);
+        rm_tree(dir);
+        free(dir);
+        return;
+    }
+    ck_assert_double_eq(strtod("3,5", NULL), 3.5); /* the host's locale is in force */
+    ck_assert_ok(gatrec__parse_double("3.5", 3, &v));
+    ck_assert_double_eq(v, 3.5);
+    ck_assert_status(gatrec__parse_double("3,5", 3, &v), GATREC_ENUMBER);
+    gatrec__snprintf(buf, sizeof buf, "%g|%.2f", 0.5, 1.25);
+    ck_assert_str_eq(buf, "0.5|1.25");
+    ck_assert_ok(gatrec__buf_printf(&b, "%.9g", 0.25));
+    ck_assert_ok(gatrec__buf_put(&b, "", 1));
+    ck_assert_str_eq((const char *)b.data, "0.25");
+    gatrec__buf_free(&b);
+    /* the public paths: a delimited log with half stars, a split spec, a features file */
+    free(write_file(dir, "r.csv", "1,10,3.5\n1,11,4\n2,10,2.5\n2,12,5\n3,11,1.5\n3,12,4.5\n", 0));
+    snprintf(path, sizeof path, "%s/r.csv", dir);
+    ck_assert_ok(gatrec_dataset_load_delimited(path, NULL, &ds));
+    ck_assert_ok(gatrec_split_parse(ds, "random:0.25", 1, &split));
+    ck_assert_ok(gatrec_graph_new(ds, NULL, NULL, &g));
+    for (size_t k = 0; k < 2 * 5; k++)
+        feat[k] = 0.5f + (float)k;
+    snprintf(path, sizeof path, "%s/f.tsv", dir);
+    ck_assert_ok(gatrec_features_save(g, feat, 2, path));
+    text = slurp(path);
+    ck_assert_msg(strstr(text, "0.5 1.5") && !strstr(text, "0,5"), "features written as: %s", text);
+    free(text);
+    ck_assert_ok(gatrec_features_load(g, path, &back, &dim));
+    ck_assert_uint_eq(dim, 2);
+    ck_assert_mem_eq(back, feat, sizeof feat);
+    gatrec_features_free(back);
+    gatrec_graph_free(g);
+    gatrec_split_free(split);
+    gatrec_dataset_free(ds);
+    setlocale(LC_ALL, "C");
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -264,6 +324,7 @@ Suite *common_suite(void)
     tcase_add_test(t, test_csv_rfc4180);
     tcase_add_test(t, test_rng_counter_based);
     tcase_add_test(t, test_rng_streams_disjoint);
+    tcase_add_test(t, test_numbers_in_a_comma_locale);
     suite_add_tcase(s, t);
     return s;
 }

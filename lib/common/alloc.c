@@ -155,7 +155,7 @@ int gatrec__buf_printf(gatrec__buf *b, const char *fmt, ...)
     va_list ap;
     int n, rc;
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = gatrec__vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0)
         return gatrec__error(GATREC_ERROR, "formatting failed");
@@ -163,7 +163,7 @@ int gatrec__buf_printf(gatrec__buf *b, const char *fmt, ...)
     if (rc)
         return rc;
     va_start(ap, fmt);
-    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    gatrec__vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
     return GATREC_OK;

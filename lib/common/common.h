@@ -4,6 +4,7 @@
 #ifndef GATREC_COMMON_H
 #define GATREC_COMMON_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -182,6 +183,13 @@ int gatrec__file_exists(const char *path);
 char *gatrec__path_join(const char *dir, const char *name);
 
 /* ---- text (text.c) ---- */
+/* Numbers read and written in the C locale ('.' decimals), whatever locale the host set: the
+ * library's files, specs and answers mean the same on every host. test/check-layers.sh refuses
+ * strtod/strtof and a float conversion in snprintf elsewhere in lib/. */
+double gatrec__strtod(const char *s, char **end);
+float gatrec__strtof(const char *s, char **end);
+int gatrec__vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int gatrec__snprintf(char *buf, size_t size, const char *fmt, ...) GATREC_PRINTF(3, 4);
 /* Parse a whole field as a non-negative id: ENUMBER when not digits, EOVERFLOW past INT64_MAX. */
 int gatrec__parse_id(const char *s, size_t n, int64_t *out);
 /* Parse a whole field as a signed 64-bit integer. */

@@ -1,11 +1,62 @@
 /* Number parsing that reports exactly what is wrong, line iteration, field splitting, RFC 4180
  * CSV, and Latin-1 to UTF-8. Everything works on (pointer, length) so no line is copied. */
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+
+/* ---- numbers in the C locale, whatever the host's (files and specs travel between hosts) ---- */
+
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+
+static void make_c_numeric(void)
+{
+    c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+static locale_t numeric_c(void)
+{
+    pthread_once(&c_numeric_once, make_c_numeric);
+    return c_numeric; /* (locale_t)0 when it could not be made: the thread's locale then */
+}
+
+double gatrec__strtod(const char *s, char **end)
+{
+    locale_t c = numeric_c();
+    return c ? strtod_l(s, end, c) : strtod(s, end);
+}
+
+float gatrec__strtof(const char *s, char **end)
+{
+    locale_t c = numeric_c();
+    return c ? strtof_l(s, end, c) : strtof(s, end);
+}
+
+int gatrec__vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    locale_t c = numeric_c(), was = c ? uselocale(c) : (locale_t)0;
+    int n = vsnprintf(buf, size, fmt, ap);
+    if (c)
+        uselocale(was);
+    return n;
+}
+
+int gatrec__snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = gatrec__vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
 
 static void trim(const char **s, size_t *n)
 {
@@ -67,7 +118,7 @@ int gatrec__parse_double(const char *s, size_t n, double *out)
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     errno = 0;
-    v = strtod(tmp, &end);
+    v = gatrec__strtod(tmp, &end);
     if (end != tmp + n || !isfinite(v))
         return GATREC_ENUMBER;
     if (errno == ERANGE)

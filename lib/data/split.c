@@ -167,7 +167,7 @@ GATREC_API int gatrec_split_random(const gatrec_dataset *ds, double test_ratio, 
     if (test_ratio + valid_ratio >= 1.0)
         return gatrec__error(GATREC_EINVAL, "test + validation ratios (%g) leave nothing to train on",
                              test_ratio + valid_ratio);
-    snprintf(spec, sizeof spec, valid_ratio > 0 ? "random:%g:%g" : "random:%g", test_ratio, valid_ratio);
+    gatrec__snprintf(spec, sizeof spec, valid_ratio > 0 ? "random:%g:%g" : "random:%g", test_ratio, valid_ratio);
     if ((rc = split_new(ds, GATREC_PART_TRAIN, spec, &s)))
         return rc;
     if ((rc = gatrec__dataset_by_user(ds, &off, &idx))) {
@@ -284,7 +284,7 @@ GATREC_API int gatrec_split_temporal(const gatrec_dataset *ds, double test_ratio
     n = ds->nratings;
     nt = round_count(n, test_ratio);
     nv = round_count(n, valid_ratio);
-    snprintf(spec, sizeof spec, valid_ratio > 0 ? "temporal:%g:%g" : "temporal:%g", test_ratio, valid_ratio);
+    gatrec__snprintf(spec, sizeof spec, valid_ratio > 0 ? "temporal:%g:%g" : "temporal:%g", test_ratio, valid_ratio);
     if ((rc = split_new(ds, GATREC_PART_TRAIN, spec, &s)))
         return rc;
     if (!(idx = gatrec__malloc_array(n, sizeof *idx))) {
@@ -371,7 +371,7 @@ GATREC_API int gatrec_split_cold_items(const gatrec_dataset *ds, double ratio, u
     int rc = check_cold(ds, ds ? ds->items.count : 0, ratio, "items", out);
     if (rc)
         return rc;
-    snprintf(spec, sizeof spec, "cold-items:%g", ratio);
+    gatrec__snprintf(spec, sizeof spec, "cold-items:%g", ratio);
     if (!(cold = gatrec__malloc_array(ds->items.count, 1)))
         return GATREC_ENOMEM;
     if ((rc = choose(ds->items.count, ratio, seed, gatrec__stream(GATREC__RNG_SPLIT_COLD_ITEMS, 0), cold)) || (rc = split_new(ds, GATREC_PART_TRAIN, spec, &s))) {
@@ -398,7 +398,7 @@ GATREC_API int gatrec_split_cold_users(const gatrec_dataset *ds, double ratio, s
     int rc = check_cold(ds, ds ? ds->users.count : 0, ratio, "users", out);
     if (rc)
         return rc;
-    snprintf(spec, sizeof spec, "cold-users:%g:%zu", ratio, reveal);
+    gatrec__snprintf(spec, sizeof spec, "cold-users:%g:%zu", ratio, reveal);
     if (!(cold = gatrec__malloc_array(ds->users.count, 1)))
         return GATREC_ENOMEM;
     if ((rc = choose(ds->users.count, ratio, seed, gatrec__stream(GATREC__RNG_SPLIT_COLD_USERS, 0), cold))) {
@@ -438,12 +438,12 @@ static int parse_ratios(const char *p, double *test, double *valid)
 {
     char *end;
     *valid = 0;
-    *test = strtod(p, &end);
+    *test = gatrec__strtod(p, &end);
     if (end == p)
         return GATREC_EINVAL;
     if (*end == ':') {
         p = end + 1;
-        *valid = strtod(p, &end);
+        *valid = gatrec__strtod(p, &end);
         if (end == p)
             return GATREC_EINVAL;
     }
@@ -494,7 +494,7 @@ GATREC_API int gatrec_split_parse(const gatrec_dataset *ds, const char *spec, ui
     if ((plus = strstr(spec, "+valid:"))) {
         /* SPEC+valid:R - any split, with R of each user's training ratings held out for validation */
         char base[128], *end;
-        double r = strtod(plus + 7, &end);
+        double r = gatrec__strtod(plus + 7, &end);
         if ((size_t)(plus - spec) >= sizeof base || *end || end == plus + 7 || check_ratio(r, "validation") || r <= 0)
             return gatrec__error(GATREC_EINVAL, "split '%s': expected SPEC+valid:RATIO with 0 < RATIO < 1", spec);
         memcpy(base, spec, (size_t)(plus - spec));
@@ -527,10 +527,10 @@ GATREC_API int gatrec_split_parse(const gatrec_dataset *ds, const char *spec, ui
         int users = spec[5] == 'u';
         char *end;
         double n = 5;
-        t = strtod(spec + 11, &end);
+        t = gatrec__strtod(spec + 11, &end);
         if (end != spec + 11 && users && *end == ':') {
             const char *p = end + 1;
-            n = strtod(p, &end);
+            n = gatrec__strtod(p, &end);
             if (end == p || n < 0 || n > 1e6 || n != floor(n))
                 end = (char *)"x";
         }

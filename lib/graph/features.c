@@ -25,7 +25,7 @@ static int parse_row(const char *s, size_t n, float *row, size_t *count)
         buf[j - i] = '\0';
         char *end;
         errno = 0;
-        float v = strtof(buf, &end);
+        float v = gatrec__strtof(buf, &end);
         if (*end || !isfinite(v))
             return GATREC_ENUMBER;
         if (row)

@@ -55,7 +55,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         memcpy(tmp, p + 12, k);
         tmp[k] = '\0';
         char *end;
-        double s = strtod(tmp, &end);
+        double s = gatrec__strtod(tmp, &end);
         if (end != tmp && s >= 0) /* seconds; an HTTP date is ignored (backoff applies) */
             h->retry_after_ms = (long)(s * 1000.0);
     }

@@ -591,7 +591,7 @@ static int record_attention(gatrec_model *m, const attn *A)
         sum += 0.5 * tv;
         n++;
     }
-    snprintf(buf, sizeof buf, "%.4f", n ? sum / (double)n : 0.0);
+    gatrec__snprintf(buf, sizeof buf, "%.4f", n ? sum / (double)n : 0.0);
     return gatrec_model_set_info(m, "attention_tv", buf);
 }
 
