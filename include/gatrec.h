@@ -96,6 +96,15 @@ GATREC_API const char *gatrec_last_error(void);
 GATREC_API int gatrec_last_error_status(void);
 /** Forget the calling thread's last failure. */
 GATREC_API void gatrec_error_clear(void);
+/**
+ * Remove the temporary files the library is writing at this moment (every file it writes - a
+ * model, features, profiles, a list - goes to a temporary beside it, renamed when whole); returns
+ * how many it removed. Async-signal-safe: call it from the host's SIGINT/SIGTERM handler before
+ * the process dies, so that an interrupted save leaves nothing behind (the command line does).
+ * A temporary left by a process that was killed outright is removed by the next save to the same
+ * path.
+ */
+GATREC_API size_t gatrec_remove_temporaries(void);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Handles                                                                                  */

@@ -1,5 +1,8 @@
 /* Version, statuses and errors, versioned structs, SHA-256, number parsing, CSV, RNG. */
 #include <locale.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../lib/common/common.h"
 #include "check_util.h"
@@ -261,7 +264,7 @@ START_TEST(test_numbers_in_a_comma_locale)
     gatrec_dataset *ds;
     gatrec_graph *g;
     gatrec_split *split;
-    float feat[2 * 5], *back;
+    float feat[2 * 6], *back; /* 3 users and 3 items */
     size_t dim;
     double v;
     snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", dir);
@@ -289,7 +292,7 @@ START_TEST(test_numbers_in_a_comma_locale)
     ck_assert_ok(gatrec_dataset_load_delimited(path, NULL, &ds));
     ck_assert_ok(gatrec_split_parse(ds, "random:0.25", 1, &split));
     ck_assert_ok(gatrec_graph_new(ds, NULL, NULL, &g));
-    for (size_t k = 0; k < 2 * 5; k++)
+    for (size_t k = 0; k < 2 * 6; k++)
         feat[k] = 0.5f + (float)k;
     snprintf(path, sizeof path, "%s/f.tsv", dir);
     ck_assert_ok(gatrec_features_save(g, feat, 2, path));
@@ -304,6 +307,64 @@ START_TEST(test_numbers_in_a_comma_locale)
     gatrec_split_free(split);
     gatrec_dataset_free(ds);
     setlocale(LC_ALL, "C");
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+static void remove_temporaries_and_die(int sig)
+{
+    gatrec_remove_temporaries();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* An interrupted save leaves nothing behind (issue 24, item 8): a signal handler removes the
+ * temporaries being written, and the next save to a path removes what a killed process left. */
+START_TEST(test_temporaries_removed_and_swept)
+{
+    char *dir = make_temp_dir(), path[4200], dead_tmp[4300], mine[4300], other[4300], *p;
+    pid_t dead = fork(), child;
+    int st;
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(dead, &st, 0), dead); /* a pid that is gone */
+    snprintf(path, sizeof path, "%s/m.gatrec", dir);
+    snprintf(dead_tmp, sizeof dead_tmp, "%s.tmp.%ld.3", path, (long)dead);
+    snprintf(mine, sizeof mine, "%s.tmp.%ld.9", path, (long)getpid());
+    snprintf(other, sizeof other, "%s/m.gatrec2.tmp.%ld.1", dir, (long)dead);
+    free(write_file(dir, strrchr(dead_tmp, '/') + 1, "half", 0));
+    free(write_file(dir, strrchr(mine, '/') + 1, "mine, being written", 0));
+    free(write_file(dir, strrchr(other, '/') + 1, "another file's", 0));
+    ck_assert_ok(gatrec__write_file_atomic(path, "whole", 5));
+    ck_assert_int_ne(access(dead_tmp, F_OK), 0); /* swept */
+    ck_assert_int_eq(access(mine, F_OK), 0);      /* a live process's: kept */
+    ck_assert_int_eq(access(other, F_OK), 0);     /* another path's: kept */
+    p = slurp(path);
+    ck_assert_str_eq(p, "whole");
+    free(p);
+    /* the registry: what is being written now, removed from a signal handler */
+    int slot = gatrec__temp_register(mine);
+    ck_assert_int_ge(slot, 0);
+    ck_assert_uint_eq(gatrec_remove_temporaries(), 1);
+    ck_assert_int_ne(access(mine, F_OK), 0);
+    gatrec__temp_release(slot);
+    ck_assert_uint_eq(gatrec_remove_temporaries(), 0);
+    /* a process killed while writing: the handler removes its temporary, the signal still kills */
+    free(write_file(dir, "killed.tmp", "half a model", 0));
+    snprintf(other, sizeof other, "%s/killed.tmp", dir);
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        signal(SIGTERM, remove_temporaries_and_die);
+        gatrec__temp_register(other);
+        raise(SIGTERM);
+        _exit(3); /* not reached */
+    }
+    ck_assert_int_eq(waitpid(child, &st, 0), child);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+    ck_assert_int_ne(access(other, F_OK), 0);
     rm_tree(dir);
     free(dir);
 }
@@ -325,6 +386,7 @@ Suite *common_suite(void)
     tcase_add_test(t, test_rng_counter_based);
     tcase_add_test(t, test_rng_streams_disjoint);
     tcase_add_test(t, test_numbers_in_a_comma_locale);
+    tcase_add_test(t, test_temporaries_removed_and_swept);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1,5 +1,6 @@
 /* gatrec: the libgatrec command line (data, split, train, eval, recommend, profiles, embed). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -230,8 +231,18 @@ static int run(int argc, char **argv)
     return EXIT_USAGE;
 }
 
+/* Ctrl-C or a kill during a save: the half-written temporary goes, then the signal does its work */
+static void on_signal(int sig)
+{
+    gatrec_remove_temporaries();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     par_init(&argc, &argv); /* one process, or a rank under mpirun in the MPI build */
     return par_finish(cli_close_stdout(run(argc, argv)));
 }

@@ -176,6 +176,10 @@ uint32_t gatrec__crc32(const void *data, size_t n);
 int gatrec__read_file(const char *path, char **data, size_t *len);
 /* Write `len` bytes to `path` through a temporary file in the same directory and rename. */
 int gatrec__write_file_atomic(const char *path, const void *data, size_t len);
+/* A temporary file being written (slot >= 0, or -1 when every slot is taken), for
+ * gatrec_remove_temporaries(); release the slot once it is renamed or removed. */
+int gatrec__temp_register(const char *path);
+void gatrec__temp_release(int slot);
 /* Create a directory and its parents (like mkdir -p). */
 int gatrec__mkdirs(const char *path);
 int gatrec__file_exists(const char *path);

@@ -1,6 +1,10 @@
 /* Whole-file reads, atomic writes (temporary file + rename), directories. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -52,6 +56,72 @@ int gatrec__read_file(const char *path, char **data, size_t *len)
     return GATREC_OK;
 }
 
+/* The temporaries being written now, for gatrec_remove_temporaries() to unlink from a signal
+ * handler: a slot is FREE, being FILLED, or READY (its path whole). More writes at once than
+ * slots: the others are left to the next write's sweep. */
+enum { TEMP_FREE, TEMP_FILLED, TEMP_READY, TEMP_SLOTS = 16 };
+static struct {
+    atomic_int state;
+    char path[4096];
+} temps[TEMP_SLOTS];
+
+int gatrec__temp_register(const char *path)
+{
+    size_t n = strlen(path);
+    for (int k = 0; k < TEMP_SLOTS && n < sizeof temps[k].path; k++) {
+        int expect = TEMP_FREE;
+        if (atomic_compare_exchange_strong(&temps[k].state, &expect, TEMP_FILLED)) {
+            memcpy(temps[k].path, path, n + 1);
+            atomic_store(&temps[k].state, TEMP_READY);
+            return k;
+        }
+    }
+    return -1;
+}
+
+void gatrec__temp_release(int slot)
+{
+    if (slot >= 0)
+        atomic_store(&temps[slot].state, TEMP_FREE);
+}
+
+GATREC_API size_t gatrec_remove_temporaries(void)
+{
+    size_t removed = 0;
+    for (int k = 0; k < TEMP_SLOTS; k++) /* unlink and atomic loads only: async-signal-safe */
+        if (atomic_load(&temps[k].state) == TEMP_READY && unlink(temps[k].path) == 0)
+            removed++;
+    return removed;
+}
+
+/* Temporaries of `path` ("<path>.tmp.<pid>.<n>") that a process which is gone left behind. */
+static void sweep_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base);
+    char dir[4096], file[8192];
+    DIR *d;
+    struct dirent *e;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    if (!(d = opendir(dir)))
+        return;
+    while ((e = readdir(d))) {
+        char *end;
+        long pid;
+        if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".tmp.", 5) != 0)
+            continue;
+        pid = strtol(e->d_name + blen + 5, &end, 10);
+        if (pid <= 0 || *end != '.' || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
+            unlink(file);
+        }
+    }
+    closedir(d);
+}
+
 int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
 {
     size_t plen = strlen(path);
@@ -70,6 +140,7 @@ int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
         free(tmp);
         return gatrec__error(GATREC_EINVAL, "%s: exists and is not a regular file; not replacing it", path);
     }
+    sweep_stale_temps(path);
     /* open(O_EXCL, 0666) rather than mkstemp: the file gets the host's umask like any other it
      * writes, without reading the umask (umask() is process-wide and would race other threads). */
     for (unsigned attempt = 0;; attempt++) {
@@ -85,6 +156,7 @@ int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
         free(tmp);
         return rc;
     }
+    int slot = gatrec__temp_register(tmp);
     while (len > 0) {
         ssize_t w = write(fd, p, len);
         if (w < 0) {
@@ -103,6 +175,7 @@ int gatrec__write_file_atomic(const char *path, const void *data, size_t len)
         rc = gatrec__error(GATREC_EIO, "%s: rename failed: %s", path, strerror(errno));
     if (rc)
         unlink(tmp);
+    gatrec__temp_release(slot);
     free(tmp);
     return rc;
 }
