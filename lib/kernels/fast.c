@@ -4,6 +4,7 @@
  * a bit of the result. Per-edge state kept between passes is O(edges x heads): the hidden
  * vectors of an edge are recomputed in the backward pass, never stored. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +81,7 @@ typedef struct gat_job {
     float *alpha_out, *out, *dxl, *dxr, *work;
     float *partial; /* per block: datt, dwe (hc each), dbias (ow) */
     const struct loops *L;
-    int failed;
+    atomic_int failed; /* set by any worker */
 } gat_job;
 
 static inline __attribute__((unused)) float leaky(float x, float slope)

@@ -5,6 +5,7 @@
 #define GATREC_LOOP_H
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -174,7 +174,7 @@ typedef struct ndcg_job {
     const gatrec__csr *valid;
     size_t k;
     double *per_user;
-    int failed;
+    atomic_int failed; /* set by any worker */
 } ndcg_job;
 
 static void ndcg_user(void *ctx, size_t u)
