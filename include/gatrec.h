@@ -566,7 +566,8 @@ typedef struct gatrec_model_options {
     uint64_t seed;         /**< seed of every random choice; default 1 */
     int threads;           /**< threads this model may use; 0 = all cores; default 0 */
     /* version 2 */
-    int epochs;            /**< maximum epochs; 0 = default (GAT 300, LightGCN 400, BPR 300, attn 200) */
+    int epochs;            /**< maximum epochs; 0 = default (GAT 300, LightGCN 400, BPR 300; attn 25, or 200
+                                with a validation graph, which stops it early) */
     size_t dim;            /**< embedding width (BPR, LightGCN, attn, random GAT input features); 0 = 64
                                 (BPR and attn 256) */
     const char *layers;    /**< GAT layers "UNITSxHEADS[m],..." (m: mean of heads); NULL = "64x4,64x4,64x1" */

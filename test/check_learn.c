@@ -387,6 +387,12 @@ static int count_epochs(void *payload, const gatrec_epoch *ep)
     return s->cancel_at && ep->epoch == s->cancel_at;
 }
 
+static int max_epochs_then_stop(void *payload, const gatrec_epoch *ep)
+{
+    *(int *)payload = ep->max_epochs;
+    return 1;
+}
+
 START_TEST(epoch_callback_validation_and_cancel)
 {
     gatrec_graph *g = community_graph(), *valid;
@@ -433,6 +439,20 @@ START_TEST(epoch_callback_validation_and_cancel)
                       "patience %d: stopped at epoch %d, best %d", patience, s.last, s.best);
         gatrec_model_free(m);
         m = NULL;
+    }
+    /* attn's default epochs: 25 on the training loss alone (the softmax overfits), 200 with a
+       validation graph to stop it (issue 24, item 19) */
+    o.kind = GATREC_MODEL_ATTN;
+    o.epochs = 0;
+    o.patience = 0;
+    o.dim = 8;
+    for (int v = 0; v < 2; v++) {
+        int max = 0;
+        o.validation = v ? valid : NULL;
+        o.on_epoch = max_epochs_then_stop;
+        o.payload = &max;
+        ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_ECANCELLED);
+        ck_assert_int_eq(max, v ? 200 : 25);
     }
     gatrec_graph_free(valid);
     gatrec_graph_free(g);
