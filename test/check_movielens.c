@@ -764,6 +764,23 @@ START_TEST(test_cli_output_lost_or_overwritten)
     free(err);
     snprintf(args, sizeof args, "%s/f.tsv", dir);
     free(err = slurp(args));
+    /* options that would be silently ignored are refused (issue 24, item 21) */
+    static const struct {
+        const char *args, *says;
+    } ignored[] = {
+        {"train --model ease --epochs 3 --out X", "EASE is solved in closed form"},
+        {"train --model pop --epochs 3 --out X", "not trained in epochs"},
+        {"train --model bpr --lambda 3 --out X", "--lambda is EASE's"},
+        {"recommend --model X --all --csv --json", "not JSON"},
+        {"recommend --model X --user 1 --csv", "go with --all"},
+        {"embed --profiles P --embedder-in E --dim 64 --out F", "--embedder-in FILE brings its kind"},
+        {"embed --profiles P --embedder-in E --embedding-model m --out F", "names its embeddings model"},
+    };
+    for (size_t k = 0; k < sizeof ignored / sizeof ignored[0]; k++) {
+        ck_assert_msg(run_cli_redirected(ignored[k].args, ">/dev/null", dir, &err) == 2 && strstr(err, ignored[k].says),
+                      "gatrec %s said: %s", ignored[k].args, err);
+        free(err);
+    }
     rm_tree(dir);
     free(dir);
 }

@@ -297,8 +297,8 @@ static int record_embedder(const char *path, const gatrec_embedder *e, const cha
 
 int cmd_embed(int argc, char **argv)
 {
-    const char *spec = "ml-100k", *path = NULL, *dim_s = NULL, *ng_s = "2", *ein = NULL, *eout = NULL, *out = NULL,
-               *kind_s = "hashed", *llm_url = NULL, *cache = NULL, *timeout_s = NULL, *retries_s = NULL,
+    const char *spec = "ml-100k", *path = NULL, *dim_s = NULL, *ng_s = NULL, *ein = NULL, *eout = NULL, *out = NULL,
+               *kind_s = NULL, *llm_url = NULL, *cache = NULL, *timeout_s = NULL, *retries_s = NULL,
                *emodel = NULL;
     cli_opt opts[] = {{"--dataset", &spec, NULL},    {"--profiles", &path, NULL},   {"--dim", &dim_s, NULL},
                       {"--ngrams", &ng_s, NULL},     {"--embedder-in", &ein, NULL}, {"--embedder-out", &eout, NULL},
@@ -323,14 +323,20 @@ int cmd_embed(int argc, char **argv)
         return rc < 0 ? (fputs(embed_usage, stdout), EXIT_OK) : rc;
     if (!path || !out)
         return cli_usage_error("embed", "%s", "--profiles FILE and --out FEATURES are required");
-    if ((which = cli_choice("embed", "--embedder", kind_s, kinds, 3)) < 0)
+    if (ein && (kind_s || dim_s || ng_s))
+        return cli_usage_error("embed", "%s", "--embedder-in FILE brings its kind, width and n-grams: --embedder, --dim "
+                               "and --ngrams do not go with it");
+    if ((which = cli_choice("embed", "--embedder", kind_s ? kind_s : "hashed", kinds, 3)) < 0)
         return EXIT_USAGE;
     if ((d = dim_s ? cli_number("embed", "--dim", dim_s, 1, 1 << 24) : which == 2 ? 0 : 384) < 0 ||
-        (ng = cli_number("embed", "--ngrams", ng_s, 1, 8)) < 0 ||
+        (ng = cli_number("embed", "--ngrams", ng_s ? ng_s : "2", 1, 8)) < 0 ||
         cli_llm_limits_parse("embed", timeout_s, retries_s, NULL, &limits))
         return EXIT_USAGE;
-    if (which != 2 && (llm_url || emodel))
+    if (which != 2 && !ein && (llm_url || emodel))
         return cli_usage_error("embed", "%s", "--llm and --embedding-model go with --embedder remote");
+    if (ein && emodel)
+        return cli_usage_error("embed", "%s", "--embedder-in FILE names its embeddings model: --embedding-model does "
+                               "not go with it");
     {
         const char *inputs[] = {path, ein};
         if ((rc = cli_check_output("embed", out)) || (eout && (rc = cli_check_output("embed", eout))) ||
@@ -348,6 +354,10 @@ int cmd_embed(int argc, char **argv)
         if ((rc = gatrec_embedder_load(ein, &e)))
             goto fail;
         which = gatrec_embedder_remote_model(e) ? 2 : which;
+        if (which != 2 && llm_url) {
+            rc = cli_usage_error("embed", "--llm: %s is an offline embedder, it asks no endpoint", ein);
+            goto done;
+        }
     }
     if (which == 2) { /* the endpoint: a remote embedder made here, or one loaded, bound to it */
         if ((rc = cli_open_llm(llm_url, cache, 8, &limits, &llm)))

@@ -518,6 +518,10 @@ int cmd_recommend(int argc, char **argv)
         return cli_usage_error("recommend", "%s", "--new-user TEXT goes with --rated ID:STARS,...");
     if (all && !csv)
         return cli_usage_error("recommend", "%s", "--all writes CSV: add --csv");
+    if (all && a.json)
+        return cli_usage_error("recommend", "%s", "--all writes CSV, not JSON: drop --json");
+    if (!all && (csv || out))
+        return cli_usage_error("recommend", "%s", "--csv and --out go with --all (one user's list prints)");
     if (all && par_ranks() > 1 && (a.rerank || a.explain))
         return cli_usage_error("recommend", "%s", "under mpirun, --all shards the model's lists over the ranks; "
                                "--rerank and --explain run in one process");

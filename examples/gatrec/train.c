@@ -330,6 +330,11 @@ int cmd_train(int argc, char **argv)
         return cli_usage_error("train", "%s", "--features is for --model gat, content or attn");
     if (!features_path && mo.kind == GATREC_MODEL_CONTENT)
         return cli_usage_error("train", "%s", "--model content needs --features FILE (its items' text features)");
+    if (epochs_s && (mo.kind == GATREC_MODEL_POP || mo.kind == GATREC_MODEL_EASE || mo.kind == GATREC_MODEL_CONTENT))
+        return cli_usage_error("train", "--epochs: --model %s is not trained in epochs (%s)", gatrec_model_kind_name(mo.kind),
+                               mo.kind == GATREC_MODEL_EASE ? "EASE is solved in closed form" : "it counts or averages");
+    if (lambda_s && mo.kind != GATREC_MODEL_EASE)
+        return cli_usage_error("train", "%s", "--lambda is EASE's regularisation (--model ease)");
     if (liked_s) { /* the positives; disliked stays 2 unless that is not below (all ratings implicit: 1) */
         if (cli_float("train", "--liked", liked_s, -1e9, 1e9, &go.liked_threshold))
             return EXIT_USAGE;

@@ -185,7 +185,7 @@ class Runner:
             argv += ["--features", self.features(feat, split, seed)]
         if implicit:
             argv += ["--liked", "1"]
-        if self.a.epochs:
+        if self.a.epochs and targs[1] not in ("pop", "ease", "content"):  # kinds trained in epochs only
             argv += ["--epochs", str(self.a.epochs)]
         if self.a.jobs > 1:  # runs side by side: one thread each
             argv += ["--threads", "1"]
