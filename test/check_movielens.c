@@ -557,7 +557,7 @@ START_TEST(test_cli_gat)
                      "--llm %s --cache %s/llm-cache --out %s/reranked.csv",
                      dir, llm_server_url(s), dir, dir);
             out = run_cli(args, &st);
-            ck_assert_msg(st == 0 && strstr(out, "reranked 943 users' top 2 by the LLM (list, model gpt-4o-mini); 0 kept the model's order"),
+            ck_assert_msg(st == 0 && strstr(out, "reranked 943 of 943 users' top 2 by the LLM (list, model gpt-4o-mini); 0 kept the model's order"),
                           "--all --rerank said: %s", out);
             free(out);
             ck_assert_uint_eq(llm_server_requests(s) - before, 943);

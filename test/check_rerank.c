@@ -210,7 +210,7 @@ START_TEST(answers_are_data_not_orders)
     /* garbage: the model's order, and a status that says so */
     llm_server_set_chat(s, reverse_model, (void *)"garbage");
     ck_assert_status(gatrec_reranker_rerank(r, "likes crime", IDS, TEXTS, 8, out), GATREC_EFORMAT);
-    ck_assert_error_mentions("fell back to the GAT order");
+    ck_assert_error_mentions("fell back to the model's order");
     ck_assert_mem_eq(out, IDS, sizeof out);
     /* a failing endpoint: the same */
     llm_server_push(s, 400, NULL, "{\"error\": {\"message\": \"bad\"}}", 0);

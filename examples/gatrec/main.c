@@ -20,7 +20,7 @@ static const char usage[] =
     "  eval                   evaluate a model or a recommendation CSV\n"
     "  recommend              top-K items for a user, or for every user as CSV\n"
     "  profiles               import, generate or show user and item profiles\n"
-    "  embed                  turn profiles into the GAT's input features (offline embedder)\n"
+    "  embed                  turn profiles into input features (attn, gat, content)\n"
     "  version                print the library version\n"
     "\n"
     "Run 'gatrec COMMAND --help' for a command's options. Datasets are looked up in\n"

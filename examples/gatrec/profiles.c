@@ -1,4 +1,4 @@
-/* gatrec profiles / embed: profile texts and the GAT's input features made from them. */
+/* gatrec profiles / embed: profile texts and the input features (attn, the GAT, content) made from them. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

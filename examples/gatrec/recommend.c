@@ -23,7 +23,7 @@ static const char recommend_usage[] =
     "\n"
     "The K best items the user has not rated in training, each with why it was chosen: for a\n"
     "learned model, the user's rated items that most support it (--evidence lists them with\n"
-    "their weights: for a GAT, the attention the user gave each item times its similarity to\n"
+    "their weights: for attn and the GAT, the attention the user gave each item times its similarity to\n"
     "the recommendation) and the genres they share; for popularity, how popular it is.\n"
     "--timeout S bounds each LLM request (default $GATREC_LLM_TIMEOUT, else 60 seconds), --retries N\n"
     "its retries (default $GATREC_LLM_RETRIES, else 4); an endpoint that cannot be reached three\n"
@@ -36,7 +36,8 @@ static const char recommend_usage[] =
     "--explain has the LLM write each justification from the user's profile and the evidence\n"
     "(the template above when no LLM is set or its answer is unusable). Profiles come from\n"
     "--profiles FILE (gatrec profiles ...), else templates written from the data.\n"
-    "--new-user folds a user who is not in the model into a GAT without retraining: TEXT is\n"
+    "--new-user folds a user who is not in the model into it without retraining (attn, gat,\n"
+    "content, ease, pop; bpr and lightgcn cannot): TEXT is\n"
     "their profile, embedded with the embedder the model carries (train --embedder), and\n"
     "--rated lists their ratings by item id.\n"
     "--all --csv writes user_id,item_id,rank for every user (to FILE, or standard output),\n"
@@ -365,8 +366,8 @@ static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatr
         if (tty)
             fprintf(stderr, "\rreranking: %zu/%zu users", (size_t)u + 1, nu);
     }
-    fprintf(stderr, "%sreranked %zu users' top %zu by the LLM (%s, model %s); %zu kept the model's order\n",
-            tty ? "\n" : "", nu, a->candidates, a->rerank, gatrec_llm_model(S.llm), fell_back);
+    fprintf(stderr, "%sreranked %zu of %zu users' top %zu by the LLM (%s, model %s); %zu kept the model's order\n",
+            tty ? "\n" : "", nu - fell_back, nu, a->candidates, a->rerank, gatrec_llm_model(S.llm), fell_back);
     *out = list;
     list = NULL;
     rc = nu && fell_back == nu ? llm_gave_nothing(a, S.llm) : EXIT_OK; /* the list is still written */
@@ -479,7 +480,8 @@ static int fold_in(gatrec_model *m, rec_args *a)
     free(items);
     free(stars);
     if (!rc && !e)
-        fprintf(stderr, "gatrec recommend: note: %s, so the --new-user text is not used; the ratings are\n",
+        fprintf(stderr, "gatrec recommend: note: %s, so the --new-user text is not used: the list comes from "
+                "the ratings alone\n",
                 gatrec_model_feature_dim(m) ? "the model carries no embedder (train --embedder)"
                                             : "the model was trained without input features");
     gatrec_embedder_free(e);

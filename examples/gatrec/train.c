@@ -32,7 +32,7 @@ static const char train_usage[] =
     "When the split has a validation part (e.g. random:0.2:0.1), training early-stops on its\n"
     "NDCG@K; otherwise on the training loss. --json prints one JSON object per epoch and a\n"
     "summary; otherwise a progress line is drawn on a terminal.\n"
-    "--features FILE: input features of the GAT, one line per node kind<TAB>id<TAB>v1 v2 ...\n"
+    "--features FILE: input features (attn, gat, content), one line per node kind<TAB>id<TAB>v1 v2 ...\n"
     "(docs/features.md); without it the GAT learns random features of width --dim. The content\n"
     "model needs it (it scores the cosine of a user's mean liked item features and an item's).\n"
     "--lambda L: EASE's regularisation (default 250).\n"
