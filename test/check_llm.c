@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include "../lib/llm/llm.h"
+#include <limits.h>
+#include <time.h>
+
 #include "check_util.h"
 #include "llm_server.h"
 
@@ -816,6 +819,43 @@ START_TEST(texts_that_are_not_utf8_are_refused)
 }
 END_TEST
 
+/* A Retry-After no double fits in a long (1e300, inf) waits the longest the client allows, and
+ * one that is no number (nan) is ignored; the doubling of the backoff cannot overflow either
+ * (issue 24, item 16: both were undefined behaviour). */
+START_TEST(retry_after_out_of_range)
+{
+    llm_server *s = llm_server_start();
+    gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
+    gatrec_llm_options o = GATREC_LLM_OPTIONS_INIT;
+    gatrec_llm_transport t;
+    gatrec_llm *l;
+    char *reply = NULL;
+    h.base_url = llm_server_url(s);
+    h.max_retries = 3;
+    h.retry_base_ms = LONG_MAX / 4; /* doubled twice: past LONG_MAX unless capped */
+    h.retry_max_ms = 60;
+    o.chat_model = "test-model";
+    ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+    ck_assert_ok(gatrec_llm_new(&t, &o, &l));
+    llm_server_push(s, 429, "Retry-After: 1e300\r\n", "{\"error\": {\"message\": \"later\"}}", 0);
+    llm_server_push(s, 429, "Retry-After: inf\r\n", "{\"error\": {\"message\": \"later\"}}", 0);
+    llm_server_push(s, 429, "Retry-After: nan\r\n", "{\"error\": {\"message\": \"later\"}}", 0);
+    llm_server_push(s, 200, NULL, CHAT_OK, 0);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ck_assert_ok(gatrec_llm_chat(l, NULL, "hi", 0.0f, 0, &reply));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ck_assert_str_eq(reply, "scripted");
+    ck_assert_uint_eq(llm_server_requests(s), 4);
+    /* the two long waits were honoured, capped at retry_max_ms (a lower bound: sleeps never end early) */
+    double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    ck_assert_msg(ms >= 100, "three retries took %.1f ms: Retry-After 1e300 and inf were not honoured", ms);
+    gatrec_string_free(reply);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
 Suite *llm_suite(void)
 {
     Suite *s = suite_create("llm");
@@ -824,6 +864,7 @@ Suite *llm_suite(void)
     tcase_add_test(tc, chat_over_http);
     tcase_add_test(tc, texts_that_are_not_utf8_are_refused);
     tcase_add_test(tc, retries_on_429_and_500);
+    tcase_add_test(tc, retry_after_out_of_range);
     tcase_add_test(tc, timeouts_caps_and_bad_answers);
     tcase_add_test(tc, failures_are_counted_by_reason);
     tcase_add_test(tc, cache_directory_checked_and_swept);

@@ -1,5 +1,6 @@
 /* The data directory, and downloading MovieLens from GroupLens with a verified checksum. */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,11 +66,30 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
     return 0;
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_started = CURLE_FAILED_INIT;
+
+static void start_curl(void)
+{
+    curl_started = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int gatrec__curl_init(void)
+{
+    pthread_once(&curl_once, start_curl);
+    return curl_started == CURLE_OK ? GATREC_OK
+                                    : gatrec__error(GATREC_ERROR, "libcurl could not start: %s",
+                                                    curl_easy_strerror(curl_started));
+}
+
 static int http_get(const char *url, download *d)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     long status = 0;
     CURLcode cc;
+    int rc0 = gatrec__curl_init();
+    if (rc0)
+        return rc0;
     CURL *h = curl_easy_init();
     if (!h)
         return gatrec__error(GATREC_ENOMEM, "curl_easy_init failed");

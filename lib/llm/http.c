@@ -8,11 +8,13 @@
  * leaks half an answer. The API key comes from the environment and goes only into the
  * Authorization header. */
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../data/fetch.h"
 #include "llm.h"
 
 typedef struct http {
@@ -56,8 +58,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         tmp[k] = '\0';
         char *end;
         double s = gatrec__strtod(tmp, &end);
-        if (end != tmp && s >= 0) /* seconds; an HTTP date is ignored (backoff applies) */
-            h->retry_after_ms = (long)(s * 1000.0);
+        if (end != tmp && s >= 0) /* seconds (1e300 and inf: a day, capped below); an HTTP date is ignored */
+            h->retry_after_ms = s < 86400.0 ? (long)(s * 1000.0) : 86400000L;
     }
     return len;
 }
@@ -152,7 +154,9 @@ static int http_send(void *userdata, const char *path, const char *payload, size
         }
         gatrec__buf_free(&b.buf);
         /* full jitter: uniform in [0, base * 2^attempt], capped; Retry-After wins when longer */
-        long cap = H->o.retry_base_ms << (attempt < 20 ? attempt : 20);
+        long cap = H->o.retry_base_ms;
+        for (int k = 0; k < attempt && cap < H->o.retry_max_ms; k++) /* doubled without overflowing */
+            cap = cap > LONG_MAX / 2 ? LONG_MAX : 2 * cap;
         if (cap > H->o.retry_max_ms)
             cap = H->o.retry_max_ms;
         long wait = (long)gatrec__rng_below(H->jitter_seed, gatrec__stream(GATREC__RNG_RETRY_JITTER, call & 0xffffffffffffu), (uint64_t)attempt, (uint64_t)cap + 1);
@@ -187,6 +191,8 @@ GATREC_API int gatrec_llm_transport_http(const gatrec_http_options *opts, gatrec
     gatrec_http_options_init(&o, GATREC_HTTP_OPTIONS_VERSION);
     if (!out)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_transport_http: NULL output");
+    if (gatrec__curl_init()) /* before any thread of the client's calls curl_easy_init */
+        return GATREC_ERROR;
     if (GATREC__READ_VERSIONED(&o, opts, gatrec_http_options))
         return GATREC_EINVAL;
     base = o.base_url ? o.base_url : getenv("GATREC_LLM_BASE_URL");
