@@ -193,6 +193,24 @@ START_TEST(test_reclist_csv)
     path = write_file(dir, "dup.csv", "user_id,item_id,rank\n1,15,1\n1,12,1\n", 0);
     ck_assert_status(gatrec_reclist_load_csv(ds, path, &l), GATREC_EDUPLICATE);
     free(path);
+    /* a header that does not match says what it holds and what is off (issue 24, item 22) */
+    static const struct {
+        const char *header, *says;
+    } headers[] = {
+        {"user_id;item_id;rank", "the header is one field, separated by ';' - this reader takes commas"},
+        {"user_id\titem_id\trank", "separated by a tab"},
+        {"User_ID,item_id,rank", "column 1 is 'User_ID' (names are case-sensitive)"},
+        {"user_id, item_id, rank", "column 2 is ' item_id' (no blanks around the names"},
+        {"uid,iid,position", "the header's columns: 'uid', 'iid', 'position'; expected the header user_id,item_id,rank"},
+    };
+    for (size_t k = 0; k < sizeof headers / sizeof headers[0]; k++) {
+        char text[200];
+        snprintf(text, sizeof text, "%s\n1,15,1\n", headers[k].header);
+        path = write_file(dir, "header.csv", text, 0);
+        ck_assert_status(gatrec_reclist_load_csv(ds, path, &l), GATREC_ENOTFOUND);
+        ck_assert_error_mentions(headers[k].says);
+        free(path);
+    }
     /* the same item twice: told in the file's ids and lines, not internal indices (issue 14, point 9) */
     path = write_file(dir, "dup2.csv", "user_id,item_id,rank\n1,15,1\n1,12,2\n1,15,3\n", 0);
     ck_assert_status(gatrec_reclist_load_csv(ds, path, &l), GATREC_EDUPLICATE);

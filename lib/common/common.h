@@ -233,6 +233,10 @@ void gatrec__csv_init(gatrec__csv *c, const char *data, size_t len);
 int gatrec__csv_next(gatrec__csv *c);
 const char *gatrec__csv_field(const gatrec__csv *c, size_t i);
 void gatrec__csv_free(gatrec__csv *c);
+/* The index of the header column `name` (a UTF-8 byte order mark ignored); GATREC_ENOTFOUND
+ * otherwise, with a message listing the header's columns and saying what is off (case, blanks,
+ * another delimiter) and, when not NULL, what was `expected`. */
+int gatrec__csv_column(const gatrec__csv *csv, const char *name, const char *path, const char *expected, size_t *col);
 /* Call fn for the (id, text) of every row of a CSV file with a header, from the columns named
  * id_column and text_column (ids: non-negative integers; text: UTF-8). Errors name file:line;
  * fn's non-zero return stops the reading and is returned. */

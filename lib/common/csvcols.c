@@ -1,8 +1,67 @@
-/* (id, text) pairs from two named columns of an RFC 4180 CSV file with a header. */
+/* Named columns of an RFC 4180 CSV file with a header, and (id, text) pairs from two of them. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
+
+/* A header field without a UTF-8 byte order mark */
+static const char *header_field(const gatrec__csv *csv, size_t c)
+{
+    const char *f = gatrec__csv_field(csv, c);
+    if (c == 0 && (unsigned char)f[0] == 0xEF && (unsigned char)f[1] == 0xBB && (unsigned char)f[2] == 0xBF)
+        f += 3;
+    return f;
+}
+
+/* Is f `name` with blanks around it? */
+static int padded(const char *f, const char *name)
+{
+    size_t n = strlen(name);
+    while (*f == ' ' || *f == '\t')
+        f++;
+    if (strncmp(f, name, n) != 0)
+        return 0;
+    for (f += n; *f == ' ' || *f == '\t'; f++)
+        ;
+    return *f == '\0';
+}
+
+int gatrec__csv_column(const gatrec__csv *csv, const char *name, const char *path, const char *expected, size_t *col)
+{
+    gatrec__buf seen = {0}, hint = {0};
+    int rc;
+    for (size_t c = 0; c < csv->nfields; c++)
+        if (strcmp(header_field(csv, c), name) == 0) {
+            *col = c;
+            return GATREC_OK;
+        }
+    for (size_t c = 0; c < csv->nfields; c++) { /* what the header holds, and why it does not match */
+        const char *f = header_field(csv, c);
+        if (c < 8)
+            gatrec__buf_printf(&seen, "%s'%.40s'", c ? ", " : "", f);
+        if (!hint.len && strcasecmp(f, name) == 0)
+            gatrec__buf_printf(&hint, ": column %zu is '%s' (names are case-sensitive)", c + 1, f);
+        else if (!hint.len && padded(f, name))
+            gatrec__buf_printf(&hint, ": column %zu is '%s' (no blanks around the names, as after a comma)", c + 1, f);
+    }
+    if (csv->nfields > 8)
+        gatrec__buf_printf(&seen, " and %zu more", csv->nfields - 8);
+    if (!hint.len && csv->nfields == 1) {
+        const char *f = header_field(csv, 0), *d = strchr(f, ';') ? ";" : strchr(f, '\t') ? "a tab" : strchr(f, '|') ? "|" : NULL;
+        if (d)
+            gatrec__buf_printf(&hint, ": the header is one field, separated by %s%s%s - this reader takes commas",
+                               d[1] ? "" : "'", d, d[1] ? "" : "'");
+    }
+    gatrec__buf_put(&seen, "", 1);
+    gatrec__buf_put(&hint, "", 1);
+    rc = gatrec__error(GATREC_ENOTFOUND, "%s:1: no column named '%s'%s (the header's columns: %s%s%s)", path, name,
+                       hint.data ? (const char *)hint.data : "", seen.data ? (const char *)seen.data : "",
+                       expected ? "; expected " : "", expected ? expected : "");
+    gatrec__buf_free(&seen);
+    gatrec__buf_free(&hint);
+    return rc;
+}
 
 int gatrec__csv_id_text(const char *path, const char *id_column, const char *text_column,
                         int (*fn)(void *ctx, int64_t id, const char *text, size_t line), void *ctx)
@@ -17,22 +76,11 @@ int gatrec__csv_id_text(const char *path, const char *id_column, const char *tex
     rc = gatrec__csv_next(&csv);
     if (rc == 0)
         rc = gatrec__error(GATREC_EEMPTY, "%s: empty file", path);
-    if (rc == 1) {
-        for (size_t c = 0; c < csv.nfields; c++) {
-            const char *name = gatrec__csv_field(&csv, c);
-            if (c == 0 && (unsigned char)name[0] == 0xEF && (unsigned char)name[1] == 0xBB &&
-                (unsigned char)name[2] == 0xBF)
-                name += 3; /* UTF-8 byte order mark */
-            if (strcmp(name, id_column) == 0)
-                idc = c;
-            if (strcmp(name, text_column) == 0)
-                txc = c;
-        }
-        rc = GATREC_OK;
-        if (idc == SIZE_MAX || txc == SIZE_MAX)
-            rc = gatrec__error(GATREC_ENOTFOUND, "%s:1: no column named '%s'", path,
-                               idc == SIZE_MAX ? id_column : text_column);
-    } else if (rc < 0) {
+    if (rc == 1)
+        rc = gatrec__csv_column(&csv, id_column, path, NULL, &idc) ? GATREC_ENOTFOUND
+             : gatrec__csv_column(&csv, text_column, path, NULL, &txc) ? GATREC_ENOTFOUND
+                                                                        : GATREC_OK;
+    else if (rc < 0) {
         gatrec__error_context(rc, "%s", path);
     }
     while (!rc && (rc = gatrec__csv_next(&csv)) == 1) {

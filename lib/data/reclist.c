@@ -112,21 +112,6 @@ static int by_user_rank(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static int find_column(const gatrec__csv *csv, const char *name, const char *path, size_t *col)
-{
-    for (size_t c = 0; c < csv->nfields; c++) {
-        const char *f = gatrec__csv_field(csv, c);
-        if (c == 0 && (unsigned char)f[0] == 0xEF && (unsigned char)f[1] == 0xBB && (unsigned char)f[2] == 0xBF)
-            f += 3;
-        if (strcmp(f, name) == 0) {
-            *col = c;
-            return GATREC_OK;
-        }
-    }
-    return gatrec__error(GATREC_ENOTFOUND, "%s:1: no column named '%s' (expected a header user_id,item_id,rank)",
-                         path, name);
-}
-
 static int parse_rows(const gatrec_dataset *ds, const char *path, gatrec__csv *csv, rec_row **rows_out, size_t *nrows)
 {
     size_t cu, ci, cr, n = 0, cap = 0;
@@ -136,8 +121,9 @@ static int parse_rows(const gatrec_dataset *ds, const char *path, gatrec__csv *c
         return gatrec__error(GATREC_EEMPTY, "%s: empty file", path);
     if (rc < 0)
         return gatrec__error_context(rc, "%s", path);
-    if ((rc = find_column(csv, "user_id", path, &cu)) || (rc = find_column(csv, "item_id", path, &ci)) ||
-        (rc = find_column(csv, "rank", path, &cr)))
+    if ((rc = gatrec__csv_column(csv, "user_id", path, "the header user_id,item_id,rank", &cu)) ||
+        (rc = gatrec__csv_column(csv, "item_id", path, "the header user_id,item_id,rank", &ci)) ||
+        (rc = gatrec__csv_column(csv, "rank", path, "the header user_id,item_id,rank", &cr)))
         return rc;
     while ((rc = gatrec__csv_next(csv)) == 1) {
         const char *fu, *fi, *fr;
