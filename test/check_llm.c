@@ -856,6 +856,59 @@ START_TEST(retry_after_out_of_range)
 }
 END_TEST
 
+/* A model that answers every chat with one chatty sentence, or a user profile of punctuation */
+static char *chatty_writer(const char *body, void *ctx)
+{
+    char *out = malloc(256);
+    (void)ctx;
+    if (strstr(body, "user_profile"))
+        snprintf(out, 256, "{\"user_profile\": \",\"}");
+    else
+        snprintf(out, 256, "Sure! I think the user would like Star Wars (1977) the most.");
+    return out;
+}
+
+/* Answers that are no profile fail, and are never cached (issue 24, items 3, 11 and 14): every
+ * item profile was that sentence, cached, so reruns kept it. */
+START_TEST(unusable_profiles_are_failures_not_cached)
+{
+    llm_server *s = llm_server_start();
+    char *dir, *cache;
+    gatrec_dataset *ds = tiny_movielens(&dir);
+    gatrec_graph *g;
+    gatrec_profiles *p;
+    gatrec_profile_options o = GATREC_PROFILE_OPTIONS_INIT;
+    size_t ok = 99, bad = 0;
+    cache = gatrec__path_join(dir, "cache");
+    gatrec_llm *l = client(s, 0, 5000, 0, cache);
+    llm_server_set_chat(s, chatty_writer, NULL);
+    ck_assert_ok(gatrec_graph_new(ds, NULL, NULL, &g));
+    for (int run = 0; run < 2; run++) {
+        unsigned before = llm_server_requests(s);
+        ck_assert_ok(gatrec_profiles_new(&p));
+        ck_assert_ok(gatrec_profiles_generate(p, l, ds, g, &o, &ok, &bad));
+        ck_assert_uint_eq(ok, 0);
+        ck_assert_uint_eq(bad, 5); /* 3 items, 2 users */
+        ck_assert_uint_eq(gatrec_profiles_count(p, GATREC_NODE_ITEM), 0);
+        ck_assert_uint_eq(gatrec_profiles_count(p, GATREC_NODE_USER), 0);
+        ck_assert_uint_eq(llm_server_requests(s), before + 5); /* the second run asks again: nothing cached */
+        gatrec_profiles_free(p);
+    }
+    char *report = gatrec_llm_failure_report(l, 4);
+    ck_assert_ptr_nonnull(report);
+    ck_assert_msg(strstr(report, "no '## Overview' section") && strstr(report, "fewer than 3 words"), "report: %s",
+                  report);
+    gatrec_string_free(report);
+    gatrec_graph_free(g);
+    gatrec_dataset_free(ds);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+    rm_tree(dir);
+    free(dir);
+    free(cache);
+}
+END_TEST
+
 Suite *llm_suite(void)
 {
     Suite *s = suite_create("llm");
@@ -863,6 +916,7 @@ Suite *llm_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, chat_over_http);
     tcase_add_test(tc, texts_that_are_not_utf8_are_refused);
+    tcase_add_test(tc, unusable_profiles_are_failures_not_cached);
     tcase_add_test(tc, retries_on_429_and_500);
     tcase_add_test(tc, retry_after_out_of_range);
     tcase_add_test(tc, timeouts_caps_and_bad_answers);

@@ -19,6 +19,7 @@
 typedef struct chat_out {
     char *reply;
     char *model; /* the model the server says answered, or NULL */
+    gatrec__llm_check check; /* the caller's test of the reply (NULL: any text) */
 } chat_out;
 
 static int parse_chat(const char *answer, void *ctx)
@@ -26,6 +27,7 @@ static int parse_chat(const char *answer, void *ctx)
     chat_out *c = ctx;
     json_error_t err;
     json_t *j = json_loads(answer, 0, &err), *choices, *content;
+    const char *why;
     int rc = GATREC_OK;
     if (!j)
         return gatrec__error(GATREC_EFORMAT, "the LLM's answer is not JSON (%s)", err.text);
@@ -42,6 +44,11 @@ static int parse_chat(const char *answer, void *ctx)
         rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer has no choices[0].message.content string");
     else if (!(c->reply = gatrec__strdup(json_string_value(content))))
         rc = GATREC_ENOMEM;
+    else if (c->check && (why = c->check(c->reply))) { /* unusable: failed, and never cached */
+        rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer is unusable: %s", why);
+        free(c->reply);
+        c->reply = NULL;
+    }
     if (!rc && json_is_string(json_object_get(j, "model")))
         c->model = gatrec__strdup(json_string_value(json_object_get(j, "model")));
     json_decref(j);
@@ -174,10 +181,10 @@ GATREC_API const char *gatrec_llm_model(gatrec_llm *l)
 }
 
 static int chat(gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
-                const char *shape, char **reply)
+                const char *shape, gatrec__llm_check check, char **reply)
 {
     char *body;
-    chat_out c = {NULL, NULL};
+    chat_out c = {NULL, NULL, check};
     int rc, format;
     if (!l || !user || !reply)
         return gatrec__error(GATREC_EINVAL, "gatrec_llm_chat: NULL argument");
@@ -219,13 +226,13 @@ static int chat(gatrec_llm *l, const char *system, const char *user, float tempe
 GATREC_API int gatrec_llm_chat(gatrec_llm *l, const char *system, const char *user, float temperature, int json_mode,
                                char **reply)
 {
-    return chat(l, system, user, temperature, json_mode, NULL, reply);
+    return chat(l, system, user, temperature, json_mode, NULL, NULL, reply);
 }
 
 int gatrec__llm_chat_shaped(gatrec_llm *l, const char *system, const char *user, float temperature, const char *shape,
                             char **reply)
 {
-    return chat(l, system, user, temperature, 1, shape, reply);
+    return chat(l, system, user, temperature, 1, shape, NULL, reply);
 }
 
 /* ---- many chats at once ---- */
@@ -237,6 +244,7 @@ typedef struct many {
     float temperature;
     int json_mode;
     const char *shape;
+    gatrec__llm_check check;
     char **replies;
     int *statuses;
     char **errors;
@@ -258,7 +266,7 @@ static void *many_worker(void *arg)
         if (k >= M->n)
             break;
         int rc = chat(M->l, M->systems ? M->systems[k] : NULL, M->users[k], M->temperature, M->json_mode, M->shape,
-                      &M->replies[k]);
+                      M->check, &M->replies[k]);
         pthread_mutex_lock(&M->mu);
         M->statuses[k] = rc;
         if (rc)
@@ -272,11 +280,11 @@ static void *many_worker(void *arg)
 }
 
 static int chat_many(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users, float temperature,
-                     int json_mode, const char *shape, char **replies, int *statuses, gatrec_progress_cb progress,
-                     void *payload)
+                     int json_mode, const char *shape, gatrec__llm_check check, char **replies, int *statuses,
+                     gatrec_progress_cb progress, void *payload)
 {
-    many M = {l, n, 0, systems, users, temperature, json_mode, shape, replies, statuses, NULL, progress, payload, 0, 0,
-              PTHREAD_MUTEX_INITIALIZER};
+    many M = {l,        n,    0,    systems, users, temperature, json_mode, shape, check, replies, statuses, NULL,
+              progress, payload, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     pthread_t tids[256];
     int started[256], rc = GATREC_OK;
     size_t nt;
@@ -314,13 +322,14 @@ GATREC_API int gatrec_llm_chat_many(gatrec_llm *l, size_t n, const char *const *
                                     float temperature, int json_mode, char **replies, int *statuses,
                                     gatrec_progress_cb progress, void *payload)
 {
-    return chat_many(l, n, systems, users, temperature, json_mode, NULL, replies, statuses, progress, payload);
+    return chat_many(l, n, systems, users, temperature, json_mode, NULL, NULL, replies, statuses, progress, payload);
 }
 
 int gatrec__llm_chat_many_shaped(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,
-                                 float temperature, const char *shape, char **replies, int *statuses,
-                                 gatrec_progress_cb progress, void *payload)
+                                 float temperature, const char *shape, gatrec__llm_check check, char **replies,
+                                 int *statuses, gatrec_progress_cb progress, void *payload)
 {
-    return chat_many(l, n, systems, users, temperature, shape != NULL, shape, replies, statuses, progress, payload);
+    return chat_many(l, n, systems, users, temperature, shape != NULL, shape, check, replies, statuses, progress,
+                     payload);
 }
 

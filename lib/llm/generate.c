@@ -142,7 +142,58 @@ static char *clean_reply(const char *reply, const char *json_key)
         json_decref(j);
         return out;
     }
-    return e > p ? strndup(p, (size_t)(e - p)) : NULL;
+    return e > p ? gatrec__strndup(p, (size_t)(e - p)) : NULL;
+}
+
+/* How many words (runs of two or more letters; any byte past ASCII counts as one) text holds */
+static size_t words(const char *text, size_t most)
+{
+    size_t n = 0, run = 0;
+    for (const unsigned char *p = (const unsigned char *)text;; p++) {
+        int letter = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p >= 0x80;
+        if (letter) {
+            run++;
+            continue;
+        }
+        n += run >= 2;
+        run = 0;
+        if (!*p || n >= most)
+            return n;
+    }
+}
+
+#define PROFILE_MIN_WORDS 3 /* a profile says something: ",", ":" or "ok" is no profile */
+
+/* The checks of the LLM's answers (gatrec__llm_check): an unusable answer fails and is not cached */
+static const char *check_words(const char *reply)
+{
+    char *clean = clean_reply(reply, NULL);
+    const char *why = !clean || words(clean, PROFILE_MIN_WORDS) < PROFILE_MIN_WORDS
+                          ? "fewer than 3 words: no profile"
+                          : NULL;
+    free(clean);
+    return why;
+}
+
+static const char *check_markdown(const char *reply) /* the default prompts' sections */
+{
+    char *clean = clean_reply(reply, NULL);
+    const char *why = !clean || (strncmp(clean, "## Overview", 11) != 0 && !strstr(clean, "\n## Overview"))
+                          ? "no '## Overview' section: not the profile format asked for"
+                      : words(clean, PROFILE_MIN_WORDS) < PROFILE_MIN_WORDS ? "fewer than 3 words: no profile"
+                                                                              : NULL;
+    free(clean);
+    return why;
+}
+
+static const char *check_user_json(const char *reply)
+{
+    char *clean = clean_reply(reply, "user_profile");
+    const char *why = !clean ? "not the JSON object asked for, or an empty user_profile"
+                      : words(clean, PROFILE_MIN_WORDS) < PROFILE_MIN_WORDS ? "a user_profile of fewer than 3 words"
+                                                                              : NULL;
+    free(clean);
+    return why;
 }
 
 typedef struct job {
@@ -156,7 +207,7 @@ typedef struct job {
 
 /* Send the prompts of jobs[..] that have one; store cleaned answers in profile (NULL: failed). */
 static int run_round(gatrec_llm *llm, job *jobs, size_t n, const gatrec_profile_options *o, const char *json_key,
-                     size_t *done_so_far)
+                     gatrec__llm_check check, size_t *done_so_far)
 {
     const char **prompts = gatrec__malloc_array(n + 1, sizeof *prompts);
     size_t *which = gatrec__malloc_array(n + 1, sizeof *which), m = 0;
@@ -177,7 +228,7 @@ static int run_round(gatrec_llm *llm, job *jobs, size_t n, const gatrec_profile_
     if (!rc && m) {
         /* failures of single requests are the nodes' (they stay without a profile); a cancel is the caller's */
         if (gatrec__llm_chat_many_shaped(llm, m, NULL, prompts, o->temperature,
-                                         json_key ? gatrec__shape_user_profile : NULL, replies, st, o->progress,
+                                         json_key ? gatrec__shape_user_profile : NULL, check, replies, st, o->progress,
                                          o->payload) == GATREC_ECANCELLED)
             rc = GATREC_ECANCELLED;
     }
@@ -240,7 +291,7 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
             gatrec__buf_free(&b);
     }
     if (!rc && nj)
-        rc = run_round(llm, jobs, nj, &o, NULL, &done);
+        rc = run_round(llm, jobs, nj, &o, NULL, o.item_prompt ? check_words : check_markdown, &done);
     for (size_t k = 0; k < nj && !rc; k++) {
         if (jobs[k].profile && !(rc = gatrec_profiles_set(p, GATREC_NODE_ITEM, jobs[k].id, jobs[k].profile)))
             ok++;
@@ -270,7 +321,7 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
         }
     }
     if (!rc && o.user_form == GATREC_PROFILE_INTEGRATED) {
-        rc = run_round(llm, jobs, nj, &o, "user_profile", &done);
+        rc = run_round(llm, jobs, nj, &o, "user_profile", check_user_json, &done);
     } else {
         unsigned char *dead = gatrec__calloc(nj + 1, 1); /* a failed turn ends that user's profile */
         rc = dead ? rc : GATREC_ENOMEM;
@@ -289,7 +340,7 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
                 if (jobs[k].prompt)
                     before[k] = jobs[k].profile, jobs[k].profile = NULL;
             if (!rc)
-                rc = before ? run_round(llm, jobs, nj, &o, NULL, &done) : GATREC_ENOMEM;
+                rc = before ? run_round(llm, jobs, nj, &o, NULL, check_markdown, &done) : GATREC_ENOMEM;
             for (size_t k = 0; before && k < nj; k++) {
                 if (before[k] && !jobs[k].profile)
                     dead[k] = 1, jobs[k].profile = before[k];

@@ -53,10 +53,14 @@ extern const char gatrec__shape_user_profile[], gatrec__shape_ranking[], gatrec_
 /* gatrec_llm_chat asking for JSON of `shape` (a JSON schema, or NULL for any object). */
 int gatrec__llm_chat_shaped(gatrec_llm *l, const char *system, const char *user, float temperature, const char *shape,
                             char **reply);
-/* gatrec_llm_chat_many likewise (shape NULL and json_mode 0: no JSON asked). */
+/* A caller's test of a chat's reply: NULL when usable, else why not (a static string). An
+ * unusable reply fails the chat (GATREC_EFORMAT) and is never cached, so a rerun asks again. */
+typedef const char *(*gatrec__llm_check)(const char *reply);
+/* gatrec_llm_chat_many likewise (shape NULL and json_mode 0: no JSON asked), each reply held to
+ * `check` (may be NULL). */
 int gatrec__llm_chat_many_shaped(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,
-                                 float temperature, const char *shape, char **replies, int *statuses,
-                                 gatrec_progress_cb progress, void *payload);
+                                 float temperature, const char *shape, gatrec__llm_check check, char **replies,
+                                 int *statuses, gatrec_progress_cb progress, void *payload);
 
 /* n texts -> out[n x dim] through /v1/embeddings with `model` (NULL: the client's), cached. */
 int gatrec__llm_embed(gatrec_llm *l, const char *model, const char *const *texts, size_t n, float *out, size_t dim);

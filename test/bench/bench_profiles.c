@@ -10,6 +10,18 @@
 #include "../llm_server.h"
 #include "synth.h"
 
+/* Answers of the shape asked for: an item's Markdown profile, a user's JSON (issue 24: an answer
+ * that is no profile is a failure) */
+static char *writer(const char *body, void *ctx)
+{
+    char *out = malloc(128);
+    (void)ctx;
+    if (out)
+        snprintf(out, 128, strstr(body, "user_profile") ? "{\"user_profile\": \"Likes quiet dramas.\"}"
+                                                         : "## Overview\nA film in brief.");
+    return out;
+}
+
 int main(void)
 {
     const char *d = getenv("GATREC_TEST_DATA");
@@ -26,6 +38,7 @@ int main(void)
         return perror("mkdtemp"), 1;
     s = llm_server_start();
     llm_server_set_delay(s, 200);
+    llm_server_set_chat(s, writer, NULL);
     for (int run = 0; run < 2; run++) {
         gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
         gatrec_llm_options lo = GATREC_LLM_OPTIONS_INIT;

@@ -206,7 +206,7 @@ static char *writer(const char *body, void *ctx)
     if (movie)
         snprintf(out, 256, "## Overview\n%.*s, briefly", (int)strcspn(movie + 7, "\\"), movie + 7);
     else
-        snprintf(out, 256, "{\"user_profile\": \"Taste %lu.\"}", h % 100000);
+        snprintf(out, 256, "{\"user_profile\": \"Likes taste %lu films.\"}", h % 100000);
     return out;
 }
 
