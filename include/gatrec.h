@@ -472,7 +472,7 @@ typedef enum gatrec_model_kind {
     GATREC_MODEL_ATTN = 7      /**< graph attention on ID + text, shaped like LightGCN: layer 0 is an ID
                                     embedding plus a linear map of the node's text features, then attention-
                                     weighted propagation without weights or non-linearities, read out as the
-                                    mean of the layers (docs/model.md; "attn"; since 0.4) */
+                                    mean of the layers (docs/model.md; "attn"; since 0.3) */
 } gatrec_model_kind;
 
 /** The loss a learned kind trains with (gatrec_model_options.loss; since 0.3). */
@@ -512,7 +512,7 @@ enum {
     GATREC_GAT_NO_SELF_LOOPS = 8  /**< no self loops (a node does not attend to itself) */
 };
 
-/** What layer 0 of an attn model is made of (gatrec_model_options.inputs; since 0.4). */
+/** What layer 0 of an attn model is made of (gatrec_model_options.inputs; since 0.3). */
 typedef enum gatrec_inputs {
     GATREC_INPUTS_DEFAULT = 0, /**< ID + text when features are given, else ID only */
     GATREC_INPUTS_ID_TEXT = 1, /**< a free ID embedding plus a learned linear map of the text features */
@@ -520,7 +520,7 @@ typedef enum gatrec_inputs {
     GATREC_INPUTS_TEXT = 3     /**< the mapped text alone (no ID table: a new item needs only its text) */
 } gatrec_inputs;
 
-/** How the optimiser updates an embedding table (gatrec_model_options.optimizer; since 0.4). */
+/** How the optimiser updates an embedding table (gatrec_model_options.optimizer; since 0.3). */
 typedef enum gatrec_optimizer {
     GATREC_OPTIMIZER_AUTO = 0,  /**< lazy for a table of more than 2^24 parameters where it applies, else dense */
     GATREC_OPTIMIZER_DENSE = 1, /**< AdamW on every parameter at every step */
@@ -531,7 +531,7 @@ typedef enum gatrec_optimizer {
                                      tables of attn and the GAT with `fanout` (the subgraph's rows) */
 } gatrec_optimizer;
 
-/** Switches of the attn model (gatrec_model_options.attn_flags; since 0.4). */
+/** Switches of the attn model (gatrec_model_options.attn_flags; since 0.3). */
 enum {
     GATREC_ATTN_UNIFORM = 1,     /**< no attention: LightGCN's symmetric degree weights throughout */
     GATREC_ATTN_NO_EDGE_ATTR = 2 /**< do not feed the rating into attention */
@@ -680,7 +680,7 @@ GATREC_API int gatrec_model_recommend_all_among(const gatrec_model *model, size_
  * when `candidates` is not NULL) for the `count` users `first` .. `first + count - 1` only, set
  * into `list` (of gatrec_model_num_users() users, from gatrec_reclist_new()); the other users'
  * lists are left as they are. For serving sharded over processes: each takes a range of users
- * and the gathered lists are recommend_all's, to the bit (since 0.4).
+ * and the gathered lists are recommend_all's, to the bit (since 0.3).
  */
 GATREC_API int gatrec_model_recommend_range(const gatrec_model *model, size_t k, int32_t first, size_t count,
                                             const int32_t *candidates, size_t ncand, gatrec_reclist *list);
@@ -821,7 +821,7 @@ typedef struct gatrec_http_options {
                                     "http://localhost:11434/v1" (Ollama); NULL = $GATREC_LLM_BASE_URL */
     long connect_timeout_ms;   /**< default 10000 */
     int max_retries;           /**< retries on connection errors, 429 and 5xx; default 4 (a timeout is
-                                    retried once at most: since 0.4) */
+                                    retried once at most: since 0.3) */
     long retry_base_ms;        /**< first backoff ceiling, doubled each retry, full jitter; default 500 */
     long retry_max_ms;         /**< longest wait, Retry-After included; default 30000 */
     size_t max_response_bytes; /**< larger answers are refused; default 8 MiB */
@@ -839,7 +839,7 @@ GATREC_API int gatrec_llm_transport_http(const gatrec_http_options *opts, gatrec
 /** An LLM client: models, cache, concurrency, over a transport. */
 typedef struct gatrec_llm gatrec_llm;
 
-/** How a chat asks for JSON (gatrec_llm_options.response_format; since 0.4). */
+/** How a chat asks for JSON (gatrec_llm_options.response_format; since 0.3). */
 typedef enum gatrec_llm_format {
     /** A JSON schema of the answer's shape where the library knows it (profiles, reranking,
         justifications: response_format json_schema, which OpenAI, vLLM, llama.cpp and Ollama
@@ -854,7 +854,7 @@ typedef enum gatrec_llm_format {
 typedef struct gatrec_llm_options {
     unsigned int version;        /**< GATREC_LLM_OPTIONS_VERSION */
     const char *chat_model;      /**< NULL = $GATREC_LLM_MODEL, else the only model the server lists
-                                      (built-in transport; since 0.4), else "gpt-4o-mini" */
+                                      (built-in transport; since 0.3), else "gpt-4o-mini" */
     const char *embedding_model; /**< NULL = $GATREC_LLM_EMBEDDING_MODEL, else "text-embedding-3-small" */
     const char *cache_dir;       /**< answers cached here (see docs/llm.md); NULL = no cache */
     long timeout_ms;             /**< per request; 0 = 60000 */
@@ -894,14 +894,14 @@ typedef struct gatrec_llm_stats {
     uint64_t failures;    /**< requests that failed (after the transport's retries) */
 } gatrec_llm_stats;
 /**
- * Why this client's requests failed so far (since 0.4): one line per distinct reason, "COUNT x
+ * Why this client's requests failed so far (since 0.3): one line per distinct reason, "COUNT x
  * REASON" (the error message up to its first " ("), most frequent first, at most `max` lines plus
  * one counting the rest; a new string (gatrec_string_free()), or NULL when nothing failed. Answers
  * that arrived but held nothing usable (e.g. no profile) are counted too.
  */
 GATREC_API char *gatrec_llm_failure_report(const gatrec_llm *llm, size_t max);
 /**
- * The chat model of this client (since 0.4): the name the server gave in its first answer, else
+ * The chat model of this client (since 0.3): the name the server gave in its first answer, else
  * the one asked for - the options' `chat_model`, else $GATREC_LLM_MODEL, else, with the built-in
  * transport, the only model the server lists at GET /v1/models (asked once), else
  * "gpt-4o-mini". Valid until gatrec_llm_free().
@@ -980,7 +980,7 @@ typedef struct gatrec_profile_options {
     const char *item_prompt, *user_prompt;
     gatrec_progress_cb progress; /**< may be NULL; non-zero cancels */
     void *payload;
-    /* version 2 (since 0.4) */
+    /* version 2 (since 0.3) */
     int shards;              /**< split the work between processes: 0 or 1 = every node; else only the */
     int shard;               /**< items and users whose graph index modulo `shards` is `shard` */
 } gatrec_profile_options;
@@ -1093,16 +1093,16 @@ GATREC_API int gatrec_embedder_new_callback(size_t dim, gatrec_embed_cb cb, void
  * outlive the embedder.
  */
 GATREC_API int gatrec_embedder_new_remote(gatrec_llm *llm, size_t dim, gatrec_embedder **out);
-/* (since 0.4: `dim` 0 asks the endpoint for its width with one short text; the embedder records
+/* (since 0.3: `dim` 0 asks the endpoint for its width with one short text; the embedder records
  * the client's embeddings model name, and saves as that name and width: embedder format 3.) */
 /**
- * Give a remote embedder an LLM client (since 0.4): one loaded from a file or from a model
+ * Give a remote embedder an LLM client (since 0.3): one loaded from a file or from a model
  * (gatrec_model_get_embedder()) knows its model's name and width but not where to send; it asks
  * `llm`'s endpoint for the model it recorded. `llm` must outlive the embedder. GATREC_EINVAL for
  * any other kind of embedder.
  */
 GATREC_API int gatrec_embedder_bind_llm(gatrec_embedder *embedder, gatrec_llm *llm);
-/** The embeddings model a remote embedder asks for (since 0.4), or NULL for any other kind. */
+/** The embeddings model a remote embedder asks for (since 0.3), or NULL for any other kind. */
 GATREC_API const char *gatrec_embedder_remote_model(const gatrec_embedder *embedder);
 GATREC_API void gatrec_embedder_free(gatrec_embedder *embedder);
 GATREC_API size_t gatrec_embedder_dim(const gatrec_embedder *embedder);
