@@ -176,6 +176,9 @@ uint32_t gatrec__crc32(const void *data, size_t n);
 int gatrec__read_file(const char *path, char **data, size_t *len);
 /* Write `len` bytes to `path` through a temporary file in the same directory and rename. */
 int gatrec__write_file_atomic(const char *path, const void *data, size_t len);
+/* Is `name` a temporary that gatrec__write_file_atomic made for the file named by its first
+ * base_len bytes ("<base>.tmp.<pid>.<n>"), left by a process that is gone? */
+int gatrec__stale_temporary(const char *name, size_t base_len);
 /* A temporary file being written (slot >= 0, or -1 when every slot is taken), for
  * gatrec_remove_temporaries(); release the slot once it is renamed or removed. */
 int gatrec__temp_register(const char *path);

@@ -76,13 +76,10 @@ int gatrec__csv_id_text(const char *path, const char *id_column, const char *tex
     rc = gatrec__csv_next(&csv);
     if (rc == 0)
         rc = gatrec__error(GATREC_EEMPTY, "%s: empty file", path);
-    if (rc == 1)
-        rc = gatrec__csv_column(&csv, id_column, path, NULL, &idc) ? GATREC_ENOTFOUND
-             : gatrec__csv_column(&csv, text_column, path, NULL, &txc) ? GATREC_ENOTFOUND
-                                                                        : GATREC_OK;
-    else if (rc < 0) {
+    if (rc < 0)
         gatrec__error_context(rc, "%s", path);
-    }
+    else if (rc == 1 && !(rc = gatrec__csv_column(&csv, id_column, path, NULL, &idc)))
+        rc = gatrec__csv_column(&csv, text_column, path, NULL, &txc);
     while (!rc && (rc = gatrec__csv_next(&csv)) == 1) {
         const char *idf, *text;
         int64_t id;

@@ -94,6 +94,16 @@ GATREC_API size_t gatrec_remove_temporaries(void)
     return removed;
 }
 
+int gatrec__stale_temporary(const char *name, size_t base_len)
+{
+    char *end;
+    long pid;
+    if (strncmp(name + base_len, ".tmp.", 5) != 0)
+        return 0;
+    pid = strtol(name + base_len + 5, &end, 10);
+    return pid > 0 && *end == '.' && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 /* Temporaries of `path` ("<path>.tmp.<pid>.<n>") that a process which is gone left behind. */
 static void sweep_stale_temps(const char *path)
 {
@@ -106,19 +116,11 @@ static void sweep_stale_temps(const char *path)
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
     if (!(d = opendir(dir)))
         return;
-    while ((e = readdir(d))) {
-        char *end;
-        long pid;
-        if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".tmp.", 5) != 0)
-            continue;
-        pid = strtol(e->d_name + blen + 5, &end, 10);
-        if (pid <= 0 || *end != '.' || pid == (long)getpid())
-            continue;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, base, blen) == 0 && gatrec__stale_temporary(e->d_name, blen)) {
             snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
             unlink(file);
         }
-    }
     closedir(d);
 }
 

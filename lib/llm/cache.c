@@ -36,10 +36,7 @@ static void sweep_stale(const char *dir)
             continue;
         while ((e = readdir(in))) {
             const char *t = strstr(e->d_name, ".json.tmp.");
-            long pid;
-            if (!t || (pid = strtol(t + 10, NULL, 10)) <= 0 || pid == (long)getpid())
-                continue;
-            if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            if (t && gatrec__stale_temporary(e->d_name, (size_t)(t - e->d_name) + 5)) {
                 snprintf(file, sizeof file, "%s/%s", sub, e->d_name);
                 unlink(file);
             }

@@ -165,14 +165,16 @@ int gatrec__subgraph_sample(gatrec__subgraph *S, const gatrec__edges *E, size_t 
         qsort(pick, take, sizeof *pick, cmp_u32); /* the sample in global edge order */
         for (size_t j = 0; j < take; j++) {
             size_t e = e0 + pick[j], src = (size_t)E->src[e];
-            if (gatrec__reserve((void **)&eid, &ecap, ne + 1, sizeof *eid) ||
-                gatrec__reserve((void **)&tgt, &tcap, ne + 1, sizeof *tgt))
+            if ((ne == ecap || ne == tcap) && /* a call per edge only when one is full */
+                (gatrec__reserve((void **)&eid, &ecap, ne + 1, sizeof *eid) ||
+                 gatrec__reserve((void **)&tgt, &tcap, ne + 1, sizeof *tgt)))
                 goto done;
             eid[ne] = (uint32_t)e;
             tgt[ne++] = (int32_t)t;
             if (S->loc[src] < 0) {
-                if (gatrec__reserve((void **)&nodes, &ncap, n + 1, sizeof *nodes) ||
-                    gatrec__reserve((void **)&depth, &dcap, n + 1, sizeof *depth))
+                if ((n == ncap || n == dcap) &&
+                    (gatrec__reserve((void **)&nodes, &ncap, n + 1, sizeof *nodes) ||
+                     gatrec__reserve((void **)&depth, &dcap, n + 1, sizeof *depth)))
                     goto done;
                 S->loc[src] = 0;
                 depth[n] = depth[k] + 1;
