@@ -554,7 +554,7 @@ typedef struct gatrec_epoch {
 /** Called after every epoch; a non-zero return stops training with GATREC_ECANCELLED. */
 typedef int (*gatrec_epoch_cb)(void *payload, const gatrec_epoch *epoch);
 
-#define GATREC_MODEL_OPTIONS_VERSION 6
+#define GATREC_MODEL_OPTIONS_VERSION 7
 /**
  * How to train a model. Initialise with GATREC_MODEL_OPTIONS_INIT or gatrec_model_options_init().
  * Fields added in version N are read only from a struct whose version is N or more. A zero
@@ -638,11 +638,24 @@ typedef struct gatrec_model_options {
                                 4096); with the softmax loss `negatives` 0 becomes 1024 sampled items;
                                 with BPR any negative sampling but hard. 0 = the whole graph every
                                 step (docs/scale.md) */
+    /* version 7 */
+    float dislike_weight;  /**< attn: a rating at or below the graph's disliked threshold propagates with
+                                gain -dislike_weight (it pushes the user away from the item's
+                                neighbourhood, in training and fold-in alike); 0 = default (0.3),
+                                negative = none (every rating propagates alike) */
+    float new_user_share;  /**< attn: new-user practice - the share of users that, at each training
+                                step, lose their ID, keep `new_user_ratings` of their rated items and
+                                read the mean user text, as a user folded in from a few ratings does;
+                                0 = default (0.3; none with `fanout`), negative = none */
+    size_t new_user_ratings; /**< attn: the rated items a practising user keeps; 0 = default (5) */
+    float popularity_prior; /**< attn: b in score(u, i) = cos(u, i) + b log(1 + training ratings of i),
+                                 the item bias a cosine has no room for (new users gain most); 0 =
+                                 default (0.08), negative = none */
 } gatrec_model_options;
 #define GATREC_MODEL_OPTIONS_INIT { GATREC_MODEL_OPTIONS_VERSION, GATREC_MODEL_POP, 1, 0, 0, 0, NULL, 0, 0.0f, \
         -1.0f, -1.0f, -1.0f, 0, GATREC_NEG_ROBUST, 0, 0, 0, 0.0f, 0, NULL, NULL, 0, 0, 0, 0.0f, 0.0f, NULL, NULL, NULL, -1.0f, \
         0.0f, GATREC_LOSS_DEFAULT, 0.0f, 0.0f, GATREC_INPUTS_DEFAULT, 0, 0, -1.0f, 0.0f, \
-        GATREC_OPTIMIZER_AUTO, 0, 0, NULL, NULL, 0 }
+        GATREC_OPTIMIZER_AUTO, 0, 0, NULL, NULL, 0, 0.0f, 0.0f, 0, 0.0f }
 GATREC_API int gatrec_model_options_init(gatrec_model_options *opts, unsigned int version);
 
 /** Train a model of `opts->kind` on `graph` (opts may be NULL for the defaults). */
@@ -667,6 +680,25 @@ GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const
  */
 GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, size_t k, int32_t *items,
                                       float *scores, size_t *count);
+#define GATREC_REQUEST_OPTIONS_VERSION 1
+/** Rules of one recommendation request (gatrec_model_recommend_request(); since 0.3). */
+typedef struct gatrec_request_options {
+    unsigned int version;   /**< GATREC_REQUEST_OPTIONS_VERSION */
+    const int32_t *exclude; /**< item indices never to return this time (bought, out of stock), or NULL */
+    size_t nexclude;
+    const int32_t *only;    /**< when not NULL: rank only these item indices (repeats count once) */
+    size_t nonly;
+} gatrec_request_options;
+#define GATREC_REQUEST_OPTIONS_INIT { GATREC_REQUEST_OPTIONS_VERSION, NULL, 0, NULL, 0 }
+/**
+ * gatrec_model_recommend() under the rules of `opts` (NULL: none): the `k` best items the user
+ * has not rated, not in `exclude` and, when `only` is given, in `only`. Exactly min(k, the
+ * eligible items) are written (an item the model cannot score still counts, ranked last). An
+ * index out of range is GATREC_EINVAL (since 0.3).
+ */
+GATREC_API int gatrec_model_recommend_request(const gatrec_model *model, int32_t user, size_t k,
+                                              const gatrec_request_options *opts, int32_t *items, float *scores,
+                                              size_t *count);
 /** gatrec_model_recommend() for every user, into a new list. */
 GATREC_API int gatrec_model_recommend_all(const gatrec_model *model, size_t k, gatrec_reclist **out);
 /**
@@ -709,7 +741,8 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
 GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t item, size_t k, int32_t *items,
                                           float *scores, size_t *count);
 /**
- * Attention evidence for recommending `item` to `user`: the user's training items that most
+ * Attention evidence for recommending `item` to `user`: the items the user liked (rated at or
+ * above the liked threshold; since 0.3 a disliked item is never evidence) in training that most
  * supported it, with weights summing to 1 over those returned. For a GAT the weight of a rated
  * item j is the attention the user's node gave j (mean over layers and heads) times the
  * positive part of the cosine of h_j and h_item around the mean item embedding; other kinds
@@ -728,6 +761,19 @@ GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, in
  */
 GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const int32_t *items,
                                      const float *ratings, size_t n, const float *features, int32_t *index);
+/**
+ * A known user's new ratings, without retraining (returning users): the `n` (item index,
+ * rating) pairs join the ratings the model holds of `user` (an item rated again takes its new
+ * rating), which are excluded from recommendations from then on and saved with the model; the
+ * user's embedding is computed again from all of them, as fold-in computes a new user's (attn,
+ * GAT: through the trained layers from the user's own input state; content: from what they
+ * liked; EASE and popularity read the ratings when scoring). The items' states and popularity
+ * stay as trained (retrain to carry a user's ratings into the items). Costs O(the model's
+ * ratings) for the move of the rows after the user's. BPR-MF and LightGCN cannot
+ * (GATREC_EUNSUPPORTED) (since 0.3).
+ */
+GATREC_API int gatrec_model_update_user(gatrec_model *model, int32_t user, const int32_t *items, const float *ratings,
+                                        size_t n);
 /** Fold in a new item from its input features alone (NULL = the mean item feature; the content model needs
     them); see gatrec_model_add_user(). GAT and content models only. */
 GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const float *features, int32_t *index);
@@ -751,9 +797,10 @@ GATREC_API int gatrec_model_add_item_checked(gatrec_model *model, int64_t item_i
                                              size_t feature_len, int32_t *index);
 /**
  * A template justification of recommending `item` to `user`, without an LLM: the evidence items
- * with their weights and the genres the item shares with the strongest one ("because you rated
- * Heat (1995) (41%) and ...; like the first, it is Crime and Thriller"), or its popularity for a
- * popularity model. `ds` (may be NULL) supplies titles and genres. Free with gatrec_string_free().
+ * with their weights and the genres the item shares with the strongest one ("because you liked
+ * Heat (1995) (41%) and ...; like the first, it is Crime and Thriller"), or its popularity when
+ * no liked item speaks for it (a popularity model; "no ratings yet; popular: ..." for a user
+ * with no ratings). `ds` (may be NULL) supplies titles and genres. Free with gatrec_string_free().
  */
 GATREC_API int gatrec_model_explain(const gatrec_model *model, const gatrec_dataset *ds, int32_t user, int32_t item,
                                     char **text);
@@ -768,6 +815,14 @@ GATREC_API int gatrec_model_explain(const gatrec_model *model, const gatrec_data
 GATREC_API int gatrec_model_set_embedder(gatrec_model *model, const gatrec_embedder *embedder);
 /** A new embedder from the state the model carries (free it); GATREC_ENOTFOUND when it has none. */
 GATREC_API int gatrec_model_get_embedder(const gatrec_model *model, gatrec_embedder **out);
+/**
+ * What the model holds of `user`: their training (or folded-in) ratings, by item index in
+ * ascending order. `*count` receives how many there are; the first min(k, count) are written
+ * to `items` and `ratings` (either may be NULL when k is 0). A user with none is scored by
+ * popularity (no signal to say more; gatrec_model_explain() says so) (since 0.3).
+ */
+GATREC_API int gatrec_model_user_ratings(const gatrec_model *model, int32_t user, int32_t *items, float *ratings,
+                                         size_t k, size_t *count);
 /** How many training ratings of `item` the model saw, and how many of them were liked. */
 GATREC_API int gatrec_model_item_popularity(const gatrec_model *model, int32_t item, size_t *ratings,
                                             size_t *liked);

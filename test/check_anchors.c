@@ -199,8 +199,8 @@ START_TEST(ease_scores_are_x_times_b)
         ck_assert_ok(gatrec_graph_user_items(g, u, &it, &r, &c));
         for (int32_t i = 0; i < NI - 1; i++) { /* item 29 has no rating: EASE ranks it last */
             double want = 0;
-            for (size_t e = 0; e < c; e++)
-                want += r[e] >= 4 ? B[it[e] * NI + i] : 0;
+            for (size_t e = 0; e < c; e++) /* x_u: liked 1, disliked -0.1 (the star rule's EASE default) */
+                want += (r[e] >= 4 ? 1.0 : r[e] <= 2 ? -0.1 : 0.0) * B[it[e] * NI + i];
             ck_assert_msg(fabs(s[i] - want) < 1e-4, "user %d item %d: %g, want %g", u, i, s[i], want);
         }
         ck_assert(isinf(s[NI - 1]) && s[NI - 1] < 0);
@@ -222,14 +222,14 @@ START_TEST(ease_scores_are_x_times_b)
         for (size_t k = 0; k < n; k++)
             ck_assert_int_lt(sim[k], NI / 2);
     }
-    /* fold-in: a new user is x_new B */
+    /* fold-in: a new user is x_new B (the 1-star item at -0.1) */
     {
         int32_t items[3] = {1, 2, 3};
         float ratings[3] = {5, 4, 1};
         ck_assert_ok(gatrec_model_add_user(m, 1000, items, ratings, 3, NULL, &idx));
         ck_assert_ok(gatrec_model_score(m, idx, all, NI, s));
         for (int32_t i = 0; i < NI - 1; i++)
-            ck_assert(fabs(s[i] - (B[1 * NI + i] + B[2 * NI + i])) < 1e-4);
+            ck_assert(fabs(s[i] - (B[1 * NI + i] + B[2 * NI + i] - 0.1 * B[3 * NI + i])) < 1e-4);
     }
     /* save / load: identical scores, the folded user included */
     ck_assert_ok(gatrec_model_save(m, "ease-test.gatrec"));
@@ -637,6 +637,58 @@ START_TEST(recommend_among_candidates_only)
 }
 END_TEST
 
+/* One request's rules: excluded items never come back, --only ranks its items alone, exactly K
+ * items whenever K are eligible, in the order of the plain list; bad indices and versions refused. */
+START_TEST(request_rules_exclude_only_and_exact_counts)
+{
+    gatrec_graph *g = community_graph();
+    gatrec_model *m = train_ease(g, 5.0f);
+    gatrec_request_options r = GATREC_REQUEST_OPTIONS_INIT;
+    int32_t plain[NI], got[NI], ex[3], only[4] = {NI / 2 + 2, 1, NI / 2 + 2, 5}, bad = NI + 3;
+    size_t n, np, held;
+    ck_assert_ok(gatrec_model_recommend(m, 0, NI, plain, NULL, &np));
+    ck_assert_ok(gatrec_model_user_ratings(m, 0, NULL, NULL, 0, &held));
+    ck_assert_uint_eq(np, NI - held); /* every unrated item, exactly */
+    ck_assert_ok(gatrec_model_recommend_request(m, 0, NI, NULL, got, NULL, &n));
+    ck_assert_uint_eq(n, np);
+    ck_assert_mem_eq(got, plain, n * sizeof *got);
+    /* exclude the plain list's first three: the next ones move up, and K still come back */
+    memcpy(ex, plain, sizeof ex);
+    r.exclude = ex;
+    r.nexclude = 3;
+    ck_assert_ok(gatrec_model_recommend_request(m, 0, 5, &r, got, NULL, &n));
+    ck_assert_uint_eq(n, 5);
+    ck_assert_mem_eq(got, plain + 3, 5 * sizeof *got);
+    /* only: its unrated items (repeats once), in the plain list's order */
+    r.only = only;
+    r.nonly = 4;
+    r.nexclude = 0;
+    ck_assert_ok(gatrec_model_recommend_request(m, 0, 10, &r, got, NULL, &n));
+    {
+        size_t want = 0;
+        for (size_t j = 0; j < np; j++)
+            if (plain[j] == only[0] || plain[j] == only[1] || plain[j] == only[3])
+                ck_assert_int_eq(got[want++], plain[j]);
+        ck_assert_uint_eq(n, want);
+    }
+    /* refused */
+    r.exclude = &bad;
+    r.nexclude = 1;
+    ck_assert_int_eq(gatrec_model_recommend_request(m, 0, 5, &r, got, NULL, &n), GATREC_EINVAL);
+    r.nexclude = 0;
+    r.only = &bad;
+    r.nonly = 1;
+    ck_assert_int_eq(gatrec_model_recommend_request(m, 0, 5, &r, got, NULL, &n), GATREC_EINVAL);
+    r.only = NULL; /* a count without its list */
+    ck_assert_int_eq(gatrec_model_recommend_request(m, 0, 5, &r, got, NULL, &n), GATREC_EINVAL);
+    r = (gatrec_request_options)GATREC_REQUEST_OPTIONS_INIT;
+    r.version = GATREC_REQUEST_OPTIONS_VERSION + 1;
+    ck_assert_int_eq(gatrec_model_recommend_request(m, 0, 5, &r, got, NULL, &n), GATREC_EINVAL);
+    gatrec_model_free(m);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 static double cosine(const float *a, const float *b, size_t d)
 {
     double ab = 0, aa = 0, bb = 0;
@@ -724,6 +776,7 @@ Suite *anchors_suite(void)
     tcase_add_test(t, cold_item_split_holds_out_whole_items);
     tcase_add_test(t, cold_user_split_reveals_n_ratings);
     tcase_add_test(t, revealed_ratings_fold_in_cold_users);
+    tcase_add_test(t, request_rules_exclude_only_and_exact_counts);
     tcase_add_test(t, recommend_among_candidates_only);
     tcase_add_test(t, lsa_embedder_learns_co_occurrence);
     suite_add_tcase(s, t);

@@ -403,6 +403,49 @@ START_TEST(test_cli_anchors)
         snprintf(args + len, sizeof args - len, "5:3");
         expect_cli(args, 1, "item 5 is rated twice");
     }
+    snprintf(args, sizeof args, "recommend --model %s/ease.model --new-user x --rated ''", dir);
+    expect_cli(args, 2, "--rated needs at least one ID:STARS");
+    /* one request's rules: the first recommendation excluded, the next moves up; --only refuses unknown ids */
+    snprintf(args, sizeof args, "recommend --model %s/ease.model --user 1 -k 2 --json", dir);
+    out = run_cli(args, &st);
+    {
+        const char *p = strstr(out, "\"item_id\": ");
+        long long first = p ? atoll(p + 11) : -1, second = p && strstr(p + 1, "\"item_id\": ") ?
+                              atoll(strstr(p + 1, "\"item_id\": ") + 11) : -1;
+        char *out2, want[64];
+        ck_assert_msg(st == 0 && first > 0 && second > 0, "%s", out);
+        snprintf(args, sizeof args, "recommend --model %s/ease.model --user 1 -k 2 --json --exclude %lld", dir, first);
+        out2 = run_cli(args, &st);
+        snprintf(want, sizeof want, "\"item_id\": %lld", second);
+        ck_assert_msg(st == 0 && strstr(out2, want) == strstr(out2, "\"item_id\": ") && !strstr(out2, "Top"),
+                      "excluded %lld: %s", first, out2);
+        free(out2);
+        /* returning users: user 1 rates the second, a new user 5000 two films; the file is the split's format */
+        snprintf(args, sizeof args, "%s/events.tsv", dir);
+        FILE *f = fopen(args, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "1\t%lld\t5\t0\n5000\t50\t5\t0\n5000\t181\t4\t0\n", second);
+        fclose(f);
+        snprintf(args, sizeof args, "update --model %s/ease.model --ratings %s/events.tsv --out %s/ease2.model", dir,
+                 dir, dir);
+        expect_cli(args, 0, "3 ratings: 1 known users updated, 1 new users folded in");
+        snprintf(args, sizeof args, "recommend --model %s/ease2.model --user 1 -k 1 --json", dir);
+        out2 = run_cli(args, &st);
+        ck_assert_msg(st == 0 && !strstr(out2, want), "user 1 rated %lld: %s", second, out2);
+        free(out2);
+        snprintf(args, sizeof args, "recommend --model %s/ease2.model --user 5000 -k 1", dir);
+        expect_cli(args, 0, "because you liked");
+        /* without saving: the same through --user --rated */
+        snprintf(args, sizeof args, "recommend --model %s/ease.model --user 1 -k 1 --json --rated %lld:5", dir, second);
+        out2 = run_cli(args, &st);
+        ck_assert_msg(st == 0 && !strstr(out2, want), "user 1 rated %lld: %s", second, out2);
+        free(out2);
+    }
+    free(out);
+    snprintf(args, sizeof args, "recommend --model %s/ease.model --user 1 --only 50,99999", dir);
+    expect_cli(args, 1, "--only: item 99999 is not in the model");
+    snprintf(args, sizeof args, "update --model %s/ease.model --ratings /nonexistent --out %s/x.model", dir, dir);
+    expect_cli(args, 1, "/nonexistent");
     expect_cli("train --model ease --lambda 0 --out /dev/null", 2, "--lambda");
     expect_cli("train --model bpr --loss hinge --out /dev/null", 2, "--loss must be bpr or softmax, not 'hinge'");
     expect_cli("train --model bpr --loss softmax --cos-weight 1 --epochs 1 --out /dev/null", 1, "cosine term");
@@ -514,7 +557,7 @@ START_TEST(test_cli_gat)
     free(out);
     snprintf(args, sizeof args, "recommend --model %s/gat.model --user 1 -k 3 --evidence --json", dir);
     out = run_cli(args, &st);
-    ck_assert_msg(st == 0 && strstr(out, "\"evidence\": [{\"item_id\": ") && strstr(out, "because you rated"),
+    ck_assert_msg(st == 0 && strstr(out, "\"evidence\": [{\"item_id\": ") && strstr(out, "because you liked"),
                   "recommend said: %s", out);
     free(out);
     {
@@ -538,7 +581,7 @@ START_TEST(test_cli_gat)
         *strchr(second, ',') = '\0';
         ck_assert_msg(strncmp(strstr(out, "\"item_id\": "), second, strlen(second)) == 0,
                       "the LLM's first (%s) is not first: %s", second, out);
-        ck_assert_msg(strstr(out, "because you rated"), "no template justification: %s", out);
+        ck_assert_msg(strstr(out, "because you liked"), "no template justification: %s", out);
         /* and it says so: per item in JSON, once on standard error (issue 14, point 7) */
         ck_assert_msg(strstr(out, "\"justified_by\": \"template\"") &&
                           strstr(out, "justifications by the LLM failed (first: "), "no note of the fallback: %s", out);

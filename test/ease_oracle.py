@@ -35,11 +35,13 @@ def main(path):
     _, users, items, nr, lam = lines[pos].split()
     users, items, nr, lam = int(users), int(items), int(nr), float(lam)
     pos += 1
-    X = np.zeros((users, items))
+    X = np.zeros((users, items))  # B is learned from the liked ratings
+    Xs = np.zeros((users, items))  # a user's scores read x_u: liked 1, disliked (2 stars or fewer) -0.1
     rated = np.zeros(items, dtype=bool)  # items with any training rating
     for k in range(nr):
         u, i, r = lines[pos + k].split()
         X[int(u), int(i)] = 1.0 if float(r) >= 4 else 0.0
+        Xs[int(u), int(i)] = 1.0 if float(r) >= 4 else (-0.1 if float(r) <= 2 else 0.0)
         rated[int(i)] = True
     pos += nr
     S = matrix(users)
@@ -47,7 +49,7 @@ def main(path):
     P = np.linalg.solve(G, np.eye(items))
     B = -P / np.diag(P)[None, :]
     np.fill_diagonal(B, 0.0)
-    want = X @ B
+    want = Xs @ B
     known = X.sum(axis=0) > 0  # items somebody liked; the others score -inf
     unrated_ok = bool(np.all(np.isneginf(S[:, ~rated]))) if (~rated).any() else True
     err2 = np.abs(S[:, rated] - want[:, rated]).max() / np.abs(want[:, known]).max()

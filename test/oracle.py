@@ -23,8 +23,8 @@ def parse(path):
         elif kind == "anet":
             f = rest.split()
             cur = {"attn": True, "inputs": int(f[0]), "flags": int(f[1]), "L": int(f[2]), "nu": int(f[3]),
-                   "ni": int(f[4]), "att_slope": float(f[6]), "d": int(f[7]), "f": int(f[8]), "edges": [],
-                   "param": {}, "grad": {}}
+                   "ni": int(f[4]), "att_slope": float(f[6]), "d": int(f[7]), "f": int(f[8]),
+                   "dislike": float(f[9]) if len(f) > 9 else 0.0, "edges": [], "param": {}, "grad": {}}
         elif kind == "edge":
             u, i, r = rest.split()
             cur["edges"].append((int(u), int(i), float(r)))
@@ -94,7 +94,8 @@ A_UNIFORM, A_NO_ATTR = 1, 2
 
 def attn_forward(P, net):
     """The attn model of docs/model.md: layer 0 = ID + per-type linear map of the text; edge
-    weights alpha * sqrt(deg t / deg s) with alpha a softmax over each target's incoming edges
+    weights alpha * sqrt(deg t / deg s) * g(rating) (g = -dislike for 2 stars or fewer, else 1)
+    with alpha a softmax over each target's incoming edges
     (1 / deg t when uniform); L weight-free propagations; the mean of the layers."""
     nu, ni, d, f = net["nu"], net["ni"], net["d"], net["f"]
     n = nu + ni
@@ -122,6 +123,8 @@ def attn_forward(P, net):
         e = torch.exp(s - s.max())
         alpha = e / torch.zeros(n, dtype=e.dtype).index_add(0, dst, e)[dst]
     w = alpha * torch.sqrt(deg[dst] / deg[src])
+    if net["dislike"] > 0:  # the star rule: an edge of 2 stars or fewer propagates with gain -dislike
+        w = w * torch.where(attr <= 2, -net["dislike"] * torch.ones_like(attr), torch.ones_like(attr))
     layers = [h0]
     for _ in range(net["L"]):
         layers.append(torch.zeros(n, d, dtype=torch.float64).index_add(0, dst, w[:, None] * layers[-1][src]))

@@ -87,6 +87,7 @@ static int dump_attn(const char *kernels)
         o.attn_flags = anets[c].flags;
         o.kernels = kernels;
         o.threads = 2;
+        o.dislike_weight = c % 2 ? -1.0f : 0.5f; /* the star rule on and off (2 stars or fewer push away) */
         if (o.inputs != GATREC_INPUTS_ID) {
             o.features = feat;
             o.feature_dim = f;
@@ -101,7 +102,8 @@ static int dump_attn(const char *kernels)
         R = malloc(N * dim * sizeof *R);
         for (size_t k = 0; k < N * dim; k++)
             R[k] = (float)gatrec__rng_below(seed, 3, k, 2001) / 1000.0f - 1.0f;
-        printf("anet %d %d %d %zu %zu %zu 0.2 %zu %zu\n", o.inputs, o.attn_flags, o.propagation, nu, ni, n, dim, f);
+        printf("anet %d %d %d %zu %zu %zu 0.2 %zu %zu %g\n", o.inputs, o.attn_flags, o.propagation, nu, ni, n, dim, f,
+               o.dislike_weight > 0 ? o.dislike_weight : 0.0);
         for (size_t e = 0; e < n; e++)
             printf("edge %d %d %g\n", u[e], it[e], r[e]);
         put("feat", feat, N * f);

@@ -69,6 +69,7 @@ int cmd_split(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
+int cmd_update(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 

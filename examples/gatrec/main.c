@@ -1,4 +1,4 @@
-/* gatrec: the libgatrec command line (data, split, train, eval, recommend, profiles, embed). */
+/* gatrec: the libgatrec command line (data, split, train, eval, recommend, update, profiles, embed). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@ static const char usage[] =
     "  train                  train a model and save it\n"
     "  eval                   evaluate a model or a recommendation CSV\n"
     "  recommend              top-K items for a user, or for every user as CSV\n"
+    "  update                 a model takes new ratings (known or new users) without retraining\n"
     "  profiles               import, generate or show user and item profiles\n"
     "  embed                  turn profiles into input features (attn, gat, content)\n"
     "  version                print the library version\n"
@@ -213,6 +214,8 @@ static int run(int argc, char **argv)
         return cmd_eval(argc, argv);
     if (strcmp(cmd, "recommend") == 0)
         return cmd_recommend(argc, argv);
+    if (strcmp(cmd, "update") == 0)
+        return cmd_update(argc, argv);
     if (strcmp(cmd, "profiles") == 0)
         return cmd_profiles(argc, argv);
     if (strcmp(cmd, "embed") == 0)

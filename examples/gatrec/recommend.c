@@ -18,6 +18,8 @@ static const char recommend_usage[] =
     "                        [--llm URL] [--cache DIR] [--timeout S] [--retries N]\n"
     "                        [--response-format schema|object|none]\n"
     "       gatrec recommend --model MODEL --new-user TEXT --rated ID:STARS[,ID:STARS...] [-k K]\n"
+    "       gatrec recommend --model MODEL --user ID --rated ID:STARS[,...] [-k K] (and the options above)\n"
+    "       (with --user or --new-user: [--exclude FILE|ID,...] [--only FILE|ID,...])\n"
     "       gatrec recommend --model MODEL --all [-k K] --csv [--out FILE]\n"
     "                        [--rerank ... --candidates N --fusion ... --profiles FILE --llm URL]\n"
     "\n"
@@ -38,8 +40,16 @@ static const char recommend_usage[] =
     "--profiles FILE (gatrec profiles ...), else templates written from the data.\n"
     "--new-user folds a user who is not in the model into it without retraining (attn, gat,\n"
     "content, ease, pop; bpr and lightgcn cannot): TEXT is\n"
-    "their profile, embedded with the embedder the model carries (train --embedder), and\n"
-    "--rated lists their ratings by item id.\n"
+    "their profile, embedded with the embedder the model carries (train --embedder; \"\": no\n"
+    "profile, the mean user's text, as 'gatrec eval' folds in a cold-users split), and\n"
+    "--rated lists their ratings by item id (at least one; a disliked item, at or below 2 stars,\n"
+    "pushes its neighbourhood down for attn, ease and content). A user the model holds no\n"
+    "ratings of gets the popular items, and the reason says so.\n"
+    "--exclude FILE|ID,ID,...: items not to recommend this time (bought, out of stock; ids the\n"
+    "model does not know are skipped); --only FILE|ID,ID,...: rank only these. Exactly K items\n"
+    "come back whenever K are eligible.\n"
+    "--user ID --rated ...: a returning user's ratings since the model was trained join theirs\n"
+    "for this list (not saved; 'gatrec update' saves them), as gatrec_model_update_user().\n"
     "--all --csv writes user_id,item_id,rank for every user (to FILE, or standard output),\n"
     "the format 'gatrec eval --recs' reads; with --rerank each user's first --candidates are\n"
     "reordered by the LLM first (the rest of the top K stays in the model's order). Default -k 10.\n";
@@ -60,7 +70,85 @@ typedef struct rec_args {
     int json, evidence, explain;
     const char *rerank, *fusion, *profiles, *llm, *cache;
     cli_llm_limits limits;
+    const char *exclude_s, *only_s;  /* --exclude, --only: FILE or ID,ID,... */
+    gatrec_request_options rules;    /* their items, read once the model is loaded */
 } rec_args;
+
+/* --exclude / --only: a file of item ids (one or more per line, separated by commas or blanks)
+ * when such a file exists, else the ids themselves; into model item indices. An unknown id is
+ * skipped for --exclude (it cannot be recommended anyway, said once) and refused for --only. */
+static int read_item_rule(const gatrec_model *m, const char *opt, const char *arg, int strict, int32_t **out,
+                          size_t *n_out)
+{
+    FILE *f = fopen(arg, "r");
+    char *text = NULL;
+    size_t len = 0, n = 0, cap = 16, unknown = 0;
+    int32_t *idx = malloc(cap * sizeof *idx);
+    int rc = EXIT_OK;
+    if (f) {
+        FILE *mem = open_memstream(&text, &len);
+        int c;
+        while (mem && (c = fgetc(f)) != EOF)
+            fputc(c, mem);
+        if (mem)
+            fclose(mem);
+        if (ferror(f)) {
+            fprintf(stderr, "gatrec recommend: %s: cannot read %s\n", opt, arg);
+            rc = EXIT_FAIL;
+        }
+        fclose(f);
+    }
+    const char *p = text ? text : arg;
+    if (!idx || (f && !text)) {
+        free(idx), free(text);
+        return GATREC_ENOMEM;
+    }
+    while (!rc && *p) {
+        char *end;
+        long long id;
+        int32_t i;
+        p += strspn(p, ", \t\r\n");
+        if (!*p)
+            break;
+        id = strtoll(p, &end, 10);
+        if (end == p || (*end && !strchr(", \t\r\n", *end))) {
+            rc = cli_usage_error("recommend", "%s: expected item ids (ID,ID,... or a file of them), at '%.20s'", opt, p);
+            break;
+        }
+        p = end;
+        if (gatrec_model_item_index(m, id, &i)) {
+            gatrec_error_clear();
+            if (strict) {
+                fprintf(stderr, "gatrec recommend: %s: item %lld is not in the model\n", opt, id);
+                rc = EXIT_FAIL;
+            }
+            unknown++;
+            continue;
+        }
+        if (n == cap) {
+            int32_t *grown = realloc(idx, 2 * cap * sizeof *idx);
+            if (!grown) {
+                rc = GATREC_ENOMEM;
+                break;
+            }
+            idx = grown, cap *= 2;
+        }
+        idx[n++] = i;
+    }
+    free(text);
+    if (!rc && unknown)
+        fprintf(stderr, "gatrec recommend: note: %s: %zu item id%s not in the model, skipped\n", opt, unknown,
+                unknown == 1 ? " is" : "s are");
+    if (!rc && strict && n == 0)
+        rc = cli_usage_error("recommend", "%s lists no item: nothing could be recommended", opt);
+    if (rc) {
+        free(idx);
+        return rc;
+    }
+    *out = idx;
+    *n_out = n;
+    return EXIT_OK;
+}
 
 /* The dataset, split graph and profiles the model was trained on, for texts; NULL parts when
  * the dataset is gone. */
@@ -226,9 +314,19 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         rc = cli_fail("recommend", GATREC_ENOMEM);
         goto done;
     }
-    if ((rc = gatrec_model_user_index(m, a->uid, &u)) || (rc = gatrec_model_recommend(m, u, want, items, scores, &n))) {
+    if ((rc = gatrec_model_user_index(m, a->uid, &u)) || (rc = gatrec_model_recommend_request(m, u, want, &a->rules, items, scores, &n))) {
         rc = cli_fail("recommend", rc);
         goto done;
+    }
+    if (n < a->k)
+        fprintf(stderr, "gatrec recommend: note: %zu item%s could be recommended: the user rated the others%s\n", n,
+                n == 1 ? "" : "s", a->rules.only || a->rules.nexclude ? ", or --only / --exclude left them out" : "");
+    {
+        size_t held = 0;
+        if (!a->new_user && gatrec_model_user_ratings(m, u, NULL, NULL, 0, &held) == 0 && held == 0)
+            fprintf(stderr, "gatrec recommend: note: the model holds no ratings of user %lld (a held-out user of its "
+                    "split?), so these are the popular items; give their ratings to fold them in: --new-user \"\" "
+                    "--rated ID:STARS,...\n", a->uid);
     }
     if ((rc = open_session(m, a, &S)))
         goto done;
@@ -411,15 +509,17 @@ static int fold_in_user(gatrec_model *m, rec_args *a)
     return rc < 0 ? cli_fail("recommend", rc) : rc;
 }
 
-static int fold_in(gatrec_model *m, rec_args *a)
+/* --rated ID:STARS,...: model item indices and stars (free both); an exit status or a library status */
+static int parse_rated(const gatrec_model *m, const char *rated, int32_t **items_out, float **stars_out, size_t *n_out)
 {
-    gatrec_embedder *e = NULL;
-    int32_t *items, idx;
-    float *stars, *features = NULL;
+    int32_t *items;
+    float *stars;
     size_t n = 0, cap = 1;
-    int64_t id = 0;
-    int rc;
-    for (const char *p = a->rated; *p; p++) /* every entry, however many: none is dropped */
+    int rc = GATREC_OK;
+    if (!rated[strspn(rated, " \t")])
+        return cli_usage_error("recommend", "%s", "--rated needs at least one ID:STARS (a user without ratings "
+                               "gets the popular items: nothing to fold in)");
+    for (const char *p = rated; *p; p++) /* every entry, however many: none is dropped */
         cap += *p == ',';
     items = malloc(cap * sizeof *items);
     stars = malloc(cap * sizeof *stars);
@@ -427,11 +527,10 @@ static int fold_in(gatrec_model *m, rec_args *a)
         free(items), free(stars);
         return GATREC_ENOMEM;
     }
-    for (const char *p = a->rated; *p;) {
+    for (const char *p = rated; *p && !rc;) {
         char *end;
         long long iid = strtoll(p, &end, 10);
         double r;
-        rc = GATREC_OK;
         if (end == p || *end != ':')
             rc = cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", p);
         else if (r = strtod(end + 1, &end), !(r >= 0.5 && r <= 5)) /* the loaders' range */
@@ -440,12 +539,44 @@ static int fold_in(gatrec_model *m, rec_args *a)
             rc = cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", end);
         else if (!(rc = gatrec_model_item_index(m, iid, &items[n])))
             stars[n++] = (float)r;
-        if (rc) {
-            free(items), free(stars);
-            return rc;
-        }
         p = *end == ',' ? end + 1 : end;
     }
+    if (rc) {
+        free(items), free(stars);
+        return rc;
+    }
+    *items_out = items;
+    *stars_out = stars;
+    *n_out = n;
+    return GATREC_OK;
+}
+
+/* --user ID --rated ...: the user's extra ratings join the loaded model (not saved), then the list */
+static int with_extra_ratings(gatrec_model *m, rec_args *a)
+{
+    int32_t *items, u;
+    float *stars;
+    size_t n;
+    int rc = parse_rated(m, a->rated, &items, &stars, &n);
+    if (rc)
+        return rc > 0 ? rc : cli_fail("recommend", rc);
+    if ((rc = gatrec_model_user_index(m, a->uid, &u)) || (rc = gatrec_model_update_user(m, u, items, stars, n)))
+        rc = cli_fail("recommend", rc);
+    free(items);
+    free(stars);
+    return rc ? rc : recommend_user(m, a);
+}
+
+static int fold_in(gatrec_model *m, rec_args *a)
+{
+    gatrec_embedder *e = NULL;
+    int32_t *items, idx;
+    float *stars, *features = NULL;
+    size_t n = 0;
+    int64_t id = 0;
+    int rc = parse_rated(m, a->rated, &items, &stars, &n);
+    if (rc)
+        return rc;
     rc = gatrec_model_get_embedder(m, &e);
     if (rc == GATREC_ENOTFOUND) { /* no embedder: the profile cannot enter; the ratings still do */
         gatrec_error_clear();
@@ -464,6 +595,10 @@ static int fold_in(gatrec_model *m, rec_args *a)
         if (!rc)
             rc = gatrec_embedder_bind_llm(e, llm);
     }
+    if (e && !a->new_user[strspn(a->new_user, " \t\r\n")]) { /* no text: the mean user text, as eval's fold-in */
+        gatrec_embedder_free(e);
+        e = NULL;
+    }
     if (e && !rc) {
         const char *texts[] = {a->new_user};
         if (!(features = malloc(gatrec_embedder_dim(e) * sizeof *features)))
@@ -479,7 +614,7 @@ static int fold_in(gatrec_model *m, rec_args *a)
     free(features);
     free(items);
     free(stars);
-    if (!rc && !e)
+    if (!rc && !e && a->new_user[strspn(a->new_user, " \t\r\n")])
         fprintf(stderr, "gatrec recommend: note: %s, so the --new-user text is not used: the list comes from "
                 "the ratings alone\n",
                 gatrec_model_feature_dim(m) ? "the model carries no embedder (train --embedder)"
@@ -496,7 +631,8 @@ int cmd_recommend(int argc, char **argv)
 {
     const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20", *timeout_s = NULL,
                *retries_s = NULL, *format_s = NULL;
-    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4, 0, NULL}};
+    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4, 0, NULL}, NULL, NULL,
+                  GATREC_REQUEST_OPTIONS_INIT};
     int all = 0, csv = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL},  {"--user", &user_s, NULL},       {"-k", &k_s, NULL},
                       {"--json", NULL, &a.json},        {"--all", NULL, &all},           {"--csv", NULL, &csv},
@@ -505,6 +641,7 @@ int cmd_recommend(int argc, char **argv)
                       {"--profiles", &a.profiles, NULL}, {"--llm", &a.llm, NULL},         {"--cache", &a.cache, NULL},
                       {"--new-user", &a.new_user, NULL}, {"--rated", &a.rated, NULL},     {"--timeout", &timeout_s, NULL},
                       {"--retries", &retries_s, NULL},  {"--response-format", &format_s, NULL},
+                      {"--exclude", &a.exclude_s, NULL}, {"--only", &a.only_s, NULL},
                       {NULL, NULL, NULL}};
     gatrec_model *m = NULL;
     gatrec_reclist *list = NULL;
@@ -516,10 +653,15 @@ int cmd_recommend(int argc, char **argv)
         return cli_usage_error("recommend", "%s", "--model MODEL is required");
     if (all + !!user_s + !!a.new_user != 1)
         return cli_usage_error("recommend", "%s", "give one of --user ID, --new-user TEXT or --all");
-    if (!!a.new_user != !!a.rated)
+    if (a.new_user && !a.rated)
         return cli_usage_error("recommend", "%s", "--new-user TEXT goes with --rated ID:STARS,...");
+    if (a.rated && all)
+        return cli_usage_error("recommend", "%s", "--rated goes with --new-user TEXT or --user ID (one user's ratings)");
     if (all && !csv)
         return cli_usage_error("recommend", "%s", "--all writes CSV: add --csv");
+    if (all && (a.exclude_s || a.only_s))
+        return cli_usage_error("recommend", "%s", "--exclude and --only are one request's rules: with --user or "
+                               "--new-user");
     if (all && a.json)
         return cli_usage_error("recommend", "%s", "--all writes CSV, not JSON: drop --json");
     if (!all && (csv || out))
@@ -544,8 +686,21 @@ int cmd_recommend(int argc, char **argv)
     }
     if ((rc = gatrec_model_load(model_path, &m)))
         return cli_fail("recommend", rc);
+    {
+        int32_t *ex = NULL, *on = NULL;
+        if ((a.exclude_s && (rc = read_item_rule(m, "--exclude", a.exclude_s, 0, &ex, &a.rules.nexclude))) ||
+            (a.only_s && (rc = read_item_rule(m, "--only", a.only_s, 1, &on, &a.rules.nonly)))) {
+            free(ex);
+            gatrec_model_free(m);
+            return rc < 0 ? cli_fail("recommend", rc) : rc;
+        }
+        a.rules.exclude = ex;
+        a.rules.only = on;
+    }
     if (a.new_user) {
         rc = fold_in_user(m, &a);
+    } else if (!all && a.rated) {
+        rc = with_extra_ratings(m, &a);
     } else if (!all) {
         rc = recommend_user(m, &a);
     } else if (a.rerank) {
@@ -559,5 +714,7 @@ int cmd_recommend(int argc, char **argv)
     }
     gatrec_reclist_free(list);
     gatrec_model_free(m);
+    free((void *)a.rules.exclude);
+    free((void *)a.rules.only);
     return rc;
 }

@@ -24,6 +24,8 @@ static const char train_usage[] =
     "                    [--threads N] [--lambda L] [--loss bpr|softmax] [--temperature T]\n"
     "                    [--uniformity W] [--inputs id+text|id|text] [--uniform-attention]\n"
     "                    [--attention-dim N] [--id-dropout X] [--align W] [--fanout N]\n"
+    "                    [--dislike-weight W] [--new-user-share X] [--new-user-ratings K]\n"
+    "                    [--popularity-prior B]\n"
     "                    [--optimizer auto|dense|lazy]\n"
     "                    --out MODEL [--json]\n"
     "\n"
@@ -43,7 +45,14 @@ static const char train_usage[] =
     "weights instead of attention; --id-dropout X: drop a share X of the ID embeddings each step so\n"
     "that the text learns to stand in for them (new items); --align W: weight W of a contrastive\n"
     "alignment of each item's output with its mapped text (new items land where their ratings would\n"
-    "have put them); --no-edge-attr: no rating in attention.\n"
+    "have put them); --no-edge-attr: no rating in attention; --dislike-weight W: a rating at or below\n"
+    "the disliked threshold (2) propagates with gain -W, pushing away from the item (default 0.3;\n"
+    "0: every rating propagates alike; ease and content: a disliked item counts -W, default 0.1\n"
+    "and 0.3); --new-user-share X: new-user practice - each step a share X\n"
+    "of the users lose their ID, keep --new-user-ratings K of their rated items and read the mean\n"
+    "user text, as a user folded in from K ratings does (default 0.3 and 5; 0: none);\n"
+    "--popularity-prior B: score = cosine + B log(1 + the item's training ratings), the item bias\n"
+    "a cosine cannot hold (default 0.08; 0: none).\n"
     "--loss softmax (bpr, lightgcn, gat, attn): softmax cross-entropy on cosine scores over\n"
     "--temperature T (default 0.2), against every item (--negatives 0, the default) or N items\n"
     "sampled per step; --uniformity W adds DirectAU's uniformity term with weight W.\n"
@@ -174,7 +183,7 @@ int cmd_train(int argc, char **argv)
     const char *epochs_s = NULL, *dim_s = NULL, *prop_s = NULL, *lr_s = NULL, *wd_s = NULL, *cos_s = NULL,
                *drop_s = NULL, *neg_s = NULL, *batch_s = NULL, *pat_s = NULL, *evalk_s = NULL, *fwd_s = NULL,
                *lrpat_s = NULL, *lrfac_s = NULL, *lambda_s = NULL, *loss_s = NULL, *temp_s = NULL, *unif_s = NULL,
-               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL, *align_s = NULL, *optim_s = NULL,
+               *inputs_s = NULL, *adim_s = NULL, *iddrop_s = NULL, *align_s = NULL, *dislike_s = NULL, *nushare_s = NULL, *nuk_s = NULL, *prior_s = NULL, *optim_s = NULL,
                *fanout_s = NULL;
     int json = 0, freeze = 0, no_attr = 0, no_ln = 0, no_res = 0, no_self = 0, uniform = 0, rc;
     gatrec_model_options mo = GATREC_MODEL_OPTIONS_INIT;
@@ -200,6 +209,8 @@ int cmd_train(int argc, char **argv)
                       {"--uniform-attention", NULL, &uniform}, {"--attention-dim", &adim_s, NULL},
                       {"--id-dropout", &iddrop_s, NULL}, {"--align", &align_s, NULL},
                       {"--optimizer", &optim_s, NULL},  {"--fanout", &fanout_s, NULL},
+                      {"--dislike-weight", &dislike_s, NULL}, {"--new-user-share", &nushare_s, NULL},
+                      {"--new-user-ratings", &nuk_s, NULL}, {"--popularity-prior", &prior_s, NULL},
                       {NULL, NULL, NULL}};
     num_opt nums[] = {
         {"--epochs", NULL, 1, 1000000, 1, &mo.epochs, 0},     {"--dim", NULL, 1, 65536, 1, &mo.dim, 1},
@@ -212,10 +223,13 @@ int cmd_train(int argc, char **argv)
         {"--lambda", NULL, 1e-6, 1e12, 0, &mo.lambda, 0},     {"--temperature", NULL, 0.01, 100, 0, &mo.temperature, 0},
         {"--uniformity", NULL, 0, 1000, 0, &mo.uniformity, 0}, {"--attention-dim", NULL, 1, 1024, 1, &mo.attention_dim, 1},
         {"--id-dropout", NULL, 0, 0.99, 0, &mo.id_dropout, 0}, {"--align", NULL, 0, 1000, 0, &mo.align, 0},
-        {"--fanout", NULL, 1, 65536, 1, &mo.fanout, 1}};
+        {"--fanout", NULL, 1, 65536, 1, &mo.fanout, 1}, {"--dislike-weight", NULL, 0, 100, 0, &mo.dislike_weight, 0},
+        {"--new-user-share", NULL, 0, 1, 0, &mo.new_user_share, 0},
+        {"--new-user-ratings", NULL, 1, 1000000, 1, &mo.new_user_ratings, 1},
+        {"--popularity-prior", NULL, 0, 10, 0, &mo.popularity_prior, 0}};
     const char **texts[] = {&epochs_s, &dim_s,   &prop_s,  &lr_s,  &wd_s,    &cos_s,     &drop_s,  &neg_s,
                             &batch_s,  &pat_s,   &evalk_s, &fwd_s, &lrpat_s, &lrfac_s, &lambda_s, &temp_s, &unif_s,
-                            &adim_s,   &iddrop_s, &align_s, &fanout_s};
+                            &adim_s,   &iddrop_s, &align_s, &fanout_s, &dislike_s, &nushare_s, &nuk_s, &prior_s};
     train_view view = {0, 0, 0, 0, NAN};
     gatrec_graph_options go = GATREC_GRAPH_OPTIONS_INIT;
     gatrec_dataset *ds = NULL;
@@ -264,6 +278,12 @@ int cmd_train(int argc, char **argv)
         nums[k].text = *texts[k];
     if ((rc = set_numbers(nums, sizeof nums / sizeof *nums)))
         return rc;
+    if (dislike_s && mo.dislike_weight == 0) /* 0 on the command line: off (in the struct: the default) */
+        mo.dislike_weight = -1.0f;
+    if (nushare_s && mo.new_user_share == 0)
+        mo.new_user_share = -1.0f;
+    if (prior_s && mo.popularity_prior == 0)
+        mo.popularity_prior = -1.0f;
     if (mo.kernels) {
         static const char *const tables[] = {"fast", "reference"};
         if (cli_choice("train", "--kernels", mo.kernels, tables, 2) < 0)
@@ -304,9 +324,13 @@ int cmd_train(int argc, char **argv)
                                    "(attn has none of them)");
         mo.attn_flags = (no_attr ? GATREC_ATTN_NO_EDGE_ATTR : 0) | (uniform ? GATREC_ATTN_UNIFORM : 0);
     } else {
-        if (inputs_s || uniform || adim_s || iddrop_s || align_s)
-            return cli_usage_error("train", "%s", "--inputs, --uniform-attention, --attention-dim, --id-dropout and "
-                                   "--align are for --model attn");
+        if (inputs_s || uniform || adim_s || iddrop_s || align_s || nushare_s || nuk_s || prior_s)
+            return cli_usage_error("train", "%s", "--inputs, --uniform-attention, --attention-dim, --id-dropout, "
+                                   "--align, --new-user-share, --new-user-ratings and --popularity-prior are for "
+                                   "--model attn");
+        if (dislike_s && mo.kind != GATREC_MODEL_EASE && mo.kind != GATREC_MODEL_CONTENT)
+            return cli_usage_error("train", "%s", "--dislike-weight is for --model attn, ease or content (the kinds "
+                                   "whose ratings push away; docs/model.md)");
         if (fanout_s && mo.kind != GATREC_MODEL_GAT)
             return cli_usage_error("train", "%s", "--fanout is for --model attn or gat");
         mo.gat_flags = (no_attr ? GATREC_GAT_NO_EDGE_ATTR : 0) | (no_ln ? GATREC_GAT_NO_LAYERNORM : 0) |

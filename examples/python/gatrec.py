@@ -53,7 +53,15 @@ class ModelOptions(ctypes.Structure):
                 ("lambda_", c_f32), ("loss", c_int), ("temperature", c_f32), ("uniformity", c_f32),
                 ("inputs", c_int), ("attn_flags", c_int), ("attention_dim", c_size), ("id_dropout", c_f32),
                 ("align", c_f32), ("optimizer", c_int), ("ranks", c_int), ("rank", c_int),
-                ("allreduce", c_void_p), ("allreduce_payload", c_void_p), ("fanout", c_size)]
+                ("allreduce", c_void_p), ("allreduce_payload", c_void_p), ("fanout", c_size),
+                ("dislike_weight", c_f32), ("new_user_share", c_f32), ("new_user_ratings", c_size),
+                ("popularity_prior", c_f32)]
+
+class RequestOptions(ctypes.Structure):
+    """gatrec_request_options (version 1)."""
+    _fields_ = [("version", ctypes.c_uint), ("exclude", P(c_i32)), ("nexclude", c_size), ("only", P(c_i32)),
+                ("nonly", c_size)]
+
 
 LOSSES = {"bpr": 0, "softmax": 1}
 OPTIMIZERS = {"auto": 0, "dense": 1, "lazy": 2}  # gatrec_optimizer
@@ -99,11 +107,14 @@ _ds_counts = {k: _fn("gatrec_dataset_num_" + k, c_size, c_void_p) for k in ("use
 _ds_user_index = _c("gatrec_dataset_user_index", c_void_p, c_i64, P(c_i32))
 _ds_item_index = _c("gatrec_dataset_item_index", c_void_p, c_i64, P(c_i32))
 _ds_item_id = _fn("gatrec_dataset_item_id", c_i64, c_void_p, c_i32)
+_ds_user_id = _fn("gatrec_dataset_user_id", c_i64, c_void_p, c_i32)
+_ds_rating = _c("gatrec_dataset_rating", c_void_p, c_size, P(c_i32), P(c_i32), P(c_f32), P(c_i64))
 _ds_item_title = _fn("gatrec_dataset_item_title", c_char_p, c_void_p, c_i32)
 _split_random = _c("gatrec_split_random", c_void_p, c_f64, c_f64, c_u64, P(c_void_p))
 _split_parse = _c("gatrec_split_parse", c_void_p, c_char_p, c_u64, P(c_void_p))
 _split_from_parts = _c("gatrec_split_from_parts", c_void_p, P(ctypes.c_uint8), P(c_void_p))
 _split_count = _fn("gatrec_split_count", c_size, c_void_p, c_int)
+_split_part = _fn("gatrec_split_part", c_int, c_void_p, c_size)
 _split_free = _fn("gatrec_split_free", None, c_void_p)
 _graph_new = _c("gatrec_graph_new", c_void_p, c_void_p, c_void_p, P(c_void_p))
 _graph_free = _fn("gatrec_graph_free", None, c_void_p)
@@ -112,6 +123,8 @@ _model_kind_from_name = _fn("gatrec_model_kind_from_name", c_int, c_char_p)
 _model_train = _c("gatrec_model_train", c_void_p, P(ModelOptions), P(c_void_p))
 _model_free = _fn("gatrec_model_free", None, c_void_p)
 _model_recommend = _c("gatrec_model_recommend", c_void_p, c_i32, c_size, P(c_i32), P(c_f32), P(c_size))
+_model_recommend_request = _c("gatrec_model_recommend_request", c_void_p, c_i32, c_size, P(RequestOptions), P(c_i32),
+                              P(c_f32), P(c_size))
 _model_recommend_all = _c("gatrec_model_recommend_all", c_void_p, c_size, P(c_void_p))
 _model_recommend_among = _c("gatrec_model_recommend_all_among", c_void_p, c_size, P(c_i32), c_size, P(c_void_p))
 _model_fold_in_revealed = _c("gatrec_model_fold_in_revealed", c_void_p, c_void_p, c_void_p, P(c_size))
@@ -122,6 +135,8 @@ _model_item_index = _c("gatrec_model_item_index", c_void_p, c_i64, P(c_i32))
 _model_explain = _c("gatrec_model_explain", c_void_p, c_void_p, c_i32, c_i32, P(c_void_p))
 _model_add_user = _c("gatrec_model_add_user_checked", c_void_p, c_i64, P(c_i32), P(c_f32), c_size, P(c_f32), c_size,
                      P(c_i32))
+_model_update_user = _c("gatrec_model_update_user", c_void_p, c_i32, P(c_i32), P(c_f32), c_size)
+_model_user_ratings = _c("gatrec_model_user_ratings", c_void_p, c_i32, P(c_i32), P(c_f32), c_size, P(c_size))
 _model_add_item = _c("gatrec_model_add_item_checked", c_void_p, c_i64, P(c_f32), c_size, P(c_i32))
 _string_free = _fn("gatrec_string_free", None, c_void_p)
 _model_load = _c("gatrec_model_load", c_char_p, P(c_void_p))
@@ -190,6 +205,12 @@ class Dataset(_Handle):
     def item_id(self, index):
         return _ds_item_id(self, index)
 
+    def rating(self, r):
+        """Rating number r as (user_id, item_id, stars)."""
+        u, i, v = c_i32(), c_i32(), c_f32()
+        _ds_rating(self, r, ctypes.byref(u), ctypes.byref(i), ctypes.byref(v), None)
+        return _ds_user_id(self, u.value), _ds_item_id(self, i.value), v.value
+
     def item_title(self, index):
         t = _ds_item_title(self, index)
         return t.decode() if t is not None else None
@@ -218,6 +239,10 @@ class Split(_Handle):
 
     def count(self, part):
         return _split_count(self, part)
+
+    def part(self, r):
+        """The part (0 train, 1 valid, 2 test, 4 reveal) rating number r is in."""
+        return _split_part(self, r)
 
 
 class Graph(_Handle):
@@ -265,9 +290,11 @@ class Model(_Handle):
         model; other options are gatrec_model_options fields (epochs=, layers="64x4,64x4,64x1",
         lr=, cos_weight=, dropout=, lambda_= for EASE, loss="softmax", temperature=; for attn
         inputs="id+text"|"id"|"text", attn_flags=ATTN_UNIFORM, id_dropout=, align=, propagation=,
+        dislike_weight=, new_user_share=, popularity_prior= (0: the default; negative: none),
+        new_user_ratings=,
         optimizer="auto"|"dense"|"lazy" for BPR-MF, ...)."""
         k = _check(_model_kind_from_name(kind.encode()))
-        opts = ModelOptions(6, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
+        opts = ModelOptions(7, k, seed, threads, 0, 0, None, 0, 0.0, -1.0, -1.0, -1.0)
         opts.feature_weight_decay = -1.0
         opts.loss = -1  # GATREC_LOSS_DEFAULT: the kind's own
         opts.id_dropout = -1.0
@@ -299,18 +326,41 @@ class Model(_Handle):
             _string_free(text)
 
     def add_user(self, user_id, ratings, features=None):
-        """Fold a new user into a GAT from {item_id: stars} (and a feature row); no retraining."""
-        idx = []
-        for item_id in ratings:
-            i = c_i32()
-            _model_item_index(self, item_id, ctypes.byref(i))
-            idx.append(i.value)
+        """Fold a new user into the model from {item_id: stars} (and a feature row, or None: the
+        mean user's, as fold_in_revealed); no retraining. Returns its model index."""
+        idx = self._item_indices(ratings)
         n = len(idx)
         f = (c_f32 * len(features))(*features) if features is not None else None
         out = c_i32()
         _model_add_user(self, user_id, (c_i32 * n)(*idx), (c_f32 * n)(*ratings.values()), n, f,
                         len(features) if features is not None else 0, ctypes.byref(out))
         return out.value
+
+    def _item_indices(self, ratings):
+        idx = []
+        for item_id in ratings:
+            i = c_i32()
+            _model_item_index(self, item_id, ctypes.byref(i))
+            idx.append(i.value)
+        return idx
+
+    def update_user(self, user_id, ratings):
+        """A known user's new ratings {item_id: stars} join the model without retraining (an item
+        rated again takes its new rating); their list is computed again and excludes them."""
+        u = c_i32()
+        _model_user_index(self, user_id, ctypes.byref(u))
+        idx = self._item_indices(ratings)
+        n = len(idx)
+        _model_update_user(self, u, (c_i32 * n)(*idx), (c_f32 * n)(*ratings.values()), n)
+
+    def user_ratings(self, user_id):
+        """{item_id: stars} the model holds of a user (training, folded in or updated)."""
+        u, n = c_i32(), c_size()
+        _model_user_index(self, user_id, ctypes.byref(u))
+        _model_user_ratings(self, u, None, None, 0, ctypes.byref(n))
+        items, stars = (c_i32 * n.value)(), (c_f32 * n.value)()
+        _model_user_ratings(self, u, items, stars, n.value, ctypes.byref(n))
+        return {_model_item_id(self, items[j]): stars[j] for j in range(n.value)}
 
     @classmethod
     def load(cls, path):
@@ -329,12 +379,25 @@ class Model(_Handle):
         _model_add_item(self, item_id, f, len(features) if features is not None else 0, ctypes.byref(out))
         return out.value
 
-    def recommend(self, user_id, k=10):
-        """[(item_id, score), ...] best first, for a dataset user id."""
+    def recommend(self, user_id, k=10, exclude=None, only=None):
+        """[(item_id, score), ...] best first, for a dataset user id: k of them whenever k items
+        are eligible. exclude=[item ids] never returns those this time (ids the model does not
+        know are skipped); only=[item ids] ranks those alone."""
         u, n = c_i32(), c_size()
         items, scores = (c_i32 * k)(), (c_f32 * k)()
         _model_user_index(self, user_id, ctypes.byref(u))
-        _model_recommend(self, u, k, items, scores, ctypes.byref(n))
+        rules = RequestOptions(1, None, 0, None, 0)
+        if exclude is not None:
+            ex = []
+            for item_id in exclude:
+                i = c_i32()
+                if _lib.gatrec_model_item_index(self, ctypes.c_int64(item_id), ctypes.byref(i)) == 0:
+                    ex.append(i.value)
+            rules.exclude, rules.nexclude = (c_i32 * len(ex))(*ex), len(ex)
+        if only is not None:
+            on = self._item_indices(dict.fromkeys(only))
+            rules.only, rules.nonly = (c_i32 * len(on))(*on), len(on)
+        _model_recommend_request(self, u, k, ctypes.byref(rules), items, scores, ctypes.byref(n))
         return [(_model_item_id(self, items[j]), scores[j]) for j in range(n.value)]
 
     def recommend_all(self, k=10, among=None):

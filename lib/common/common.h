@@ -125,6 +125,8 @@ enum gatrec__rng_purpose {
     GATREC__RNG_FANOUT_DRAW,       /* neighbour sampling, a few of many neighbours (index: step) */
     GATREC__RNG_FANOUT_SHUFFLE,    /* neighbour sampling, most of them (index: step) */
     GATREC__RNG_RETRY_JITTER,      /* the HTTP transport's retry waits (index: the call) */
+    GATREC__RNG_COLD_USERS,        /* attn's new-user practice: which users (index: step; counter: user) */
+    GATREC__RNG_COLD_EDGES,        /* attn's new-user practice: which of their items (index: step) */
     GATREC__RNG_PURPOSES           /* how many; purposes are below 2^16 */
 };
 #define GATREC__RNG_INDEX_BITS 48
@@ -268,7 +270,8 @@ typedef struct gatrec__versions {
 extern const gatrec__versions gatrec__gatrec_delimited_options_versions, gatrec__gatrec_graph_options_versions,
     gatrec__gatrec_eval_options_versions, gatrec__gatrec_model_options_versions, gatrec__gatrec_llm_transport_versions,
     gatrec__gatrec_http_options_versions, gatrec__gatrec_llm_options_versions, gatrec__gatrec_profile_options_versions,
-    gatrec__gatrec_reranker_options_versions, gatrec__gatrec_embedder_options_versions;
+    gatrec__gatrec_reranker_options_versions, gatrec__gatrec_embedder_options_versions,
+    gatrec__gatrec_request_options_versions;
 /* GATREC_EINVAL naming the struct when the version of `src` is 0 or newer than this library's. */
 int gatrec__versions_check(const void *src, const gatrec__versions *v);
 /* Copy the caller's struct `src` (any supported version; NULL: nothing to copy) over `dst`, which

@@ -22,7 +22,7 @@ VERSIONS(gatrec_eval_options, GATREC_EVAL_OPTIONS_VERSION, offsetof(gatrec_eval_
 VERSIONS(gatrec_model_options, GATREC_MODEL_OPTIONS_VERSION, offsetof(gatrec_model_options, epochs),
          offsetof(gatrec_model_options, feature_weight_decay), offsetof(gatrec_model_options, lambda),
          offsetof(gatrec_model_options, inputs), offsetof(gatrec_model_options, optimizer),
-         sizeof(gatrec_model_options));
+         offsetof(gatrec_model_options, dislike_weight), sizeof(gatrec_model_options));
 VERSIONS(gatrec_llm_transport, GATREC_LLM_TRANSPORT_VERSION, sizeof(gatrec_llm_transport));
 VERSIONS(gatrec_http_options, GATREC_HTTP_OPTIONS_VERSION, sizeof(gatrec_http_options));
 VERSIONS(gatrec_llm_options, GATREC_LLM_OPTIONS_VERSION, offsetof(gatrec_llm_options, response_format),
@@ -31,6 +31,7 @@ VERSIONS(gatrec_profile_options, GATREC_PROFILE_OPTIONS_VERSION, offsetof(gatrec
          sizeof(gatrec_profile_options));
 VERSIONS(gatrec_reranker_options, GATREC_RERANKER_OPTIONS_VERSION, sizeof(gatrec_reranker_options));
 VERSIONS(gatrec_embedder_options, GATREC_EMBEDDER_OPTIONS_VERSION, sizeof(gatrec_embedder_options));
+VERSIONS(gatrec_request_options, GATREC_REQUEST_OPTIONS_VERSION, sizeof(gatrec_request_options));
 
 int gatrec__versions_check(const void *src, const gatrec__versions *v)
 {

@@ -31,6 +31,10 @@ static int configure(attn *A, const gatrec_model_options *o, size_t f)
     A->fanout = o->fanout;
     A->tau = o->temperature ? o->temperature : 0.2f;
     A->seed = o->seed;
+    /* defaults chosen on cold-users:0.2:5 seed 11 and u1+valid:0.1 (docs/model.md, new users) */
+    A->dislike = gatrec__dislike_weight(GATREC_MODEL_ATTN, o);
+    A->cold_share = o->new_user_share == 0 ? (o->fanout ? 0.0f : 0.3f) : o->new_user_share < 0 ? 0.0f : o->new_user_share;
+    A->cold_k = o->new_user_ratings ? o->new_user_ratings : 5;
     A->unit = o->loss == GATREC_LOSS_SOFTMAX;
     A->f = f;
     if (!(A->K = gatrec__kernels_get(o->kernels)))
@@ -54,6 +58,12 @@ static int configure(attn *A, const gatrec_model_options *o, size_t f)
     if (A->fanout && A->align > 0)
         return gatrec__error(GATREC_EINVAL, "attn: align samples items of the whole graph each step: not with fanout "
                              "(neighbour sampling)");
+    if (!(A->cold_share >= 0 && A->cold_share <= 1) ||
+        A->cold_k > 1000000)
+        return gatrec__error(GATREC_EINVAL, "attn: new_user_share must be in [0, 1] and new_user_ratings at most 10^6");
+    if (A->fanout && o->new_user_share > 0)
+        return gatrec__error(GATREC_EINVAL, "attn: new-user practice (new_user_share) runs on the whole graph: not "
+                             "with fanout (neighbour sampling)");
     if (A->flags & ~(GATREC_ATTN_UNIFORM | GATREC_ATTN_NO_EDGE_ATTR))
         return gatrec__error(GATREC_EINVAL, "attn: unknown flags 0x%x", (unsigned)A->flags);
     return GATREC_OK;
@@ -89,7 +99,7 @@ static void edge_scales(attn *A)
         for (size_t e = E->off[t]; e < E->off[t + 1]; e++) {
             size_t s = (size_t)E->src[e];
             double ds = (double)(E->soff[s + 1] - E->soff[s]);
-            A->scale[e] = (float)sqrt(dt / ds);
+            A->scale[e] = (float)sqrt(dt / ds) * gatrec__attn_gain(A, E->attr[e]);
         }
     }
 }
@@ -184,6 +194,10 @@ static void free_training(attn *A)
     A->drop = NULL;
     A->known = A->pool = A->sample = NULL;
     gatrec__edges_free(&A->es);
+    gatrec__edges_free(&A->cs);
+    free(A->cscale);
+    free(A->cfeat);
+    A->cscale = A->cfeat = NULL;
 }
 
 /* ---- the network ---- */
@@ -246,7 +260,7 @@ static int edge_weights(attn *A, const attn_pass *P)
         return rc;
     }
     for (size_t e = 0; e < E->m; e++)
-        P->w[e] = P->alpha[e] * A->scale[P->gid ? (size_t)P->gid[e] : e];
+        P->w[e] = P->alpha[e] * P->scale[P->gid ? (size_t)P->gid[e] : e];
     return GATREC_OK;
 }
 
@@ -314,7 +328,7 @@ int gatrec__attn_pass_backward(attn *A, const attn_pass *P, const float *demb, c
     float *dH0 = cur; /* the gradient of layer 0 (one of the two buffers) */
     if (att && A->L > 0) {
         for (size_t e = 0; e < E->m; e++)
-            P->dw[e] *= A->scale[P->gid ? (size_t)P->gid[e] : e]; /* d/d alpha */
+            P->dw[e] *= P->scale[P->gid ? (size_t)P->gid[e] : e]; /* d/d alpha */
         float *dwe = A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : A->grad + A->o_we;
         if ((rc = A->K->attn_weights_backward(A->threads, E, A->ha, A->slope, P->XS, P->XD, edge_weights_param(A),
                                               PRM(A, A->o_att), P->alpha, P->dw, P->dXS, P->dXD, dwe,
@@ -430,11 +444,59 @@ static int align_backward(attn *A, float *dE, float *dT)
     return GATREC_OK;
 }
 
+/* New-user practice (cold_share): this step's graph, in which the chosen users keep cold_k of
+ * their rated items (drawn without replacement), lose their ID and read the mean user text, as a
+ * user folded in from a few ratings is; every other edge and node as in training. */
+static int cold_step(attn *A, uint64_t step)
+{
+    const gatrec__edges *E = &A->es.E;
+    size_t N = A->nu + A->ni, m = 0, f = A->f;
+    gatrec__edges_free(&A->cs);
+    if (gatrec__edges_alloc(&A->cs, N, E->m) ||
+        (!A->cscale && !(A->cscale = gatrec__malloc_array(E->m + 1, sizeof *A->cscale))) ||
+        (A->use_text && !A->cfeat && !(A->cfeat = gatrec__malloc_array(N * f + 1, sizeof *A->cfeat))))
+        return GATREC_ENOMEM;
+    if (A->use_text)
+        memcpy(A->cfeat, A->feat, N * f * sizeof *A->cfeat);
+    for (size_t t = 0; t < N; t++) {
+        size_t deg = E->off[t + 1] - E->off[t], keep = deg, m0 = m;
+        int chosen = t < A->nu && deg > A->cold_k &&
+                     gatrec__rng_unit(A->seed, gatrec__stream(GATREC__RNG_COLD_USERS, step), t) < (double)A->cold_share;
+        A->cs.off[t] = m;
+        if (chosen) {
+            keep = A->cold_k;
+            A->drop[t] = 1;
+            if (A->use_text)
+                memcpy(A->cfeat + t * f, A->umean, f * sizeof *A->cfeat);
+        }
+        /* selection sampling (Knuth's S): keep of deg in order */
+        for (size_t e = E->off[t], seen = 0, need = keep; e < E->off[t + 1]; e++, seen++) {
+            if (chosen && (double)(deg - seen) * gatrec__rng_unit(A->seed, gatrec__stream(GATREC__RNG_COLD_EDGES, step),
+                                                                  gatrec__node_counter(t, seen)) >= (double)need)
+                continue;
+            need--;
+            A->cs.src[m] = E->src[e];
+            A->cs.dst[m] = E->dst[e];
+            A->cs.attr[m] = E->attr[e];
+            A->cscale[m] = A->scale[e];
+            m++;
+        }
+        if (chosen) /* the degree the user now has: sqrt(k / deg s) */
+            for (size_t e = m0; e < m; e++)
+                A->cscale[e] *= (float)sqrt((double)keep / (double)deg);
+    }
+    A->cs.off[N] = m;
+    gatrec__edges_index(&A->cs, N, m);
+    return GATREC_OK;
+}
+
 /* The whole training graph as one pass */
 static attn_pass whole_pass(attn *A)
 {
-    return (attn_pass){A->nu + A->ni, A->nu, &A->es.E, NULL, NULL, A->feat, A->T, A->H, A->XS, A->XD, A->alpha,
-                       A->w, A->dw, A->dA, A->dB, A->dXS, A->dXD, A->work};
+    int cold = A->training && A->cold_share > 0 && A->cs.E.n;
+    return (attn_pass){A->nu + A->ni, A->nu, cold ? &A->cs.E : &A->es.E, NULL, NULL, cold ? A->cfeat : A->feat,
+                       A->T, A->H, A->XS, A->XD, A->alpha, A->w, A->dw, A->dA, A->dB, A->dXS, A->dXD, A->work,
+                       cold ? A->cscale : A->scale};
 }
 
 static int attn_forward(void *ctx, int train, uint64_t step)
@@ -448,6 +510,9 @@ static int attn_forward(void *ctx, int train, uint64_t step)
     size_t N = A->nu + A->ni;
     for (size_t v = 0; v < N; v++) /* ID dropout: a fresh, seeded draw per step and node */
         A->drop[v] = train && id_dropped(A, step, v);
+    A->training = train;
+    if (train && A->cold_share > 0 && (rc = cold_step(A, step)))
+        return rc;
     attn_pass P = whole_pass(A);
     if ((rc = gatrec__attn_pass_forward(A, &P, NULL, 0)))
         return rc;
@@ -489,6 +554,7 @@ static void destroy(attn *A)
     free_training(A);
     free(A->theta);
     free(A->istate);
+    free(A->ixs);
     free(A->ustate);
     free(A->umean);
     free(A->imean);
@@ -552,6 +618,7 @@ static int setup(attn *A, const gatrec_graph *g, const gatrec_model_options *o)
     if ((rc = configure(A, o, f)))
         return rc;
     A->nu = g->users.count;
+    A->disliked = g->disliked;
     A->ni = g->items.count;
     if (A->use_text) {
         for (size_t k = 0; k < N * f; k++)
@@ -696,6 +763,7 @@ const gatrec__model_ops gatrec__attn_ops = {.kind = GATREC_MODEL_ATTN,       .na
                                             .train = attn_train,             .score_all = gatrec__emb_score_all,
                                             .save = gatrec__attn_save,               .load = gatrec__attn_load,
                                             .free = attn_free,               .fold_user = gatrec__attn_fold_user,
+                                            .refold_user = gatrec__attn_refold_user,
                                             .fold_item = gatrec__attn_fold_item,     .attention = gatrec__attn_attention,
                                             .feature_dim = gatrec__attn_feature_dim, .transductive = gatrec__attn_transductive,
                                             .emb_scores = 1};

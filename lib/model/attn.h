@@ -47,6 +47,7 @@ struct gatrec__attn_probe {
     double align_value;
     /* serving: H_0 .. H_{L-1} of every item, H_0 of every user (folded nodes appended) */
     float *istate, *ustate;
+    float *ixs; /* icap x ha: P_src of every item's layer 0, the serving attention's source side */
     size_t icap, ucap;
     float *umean, *imean; /* mean text of users / items: a new node's default */
     /* neighbour sampling (fanout > 0): the step's subgraph in local ids (users first, ascending
@@ -59,6 +60,15 @@ struct gatrec__attn_probe {
     float *wtop, *dwtop;
     float *sfeat, *sH, *sXS, *sXD, *salpha, *sw, *sdw, *swork, *sdA, *sdB, *sdXS, *sdXD;
     size_t scap[12]; /* their capacities (kept from step to step: no fresh pages each step) */
+    /* stars: an edge whose rating is at or below `disliked` propagates with gain -dislike */
+    float disliked, dislike;
+    /* new-user practice: a share cold_share of the users each step lose their ID and keep cold_k
+     * of their rated items (their text the mean user text) */
+    float cold_share;
+    size_t cold_k;
+    gatrec__edge_store cs; /* the step's edges */
+    float *cscale, *cfeat;
+    const float *pscale; /* the pass's edge scale (A->scale or A->cscale) */
 };
 typedef struct gatrec__attn_probe attn;
 
@@ -84,6 +94,12 @@ static inline float leaky(float x, float slope)
     return x > 0 ? x : slope * x;
 }
 
+/* An edge's propagation gain from its rating: -dislike at or below the disliked threshold, else 1 */
+static inline float gatrec__attn_gain(const attn *A, float rating)
+{
+    return A->dislike != 0 && rating <= A->disliked ? -A->dislike : 1.0f;
+}
+
 static inline const float *edge_weights_param(const attn *A)
 {
     return A->flags & GATREC_ATTN_NO_EDGE_ATTR ? NULL : PRM(A, A->o_we);
@@ -101,6 +117,7 @@ typedef struct attn_pass {
     const float *feat; /* n x f text rows */
     float *T;          /* the mapped text kept apart (the alignment's, whole graph), or NULL */
     float *H, *XS, *XD, *alpha, *w, *dw, *dA, *dB, *dXS, *dXD, *work;
+    const float *scale; /* per edge (global ids on a subgraph) */
 } attn_pass;
 /* Layers 0 .. L and the output rows (every node's, or the seeds' alone: global ids) into A->emb. */
 int gatrec__attn_pass_forward(attn *A, const attn_pass *P, const int32_t *seeds, size_t nseeds);
@@ -120,8 +137,10 @@ const int32_t *gatrec__attn_rows_touched(void *ctx, size_t *n);
 int gatrec__attn_keep_states(attn *A);
 int gatrec__attn_save(const gatrec_model *m, gatrec__buf *b);
 int gatrec__attn_load(gatrec_model *m, gatrec__reader *r);
-int gatrec__attn_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n, const float *features,
-                          float *emb);
+int gatrec__attn_fold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                           const float *features, float *emb);
+int gatrec__attn_refold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                             float *emb);
 int gatrec__attn_fold_item(gatrec_model *m, const float *features, float *emb);
 int gatrec__attn_attention(const gatrec_model *m, int32_t user, float *weights);
 size_t gatrec__attn_feature_dim(const gatrec_model *m);

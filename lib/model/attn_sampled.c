@@ -113,7 +113,7 @@ int gatrec__attn_top_edges(attn *A, const int32_t *seeds, size_t nseeds)
 static attn_pass sub_pass(attn *A)
 {
     return (attn_pass){A->sg.n, A->sg.nu, &A->sg.es.E, A->sg.glob, A->sg.gid, A->sfeat, NULL, A->sH, A->sXS, A->sXD,
-                       A->salpha, A->sw, A->sdw, A->sdA, A->sdB, A->sdXS, A->sdXD, A->swork};
+                       A->salpha, A->sw, A->sdw, A->sdA, A->sdB, A->sdXS, A->sdXD, A->swork, A->scale};
 }
 
 /* The training forward on the step's subgraph: emb rows of the seeds only. */

@@ -4,6 +4,21 @@
 
 /* ---- serving state ---- */
 
+static float *istate(const attn *A, size_t l, size_t i)
+{
+    return A->istate + (l * A->icap + i) * A->d;
+}
+
+/* The serving attention's source side of items [first, first + n): P_src of their layer 0, one
+ * item at a time (as fold-in computed it before it was kept: the same bits). */
+static int item_sources(attn *A, size_t first, size_t n)
+{
+    int rc = GATREC_OK;
+    for (size_t i = first; i < first + n && !rc && has_attention(A); i++)
+        rc = A->K->linear(1, 1, A->d, A->ha, istate(A, 0, i), PRM(A, A->o_ps), NULL, A->ixs + i * A->ha);
+    return rc;
+}
+
 /* The item rows of H_0 .. H_{L-1} and the user rows of H_0 from the last (eval) forward. */
 int gatrec__attn_keep_states(attn *A)
 {
@@ -15,7 +30,9 @@ int gatrec__attn_keep_states(attn *A)
     memcpy(A->ustate, A->H, nu * d * sizeof *A->ustate);
     for (size_t l = 0; l < Lk; l++)
         memcpy(A->istate + l * A->icap * d, A->H + (l < A->L ? l : 0) * nd + nu * d, ni * d * sizeof *A->istate);
-    return GATREC_OK;
+    if (gatrec__resize_rows(&A->ixs, A->icap, A->ha))
+        return GATREC_ENOMEM;
+    return item_sources(A, 0, ni);
 }
 
 /* Grow the per-layer item states to cap rows (the layer blocks move). */
@@ -30,13 +47,9 @@ static int grow_items(attn *A, size_t cap)
     free(A->istate);
     A->istate = p;
     A->icap = cap;
-    return GATREC_OK;
+    return gatrec__resize_rows(&A->ixs, cap, A->ha) ? GATREC_ENOMEM : GATREC_OK;
 }
 
-static float *istate(const attn *A, size_t l, size_t i)
-{
-    return A->istate + (l * A->icap + i) * A->d;
-}
 
 static void unit(float *v, size_t d)
 {
@@ -63,7 +76,7 @@ static int user_alpha(const gatrec_model *m, const float *h0, const int32_t *ite
 {
     const attn *A = m->impl;
     size_t ha = A->ha;
-    float *xd, *xs;
+    float *xd;
     double mx = -INFINITY, sum = 0;
     int rc = GATREC_OK;
     if (!has_attention(A)) {
@@ -71,16 +84,13 @@ static int user_alpha(const gatrec_model *m, const float *h0, const int32_t *ite
             alpha[j] = 1.0f / (float)n;
         return GATREC_OK;
     }
-    if (!(xd = gatrec__malloc_array(2 * ha, sizeof *xd)))
+    if (!(xd = gatrec__malloc_array(ha, sizeof *xd)))
         return GATREC_ENOMEM;
-    xs = xd + ha;
     if ((rc = A->K->linear(1, 1, A->d, ha, h0, PRM(A, A->o_pd), NULL, xd)))
         goto done;
     for (size_t j = 0; j < n; j++) {
-        const float *we = edge_weights_param(A), *att = PRM(A, A->o_att);
+        const float *we = edge_weights_param(A), *att = PRM(A, A->o_att), *xs = A->ixs + (size_t)items[j] * ha;
         double e = 0;
-        if ((rc = A->K->linear(1, 1, A->d, ha, istate(A, 0, (size_t)items[j]), PRM(A, A->o_ps), NULL, xs)))
-            goto done;
         for (size_t c = 0; c < ha; c++)
             e += (double)att[c] * leaky(xs[c] + xd[c] + (we ? ratings[j] * we[c] : 0.0f), A->slope);
         alpha[j] = (float)e;
@@ -117,7 +127,7 @@ static int user_output(gatrec_model *m, const float *h0, const int32_t *items, c
         for (size_t j = 0; j < n; j++) {
             size_t i = (size_t)items[j];
             double di = i < A->ni && m->item_ratings[i] ? (double)m->item_ratings[i] : 1.0;
-            float w = alpha[j] * (float)sqrt((double)n / di);
+            float w = alpha[j] * (float)sqrt((double)n / di) * gatrec__attn_gain(A, ratings[j]);
             const float *x = istate(A, l, i);
             if (l > 0 && i >= A->ni)
                 continue; /* a folded item has no propagated layers */
@@ -137,11 +147,11 @@ done:
     return rc;
 }
 
-int gatrec__attn_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n, const float *features,
-                          float *emb)
+int gatrec__attn_fold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                           const float *features, float *emb)
 {
     attn *A = m->impl;
-    size_t u = m->users.count;
+    size_t u = (size_t)user;
     int rc;
     if (u + 1 > A->ucap) {
         if (gatrec__resize_rows(&A->ustate, 2 * A->ucap, A->d))
@@ -151,6 +161,14 @@ int gatrec__attn_fold_user(gatrec_model *m, const int32_t *items, const float *r
     if ((rc = text_part(A, PRM(A, A->o_wu), features, A->umean, A->ustate + u * A->d)))
         return rc;
     return user_output(m, A->ustate + u * A->d, items, ratings, n, emb);
+}
+
+/* A user's layer 0 (a trained user's ID and text, a folded user's text) stays; its ratings change. */
+int gatrec__attn_refold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                             float *emb)
+{
+    attn *A = m->impl;
+    return user_output(m, A->ustate + (size_t)user * A->d, items, ratings, n, emb);
 }
 
 int gatrec__attn_fold_item(gatrec_model *m, const float *features, float *emb)
@@ -167,6 +185,8 @@ int gatrec__attn_fold_item(gatrec_model *m, const float *features, float *emb)
         return rc;
     for (size_t l = 1; l < A->L; l++)
         memset(istate(A, l, i), 0, d * sizeof(float));
+    if ((rc = item_sources(A, i, 1)))
+        return rc;
     for (size_t k = 0; k < d; k++) /* no ratings: no propagated layers */
         emb[k] = istate(A, 0, i)[k] / (float)(A->L + 1);
     if (A->unit)
@@ -252,6 +272,8 @@ int gatrec__attn_load(gatrec_model *m, gatrec__reader *r)
     A->L = (size_t)gatrec__read_u64(r);
     if (gatrec__read_f32s(r, &A->slope, 1))
         goto done;
+    A->disliked = m->disliked; /* the star rule is the model's (its file's configuration) */
+    A->dislike = m->dislike;
     A->nu = (size_t)gatrec__read_u64(r);
     A->ni = (size_t)gatrec__read_u64(r);
     nparams = gatrec__read_u64(r);
@@ -286,6 +308,8 @@ int gatrec__attn_load(gatrec_model *m, gatrec__reader *r)
     rc = gatrec__emb_load(m, r);
     if (!rc && m->dim != A->d)
         rc = GATREC_EFORMAT;
+    if (!rc && (rc = gatrec__resize_rows(&A->ixs, A->icap, A->ha) ? GATREC_ENOMEM : GATREC_OK) == GATREC_OK)
+        rc = item_sources(A, 0, ni);
 done:
     free(kname);
     return rc;

@@ -20,17 +20,19 @@ static void normalise(float *v, size_t d)
     }
 }
 
-/* The normalised mean of the item vectors of the liked ones among (items, ratings). */
+/* The normalised sum of the item vectors of the liked ones among (items, ratings), less
+ * `dislike` times those of the disliked ones (the star rule). */
 static void mean_of_liked(const gatrec_model *m, const int32_t *items, const float *ratings, size_t n, float *out)
 {
     size_t d = m->dim;
     memset(out, 0, d * sizeof *out);
     for (size_t e = 0; e < n; e++) {
-        if (ratings[e] < m->liked)
+        float x = ratings[e] >= m->liked ? 1.0f : ratings[e] <= m->disliked ? -m->dislike : 0.0f;
+        if (x == 0)
             continue;
         const float *v = m->iemb + (size_t)items[e] * d;
         for (size_t k = 0; k < d; k++)
-            out[k] += v[k];
+            out[k] += x * v[k];
     }
     normalise(out, d);
 }
@@ -57,12 +59,19 @@ static int content_train(gatrec_model *m, const gatrec_graph *g)
     return GATREC_OK;
 }
 
-static int content_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
+static int content_refold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                               float *emb)
+{
+    (void)user;
+    mean_of_liked(m, items, ratings, n, emb);
+    return GATREC_OK;
+}
+
+static int content_fold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
                              const float *features, float *emb)
 {
     (void)features; /* a user is what they liked; their own text plays no part */
-    mean_of_liked(m, items, ratings, n, emb);
-    return GATREC_OK;
+    return content_refold_user(m, user, items, ratings, n, emb);
 }
 
 static int content_fold_item(gatrec_model *m, const float *features, float *emb)
@@ -96,6 +105,7 @@ const gatrec__model_ops gatrec__content_ops = {
     .load = gatrec__emb_load,
     .free = content_free,
     .fold_user = content_fold_user,
+    .refold_user = content_refold_user,
     .fold_item = content_fold_item,
     .feature_dim = content_feature_dim,
     .emb_scores = 1,

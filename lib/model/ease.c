@@ -93,12 +93,13 @@ static void ease_score_all(const gatrec_model *m, int32_t user, float *scores)
     const ease *E = m->impl;
     const gatrec__csr *s = &m->seen;
     memset(scores, 0, m->items.count * sizeof *scores);
-    for (size_t e = s->off[user]; e < s->off[user + 1]; e++) {
-        if (s->val[e] < m->liked || (size_t)s->col[e] >= E->n)
+    for (size_t e = s->off[user]; e < s->off[user + 1]; e++) { /* x_u: liked 1, disliked -dislike */
+        float x = s->val[e] >= m->liked ? 1.0f : s->val[e] <= m->disliked ? -m->dislike : 0.0f;
+        if (x == 0 || (size_t)s->col[e] >= E->n)
             continue;
         const float *row = E->b + (size_t)s->col[e] * E->n;
         for (size_t i = 0; i < E->n; i++)
-            scores[i] += row[i];
+            scores[i] += x * row[i];
     }
 }
 
@@ -174,6 +175,7 @@ const gatrec__model_ops gatrec__ease_ops = {
     .load = ease_load,
     .free = ease_free,
     .fold_user = gatrec__fold_user_by_ratings,
+    .refold_user = gatrec__refold_user_by_ratings,
     .evidence = ease_evidence,
     .similar = ease_similar,
     .transductive_items = 1,

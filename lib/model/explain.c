@@ -41,13 +41,19 @@ GATREC_API int gatrec_model_explain(const gatrec_model *m, const gatrec_dataset 
     } else if (rc) {
         return rc;
     }
-    if (nev == 0) {
+    if (nev == 0) { /* no liked item speaks for it: say what does */
+        size_t n = m->seen.off[user + 1] - m->seen.off[user], nliked = 0;
+        for (size_t e = m->seen.off[user]; e < m->seen.off[user + 1]; e++)
+            nliked += m->seen.val[e] >= m->liked;
         if ((rc = gatrec_model_item_popularity(m, item, &ratings, &liked)))
             return rc;
-        rc = gatrec__buf_printf(&b, "popular: rated by %zu of %zu users in training, %zu of them liked it", ratings,
-                                gatrec_model_num_users(m), liked);
+        rc = gatrec__buf_printf(&b, "%spopular: rated by %zu of %zu users in training, %zu of them liked it",
+                                n == 0       ? "no ratings yet; "
+                                : nliked == 0 ? "unlike what you rated low; "
+                                              : "",
+                                ratings, gatrec_model_num_users(m), liked);
     } else {
-        rc = gatrec__buf_printf(&b, "because you rated ");
+        rc = gatrec__buf_printf(&b, "because you liked ");
         for (size_t k = 0; k < nev && !rc; k++)
             rc = gatrec__buf_printf(&b, "%s%s (%.0f%%)", k == 0 ? "" : k + 1 == nev ? " and " : ", ",
                                     title_of(m, ds, ev[k], tbuf, sizeof tbuf), 100.0 * w[k]);

@@ -5,6 +5,7 @@
  * The payload is a sequence of sections (u32 tag, u64 length, bytes); a reader skips tags it does
  * not know, so later versions can add sections without breaking older readers. Integers are
  * little-endian; floats are IEEE-754 binary32 bit patterns. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +76,8 @@ static int write_payload(const gatrec_model *m, gatrec__buf *b)
     int rc;
     if ((rc = begin_section(b, TAG_CONFIG, &at)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->ops->kind)) ||
         (rc = gatrec__buf_put_u64(b, m->opts.seed)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->opts.threads)) ||
-        (rc = put_f32(b, m->liked)) || (rc = put_f32(b, m->disliked)))
+        (rc = put_f32(b, m->liked)) || (rc = put_f32(b, m->disliked)) || (rc = put_f32(b, m->dislike)) ||
+        (rc = put_f32(b, m->pop_prior)))
         return rc;
     end_section(b, at);
     if ((rc = put_ids(b, TAG_USERS, &m->users)) || (rc = put_ids(b, TAG_ITEMS, &m->items)))
@@ -223,6 +225,10 @@ static int read_payload(gatrec__reader *r, gatrec_model *m, uint32_t kind)
             m->opts.threads = (int)gatrec__read_u32(&sec);
             m->liked = get_f32(&sec);
             m->disliked = get_f32(&sec);
+            m->dislike = sec.p < sec.end ? get_f32(&sec) : 0.0f; /* since 0.3: files before it had no star rule */
+            m->pop_prior = sec.p < sec.end ? get_f32(&sec) : 0.0f;
+            if (!isfinite(m->dislike) || m->dislike < 0 || !isfinite(m->pop_prior) || m->pop_prior < 0)
+                return GATREC_EFORMAT;
             have_config = 1;
             break;
         case TAG_USERS:
@@ -270,7 +276,7 @@ static int read_payload(gatrec__reader *r, gatrec_model *m, uint32_t kind)
         if (sec.bad)
             return GATREC_EFORMAT;
     }
-    return have_config && have_seen && have_pop && have_params ? GATREC_OK : GATREC_EFORMAT;
+    return have_config && have_seen && have_pop && have_params ? gatrec__model_logpop(m) : GATREC_EFORMAT;
 }
 
 GATREC_API int gatrec_model_load(const char *path, gatrec_model **out)

@@ -66,17 +66,80 @@ GATREC_API int gatrec_model_add_item_checked(gatrec_model *model, int64_t item_i
     return gatrec_model_add_item(model, item_id, features, index);
 }
 
+/* The (item, rating) pairs of a request, checked against the model and sorted by item into
+ * cols/vals (room for n): items in range, finite ratings, no item twice. `who` names the user in
+ * the messages. */
+static int sorted_pairs(const gatrec_model *model, const int32_t *items, const float *ratings, size_t n, const char *who,
+                        int32_t *cols, float *vals)
+{
+    struct pair {
+        int32_t item;
+        float rating;
+    } *pairs = gatrec__malloc_array(n + 1, sizeof *pairs);
+    int rc = GATREC_OK;
+    if (!pairs)
+        return GATREC_ENOMEM;
+    for (size_t j = 0; j < n && !rc; j++) {
+        if ((rc = gatrec__model_check_item(model, items[j])))
+            break;
+        if (!isfinite(ratings[j]))
+            rc = gatrec__error(GATREC_ERATING, "rating #%zu of %s is not a finite number", j + 1, who);
+        pairs[j].item = items[j];
+        pairs[j].rating = ratings[j];
+    }
+    if (!rc)
+        qsort(pairs, n, sizeof *pairs, cmp_pair);
+    for (size_t j = 0; j < n && !rc; j++) {
+        if (j && pairs[j].item == pairs[j - 1].item)
+            rc = gatrec__error(GATREC_EDUPLICATE, "item %lld is rated twice by %s",
+                               (long long)model->items.ids[pairs[j].item], who);
+        cols[j] = pairs[j].item;
+        vals[j] = pairs[j].rating;
+    }
+    free(pairs);
+    return rc;
+}
+
+/* Set user row u's seen ratings to (cols, vals)[0..n), moving the rows after it (the user is
+ * models->seen.nrows - 1 or below; nrows grows by one when u == nrows). */
+static int set_seen_row(gatrec_model *model, size_t u, const int32_t *cols, const float *vals, size_t n)
+{
+    gatrec__csr *s = &model->seen;
+    size_t nu = s->nrows, grow = u == nu, nnz = s->off[nu], old = grow ? 0 : s->off[u + 1] - s->off[u];
+    size_t total = nnz - old + n, at = s->off[u], cap = total + total / 2 + 16;
+    size_t *off = grow ? gatrec__realloc_array(s->off, nu + 2, sizeof *off) : s->off;
+    if (off)
+        s->off = off;
+    int32_t *col = total + 1 > model->seen_cap ? gatrec__realloc_array(s->col, cap, sizeof *col) : s->col;
+    if (col)
+        s->col = col;
+    float *val = total + 1 > model->seen_cap ? gatrec__realloc_array(s->val, cap, sizeof *val) : s->val;
+    if (val)
+        s->val = val;
+    if (col && val && total + 1 > model->seen_cap)
+        model->seen_cap = cap; /* geometric: a stream of updates moves the arrays O(log) times */
+    if (!off || !col || !val)
+        return gatrec__error(GATREC_ENOMEM, "out of memory storing a user's ratings");
+    if (!grow) { /* the rows after u move by n - old */
+        memmove(s->col + at + n, s->col + at + old, (nnz - at - old) * sizeof *s->col);
+        memmove(s->val + at + n, s->val + at + old, (nnz - at - old) * sizeof *s->val);
+        for (size_t r = u + 1; r <= nu; r++)
+            s->off[r] = s->off[r] - old + n;
+    } else {
+        s->off[nu + 1] = nnz + n;
+        s->nrows = nu + 1;
+    }
+    memcpy(s->col + at, cols, n * sizeof *cols);
+    memcpy(s->val + at, vals, n * sizeof *vals);
+    return GATREC_OK;
+}
+
 GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const int32_t *items,
                                      const float *ratings, size_t n, const float *features, int32_t *index)
 {
-    gatrec__csr *s;
-    struct {
-        int32_t item;
-        float rating;
-    } *pairs = NULL;
     int32_t *cols = NULL;
     float *vals = NULL, *emb = NULL;
-    size_t nu, nnz;
+    size_t nu;
     int rc, added;
     if (!model || !index || (n && (!items || !ratings)))
         return gatrec__error(GATREC_EINVAL, "gatrec_model_add_user: NULL argument");
@@ -89,66 +152,83 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
         return gatrec__error(GATREC_EDUPLICATE, "user %lld is already in the model", (long long)user_id);
     if (features && !gatrec_model_feature_dim(model)) /* it would read features it has no width for */
         return check_features(model, features, 1, "gatrec_model_add_user");
-    if (!(pairs = gatrec__malloc_array(n + 1, sizeof *pairs)) || !(emb = gatrec__malloc_array(model->dim + 1, sizeof *emb)) ||
-        !(cols = gatrec__malloc_array(n + 1, sizeof *cols)) || !(vals = gatrec__malloc_array(n + 1, sizeof *vals))) {
+    if (!(emb = gatrec__malloc_array(model->dim + 1, sizeof *emb)) || !(cols = gatrec__malloc_array(n + 1, sizeof *cols)) ||
+        !(vals = gatrec__malloc_array(n + 1, sizeof *vals))) {
         rc = GATREC_ENOMEM;
         goto done;
     }
-    for (size_t j = 0; j < n; j++) {
-        if ((rc = gatrec__model_check_item(model, items[j])))
-            goto done;
-        if (!isfinite(ratings[j])) {
-            rc = gatrec__error(GATREC_ERATING, "rating #%zu of the new user is not a finite number", j + 1);
-            goto done;
-        }
-        pairs[j].item = items[j];
-        pairs[j].rating = ratings[j];
-    }
-    qsort(pairs, n, sizeof *pairs, cmp_pair);
-    for (size_t j = 0; j < n; j++) {
-        if (j && pairs[j].item == pairs[j - 1].item) {
-            rc = gatrec__error(GATREC_EDUPLICATE, "item %lld is rated twice by the new user",
-                               (long long)model->items.ids[pairs[j].item]);
-            goto done;
-        }
-        cols[j] = pairs[j].item;
-        vals[j] = pairs[j].rating;
-    }
-    if ((rc = model->ops->fold_user(model, cols, vals, n, features, emb)))
+    if ((rc = sorted_pairs(model, items, ratings, n, "the new user", cols, vals)) ||
+        (rc = model->ops->fold_user(model, (int32_t)model->users.count, cols, vals, n, features, emb)))
         goto done;
     /* grow every per-user array first; only then commit the new count */
-    s = &model->seen;
     nu = model->users.count;
-    nnz = s->off[nu];
     {
-        size_t *off = gatrec__realloc_array(s->off, nu + 2, sizeof *off);
-        if (off)
-            s->off = off;
-        int32_t *col = gatrec__realloc_array(s->col, nnz + n + 1, sizeof *col);
-        if (col)
-            s->col = col;
-        float *val = gatrec__realloc_array(s->val, nnz + n + 1, sizeof *val);
-        if (val)
-            s->val = val;
         float *ue = gatrec__realloc_array(model->uemb, (nu + 1) * model->dim + 1, sizeof *ue);
         if (ue)
             model->uemb = ue;
-        if (!off || !col || !val || !ue) {
+        if (!ue) {
             rc = gatrec__error(GATREC_ENOMEM, "out of memory adding a user");
             goto done;
         }
     }
-    if ((rc = gatrec__idmap_add(&model->users, user_id, index, &added)))
+    if ((rc = set_seen_row(model, nu, cols, vals, n)))
         goto done;
-    memcpy(s->col + nnz, cols, n * sizeof *cols);
-    memcpy(s->val + nnz, vals, n * sizeof *vals);
-    s->off[nu + 1] = nnz + n;
-    s->nrows = nu + 1;
+    if ((rc = gatrec__idmap_add(&model->users, user_id, index, &added))) {
+        model->seen.nrows = nu; /* the row stays unused */
+        goto done;
+    }
     memcpy(model->uemb + nu * model->dim, emb, model->dim * sizeof *emb);
 done:
-    free(pairs);
     free(cols);
     free(vals);
+    free(emb);
+    return rc;
+}
+
+GATREC_API int gatrec_model_update_user(gatrec_model *model, int32_t user, const int32_t *items, const float *ratings,
+                                        size_t n)
+{
+    const gatrec__csr *s;
+    int32_t *cols = NULL, *merged = NULL;
+    float *vals = NULL, *mvals = NULL, *emb = NULL;
+    size_t old, m = 0;
+    int rc = gatrec__model_check_user(model, user);
+    if (rc)
+        return rc;
+    if (n && (!items || !ratings))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_update_user: NULL items or ratings");
+    if (!model->ops->refold_user)
+        return gatrec__error(GATREC_EUNSUPPORTED, "a %s model is transductive: a user's new ratings cannot reach it "
+                             "without retraining (use attn, gat, content, ease or pop)", model->ops->name);
+    s = &model->seen;
+    old = s->off[user + 1] - s->off[user];
+    if (!(emb = gatrec__malloc_array(model->dim + 1, sizeof *emb)) || !(cols = gatrec__malloc_array(n + 1, sizeof *cols)) ||
+        !(vals = gatrec__malloc_array(n + 1, sizeof *vals)) ||
+        !(merged = gatrec__malloc_array(old + n + 1, sizeof *merged)) ||
+        !(mvals = gatrec__malloc_array(old + n + 1, sizeof *mvals))) {
+        rc = GATREC_ENOMEM;
+        goto done;
+    }
+    if ((rc = sorted_pairs(model, items, ratings, n, "the user's update", cols, vals)))
+        goto done;
+    /* the held ratings and the new ones, by item; a re-rated item takes its new rating */
+    for (size_t a = s->off[user], b = 0; a < s->off[user + 1] || b < n;) {
+        int take_old = b == n || (a < s->off[user + 1] && s->col[a] < cols[b]);
+        if (!take_old && a < s->off[user + 1] && s->col[a] == cols[b])
+            a++; /* replaced */
+        merged[m] = take_old ? s->col[a] : cols[b];
+        mvals[m++] = take_old ? s->val[a++] : vals[b++];
+    }
+    if ((rc = model->ops->refold_user(model, user, merged, mvals, m, emb)) ||
+        (rc = set_seen_row(model, (size_t)user, merged, mvals, m)))
+        goto done;
+    if (model->dim)
+        memcpy(model->uemb + (size_t)user * model->dim, emb, model->dim * sizeof *emb);
+done:
+    free(cols);
+    free(vals);
+    free(merged);
+    free(mvals);
     free(emb);
     return rc;
 }
@@ -184,7 +264,10 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
         uint64_t *l = gatrec__realloc_array(model->item_liked, ni + 1, sizeof *l);
         if (l)
             model->item_liked = l;
-        if (!ie || !r || !l) {
+        float *lp = model->item_logpop ? gatrec__realloc_array(model->item_logpop, ni + 1, sizeof *lp) : NULL;
+        if (lp)
+            model->item_logpop = lp;
+        if (!ie || !r || !l || (model->item_logpop && !lp)) {
             rc = gatrec__error(GATREC_ENOMEM, "out of memory adding an item");
             goto done;
         }
@@ -193,6 +276,8 @@ GATREC_API int gatrec_model_add_item(gatrec_model *model, int64_t item_id, const
         goto done;
     memcpy(model->iemb + ni * model->dim, emb, model->dim * sizeof *emb);
     model->item_ratings[ni] = model->item_liked[ni] = 0;
+    if (model->item_logpop)
+        model->item_logpop[ni] = 0; /* no training ratings: log 1 */
 done:
     free(emb);
     return rc;
@@ -270,7 +355,7 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
         goto done;
     }
     for (size_t k = 0; k < nusers && !rc; k++)
-        rc = model->ops->fold_user(model, cols + who[k].first, vals + who[k].first, who[k].n, NULL,
+        rc = model->ops->fold_user(model, who[k].user, cols + who[k].first, vals + who[k].first, who[k].n, NULL,
                                    emb + k * model->dim);
     if (rc)
         goto done;
@@ -308,6 +393,7 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
         free(extra);
         gatrec__csr_free(&model->seen);
         model->seen = s2;
+        model->seen_cap = nnz + 1;
         s2 = (gatrec__csr){0};
     }
     if (folded)

@@ -98,7 +98,9 @@ int gatrec__gat_backward_sampled(gat *G, const float *demb);
 int gatrec__gat_keep_states(gat *G);
 int gatrec__gat_save(const gatrec_model *m, gatrec__buf *b);
 int gatrec__gat_load(gatrec_model *m, gatrec__reader *r);
-int gatrec__gat_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
+int gatrec__gat_refold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                           float *emb);
+int gatrec__gat_fold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
                          const float *features, float *emb);
 int gatrec__gat_fold_item(gatrec_model *m, const float *features, float *emb);
 int gatrec__gat_attention(const gatrec_model *m, int32_t user, float *weights);

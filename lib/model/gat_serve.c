@@ -126,11 +126,11 @@ done:
     return rc;
 }
 
-int gatrec__gat_fold_user(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
+int gatrec__gat_fold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
                          const float *features, float *emb)
 {
     gat *G = m->impl;
-    size_t u = m->users.count;
+    size_t u = (size_t)user;
     float *states[MAX_LAYERS];
     if (u + 1 > G->ucap) {
         size_t cap = 2 * G->ucap;
@@ -142,6 +142,18 @@ int gatrec__gat_fold_user(gatrec_model *m, const int32_t *items, const float *ra
     for (size_t l = 0; l < G->nlayers; l++)
         states[l] = G->ustate[l] + u * G->L[l].in;
     return node_forward(G, features ? features : G->umean, items, ratings, n, emb, states, NULL, NULL);
+}
+
+/* A user's input features (trained, or a folded user's) stay; its ratings change. node_forward
+ * copies h0 before it writes the states, so the user's own row may be both. */
+int gatrec__gat_refold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                           float *emb)
+{
+    gat *G = m->impl;
+    float *states[MAX_LAYERS];
+    for (size_t l = 0; l < G->nlayers; l++)
+        states[l] = G->ustate[l] + (size_t)user * G->L[l].in;
+    return node_forward(G, states[0], items, ratings, n, emb, states, NULL, NULL);
 }
 
 int gatrec__gat_fold_item(gatrec_model *m, const float *features, float *emb)

@@ -57,6 +57,7 @@ GATREC_API void gatrec_model_free(gatrec_model *m)
     gatrec__idmap_free(&m->items);
     gatrec__csr_free(&m->seen);
     free(m->item_ratings);
+    free(m->item_logpop);
     free(m->item_liked);
     free(m->uemb);
     free(m->iemb);
@@ -118,9 +119,17 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         !(o.lambda >= 0 && o.lambda <= 1e12f))
         return gatrec__error(GATREC_EINVAL, "temperature must be in [0, 100], uniformity in [0, 1000] and lambda in "
                              "[0, 1e12] (0 = default), not %g, %g and %g", o.temperature, o.uniformity, o.lambda);
+    if (!(o.dislike_weight <= 100) || !(o.new_user_share <= 1) || !(o.popularity_prior <= 10))
+        return gatrec__error(GATREC_EINVAL, "dislike_weight must be at most 100, new_user_share at most 1 and "
+                             "popularity_prior at most 10, not %g, %g and %g", o.dislike_weight, o.new_user_share,
+                             o.popularity_prior);
     if (!(m = gatrec__model_alloc()))
         return GATREC_ENOMEM;
     m->ops = gatrec__model_ops_of(o.kind);
+    m->dislike = gatrec__dislike_weight(o.kind, &o);
+    /* chosen on u1+valid:0.1 and cold-users:0.2:5 seeds 11-13 (docs/model.md, "Popularity prior") */
+    m->pop_prior = o.kind != GATREC_MODEL_ATTN ? 0.0f : o.popularity_prior == 0 ? 0.08f
+                   : o.popularity_prior < 0 ? 0.0f : o.popularity_prior;
     m->opts = o;
     m->liked = graph->liked;
     m->disliked = graph->disliked;
@@ -142,6 +151,8 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
             m->item_liked[i] += c->val[e] >= graph->liked;
     }
     if (!rc)
+        rc = gatrec__model_logpop(m);
+    if (!rc)
         rc = m->ops->train(m, graph);
     /* the caller's pointers are not the model's to keep */
     m->opts.layers = NULL;
@@ -158,6 +169,30 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
     }
     *out = m;
     return GATREC_OK;
+}
+
+int gatrec__model_logpop(gatrec_model *m)
+{
+    float *p;
+    if (!(m->pop_prior > 0))
+        return GATREC_OK;
+    if (!(p = gatrec__realloc_array(m->item_logpop, m->items.count + 1, sizeof *p)))
+        return GATREC_ENOMEM;
+    m->item_logpop = p;
+    for (size_t i = 0; i < m->items.count; i++)
+        p[i] = (float)log1p((double)m->item_ratings[i]);
+    return GATREC_OK;
+}
+
+float gatrec__dislike_weight(int kind, const gatrec_model_options *o)
+{
+    /* the defaults were chosen on u1+valid:0.1 (its validation part) and cold-users:0.2:5 seed 11
+     * (docs/model.md, "Stars"): more costs accuracy - a rated item, even a disliked one, says
+     * something of what the user watches */
+    float dflt = kind == GATREC_MODEL_ATTN ? 0.3f : kind == GATREC_MODEL_EASE ? 0.1f : 0.3f;
+    if (kind != GATREC_MODEL_ATTN && kind != GATREC_MODEL_EASE && kind != GATREC_MODEL_CONTENT)
+        return 0.0f;
+    return o->dislike_weight == 0 ? dflt : o->dislike_weight < 0 ? 0.0f : o->dislike_weight;
 }
 
 GATREC_API int gatrec_model_get_kind(const gatrec_model *model)

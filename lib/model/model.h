@@ -20,9 +20,14 @@ typedef struct gatrec__model_ops {
     int (*load)(gatrec_model *m, gatrec__reader *r);
     void (*free)(gatrec_model *m);
     /* Optional (NULL: GATREC_EUNSUPPORTED). Fold-in writes the new node's final embedding
-     * (m->dim floats); it runs before the generic code grows the arrays. */
-    int (*fold_user)(gatrec_model *m, const int32_t *items, const float *ratings, size_t n, const float *features,
-                     float *emb);
+     * (m->dim floats); it runs before the generic code grows the arrays. fold_user sets the
+     * input state of user row `user` (a new user's: m->users.count) from `features` (NULL: the
+     * mean user's) and computes its embedding from the ratings; refold_user computes a user's
+     * embedding from its kept input state and the given ratings (gatrec_model_update_user). */
+    int (*fold_user)(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                     const float *features, float *emb);
+    int (*refold_user)(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                       float *emb);
     int (*fold_item)(gatrec_model *m, const float *features, float *emb);
     /* How much the user's node attended to each of its training items (seen row order), >= 0. */
     int (*attention)(const gatrec_model *m, int32_t user, float *weights);
@@ -41,14 +46,27 @@ typedef struct gatrec__model_ops {
     size_t (*feature_dim)(const gatrec_model *m);
 } gatrec__model_ops;
 
+/* The star rule's weight of a disliked rating for a kind (docs/model.md): options' dislike_weight,
+ * 0 = the kind's default, negative = none; 0 for the kinds without the rule. */
+float gatrec__dislike_weight(int kind, const gatrec_model_options *o);
+/* Popularity's scores (training ratings per item): the popularity model's, and every kind's for a
+ * user with no ratings (no signal to say more). */
+void gatrec__popularity_scores(const gatrec_model *m, float *scores);
+/* (Re)compute item_logpop from item_ratings when the model has a popularity prior; a status. */
+int gatrec__model_logpop(gatrec_model *m);
+
 struct gatrec_model {
     const gatrec__model_ops *ops;
     gatrec_model_options opts;
     gatrec__idmap users, items;
     gatrec__csr seen;        /* training items of each user, excluded from recommendations */
+    size_t seen_cap;         /* room in seen.col/val beyond off[nrows] (fold-in and updates grow it by half) */
     uint64_t *item_ratings;  /* training ratings per item */
     uint64_t *item_liked;    /* of which >= liked threshold */
     float liked, disliked;
+    float dislike;           /* the star rule: a rating <= disliked counts -dislike (attn, EASE, content) */
+    float pop_prior;         /* attn: + pop_prior log(1 + item_ratings[i]) on every score of a user with ratings */
+    float *item_logpop;      /* log(1 + item_ratings[i]) per item when pop_prior > 0, else NULL */
     char **info_keys, **info_vals;
     size_t ninfo;
     unsigned char *embedder; /* the state of the embedder the features came from, or NULL */
@@ -71,8 +89,10 @@ int gatrec__model_check_user(const gatrec_model *model, int32_t user);
 int gatrec__model_check_item(const gatrec_model *model, int32_t item);
 
 /* fold_user of the kinds that score a user from their rated items alone (popularity, EASE). */
-int gatrec__fold_user_by_ratings(gatrec_model *m, const int32_t *items, const float *ratings, size_t n,
+int gatrec__fold_user_by_ratings(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
                                  const float *features, float *emb);
+int gatrec__refold_user_by_ratings(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
+                                   float *emb);
 
 /* score_all of the embedding kinds: dot products with m->iemb. */
 void gatrec__emb_score_all(const gatrec_model *m, int32_t user, float *scores);

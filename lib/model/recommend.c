@@ -35,6 +35,12 @@ static void score_rows(const gatrec_model *m, int32_t u0, size_t n, float *score
     else
         for (size_t r = 0; r < n; r++)
             m->ops->score_all(m, u0 + (int32_t)r, scores + r * ni);
+    for (size_t r = 0; r < n && m->item_logpop; r++) /* attn's popularity prior */
+        for (size_t i = 0; i < ni; i++)
+            scores[r * ni + i] += m->pop_prior * m->item_logpop[i];
+    for (size_t r = 0; r < n; r++) /* no ratings, no signal: popularity, honestly (gatrec_model_explain says so) */
+        if (m->seen.off[(size_t)u0 + r + 1] == m->seen.off[(size_t)u0 + r])
+            gatrec__popularity_scores(m, scores + r * ni);
     if (gatrec__model_transductive(m))
         for (size_t r = 0; r < n; r++)
             for (size_t i = 0; i < ni; i++)
@@ -102,21 +108,7 @@ static size_t top_of(const gatrec_model *m, int32_t user, const float *row, size
 GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, size_t k, int32_t *items,
                                       float *scores, size_t *count)
 {
-    float *scratch;
-    int rc = gatrec__model_check_user(model, user);
-    if (rc)
-        return rc;
-    if (!count || (k && !items))
-        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend: NULL items or count");
-    if (!(scratch = gatrec__malloc_array(model->items.count, sizeof *scratch)))
-        return GATREC_ENOMEM;
-    if ((rc = score_all(model, user, scratch))) {
-        free(scratch);
-        return rc;
-    }
-    *count = top_of(model, user, scratch, k, NULL, items, scores);
-    free(scratch);
-    return GATREC_OK;
+    return gatrec_model_recommend_request(model, user, k, NULL, items, scores, count);
 }
 
 typedef struct rec_job {
@@ -222,6 +214,45 @@ static int candidate_mask(const gatrec_model *model, const int32_t *candidates, 
     return GATREC_OK;
 }
 
+GATREC_API int gatrec_model_recommend_request(const gatrec_model *model, int32_t user, size_t k,
+                                              const gatrec_request_options *opts, int32_t *items, float *scores,
+                                              size_t *count)
+{
+    gatrec_request_options o = GATREC_REQUEST_OPTIONS_INIT;
+    uint8_t *allowed = NULL;
+    float *scratch;
+    int rc = gatrec__model_check_user(model, user);
+    if (rc || (opts && (rc = GATREC__READ_VERSIONED(&o, opts, gatrec_request_options))))
+        return rc;
+    if (!count || (k && !items) || (o.nexclude && !o.exclude) || (o.nonly && !o.only))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_request: NULL items, count, exclude or only");
+    if (o.only) {
+        if ((rc = candidate_mask(model, o.only, o.nonly, &allowed)))
+            return rc;
+    } else if (o.nexclude) {
+        if (!(allowed = gatrec__malloc_array(model->items.count + 1, 1)))
+            return GATREC_ENOMEM;
+        memset(allowed, 1, model->items.count);
+    }
+    for (size_t j = 0; j < o.nexclude; j++) {
+        if (o.exclude[j] < 0 || (size_t)o.exclude[j] >= model->items.count) {
+            free(allowed);
+            return gatrec__error(GATREC_EINVAL, "excluded item #%zu: index %d out of range (the model has %zu items)",
+                                 j + 1, o.exclude[j], model->items.count);
+        }
+        allowed[o.exclude[j]] = 0;
+    }
+    if (!(scratch = gatrec__malloc_array(model->items.count, sizeof *scratch))) {
+        free(allowed);
+        return GATREC_ENOMEM;
+    }
+    if (!(rc = score_all(model, user, scratch)))
+        *count = top_of(model, user, scratch, k, allowed, items, scores);
+    free(scratch);
+    free(allowed);
+    return rc;
+}
+
 GATREC_API int gatrec_model_recommend_range(const gatrec_model *model, size_t k, int32_t first, size_t count,
                                             const int32_t *candidates, size_t ncand, gatrec_reclist *list)
 {
@@ -259,6 +290,28 @@ GATREC_API int gatrec_model_recommend_all_among(const gatrec_model *model, size_
     rc = recommend_all(model, k, allowed, out);
     free(allowed);
     return rc;
+}
+
+GATREC_API int gatrec_model_user_ratings(const gatrec_model *model, int32_t user, int32_t *items, float *ratings,
+                                         size_t k, size_t *count)
+{
+    const gatrec__csr *s;
+    size_t n;
+    int rc = gatrec__model_check_user(model, user);
+    if (rc)
+        return rc;
+    if (!count || (k && (!items || !ratings)))
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_user_ratings: NULL items, ratings or count");
+    s = &model->seen;
+    n = s->off[user + 1] - s->off[user];
+    if (k > n)
+        k = n;
+    if (k) {
+        memcpy(items, s->col + s->off[user], k * sizeof *items);
+        memcpy(ratings, s->val + s->off[user], k * sizeof *ratings);
+    }
+    *count = n;
+    return GATREC_OK;
 }
 
 GATREC_API int gatrec_model_item_popularity(const gatrec_model *model, int32_t item, size_t *ratings, size_t *liked)

@@ -128,6 +128,9 @@ GATREC_API int gatrec_model_evidence(const gatrec_model *model, int32_t user, in
         free(order);
         return rc;
     }
+    for (size_t e = 0; e < n; e++) /* only what the user liked speaks for an item */
+        if (s->val[s->off[user] + e] < model->liked)
+            w[e] = 0;
     /* the k largest weights among the user's items (positions in the row) */
     kept = gatrec__top_k(w, n, NULL, 0, NULL, k, order, NULL);
     while (kept && w[order[kept - 1]] <= 0)
