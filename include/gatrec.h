@@ -1046,7 +1046,8 @@ GATREC_API int gatrec_profile_options_init(gatrec_profile_options *opts, unsigne
  * Have the LLM write the profiles of the graph's items (title, year, genres, attached text) and
  * users (from their training ratings only) with up to the client's concurrency in flight. A
  * node whose answer fails or is unusable keeps no profile and is counted in `*failed` (fill the
- * gaps with gatrec_profiles_fill_templates()). Answers are cached by the client, so a rerun
+ * gaps with gatrec_profiles_fill_templates()); a user the structured form has nothing to ask
+ * about (no liked or disliked training rating) is neither generated nor failed. Answers are cached by the client, so a rerun
  * after a crash asks only what was not answered.
  */
 GATREC_API int gatrec_profiles_generate(gatrec_profiles *profiles, gatrec_llm *llm, const gatrec_dataset *ds,

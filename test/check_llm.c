@@ -369,6 +369,16 @@ START_TEST(failures_are_counted_by_reason)
     why = gatrec_llm_failure_report(l, 1); /* the rest counted on one line */
     ck_assert_msg(strstr(why, "\n1 x other reasons") != NULL, "report: %s", why);
     gatrec_string_free(why);
+    /* a server's reason is kept whole, parentheses and all; numbers alone do not split it (issue 24, 9) */
+    llm_server_set_failure(s, 400, "request (4761 tokens) exceeds the available context size (256 tokens)");
+    ck_assert_status(gatrec_llm_chat(l, NULL, "f", 0.0f, 0, &reply), GATREC_ENETWORK);
+    llm_server_set_failure(s, 400, "request (5120 tokens) exceeds the available context size (256 tokens)");
+    ck_assert_status(gatrec_llm_chat(l, NULL, "g", 0.0f, 0, &reply), GATREC_ENETWORK);
+    llm_server_set_failure(s, 0, NULL);
+    why = gatrec_llm_failure_report(l, 5);
+    ck_assert_msg(strstr(why, "2 x /v1/chat/completions: HTTP 400: request (4761 tokens) exceeds the available context "
+                              "size (256 tokens)") != NULL, "report: %s", why);
+    gatrec_string_free(why);
     gatrec_llm_free(l);
     llm_server_stop(s);
 }
@@ -671,6 +681,21 @@ START_TEST(llm_written_profiles)
     ck_assert_ok(gatrec_profiles_generate(p, l, ds, g, &o, &ok, &bad));
     ck_assert_str_eq(gatrec_profiles_get(p, GATREC_NODE_USER, 1), "## Overview\nrefined (with dislikes)");
     ck_assert_uint_eq(llm_server_requests(s), before + 3); /* user 1: liked, disliked; user 2: one turn */
+    /* a user with nothing to describe (every rating of user 2 held out) is asked nothing and has
+     * not failed (issue 24, 13): the template stands in */
+    {
+        uint8_t all_out[] = {GATREC_PART_TRAIN, GATREC_PART_TRAIN, GATREC_PART_TRAIN, GATREC_PART_TEST,
+                             GATREC_PART_TEST};
+        gatrec_split *s2;
+        gatrec_graph *g2;
+        ck_assert_ok(gatrec_split_from_parts(ds, all_out, &s2));
+        ck_assert_ok(gatrec_graph_new(ds, s2, NULL, &g2));
+        ck_assert_ok(gatrec_profiles_generate(p, l, ds, g2, &o, &ok, &bad));
+        ck_assert_uint_eq(ok, 1);
+        ck_assert_uint_eq(bad, 0);
+        gatrec_graph_free(g2);
+        gatrec_split_free(s2);
+    }
     gatrec_profiles_free(p);
     gatrec_graph_free(g);
     gatrec_split_free(split);

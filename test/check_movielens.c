@@ -348,6 +348,12 @@ START_TEST(test_cli_attn)
                  "--embedding-model toy-embed --embedder-out %s/r.emb --out %s/r.tsv", dir, llm_server_url(s), dir, dir,
                  dir);
         expect_cli(args, 0, "(16 dimensions, model toy-embed)");
+        /* a server that finds long texts too large: they are cut, and the command says how many */
+        llm_server_set_embedding_limit(s, 64, 200, 413);
+        snprintf(args, sizeof args, "embed --profiles %s/p.jsonl --embedder remote --llm %s --embedding-model toy-embed "
+                 "--out %s/r2.tsv", dir, llm_server_url(s), dir);
+        expect_cli(args, 0, "x not a failure: a text the server found too large was truncated");
+        llm_server_set_embedding_limit(s, 0, 0, 0);
         snprintf(args, sizeof args, "%s/r.tsv", dir);
         out = slurp(args);
         ck_assert_msg(out && strncmp(out, "# gatrec embed: remote embedder, 16 dimensions, model toy-embed\n", 64) == 0,

@@ -246,9 +246,18 @@ START_TEST(justifications_name_only_real_items)
     ck_assert_ptr_null(why);
     /* a text ending inside a "(YYYY)" is read up to its end and no further (found by make fuzz:
      * the check once read four bytes past the terminator; SANITIZE=1 catches a regression) */
-    llm_server_set_chat(s, justifier, (void *)"{\"justification\": \"Like Heat (1\"}");
+    llm_server_set_chat(s, justifier, (void *)"{\"justification\": \"Just like Heat (1\"}");
     ck_assert_ok(gatrec_reranker_justify(r, "likes crime", "Fargo (1996)", "", evidence, 2, &why));
-    ck_assert_str_eq(why, "Like Heat (1");
+    ck_assert_str_eq(why, "Just like Heat (1");
+    gatrec_string_free(why);
+    /* a punctuation mark is no justification (issue 24, 11), and the same question is asked again */
+    llm_server_set_chat(s, justifier, (void *)"{\"justification\": \":\"}");
+    ck_assert_status(gatrec_reranker_justify(r, "likes noir", "Fargo (1996)", "", evidence, 2, &why), GATREC_EFORMAT);
+    ck_assert_error_mentions("fewer than 3 words");
+    ck_assert_ptr_null(why);
+    llm_server_set_chat(s, justifier, (void *)"{\"justification\": \"A dark, funny crime story.\"}");
+    ck_assert_ok(gatrec_reranker_justify(r, "likes noir", "Fargo (1996)", "", evidence, 2, &why));
+    ck_assert_str_eq(why, "A dark, funny crime story.");
     gatrec_string_free(why);
     llm_server_set_chat(s, justifier, (void *)"no JSON here");
     ck_assert_status(gatrec_reranker_justify(r, "likes crime", "Fargo (1996)", "", evidence, 2, &why), GATREC_EFORMAT);

@@ -379,6 +379,14 @@ int cmd_embed(int argc, char **argv)
     printf("%zu users and %zu items embedded (%zu dimensions%s%s) -> %s\n", gatrec_graph_num_users(g),
            gatrec_graph_num_items(g), dim, which == 2 ? ", model " : "", which == 2 ? gatrec_embedder_remote_model(e) : "",
            out);
+    if (llm) { /* texts the server found too large were cut or batches split: never silent (issue 24, 12) */
+        char *why = gatrec_llm_failure_report(llm, 5);
+        if (why) {
+            fprintf(stderr, "gatrec embed: note: the endpoint needed help with some texts:\n");
+            cli_print_llm_failures(llm, 5);
+        }
+        gatrec_string_free(why);
+    }
     rc = EXIT_OK;
     goto done;
 fail:

@@ -235,6 +235,28 @@ int gatrec__llm_chat_shaped(gatrec_llm *l, const char *system, const char *user,
     return chat(l, system, user, temperature, 1, shape, NULL, reply);
 }
 
+int gatrec__llm_chat_checked(gatrec_llm *l, const char *system, const char *user, float temperature, const char *shape,
+                             gatrec__llm_check check, char **reply)
+{
+    return chat(l, system, user, temperature, 1, shape, check, reply);
+}
+
+size_t gatrec__llm_words(const char *text, size_t most)
+{
+    size_t n = 0, run = 0;
+    for (const unsigned char *p = (const unsigned char *)text;; p++) {
+        int letter = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p >= 0x80;
+        if (letter) {
+            run++;
+            continue;
+        }
+        n += run >= 2;
+        run = 0;
+        if (!*p || n >= most)
+            return n;
+    }
+}
+
 /* ---- many chats at once ---- */
 
 typedef struct many {

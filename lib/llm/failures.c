@@ -17,16 +17,17 @@
 
 void gatrec__llm_note_failure(gatrec_llm *l, const char *reason)
 {
-    char key[200];
+    char key[200], text[200];
     size_t n = strcspn(reason, "\n"), o = 0;
-    const char *paren = strstr(reason, " (");
-    if (paren && (size_t)(paren - reason) < n) /* specifics (sizes, attempts) go in parentheses */
-        n = (size_t)(paren - reason);
-    for (size_t k = 0; k < n && o + 1 < sizeof key;) { /* "after 3 ms" and "after 0 ms" are one reason */
+    /* the message is kept whole (a server's "request (4761 tokens) exceeds the available context
+     * size (256 tokens)" says what to do); reasons that differ in their numbers alone (sizes,
+     * attempts, "after 3 ms") count as one */
+    snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text ? n : sizeof text - 1), reason);
+    for (size_t k = 0; k < n && o + 1 < sizeof key;) {
         size_t d = k;
         while (d < n && reason[d] >= '0' && reason[d] <= '9')
             d++;
-        if (d > k && strncmp(reason + d, " ms", 3) == 0) {
+        if (d > k) {
             key[o++] = 'N';
             k = d;
         } else {
@@ -36,10 +37,12 @@ void gatrec__llm_note_failure(gatrec_llm *l, const char *reason)
     key[o] = '\0';
     pthread_mutex_lock(&l->mu);
     size_t k = 0;
-    while (k < l->nreasons && strcmp(l->reasons[k].text, key) != 0)
+    while (k < l->nreasons && strcmp(l->reasons[k].key, key) != 0)
         k++;
-    if (k == l->nreasons && k < GATREC__LLM_REASONS)
-        memcpy(l->reasons[l->nreasons++].text, key, sizeof key);
+    if (k == l->nreasons && k < GATREC__LLM_REASONS) {
+        memcpy(l->reasons[l->nreasons].key, key, sizeof key);
+        memcpy(l->reasons[l->nreasons++].text, text, sizeof text);
+    }
     if (k < l->nreasons)
         l->reasons[k].count++;
     else

@@ -145,24 +145,8 @@ static char *clean_reply(const char *reply, const char *json_key)
     return e > p ? gatrec__strndup(p, (size_t)(e - p)) : NULL;
 }
 
-/* How many words (runs of two or more letters; any byte past ASCII counts as one) text holds */
-static size_t words(const char *text, size_t most)
-{
-    size_t n = 0, run = 0;
-    for (const unsigned char *p = (const unsigned char *)text;; p++) {
-        int letter = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p >= 0x80;
-        if (letter) {
-            run++;
-            continue;
-        }
-        n += run >= 2;
-        run = 0;
-        if (!*p || n >= most)
-            return n;
-    }
-}
-
-#define PROFILE_MIN_WORDS 3 /* a profile says something: ",", ":" or "ok" is no profile */
+#define words gatrec__llm_words
+#define PROFILE_MIN_WORDS GATREC__LLM_MIN_WORDS
 
 /* The checks of the LLM's answers (gatrec__llm_check): an unusable answer fails and is not cached */
 static const char *check_words(const char *reply)
@@ -320,9 +304,13 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
             j->prompt = (char *)b.data;
         }
     }
+    unsigned char *asked = gatrec__calloc(nj + 1, 1); /* a user some prompt went out for */
+    if (!asked)
+        rc = GATREC_ENOMEM;
     if (!rc && o.user_form == GATREC_PROFILE_INTEGRATED) {
+        memset(asked, 1, nj);
         rc = run_round(llm, jobs, nj, &o, "user_profile", check_user_json, &done);
-    } else {
+    } else if (!rc) {
         unsigned char *dead = gatrec__calloc(nj + 1, 1); /* a failed turn ends that user's profile */
         rc = dead ? rc : GATREC_ENOMEM;
         for (int what = 0; what < 4 && !rc; what++) {
@@ -332,6 +320,7 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
                     continue;
                 rc = structured_prompt(&b, ds, g, jobs[k].r, jobs[k].n, what, jobs[k].profile);
                 jobs[k].prompt = b.len ? (char *)b.data : NULL;
+                asked[k] |= b.len > 0;
                 if (!b.len)
                     gatrec__buf_free(&b);
             }
@@ -354,9 +343,10 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
     for (size_t k = 0; k < nj && !rc; k++) {
         if (jobs[k].profile && !(rc = gatrec_profiles_set(p, GATREC_NODE_USER, jobs[k].id, jobs[k].profile)))
             ok++;
-        else
-            bad += !jobs[k].profile;
+        else /* a user with nothing to describe (no liked or disliked rating: no turn asked) did not fail */
+            bad += !jobs[k].profile && asked[k];
     }
+    free(asked);
     for (size_t k = 0; k < nj; k++) {
         free(jobs[k].profile);
         free(jobs[k].prompt);

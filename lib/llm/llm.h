@@ -29,9 +29,10 @@ struct gatrec_llm {
     pthread_mutex_t discover_mu;
     char *served_model;
     char down_reason[320];
-    /* why requests failed: distinct reasons (the message up to its first " (") and their counts */
+    /* why requests failed: distinct reasons (the message's first line with its numbers as N) and
+     * their counts; the text shown is the first one seen, whole up to its bound */
     struct {
-        char text[200];
+        char key[200], text[200];
         uint64_t count;
     } reasons[GATREC__LLM_REASONS];
     size_t nreasons;
@@ -56,6 +57,14 @@ int gatrec__llm_chat_shaped(gatrec_llm *l, const char *system, const char *user,
 /* A caller's test of a chat's reply: NULL when usable, else why not (a static string). An
  * unusable reply fails the chat (GATREC_EFORMAT) and is never cached, so a rerun asks again. */
 typedef const char *(*gatrec__llm_check)(const char *reply);
+/* gatrec__llm_chat_shaped with the reply held to `check` (never cached when unusable). */
+int gatrec__llm_chat_checked(gatrec_llm *l, const char *system, const char *user, float temperature, const char *shape,
+                             gatrec__llm_check check, char **reply);
+/* How many words (runs of two or more letters; any byte past ASCII counts as one) text holds,
+ * counting up to `most`. A profile or a justification holds at least GATREC__LLM_MIN_WORDS:
+ * ",", ":" or "ok" says nothing. */
+size_t gatrec__llm_words(const char *text, size_t most);
+#define GATREC__LLM_MIN_WORDS 3
 /* gatrec_llm_chat_many likewise (shape NULL and json_mode 0: no JSON asked), each reply held to
  * `check` (may be NULL). */
 int gatrec__llm_chat_many_shaped(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,

@@ -430,6 +430,20 @@ GATREC_API int gatrec_reranker_rerank(gatrec_reranker *r, const char *user_profi
 
 /* ---- justifications ---- */
 
+/* A justification answer is {"justification": TEXT} with TEXT of a few words and at most 800
+ * bytes; anything else is unusable (gatrec__llm_check: it fails and is not cached). */
+static const char *check_justification(const char *reply)
+{
+    json_t *j = answer_json(reply), *v = json_object_get(j, "justification");
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL, *why = NULL;
+    if (!s || !s[0] || strlen(s) > 800)
+        why = "the justification answer is not {\"justification\": \"...\"} of reasonable length";
+    else if (gatrec__llm_words(s, GATREC__LLM_MIN_WORDS) < GATREC__LLM_MIN_WORDS)
+        why = "the justification holds fewer than 3 words";
+    json_decref(j);
+    return why;
+}
+
 /* Every "(YYYY)" in text must belong to one of the allowed titles: a justification may name
  * the item and the user's evidence, and nothing the model invented. */
 static int names_only(const char *text, const char *const *allowed, size_t n)
@@ -477,15 +491,12 @@ GATREC_API int gatrec_reranker_justify(gatrec_reranker *r, const char *user_prof
                                              "(shared themes, style, cast or crew). Mention no movie other than those "
                                              "listed here. Answer as JSON: {\"justification\": \"...\"}")) &&
         !(rc = gatrec__buf_put(&b, "", 1)))
-        rc = gatrec__llm_chat_shaped(r->llm, SYSTEM, (const char *)b.data, r->o.temperature, gatrec__shape_justification,
-                                     &reply);
+        rc = gatrec__llm_chat_checked(r->llm, SYSTEM, (const char *)b.data, r->o.temperature,
+                                      gatrec__shape_justification, check_justification, &reply);
     if (!rc) {
         json_t *j = answer_json(reply), *v = json_object_get(j, "justification");
-        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-        if (!s || !s[0] || strlen(s) > 800)
-            rc = gatrec__error(GATREC_EFORMAT, "the justification answer is not {\"justification\": \"...\"} of "
-                                               "reasonable length");
-        else if (!names_only(s, allowed, n_evidence + 1))
+        const char *s = json_string_value(v); /* check_justification held it to its shape */
+        if (!names_only(s, allowed, n_evidence + 1))
             rc = gatrec__error(GATREC_EFORMAT, "the justification names a movie that is neither the recommendation "
                                                "nor the user's evidence");
         else if (!(*justification = gatrec__strdup(s)))
