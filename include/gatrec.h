@@ -591,7 +591,8 @@ typedef struct gatrec_model_options {
         then the training loss is monitored. */
     const gatrec_graph *validation;
     /** GAT input features: (users + items) rows of feature_dim floats, users first, in the
-        graph's index order; copied. NULL = random trainable features of width `dim`. */
+        graph's index order; copied. NULL = random trainable features of width `dim`. Every value
+        finite and at most 1e4 in magnitude (an embedder's output is near unit scale; since 0.3). */
     const float *features;
     size_t feature_dim;
     int freeze_features;   /**< non-zero: the input features are not trained */

@@ -1107,6 +1107,21 @@ START_TEST(attn_without_text_and_bad_options)
     text[7] = NAN;
     ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
     ck_assert_error_mentions("finite");
+    text[7] = 1e30f; /* finite, absurd: one such cell wrecked the text map (issue 24, item 6) */
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_error_mentions("unit scale");
+    o.kind = GATREC_MODEL_CONTENT;
+    ck_assert_status(gatrec_model_train(g, &o, &m), GATREC_EINVAL);
+    ck_assert_error_mentions("unit scale");
+    text[7] = 0.5f;
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    {
+        float big[FD] = {0, 0, -2e5f, 0, 0, 0};
+        int32_t bigidx;
+        ck_assert_status(gatrec_model_add_item_checked(m, 7777, big, FD, &bigidx), GATREC_EINVAL);
+        ck_assert_error_mentions("unit scale");
+    }
+    gatrec_model_free(m);
     free(text);
     gatrec_graph_free(g);
 }

@@ -38,8 +38,10 @@ static int check_features(const gatrec_model *model, const float *features, size
         return gatrec__error(GATREC_EINVAL, "%s: %zu features given, the model reads %zu (was the profile embedded "
                              "with another embedder?)", who, len, want);
     for (size_t k = 0; k < len; k++)
-        if (!isfinite(features[k]))
-            return gatrec__error(GATREC_EINVAL, "%s: feature %zu is not a finite number", who, k);
+        if (!(fabsf(features[k]) <= GATREC__FEATURE_MAX))
+            return gatrec__error(GATREC_EINVAL, "%s: feature %zu is %g: features must be finite and near unit scale, "
+                                 "as an embedder writes them (at most %g in magnitude)", who, k, (double)features[k],
+                                 (double)GATREC__FEATURE_MAX);
     return GATREC_OK;
 }
 

@@ -119,6 +119,16 @@ GATREC_API int gatrec_model_train(const gatrec_graph *graph, const gatrec_model_
         !(o.lambda >= 0 && o.lambda <= 1e12f))
         return gatrec__error(GATREC_EINVAL, "temperature must be in [0, 100], uniformity in [0, 1000] and lambda in "
                              "[0, 1e12] (0 = default), not %g, %g and %g", o.temperature, o.uniformity, o.lambda);
+    if (o.features && (o.kind == GATREC_MODEL_ATTN || o.kind == GATREC_MODEL_GAT || o.kind == GATREC_MODEL_CONTENT)) {
+        size_t rows = graph->users.count + graph->items.count;
+        for (size_t k = 0; k < rows * o.feature_dim; k++)
+            if (!(fabsf(o.features[k]) <= GATREC__FEATURE_MAX))
+                return gatrec__error(GATREC_EINVAL, "input feature %zu of node %zu is %g: features must be finite and "
+                                     "near unit scale, as an embedder writes them (at most %g in magnitude); is the "
+                                     "file corrupt?",
+                                     k % o.feature_dim + 1, k / o.feature_dim, (double)o.features[k],
+                                     (double)GATREC__FEATURE_MAX);
+    }
     if (!(o.dislike_weight <= 100) || !(o.new_user_share <= 1) || !(o.popularity_prior <= 10))
         return gatrec__error(GATREC_EINVAL, "dislike_weight must be at most 100, new_user_share at most 1 and "
                              "popularity_prior at most 10, not %g, %g and %g", o.dislike_weight, o.new_user_share,

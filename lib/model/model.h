@@ -49,6 +49,9 @@ typedef struct gatrec__model_ops {
 /* The star rule's weight of a disliked rating for a kind (docs/model.md): options' dislike_weight,
  * 0 = the kind's default, negative = none; 0 for the kinds without the rule. */
 float gatrec__dislike_weight(int kind, const gatrec_model_options *o);
+/* Input features are an embedder's output, near unit scale: a value beyond this is an error in
+ * the file (one 1e30 cell silently wrecked attn's text map; issue 24, item 6). */
+#define GATREC__FEATURE_MAX 1e4f
 /* Popularity's scores (training ratings per item): the popularity model's, and every kind's for a
  * user with no ratings (no signal to say more). */
 void gatrec__popularity_scores(const gatrec_model *m, float *scores);
