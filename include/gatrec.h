@@ -196,6 +196,13 @@ GATREC_API const char *gatrec_dataset_name(const gatrec_dataset *ds);
 GATREC_API size_t gatrec_dataset_num_users(const gatrec_dataset *ds);
 GATREC_API size_t gatrec_dataset_num_items(const gatrec_dataset *ds);
 GATREC_API size_t gatrec_dataset_num_ratings(const gatrec_dataset *ds);
+/**
+ * The dataset's fingerprint: the SHA-256, in 64 lowercase hex digits and a NUL written to `out`,
+ * of its ratings in order (user id, item id, rating, timestamp each), so that two loads of the
+ * same data agree and any other data differs. `gatrec train` keeps it in the model
+ * ("dataset_sha256") and `gatrec eval` refuses a model against other data (since 0.3).
+ */
+GATREC_API int gatrec_dataset_fingerprint(const gatrec_dataset *ds, char out[65]);
 
 /** Dense index of a dataset user id; GATREC_ENOTFOUND when the id is unknown. */
 GATREC_API int gatrec_dataset_user_index(const gatrec_dataset *ds, int64_t user_id, int32_t *index);

@@ -20,6 +20,43 @@ static char *make_ml100k(void)
     return dir;
 }
 
+/* The fingerprint: the same ratings agree, any change of a user, item, star or time differs (issue 24, item 7) */
+START_TEST(test_dataset_fingerprint)
+{
+    int64_t u[3] = {1, 1, 2}, i[3] = {10, 11, 10}, t[3] = {5, 6, 7};
+    float r[3] = {5, 3, 4};
+    char a[65], b[65];
+    gatrec_dataset *x, *y;
+    ck_assert_ok(gatrec_dataset_from_arrays(3, u, i, r, t, &x));
+    ck_assert_ok(gatrec_dataset_from_arrays(3, u, i, r, t, &y));
+    ck_assert_ok(gatrec_dataset_fingerprint(x, a));
+    ck_assert_ok(gatrec_dataset_fingerprint(y, b));
+    ck_assert_str_eq(a, b);
+    ck_assert_uint_eq(strlen(a), 64);
+    ck_assert_uint_eq(strspn(a, "0123456789abcdef"), 64);
+    gatrec_dataset_free(y);
+    for (int k = 0; k < 4; k++) {
+        int64_t u2[3] = {1, 1, 2}, i2[3] = {10, 11, 10}, t2[3] = {5, 6, 7};
+        float r2[3] = {5, 3, 4};
+        if (k == 0)
+            u2[2] = 3;
+        if (k == 1)
+            i2[1] = 12;
+        if (k == 2)
+            r2[0] = 4;
+        if (k == 3)
+            t2[1] = 9;
+        ck_assert_ok(gatrec_dataset_from_arrays(3, u2, i2, r2, t2, &y));
+        ck_assert_ok(gatrec_dataset_fingerprint(y, b));
+        ck_assert_msg(strcmp(a, b) != 0, "change %d kept the fingerprint", k);
+        gatrec_dataset_free(y);
+    }
+    ck_assert_int_eq(gatrec_dataset_fingerprint(NULL, b), GATREC_EINVAL);
+    ck_assert_int_eq(gatrec_dataset_fingerprint(x, NULL), GATREC_EINVAL);
+    gatrec_dataset_free(x);
+}
+END_TEST
+
 START_TEST(test_ml100k_layout)
 {
     char *dir = make_ml100k();
@@ -297,6 +334,7 @@ Suite *data_suite(void)
     Suite *s = suite_create("data");
     TCase *t = tcase_create("loaders");
     tcase_add_test(t, test_ml100k_layout);
+    tcase_add_test(t, test_dataset_fingerprint);
     tcase_add_test(t, test_ml100k_missing_file);
     tcase_add_test(t, test_ml100k_strict);
     tcase_add_test(t, test_ml1m_layout);

@@ -67,7 +67,8 @@ static const char eval_usage[] =
     "cold ranks only the items without training ratings (a cold-items:R split's held-out items);\n"
     "bpr, lightgcn, ease and pop cannot score those items: among all items (the default) they\n"
     "rank them last, and --rank-among cold is refused for them.\n"
-    "A model is not scored against ratings it trained on (another split or seed than its own):\n"
+    "A model is not scored against other data than it was trained on (train records the dataset's\n"
+    "fingerprint), nor against ratings it trained on (another split or seed than its own):\n"
     "--force does it anyway.\n";
 
 /* What an evaluation ran on, for its report. */
@@ -246,6 +247,20 @@ int cmd_eval(int argc, char **argv)
                 gatrec_dataset_num_items(ds));
         rc = EXIT_FAIL;
         goto done;
+    }
+    if (m && !force && gatrec_model_info(m, "dataset_sha256")) { /* other data with the same shape: refused */
+        char sha[65];
+        if ((rc = gatrec_dataset_fingerprint(ds, sha))) {
+            rc = cli_fail("eval", rc);
+            goto done;
+        }
+        if (strcmp(sha, gatrec_model_info(m, "dataset_sha256")) != 0) {
+            fprintf(stderr, "gatrec eval: the model was trained on other data than %s (its ratings differ from the "
+                    "ones the model recorded, dataset %s): evaluate on its own dataset, or --force\n", spec,
+                    gatrec_model_info(m, "dataset") ? gatrec_model_info(m, "dataset") : "?");
+            rc = EXIT_FAIL;
+            goto done;
+        }
     }
     if (m && !force) { /* scoring ratings the model trained on would mean nothing, silently */
         size_t overlap = 0;

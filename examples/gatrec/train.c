@@ -237,7 +237,7 @@ int cmd_train(int argc, char **argv)
     gatrec_graph *g = NULL, *valid = NULL;
     gatrec_model *m = NULL;
     float *features = NULL;
-    char dir[4096], absdir[PATH_MAX], seedbuf[32];
+    char dir[4096], absdir[PATH_MAX], seedbuf[32], sha[65];
     long long seed, threads;
     double t0;
     rc = cli_parse(argc, argv, 2, opts, NULL, 0, NULL);
@@ -378,7 +378,10 @@ int cmd_train(int argc, char **argv)
             goto fail;
         mo.validation = valid;
     }
-    /* the graphs hold what training needs: the log and the split go before the model's memory comes */
+    /* the graphs hold what training needs: the log and the split go before the model's memory comes
+     * (the log's fingerprint stays, for eval to recognise the data) */
+    if ((rc = gatrec_dataset_fingerprint(ds, sha)))
+        goto fail;
     gatrec_split_free(split);
     gatrec_dataset_free(ds);
     split = NULL;
@@ -410,7 +413,7 @@ int cmd_train(int argc, char **argv)
     snprintf(seedbuf, sizeof seedbuf, "%lld", seed);
     if (!realpath(dir, absdir))
         snprintf(absdir, sizeof absdir, "%s", dir);
-    if ((rc = gatrec_model_set_info(m, "dataset", spec)) || (rc = gatrec_model_set_info(m, "dataset_dir", absdir)) ||
+    if ((rc = gatrec_model_set_info(m, "dataset_sha256", sha)) || (rc = gatrec_model_set_info(m, "dataset", spec)) || (rc = gatrec_model_set_info(m, "dataset_dir", absdir)) ||
         (rc = gatrec_model_set_info(m, "split", sp)) || (rc = gatrec_model_set_info(m, "seed", seedbuf)) ||
         (rc = gatrec_model_set_info(m, "library", gatrec_version_string())) ||
         (features_path && (rc = gatrec_model_set_info(m, "features_file", features_path))) ||

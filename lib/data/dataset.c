@@ -445,6 +445,33 @@ GATREC_API size_t gatrec_dataset_num_ratings(const gatrec_dataset *ds)
     return ds ? ds->nratings : 0;
 }
 
+GATREC_API int gatrec_dataset_fingerprint(const gatrec_dataset *ds, char out[65])
+{
+    gatrec__sha256 h;
+    unsigned char d[32], rec[28];
+    if (!ds || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_dataset_fingerprint: NULL argument");
+    gatrec__sha256_init(&h);
+    for (size_t r = 0; r < ds->nratings; r++) { /* little-endian fields: the same on every host */
+        uint64_t u = (uint64_t)ds->users.ids[ds->r_user[r]], i = (uint64_t)ds->items.ids[ds->r_item[r]],
+                 t = (uint64_t)(ds->r_time ? ds->r_time[r] : 0);
+        uint32_t v;
+        memcpy(&v, &ds->r_value[r], 4);
+        for (int b = 0; b < 8; b++) {
+            rec[b] = (unsigned char)(u >> (8 * b));
+            rec[8 + b] = (unsigned char)(i >> (8 * b));
+            rec[20 + b] = (unsigned char)(t >> (8 * b));
+        }
+        for (int b = 0; b < 4; b++)
+            rec[16 + b] = (unsigned char)(v >> (8 * b));
+        gatrec__sha256_update(&h, rec, sizeof rec);
+    }
+    gatrec__sha256_final(&h, d);
+    for (int b = 0; b < 32; b++)
+        snprintf(out + 2 * b, 3, "%02x", d[b]);
+    return GATREC_OK;
+}
+
 GATREC_API int gatrec_dataset_user_index(const gatrec_dataset *ds, int64_t user_id, int32_t *index)
 {
     if (!ds)
