@@ -163,5 +163,34 @@ try:
 except gatrec.Error as e:
     check("bad lambda raises EINVAL", e.status == -3, str(e))
 
+# the checks a caller meets (issue 24, item 23): k as the CLI takes it, the protocol by name
+for bad in (0, -1, 2.5):
+    try:
+        ease.recommend(1, k=bad)
+        check("k=%r refused" % (bad,), False)
+    except ValueError as e:
+        check("k=%r refused" % (bad,), "whole number from 1" in str(e), str(e))
+m = gatrec.evaluate(cds, cold, ease.recommend_all(k=3), protocol="paper", k=3)
+check("metrics name their protocol", m["protocol"] == "paper", m)
+# profiles and embedders from Python: templates, LSA features, a model trained on them
+pg = gatrec.Graph(cds)
+prof = gatrec.Profiles.new()
+check("template profiles", prof.fill_templates(cds, pg) == 8 + 7 and prof.count(gatrec.NODE_ITEM) == 7)
+prof.set(gatrec.NODE_USER, 1, "likes quiet dramas")
+check("profile text", prof.get(gatrec.NODE_USER, 1) == "likes quiet dramas" and prof.get(gatrec.NODE_USER, 99) is None)
+emb = gatrec.Embedder.lsa(dim=8)
+rows = gatrec.features_from_profiles(pg, prof, emb)
+check("features from profiles", len(rows) == 8 + 7 and all(len(r) == emb.dim for r in rows), (len(rows), emb.dim))
+check("an embedded text", len(emb.embed(["a quiet drama"])[0]) == emb.dim)
+with tempfile.TemporaryDirectory() as td:
+    prof.save(os.path.join(td, "p.jsonl"))
+    emb.save(os.path.join(td, "e.emb"))
+    back = gatrec.Profiles.load(os.path.join(td, "p.jsonl"))
+    check("profiles saved and loaded", back.get(gatrec.NODE_USER, 1) == "likes quiet dramas")
+    check("embedder saved and loaded", gatrec.Embedder.load(os.path.join(td, "e.emb")).embed(["a quiet drama"]) ==
+          emb.embed(["a quiet drama"]))
+tm = gatrec.Model.train(pg, kind="attn", features=rows, epochs=2, dim=8, attention_dim=4)
+check("attn on Python-made features", len(tm.recommend(1, k=2)) == 2)
+
 print("python binding: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

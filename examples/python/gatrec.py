@@ -7,8 +7,14 @@
     recs = model.recommend_all(k=10)
     print(gatrec.evaluate(ds, split, recs, protocol="paper", k=10))
 
+Text features: Profiles (templates, or a JSON Lines file from `gatrec profiles`), an Embedder
+(LSA or hashed, or a saved one) and features_from_profiles(graph, profiles, embedder) give the
+rows Model.train(..., features=rows) takes. New and returning users: Model.add_user,
+Model.update_user, Model.user_ratings, recommend(user, k, exclude=, only=).
+
 The library is found through $GATREC_LIBRARY, else the system's libgatrec.so.0.
-Every failing call raises gatrec.Error with the library's status and message.
+Every failing call raises gatrec.Error with the library's status and message; a k that is not a
+whole number from 1, or an unknown protocol or part, raises ValueError before the call.
 """
 import ctypes
 import ctypes.util
@@ -41,7 +47,7 @@ class Metrics(ctypes.Structure):
 
 
 class ModelOptions(ctypes.Structure):
-    """gatrec_model_options version 6 (version 1 is its first four fields)."""
+    """gatrec_model_options version 7 (version 1 is its first four fields)."""
     _fields_ = [("version", ctypes.c_uint), ("kind", c_int), ("seed", c_u64), ("threads", c_int),
                 ("epochs", c_int), ("dim", c_size), ("layers", c_char_p), ("propagation", c_int),
                 ("lr", c_f32), ("weight_decay", c_f32), ("cos_weight", c_f32), ("dropout", c_f32),
@@ -67,6 +73,13 @@ LOSSES = {"bpr": 0, "softmax": 1}
 OPTIMIZERS = {"auto": 0, "dense": 1, "lazy": 2}  # gatrec_optimizer
 INPUTS = {"id+text": 1, "id": 2, "text": 3}  # gatrec_inputs
 ATTN_UNIFORM, ATTN_NO_EDGE_ATTR = 1, 2
+
+
+def _check_k(k):
+    """K as the C API and the command line take it: a whole number from 1."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError("k must be a whole number from 1, not %r" % (k,))
+    return k
 
 
 def _fn(name, restype, *argtypes):
@@ -119,6 +132,8 @@ _split_free = _fn("gatrec_split_free", None, c_void_p)
 _graph_new = _c("gatrec_graph_new", c_void_p, c_void_p, c_void_p, P(c_void_p))
 _graph_free = _fn("gatrec_graph_free", None, c_void_p)
 _graph_edges = _fn("gatrec_graph_num_edges", c_size, c_void_p)
+_graph_users = _fn("gatrec_graph_num_users", c_size, c_void_p)
+_graph_items = _fn("gatrec_graph_num_items", c_size, c_void_p)
 _model_kind_from_name = _fn("gatrec_model_kind_from_name", c_int, c_char_p)
 _model_train = _c("gatrec_model_train", c_void_p, P(ModelOptions), P(c_void_p))
 _model_free = _fn("gatrec_model_free", None, c_void_p)
@@ -254,6 +269,8 @@ class Graph(_Handle):
         super().__init__(out)
 
     num_edges = property(lambda self: _graph_edges(self))
+    num_users = property(lambda self: _graph_users(self))
+    num_items = property(lambda self: _graph_items(self))
 
 
 class RecList(_Handle):
@@ -384,7 +401,7 @@ class Model(_Handle):
         are eligible. exclude=[item ids] never returns those this time (ids the model does not
         know are skipped); only=[item ids] ranks those alone."""
         u, n = c_i32(), c_size()
-        items, scores = (c_i32 * k)(), (c_f32 * k)()
+        items, scores = (c_i32 * _check_k(k))(), (c_f32 * k)()
         _model_user_index(self, user_id, ctypes.byref(u))
         rules = RequestOptions(1, None, 0, None, 0)
         if exclude is not None:
@@ -403,6 +420,7 @@ class Model(_Handle):
     def recommend_all(self, k=10, among=None):
         """Every user's top k; among=[item indices] ranks only those (e.g. a cold-items split's)."""
         out = c_void_p()
+        _check_k(k)
         if among is None:
             _model_recommend_all(self, k, ctypes.byref(out))
         else:
@@ -416,12 +434,139 @@ class Model(_Handle):
         return n.value
 
 
+_prof_new = _c("gatrec_profiles_new", P(c_void_p))
+_prof_free = _fn("gatrec_profiles_free", None, c_void_p)
+_prof_load = _c("gatrec_profiles_load", c_char_p, P(c_void_p))
+_prof_save = _c("gatrec_profiles_save", c_void_p, c_char_p)
+_prof_set = _c("gatrec_profiles_set", c_void_p, c_int, c_i64, c_char_p)
+_prof_get = _fn("gatrec_profiles_get", c_char_p, c_void_p, c_int, c_i64)
+_prof_count = _fn("gatrec_profiles_count", c_size, c_void_p, c_int)
+_prof_templates = _c("gatrec_profiles_fill_templates", c_void_p, c_void_p, c_void_p, P(c_size))
+_emb_lsa = _c("gatrec_embedder_new_lsa", c_void_p, P(c_void_p))
+_emb_hashed = _c("gatrec_embedder_new_hashed", c_void_p, P(c_void_p))
+_emb_load = _c("gatrec_embedder_load", c_char_p, P(c_void_p))
+_emb_save = _c("gatrec_embedder_save", c_void_p, c_char_p)
+_emb_free = _fn("gatrec_embedder_free", None, c_void_p)
+_emb_dim = _fn("gatrec_embedder_dim", c_size, c_void_p)
+_emb_fit = _c("gatrec_embedder_fit", c_void_p, P(c_char_p), c_size)
+_emb_embed = _c("gatrec_embedder_embed", c_void_p, P(c_char_p), c_size, P(c_f32))
+_feat_from_profiles = _c("gatrec_features_from_profiles", c_void_p, c_void_p, c_void_p, P(P(c_f32)), P(c_size))
+_feat_free = _fn("gatrec_features_free", None, P(c_f32))
+NODE_USER, NODE_ITEM = 0, 1  # gatrec_node_kind
+
+
+class EmbedderOptions(ctypes.Structure):
+    """gatrec_embedder_options (version 1)."""
+    _fields_ = [("version", ctypes.c_uint), ("dim", c_size), ("max_ngram", c_int), ("sublinear_tf", c_int)]
+
+
+class Profiles(_Handle):
+    """User and item texts (LLM-written, imported or templates), by node kind and dataset id."""
+    _free = staticmethod(_prof_free)
+
+    @classmethod
+    def new(cls):
+        out = c_void_p()
+        _prof_new(ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def load(cls, path):
+        """A JSON Lines file from `gatrec profiles` or save()."""
+        out = c_void_p()
+        _prof_load(path.encode(), ctypes.byref(out))
+        return cls(out)
+
+    def save(self, path):
+        _prof_save(self, path.encode())
+
+    def fill_templates(self, ds, graph):
+        """Template profiles for every node of the graph that has none; returns how many."""
+        n = c_size()
+        _prof_templates(self, ds, graph, ctypes.byref(n))
+        return n.value
+
+    def set(self, kind, node_id, text):
+        _prof_set(self, kind, node_id, text.encode())
+
+    def get(self, kind, node_id):
+        t = _prof_get(self, kind, node_id)
+        return t.decode() if t is not None else None
+
+    def count(self, kind):
+        return _prof_count(self, kind)
+
+
+class Embedder(_Handle):
+    """Texts -> feature rows: the offline hashed or LSA embedder (fitted on the profiles), or a saved one."""
+    _free = staticmethod(_emb_free)
+
+    @classmethod
+    def lsa(cls, dim=0):
+        return cls._new(_emb_lsa, dim)
+
+    @classmethod
+    def hashed(cls, dim=0):
+        return cls._new(_emb_hashed, dim)
+
+    @classmethod
+    def _new(cls, ctor, dim):
+        out = c_void_p()
+        opts = EmbedderOptions(1, dim or 384, 2, 1)
+        ctor(ctypes.byref(opts), ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def load(cls, path):
+        out = c_void_p()
+        _emb_load(path.encode(), ctypes.byref(out))
+        return cls(out)
+
+    def save(self, path):
+        _emb_save(self, path.encode())
+
+    @property
+    def dim(self):
+        return _emb_dim(self)
+
+    def fit(self, texts):
+        arr = (c_char_p * len(texts))(*[t.encode() for t in texts])
+        _emb_fit(self, arr, len(texts))
+
+    def embed(self, texts):
+        """One row of `dim` floats per text."""
+        arr = (c_char_p * len(texts))(*[t.encode() for t in texts])
+        out = (c_f32 * (len(texts) * self.dim))()
+        _emb_embed(self, arr, len(texts), out)
+        return [list(out[r * self.dim:(r + 1) * self.dim]) for r in range(len(texts))]
+
+
+def features_from_profiles(graph, profiles, embedder):
+    """Every node's profile embedded (users then items, the graph's order): the rows Model.train's
+    features= takes. An LSA embedder is fitted on the profiles first."""
+    f, dim = P(c_f32)(), c_size()
+    _feat_from_profiles(graph, profiles, embedder, ctypes.byref(f), ctypes.byref(dim))
+    try:
+        n, d = graph.num_users + graph.num_items, dim.value
+        flat = f[:n * d]
+        return [flat[r * d:(r + 1) * d] for r in range(n)]
+    finally:
+        _feat_free(f)
+
+
 def evaluate(ds, split, reclist, protocol="standard", k=10, threshold=4.0, min_train=0, max_train=0, part="test"):
     """Metrics as a dict (see docs/evaluation.md for what each protocol averages over).
     min_train/max_train keep only users with that many training ratings (0: no bound);
     part="valid" scores against the split's validation part instead of its test part."""
-    proto = {"standard": PROTOCOL_STANDARD, "paper": PROTOCOL_PAPER}[protocol]
-    opts = EvalOptions(2, proto, k, threshold, {"test": PART_TEST, "valid": PART_VALID}[part], min_train, max_train)
+    protocols = {"standard": PROTOCOL_STANDARD, "paper": PROTOCOL_PAPER}
+    parts = {"test": PART_TEST, "valid": PART_VALID}
+    if protocol not in protocols or part not in parts:
+        raise ValueError("protocol must be 'standard' or 'paper' and part 'test' or 'valid', not %r and %r"
+                         % (protocol, part))
+    opts = EvalOptions(2, protocols[protocol], _check_k(k), threshold, parts[part], min_train, max_train)
     m = Metrics(version=1)
     _evaluate(ds, split, reclist, ctypes.byref(opts), ctypes.byref(m))
-    return {name: getattr(m, name) for name, _ in Metrics._fields_ if name != "version"}
+    out = {name: getattr(m, name) for name, _ in Metrics._fields_ if name != "version"}
+    if "protocol" in out:  # its name, as it was asked for, not the C enum's number
+        out["protocol"] = {v: n for n, v in protocols.items()}.get(out["protocol"], out["protocol"])
+    return out
