@@ -277,6 +277,12 @@ START_TEST(test_cli_end_to_end)
 END_TEST
 
 /* Puts the model's second candidate first, and justifies nothing usable. */
+static char *fixed_answer(const char *body, void *ctx)
+{
+    (void)body;
+    return strdup(ctx);
+}
+
 static char *swap_first_two(const char *body, void *ctx)
 {
     (void)ctx;
@@ -631,6 +637,18 @@ START_TEST(test_cli_gat)
             free(run_cli(args, &st));
             ck_assert_int_eq(st, 0);
             ck_assert_uint_eq(llm_server_requests(s) - before, 0);
+            /* answers that name no candidate: every user keeps the model's order, and the reason is
+               counted for all of them, not only the first three (issue 24, item 10) */
+            llm_server_set_chat(s, fixed_answer, (void *)"{\"ranking\": []}");
+            snprintf(args, sizeof args,
+                     "recommend --model %s/gat.model --all -k 3 --csv --rerank list --candidates 2 --fusion none "
+                     "--llm %s --cache %s/llm-cache-empty --out %s/empty.csv",
+                     dir, llm_server_url(s), dir, dir);
+            out = run_cli(args, &st);
+            ck_assert_msg(st == 1 && strstr(out, "; 943 kept the model's order\nwhy they kept it:\n  943 x "),
+                          "--all --rerank with empty rankings said: %s", out);
+            free(out);
+            llm_server_set_chat(s, swap_first_two, NULL);
         }
         /* a server that refuses every request: profiles generate says why and fails (issue 12, point 1) */
         llm_server_set_failure(s, 401, "Incorrect API key provided");

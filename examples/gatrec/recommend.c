@@ -429,6 +429,38 @@ done:
     return rc;
 }
 
+/* Why users kept the model's order, counted by reason (the first line of each, as said) */
+#define FALLBACK_REASONS 8
+typedef struct fallbacks {
+    char text[FALLBACK_REASONS][160];
+    size_t count[FALLBACK_REASONS], n, other;
+} fallbacks;
+
+static void count_fallback(fallbacks *f, const char *why)
+{
+    char line[160];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(why, "\n"), why);
+    for (size_t k = 0; k < f->n; k++)
+        if (strcmp(f->text[k], line) == 0) {
+            f->count[k]++;
+            return;
+        }
+    if (f->n == FALLBACK_REASONS) {
+        f->other++;
+        return;
+    }
+    memcpy(f->text[f->n], line, sizeof line);
+    f->count[f->n++] = 1;
+}
+
+static void print_fallbacks(const fallbacks *f)
+{
+    for (size_t k = 0; k < f->n; k++)
+        fprintf(stderr, "  %zu x %s\n", f->count[k], f->text[k]);
+    if (f->other)
+        fprintf(stderr, "  %zu x other reasons\n", f->other);
+}
+
 /* --all --csv --rerank: every user's top K with the first --candidates reordered by the LLM
  * (answers cached, so a rerun asks nothing twice). */
 static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatrec_reclist **out)
@@ -436,6 +468,7 @@ static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatr
     llm_session S;
     gatrec_reclist *list = NULL;
     size_t want = a->candidates > a->k ? a->candidates : a->k, nu = gatrec_model_num_users(m), fell_back = 0;
+    fallbacks why = {0};
     int32_t *items = malloc(want * sizeof *items);
     float *scores = malloc(want * sizeof *scores);
     int tty = isatty(2), rc;
@@ -461,11 +494,17 @@ static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatr
             goto done;
         }
         fell_back += note != NULL;
+        if (note) /* every fallback, by reason: an unusable answer as much as a failed request */
+            count_fallback(&why, note);
         if (tty)
             fprintf(stderr, "\rreranking: %zu/%zu users", (size_t)u + 1, nu);
     }
     fprintf(stderr, "%sreranked %zu of %zu users' top %zu by the LLM (%s, model %s); %zu kept the model's order\n",
             tty ? "\n" : "", nu - fell_back, nu, a->candidates, a->rerank, gatrec_llm_model(S.llm), fell_back);
+    if (fell_back) {
+        fprintf(stderr, "why they kept it:\n");
+        print_fallbacks(&why);
+    }
     *out = list;
     list = NULL;
     rc = nu && fell_back == nu ? llm_gave_nothing(a, S.llm) : EXIT_OK; /* the list is still written */
