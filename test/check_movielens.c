@@ -661,8 +661,15 @@ START_TEST(test_cli_gat)
                       "profiles generate against 401 said (%d): %s", st, out);
         free(out);
         snprintf(args, sizeof args, "profiles generate --llm %s --cache %s/llm-cache --retries 0 --allow-failures 1 "
-                 "--out %s/p401.jsonl", llm_server_url(s), dir, dir);
+                 "--max-tokens 123 --out %s/p401.jsonl", llm_server_url(s), dir, dir);
         expect_cli(args, 0, "2625 templates");
+        { /* --max-tokens reaches the request (issue 24, item 14), and is checked */
+            char *body = llm_server_last_body(s);
+            ck_assert_msg(body && strstr(body, "\"max_tokens\":123"), "request: %s", body ? body : "(none)");
+            free(body);
+        }
+        snprintf(args, sizeof args, "profiles generate --llm %s --max-tokens 3 --out %s/x.jsonl", llm_server_url(s), dir);
+        expect_cli(args, 2, "--max-tokens must be");
         /* and recommend: the model's order and templates are printed, and the exit says nothing came back */
         snprintf(args, sizeof args, "recommend --model %s/gat.model --user 1 -k 2 --rerank list --explain --llm %s "
                  "--cache %s/fresh-cache --retries 0", dir, llm_server_url(s), dir); /* nothing cached to fall on */

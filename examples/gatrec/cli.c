@@ -224,13 +224,19 @@ int cli_float(const char *cmd, const char *name, const char *s, double lo, doubl
 }
 
 int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, const char *format_s,
-                         cli_llm_limits *out)
+                         const char *max_tokens_s, cli_llm_limits *out)
 {
     static const char *const formats[] = {"schema", "object", "none"}; /* gatrec_llm_format order */
     const char *et = getenv("GATREC_LLM_TIMEOUT"), *er = getenv("GATREC_LLM_RETRIES"),
-               *ef = getenv("GATREC_LLM_RESPONSE_FORMAT");
+               *ef = getenv("GATREC_LLM_RESPONSE_FORMAT"), *em = getenv("GATREC_LLM_MAX_TOKENS");
     out->timeout_s = 60.0f;
     out->retries = 4;
+    out->max_tokens = 0;
+    if (!max_tokens_s && em && em[0])
+        max_tokens_s = em;
+    if (max_tokens_s && (out->max_tokens = cli_number(cmd, max_tokens_s == em ? "$GATREC_LLM_MAX_TOKENS" :
+                                                      "--max-tokens", max_tokens_s, 16, 1000000)) < 0)
+        return EXIT_USAGE;
     out->format = GATREC_LLM_FORMAT_SCHEMA;
     if (!format_s && ef && ef[0])
         format_s = ef;
@@ -286,6 +292,7 @@ int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_
     o.concurrency = concurrency;
     o.timeout_ms = (long)(limits->timeout_s * 1000.0f);
     o.response_format = limits->format;
+    o.max_tokens = (int)limits->max_tokens;
     o.embedding_model = limits->embedding_model;
     h.max_retries = (int)limits->retries;
     if (h.connect_timeout_ms > o.timeout_ms)

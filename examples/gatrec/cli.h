@@ -48,10 +48,11 @@ typedef struct cli_llm_limits {
     long long retries;
     int format; /* --response-format schema|object|none (else $GATREC_LLM_RESPONSE_FORMAT, else schema) */
     const char *embedding_model; /* NULL: $GATREC_LLM_EMBEDDING_MODEL, else the library's default */
+    long long max_tokens;        /* --max-tokens N (else $GATREC_LLM_MAX_TOKENS, else the library's 700) */
 } cli_llm_limits;
 /* Parse them (NULL: the environment, then the default); EXIT_OK or EXIT_USAGE. */
 int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *retries_s, const char *format_s,
-                         cli_llm_limits *out);
+                         const char *max_tokens_s, cli_llm_limits *out);
 /* The client's failure report (at most `max` reasons), each line indented on standard error. */
 void cli_print_llm_failures(gatrec_llm *llm, size_t max);
 int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_llm_limits *limits, gatrec_llm **out);

@@ -15,6 +15,7 @@ static const char profiles_usage[] =
     "                              [--item-texts CSV] [--llm URL] [--cache DIR] [--concurrency N]\n"
     "                              [--form integrated|structured] [--timeout S] [--retries N]\n"
     "                              [--allow-failures R] [--response-format schema|object|none]\n"
+    "                              [--max-tokens N]\n"
     "                              --out FILE\n"
     "       gatrec profiles show --profiles FILE (--user ID | --item ID)\n"
     "\n"
@@ -39,6 +40,8 @@ static const char profiles_usage[] =
     "          LLM's profiles failed (--allow-failures R, default 0). --response-format: how\n"
     "          JSON is asked for (schema, default: a JSON schema servers enforce; object:\n"
     "          json_object; none: the prompt alone; a server refusing one gets the next).\n"
+    "          --max-tokens N: the longest answer asked for (default $GATREC_LLM_MAX_TOKENS,\n"
+    "          else 700); an answer cut at it is refused and asked again on a rerun.\n"
     "User profiles use the training part of the split (default u1) only.\n"
     "--item-texts CSV attaches item texts (movie_id, overview columns) to the templates.\n";
 
@@ -196,8 +199,8 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
 int cmd_profiles(int argc, char **argv)
 {
     prof_args a = {"ml-100k", "u1",  "1",        NULL, "user_id", "summary", NULL,          "movie_id", "movie_info",
-                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, NULL, 0, {60.0f, 4, 0, NULL}, 0.0f, 0, ""};
-    const char *path = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
+                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, NULL, 0, {60.0f, 4, 0, NULL, 0}, 0.0f, 0, ""};
+    const char *path = NULL, *max_tokens_s = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
     cli_opt opts[] = {{"--dataset", &a.spec, NULL},
                       {"--split", &a.sp, NULL},
                       {"--seed", &a.seed_s, NULL},
@@ -221,6 +224,7 @@ int cmd_profiles(int argc, char **argv)
                       {"--retries", &a.retries_s, NULL},
                       {"--allow-failures", &a.allow_s, NULL},
                       {"--response-format", &a.format_s, NULL},
+                      {"--max-tokens", &max_tokens_s, NULL},
                       {NULL, NULL, NULL}};
     int rc;
     if (strcmp(sub, "import") != 0 && strcmp(sub, "generate") != 0 && strcmp(sub, "show") != 0) {
@@ -233,7 +237,7 @@ int cmd_profiles(int argc, char **argv)
         return rc < 0 ? (fputs(profiles_usage, stdout), EXIT_OK) : rc;
     if (strcmp(sub, "show") == 0)
         return show_profile(path, user_s, item_s);
-    if (cli_llm_limits_parse("profiles", a.timeout_s, a.retries_s, a.format_s, &a.limits) ||
+    if (cli_llm_limits_parse("profiles", a.timeout_s, a.retries_s, a.format_s, max_tokens_s, &a.limits) ||
         (a.allow_s && cli_float("profiles", "--allow-failures", a.allow_s, 0, 1, &a.allow)))
         return EXIT_USAGE;
     if (cli_number("profiles", "--concurrency", a.conc_s, 1, 256) < 0)
@@ -330,7 +334,7 @@ int cmd_embed(int argc, char **argv)
         return EXIT_USAGE;
     if ((d = dim_s ? cli_number("embed", "--dim", dim_s, 1, 1 << 24) : which == 2 ? 0 : 384) < 0 ||
         (ng = cli_number("embed", "--ngrams", ng_s ? ng_s : "2", 1, 8)) < 0 ||
-        cli_llm_limits_parse("embed", timeout_s, retries_s, NULL, &limits))
+        cli_llm_limits_parse("embed", timeout_s, retries_s, NULL, NULL, &limits))
         return EXIT_USAGE;
     if (which != 2 && !ein && (llm_url || emodel))
         return cli_usage_error("embed", "%s", "--llm and --embedding-model go with --embedder remote");

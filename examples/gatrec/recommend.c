@@ -16,7 +16,7 @@ static const char recommend_usage[] =
     "                        [--rerank list|pairwise|batch|score] [--candidates N]\n"
     "                        [--fusion code|paper|none|WEIGHT] [--explain] [--profiles FILE]\n"
     "                        [--llm URL] [--cache DIR] [--timeout S] [--retries N]\n"
-    "                        [--response-format schema|object|none]\n"
+    "                        [--response-format schema|object|none] [--max-tokens N]\n"
     "       gatrec recommend --model MODEL --new-user TEXT --rated ID:STARS[,ID:STARS...] [-k K]\n"
     "       gatrec recommend --model MODEL --user ID --rated ID:STARS[,...] [-k K] (and the options above)\n"
     "       (with --user or --new-user: [--exclude FILE|ID,...] [--only FILE|ID,...])\n"
@@ -31,6 +31,7 @@ static const char recommend_usage[] =
     "its retries (default $GATREC_LLM_RETRIES, else 4); an endpoint that cannot be reached three\n"
     "times in a row is given up for the run. --response-format: how JSON is asked for (schema,\n"
     "default: a JSON schema of each answer, which servers enforce; object; none: the prompt alone).\n"
+    "--max-tokens N: the longest answer asked for (default $GATREC_LLM_MAX_TOKENS, else 700).\n"
     "--rerank asks the LLM ($GATREC_LLM_BASE_URL or --llm; answers cached in --cache, default\n"
     "~/.cache/gatrec/llm) to reorder the model's top --candidates (default 20) with one of the\n"
     "paper's strategies, fused with the model's order (--fusion code: the authors' rank-dependent\n"
@@ -668,9 +669,9 @@ static int fold_in(gatrec_model *m, rec_args *a)
 
 int cmd_recommend(int argc, char **argv)
 {
-    const char *model_path = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20", *timeout_s = NULL,
+    const char *model_path = NULL, *max_tokens_s = NULL, *user_s = NULL, *k_s = "10", *out = NULL, *cand_s = "20", *timeout_s = NULL,
                *retries_s = NULL, *format_s = NULL;
-    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4, 0, NULL}, NULL, NULL,
+    rec_args a = {NULL, NULL, 0, 10, 20, 0, 0, 0, NULL, "code", NULL, NULL, NULL, {60.0f, 4, 0, NULL, 0}, NULL, NULL,
                   GATREC_REQUEST_OPTIONS_INIT};
     int all = 0, csv = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL},  {"--user", &user_s, NULL},       {"-k", &k_s, NULL},
@@ -680,6 +681,7 @@ int cmd_recommend(int argc, char **argv)
                       {"--profiles", &a.profiles, NULL}, {"--llm", &a.llm, NULL},         {"--cache", &a.cache, NULL},
                       {"--new-user", &a.new_user, NULL}, {"--rated", &a.rated, NULL},     {"--timeout", &timeout_s, NULL},
                       {"--retries", &retries_s, NULL},  {"--response-format", &format_s, NULL},
+                      {"--max-tokens", &max_tokens_s, NULL},
                       {"--exclude", &a.exclude_s, NULL}, {"--only", &a.only_s, NULL},
                       {NULL, NULL, NULL}};
     gatrec_model *m = NULL;
@@ -712,7 +714,7 @@ int cmd_recommend(int argc, char **argv)
         return EXIT_USAGE;
     if ((cand = cli_number("recommend", "--candidates", cand_s, 2, 64)) < 0)
         return EXIT_USAGE;
-    if (cli_llm_limits_parse("recommend", timeout_s, retries_s, format_s, &a.limits))
+    if (cli_llm_limits_parse("recommend", timeout_s, retries_s, format_s, max_tokens_s, &a.limits))
         return EXIT_USAGE;
     if (user_s && (a.uid = cli_number("recommend", "--user", user_s, 0, 0x7fffffffffffffffLL)) < 0)
         return EXIT_USAGE;

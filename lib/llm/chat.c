@@ -36,7 +36,8 @@ static int parse_chat(const char *answer, void *ctx)
     const char *finish = json_string_value(json_object_get(json_array_get(choices, 0), "finish_reason"));
     if (finish && strcmp(finish, "length") == 0) /* cut off: never accepted, never cached */
         rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer was cut off at its token limit (finish_reason "
-                           "\"length\"): raise max_tokens");
+                           "\"length\"): raise max_tokens (gatrec_llm_options; the command line's --max-tokens or "
+                           "$GATREC_LLM_MAX_TOKENS; default 700)");
     else if (finish && strcmp(finish, "content_filter") == 0)
         rc = gatrec__error(GATREC_EFORMAT, "the LLM's answer was withheld by the server's content filter "
                            "(finish_reason \"content_filter\")");
