@@ -1031,7 +1031,7 @@ typedef enum gatrec_profile_form {
     GATREC_PROFILE_STRUCTURED = 1
 } gatrec_profile_form;
 
-#define GATREC_PROFILE_OPTIONS_VERSION 2
+#define GATREC_PROFILE_OPTIONS_VERSION 3
 typedef struct gatrec_profile_options {
     unsigned int version;    /**< GATREC_PROFILE_OPTIONS_VERSION */
     int users, items;        /**< which kinds to write; default both 1 */
@@ -1046,9 +1046,12 @@ typedef struct gatrec_profile_options {
     /* version 2 (since 0.3) */
     int shards;              /**< split the work between processes: 0 or 1 = every node; else only the */
     int shard;               /**< items and users whose graph index modulo `shards` is `shard` */
+    /* version 3 (since 0.3) */
+    size_t limit;            /**< at most this many items and this many users are asked (the first to
+                                  ask, by graph index): a trial run; 0 = all */
 } gatrec_profile_options;
 #define GATREC_PROFILE_OPTIONS_INIT { GATREC_PROFILE_OPTIONS_VERSION, 1, 1, GATREC_PROFILE_INTEGRATED, 0, -1.0f, \
-        NULL, NULL, NULL, NULL, 0, 0 }
+        NULL, NULL, NULL, NULL, 0, 0, 0 }
 GATREC_API int gatrec_profile_options_init(gatrec_profile_options *opts, unsigned int version);
 /**
  * Have the LLM write the profiles of the graph's items (title, year, genres, attached text) and

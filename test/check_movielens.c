@@ -670,6 +670,15 @@ START_TEST(test_cli_gat)
         }
         snprintf(args, sizeof args, "profiles generate --llm %s --max-tokens 3 --out %s/x.jsonl", llm_server_url(s), dir);
         expect_cli(args, 2, "--max-tokens must be");
+        { /* a trial run (issue 24, item 14): two items asked, no user */
+            unsigned before = llm_server_requests(s);
+            snprintf(args, sizeof args, "profiles generate --llm %s --cache %s/trial-cache --retries 0 --allow-failures 1 "
+                     "--limit 2 --only items --out %s/trial.jsonl", llm_server_url(s), dir, dir);
+            expect_cli(args, 0, NULL);
+            ck_assert_uint_eq(llm_server_requests(s) - before, 2);
+            snprintf(args, sizeof args, "profiles import --limit 2 --out %s/trial.jsonl", dir);
+            expect_cli(args, 2, "--limit and --only bound what 'profiles generate' asks");
+        }
         /* and recommend: the model's order and templates are printed, and the exit says nothing came back */
         snprintf(args, sizeof args, "recommend --model %s/gat.model --user 1 -k 2 --rerank list --explain --llm %s "
                  "--cache %s/fresh-cache --retries 0", dir, llm_server_url(s), dir); /* nothing cached to fall on */

@@ -15,7 +15,7 @@ static const char profiles_usage[] =
     "                              [--item-texts CSV] [--llm URL] [--cache DIR] [--concurrency N]\n"
     "                              [--form integrated|structured] [--timeout S] [--retries N]\n"
     "                              [--allow-failures R] [--response-format schema|object|none]\n"
-    "                              [--max-tokens N]\n"
+    "                              [--max-tokens N] [--limit N] [--only users|items]\n"
     "                              --out FILE\n"
     "       gatrec profiles show --profiles FILE (--user ID | --item ID)\n"
     "\n"
@@ -42,6 +42,8 @@ static const char profiles_usage[] =
     "          json_object; none: the prompt alone; a server refusing one gets the next).\n"
     "          --max-tokens N: the longest answer asked for (default $GATREC_LLM_MAX_TOKENS,\n"
     "          else 700); an answer cut at it is refused and asked again on a rerun.\n"
+    "          A trial run: --limit N asks for at most N items and N users (the first), --only\n"
+    "          users|items one kind; the others get templates.\n"
     "User profiles use the training part of the split (default u1) only.\n"
     "--item-texts CSV attaches item texts (movie_id, overview columns) to the templates.\n";
 
@@ -53,6 +55,8 @@ typedef struct prof_args {
     float allow; /* the share of LLM profiles that may fail before the command fails */
     int llm_used;
     char model[256]; /* the model that wrote them */
+    long long limit; /* --limit N: at most N items and N users asked (0: all) */
+    int kinds;       /* --only users|items: 1 users, 2 items, 3 both */
 } prof_args;
 
 /* Draw "generated k of n" on a terminal. */
@@ -75,6 +79,9 @@ static int generate_with_llm(const char *cmd, prof_args *a, gatrec_profiles **p,
         return rc; /* a failure (reported by the caller), or no endpoint: templates only */
     po.progress = llm_progress;
     po.payload = label;
+    po.limit = (size_t)a->limit;
+    po.users = (a->kinds & 1) != 0;
+    po.items = (a->kinds & 2) != 0;
     po.shards = par_ranks(); /* under mpirun: each rank its share of the items and users */
     po.shard = par_rank();
     a->llm_used = 1;
@@ -199,8 +206,8 @@ static int show_profile(const char *path, const char *user_s, const char *item_s
 int cmd_profiles(int argc, char **argv)
 {
     prof_args a = {"ml-100k", "u1",  "1",        NULL, "user_id", "summary", NULL,          "movie_id", "movie_info",
-                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, NULL, 0, {60.0f, 4, 0, NULL, 0}, 0.0f, 0, ""};
-    const char *path = NULL, *max_tokens_s = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
+                   NULL,      NULL,  NULL, NULL, "8",    "integrated", NULL, NULL, NULL, NULL, 0, {60.0f, 4, 0, NULL, 0}, 0.0f, 0, "", 0, 3};
+    const char *path = NULL, *max_tokens_s = NULL, *limit_s = NULL, *only_s = NULL, *user_s = NULL, *item_s = NULL, *sub = argc >= 3 ? argv[2] : "";
     cli_opt opts[] = {{"--dataset", &a.spec, NULL},
                       {"--split", &a.sp, NULL},
                       {"--seed", &a.seed_s, NULL},
@@ -225,6 +232,8 @@ int cmd_profiles(int argc, char **argv)
                       {"--allow-failures", &a.allow_s, NULL},
                       {"--response-format", &a.format_s, NULL},
                       {"--max-tokens", &max_tokens_s, NULL},
+                      {"--limit", &limit_s, NULL},
+                      {"--only", &only_s, NULL},
                       {NULL, NULL, NULL}};
     int rc;
     if (strcmp(sub, "import") != 0 && strcmp(sub, "generate") != 0 && strcmp(sub, "show") != 0) {
@@ -242,6 +251,18 @@ int cmd_profiles(int argc, char **argv)
         return EXIT_USAGE;
     if (cli_number("profiles", "--concurrency", a.conc_s, 1, 256) < 0)
         return EXIT_USAGE;
+    a.kinds = 3;
+    if (limit_s && (a.limit = cli_number("profiles", "--limit", limit_s, 1, 0x7fffffffffffffffLL)) < 0)
+        return EXIT_USAGE;
+    if (only_s) {
+        static const char *const kinds[] = {"users", "items"};
+        int k = cli_choice("profiles", "--only", only_s, kinds, 2);
+        if (k < 0)
+            return EXIT_USAGE;
+        a.kinds = k + 1;
+    }
+    if ((limit_s || only_s) && strcmp(sub, "generate") != 0)
+        return cli_usage_error("profiles", "%s", "--limit and --only bound what 'profiles generate' asks the LLM");
     static const char *const forms[] = {"integrated", "structured"};
     if (cli_choice("profiles", "--form", a.form, forms, 2) < 0)
         return EXIT_USAGE;

@@ -28,7 +28,7 @@ VERSIONS(gatrec_http_options, GATREC_HTTP_OPTIONS_VERSION, sizeof(gatrec_http_op
 VERSIONS(gatrec_llm_options, GATREC_LLM_OPTIONS_VERSION, offsetof(gatrec_llm_options, response_format),
          sizeof(gatrec_llm_options));
 VERSIONS(gatrec_profile_options, GATREC_PROFILE_OPTIONS_VERSION, offsetof(gatrec_profile_options, shards),
-         sizeof(gatrec_profile_options));
+         offsetof(gatrec_profile_options, limit), sizeof(gatrec_profile_options));
 VERSIONS(gatrec_reranker_options, GATREC_RERANKER_OPTIONS_VERSION, sizeof(gatrec_reranker_options));
 VERSIONS(gatrec_embedder_options, GATREC_EMBEDDER_OPTIONS_VERSION, sizeof(gatrec_embedder_options));
 VERSIONS(gatrec_request_options, GATREC_REQUEST_OPTIONS_VERSION, sizeof(gatrec_request_options));

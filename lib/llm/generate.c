@@ -262,7 +262,7 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
     if (!(jobs = gatrec__calloc(nu + ni + 1, sizeof *jobs)))
         return GATREC_ENOMEM;
     /* items: one prompt each */
-    for (size_t i = 0; o.items && i < ni && !rc; i++) {
+    for (size_t i = 0; o.items && i < ni && !rc && (!o.limit || nj < o.limit); i++) {
         int32_t di;
         gatrec__buf b = {0};
         if ((o.shards > 1 && i % (size_t)o.shards != (size_t)o.shard) ||
@@ -287,7 +287,7 @@ GATREC_API int gatrec_profiles_generate(gatrec_profiles *p, gatrec_llm *llm, con
     memset(jobs, 0, (nu + ni + 1) * sizeof *jobs);
     nj = 0;
     /* users: one prompt (integrated), or up to four turns (structured) */
-    for (size_t u = 0; o.users && u < nu && !rc; u++) {
+    for (size_t u = 0; o.users && u < nu && !rc && (!o.limit || nj < o.limit); u++) {
         if ((o.shards > 1 && u % (size_t)o.shards != (size_t)o.shard) ||
             (!o.overwrite && gatrec_profiles_get(p, GATREC_NODE_USER, g->users.ids[u])))
             continue;
