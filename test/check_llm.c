@@ -291,6 +291,36 @@ START_TEST(model_discovered_and_reported)
     ck_assert_uint_eq(llm_server_model_lists(s), lists);
     ck_assert_str_eq(gatrec_llm_model(l), "named");
     gatrec_llm_free(l);
+    { /* the embeddings model too (issue 24, item 14): a server serving one gets its name, unless
+         the caller named one (the chat model named, as here, does not stop it) */
+        char *esaved = getenv("GATREC_LLM_EMBEDDING_MODEL") ? strdup(getenv("GATREC_LLM_EMBEDDING_MODEL")) : NULL;
+        gatrec_embedder *e;
+        unsetenv("GATREC_LLM_EMBEDDING_MODEL");
+        llm_server_set_models(s, "tiny-embed");
+        llm_server_set_embedding_dim(s, 8);
+        ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+        ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
+        ck_assert_ok(gatrec_embedder_new_remote(l, 0, &e));
+        ck_assert_str_eq(gatrec_embedder_remote_model(e), "tiny-embed");
+        body = llm_server_last_body(s);
+        ck_assert_msg(strstr(body, "\"model\":\"tiny-embed\""), "request: %s", body);
+        free(body);
+        ck_assert_str_eq(gatrec_llm_model(l), "named"); /* the named chat model stands */
+        gatrec_embedder_free(e);
+        gatrec_llm_free(l);
+        setenv("GATREC_LLM_EMBEDDING_MODEL", "their-embed", 1);
+        ck_assert_ok(gatrec_llm_transport_http(&h, &t));
+        ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
+        ck_assert_ok(gatrec_embedder_new_remote(l, 0, &e));
+        ck_assert_str_eq(gatrec_embedder_remote_model(e), "their-embed");
+        gatrec_embedder_free(e);
+        gatrec_llm_free(l);
+        if (esaved)
+            setenv("GATREC_LLM_EMBEDDING_MODEL", esaved, 1);
+        else
+            unsetenv("GATREC_LLM_EMBEDDING_MODEL");
+        free(esaved);
+    }
     if (saved)
         setenv("GATREC_LLM_MODEL", saved, 1);
     else

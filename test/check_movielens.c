@@ -277,6 +277,17 @@ START_TEST(test_cli_end_to_end)
 END_TEST
 
 /* Puts the model's second candidate first, and justifies nothing usable. */
+/* gatrec recommend --all --rerank list on the GAT of dir, answers cached in dir/CACHE, the CSV to
+ * dir/OUT; what it said, its exit status in *st */
+static char *rerank_all(const char *dir, const llm_server *s, const char *cache, const char *out, int *st)
+{
+    char args[4400];
+    snprintf(args, sizeof args,
+             "recommend --model %s/gat.model --all -k 3 --csv --rerank list --candidates 2 --fusion none "
+             "--llm %s --cache %s/%s --out %s/%s", dir, llm_server_url(s), dir, cache, dir, out);
+    return run_cli(args, st);
+}
+
 static char *fixed_answer(const char *body, void *ctx)
 {
     (void)body;
@@ -607,11 +618,7 @@ START_TEST(test_cli_gat)
             snprintf(args, sizeof args, "recommend --model %s/gat.model --all -k 3 --csv", dir);
             plain = run_cli(args, &st);
             ck_assert_int_eq(st, 0);
-            snprintf(args, sizeof args,
-                     "recommend --model %s/gat.model --all -k 3 --csv --rerank list --candidates 2 --fusion none "
-                     "--llm %s --cache %s/llm-cache --out %s/reranked.csv",
-                     dir, llm_server_url(s), dir, dir);
-            out = run_cli(args, &st);
+            out = rerank_all(dir, s, "llm-cache", "reranked.csv", &st);
             ck_assert_msg(st == 0 && strstr(out, "reranked 943 of 943 users' top 2 by the LLM (list, model gpt-4o-mini); 0 kept the model's order"),
                           "--all --rerank said: %s", out);
             free(out);
@@ -630,21 +637,13 @@ START_TEST(test_cli_gat)
             free(csv);
             free(plain);
             before = llm_server_requests(s);
-            snprintf(args, sizeof args,
-                     "recommend --model %s/gat.model --all -k 3 --csv --rerank list --candidates 2 --fusion none "
-                     "--llm %s --cache %s/llm-cache --out %s/again.csv",
-                     dir, llm_server_url(s), dir, dir);
-            free(run_cli(args, &st));
+            free(rerank_all(dir, s, "llm-cache", "again.csv", &st));
             ck_assert_int_eq(st, 0);
             ck_assert_uint_eq(llm_server_requests(s) - before, 0);
             /* answers that name no candidate: every user keeps the model's order, and the reason is
                counted for all of them, not only the first three (issue 24, item 10) */
             llm_server_set_chat(s, fixed_answer, (void *)"{\"ranking\": []}");
-            snprintf(args, sizeof args,
-                     "recommend --model %s/gat.model --all -k 3 --csv --rerank list --candidates 2 --fusion none "
-                     "--llm %s --cache %s/llm-cache-empty --out %s/empty.csv",
-                     dir, llm_server_url(s), dir, dir);
-            out = run_cli(args, &st);
+            out = rerank_all(dir, s, "llm-cache-empty", "empty.csv", &st);
             ck_assert_msg(st == 1 && strstr(out, "; 943 kept the model's order\nwhy they kept it:\n  943 x "),
                           "--all --rerank with empty rankings said: %s", out);
             free(out);

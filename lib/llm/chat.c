@@ -141,10 +141,15 @@ static int to_buf_listing(const char *chunk, size_t len, void *ctx)
     return gatrec__buf_put(ctx, chunk, len);
 }
 
-/* Ask GET /v1/models once; a server that serves exactly one model gets that name (a llama.cpp
- * router refuses "gpt-4o-mini"). Anything else keeps the default. Not counted as a request. */
-static void discover_model(gatrec_llm *l)
+/* Ask GET /v1/models once; a server that serves exactly one model gets that name for chats and
+ * embeddings not named by the caller (a llama.cpp router refuses "gpt-4o-mini", and a server
+ * that serves "tiny-embed" would be sent "text-embedding-3-small"). Anything else keeps the
+ * defaults. Not counted as a request. */
+#define discover_model(l) gatrec__llm_discover((l), 0)
+void gatrec__llm_discover(gatrec_llm *l, int for_embeddings)
 {
+    if (!(for_embeddings ? l->discover_embed : l->discover_chat)) /* named by the caller: nothing to ask */
+        return;
     pthread_mutex_lock(&l->discover_mu);
     if (l->discover) {
         gatrec__buf b = {0};
@@ -154,13 +159,18 @@ static void discover_model(gatrec_llm *l)
             status >= 200 && status < 300 && gatrec__buf_put(&b, "", 1) == GATREC_OK) {
             json_t *j = json_loads((const char *)b.data, 0, NULL), *data = json_object_get(j, "data");
             const char *id = json_string_value(json_object_get(json_array_get(data, 0), "id"));
-            char *name;
-            if (json_array_size(data) == 1 && id && id[0] && (name = gatrec__strdup(id))) {
-                pthread_mutex_lock(&l->mu);
+            char *name = json_array_size(data) == 1 && id && id[0] && l->discover_chat ? gatrec__strdup(id) : NULL;
+            char *ename = json_array_size(data) == 1 && id && id[0] && l->discover_embed ? gatrec__strdup(id) : NULL;
+            pthread_mutex_lock(&l->mu);
+            if (name) {
                 free(l->chat_model);
                 l->chat_model = name;
-                pthread_mutex_unlock(&l->mu);
             }
+            if (ename) {
+                free(l->embed_model);
+                l->embed_model = ename;
+            }
+            pthread_mutex_unlock(&l->mu);
             json_decref(j);
         }
         gatrec_error_clear(); /* a server without a listing is no failure: the default stands */

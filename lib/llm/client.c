@@ -54,8 +54,10 @@ GATREC_API int gatrec_llm_new(const gatrec_llm_transport *transport, const gatre
     GATREC__READ_VERSIONED(&l->t, transport, gatrec_llm_transport); /* checked above */
     l->chat_model = gatrec__llm_env_or(o.chat_model, "GATREC_LLM_MODEL", "gpt-4o-mini");
     {
-        const char *env = getenv("GATREC_LLM_MODEL");
-        l->discover = !o.chat_model && !(env && env[0]) && gatrec__http_is_builtin(transport);
+        const char *env = getenv("GATREC_LLM_MODEL"), *eenv = getenv("GATREC_LLM_EMBEDDING_MODEL");
+        l->discover_chat = !o.chat_model && !(env && env[0]);
+        l->discover_embed = !o.embedding_model && !(eenv && eenv[0]);
+        l->discover = (l->discover_chat || l->discover_embed) && gatrec__http_is_builtin(transport);
     }
     l->embed_model = gatrec__llm_env_or(o.embedding_model, "GATREC_LLM_EMBEDDING_MODEL", "text-embedding-3-small");
     l->cache_dir = o.cache_dir ? gatrec__strdup(o.cache_dir) : NULL;

@@ -123,8 +123,9 @@ int gatrec__llm_embed(gatrec_llm *l, const char *model, const char *const *texts
     return gatrec__llm_embed(l, model, texts + h, n - h, out + h * dim, dim);
 }
 
-const char *gatrec__llm_embed_model(const gatrec_llm *l)
+const char *gatrec__llm_embed_model(gatrec_llm *l)
 {
+    gatrec__llm_discover(l, 1); /* a server serving one model: its name */
     return l->embed_model;
 }
 
@@ -142,7 +143,7 @@ static int parse_width(const char *answer, void *ctx)
 
 int gatrec__llm_embed_width(gatrec_llm *l, const char *model, size_t *dim)
 {
-    json_t *req = json_pack("{s:s, s:[s]}", "model", model ? model : l->embed_model, "input", "width");
+    json_t *req = json_pack("{s:s, s:[s]}", "model", model ? model : gatrec__llm_embed_model(l), "input", "width");
     char *body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     int rc;
     json_decref(req);
@@ -171,7 +172,7 @@ static int embed_once(gatrec_llm *l, const char *model, const char *const *texts
             json_decref(inputs);
             return gatrec__error(GATREC_ENOMEM, "out of memory building an embeddings request");
         }
-    req = json_pack("{s:s, s:o}", "model", model ? model : l->embed_model, "input", inputs);
+    req = json_pack("{s:s, s:o}", "model", model ? model : gatrec__llm_embed_model(l), "input", inputs);
     body = req ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(req);
     if (!body)

@@ -23,9 +23,10 @@ struct gatrec_llm {
     uint64_t requests, cache_hits, failures;
     /* the circuit breaker: consecutive unreachable-endpoint failures before any answer */
     int down_streak, answered, unreachable;
-    /* the chat model: discovered from GET /v1/models once, when neither the options nor
-     * $GATREC_LLM_MODEL name one (built-in transport only); the one the server said answered */
-    int discover;
+    /* the chat and embeddings models: discovered from GET /v1/models once, when neither the
+     * options nor $GATREC_LLM_MODEL / $GATREC_LLM_EMBEDDING_MODEL name one (built-in transport
+     * only); the one the server said answered */
+    int discover, discover_chat, discover_embed;
     pthread_mutex_t discover_mu;
     char *served_model;
     char down_reason[320];
@@ -57,6 +58,9 @@ int gatrec__llm_chat_shaped(gatrec_llm *l, const char *system, const char *user,
 /* A caller's test of a chat's reply: NULL when usable, else why not (a static string). An
  * unusable reply fails the chat (GATREC_EFORMAT) and is never cached, so a rerun asks again. */
 typedef const char *(*gatrec__llm_check)(const char *reply);
+/* Ask GET /v1/models once when the chat model (for_embeddings 0) or the embeddings model (1) is
+ * not named by the caller: a server serving one model gets its name for both. */
+void gatrec__llm_discover(gatrec_llm *l, int for_embeddings);
 /* gatrec__llm_chat_shaped with the reply held to `check` (never cached when unusable). */
 int gatrec__llm_chat_checked(gatrec_llm *l, const char *system, const char *user, float temperature, const char *shape,
                              gatrec__llm_check check, char **reply);
@@ -76,7 +80,7 @@ int gatrec__llm_embed(gatrec_llm *l, const char *model, const char *const *texts
 /* The width of `model`'s embeddings (NULL: the client's): one short text asked. */
 int gatrec__llm_embed_width(gatrec_llm *l, const char *model, size_t *dim);
 /* The client's embeddings model name. */
-const char *gatrec__llm_embed_model(const gatrec_llm *l);
+const char *gatrec__llm_embed_model(gatrec_llm *l);
 
 /* ---- across the client's files ---- */
 /* GATREC_EINVAL naming `what` unless text is UTF-8, the only text a JSON request carries (chat.c). */
