@@ -635,7 +635,10 @@ typedef struct gatrec_model_options {
     int rank;              /**< this process's place among them, 0 .. ranks - 1 */
     /** With ranks > 1: sum `data[0..n)` element-wise over the ranks, in place, leaving the same
         result on every rank (e.g. MPI_Allreduce with a fixed reduction order); called by every
-        rank at the same points with the same n; non-zero stops training with GATREC_ERROR. */
+        rank at the same points with the same n; non-zero stops training with GATREC_ERROR.
+        A rank whose training fails (any status) returns at once while the others wait in their
+        next allreduce for it: the host must then end every rank (MPI_Abort), as `gatrec`'s
+        MPI build does; the reduction carries no status. */
     int (*allreduce)(void *payload, float *data, size_t n);
     void *allreduce_payload; /**< passed to allreduce */
     size_t fanout;         /**< attn and the GAT: neighbour sampling - each training step computes its

@@ -48,6 +48,18 @@ int par_rank(void)
     return rank_;
 }
 
+int par_local_ranks(void)
+{
+    MPI_Comm node;
+    int n = 1;
+    if (ranks_ > 1 && MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node) ==
+                          MPI_SUCCESS) {
+        MPI_Comm_size(node, &n);
+        MPI_Comm_free(&node);
+    }
+    return n;
+}
+
 int par_ranks(void)
 {
     return ranks_;
@@ -72,30 +84,42 @@ size_t par_sum(size_t x)
     return (size_t)out;
 }
 
+/* A rank that cannot take part in a collective the others are in: every rank ends, with this
+ * rank's reason said (the others would wait for it forever, or read a buffer it never had). */
+static void abort_all(const char *why)
+{
+    fprintf(stderr, "gatrec: rank %d of %d: %s; every rank stops\n", rank_, ranks_, why);
+    fflush(NULL);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    exit(1); /* not reached */
+}
+
 /* Rank 0 receives every rank's bytes, one after another in rank order (*all, *total); the
  * others send theirs. */
 static int gather_bytes(const char *mine, size_t n, char **all, size_t *total)
 {
-    int len = (int)n, *lens = NULL, *offs = NULL, rc = GATREC_OK;
-    if (n > INT32_MAX)
-        return GATREC_ENOMEM;
+    int len = (int)n, *lens = NULL, *offs = NULL;
+    if (n > INT32_MAX) /* MPI counts are ints: checked before the first collective, not after */
+        abort_all("more than 2 GiB to gather on one rank");
     *all = NULL;
     *total = 0;
     if (rank_ == 0 && (!(lens = calloc((size_t)ranks_, sizeof *lens)) || !(offs = calloc((size_t)ranks_, sizeof *offs))))
-        rc = GATREC_ENOMEM;
+        abort_all("out of memory gathering the other ranks' results");
     MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (rank_ == 0 && !rc) {
+    if (rank_ == 0) {
         size_t sum = 0;
         for (int r = 0; r < ranks_; r++)
-            offs[r] = (int)sum, sum += (size_t)lens[r];
-        if (sum > INT32_MAX || !(*all = malloc(sum + 1)))
-            rc = GATREC_ENOMEM;
+            offs[r] = (int)(sum < INT32_MAX ? sum : 0), sum += (size_t)lens[r];
+        if (sum > INT32_MAX)
+            abort_all("the ranks' results exceed 2 GiB: gather them in one process (no mpirun)");
+        if (!(*all = malloc(sum + 1)))
+            abort_all("out of memory gathering the other ranks' results");
         *total = sum;
     }
     MPI_Gatherv(mine, len, MPI_CHAR, *all, lens, offs, MPI_CHAR, 0, MPI_COMM_WORLD);
     free(lens);
     free(offs);
-    return rc;
+    return GATREC_OK;
 }
 
 int par_recommend_all(const gatrec_model *m, size_t k, const int32_t *cand, size_t ncand, gatrec_reclist **out)
@@ -234,6 +258,11 @@ int par_finish(int status)
 int par_rank(void)
 {
     return 0;
+}
+
+int par_local_ranks(void)
+{
+    return 1;
 }
 
 int par_ranks(void)

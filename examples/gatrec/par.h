@@ -16,6 +16,8 @@ void par_init(int *argc, char ***argv);
 int par_finish(int status);
 int par_rank(void);
 int par_ranks(void);
+/* How many ranks share this rank's machine (1 without MPI): --threads 0 divides its cores by it. */
+int par_local_ranks(void);
 /* gatrec_model_options.allreduce: a sum in rank order (a non-commutative MPI operation), the
  * same bits on every rank */
 int par_allreduce(void *payload, float *data, size_t n);

@@ -343,6 +343,10 @@ int cmd_train(int argc, char **argv)
         mo.ranks = par_ranks();
         mo.rank = par_rank();
         mo.allreduce = par_allreduce;
+        if (mo.threads == 0) { /* all cores: the machine's, shared by the ranks on it */
+            long cores = sysconf(_SC_NPROCESSORS_ONLN), local = par_local_ranks();
+            mo.threads = cores > local ? (int)(cores / local) : 1;
+        }
     }
     view.json = json;
     view.tty = isatty(2);

@@ -161,6 +161,31 @@ START_TEST(data_parallel_training_is_one_process)
 }
 END_TEST
 
+/* One rank fails (issue 24, item 18): rank 1 is given an option its model refuses while rank 0
+ * trains and waits for it in the first allreduce. Every rank ends, in bounded time, non-zero,
+ * with the failing rank's own message; nothing is written. */
+START_TEST(one_failing_rank_ends_every_rank)
+{
+    char cmd[4096], out[1 << 16];
+    const char *cli = getenv("GATREC_CLI"), *root = geteuid() == 0 ? " --allow-run-as-root" : "";
+    const char *train = "train --dataset ./log --split random:0.2 --threads 1 --model bpr --epochs 200";
+    size_t n;
+    int st;
+    FILE *p;
+    struct stat sb;
+    snprintf(cmd, sizeof cmd, "cd '%s' && timeout 120 mpirun --oversubscribe%s -np 1 '%s' %s --out f.model : -np 1 '%s' "
+             "%s --features no-such.tsv --out f.model 2>&1", dir, root, cli, train, cli, train);
+    ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    st = WEXITSTATUS(pclose(p));
+    ck_assert_msg(st != 0 && st != 124, "a failing rank: exit %d (124: the others waited), said: %s", st, out);
+    ck_assert_msg(strstr(out, "--features is for") != NULL, "the failing rank's reason is not said: %s", out);
+    snprintf(cmd, sizeof cmd, "%s/f.model", dir);
+    ck_assert_msg(stat(cmd, &sb) != 0, "a model was written");
+}
+END_TEST
+
 /* recommend --all and eval, users sharded over the ranks: one process's bytes */
 START_TEST(sharded_serving_is_one_process)
 {
@@ -263,6 +288,7 @@ int main(void)
     tcase_add_loop_test(tc, data_parallel_training_is_one_process, 0,
                         (int)(sizeof trainings / sizeof *trainings));
     tcase_add_test(tc, sharded_serving_is_one_process);
+    tcase_add_test(tc, one_failing_rank_ends_every_rank);
     tcase_add_test(tc, profiles_sharded_against_one_endpoint);
     suite_add_tcase(su, tc);
     sr = srunner_create(su);
