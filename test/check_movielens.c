@@ -469,6 +469,30 @@ START_TEST(test_cli_anchors)
     expect_cli(args, 1, "--only: item 99999 is not in the model");
     snprintf(args, sizeof args, "update --model %s/ease.model --ratings /nonexistent --out %s/x.model", dir, dir);
     expect_cli(args, 1, "/nonexistent");
+    { /* other data of the same shape (one star changed): eval refuses the model, --force scores it
+         (issue 24, item 7) */
+        char *data;
+        FILE *f;
+        snprintf(args, sizeof args, "mkdir -p '%s/same-shape' && cd '%s/ml-100k' && cp u.item u.user u.genre "
+                 "'%s/same-shape/'", dir, test_data_dir(), dir);
+        ck_assert_int_eq(system(args), 0);
+        snprintf(args, sizeof args, "%s/ml-100k/u.data", test_data_dir());
+        ck_assert_ptr_nonnull(data = slurp(args));
+        { /* the first line: user, item, STARS, time */
+            char *stars = strchr(strchr(data, '\t') + 1, '\t') + 1;
+            *stars = *stars == '5' ? '4' : '5';
+        }
+        snprintf(args, sizeof args, "%s/same-shape/u.data", dir);
+        ck_assert_ptr_nonnull(f = fopen(args, "w"));
+        fputs(data, f);
+        fclose(f);
+        free(data);
+        snprintf(args, sizeof args, "eval --model %s/ease.model --dataset %s/same-shape --split random:0.2", dir, dir);
+        expect_cli(args, 1, "the model was trained on other data than");
+        snprintf(args, sizeof args, "eval --model %s/ease.model --dataset %s/same-shape --split random:0.2 --force", dir,
+                 dir);
+        expect_cli(args, 0, "ndcg");
+    }
     expect_cli("train --model ease --lambda 0 --out /dev/null", 2, "--lambda");
     expect_cli("train --model bpr --loss hinge --out /dev/null", 2, "--loss must be bpr or softmax, not 'hinge'");
     expect_cli("train --model bpr --loss softmax --cos-weight 1 --epochs 1 --out /dev/null", 1, "cosine term");
