@@ -76,6 +76,26 @@ static int train_serve_save_load(const job *J)
     if (J->kind != GATREC_MODEL_BPR && J->kind != GATREC_MODEL_LIGHTGCN)
         STEP(gatrec_model_add_user(m, 999, (int32_t[]){0, 1, 2}, (float[]){5, 1, 4}, 3,
                                    J->kind == GATREC_MODEL_POP || J->kind == GATREC_MODEL_EASE ? NULL : feat, &nu));
+    if (J->kind != GATREC_MODEL_BPR && J->kind != GATREC_MODEL_LIGHTGCN) {
+        /* a returning user's update fails whole or not at all: nothing half-done (issue 22) */
+        int32_t every[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+        float before[10], after[10];
+        size_t held0, held1;
+        STEP(gatrec_model_score(m, 0, every, 10, before));
+        STEP(gatrec_model_user_ratings(m, 0, NULL, NULL, 0, &held0));
+        gatrec__error(GATREC_ERROR, "%s", STALE);
+        int urc = gatrec_model_update_user(m, 0, (int32_t[]){0, 9}, (float[]){2, 5}, 2);
+        if (urc) {
+            ck_assert_msg(gatrec__error_is_set() && strcmp(gatrec_last_error(), STALE) != 0,
+                          "update_user failed (%d) with no message of its own", urc);
+            ck_assert_ok(gatrec_model_score(m, 0, every, 10, after));
+            ck_assert_ok(gatrec_model_user_ratings(m, 0, NULL, NULL, 0, &held1));
+            ck_assert_mem_eq(before, after, sizeof before);
+            ck_assert_uint_eq(held0, held1);
+            rc = urc;
+            goto done;
+        }
+    }
     STEP(gatrec_model_save(m, path));
     STEP(gatrec_model_load(path, &back));
     STEP(gatrec_model_recommend(back, 1, 5, items, scores, &got));

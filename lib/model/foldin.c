@@ -102,27 +102,41 @@ static int sorted_pairs(const gatrec_model *model, const int32_t *items, const f
     return rc;
 }
 
-/* Set user row u's seen ratings to (cols, vals)[0..n), moving the rows after it (the user is
- * models->seen.nrows - 1 or below; nrows grows by one when u == nrows). */
-static int set_seen_row(gatrec_model *model, size_t u, const int32_t *cols, const float *vals, size_t n)
+/* Room in the seen rows for user row u (u == nrows: a new row) to hold n ratings: the arrays
+ * grow by half at a time, so that a stream of updates moves them O(log) times. Nothing else
+ * changes, so a caller may still fail after it. */
+static int seen_reserve(gatrec_model *model, size_t u, size_t n)
 {
     gatrec__csr *s = &model->seen;
-    size_t nu = s->nrows, grow = u == nu, nnz = s->off[nu], old = grow ? 0 : s->off[u + 1] - s->off[u];
-    size_t total = nnz - old + n, at = s->off[u], cap = total + total / 2 + 16;
-    size_t *off = grow ? gatrec__realloc_array(s->off, nu + 2, sizeof *off) : s->off;
-    if (off)
+    size_t nu = s->nrows, nnz = s->off[nu], old = u == nu ? 0 : s->off[u + 1] - s->off[u];
+    size_t total = nnz - old + n, cap = total + total / 2 + 16;
+    if (u == nu) {
+        size_t *off = gatrec__realloc_array(s->off, nu + 2, sizeof *off);
+        if (!off)
+            return gatrec__error(GATREC_ENOMEM, "out of memory storing a user's ratings");
         s->off = off;
-    int32_t *col = total + 1 > model->seen_cap ? gatrec__realloc_array(s->col, cap, sizeof *col) : s->col;
-    if (col)
-        s->col = col;
-    float *val = total + 1 > model->seen_cap ? gatrec__realloc_array(s->val, cap, sizeof *val) : s->val;
-    if (val)
-        s->val = val;
-    if (col && val && total + 1 > model->seen_cap)
-        model->seen_cap = cap; /* geometric: a stream of updates moves the arrays O(log) times */
-    if (!off || !col || !val)
-        return gatrec__error(GATREC_ENOMEM, "out of memory storing a user's ratings");
-    if (!grow) { /* the rows after u move by n - old */
+    }
+    if (total + 1 > model->seen_cap) {
+        int32_t *col = gatrec__realloc_array(s->col, cap, sizeof *col);
+        if (col)
+            s->col = col;
+        float *val = col ? gatrec__realloc_array(s->val, cap, sizeof *val) : NULL;
+        if (val)
+            s->val = val;
+        if (!col || !val)
+            return gatrec__error(GATREC_ENOMEM, "out of memory storing a user's ratings");
+        model->seen_cap = cap;
+    }
+    return GATREC_OK;
+}
+
+/* Set user row u's seen ratings to (cols, vals)[0..n) in the room seen_reserve made, moving the
+ * rows after it; a new row (u == nrows) is appended. */
+static void seen_write(gatrec_model *model, size_t u, const int32_t *cols, const float *vals, size_t n)
+{
+    gatrec__csr *s = &model->seen;
+    size_t nu = s->nrows, nnz = s->off[nu], old = u == nu ? 0 : s->off[u + 1] - s->off[u], at = s->off[u];
+    if (u < nu) { /* the rows after u move by n - old */
         memmove(s->col + at + n, s->col + at + old, (nnz - at - old) * sizeof *s->col);
         memmove(s->val + at + n, s->val + at + old, (nnz - at - old) * sizeof *s->val);
         for (size_t r = u + 1; r <= nu; r++)
@@ -133,7 +147,6 @@ static int set_seen_row(gatrec_model *model, size_t u, const int32_t *cols, cons
     }
     memcpy(s->col + at, cols, n * sizeof *cols);
     memcpy(s->val + at, vals, n * sizeof *vals);
-    return GATREC_OK;
 }
 
 GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const int32_t *items,
@@ -173,12 +186,9 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
             goto done;
         }
     }
-    if ((rc = set_seen_row(model, nu, cols, vals, n)))
+    if ((rc = seen_reserve(model, nu, n)) || (rc = gatrec__idmap_add(&model->users, user_id, index, &added)))
         goto done;
-    if ((rc = gatrec__idmap_add(&model->users, user_id, index, &added))) {
-        model->seen.nrows = nu; /* the row stays unused */
-        goto done;
-    }
+    seen_write(model, nu, cols, vals, n);
     memcpy(model->uemb + nu * model->dim, emb, model->dim * sizeof *emb);
 done:
     free(cols);
@@ -221,9 +231,10 @@ GATREC_API int gatrec_model_update_user(gatrec_model *model, int32_t user, const
         merged[m] = take_old ? s->col[a] : cols[b];
         mvals[m++] = take_old ? s->val[a++] : vals[b++];
     }
-    if ((rc = model->ops->refold_user(model, user, merged, mvals, m, emb)) ||
-        (rc = set_seen_row(model, (size_t)user, merged, mvals, m)))
+    /* room first, then the kind's state (which fails whole or not at), then the rows: nothing half-done */
+    if ((rc = seen_reserve(model, (size_t)user, m)) || (rc = model->ops->refold_user(model, user, merged, mvals, m, emb)))
         goto done;
+    seen_write(model, (size_t)user, merged, mvals, m);
     if (model->dim)
         memcpy(model->uemb + (size_t)user * model->dim, emb, model->dim * sizeof *emb);
 done:

@@ -150,10 +150,20 @@ int gatrec__gat_refold_user(gatrec_model *m, int32_t user, const int32_t *items,
                            float *emb)
 {
     gat *G = m->impl;
-    float *states[MAX_LAYERS];
+    float *states[MAX_LAYERS], *tmp;
+    size_t width = 0;
+    int rc;
     for (size_t l = 0; l < G->nlayers; l++)
-        states[l] = G->ustate[l] + (size_t)user * G->L[l].in;
-    return node_forward(G, states[0], items, ratings, n, emb, states, NULL, NULL);
+        width += G->L[l].in;
+    if (!(tmp = gatrec__malloc_array(width + 1, sizeof *tmp))) /* the new states apart until they are whole */
+        return GATREC_ENOMEM;
+    for (size_t l = 0, at = 0; l < G->nlayers; at += G->L[l].in, l++)
+        states[l] = tmp + at;
+    rc = node_forward(G, G->ustate[0] + (size_t)user * G->L[0].in, items, ratings, n, emb, states, NULL, NULL);
+    for (size_t l = 0; !rc && l < G->nlayers; l++)
+        memcpy(G->ustate[l] + (size_t)user * G->L[l].in, states[l], G->L[l].in * sizeof *tmp);
+    free(tmp);
+    return rc;
 }
 
 int gatrec__gat_fold_item(gatrec_model *m, const float *features, float *emb)
