@@ -300,6 +300,13 @@ static char *swap_first_two(const char *body, void *ctx)
     return strdup(strstr(body, "Rank every candidate") ? "{\"ranking\": [\"C2\", \"C1\"]}" : "no JSON");
 }
 
+/* Every other answer names no candidate; the rest swap the first two */
+static char *half_unusable(const char *body, void *ctx)
+{
+    static unsigned calls;
+    return calls++ % 2 ? strdup("{\"ranking\": []}") : swap_first_two(body, ctx);
+}
+
 /* The GAT through the command line on ML-100K: per-epoch JSON with validation NDCG, features
  * from a file, recommendations with evidence, evaluation. Few epochs: this checks the plumbing;
  * quality is measured by the benchmarks and reported in the issue notes. */
@@ -668,8 +675,16 @@ START_TEST(test_cli_gat)
                counted for all of them, not only the first three (issue 24, item 10) */
             llm_server_set_chat(s, fixed_answer, (void *)"{\"ranking\": []}");
             out = rerank_all(dir, s, "llm-cache-empty", "empty.csv", &st);
-            ck_assert_msg(st == 1 && strstr(out, "; 943 kept the model's order\nwhy they kept it:\n  943 x "),
+            ck_assert_msg(st == 1 && strstr(out, "; 943 kept the model's order\n") &&
+                              strstr(out, "Why:\n  943 x the reranking answer names no candidate"),
                           "--all --rerank with empty rankings said: %s", out);
+            free(out);
+            /* half of them: the run succeeds, and says why the others kept the model's order */
+            llm_server_set_chat(s, half_unusable, NULL);
+            out = rerank_all(dir, s, "llm-cache-half", "half.csv", &st);
+            ck_assert_msg(st == 0 && strstr(out, "kept the model's order\nwhy they kept it:\n  ") &&
+                              strstr(out, " x the reranking answer names no candidate"),
+                          "--all --rerank with half the rankings empty said: %s", out);
             free(out);
             llm_server_set_chat(s, swap_first_two, NULL);
         }

@@ -185,6 +185,12 @@ START_TEST(pairwise_asks_about_n_log_n)
     ck_assert_status(gatrec_reranker_rerank(r, "garbage", ids, texts, 10, out), GATREC_EFORMAT);
     ck_assert_uint_eq(llm_server_requests(s) - before, 3);
     ck_assert_mem_eq(out, ids, sizeof out); /* the model's order */
+    { /* and the unusable answers are in the client's failure report, by reason (issue 24, item 10) */
+        char *why = gatrec_llm_failure_report(l, 5);
+        ck_assert_msg(why && strstr(why, "3 x the reranking answer holds no JSON object"), "report: %s",
+                      why ? why : "(none)");
+        gatrec_string_free(why);
+    }
     gatrec_reranker_free(r);
     gatrec_llm_free(l);
     llm_server_stop(s);

@@ -256,6 +256,37 @@ int cli_llm_limits_parse(const char *cmd, const char *timeout_s, const char *ret
     return EXIT_OK;
 }
 
+int cli_read_file(const char *path, char **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    size_t cap = 4096, n = 0, got;
+    char *buf = f ? malloc(cap) : NULL;
+    if (!f || !buf) {
+        if (f)
+            fclose(f), errno = ENOMEM;
+        return -1;
+    }
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0)
+        if ((n += got) + 1 == cap) {
+            char *more = realloc(buf, cap *= 2);
+            if (!more) {
+                free(buf), fclose(f), errno = ENOMEM;
+                return -1;
+            }
+            buf = more;
+        }
+    if (ferror(f)) {
+        int e = errno;
+        free(buf), fclose(f), errno = e ? e : EIO;
+        return -1;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
 void cli_print_llm_failures(gatrec_llm *llm, size_t max)
 {
     char *why = gatrec_llm_failure_report(llm, max);

@@ -35,6 +35,9 @@ int cli_check_output(const char *cmd, const char *path);
 /* Refuse (a usage error) an --out that is one of the command's n inputs (the same file, by
  * device and inode; NULL inputs are skipped): the command would overwrite what it reads. */
 int cli_check_not_input(const char *cmd, const char *out, const char *const *inputs, size_t n);
+/* The whole of the file at `path` into *data (NUL-terminated, *len bytes; free it): 0, or -1
+ * with errno when it cannot be opened or read. */
+int cli_read_file(const char *path, char **data, size_t *len);
 /* Close standard output at the end of a command: a write that failed (a full disk, a closed
  * stdout or pipe) is said on stderr and turns the exit status `rc` into a failure. */
 int cli_close_stdout(int rc);

@@ -294,16 +294,8 @@ static int record_embedder(const char *path, const gatrec_embedder *e, const cha
 {
     char *data = NULL, tmp[4200];
     size_t len = 0;
-    FILE *in = fopen(path, "rb"), *out;
-    int ok = in != NULL;
-    if (ok) {
-        fseek(in, 0, SEEK_END);
-        long n = ftell(in);
-        rewind(in);
-        ok = n >= 0 && (data = malloc((size_t)n + 1)) && fread(data, 1, (size_t)n, in) == (size_t)n;
-        len = n >= 0 ? (size_t)n : 0;
-        fclose(in);
-    }
+    FILE *out;
+    int ok = cli_read_file(path, &data, &len) == 0;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (ok && (out = fopen(tmp, "wb"))) {
         const char *model = gatrec_embedder_remote_model(e);

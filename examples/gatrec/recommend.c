@@ -1,5 +1,6 @@
 /* gatrec recommend: one user's list with its evidence and justifications (reranked and
  * explained by the LLM when one is set), every user's as CSV, and new users folded in. */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -81,29 +82,18 @@ typedef struct rec_args {
 static int read_item_rule(const gatrec_model *m, const char *opt, const char *arg, int strict, int32_t **out,
                           size_t *n_out)
 {
-    FILE *f = fopen(arg, "r");
     char *text = NULL;
     size_t len = 0, n = 0, cap = 16, unknown = 0;
     int32_t *idx = malloc(cap * sizeof *idx);
     int rc = EXIT_OK;
-    if (f) {
-        FILE *mem = open_memstream(&text, &len);
-        int c;
-        while (mem && (c = fgetc(f)) != EOF)
-            fputc(c, mem);
-        if (mem)
-            fclose(mem);
-        if (ferror(f)) {
-            fprintf(stderr, "gatrec recommend: %s: cannot read %s\n", opt, arg);
-            rc = EXIT_FAIL;
-        }
-        fclose(f);
+    if (!idx)
+        return GATREC_ENOMEM;
+    if (cli_read_file(arg, &text, &len) != 0 && errno != ENOENT) { /* no such file: the ids themselves */
+        fprintf(stderr, "gatrec recommend: %s: cannot read %s: %s\n", opt, arg, strerror(errno));
+        free(idx);
+        return EXIT_FAIL;
     }
     const char *p = text ? text : arg;
-    if (!idx || (f && !text)) {
-        free(idx), free(text);
-        return GATREC_ENOMEM;
-    }
     while (!rc && *p) {
         char *end;
         long long id;
@@ -430,38 +420,6 @@ done:
     return rc;
 }
 
-/* Why users kept the model's order, counted by reason (the first line of each, as said) */
-#define FALLBACK_REASONS 8
-typedef struct fallbacks {
-    char text[FALLBACK_REASONS][160];
-    size_t count[FALLBACK_REASONS], n, other;
-} fallbacks;
-
-static void count_fallback(fallbacks *f, const char *why)
-{
-    char line[160];
-    snprintf(line, sizeof line, "%.*s", (int)strcspn(why, "\n"), why);
-    for (size_t k = 0; k < f->n; k++)
-        if (strcmp(f->text[k], line) == 0) {
-            f->count[k]++;
-            return;
-        }
-    if (f->n == FALLBACK_REASONS) {
-        f->other++;
-        return;
-    }
-    memcpy(f->text[f->n], line, sizeof line);
-    f->count[f->n++] = 1;
-}
-
-static void print_fallbacks(const fallbacks *f)
-{
-    for (size_t k = 0; k < f->n; k++)
-        fprintf(stderr, "  %zu x %s\n", f->count[k], f->text[k]);
-    if (f->other)
-        fprintf(stderr, "  %zu x other reasons\n", f->other);
-}
-
 /* --all --csv --rerank: every user's top K with the first --candidates reordered by the LLM
  * (answers cached, so a rerun asks nothing twice). */
 static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatrec_reclist **out)
@@ -469,7 +427,6 @@ static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatr
     llm_session S;
     gatrec_reclist *list = NULL;
     size_t want = a->candidates > a->k ? a->candidates : a->k, nu = gatrec_model_num_users(m), fell_back = 0;
-    fallbacks why = {0};
     int32_t *items = malloc(want * sizeof *items);
     float *scores = malloc(want * sizeof *scores);
     int tty = isatty(2), rc;
@@ -495,16 +452,16 @@ static int recommend_all_reranked(const gatrec_model *m, const rec_args *a, gatr
             goto done;
         }
         fell_back += note != NULL;
-        if (note) /* every fallback, by reason: an unusable answer as much as a failed request */
-            count_fallback(&why, note);
         if (tty)
             fprintf(stderr, "\rreranking: %zu/%zu users", (size_t)u + 1, nu);
     }
     fprintf(stderr, "%sreranked %zu of %zu users' top %zu by the LLM (%s, model %s); %zu kept the model's order\n",
             tty ? "\n" : "", nu - fell_back, nu, a->candidates, a->rerank, gatrec_llm_model(S.llm), fell_back);
-    if (fell_back) {
+    if (fell_back && fell_back < nu) { /* why, by reason: failed requests and unusable answers (the
+                                          * reranker counts those in the same report); all failing,
+                                          * llm_gave_nothing says it */
         fprintf(stderr, "why they kept it:\n");
-        print_fallbacks(&why);
+        cli_print_llm_failures(S.llm, 8);
     }
     *out = list;
     list = NULL;

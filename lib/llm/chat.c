@@ -145,7 +145,6 @@ static int to_buf_listing(const char *chunk, size_t len, void *ctx)
  * embeddings not named by the caller (a llama.cpp router refuses "gpt-4o-mini", and a server
  * that serves "tiny-embed" would be sent "text-embedding-3-small"). Anything else keeps the
  * defaults. Not counted as a request. */
-#define discover_model(l) gatrec__llm_discover((l), 0)
 void gatrec__llm_discover(gatrec_llm *l, int for_embeddings)
 {
     if (!(for_embeddings ? l->discover_embed : l->discover_chat)) /* named by the caller: nothing to ask */
@@ -184,7 +183,7 @@ GATREC_API const char *gatrec_llm_model(gatrec_llm *l)
     const char *name;
     if (!l)
         return NULL;
-    discover_model(l);
+    gatrec__llm_discover(l, 0);
     pthread_mutex_lock(&l->mu);
     name = l->served_model ? l->served_model : l->chat_model;
     pthread_mutex_unlock(&l->mu);
@@ -204,7 +203,7 @@ static int chat(gatrec_llm *l, const char *system, const char *user, float tempe
     if ((system && (rc = gatrec__llm_check_text("system message", system))) ||
         (rc = gatrec__llm_check_text("user message", user)))
         return rc;
-    discover_model(l);
+    gatrec__llm_discover(l, 0);
     for (;;) { /* a server that refuses the format is asked again without it, remembered for the client */
         format = chat_format(l, json_mode, shape);
         if ((rc = chat_body(l, system, user, temperature, format, shape, &body)))
@@ -252,7 +251,7 @@ int gatrec__llm_chat_checked(gatrec_llm *l, const char *system, const char *user
     return chat(l, system, user, temperature, 1, shape, check, reply);
 }
 
-size_t gatrec__llm_words(const char *text, size_t most)
+int gatrec__llm_too_few_words(const char *text)
 {
     size_t n = 0, run = 0;
     for (const unsigned char *p = (const unsigned char *)text;; p++) {
@@ -263,8 +262,10 @@ size_t gatrec__llm_words(const char *text, size_t most)
         }
         n += run >= 2;
         run = 0;
-        if (!*p || n >= most)
-            return n;
+        if (n >= 3)
+            return 0;
+        if (!*p)
+            return 1;
     }
 }
 

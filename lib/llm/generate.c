@@ -145,14 +145,11 @@ static char *clean_reply(const char *reply, const char *json_key)
     return e > p ? gatrec__strndup(p, (size_t)(e - p)) : NULL;
 }
 
-#define words gatrec__llm_words
-#define PROFILE_MIN_WORDS GATREC__LLM_MIN_WORDS
-
 /* The checks of the LLM's answers (gatrec__llm_check): an unusable answer fails and is not cached */
 static const char *check_words(const char *reply)
 {
     char *clean = clean_reply(reply, NULL);
-    const char *why = !clean || words(clean, PROFILE_MIN_WORDS) < PROFILE_MIN_WORDS
+    const char *why = !clean || gatrec__llm_too_few_words(clean)
                           ? "fewer than 3 words: no profile"
                           : NULL;
     free(clean);
@@ -164,7 +161,7 @@ static const char *check_markdown(const char *reply) /* the default prompts' sec
     char *clean = clean_reply(reply, NULL);
     const char *why = !clean || (strncmp(clean, "## Overview", 11) != 0 && !strstr(clean, "\n## Overview"))
                           ? "no '## Overview' section: not the profile format asked for"
-                      : words(clean, PROFILE_MIN_WORDS) < PROFILE_MIN_WORDS ? "fewer than 3 words: no profile"
+                      : gatrec__llm_too_few_words(clean) ? "fewer than 3 words: no profile"
                                                                               : NULL;
     free(clean);
     return why;
@@ -174,7 +171,7 @@ static const char *check_user_json(const char *reply)
 {
     char *clean = clean_reply(reply, "user_profile");
     const char *why = !clean ? "not the JSON object asked for, or an empty user_profile"
-                      : words(clean, PROFILE_MIN_WORDS) < PROFILE_MIN_WORDS ? "a user_profile of fewer than 3 words"
+                      : gatrec__llm_too_few_words(clean) ? "a user_profile of fewer than 3 words"
                                                                               : NULL;
     free(clean);
     return why;

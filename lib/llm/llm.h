@@ -64,11 +64,9 @@ void gatrec__llm_discover(gatrec_llm *l, int for_embeddings);
 /* gatrec__llm_chat_shaped with the reply held to `check` (never cached when unusable). */
 int gatrec__llm_chat_checked(gatrec_llm *l, const char *system, const char *user, float temperature, const char *shape,
                              gatrec__llm_check check, char **reply);
-/* How many words (runs of two or more letters; any byte past ASCII counts as one) text holds,
- * counting up to `most`. A profile or a justification holds at least GATREC__LLM_MIN_WORDS:
- * ",", ":" or "ok" says nothing. */
-size_t gatrec__llm_words(const char *text, size_t most);
-#define GATREC__LLM_MIN_WORDS 3
+/* Fewer than 3 words (runs of two or more letters; a byte past ASCII counts as a letter): a
+ * profile or a justification that says nothing (",", ":" or "ok"). */
+int gatrec__llm_too_few_words(const char *text);
 /* gatrec_llm_chat_many likewise (shape NULL and json_mode 0: no JSON asked), each reply held to
  * `check` (may be NULL). */
 int gatrec__llm_chat_many_shaped(gatrec_llm *l, size_t n, const char *const *systems, const char *const *users,

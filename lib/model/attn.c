@@ -451,13 +451,17 @@ static int cold_step(attn *A, uint64_t step)
 {
     const gatrec__edges *E = &A->es.E;
     size_t N = A->nu + A->ni, m = 0, f = A->f;
-    gatrec__edges_free(&A->cs);
-    if (gatrec__edges_alloc(&A->cs, N, E->m) ||
-        (!A->cscale && !(A->cscale = gatrec__malloc_array(E->m + 1, sizeof *A->cscale))) ||
-        (A->use_text && !A->cfeat && !(A->cfeat = gatrec__malloc_array(N * f + 1, sizeof *A->cfeat))))
-        return GATREC_ENOMEM;
-    if (A->use_text)
-        memcpy(A->cfeat, A->feat, N * f * sizeof *A->cfeat);
+    if (!A->cs.off) { /* the first step: room for every edge, and the text rows (items' never change) */
+        if (gatrec__edges_alloc(&A->cs, N, E->m) || !(A->cscale = gatrec__malloc_array(E->m + 1, sizeof *A->cscale)) ||
+            (A->use_text && !(A->cfeat = gatrec__malloc_array(N * f + 1, sizeof *A->cfeat))))
+            return GATREC_ENOMEM;
+        if (A->use_text)
+            memcpy(A->cfeat, A->feat, N * f * sizeof *A->cfeat);
+    } else {
+        memset(A->cs.soff, 0, (N + 2) * sizeof *A->cs.soff); /* gatrec__edges_index counts into it */
+        if (A->use_text) /* the last step's practising users read their own text again */
+            memcpy(A->cfeat, A->feat, A->nu * f * sizeof *A->cfeat);
+    }
     for (size_t t = 0; t < N; t++) {
         size_t deg = E->off[t + 1] - E->off[t], keep = deg, m0 = m;
         int chosen = t < A->nu && deg > A->cold_k &&
@@ -517,7 +521,6 @@ static int attn_forward(void *ctx, int train, uint64_t step)
     if ((rc = gatrec__attn_pass_forward(A, &P, NULL, 0)))
         return rc;
     A->step = step;
-    A->training = train;
     A->sampled = 0;
     A->align_value = 0;
     return train && A->align > 0 ? align_forward(A) : GATREC_OK;
@@ -611,7 +614,7 @@ static int mean_text(attn *A, const float *feat)
 /* Everything before the first forward: shared by training and the probe. */
 static int setup(attn *A, const gatrec_graph *g, const gatrec_model_options *o)
 {
-    size_t N = g->users.count + g->items.count, f = o->features ? o->feature_dim : 0;
+    size_t f = o->features ? o->feature_dim : 0;
     int rc;
     if (o->features && !o->feature_dim)
         return gatrec__error(GATREC_EINVAL, "attn: features given with feature_dim 0");
@@ -620,13 +623,8 @@ static int setup(attn *A, const gatrec_graph *g, const gatrec_model_options *o)
     A->nu = g->users.count;
     A->disliked = g->disliked;
     A->ni = g->items.count;
-    if (A->use_text) {
-        for (size_t k = 0; k < N * f; k++)
-            if (!isfinite(o->features[k]))
-                return gatrec__error(GATREC_EINVAL, "input feature %zu of node %zu is not a finite number", k % f + 1,
-                                     k / f);
+    if (A->use_text) /* gatrec_model_train checked every value (finite, near unit scale) */
         A->feat = o->features;
-    }
     gatrec__attn_layout(A);
     if ((rc = gatrec__edges_build(&A->es, A->nu, A->ni, &g->by_user, &g->by_item, 0)) || (rc = alloc_training(A)))
         return rc;

@@ -66,9 +66,8 @@ struct gatrec__attn_probe {
      * of their rated items (their text the mean user text) */
     float cold_share;
     size_t cold_k;
-    gatrec__edge_store cs; /* the step's edges */
-    float *cscale, *cfeat;
-    const float *pscale; /* the pass's edge scale (A->scale or A->cscale) */
+    gatrec__edge_store cs; /* the step's edges (allocated once: a step never has more than E's) */
+    float *cscale, *cfeat; /* their scales; the text rows, the practising users' the mean's */
 };
 typedef struct gatrec__attn_probe attn;
 

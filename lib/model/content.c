@@ -27,7 +27,7 @@ static void mean_of_liked(const gatrec_model *m, const int32_t *items, const flo
     size_t d = m->dim;
     memset(out, 0, d * sizeof *out);
     for (size_t e = 0; e < n; e++) {
-        float x = ratings[e] >= m->liked ? 1.0f : ratings[e] <= m->disliked ? -m->dislike : 0.0f;
+        float x = gatrec__rating_weight(m, ratings[e]);
         if (x == 0)
             continue;
         const float *v = m->iemb + (size_t)items[e] * d;

@@ -94,7 +94,7 @@ static void ease_score_all(const gatrec_model *m, int32_t user, float *scores)
     const gatrec__csr *s = &m->seen;
     memset(scores, 0, m->items.count * sizeof *scores);
     for (size_t e = s->off[user]; e < s->off[user + 1]; e++) { /* x_u: liked 1, disliked -dislike */
-        float x = s->val[e] >= m->liked ? 1.0f : s->val[e] <= m->disliked ? -m->dislike : 0.0f;
+        float x = gatrec__rating_weight(m, s->val[e]);
         if (x == 0 || (size_t)s->col[e] >= E->n)
             continue;
         const float *row = E->b + (size_t)s->col[e] * E->n;

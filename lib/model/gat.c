@@ -537,13 +537,8 @@ static int setup(gat *G, const gatrec_graph *g, const gatrec_model_options *o)
     G->frozen = o->features && o->freeze_features;
     if (o->features && !o->feature_dim)
         return gatrec__error(GATREC_EINVAL, "GAT options: features given with feature_dim 0");
-    if (o->features) {
-        for (size_t k = 0; k < N * G->fdim; k++)
-            if (!isfinite(o->features[k]))
-                return gatrec__error(GATREC_EINVAL, "input feature %zu of node %zu is not a finite number",
-                                     k % G->fdim + 1, k / G->fdim);
+    if (o->features) /* gatrec_model_train checked every value (finite, near unit scale) */
         fingerprint(o->features, N, G->fdim, G->fingerprint);
-    }
     if ((rc = gatrec__gat_prepare(G, &g->by_user, &g->by_item)))
         return rc;
     if (!(G->grad = gatrec__malloc_array(G->nparams + 1, sizeof *G->grad)))

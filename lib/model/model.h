@@ -63,7 +63,7 @@ struct gatrec_model {
     gatrec_model_options opts;
     gatrec__idmap users, items;
     gatrec__csr seen;        /* training items of each user, excluded from recommendations */
-    size_t seen_cap;         /* room in seen.col/val beyond off[nrows] (fold-in and updates grow it by half) */
+    size_t seen_cap;         /* slots in seen.col/val (0: unknown, exactly off[nrows]); updates grow it by half */
     uint64_t *item_ratings;  /* training ratings per item */
     uint64_t *item_liked;    /* of which >= liked threshold */
     float liked, disliked;
@@ -78,6 +78,13 @@ struct gatrec_model {
     float *uemb, *iemb;      /* users x dim, items x dim: score(u, i) = <uemb[u], iemb[i]> */
     void *impl;              /* the kind's own state */
 };
+
+/* The star rule's weight of one rating in a user's sum (EASE's x_u, the content model's user
+ * vector): 1 liked, -dislike disliked, 0 between. */
+static inline float gatrec__rating_weight(const gatrec_model *m, float rating)
+{
+    return rating >= m->liked ? 1.0f : rating <= m->disliked ? -m->dislike : 0.0f;
+}
 
 extern const gatrec__model_ops gatrec__pop_ops;
 extern const gatrec__model_ops gatrec__bpr_ops;

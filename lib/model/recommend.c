@@ -35,12 +35,13 @@ static void score_rows(const gatrec_model *m, int32_t u0, size_t n, float *score
     else
         for (size_t r = 0; r < n; r++)
             m->ops->score_all(m, u0 + (int32_t)r, scores + r * ni);
-    for (size_t r = 0; r < n && m->item_logpop; r++) /* attn's popularity prior */
-        for (size_t i = 0; i < ni; i++)
-            scores[r * ni + i] += m->pop_prior * m->item_logpop[i];
-    for (size_t r = 0; r < n; r++) /* no ratings, no signal: popularity, honestly (gatrec_model_explain says so) */
-        if (m->seen.off[(size_t)u0 + r + 1] == m->seen.off[(size_t)u0 + r])
-            gatrec__popularity_scores(m, scores + r * ni);
+    for (size_t r = 0; r < n; r++) {
+        if (m->seen.off[(size_t)u0 + r + 1] == m->seen.off[(size_t)u0 + r]) /* no ratings, no signal: */
+            gatrec__popularity_scores(m, scores + r * ni); /* popularity, honestly (explain says so) */
+        else if (m->item_logpop) /* attn's popularity prior */
+            for (size_t i = 0; i < ni; i++)
+                scores[r * ni + i] += m->pop_prior * m->item_logpop[i];
+    }
     if (gatrec__model_transductive(m))
         for (size_t r = 0; r < n; r++)
             for (size_t i = 0; i < ni; i++)

@@ -86,6 +86,14 @@ static json_t *answer_json(const char *reply)
     return a && z && z > a ? json_loadb(a, (size_t)(z - a + 1), 0, NULL) : NULL;
 }
 
+/* An answer the reranker cannot use: counted by reason in the client's failure report, as a
+ * failed request is (gatrec_llm_failure_report), and returned as GATREC_EFORMAT. */
+static int unusable(gatrec_reranker *r, const char *why)
+{
+    gatrec__llm_note_failure(r->llm, why);
+    return gatrec__error(GATREC_EFORMAT, "%s", why);
+}
+
 static int ask(gatrec_reranker *r, const char *prompt, const char *shape, json_t **out)
 {
     char *reply;
@@ -94,7 +102,7 @@ static int ask(gatrec_reranker *r, const char *prompt, const char *shape, json_t
         return rc;
     *out = answer_json(reply);
     gatrec_string_free(reply);
-    return *out ? GATREC_OK : gatrec__error(GATREC_EFORMAT, "the reranking answer holds no JSON object");
+    return *out ? GATREC_OK : unusable(r, "the reranking answer holds no JSON object");
 }
 
 /* Read a ranking (array of labels) into order[], validated: candidates of `allowed` only,
@@ -147,7 +155,7 @@ static int rank_list(gatrec_reranker *r, const char *profile, const char *const 
         !(rc = gatrec__buf_put(&b, "", 1)) && !(rc = ask(r, (const char *)b.data, gatrec__shape_ranking, &j)))
         got = read_ranking(json_object_get(j, "ranking"), n, allowed, order);
     if (!rc && !got)
-        rc = gatrec__error(GATREC_EFORMAT, "the reranking answer names no candidate");
+        rc = unusable(r, "the reranking answer names no candidate");
     for (size_t k = 0; !rc && k < got; k++)
         llm_pos[order[k]] = (double)k / (double)(m > 1 ? m - 1 : 1); /* 0 best .. 1 worst */
     json_decref(j);
@@ -174,10 +182,12 @@ static int better(gatrec_reranker *r, const char *profile, const char *const *te
         !(rc = gatrec__buf_put(&q, "", 1)) && !(rc = ask(r, (const char *)q.data, gatrec__shape_choice, &j))) {
         json_t *v = json_object_get(j, "response");
         size_t c = json_is_string(v) ? label_index(json_string_value(v), n) : SIZE_MAX;
-        if (c == a || c == b)
+        if (c == a || c == b) {
             win = c == a;
-        else
+        } else {
+            unusable(r, "a pairwise answer names neither candidate");
             (*failures)++;
+        }
     } else {
         (*failures)++;
     }
@@ -438,7 +448,7 @@ static const char *check_justification(const char *reply)
     const char *s = json_is_string(v) ? json_string_value(v) : NULL, *why = NULL;
     if (!s || !s[0] || strlen(s) > 800)
         why = "the justification answer is not {\"justification\": \"...\"} of reasonable length";
-    else if (gatrec__llm_words(s, GATREC__LLM_MIN_WORDS) < GATREC__LLM_MIN_WORDS)
+    else if (gatrec__llm_too_few_words(s))
         why = "the justification holds fewer than 3 words";
     json_decref(j);
     return why;
