@@ -191,6 +191,93 @@ GATREC_API int gatrec_dataset_load_item_texts(gatrec_dataset *ds, const char *cs
 
 GATREC_API void gatrec_dataset_free(gatrec_dataset *ds);
 
+/** How repeated (user, item) events of an imported log are combined (docs/data.md). */
+typedef enum gatrec_duplicates {
+    GATREC_DUPLICATES_DEFAULT = 0, /**< implicit events: SUM; explicit ratings: LAST */
+    GATREC_DUPLICATES_SUM = 1,     /**< add the weights (implicit events only: counts) */
+    GATREC_DUPLICATES_MAX = 2,     /**< keep the largest value */
+    GATREC_DUPLICATES_LAST = 3,    /**< keep the latest event's value (by time, then by line) */
+    GATREC_DUPLICATES_ERROR = 4    /**< refuse the file, naming both lines */
+} gatrec_duplicates;
+
+#define GATREC_IMPORT_OPTIONS_VERSION 1
+/**
+ * How gatrec_dataset_import() reads an application's own interaction log and catalogue
+ * (since 0.3). Columns are named by the header line; ids are strings kept byte for byte.
+ */
+typedef struct gatrec_import_options {
+    unsigned int version;         /**< GATREC_IMPORT_OPTIONS_VERSION */
+    char delimiter;               /**< ',', '\t', ';' or '|'; 0 (default): sniffed from the header */
+    const char *user_column;      /**< default "user" */
+    const char *item_column;      /**< default "item" */
+    const char *rating_column;    /**< explicit ratings: the column of the rating; NULL (default): implicit */
+    const char *weight_column;    /**< implicit events: a column of positive weights (counts); NULL: each event 1 */
+    const char *time_column;      /**< Unix seconds or ISO 8601; NULL (default): the column "time" or "timestamp"
+                                       when the header has one, else every event at time 0 */
+    double rating_min;            /**< explicit: smallest accepted rating; default 1 */
+    double rating_max;            /**< explicit: largest accepted rating; default 5 */
+    double liked_threshold;       /**< explicit: a rating >= this is liked; 0 (default): three quarters of the
+                                       way up the range (4 on 1-5; disliked: a quarter, 2 on 1-5). Implicit data:
+                                       every event is liked, none disliked */
+    int duplicates;               /**< gatrec_duplicates */
+    const char *items_path;       /**< a catalogue CSV/TSV (NULL: none): an id column and text columns */
+    const char *item_id_column;   /**< default: item_column's name */
+    const char *title_column;     /**< default "title" when the catalogue has it */
+    const char *category_column;  /**< '|'-separated categories (the genres); default "category", "categories"
+                                       or "genres" when present */
+    const char *users_path;       /**< user attributes CSV/TSV (NULL: none): an id column and attribute columns */
+    const char *user_id_column;   /**< default: user_column's name */
+    const char *domain;           /**< the catalogue's noun ("books", "songs"); default "items" */
+    const char *name;             /**< the dataset's name; default the events file's base name without extension */
+} gatrec_import_options;
+
+#define GATREC_IMPORT_OPTIONS_INIT \
+    { GATREC_IMPORT_OPTIONS_VERSION, 0, "user", "item", NULL, NULL, NULL, 1.0, 5.0, 0.0, \
+      GATREC_DUPLICATES_DEFAULT, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+
+/** Fill `opts` with the defaults of `version` (GATREC_IMPORT_OPTIONS_VERSION). */
+GATREC_API int gatrec_import_options_init(gatrec_import_options *opts, unsigned int version);
+
+/**
+ * Import an interaction log (CSV or TSV with a header; RFC 4180 quoting; UTF-8 with or without a
+ * byte-order mark; CRLF or LF) with string ids, and optionally a catalogue and user attributes
+ * (since 0.3). Users and items are numbered in order of first appearance (the catalogue's and the
+ * user file's order first); gatrec_dataset_user_key() gives each one's string back. Every bad row
+ * stops the import with `file:line: what` (status as for the other loaders). Items of the events
+ * missing from the catalogue are kept; *missing_items (may be NULL) says how many.
+ */
+GATREC_API int gatrec_dataset_import(const char *events_path, const gatrec_import_options *opts,
+                                     gatrec_dataset **out, size_t *missing_items);
+
+/**
+ * Write a dataset to directory `dir` (created when absent) as `dir/dataset.gatrec`: versioned,
+ * checksummed, replaced whole or not at all (docs/data.md) (since 0.3). Any dataset can be saved.
+ */
+GATREC_API int gatrec_dataset_save(const gatrec_dataset *ds, const char *dir);
+
+/** Load a dataset written by gatrec_dataset_save() from `dir` (or the file itself) (since 0.3). */
+GATREC_API int gatrec_dataset_load(const char *dir, gatrec_dataset **out);
+
+/** A user's string key (imported datasets), or NULL (numeric ids, or index out of range) (since 0.3). */
+GATREC_API const char *gatrec_dataset_user_key(const gatrec_dataset *ds, int32_t index);
+/** An item's string key (imported datasets), or NULL (since 0.3). */
+GATREC_API const char *gatrec_dataset_item_key(const gatrec_dataset *ds, int32_t index);
+/** Index of the user whose key is `key`; GATREC_ENOTFOUND when none (since 0.3). */
+GATREC_API int gatrec_dataset_find_user(const gatrec_dataset *ds, const char *key, int32_t *index);
+/** Index of the item whose key is `key`; GATREC_ENOTFOUND when none (since 0.3). */
+GATREC_API int gatrec_dataset_find_item(const gatrec_dataset *ds, const char *key, int32_t *index);
+/**
+ * What a dataset's ratings mean (since 0.3): the liked and disliked thresholds to build its
+ * graph with (MovieLens and the numeric loaders: 4 and 2; an imported implicit log: every event
+ * liked, none disliked), whether it is implicit (1) and its domain noun ("movies", "items", ...).
+ * Any output may be NULL.
+ */
+GATREC_API int gatrec_dataset_semantics(const gatrec_dataset *ds, float *liked, float *disliked, int *implicit,
+                                        const char **domain);
+/** A user's attributes from an imported user file ("column: value" lines), or NULL (since 0.3). */
+GATREC_API const char *gatrec_dataset_user_text(const gatrec_dataset *ds, int32_t user);
+
+
 /** A short name of where the data came from ("ml-100k", "ml-1m", or the file's base name). */
 GATREC_API const char *gatrec_dataset_name(const gatrec_dataset *ds);
 GATREC_API size_t gatrec_dataset_num_users(const gatrec_dataset *ds);
@@ -346,7 +433,8 @@ GATREC_API int gatrec_graph_options_init(gatrec_graph_options *opts, unsigned in
 
 /**
  * The graph of the training part of `split` (or of `opts->part`; all ratings when `split` is NULL). It has every
- * user and item of the dataset as a node, and keeps the dataset's id maps. `opts` may be NULL.
+ * user and item of the dataset as a node, and keeps the dataset's id maps (and string keys). `opts` may be NULL:
+ * then the thresholds are the dataset's (gatrec_dataset_semantics(): 4 and 2 but for an imported log).
  */
 GATREC_API int gatrec_graph_new(const gatrec_dataset *ds, const gatrec_split *split,
                                 const gatrec_graph_options *opts, gatrec_graph **out);
@@ -680,6 +768,21 @@ GATREC_API int gatrec_model_user_index(const gatrec_model *model, int64_t user_i
 GATREC_API int gatrec_model_item_index(const gatrec_model *model, int64_t item_id, int32_t *index);
 GATREC_API int64_t gatrec_model_user_id(const gatrec_model *model, int32_t index);
 GATREC_API int64_t gatrec_model_item_id(const gatrec_model *model, int32_t index);
+/** A user's string key, carried from an imported dataset, or NULL (since 0.3). */
+GATREC_API const char *gatrec_model_user_key(const gatrec_model *model, int32_t index);
+/** An item's string key, or NULL (since 0.3). */
+GATREC_API const char *gatrec_model_item_key(const gatrec_model *model, int32_t index);
+/** Index of the user whose key is `key`; GATREC_ENOTFOUND when none (since 0.3). */
+GATREC_API int gatrec_model_find_user(const gatrec_model *model, const char *key, int32_t *index);
+/** Index of the item whose key is `key`; GATREC_ENOTFOUND when none (since 0.3). */
+GATREC_API int gatrec_model_find_item(const gatrec_model *model, const char *key, int32_t *index);
+/**
+ * Give a user (or item) added by fold-in a string key, saved with the model (since 0.3). At most
+ * 256 bytes, not empty; GATREC_EDUPLICATE when another one has it, GATREC_EINVAL when this one
+ * has another key already.
+ */
+GATREC_API int gatrec_model_set_user_key(gatrec_model *model, int32_t index, const char *key);
+GATREC_API int gatrec_model_set_item_key(gatrec_model *model, int32_t index, const char *key);
 /** Scores of `n` items for `user` (higher is better). A transductive kind (BPR-MF, LightGCN, EASE)
     scores an item without training ratings -infinity: it knows nothing of it, and ranks it last. */
 GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const int32_t *items, size_t n,

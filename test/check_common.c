@@ -122,7 +122,7 @@ static const gatrec__versions *const all_versions[] = {
     &gatrec__gatrec_llm_transport_versions,     &gatrec__gatrec_http_options_versions,
     &gatrec__gatrec_llm_options_versions,       &gatrec__gatrec_profile_options_versions,
     &gatrec__gatrec_reranker_options_versions,  &gatrec__gatrec_embedder_options_versions,
-    &gatrec__gatrec_request_options_versions,
+    &gatrec__gatrec_request_options_versions,   &gatrec__gatrec_import_options_versions,
 };
 
 /* The size of every published version, as it shipped (LP64). A version's size never changes once
@@ -146,12 +146,13 @@ START_TEST(test_versioned_sizes_pinned)
         {"gatrec_reranker_options", GATREC_RERANKER_OPTIONS_VERSION, {20}},
         {"gatrec_embedder_options", GATREC_EMBEDDER_OPTIONS_VERSION, {24}},
         {"gatrec_request_options", GATREC_REQUEST_OPTIONS_VERSION, {40}},
+        {"gatrec_import_options", GATREC_IMPORT_OPTIONS_VERSION, {144}},
     };
     const size_t last[] = {sizeof(gatrec_delimited_options), sizeof(gatrec_graph_options), sizeof(gatrec_eval_options),
                            sizeof(gatrec_model_options),     sizeof(gatrec_llm_transport), sizeof(gatrec_http_options),
                            sizeof(gatrec_llm_options),       sizeof(gatrec_profile_options),
                            sizeof(gatrec_reranker_options),  sizeof(gatrec_embedder_options),
-                           sizeof(gatrec_request_options)};
+                           sizeof(gatrec_request_options),   sizeof(gatrec_import_options)};
     ck_assert_uint_eq(sizeof pinned / sizeof pinned[0], sizeof all_versions / sizeof all_versions[0]);
     for (size_t k = 0; k < sizeof pinned / sizeof pinned[0]; k++) {
         const gatrec__versions *v = all_versions[k];

@@ -1,5 +1,7 @@
 /* Loaders: MovieLens 100K and 1M layouts built here, the generic delimited file, item texts,
  * and every kind of bad input with its own status and file:line. */
+#include <unistd.h>
+
 #include "check_util.h"
 
 static const char *ML100K_GENRE = "unknown|0\nAction|1\nComedy|2\n\n";
@@ -329,6 +331,243 @@ START_TEST(test_from_arrays)
 }
 END_TEST
 
+
+/* ---- gatrec data import: an application's own log (issue 23) ---- */
+int gatrec__parse_time(const char *s, int64_t *out); /* lib/data/dataset.h */
+
+START_TEST(test_import_string_ids_quoting)
+{
+    char *dir = make_temp_dir(), *ev, *cat, *out;
+    gatrec_import_options o;
+    gatrec_dataset *ds = NULL, *back = NULL;
+    size_t missing = 9;
+    int32_t u, i, ru, ri;
+    float r, liked, disliked;
+    int64_t t;
+    int implicit;
+    const char *domain;
+    /* a BOM, CRLF, a quoted id with a comma and doubled quotes, non-ASCII UTF-8, ISO and Unix times */
+    ev = write_file(dir, "ev.csv",
+                    "\xEF\xBB\xBFuser,item,rating,time\r\n"
+                    "\"sku, \"\"a\"\"\",item 1,5,2024-05-01T12:00:00Z\r\n"
+                    "\xC3\xBC-user,item-2,1,1714567200\r\n"
+                    "\xC3\xBC-user,item 1,4,2024-05-02\r\n"
+                    "\r\n"
+                    "\"sku, \"\"a\"\"\",item-2,3,1714567300\r\n"
+                    "\xC3\xBC-user,item-2,2,2024-05-01T00:00:00+02:00\r\n", 0);
+    cat = write_file(dir, "cat.tsv", "item\ttitle\tdescription\tgenres\nitem 1\tThe First\tA \"long\" text\tDrama|Comedy\n"
+                                     "item-3\tThird\tx\tDrama\n", 0);
+    ck_assert_ok(gatrec_import_options_init(&o, GATREC_IMPORT_OPTIONS_VERSION));
+    o.rating_column = "rating";
+    o.items_path = cat;
+    o.domain = "books";
+    ck_assert_ok(gatrec_dataset_import(ev, &o, &ds, &missing));
+    ck_assert_uint_eq(missing, 1);                       /* item-2: not in the catalogue, kept */
+    ck_assert_uint_eq(gatrec_dataset_num_items(ds), 3);  /* the catalogue's order first */
+    ck_assert_uint_eq(gatrec_dataset_num_users(ds), 2);
+    ck_assert_uint_eq(gatrec_dataset_num_ratings(ds), 4); /* a repeated pair: the latest (LAST) */
+    ck_assert_str_eq(gatrec_dataset_item_key(ds, 0), "item 1");
+    ck_assert_str_eq(gatrec_dataset_item_key(ds, 1), "item-3");
+    ck_assert_str_eq(gatrec_dataset_user_key(ds, 0), "sku, \"a\"");
+    ck_assert_str_eq(gatrec_dataset_user_key(ds, 1), "\xC3\xBC-user");
+    ck_assert_str_eq(gatrec_dataset_item_title(ds, 0), "The First");
+    ck_assert_ptr_nonnull(strstr(gatrec_dataset_item_text(ds, 0), "description: A \"long\" text"));
+    ck_assert_uint_eq(gatrec_dataset_num_genres(ds), 2);
+    ck_assert_ok(gatrec_dataset_find_user(ds, "\xC3\xBC-user", &u));
+    ck_assert_ok(gatrec_dataset_find_item(ds, "item-2", &i));
+    ck_assert_status(gatrec_dataset_find_item(ds, "item-9", &i), GATREC_ENOTFOUND);
+    ck_assert_ok(gatrec_dataset_find_item(ds, "item-2", &i));
+    for (size_t k = 0; k < gatrec_dataset_num_ratings(ds); k++) {
+        ck_assert_ok(gatrec_dataset_rating(ds, k, &ru, &ri, &r, &t));
+        if (ru == u && ri == i) { /* 1 at 1714567200, then 2 at 2024-05-01T00:00+02:00 = 1714514400: the first is later */
+            ck_assert_float_eq(r, 1.0f);
+            ck_assert_int_eq(t, 1714567200);
+        }
+        if (ru == 0 && ri == 0)
+            ck_assert_int_eq(t, 1714564800); /* 2024-05-01T12:00:00Z */
+    }
+    ck_assert_ok(gatrec_dataset_semantics(ds, &liked, &disliked, &implicit, &domain));
+    ck_assert_float_eq(liked, 4.0f);
+    ck_assert_float_eq(disliked, 2.0f);
+    ck_assert_int_eq(implicit, 0);
+    ck_assert_str_eq(domain, "books");
+    /* saved and loaded: the same data, keys and fingerprint */
+    out = malloc(strlen(dir) + 8);
+    sprintf(out, "%s/saved", dir);
+    ck_assert_ok(gatrec_dataset_save(ds, out));
+    ck_assert_ok(gatrec_dataset_load(out, &back));
+    {
+        char a[65], b[65];
+        ck_assert_ok(gatrec_dataset_fingerprint(ds, a));
+        ck_assert_ok(gatrec_dataset_fingerprint(back, b));
+        ck_assert_str_eq(a, b);
+    }
+    ck_assert_str_eq(gatrec_dataset_user_key(back, 0), "sku, \"a\"");
+    ck_assert_str_eq(gatrec_dataset_item_title(back, 0), "The First");
+    ck_assert_str_eq(gatrec_dataset_item_text(back, 0), gatrec_dataset_item_text(ds, 0));
+    ck_assert_str_eq(gatrec_dataset_genre_name(back, 1), gatrec_dataset_genre_name(ds, 1));
+    ck_assert_str_eq(gatrec_dataset_name(back), "ev");
+    ck_assert_ok(gatrec_dataset_semantics(back, &liked, NULL, NULL, &domain));
+    ck_assert_str_eq(domain, "books");
+    gatrec_dataset_free(back);
+    /* a damaged file is refused whole */
+    {
+        char *file = malloc(strlen(out) + 20);
+        sprintf(file, "%s/dataset.gatrec", out);
+        FILE *f = fopen(file, "r+b");
+        ck_assert_ptr_nonnull(f);
+        fseek(f, 40, SEEK_SET);
+        fputc('X', f);
+        fclose(f);
+        back = NULL;
+        ck_assert_status(gatrec_dataset_load(out, &back), GATREC_ECHECKSUM);
+        ck_assert_ptr_null(back);
+        ck_assert_int_eq(truncate(file, 30), 0);
+        ck_assert_status(gatrec_dataset_load(out, &back), GATREC_ETRUNCATED);
+        free(file);
+    }
+    gatrec_dataset_free(ds);
+    free(ev), free(cat), free(out);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_import_implicit_counts)
+{
+    char *dir = make_temp_dir(), *ev = write_file(dir, "plays.tsv", "ts\tsong\tlistener\tn\n"
+                                                                      "2024-01-01T00:00:00Z\ts1\ta\t2\n"
+                                                                      "2024-01-02T00:00:00Z\ts1\ta\t3\n"
+                                                                      "2024-01-01T00:00:00Z\ts2\ta\t1\n"
+                                                                      "2024-01-01T00:00:00Z\ts1\tb\t1\n", 0);
+    gatrec_import_options o = GATREC_IMPORT_OPTIONS_INIT;
+    gatrec_dataset *ds = NULL;
+    gatrec_graph *g = NULL;
+    float r, liked, disliked;
+    int implicit;
+    int32_t u, i;
+    int64_t t;
+    o.user_column = "listener";
+    o.item_column = "song";
+    o.weight_column = "n";
+    o.time_column = "ts";
+    ck_assert_ok(gatrec_dataset_import(ev, &o, &ds, NULL)); /* tab sniffed */
+    ck_assert_uint_eq(gatrec_dataset_num_ratings(ds), 3);
+    ck_assert_ok(gatrec_dataset_rating(ds, 0, &u, &i, &r, &t));
+    ck_assert_float_eq(r, 5.0f); /* summed */
+    ck_assert_int_eq(t, 1704153600); /* the latest */
+    ck_assert_ok(gatrec_dataset_semantics(ds, &liked, &disliked, &implicit, NULL));
+    ck_assert_int_eq(implicit, 1);
+    ck_assert_float_eq(liked, 1.0f); /* every event liked: the smallest weight */
+    ck_assert(disliked < 1.0f);
+    /* the graph takes the dataset's thresholds: every edge liked */
+    ck_assert_ok(gatrec_graph_new(ds, NULL, NULL, &g));
+    {
+        gatrec_graph_stats st = {.version = GATREC_GRAPH_STATS_VERSION};
+        ck_assert_ok(gatrec_graph_stats_get(g, &st));
+        ck_assert_uint_eq(st.liked_edges, 3);
+        ck_assert_uint_eq(st.disliked_edges, 0);
+    }
+    gatrec_graph_free(g);
+    gatrec_dataset_free(ds);
+    o.duplicates = GATREC_DUPLICATES_MAX;
+    ck_assert_ok(gatrec_dataset_import(ev, &o, &ds, NULL));
+    ck_assert_ok(gatrec_dataset_rating(ds, 0, NULL, NULL, &r, NULL));
+    ck_assert_float_eq(r, 3.0f);
+    gatrec_dataset_free(ds);
+    o.duplicates = GATREC_DUPLICATES_ERROR;
+    ds = NULL;
+    ck_assert_status(gatrec_dataset_import(ev, &o, &ds, NULL), GATREC_EDUPLICATE);
+    ck_assert_error_mentions("plays.tsv:3: user 'a' and item 's1' again (first at line 2");
+    ck_assert_ptr_null(ds);
+    free(ev);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+static const struct bad_import {
+    const char *text, *mention;
+    int status;
+} bad_imports[] = {
+    {"", "e.csv: empty file", GATREC_EEMPTY},
+    {"user,item,rating\n", "e.csv: a header and no events", GATREC_EEMPTY},
+    {"user,item\n1,2\n", "e.csv:1: no column named 'rating'", GATREC_ENOTFOUND},
+    {"user,item,rating\na,b,5\nc,d\n", "e.csv:3: 2 fields; the header has 3", GATREC_EFIELDS},
+    {"user,item,rating\n,b,5\n", "e.csv:2: empty user id", GATREC_EFORMAT},
+    {"user,item,rating\na,b,9\n", "e.csv:2: rating 9 outside 1..5", GATREC_ERATING},
+    {"user,item,rating\na,b,x\n", "e.csv:2: rating 'x' is not a number", GATREC_ENUMBER},
+    {"user,item,rating,time\na,b,5,2024-13-01\n", "e.csv:2: time '2024-13-01' is neither Unix seconds nor ISO 8601",
+     GATREC_ENUMBER},
+    {"user,item,rating\na,\xff\xfe,5\n", "e.csv:2: not valid UTF-8", GATREC_EFORMAT},
+    {"user,item,rating\na,\"open,5\n", "quoted field is not closed", GATREC_EFORMAT},
+    {"user,item,rating\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,b,5\n",
+     "bytes; at most 256 are accepted", GATREC_EOVERFLOW},
+};
+
+START_TEST(test_import_bad_input)
+{
+    const struct bad_import *c = &bad_imports[_i];
+    char *dir = make_temp_dir(), *path = write_file(dir, "e.csv", c->text, 0);
+    gatrec_import_options o = GATREC_IMPORT_OPTIONS_INIT;
+    gatrec_dataset *ds = NULL;
+    o.rating_column = "rating";
+    ck_assert_status(gatrec_dataset_import(path, &o, &ds, NULL), c->status);
+    ck_assert_ptr_null(ds);
+    ck_assert_error_mentions(c->mention);
+    free(path);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_import_options_refused)
+{
+    gatrec_import_options o = GATREC_IMPORT_OPTIONS_INIT;
+    gatrec_dataset *ds = NULL;
+    o.rating_column = "r";
+    o.weight_column = "w";
+    ck_assert_status(gatrec_dataset_import("x.csv", &o, &ds, NULL), GATREC_EINVAL);
+    o.weight_column = NULL;
+    o.duplicates = GATREC_DUPLICATES_SUM;
+    ck_assert_status(gatrec_dataset_import("x.csv", &o, &ds, NULL), GATREC_EINVAL);
+    ck_assert_error_mentions("ratings cannot be summed");
+    o.duplicates = 0;
+    o.delimiter = 'x';
+    ck_assert_status(gatrec_dataset_import("x.csv", &o, &ds, NULL), GATREC_EINVAL);
+    o.delimiter = 0;
+    o.version = 99;
+    ck_assert_status(gatrec_dataset_import("x.csv", &o, &ds, NULL), GATREC_EINVAL);
+    ck_assert_ptr_null(ds);
+}
+END_TEST
+
+START_TEST(test_import_iso_times)
+{
+    static const struct {
+        const char *s;
+        long long t;
+    } ok[] = {{"0", 0},
+              {"1714567200", 1714567200},
+              {"1714567200.9", 1714567200},
+              {"1970-01-02", 86400},
+              {"2000-02-29T23:59:59Z", 951868799},
+              {"2024-05-01 12:00", 1714564800},
+              {"2024-05-01T12:00:00.250+01:30", 1714559400},
+              {"1969-12-31T23:59:59Z", -1}};
+    int64_t t;
+    for (size_t k = 0; k < sizeof ok / sizeof *ok; k++) {
+        ck_assert_msg(gatrec__parse_time(ok[k].s, &t) == GATREC_OK, "%s refused", ok[k].s);
+        ck_assert_msg(t == ok[k].t, "%s: %lld, want %lld", ok[k].s, (long long)t, ok[k].t);
+    }
+    ck_assert_int_ne(gatrec__parse_time("2024-05-01T25:00", &t), GATREC_OK);
+    ck_assert_int_ne(gatrec__parse_time("yesterday", &t), GATREC_OK);
+    ck_assert_int_ne(gatrec__parse_time("2024-05-01Tx", &t), GATREC_OK);
+}
+END_TEST
+
 Suite *data_suite(void)
 {
     Suite *s = suite_create("data");
@@ -344,6 +583,11 @@ Suite *data_suite(void)
     tcase_add_test(t, test_implicit_and_multichar_delimiter);
     tcase_add_test(t, test_item_texts_csv);
     tcase_add_test(t, test_from_arrays);
+    tcase_add_test(t, test_import_string_ids_quoting);
+    tcase_add_test(t, test_import_implicit_counts);
+    tcase_add_loop_test(t, test_import_bad_input, 0, sizeof bad_imports / sizeof *bad_imports);
+    tcase_add_test(t, test_import_options_refused);
+    tcase_add_test(t, test_import_iso_times);
     suite_add_tcase(s, t);
     return s;
 }

@@ -243,3 +243,17 @@ int gatrec__read_f32s(gatrec__reader *r, float *v, size_t n)
     }
     return GATREC_OK;
 }
+
+int gatrec__buf_begin_section(gatrec__buf *b, uint32_t tag, size_t *len_at)
+{
+    int rc = gatrec__buf_put_u32(b, tag);
+    *len_at = b->len;
+    return rc ? rc : gatrec__buf_put_u64(b, 0);
+}
+
+void gatrec__buf_end_section(gatrec__buf *b, size_t len_at)
+{
+    uint64_t n = b->len - len_at - 8;
+    for (int i = 0; i < 8; i++)
+        b->data[len_at + (size_t)i] = (unsigned char)(n >> (8 * i));
+}

@@ -66,6 +66,10 @@ int gatrec__buf_put_u64(gatrec__buf *b, uint64_t v);
 int gatrec__buf_put_str(gatrec__buf *b, const char *s); /* u32 length + bytes */
 int gatrec__buf_printf(gatrec__buf *b, const char *fmt, ...) GATREC_PRINTF(2, 3);
 void gatrec__buf_free(gatrec__buf *b);
+/* A section of a sectioned file (u32 tag, u64 length, bytes): begin writes the tag and a length to
+ * patch, end patches it. */
+int gatrec__buf_begin_section(gatrec__buf *b, uint32_t tag, size_t *len_at);
+void gatrec__buf_end_section(gatrec__buf *b, size_t len_at);
 /* IEEE-754 floats, little-endian. */
 int gatrec__buf_put_f32s(gatrec__buf *b, const float *v, size_t n);
 
@@ -90,6 +94,12 @@ typedef struct gatrec__idmap {
     size_t count, cap;
     int32_t *slots;    /* open addressing, -1 = empty */
     size_t nslots;
+    /* optional string keys (an imported dataset's ids, docs/data.md): index -> key (NULL: none),
+     * with their own open-addressing table; keys == NULL for a numeric map */
+    char **keys;
+    size_t kcap, nkeys;
+    int32_t *kslots;
+    size_t nkslots;
 } gatrec__idmap;
 /* Index of `id`, adding it when absent; *added tells which (may be NULL). */
 int gatrec__idmap_add(gatrec__idmap *m, int64_t id, int32_t *index, int *added);
@@ -100,6 +110,26 @@ int gatrec__idmap_index(const gatrec__idmap *m, int64_t id, int32_t *index, cons
 int gatrec__idmap_copy(gatrec__idmap *dst, const gatrec__idmap *src);
 int gatrec__idmap_from_ids(gatrec__idmap *m, const int64_t *ids, size_t n); /* EDUPLICATE on repeats */
 void gatrec__idmap_free(gatrec__idmap *m);
+/* Index of string key `key` (len bytes, any bytes but NUL), adding it when absent with a numeric
+ * id above every id the map holds; *added tells which (may be NULL). */
+int gatrec__idmap_add_key(gatrec__idmap *m, const char *key, size_t len, int32_t *index, int *added);
+/* Index of `key`, or -1 (also for a map without keys). */
+int32_t gatrec__idmap_find_key(const gatrec__idmap *m, const char *key, size_t len);
+/* The key of `index`, or NULL (a numeric map, an index without a key or out of range). */
+const char *gatrec__idmap_key(const gatrec__idmap *m, int32_t index);
+/* Give `index` the key `key` (EDUPLICATE when another index has it; EINVAL for an empty key). */
+int gatrec__idmap_set_key(gatrec__idmap *m, int32_t index, const char *key);
+/* The ids (u64 count, u64 each) and the keys (u64 count, a u32-length string each, empty for
+ * none) of a map, as model and dataset files hold them; the reads want an empty map (ids) or the
+ * map whose ids they follow (keys), and give EFORMAT on anything malformed. */
+int gatrec__idmap_write_ids(gatrec__buf *b, const gatrec__idmap *m);
+int gatrec__idmap_read_ids(gatrec__reader *r, gatrec__idmap *m);
+int gatrec__idmap_write_keys(gatrec__buf *b, const gatrec__idmap *m);
+int gatrec__idmap_read_keys(gatrec__reader *r, gatrec__idmap *m);
+/* Longest key accepted (bytes) */
+#define GATREC__MAX_KEY 256
+/* The index of key `key` in m, or GATREC_ENOTFOUND naming `what` */
+int gatrec__find_key(const gatrec__idmap *m, const char *key, int32_t *index, const char *what);
 
 /* ---- random numbers (rng.c): counter-based, so results never depend on call order ----
  * A draw is a pure function of (seed, stream, counter). Every stream the library draws from is
@@ -232,6 +262,7 @@ typedef struct gatrec__csv {
     gatrec__buf field;  /* unescaped fields of the current record, NUL-separated */
     size_t *offsets;
     size_t nfields, cap;
+    char delim;         /* ',' unless set after gatrec__csv_init */
 } gatrec__csv;
 void gatrec__csv_init(gatrec__csv *c, const char *data, size_t len);
 /* Next record: 1 on success, 0 at the end, negative status (EFORMAT) on an unterminated quote. */
@@ -271,7 +302,7 @@ extern const gatrec__versions gatrec__gatrec_delimited_options_versions, gatrec_
     gatrec__gatrec_eval_options_versions, gatrec__gatrec_model_options_versions, gatrec__gatrec_llm_transport_versions,
     gatrec__gatrec_http_options_versions, gatrec__gatrec_llm_options_versions, gatrec__gatrec_profile_options_versions,
     gatrec__gatrec_reranker_options_versions, gatrec__gatrec_embedder_options_versions,
-    gatrec__gatrec_request_options_versions;
+    gatrec__gatrec_request_options_versions, gatrec__gatrec_import_options_versions;
 /* GATREC_EINVAL naming the struct when the version of `src` is 0 or newer than this library's. */
 int gatrec__versions_check(const void *src, const gatrec__versions *v);
 /* Copy the caller's struct `src` (any supported version; NULL: nothing to copy) over `dst`, which

@@ -223,6 +223,7 @@ void gatrec__csv_init(gatrec__csv *c, const char *data, size_t len)
     c->p = data;
     c->end = data + len;
     c->next_line = 1;
+    c->delim = ',';
 }
 
 static int csv_end_field(gatrec__csv *c)
@@ -264,18 +265,23 @@ int gatrec__csv_next(gatrec__csv *c)
                     c->next_line++;
                 rc = gatrec__buf_put(&c->field, &ch, 1);
             }
-        } else if (ch == '"') {
-            quoted = 1;
+        } else if (ch == '"' && c->field.len == (c->nfields ? c->offsets[c->nfields - 1] : 0)) {
+            quoted = 1; /* a quote opens a quoted field only at its start; inside a field it is a character */
             rc = GATREC_OK;
-        } else if (ch == ',') {
+        } else if (ch == '"') {
+            rc = gatrec__buf_put(&c->field, &ch, 1);
+        } else if (ch == c->delim) {
             rc = csv_end_field(c);
         } else if (ch == '\n' || ch == '\r') {
             if (ch == '\r' && c->p < c->end && *c->p == '\n')
                 c->p++;
             c->next_line++;
             return csv_end_field(c) ? GATREC_ENOMEM : 1;
-        } else {
-            rc = gatrec__buf_put(&c->field, &ch, 1);
+        } else { /* a run of plain bytes in one copy */
+            const char *run = c->p - 1;
+            while (c->p < c->end && *c->p != c->delim && *c->p != '"' && *c->p != '\n' && *c->p != '\r')
+                c->p++;
+            rc = gatrec__buf_put(&c->field, run, (size_t)(c->p - run));
         }
         if (rc)
             return rc;

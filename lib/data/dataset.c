@@ -9,6 +9,8 @@ int gatrec__dataset_new(const char *name, gatrec_dataset **out)
     gatrec_dataset *ds = gatrec__calloc(1, sizeof *ds);
     if (!ds)
         return GATREC_ENOMEM;
+    ds->liked = 4.0f;
+    ds->disliked = 2.0f;
     ds->name = gatrec__strdup(name ? name : "data");
     if (!ds->name) {
         free(ds);
@@ -26,8 +28,11 @@ GATREC_API void gatrec_dataset_free(gatrec_dataset *ds)
         free(ds->item_meta[i].title);
         free(ds->item_meta[i].text);
     }
-    for (size_t i = 0; i < ds->user_meta_cap; i++)
+    for (size_t i = 0; i < ds->user_meta_cap; i++) {
         free(ds->user_meta[i].occupation);
+        free(ds->user_meta[i].text);
+    }
+    free(ds->domain);
     for (size_t g = 0; g < ds->ngenres; g++)
         free(ds->genre_names[g]);
     free(ds->genre_names);
@@ -603,4 +608,58 @@ int gatrec__dataset_by_user(const gatrec_dataset *ds, size_t **off_out, uint32_t
     *off_out = off;
     *idx_out = idx;
     return GATREC_OK;
+}
+
+GATREC_API const char *gatrec_dataset_user_key(const gatrec_dataset *ds, int32_t index)
+{
+    return ds ? gatrec__idmap_key(&ds->users, index) : NULL;
+}
+
+GATREC_API const char *gatrec_dataset_item_key(const gatrec_dataset *ds, int32_t index)
+{
+    return ds ? gatrec__idmap_key(&ds->items, index) : NULL;
+}
+
+int gatrec__find_key(const gatrec__idmap *m, const char *key, int32_t *index, const char *what)
+{
+    int32_t i;
+    if (!key || !index)
+        return gatrec__error(GATREC_EINVAL, "NULL key or index pointer");
+    if ((i = gatrec__idmap_find_key(m, key, strlen(key))) < 0)
+        return gatrec__error(GATREC_ENOTFOUND, m->keys ? "unknown %s '%s'" : "unknown %s '%s' (the ids are numbers here)",
+                             what, key);
+    *index = i;
+    return GATREC_OK;
+}
+
+GATREC_API int gatrec_dataset_find_user(const gatrec_dataset *ds, const char *key, int32_t *index)
+{
+    return ds ? gatrec__find_key(&ds->users, key, index, "user") : gatrec__error(GATREC_EINVAL, "NULL dataset");
+}
+
+GATREC_API int gatrec_dataset_find_item(const gatrec_dataset *ds, const char *key, int32_t *index)
+{
+    return ds ? gatrec__find_key(&ds->items, key, index, "item") : gatrec__error(GATREC_EINVAL, "NULL dataset");
+}
+
+GATREC_API int gatrec_dataset_semantics(const gatrec_dataset *ds, float *liked, float *disliked, int *implicit,
+                                        const char **domain)
+{
+    if (!ds)
+        return gatrec__error(GATREC_EINVAL, "NULL dataset");
+    if (liked)
+        *liked = ds->liked;
+    if (disliked)
+        *disliked = ds->disliked;
+    if (implicit)
+        *implicit = ds->implicit;
+    if (domain)
+        *domain = ds->domain ? ds->domain : "items";
+    return GATREC_OK;
+}
+
+GATREC_API const char *gatrec_dataset_user_text(const gatrec_dataset *ds, int32_t user)
+{
+    const gatrec__user_meta *m = user_meta(ds, user);
+    return m ? m->text : NULL;
 }

@@ -15,6 +15,7 @@ typedef struct gatrec__user_meta {
     int age;
     char gender[4];
     char *occupation;
+    char *text; /* an imported user file's attributes, "column: value" lines */
 } gatrec__user_meta;
 
 struct gatrec_dataset {
@@ -35,6 +36,11 @@ struct gatrec_dataset {
     size_t user_meta_cap;
     char **genre_names;
     size_t ngenres;
+    /* what the ratings mean (gatrec_dataset_semantics): thresholds, implicit, the domain noun
+     * (NULL: "movies" for MovieLens, else "items"); set = 1 once a loader chose them */
+    float liked, disliked;
+    int implicit;
+    char *domain;
 };
 
 #define GATREC_MAX_GENRES 64
@@ -62,6 +68,9 @@ typedef struct gatrec__rating_format {
      * and item already known (from u.user / u.item, users.dat / movies.dat) */
     int strict;
 } gatrec__rating_format;
+/* Unix seconds or ISO 8601 (YYYY-MM-DD[(T| )hh:mm[:ss[.f]]][Z|+hh:mm]) to Unix seconds; ENUMBER otherwise. */
+int gatrec__parse_time(const char *s, int64_t *out);
+
 /* Parse a rating file's lines into `ds`. */
 int gatrec__dataset_read_ratings(gatrec_dataset *ds, const char *path, const gatrec__rating_format *fmt);
 

@@ -257,13 +257,13 @@ GATREC_API int gatrec_dataset_load_movielens(const char *dir, int kind, gatrec_d
         else if (dir_has(dir, "ratings.dat") || dir_has(dir, "movies.dat"))
             kind = GATREC_MOVIELENS_1M;
         else
-            return gatrec__error(GATREC_ENOENT, "%s: holds neither u.data (ML-100K) nor ratings.dat (ML-1M)", dir);
+            return gatrec__error(GATREC_ENOENT, "%s: holds neither u.data (ML-100K), ratings.dat (ML-1M) nor dataset.gatrec (gatrec data import)", dir);
     }
     if (kind != GATREC_MOVIELENS_100K && kind != GATREC_MOVIELENS_1M)
         return gatrec__error(GATREC_EINVAL, "unknown MovieLens kind %d", kind);
     if ((rc = gatrec__dataset_new(kind == GATREC_MOVIELENS_100K ? "ml-100k" : "ml-1m", &ds)))
         return rc;
-    if (!(ds->dir = gatrec__strdup(dir)))
+    if (!(ds->dir = gatrec__strdup(dir)) || !(ds->domain = gatrec__strdup("movies")))
         rc = GATREC_ENOMEM;
     if (!rc)
         rc = kind == GATREC_MOVIELENS_100K ? load_ml100k(ds, dir) : load_ml1m(ds, dir);

@@ -140,7 +140,18 @@ static int parse_rows(const gatrec_dataset *ds, const char *path, gatrec__csv *c
         fu = gatrec__csv_field(csv, cu);
         fi = gatrec__csv_field(csv, ci);
         fr = gatrec__csv_field(csv, cr);
-        if ((rc = gatrec__parse_id(fu, strlen(fu), &uid)) || (rc = gatrec__parse_id(fi, strlen(fi), &iid)) ||
+        if (ds->users.keys || ds->items.keys) { /* an imported dataset: its string keys */
+            if ((u = gatrec__idmap_find_key(&ds->users, fu, strlen(fu))) < 0 ||
+                (i = gatrec__idmap_find_key(&ds->items, fi, strlen(fi))) < 0) {
+                rc = gatrec__error(GATREC_ENOTFOUND, "%s:%zu: %s '%.60s' is not in dataset '%s'", path, csv->line,
+                                   u < 0 ? "user" : "item", u < 0 ? fu : fi, ds->name);
+                break;
+            }
+            uid = ds->users.ids[u];
+            iid = ds->items.ids[i];
+        }
+        if ((!ds->users.keys && !ds->items.keys &&
+             ((rc = gatrec__parse_id(fu, strlen(fu), &uid)) || (rc = gatrec__parse_id(fi, strlen(fi), &iid)))) ||
             (rc = gatrec__parse_id(fr, strlen(fr), &rank))) {
             gatrec__error(rc, "%s:%zu: user_id, item_id and rank must be non-negative integers", path, csv->line);
             break;
@@ -234,6 +245,21 @@ GATREC_API int gatrec_reclist_load_csv(const gatrec_dataset *ds, const char *pat
     return GATREC_OK;
 }
 
+/* An id as the CSV gives it: the string key (quoted as RFC 4180 needs) of an imported dataset, else the number */
+static int put_id(gatrec__buf *b, const gatrec__idmap *m, int32_t index)
+{
+    const char *k = gatrec__idmap_key(m, index);
+    int rc = GATREC_OK;
+    if (!k)
+        return gatrec__buf_printf(b, "%lld", (long long)m->ids[index]);
+    if (!strpbrk(k, ",\"\r\n"))
+        return gatrec__buf_put(b, k, strlen(k));
+    rc = gatrec__buf_put(b, "\"", 1);
+    for (; *k && !rc; k++)
+        rc = *k == '"' ? gatrec__buf_put(b, "\"\"", 2) : gatrec__buf_put(b, k, 1);
+    return rc ? rc : gatrec__buf_put(b, "\"", 1);
+}
+
 int gatrec__reclist_write_csv(const gatrec_reclist *list, const gatrec__idmap *users, const gatrec__idmap *items,
                               const char *path)
 {
@@ -246,9 +272,9 @@ int gatrec__reclist_write_csv(const gatrec_reclist *list, const gatrec__idmap *u
             int32_t it = list->items[u][j];
             if ((size_t)it >= items->count)
                 rc = gatrec__error(GATREC_EINVAL, "reclist item index %d outside the id map", it);
-            else
-                rc = gatrec__buf_printf(&b, "%lld,%lld,%d\n", (long long)users->ids[u], (long long)items->ids[it],
-                                        list->ranks[u][j]);
+            else if (!(rc = put_id(&b, users, (int32_t)u)) && !(rc = gatrec__buf_put(&b, ",", 1)) &&
+                     !(rc = put_id(&b, items, it)))
+                rc = gatrec__buf_printf(&b, ",%d\n", list->ranks[u][j]);
         }
     if (!rc)
         rc = gatrec__write_file_atomic(path, b.data, b.len);

@@ -147,6 +147,10 @@ GATREC_API int gatrec_graph_new(const gatrec_dataset *ds, const gatrec_split *sp
         return gatrec__error(GATREC_EINVAL, "gatrec_graph_new: the split belongs to another dataset");
     if ((rc = read_options(opts, &o)))
         return rc;
+    if (!opts) { /* no options: the dataset's own thresholds (4 and 2 but for an imported log) */
+        o.liked_threshold = ds->liked;
+        o.disliked_threshold = ds->disliked;
+    }
     if (!(g = gatrec__calloc(1, sizeof *g)))
         return GATREC_ENOMEM;
     g->liked = o.liked_threshold;

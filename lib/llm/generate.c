@@ -34,6 +34,31 @@ static const char USER_REFINE[] =
     "Here is a user's current taste profile:\n\n{profile}\n\nThe user also {verb} these movies:\n{items}\n\n"
     "Return the whole updated profile, same sections{dislikes}. Use only words that could describe movies.";
 
+/* The same prompts for a catalogue of anything else (an imported dataset's domain, docs/llm.md):
+ * {domain} is its plural noun ("books"), and the columns of the catalogue are the details. */
+static const char ITEM_PROMPT_GENERIC[] =
+    "Write a profile of the item below, from a catalogue of {domain}, for a recommender system, in Markdown "
+    "with exactly these sections:\n"
+    "## Overview (one sentence)\n## Attributes (Category: ...; Tags: up to 8 comma-separated tags)\n"
+    "## Description (one paragraph: what it is, its style, who it suits)\n"
+    "## Dislikes (attributes this item does NOT have)\n\n"
+    "Item: {title}\nCategories: {genres}\nDetails:\n{overview}\n";
+
+static const char USER_PROMPT_GENERIC[] =
+    "A user of a catalogue of {domain} liked these (most recent first):\n{liked}\n\n"
+    "and disliked these:\n{disliked}\n\n"
+    "Write one paragraph describing this user's taste for a recommender system: categories, themes, style, "
+    "what they avoid. Do not list the names. Answer as JSON: {\"user_profile\": \"...\"}";
+
+static const char USER_FIRST_GENERIC[] =
+    "Build a profile of a user's taste in {domain} in Markdown with exactly these sections: ## Overview, "
+    "## Attributes (Category: ...; Tags: ...), ## Description, ## Dislikes. Use only words that could "
+    "describe {domain}. The user {verb} these {domain}:\n{items}\n\nReturn the profile only.";
+
+static const char USER_REFINE_GENERIC[] =
+    "Here is a user's current taste profile:\n\n{profile}\n\nThe user also {verb} these {domain}:\n{items}\n\n"
+    "Return the whole updated profile, same sections{dislikes}. Use only words that could describe {domain}.";
+
 /* template with {name} placeholders -> text */
 static int fill(gatrec__buf *b, const char *tpl, const char *const *keys, const char *const *vals, size_t n)
 {
@@ -64,10 +89,15 @@ static int item_prompt(gatrec__buf *b, const char *tpl, const gatrec_dataset *ds
         rc = gatrec__buf_put(&genres, "", 1);
     snprintf(year, sizeof year, "%d", gatrec_dataset_item_year(ds, di));
     if (!rc) {
-        const char *keys[] = {"title", "year", "genres", "overview"};
-        const char *vals[] = {title ? title : "", gatrec_dataset_item_year(ds, di) > 0 ? year : "unknown",
-                              (const char *)genres.data, text ? text : "(none)"};
-        rc = fill(b, tpl, keys, vals, 4);
+        const char *keys[] = {"title", "year", "genres", "overview", "domain"};
+        const char *key = gatrec_dataset_item_key(ds, di), *domain;
+        gatrec_dataset_semantics(ds, NULL, NULL, NULL, &domain);
+        const char *vals[] = {title ? title : key ? key : "", gatrec_dataset_item_year(ds, di) > 0 ? year : "unknown",
+                              genres.len > 1 ? (const char *)genres.data : gatrec__profiles_generic(ds) ? "(none)" : "",
+                              text ? text : "(none)", domain};
+        if (tpl == ITEM_PROMPT && gatrec__profiles_generic(ds))
+            tpl = ITEM_PROMPT_GENERIC;
+        rc = fill(b, tpl, keys, vals, 5);
     }
     gatrec__buf_free(&genres);
     return rc;
@@ -86,10 +116,13 @@ static int structured_prompt(gatrec__buf *b, const gatrec_dataset *ds, const gat
         gatrec__buf list = {0};
         if (!(rc = gatrec__buf_printf(&list, "- %.*s", (int)items.len, (const char *)items.data)) &&
             !(rc = gatrec__buf_put(&list, "", 1))) {
-            const char *keys[] = {"verb", "items", "profile", "dislikes"};
+            const char *keys[] = {"verb", "items", "profile", "dislikes", "domain"}, *domain;
+            int generic = gatrec__profiles_generic(ds);
+            gatrec_dataset_semantics(ds, NULL, NULL, NULL, &domain);
             const char *vals[] = {liked ? "liked" : "disliked", (const char *)list.data, profile ? profile : "",
-                                  liked ? "" : ", and extend ## Dislikes"};
-            rc = fill(b, profile ? USER_REFINE : USER_FIRST, keys, vals, 4);
+                                  liked ? "" : ", and extend ## Dislikes", domain};
+            rc = fill(b, profile ? (generic ? USER_REFINE_GENERIC : USER_REFINE) : generic ? USER_FIRST_GENERIC : USER_FIRST,
+                      keys, vals, 5);
         }
         gatrec__buf_free(&list);
     }
@@ -110,9 +143,12 @@ static int user_prompt(gatrec__buf *b, const char *tpl, const gatrec_dataset *ds
     if (!rc && !(rc = gatrec__buf_printf(&liked, "%s", nl ? "" : "(none)")) &&
         !(rc = gatrec__buf_put(&liked, "", 1)) && !(rc = gatrec__buf_printf(&disliked, "%s", nd ? "" : "(none)")) &&
         !(rc = gatrec__buf_put(&disliked, "", 1))) {
-        const char *keys[] = {"liked", "disliked"};
-        const char *vals[] = {(const char *)liked.data, (const char *)disliked.data};
-        rc = fill(b, tpl, keys, vals, 2);
+        const char *keys[] = {"liked", "disliked", "domain"}, *domain;
+        gatrec_dataset_semantics(ds, NULL, NULL, NULL, &domain);
+        const char *vals[] = {(const char *)liked.data, (const char *)disliked.data, domain};
+        if (tpl == USER_PROMPT && gatrec__profiles_generic(ds))
+            tpl = USER_PROMPT_GENERIC;
+        rc = fill(b, tpl, keys, vals, 3);
     }
     gatrec__buf_free(&liked);
     gatrec__buf_free(&disliked);

@@ -18,7 +18,10 @@ static const char *title_of(const gatrec_model *m, const gatrec_dataset *ds, int
                         : NULL;
     if (t)
         return t;
-    snprintf(buf, size, "item %lld", (long long)gatrec_model_item_id(m, item));
+    if (gatrec_model_item_key(m, item)) /* an imported catalogue without titles: the item's own id */
+        snprintf(buf, size, "item %s", gatrec_model_item_key(m, item));
+    else
+        snprintf(buf, size, "item %lld", (long long)gatrec_model_item_id(m, item));
     return buf;
 }
 

@@ -23,6 +23,8 @@ enum {
     TAG_INFO = 5,
     TAG_POPULARITY = 6,
     TAG_EMBEDDER = 7,
+    TAG_USER_KEYS = 8,
+    TAG_ITEM_KEYS = 9,
     TAG_PARAMS = 100
 };
 
@@ -41,31 +43,22 @@ static float get_f32(gatrec__reader *r)
     return f;
 }
 
-/* Starts a section; returns the offset of its length field, patched by end_section. */
-static int begin_section(gatrec__buf *b, uint32_t tag, size_t *len_at)
-{
-    int rc = gatrec__buf_put_u32(b, tag);
-    *len_at = b->len;
-    return rc ? rc : gatrec__buf_put_u64(b, 0);
-}
-
-static void end_section(gatrec__buf *b, size_t len_at)
-{
-    uint64_t n = b->len - len_at - 8;
-    for (int i = 0; i < 8; i++)
-        b->data[len_at + (size_t)i] = (unsigned char)(n >> (8 * i));
-}
-
 static int put_ids(gatrec__buf *b, uint32_t tag, const gatrec__idmap *m)
 {
     size_t at;
-    int rc = begin_section(b, tag, &at);
-    if (!rc)
-        rc = gatrec__buf_put_u64(b, m->count);
-    for (size_t i = 0; i < m->count && !rc; i++)
-        rc = gatrec__buf_put_u64(b, (uint64_t)m->ids[i]);
-    if (!rc)
-        end_section(b, at);
+    int rc = gatrec__buf_begin_section(b, tag, &at);
+    if (!rc && !(rc = gatrec__idmap_write_ids(b, m)))
+        gatrec__buf_end_section(b, at);
+    return rc;
+}
+
+/* String keys (since 0.3; a model of an imported dataset): a section an older reader skips */
+static int put_keys(gatrec__buf *b, uint32_t tag, const gatrec__idmap *m)
+{
+    size_t at;
+    int rc = GATREC_OK;
+    if (m->nkeys && !(rc = gatrec__buf_begin_section(b, tag, &at)) && !(rc = gatrec__idmap_write_keys(b, m)))
+        gatrec__buf_end_section(b, at);
     return rc;
 }
 
@@ -74,15 +67,16 @@ static int write_payload(const gatrec_model *m, gatrec__buf *b)
     const gatrec__csr *s = &m->seen;
     size_t at, nnz = s->off[s->nrows];
     int rc;
-    if ((rc = begin_section(b, TAG_CONFIG, &at)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->ops->kind)) ||
+    if ((rc = gatrec__buf_begin_section(b, TAG_CONFIG, &at)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->ops->kind)) ||
         (rc = gatrec__buf_put_u64(b, m->opts.seed)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->opts.threads)) ||
         (rc = put_f32(b, m->liked)) || (rc = put_f32(b, m->disliked)) || (rc = put_f32(b, m->dislike)) ||
         (rc = put_f32(b, m->pop_prior)))
         return rc;
-    end_section(b, at);
-    if ((rc = put_ids(b, TAG_USERS, &m->users)) || (rc = put_ids(b, TAG_ITEMS, &m->items)))
+    gatrec__buf_end_section(b, at);
+    if ((rc = put_ids(b, TAG_USERS, &m->users)) || (rc = put_ids(b, TAG_ITEMS, &m->items)) ||
+        (rc = put_keys(b, TAG_USER_KEYS, &m->users)) || (rc = put_keys(b, TAG_ITEM_KEYS, &m->items)))
         return rc;
-    if ((rc = begin_section(b, TAG_SEEN, &at)) || (rc = gatrec__buf_put_u64(b, nnz)))
+    if ((rc = gatrec__buf_begin_section(b, TAG_SEEN, &at)) || (rc = gatrec__buf_put_u64(b, nnz)))
         return rc;
     for (size_t u = 0; u < s->nrows && !rc; u++)
         rc = gatrec__buf_put_u64(b, s->off[u + 1] - s->off[u]);
@@ -91,31 +85,31 @@ static int write_payload(const gatrec_model *m, gatrec__buf *b)
             rc = put_f32(b, s->val[e]);
     if (rc)
         return rc;
-    end_section(b, at);
-    if ((rc = begin_section(b, TAG_POPULARITY, &at)))
+    gatrec__buf_end_section(b, at);
+    if ((rc = gatrec__buf_begin_section(b, TAG_POPULARITY, &at)))
         return rc;
     for (size_t i = 0; i < m->items.count && !rc; i++)
         if (!(rc = gatrec__buf_put_u64(b, m->item_ratings[i])))
             rc = gatrec__buf_put_u64(b, m->item_liked[i]);
     if (rc)
         return rc;
-    end_section(b, at);
-    if ((rc = begin_section(b, TAG_INFO, &at)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->ninfo)))
+    gatrec__buf_end_section(b, at);
+    if ((rc = gatrec__buf_begin_section(b, TAG_INFO, &at)) || (rc = gatrec__buf_put_u32(b, (uint32_t)m->ninfo)))
         return rc;
     for (size_t k = 0; k < m->ninfo && !rc; k++)
         if (!(rc = gatrec__buf_put_str(b, m->info_keys[k])))
             rc = gatrec__buf_put_str(b, m->info_vals[k]);
     if (rc)
         return rc;
-    end_section(b, at);
+    gatrec__buf_end_section(b, at);
     if (m->embedder) { /* an older reader skips this section */
-        if ((rc = begin_section(b, TAG_EMBEDDER, &at)) || (rc = gatrec__buf_put(b, m->embedder, m->embedder_len)))
+        if ((rc = gatrec__buf_begin_section(b, TAG_EMBEDDER, &at)) || (rc = gatrec__buf_put(b, m->embedder, m->embedder_len)))
             return rc;
-        end_section(b, at);
+        gatrec__buf_end_section(b, at);
     }
-    if ((rc = begin_section(b, TAG_PARAMS, &at)) || (rc = m->ops->save(m, b)))
+    if ((rc = gatrec__buf_begin_section(b, TAG_PARAMS, &at)) || (rc = m->ops->save(m, b)))
         return rc;
-    end_section(b, at);
+    gatrec__buf_end_section(b, at);
     return GATREC_OK;
 }
 
@@ -132,7 +126,7 @@ GATREC_API int gatrec_model_save(const gatrec_model *model, const char *path)
     payload_at = b.len;
     if ((rc = write_payload(model, &b)))
         goto done;
-    end_section(&b, payload_at - 8);
+    gatrec__buf_end_section(&b, payload_at - 8);
     if ((rc = gatrec__buf_put_u32(&b, gatrec__crc32(b.data + payload_at, b.len - payload_at))))
         goto done;
     if ((rc = gatrec__write_file_atomic(path, b.data, b.len)))
@@ -140,22 +134,6 @@ GATREC_API int gatrec_model_save(const gatrec_model *model, const char *path)
 done:
     gatrec__buf_free(&b);
     return rc;
-}
-
-static int read_ids(gatrec__reader *r, gatrec__idmap *m)
-{
-    uint64_t n = gatrec__read_u64(r);
-    if (r->bad || n > (uint64_t)(r->end - r->p) / 8 || n > INT32_MAX)
-        return GATREC_EFORMAT;
-    for (uint64_t i = 0; i < n; i++) {
-        int32_t idx;
-        int added, rc = gatrec__idmap_add(m, (int64_t)gatrec__read_u64(r), &idx, &added);
-        if (rc)
-            return rc;
-        if (!added)
-            return GATREC_EFORMAT;
-    }
-    return GATREC_OK;
 }
 
 static int read_seen(gatrec__reader *r, gatrec_model *m)
@@ -232,10 +210,16 @@ static int read_payload(gatrec__reader *r, gatrec_model *m, uint32_t kind)
             have_config = 1;
             break;
         case TAG_USERS:
-            rc = m->users.count ? GATREC_EFORMAT : read_ids(&sec, &m->users);
+            rc = m->users.count ? GATREC_EFORMAT : gatrec__idmap_read_ids(&sec, &m->users);
             break;
         case TAG_ITEMS:
-            rc = m->items.count ? GATREC_EFORMAT : read_ids(&sec, &m->items);
+            rc = m->items.count ? GATREC_EFORMAT : gatrec__idmap_read_ids(&sec, &m->items);
+            break;
+        case TAG_USER_KEYS:
+            rc = m->users.nkeys ? GATREC_EFORMAT : gatrec__idmap_read_keys(&sec, &m->users);
+            break;
+        case TAG_ITEM_KEYS:
+            rc = m->items.nkeys ? GATREC_EFORMAT : gatrec__idmap_read_keys(&sec, &m->items);
             break;
         case TAG_SEEN:
             rc = have_seen++ ? GATREC_EFORMAT : read_seen(&sec, m);

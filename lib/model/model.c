@@ -240,6 +240,36 @@ GATREC_API int64_t gatrec_model_item_id(const gatrec_model *model, int32_t index
     return model && index >= 0 && (size_t)index < model->items.count ? model->items.ids[index] : -1;
 }
 
+GATREC_API const char *gatrec_model_user_key(const gatrec_model *model, int32_t index)
+{
+    return model ? gatrec__idmap_key(&model->users, index) : NULL;
+}
+
+GATREC_API const char *gatrec_model_item_key(const gatrec_model *model, int32_t index)
+{
+    return model ? gatrec__idmap_key(&model->items, index) : NULL;
+}
+
+GATREC_API int gatrec_model_find_user(const gatrec_model *model, const char *key, int32_t *index)
+{
+    return model ? gatrec__find_key(&model->users, key, index, "user") : gatrec__error(GATREC_EINVAL, "NULL model");
+}
+
+GATREC_API int gatrec_model_find_item(const gatrec_model *model, const char *key, int32_t *index)
+{
+    return model ? gatrec__find_key(&model->items, key, index, "item") : gatrec__error(GATREC_EINVAL, "NULL model");
+}
+
+GATREC_API int gatrec_model_set_user_key(gatrec_model *model, int32_t index, const char *key)
+{
+    return model ? gatrec__idmap_set_key(&model->users, index, key) : gatrec__error(GATREC_EINVAL, "NULL model");
+}
+
+GATREC_API int gatrec_model_set_item_key(gatrec_model *model, int32_t index, const char *key)
+{
+    return model ? gatrec__idmap_set_key(&model->items, index, key) : gatrec__error(GATREC_EINVAL, "NULL model");
+}
+
 int gatrec__model_check_user(const gatrec_model *model, int32_t user)
 {
     if (!model)

@@ -24,6 +24,8 @@ typedef struct rated {
 
 /* An item's genres ("Drama, Comedy") appended to b. */
 int gatrec__profiles_put_genres(gatrec__buf *b, const gatrec_dataset *ds, int32_t item);
+/* 1 for an imported catalogue that is not movies: templates and prompts use neutral words */
+int gatrec__profiles_generic(const gatrec_dataset *ds);
 /* Up to `max` liked (or disliked) items of r after skipping `skip` of them, as "Title (genres)"
  * joined by sep; *listed: how many. */
 int gatrec__profiles_list_items(gatrec__buf *b, const gatrec_dataset *ds, const rated *r, size_t n, int liked,

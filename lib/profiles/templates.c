@@ -19,12 +19,36 @@ int gatrec__profiles_put_genres(gatrec__buf *b, const gatrec_dataset *ds, int32_
     return rc;
 }
 
+/* An imported catalogue that is not movies (its domain set, docs/data.md) is described in
+ * neutral words; MovieLens and the numeric loaders keep the movie words. */
+int gatrec__profiles_generic(const gatrec_dataset *ds)
+{
+    return ds->domain && strcmp(ds->domain, "movies") != 0;
+}
+
 static int item_template(gatrec__buf *b, const gatrec_dataset *ds, int32_t item)
 {
-    const char *title = gatrec_dataset_item_title(ds, item), *text = gatrec_dataset_item_text(ds, item);
-    int rc = gatrec__buf_printf(b, "%s", title ? title : "");
-    if (!title)
+    const char *title = gatrec_dataset_item_title(ds, item), *text = gatrec_dataset_item_text(ds, item),
+               *key = gatrec_dataset_item_key(ds, item);
+    int generic = gatrec__profiles_generic(ds), rc = gatrec__buf_printf(b, "%s", title ? title : "");
+    if (!title && key)
+        rc = gatrec__buf_printf(b, "%s", key);
+    else if (!title)
         rc = gatrec__buf_printf(b, "item %lld", (long long)gatrec_dataset_item_id(ds, item));
+    if (generic) { /* "Title. Categories: a, b. column: value ..." */
+        if (!rc && gatrec_dataset_num_genres(ds))
+            rc = gatrec__buf_printf(b, ". Categories: ");
+        if (!rc)
+            rc = gatrec__profiles_put_genres(b, ds, item);
+        if (!rc)
+            rc = gatrec__buf_printf(b, ".");
+        for (const char *p = text; !rc && p && *p;) { /* the catalogue's columns, one sentence each */
+            size_t n = strcspn(p, "\n");
+            rc = gatrec__buf_printf(b, " %.*s%s", (int)n, p, n && p[n - 1] == '.' ? "" : ".");
+            p += n + (p[n] == '\n');
+        }
+        return rc;
+    }
     if (!rc && gatrec_dataset_item_year(ds, item) > 0 && (!title || !strstr(title, "(")))
         rc = gatrec__buf_printf(b, " (%d)", gatrec_dataset_item_year(ds, item));
     if (!rc)
@@ -64,8 +88,8 @@ int gatrec__profiles_list_items(gatrec__buf *b, const gatrec_dataset *ds, const 
     for (size_t j = 0; j < n && k < max && !rc; j++) {
         if (!matches(&r[j], liked, liked_at, disliked_at) || seen++ < skip)
             continue;
-        const char *title = gatrec_dataset_item_title(ds, r[j].item);
-        if (!(rc = gatrec__buf_printf(b, "%s%s (", k ? sep : "", title ? title : "untitled")) &&
+        const char *title = gatrec_dataset_item_title(ds, r[j].item), *key = gatrec_dataset_item_key(ds, r[j].item);
+        if (!(rc = gatrec__buf_printf(b, "%s%s (", k ? sep : "", title ? title : key ? key : "untitled")) &&
             !(rc = gatrec__profiles_put_genres(b, ds, r[j].item)))
             rc = gatrec__buf_printf(b, ")");
         k++;
@@ -120,7 +144,7 @@ static int user_template(gatrec__buf *b, const gatrec_dataset *ds, const gatrec_
     for (size_t j = 0; j < n; j++)
         for (size_t k = 0; r[j].rating >= g->liked && k < gatrec_dataset_num_genres(ds) && k < GATREC_MAX_GENRES; k++)
             counts[k] += (unsigned)gatrec_dataset_item_has_genre(ds, r[j].item, k);
-    rc = gatrec__buf_printf(b, "A viewer who liked: ");
+    rc = gatrec__buf_printf(b, gatrec__profiles_generic(ds) ? "A user who liked: " : "A viewer who liked: ");
     if (!rc)
         rc = gatrec__profiles_list_items(b, ds, r, n, 1, g->liked, g->disliked, "; ", 0, TEMPLATE_ITEMS, &listed);
     if (!rc && !listed)
@@ -140,10 +164,22 @@ static int user_template(gatrec__buf *b, const gatrec_dataset *ds, const gatrec_
                 best = k;
         if (best == SIZE_MAX)
             break;
-        rc = gatrec__buf_printf(b, "%s%s", shown ? ", " : " Favourite genres: ", gatrec_dataset_genre_name(ds, best));
+        rc = gatrec__buf_printf(b, "%s%s", shown ? ", " : gatrec__profiles_generic(ds) ? " Favourite categories: "
+                                                                                    : " Favourite genres: ",
+                                gatrec_dataset_genre_name(ds, best));
         counts[best] = 0;
     }
     free(r);
+    if (!rc && gatrec__profiles_generic(ds)) { /* an imported user file's attributes */
+        int32_t du;
+        const char *about = gatrec_dataset_user_index(ds, g->users.ids[gu], &du) == 0 ? gatrec_dataset_user_text(ds, du)
+                                                                                      : NULL;
+        for (const char *p = about; !rc && p && *p;) {
+            size_t len = strcspn(p, "\n");
+            rc = gatrec__buf_printf(b, " %.*s.", (int)len, p);
+            p += len + (p[len] == '\n');
+        }
+    }
     return rc;
 }
 

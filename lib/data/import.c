@@ -1,0 +1,553 @@
+/* An application's own interaction log, catalogue and user attributes, with string ids
+ * (docs/data.md): CSV or TSV with a header, RFC 4180 quoting, UTF-8 (a byte-order mark skipped),
+ * CRLF or LF. Everything is read into memory and checked before the dataset is handed out: the
+ * first bad row stops the import with `file:line: what`. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+
+#define MAX_RECORD (1u << 20) /* bytes of one record (docs/data.md) */
+
+GATREC__OPTIONS_INIT_FN(gatrec_import_options_init, gatrec_import_options, GATREC_IMPORT_OPTIONS_VERSION,
+                        GATREC_IMPORT_OPTIONS_INIT)
+
+typedef struct table {
+    const char *path;
+    char *data;
+    gatrec__csv csv;
+    size_t ncols;
+    const char *at; /* where the current record starts */
+} table;
+
+/* The delimiter of the first line: the most frequent of , TAB ; | outside quotes (',' if none). */
+static char sniff(const char *p, const char *end)
+{
+    static const char cand[] = {',', '\t', ';', '|'};
+    size_t count[4] = {0}, best = 0;
+    int quoted = 0;
+    for (; p < end && (quoted || (*p != '\n' && *p != '\r')); p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        for (size_t k = 0; !quoted && k < 4; k++)
+            count[k] += *p == cand[k];
+    }
+    for (size_t k = 1; k < 4; k++)
+        if (count[k] > count[best])
+            best = k;
+    return cand[best];
+}
+
+static void table_free(table *t)
+{
+    gatrec__csv_free(&t->csv);
+    free(t->data);
+}
+
+/* The next record: 1, 0 at the end, or a status. Blank lines are skipped; every record must have
+ * the header's field count, valid UTF-8 and at most MAX_RECORD bytes. */
+static int table_next(table *t)
+{
+    int rc;
+    do {
+        t->at = t->csv.p;
+        if ((rc = gatrec__csv_next(&t->csv)) < 0)
+            return gatrec__error_context(rc, "%s", t->path);
+        if ((size_t)(t->csv.p - t->at) > MAX_RECORD)
+            return gatrec__error(GATREC_EFORMAT, "%s:%zu: a record of %zu bytes; at most %u are accepted (a quote "
+                                 "left open?)", t->path, t->csv.line, (size_t)(t->csv.p - t->at), MAX_RECORD);
+    } while (rc == 1 && t->csv.nfields == 1 && !gatrec__csv_field(&t->csv, 0)[0]);
+    if (rc != 1)
+        return rc;
+    if (!gatrec__is_utf8((const char *)t->csv.field.data, t->csv.field.len))
+        return gatrec__error(GATREC_EFORMAT, "%s:%zu: not valid UTF-8 (convert the file to UTF-8, e.g. with iconv)",
+                             t->path, t->csv.line);
+    if (t->ncols && t->csv.nfields != t->ncols)
+        return gatrec__error(t->csv.nfields < t->ncols ? GATREC_EFIELDS : GATREC_EFORMAT,
+                             "%s:%zu: %zu fields; the header has %zu", t->path, t->csv.line, t->csv.nfields, t->ncols);
+    return 1;
+}
+
+static int table_open(table *t, const char *path, char delim)
+{
+    size_t len, skip;
+    int rc;
+    memset(t, 0, sizeof *t);
+    t->path = path;
+    if ((rc = gatrec__read_file(path, &t->data, &len)))
+        return rc;
+    skip = len >= 3 && memcmp(t->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    gatrec__csv_init(&t->csv, t->data + skip, len - skip);
+    t->csv.delim = delim ? delim : sniff(t->data + skip, t->data + len);
+    if ((rc = table_next(t)) == 0)
+        return gatrec__error(GATREC_EEMPTY, "%s: empty file (a header line naming the columns comes first)", path);
+    if (rc < 0)
+        return rc;
+    t->ncols = t->csv.nfields;
+    return GATREC_OK;
+}
+
+/* The column named `name` of the header (SIZE_MAX when `optional` and absent). */
+static int column(table *t, const char *name, int optional, const char *expected, size_t *col)
+{
+    *col = SIZE_MAX;
+    for (size_t c = 0; c < t->ncols; c++)
+        if (strcmp(gatrec__csv_field(&t->csv, c), name) == 0) {
+            *col = c;
+            return GATREC_OK;
+        }
+    return optional ? GATREC_OK : gatrec__csv_column(&t->csv, name, t->path, expected, col);
+}
+
+/* The first of `names` the header has, or SIZE_MAX */
+static size_t first_of(table *t, const char *const *names)
+{
+    size_t col;
+    for (; *names; names++)
+        if (column(t, *names, 1, NULL, &col) == 0 && col != SIZE_MAX)
+            return col;
+    return SIZE_MAX;
+}
+
+static const char *field(const table *t, size_t col)
+{
+    return gatrec__csv_field(&t->csv, col);
+}
+
+/* A key of field `col`: not empty, at most GATREC__MAX_KEY bytes; added to m */
+static int key_of(const table *t, size_t col, const char *what, gatrec__idmap *m, int32_t *index, int *added)
+{
+    const char *k = field(t, col);
+    size_t n = strlen(k);
+    if (!n)
+        return gatrec__error(GATREC_EFORMAT, "%s:%zu: empty %s id", t->path, t->csv.line, what);
+    if (n > GATREC__MAX_KEY)
+        return gatrec__error(GATREC_EOVERFLOW, "%s:%zu: a %s id of %zu bytes; at most %d are accepted", t->path,
+                             t->csv.line, what, n, GATREC__MAX_KEY);
+    return gatrec__idmap_add_key(m, k, n, index, added);
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil) */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const char **p, int n, int64_t *v)
+{
+    *v = 0;
+    for (int k = 0; k < n; k++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return 0;
+        *v = *v * 10 + (**p - '0');
+    }
+    return 1;
+}
+
+/* Unix seconds (an integer, or a decimal whose fraction is dropped), or ISO 8601:
+ * YYYY-MM-DD[(T| )hh:mm[:ss[.fff]]][Z|(+|-)hh[:]mm]. */
+int gatrec__parse_time(const char *s, int64_t *out)
+{
+    int64_t y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
+    const char *p = s;
+    double v;
+    if (!(strlen(s) >= 10 && s[4] == '-')) { /* not a date: Unix seconds */
+        if (gatrec__parse_double(s, strlen(s), &v) || !(fabs(v) < 9e15))
+            return GATREC_ENUMBER;
+        *out = (int64_t)floor(v);
+        return GATREC_OK;
+    }
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d))
+        return GATREC_ENUMBER;
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+            return GATREC_ENUMBER;
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec))
+                return GATREC_ENUMBER;
+            if (*p == '.' || *p == ',')
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                    ;
+        }
+        if (*p == 'Z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1;
+            if (!digits(&p, 2, &oh))
+                return GATREC_ENUMBER;
+            if (*p == ':')
+                p++;
+            if (*p && !digits(&p, 2, &om))
+                return GATREC_ENUMBER;
+            oh *= sign;
+            om *= sign;
+        }
+    }
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || oh > 14 || oh < -14 ||
+        om > 59 || om < -59)
+        return GATREC_ENUMBER;
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - oh * 3600 - om * 60;
+    return GATREC_OK;
+}
+
+typedef struct header {
+    char **names;
+    size_t n;
+} header;
+
+static void header_free(header *h)
+{
+    for (size_t c = 0; c < h->n; c++)
+        free(h->names[c]);
+    free(h->names);
+}
+
+static int header_keep(const table *t, header *h)
+{
+    const char *f0;
+    memset(h, 0, sizeof *h);
+    if (!(h->names = gatrec__calloc(t->ncols, sizeof *h->names)))
+        return GATREC_ENOMEM;
+    h->n = t->ncols;
+    for (size_t c = 0; c < t->ncols; c++)
+        if (!(h->names[c] = gatrec__strdup((f0 = field(t, c)))))
+            return GATREC_ENOMEM;
+    return GATREC_OK;
+}
+
+/* "name: value" lines of the record's fields, but those in skip[] and empty ones */
+static int record_text(const table *t, const header *h, const size_t *skip, size_t nskip, char **out)
+{
+    gatrec__buf b = {0};
+    int rc = GATREC_OK;
+    *out = NULL;
+    for (size_t c = 0; c < t->ncols && !rc; c++) {
+        int skipped = 0;
+        for (size_t k = 0; k < nskip; k++)
+            skipped |= skip[k] == c;
+        if (!skipped && field(t, c)[0])
+            rc = gatrec__buf_printf(&b, "%s%s: %s", b.len ? "\n" : "", h->names[c], field(t, c));
+    }
+    if (!rc && b.len && !(*out = gatrec__strndup((const char *)b.data, b.len)))
+        rc = GATREC_ENOMEM;
+    gatrec__buf_free(&b);
+    return rc;
+}
+
+static int read_catalogue(gatrec_dataset *ds, const gatrec_import_options *o)
+{
+    static const char *const titles[] = {"title", "name", NULL};
+    static const char *const cats[] = {"category", "categories", "genres", "genre", NULL};
+    table t;
+    header h = {0};
+    size_t idc, tc = SIZE_MAX, cc = SIZE_MAX;
+    int rc;
+    if ((rc = table_open(&t, o->items_path, o->delimiter)) || (rc = header_keep(&t, &h)))
+        goto done;
+    if (o->item_id_column)
+        rc = column(&t, o->item_id_column, 0, "the catalogue's item id column (--item-id-column)", &idc);
+    else if ((rc = column(&t, o->item_column, 1, NULL, &idc)) == 0 && idc == SIZE_MAX)
+        rc = column(&t, "id", 0, "a column named like the events' item column, or 'id' (--item-id-column)", &idc);
+    if (!rc && o->title_column)
+        rc = column(&t, o->title_column, 0, "the title column (--title-column)", &tc);
+    else if (!rc)
+        tc = first_of(&t, titles);
+    if (!rc && o->category_column)
+        rc = column(&t, o->category_column, 0, "the category column (--category-column)", &cc);
+    else if (!rc)
+        cc = first_of(&t, cats);
+    while (!rc && (rc = table_next(&t)) == 1) {
+        int32_t i;
+        int added;
+        gatrec__item_meta *m;
+        size_t skip[3] = {idc, tc, cc};
+        if ((rc = key_of(&t, idc, "item", &ds->items, &i, &added)))
+            break;
+        if (!added) {
+            rc = gatrec__error(GATREC_EDUPLICATE, "%s:%zu: item '%s' is listed twice", t.path, t.csv.line,
+                               field(&t, idc));
+            break;
+        }
+        if (!(m = gatrec__dataset_item_meta(ds, i))) {
+            rc = GATREC_ENOMEM;
+            break;
+        }
+        if (tc != SIZE_MAX && field(&t, tc)[0] && !(m->title = gatrec__strdup(field(&t, tc)))) {
+            rc = GATREC_ENOMEM;
+            break;
+        }
+        if ((rc = record_text(&t, &h, skip, 3, &m->text)))
+            break;
+        if (cc != SIZE_MAX) /* categories: '|'-separated, blanks trimmed; the first 64 names are genres */
+            for (const char *p = field(&t, cc); *p && !rc;) {
+                const char *e = strchr(p, '|'), *a = p, *z = e ? e : p + strlen(p);
+                size_t g;
+                while (a < z && *a == ' ')
+                    a++;
+                while (z > a && z[-1] == ' ')
+                    z--;
+                p = e ? e + 1 : p + strlen(p);
+                if (z == a)
+                    continue;
+                for (g = 0; g < ds->ngenres && !(strlen(ds->genre_names[g]) == (size_t)(z - a) &&
+                                                 memcmp(ds->genre_names[g], a, (size_t)(z - a)) == 0); g++)
+                    ;
+                if (g == ds->ngenres && g < GATREC_MAX_GENRES)
+                    rc = gatrec__dataset_add_genre(ds, a, (size_t)(z - a), &g);
+                if (!rc && g < GATREC_MAX_GENRES)
+                    m->genres |= 1ull << g;
+            }
+    }
+done:
+    header_free(&h);
+    table_free(&t);
+    return rc < 0 ? rc : GATREC_OK;
+}
+
+static int read_users(gatrec_dataset *ds, const gatrec_import_options *o)
+{
+    table t;
+    header h = {0};
+    size_t idc, ac, gc, oc;
+    int rc;
+    if ((rc = table_open(&t, o->users_path, o->delimiter)) || (rc = header_keep(&t, &h)))
+        goto done;
+    if (o->user_id_column)
+        rc = column(&t, o->user_id_column, 0, "the user file's id column (--user-id-column)", &idc);
+    else if ((rc = column(&t, o->user_column, 1, NULL, &idc)) == 0 && idc == SIZE_MAX)
+        rc = column(&t, "id", 0, "a column named like the events' user column, or 'id' (--user-id-column)", &idc);
+    if (!rc) {
+        column(&t, "age", 1, NULL, &ac);
+        column(&t, "gender", 1, NULL, &gc);
+        column(&t, "occupation", 1, NULL, &oc);
+    }
+    while (!rc && (rc = table_next(&t)) == 1) {
+        int32_t u;
+        int added;
+        int64_t age;
+        gatrec__user_meta *m;
+        if ((rc = key_of(&t, idc, "user", &ds->users, &u, &added)))
+            break;
+        if (!added) {
+            rc = gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user '%s' is listed twice", t.path, t.csv.line,
+                               field(&t, idc));
+            break;
+        }
+        if (!(m = gatrec__dataset_user_meta(ds, u))) {
+            rc = GATREC_ENOMEM;
+            break;
+        }
+        if (ac != SIZE_MAX && gatrec__parse_i64(field(&t, ac), strlen(field(&t, ac)), &age) == 0 && age >= 0 &&
+            age < 200)
+            m->age = (int)age;
+        if (gc != SIZE_MAX)
+            snprintf(m->gender, sizeof m->gender, "%s", field(&t, gc));
+        if (oc != SIZE_MAX && field(&t, oc)[0] && !(m->occupation = gatrec__strdup(field(&t, oc)))) {
+            rc = GATREC_ENOMEM;
+            break;
+        }
+        rc = record_text(&t, &h, &idc, 1, &m->text);
+    }
+done:
+    header_free(&h);
+    table_free(&t);
+    return rc < 0 ? rc : GATREC_OK;
+}
+
+typedef struct events {
+    const gatrec_import_options *o;
+    int explicit_, policy;
+    size_t uc, ic, vc, tc;
+    uint32_t *line; /* per rating: the line it was last set from (for GATREC_DUPLICATES_ERROR) */
+    size_t line_cap;
+    size_t catalogued; /* items the catalogue listed (indices below it) */
+    size_t missing;    /* items of the events the catalogue did not list */
+} events;
+
+static int read_value(const table *t, const events *E, float *v)
+{
+    double x;
+    const char *f;
+    if (E->vc == SIZE_MAX) {
+        *v = 1.0f;
+        return GATREC_OK;
+    }
+    f = field(t, E->vc);
+    if (gatrec__parse_double(f, strlen(f), &x))
+        return gatrec__error(GATREC_ENUMBER, "%s:%zu: %s '%.40s' is not a number", t->path, t->csv.line,
+                             E->explicit_ ? "rating" : "weight", f);
+    if (E->explicit_ ? x < E->o->rating_min || x > E->o->rating_max : !(x > 0) || x > 1e30)
+        return E->explicit_ ? gatrec__error(GATREC_ERATING, "%s:%zu: rating %g outside %g..%g (--rating-min, "
+                                            "--rating-max)", t->path, t->csv.line, x, E->o->rating_min, E->o->rating_max)
+                            : gatrec__error(GATREC_ERATING, "%s:%zu: weight %g; a weight must be positive", t->path,
+                                            t->csv.line, x);
+    *v = (float)x;
+    return GATREC_OK;
+}
+
+static int one_event(gatrec_dataset *ds, const table *t, events *E)
+{
+    int32_t u, i;
+    int added, rc;
+    float v = 1.0f;
+    int64_t time = 0, r;
+    if ((rc = key_of(t, E->uc, "user", &ds->users, &u, NULL)) || (rc = key_of(t, E->ic, "item", &ds->items, &i, &added)))
+        return rc;
+    if (added && E->o->items_path)
+        E->missing++;
+    if ((rc = read_value(t, E, &v)))
+        return rc;
+    if (E->tc != SIZE_MAX && gatrec__parse_time(field(t, E->tc), &time))
+        return gatrec__error(GATREC_ENUMBER, "%s:%zu: time '%.40s' is neither Unix seconds nor ISO 8601 "
+                             "(2024-05-01T12:30:00Z)", t->path, t->csv.line, field(t, E->tc));
+    if ((r = gatrec__dataset_find_pair(ds, u, i)) >= 0) {
+        switch (E->policy) {
+        case GATREC_DUPLICATES_ERROR:
+            return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user '%s' and item '%s' again (first at line %u; "
+                                 "--duplicates sum|max|last combines them)", t->path, t->csv.line,
+                                 field(t, E->uc), field(t, E->ic), E->line[r]);
+        case GATREC_DUPLICATES_SUM:
+            ds->r_value[r] += v;
+            break;
+        case GATREC_DUPLICATES_MAX:
+            ds->r_value[r] = v > ds->r_value[r] ? v : ds->r_value[r];
+            break;
+        default: /* LAST: by time, then by line */
+            if (time >= ds->r_time[r])
+                ds->r_value[r] = v;
+            break;
+        }
+        if (time > ds->r_time[r])
+            ds->r_time[r] = time;
+        E->line[r] = (uint32_t)(t->csv.line > UINT32_MAX ? UINT32_MAX : t->csv.line);
+        return GATREC_OK;
+    }
+    if ((rc = gatrec__reserve((void **)&E->line, &E->line_cap, ds->nratings + 1, sizeof *E->line)))
+        return rc;
+    E->line[ds->nratings] = (uint32_t)(t->csv.line > UINT32_MAX ? UINT32_MAX : t->csv.line);
+    return gatrec__dataset_add_rating(ds, ds->users.ids[u], ds->items.ids[i], v, time, t->path, t->csv.line);
+}
+
+static int read_events(gatrec_dataset *ds, const char *path, events *E)
+{
+    static const char *const times[] = {"time", "timestamp", NULL};
+    const gatrec_import_options *o = E->o;
+    table t;
+    int rc;
+    if ((rc = table_open(&t, path, o->delimiter)))
+        goto done;
+    if ((rc = column(&t, o->user_column, 0, "the user id column (--user-column)", &E->uc)) ||
+        (rc = column(&t, o->item_column, 0, "the item id column (--item-column)", &E->ic)))
+        goto done;
+    E->vc = SIZE_MAX;
+    if (o->rating_column)
+        rc = column(&t, o->rating_column, 0, "the rating column (--rating-column)", &E->vc);
+    else if (o->weight_column)
+        rc = column(&t, o->weight_column, 0, "the weight column (--weight-column)", &E->vc);
+    if (!rc && o->time_column)
+        rc = column(&t, o->time_column, 0, "the time column (--time-column)", &E->tc);
+    else
+        E->tc = first_of(&t, times);
+    if (!rc && E->uc == E->ic)
+        rc = gatrec__error(GATREC_EINVAL, "%s: the user and item columns are both '%s'", path, o->user_column);
+    while (!rc && (rc = table_next(&t)) == 1)
+        rc = one_event(ds, &t, E);
+    if (!rc && !ds->nratings)
+        rc = gatrec__error(GATREC_EEMPTY, "%s: a header and no events", path);
+done:
+    table_free(&t);
+    return rc;
+}
+
+static const char *stem(const char *path, char *buf, size_t size)
+{
+    const char *s = strrchr(path, '/'), *dot;
+    s = s ? s + 1 : path;
+    snprintf(buf, size, "%s", s);
+    if ((dot = strrchr(buf, '.')) && dot != buf)
+        buf[dot - buf] = '\0';
+    return buf;
+}
+
+/* Thresholds: explicit ratings - a quarter and three quarters of the way up the range unless
+ * given; implicit events - every one liked (the smallest weight), none disliked. */
+static int semantics(gatrec_dataset *ds, const events *E)
+{
+    const gatrec_import_options *o = E->o;
+    if (E->explicit_) {
+        double span = o->rating_max - o->rating_min;
+        ds->liked = (float)(o->liked_threshold != 0 ? o->liked_threshold : o->rating_min + 0.75 * span);
+        ds->disliked = (float)(o->rating_min + 0.25 * span);
+        if (!(ds->disliked < ds->liked))
+            ds->disliked = ds->liked - 1.0f;
+    } else {
+        float lo = ds->r_value[0];
+        for (size_t r = 1; r < ds->nratings; r++)
+            lo = ds->r_value[r] < lo ? ds->r_value[r] : lo;
+        ds->liked = lo;
+        ds->disliked = lo - 1.0f;
+        ds->implicit = 1;
+    }
+    return (ds->domain = gatrec__strdup(o->domain ? o->domain : "items")) ? GATREC_OK : GATREC_ENOMEM;
+}
+
+GATREC_API int gatrec_dataset_import(const char *events_path, const gatrec_import_options *opts, gatrec_dataset **out,
+                                     size_t *missing_items)
+{
+    gatrec_import_options o;
+    gatrec_dataset *ds;
+    events E;
+    char name[256];
+    int rc;
+    if (!events_path || !out)
+        return gatrec__error(GATREC_EINVAL, "gatrec_dataset_import: NULL argument");
+    gatrec_import_options_init(&o, GATREC_IMPORT_OPTIONS_VERSION);
+    if ((rc = GATREC__READ_VERSIONED(&o, opts, gatrec_import_options)))
+        return rc;
+    if (o.delimiter && !strchr(",\t;|", o.delimiter))
+        return gatrec__error(GATREC_EINVAL, "import options: the delimiter must be ',', TAB, ';' or '|'");
+    if (!o.user_column || !o.item_column)
+        return gatrec__error(GATREC_EINVAL, "import options: the user and item columns must be named");
+    if (o.rating_column && o.weight_column)
+        return gatrec__error(GATREC_EINVAL, "import options: a rating column (explicit) or a weight column "
+                             "(implicit), not both");
+    if (o.rating_column && !(o.rating_min < o.rating_max && isfinite(o.rating_min) && isfinite(o.rating_max)))
+        return gatrec__error(GATREC_EINVAL, "import options: the rating range %g..%g is empty", o.rating_min,
+                             o.rating_max);
+    if (o.rating_column && o.liked_threshold != 0 && !(o.liked_threshold > o.rating_min && o.liked_threshold <= o.rating_max))
+        return gatrec__error(GATREC_EINVAL, "import options: the liked threshold %g must lie in the rating range "
+                             "above %g", o.liked_threshold, o.rating_min);
+    if (o.duplicates < GATREC_DUPLICATES_DEFAULT || o.duplicates > GATREC_DUPLICATES_ERROR ||
+        (o.rating_column && o.duplicates == GATREC_DUPLICATES_SUM))
+        return gatrec__error(GATREC_EINVAL, "import options: duplicates policy %d%s", o.duplicates,
+                             o.rating_column ? " (ratings cannot be summed: max, last or error)" : "");
+    if (o.domain && (!o.domain[0] || strlen(o.domain) > 40))
+        return gatrec__error(GATREC_EINVAL, "import options: the domain is a noun of 1 to 40 bytes ('books')");
+    memset(&E, 0, sizeof E);
+    E.o = &o;
+    E.explicit_ = o.rating_column != NULL;
+    E.policy = o.duplicates ? o.duplicates : E.explicit_ ? GATREC_DUPLICATES_LAST : GATREC_DUPLICATES_SUM;
+    if ((rc = gatrec__dataset_new(o.name ? o.name : stem(events_path, name, sizeof name), &ds)))
+        return rc;
+    if (o.items_path)
+        rc = read_catalogue(ds, &o);
+    if (!rc && o.users_path)
+        rc = read_users(ds, &o);
+    if (!rc)
+        rc = read_events(ds, events_path, &E);
+    if (!rc)
+        rc = semantics(ds, &E);
+    free(E.line);
+    if (!rc && missing_items)
+        *missing_items = E.missing;
+    return gatrec__dataset_complete(ds, rc, out);
+}
