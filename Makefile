@@ -189,11 +189,11 @@ test-abi: $(SHARED)
 	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only test/headertest.c
 	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only -x c++ test/headertest.c
 
-test-python: $(SHARED)
+test-python: $(SHARED) $(CLI)
 ifeq ($(SANITIZE),thread)
 	@echo "SKIP: the Python binding under ThreadSanitizer (an uninstrumented python3 cannot host its runtime; the plain and ASan passes run it)"
 else
-	GATREC_LIBRARY="$(CURDIR)/$(BUILD)/$(SONAME)" $(if $(SAN),LD_PRELOAD="$$($(CC) -print-file-name=$(SAN_RUNTIME))" ASAN_OPTIONS=detect_leaks=0) \
+	GATREC_LIBRARY="$(CURDIR)/$(BUILD)/$(SONAME)" GATREC_CLI="$(CURDIR)/$(CLI)" $(if $(SAN),LD_PRELOAD="$$($(CC) -print-file-name=$(SAN_RUNTIME))" ASAN_OPTIONS=detect_leaks=0) \
 	    $(PYTHON) test/test_python.py
 endif
 

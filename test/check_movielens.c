@@ -931,6 +931,185 @@ START_TEST(test_cli_profiles_import_other_dataset)
 }
 END_TEST
 
+
+/* The same data through `gatrec data import` (string ids, a catalogue) and through the MovieLens
+ * loader give the same splits and the same lists, mapped through the ids (issue 23, point 4). */
+static void export_generic(const char *dir)
+{
+    char path[4200], *mldir = malloc(strlen(test_data_dir()) + 16);
+    gatrec_dataset *ds;
+    FILE *f;
+    sprintf(mldir, "%s/ml-100k", test_data_dir());
+    ck_assert_ok(gatrec_dataset_load_movielens(mldir, GATREC_MOVIELENS_AUTO, &ds));
+    snprintf(path, sizeof path, "%s/events.csv", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fprintf(f, "user,item,rating,time\n");
+    for (size_t r = 0; r < gatrec_dataset_num_ratings(ds); r++) {
+        int32_t u, i;
+        float v;
+        int64_t t;
+        gatrec_dataset_rating(ds, r, &u, &i, &v, &t);
+        fprintf(f, "user-%04lld,item-%04lld,%g,%lld\n", (long long)gatrec_dataset_user_id(ds, u),
+                (long long)gatrec_dataset_item_id(ds, i), v, (long long)t);
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/items.csv", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fprintf(f, "item,title,genres\n");
+    for (int32_t i = 0; (size_t)i < gatrec_dataset_num_items(ds); i++) {
+        fprintf(f, "item-%04lld,\"", (long long)gatrec_dataset_item_id(ds, i));
+        for (const char *c = gatrec_dataset_item_title(ds, i); c && *c; c++)
+            fprintf(f, *c == '"' ? "\"\"" : "%c", *c);
+        fprintf(f, "\",");
+        for (size_t g = 0, first = 1; g < gatrec_dataset_num_genres(ds); g++)
+            if (gatrec_dataset_item_has_genre(ds, i, g)) {
+                fprintf(f, "%s%s", first ? "" : "|", gatrec_dataset_genre_name(ds, g));
+                first = 0;
+            }
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/users.csv", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "w"));
+    fprintf(f, "user,age,occupation\n");
+    for (int32_t u = 0; (size_t)u < gatrec_dataset_num_users(ds); u++)
+        fprintf(f, "user-%04lld,%d,%s\n", (long long)gatrec_dataset_user_id(ds, u), gatrec_dataset_user_age(ds, u),
+                gatrec_dataset_user_occupation(ds, u));
+    fclose(f);
+    gatrec_dataset_free(ds);
+    free(mldir);
+}
+
+/* Every line "U,I,R" of a numeric list is "user-UUUU,item-IIII,R" in the keyed one */
+static void same_lists(const char *numeric, const char *keyed)
+{
+    char *a = slurp(numeric), *b = slurp(keyed), *p = a, *q = b;
+    size_t lines = 0;
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    p = strchr(p, '\n') + 1;
+    q = strchr(q, '\n') + 1;
+    while (*p) {
+        long long u, i, r;
+        char want[64];
+        size_t n = strcspn(q, "\n");
+        ck_assert_int_eq(sscanf(p, "%lld,%lld,%lld", &u, &i, &r), 3);
+        snprintf(want, sizeof want, "user-%04lld,item-%04lld,%lld", u, i, r);
+        ck_assert_msg(strlen(want) == n && strncmp(q, want, n) == 0, "%s line %zu: '%.*s', want '%s'", keyed,
+                      lines + 2, (int)n, q, want);
+        p = strchr(p, '\n') + 1;
+        q += n + (q[n] == '\n');
+        lines++;
+    }
+    ck_assert_msg(!*q && lines == 9430, "%s: %zu lines, then '%.40s'", keyed, lines, q);
+    free(a);
+    free(b);
+}
+
+START_TEST(test_cli_own_data_same_as_movielens)
+{
+    static const char *const kinds[] = {"--model ease", "--model bpr --epochs 2", "--model attn --inputs id --epochs 2"};
+    char *dir, *out, args[4400], a[4200], b[4200];
+    int st;
+    SKIP_WITHOUT_DATA();
+    dir = make_temp_dir();
+    export_generic(dir);
+    snprintf(args, sizeof args, "data import --events %s/events.csv --items %s/items.csv --users %s/users.csv "
+             "--rating-column rating --domain movies --out %s/ml", dir, dir, dir, dir);
+    expect_cli(args, 0, "imported 100000 ratings (explicit) of 943 users and 1682 movies");
+    snprintf(args, sizeof args, "data info --dataset %s/ml", dir);
+    expect_cli(args, 0, "genres    19");
+    /* the same split, written with the same numbers */
+    snprintf(args, sizeof args, "split --dataset ml-100k --split random:0.2 --seed 3 --out %s/s1", dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args, "split --dataset %s/ml --split random:0.2 --seed 3 --out %s/s2", dir, dir);
+    expect_cli(args, 0, NULL);
+    snprintf(a, sizeof a, "%s/s1/test.tsv", dir);
+    snprintf(b, sizeof b, "%s/s2/test.tsv", dir);
+    {
+        char *x = slurp(a), *y = slurp(b);
+        ck_assert_msg(x && y && strcmp(x, y) == 0, "the test parts differ");
+        free(x), free(y);
+    }
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        for (int side = 0; side < 2; side++) {
+            snprintf(args, sizeof args, "train --dataset %s%s --split random:0.2 --seed 3 %s --threads 1 --out %s/m%d.gatrec",
+                     side ? dir : "ml-100k", side ? "/ml" : "", kinds[k], dir, side);
+            expect_cli(args, 0, NULL);
+            snprintf(args, sizeof args, "recommend --model %s/m%d.gatrec --all --csv -k 10 --out %s/r%d.csv", dir, side,
+                     dir, side);
+            expect_cli(args, 0, NULL);
+        }
+        snprintf(a, sizeof a, "%s/r0.csv", dir);
+        snprintf(b, sizeof b, "%s/r1.csv", dir);
+        same_lists(a, b);
+        /* scores too: user 1's list with its scores, by number and by key */
+        snprintf(args, sizeof args, "recommend --model %s/m0.gatrec --user 1 -k 5 --json", dir);
+        out = run_cli(args, &st);
+        snprintf(args, sizeof args, "recommend --model %s/m1.gatrec --user user-0001 -k 5 --json", dir);
+        {
+            char *keyed = run_cli(args, &st), *s0 = strstr(out, "\"score\""), *s1 = strstr(keyed, "\"score\"");
+            ck_assert_msg(s0 && s1 && strncmp(s0, s1, 20) == 0 && strstr(keyed, "\"user_id\": \"user-0001\"") &&
+                              strstr(keyed, "\"item_id\": \"item-"), "numeric: %s\nkeyed: %s", out, keyed);
+            free(keyed);
+        }
+        free(out);
+        /* eval of the keyed model's list CSV reads its string ids back */
+        snprintf(args, sizeof args, "eval --recs %s/r1.csv --dataset %s/ml --split random:0.2 --seed 3 -k 10", dir, dir);
+        expect_cli(args, 0, "ndcg");
+    }
+    /* a returning user by key and a new one, from an events file with string ids */
+    snprintf(a, sizeof a, "%s/more.csv", dir);
+    free(write_file(dir, "more.csv", "user,item,rating\nuser-0001,item-0050,5\nnewcomer,item-0050,1\nnewcomer,item-0181,5\n", 0));
+    snprintf(args, sizeof args, "update --model %s/m1.gatrec --ratings %s --out %s/m2.gatrec", dir, a, dir);
+    expect_cli(args, 0, "1 known users updated, 1 new users folded in");
+    snprintf(args, sizeof args, "recommend --model %s/m2.gatrec --user newcomer -k 3", dir);
+    expect_cli(args, 0, "Top 3 for user newcomer");
+    snprintf(args, sizeof args, "recommend --model %s/m2.gatrec --user nobody -k 3", dir);
+    expect_cli(args, 1, "unknown user 'nobody'");
+    snprintf(args, sizeof args, "recommend --model %s/m2.gatrec --new-user \"\" --rated 'item-0050:5,item-9999:4' -k 3", dir);
+    expect_cli(args, 1, "unknown item 'item-9999'");
+    snprintf(args, sizeof args, "recommend --model %s/m0.gatrec --user user-0001 -k 3", dir);
+    expect_cli(args, 2, "'user-0001' is not a user id");
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* gatrec data import refuses what it cannot use, and writes nothing then (no data needed) */
+START_TEST(test_cli_import_refusals)
+{
+    char *dir = make_temp_dir(), args[4400], *f;
+    struct stat st;
+    f = write_file(dir, "one.csv", "user,item\na,x\na,y\n", 0);
+    snprintf(args, sizeof args, "data import --events %s --out %s/d", f, dir);
+    expect_cli(args, 1, "names 1 user and 2 items: a recommender needs at least two of each; nothing was written");
+    free(f);
+    snprintf(args, sizeof args, "%s/d", dir);
+    ck_assert_int_ne(stat(args, &st), 0);
+    f = write_file(dir, "bad.csv", "user,item,rating\na,x,5\nb,y,7\n", 0);
+    snprintf(args, sizeof args, "data import --events %s --rating-column rating --out %s/d", f, dir);
+    expect_cli(args, 1, "bad.csv:3: rating 7 outside 1..5");
+    snprintf(args, sizeof args, "data import --events %s --out %s/d --duplicates sometimes", f, dir);
+    expect_cli(args, 2, "--duplicates must be default, sum, max, last or error");
+    snprintf(args, sizeof args, "data import --events %s --out %s/d --rating-min 0", f, dir);
+    expect_cli(args, 2, "go with --rating-column");
+    free(f);
+    f = write_file(dir, "ok.csv", "user,item\na,x\nb,y\nb,x\n", 0);
+    snprintf(args, sizeof args, "data import --events %s --out %s/d", f, dir);
+    expect_cli(args, 0, "imported 3 user-item pairs (implicit: every one liked) of 2 users and 2 items");
+    snprintf(args, sizeof args, "data import --events %s --out %s/d > /dev/full", f, dir);
+    expect_cli(args, 1, NULL); /* the message went to /dev/full too: the exit status says it */
+    snprintf(args, sizeof args, "train --dataset %s/d --split random:0.5 --model ease --out %s/m.gatrec", dir, dir);
+    expect_cli(args, 0, NULL);
+    snprintf(args, sizeof args, "recommend --model %s/m.gatrec --user a -k 1 --json", dir);
+    expect_cli(args, 0, "\"user_id\": \"a\"");
+    free(f);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *movielens_suite(void)
 {
     Suite *s = suite_create("movielens-100k");
@@ -945,6 +1124,8 @@ Suite *movielens_suite(void)
     tcase_add_test(t, test_cli_anchors);
     tcase_add_test(t, test_cli_attn);
     tcase_add_test(t, test_quality_guard);
+    tcase_add_test(t, test_cli_own_data_same_as_movielens);
+    tcase_add_test(t, test_cli_import_refusals);
     suite_add_tcase(s, t);
     return s;
 }

@@ -89,6 +89,32 @@ try:
     check("duplicate raises", False)
 except gatrec.Error as e:
     check("duplicate raises EDUPLICATE", e.status == -10, str(e))
+try:
+    gatrec.Dataset.from_arrays([1, 2, 3], [7], [5, 4, 3])
+    check("arrays of different lengths raise", False)
+except ValueError as e:
+    check("arrays of different lengths raise ValueError", "3 users but 1 items" in str(e), str(e))
+# an imported dataset with string ids: saved, loaded, keys both ways
+with tempfile.TemporaryDirectory() as d:
+    ev = os.path.join(d, "ev.csv")
+    with open(ev, "w", encoding="utf-8") as f:
+        f.write('user,item\nalice,"sku, 1"\nalice,b\nbob,b\n')
+    ds2 = gatrec.Dataset.from_arrays([1, 1, 2], [5, 6, 5])
+    check("numeric dataset has no keys", ds2.user_key(0) is None)
+    ds2.save(os.path.join(d, "num"))
+    check("saved and loaded", gatrec.Dataset.load(os.path.join(d, "num")).num_ratings == 3)
+    out = os.path.join(d, "shop")
+    import subprocess
+    cli = os.environ.get("GATREC_CLI")
+    if cli:
+        subprocess.run([cli, "data", "import", "--events", ev, "--out", out], check=True, stdout=subprocess.DEVNULL)
+        kd = gatrec.Dataset.load(out)
+        check("string keys", kd.user_key(kd.find_user("bob")) == "bob" and kd.item_key(kd.find_item("sku, 1")) == "sku, 1")
+        try:
+            kd.find_user("carol")
+            check("unknown key raises", False)
+        except gatrec.Error as e:
+            check("unknown key raises ENOTFOUND", e.status == -12, str(e))
 check("version", gatrec.version_string().count(".") == 2, gatrec.version_string())
 
 # the anchors: EASE, the softmax loss, a cold-users split folded in, ranking among candidates

@@ -151,6 +151,22 @@ int cli_close_stdout(int rc)
     return rc ? rc : EXIT_FAIL;
 }
 
+static int cli_not_an_id(int is_user, const char *s)
+{
+    fprintf(stderr, "gatrec: '%s' is not a%s %s id: this model's ids are whole numbers from 0\n", s, is_user ? "" : "n",
+            is_user ? "user" : "item");
+    return EXIT_USAGE;
+}
+
+int cli_load_dataset_dir(const char *dir, gatrec_dataset **ds)
+{
+    char file[4200];
+    struct stat st;
+    snprintf(file, sizeof file, "%s/dataset.gatrec", dir);
+    return stat(file, &st) == 0 ? gatrec_dataset_load(dir, ds) /* gatrec data import's (docs/data.md) */
+                                : gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_AUTO, ds);
+}
+
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize)
 {
     struct stat st;
@@ -168,7 +184,7 @@ int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, cha
             fprintf(stderr, "gatrec %s: note: --dataset %s names %s under the data directory; the folder %s here is "
                     "used only as --dataset ./%s\n", cmd, spec, dir, spec, spec);
     }
-    if ((rc = gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_AUTO, ds)))
+    if ((rc = cli_load_dataset_dir(dir, ds)))
         return cli_fail(cmd, rc);
     return EXIT_OK;
 }
@@ -338,4 +354,79 @@ int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_
     if (rc)
         t.free(t.userdata);
     return rc;
+}
+
+static int model_node(const gatrec_model *m, int is_user, const char *s, size_t len, int32_t *index)
+{
+    char buf[320];
+    long long id;
+    char *end;
+    int keyed = is_user ? gatrec_model_user_key(m, 0) != NULL : gatrec_model_item_key(m, 0) != NULL;
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (keyed) {
+        int rc = is_user ? gatrec_model_find_user(m, buf, index) : gatrec_model_find_item(m, buf, index);
+        if (rc != GATREC_ENOTFOUND)
+            return rc;
+        gatrec_error_clear(); /* a user folded in without a key answers to its number */
+    }
+    errno = 0;
+    id = strtoll(buf, &end, 10);
+    if (errno || end == buf || *end || id < 0)
+        return keyed ? (is_user ? gatrec_model_find_user(m, buf, index) : gatrec_model_find_item(m, buf, index))
+                     : cli_not_an_id(is_user, buf);
+    return is_user ? gatrec_model_user_index(m, id, index) : gatrec_model_item_index(m, id, index);
+}
+
+int cli_model_user(const gatrec_model *m, const char *s, size_t len, int32_t *index)
+{
+    return model_node(m, 1, s, len, index);
+}
+
+int cli_model_item(const gatrec_model *m, const char *s, size_t len, int32_t *index)
+{
+    return model_node(m, 0, s, len, index);
+}
+
+int cli_keyed_items(const gatrec_model *m)
+{
+    return gatrec_model_item_key(m, 0) != NULL;
+}
+
+static const char *node_name(const char *key, long long id, char *buf, size_t size)
+{
+    if (key)
+        return key;
+    snprintf(buf, size, "%lld", id);
+    return buf;
+}
+
+const char *cli_item_name(const gatrec_model *m, int32_t item, char *buf, size_t size)
+{
+    return node_name(gatrec_model_item_key(m, item), (long long)gatrec_model_item_id(m, item), buf, size);
+}
+
+const char *cli_user_name(const gatrec_model *m, int32_t user, char *buf, size_t size)
+{
+    return node_name(gatrec_model_user_key(m, user), (long long)gatrec_model_user_id(m, user), buf, size);
+}
+
+static void json_node(FILE *f, const char *key, long long id)
+{
+    if (key)
+        cli_json_string(f, key);
+    else
+        fprintf(f, "%lld", id);
+}
+
+void cli_json_item(FILE *f, const gatrec_model *m, int32_t item)
+{
+    json_node(f, gatrec_model_item_key(m, item), (long long)gatrec_model_item_id(m, item));
+}
+
+void cli_json_user(FILE *f, const gatrec_model *m, int32_t user)
+{
+    json_node(f, gatrec_model_user_key(m, user), (long long)gatrec_model_user_id(m, user));
 }

@@ -42,6 +42,8 @@ int cli_read_file(const char *path, char **data, size_t *len);
  * stdout or pipe) is said on stderr and turns the exit status `rc` into a failure. */
 int cli_close_stdout(int rc);
 int cli_open_dataset(const char *cmd, const char *spec, gatrec_dataset **ds, char *dir, size_t dirsize);
+/* The dataset of folder `dir`: an imported one (dir/dataset.gatrec) or MovieLens; a library status. */
+int cli_load_dataset_dir(const char *dir, gatrec_dataset **ds);
 /* The LLM named by `url` or $GATREC_LLM_BASE_URL (answers cached in `cache`, default
  * ~/.cache/gatrec/llm), or *out = NULL when none is configured. Returns a library status. */
 /* How long an LLM command may wait: --timeout S (else $GATREC_LLM_TIMEOUT, else 60) seconds per
@@ -67,6 +69,21 @@ int cli_progress(void *payload, uint64_t done, uint64_t total);
 /* The model's dataset folder: the absolute path it recorded, or - when that folder has moved -
  * the same name under the data directory. NULL (with a warning) when neither exists (eval.c). */
 const char *cli_model_dataset_dir(const gatrec_model *m, const char *cmd, char *buf, size_t size);
+
+/* A user or item named on the command line: the model's string key when its dataset was imported
+ * with string ids (gatrec data import), else a numeric id. `len` bytes of s. Index into *index;
+ * a library status (< 0: ENOTFOUND with a message naming it), or EXIT_USAGE (printed) for a
+ * non-number given to a model with numeric ids. */
+int cli_model_user(const gatrec_model *m, const char *s, size_t len, int32_t *index);
+int cli_model_item(const gatrec_model *m, const char *s, size_t len, int32_t *index);
+/* 1 when the model's items (users) have string keys */
+int cli_keyed_items(const gatrec_model *m);
+/* An item's (user's) name for output: its key, else its id, in buf */
+const char *cli_item_name(const gatrec_model *m, int32_t item, char *buf, size_t size);
+const char *cli_user_name(const gatrec_model *m, int32_t user, char *buf, size_t size);
+/* An item's (user's) id as a JSON value: the key as a string, else the number */
+void cli_json_item(FILE *f, const gatrec_model *m, int32_t item);
+void cli_json_user(FILE *f, const gatrec_model *m, int32_t user);
 
 int cmd_data(int argc, char **argv);
 int cmd_split(int argc, char **argv);

@@ -161,7 +161,7 @@ static int cold_start(gatrec_model *m, const gatrec_dataset *ds, const gatrec_sp
 int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *recs = NULL, *spec = NULL, *sp = NULL, *seed_s = NULL, *proto = "standard",
-               *k_s = "10", *thr_s = "4", *min_s = NULL, *max_s = NULL, *part_s = "test", *among_s = "all";
+               *k_s = "10", *thr_s = NULL, *min_s = NULL, *max_s = NULL, *part_s = "test", *among_s = "all";
     int json = 0, force = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL}, {"--recs", &recs, NULL},      {"--dataset", &spec, NULL},
                       {"--split", &sp, NULL},         {"--seed", &seed_s, NULL},     {"--protocol", &proto, NULL},
@@ -217,8 +217,7 @@ int cmd_eval(int argc, char **argv)
     if (max_s && (bound = cli_number("eval", "--max-train", max_s, 1, 0x7fffffffLL)) < 0)
         return EXIT_USAGE;
     eo.max_train_ratings = max_s ? (size_t)bound : 0;
-    eo.relevance_threshold = strtof(thr_s, &end);
-    if (*end || end == thr_s)
+    if (thr_s && (eo.relevance_threshold = strtof(thr_s, &end), *end || end == thr_s))
         return cli_usage_error("eval", "--threshold must be a number, not '%s'", thr_s);
     if (model_path) {
         if ((rc = gatrec_model_load(model_path, &m))) {
@@ -240,6 +239,8 @@ int cmd_eval(int argc, char **argv)
     }
     if ((rc = open_split("eval", spec, sp, (uint64_t)seed, &ds, &split)))
         goto done;
+    if (!thr_s) /* the dataset's liked threshold: 4 for MovieLens, every event for an implicit log */
+        gatrec_dataset_semantics(ds, &eo.relevance_threshold, NULL, NULL, NULL);
     if (m && (gatrec_dataset_num_users(ds) != gatrec_model_num_users(m) ||
               gatrec_dataset_num_items(ds) != gatrec_model_num_items(m))) {
         fprintf(stderr, "gatrec eval: the model has %zu users and %zu items, the dataset %zu and %zu\n",

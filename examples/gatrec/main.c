@@ -15,6 +15,7 @@ static const char usage[] =
     "commands:\n"
     "  data fetch NAME        download ml-100k or ml-1m from GroupLens (checksum verified)\n"
     "  data info              counts and statistics of a dataset\n"
+    "  data import            your own interaction log (and catalogue) as a dataset directory\n"
     "  split                  write the train/validation/test parts of a split\n"
     "  train                  train a model and save it\n"
     "  eval                   evaluate a model or a recommendation CSV\n"
@@ -30,12 +31,32 @@ static const char usage[] =
 static const char data_usage[] =
     "usage: gatrec data fetch NAME [--data-dir DIR]\n"
     "       gatrec data info [--dataset NAME|DIR] [--json]\n"
+    "       gatrec data import --events FILE --out DIR [--items FILE] [--users FILE] [options]\n"
     "\n"
     "fetch   downloads NAME (ml-100k, ml-1m) from GroupLens, verifies its SHA-256 and unpacks\n"
     "        it to DIR/NAME (DIR: --data-dir, else $GATREC_DATA_DIR, else ~/.cache/gatrec).\n"
     "        Nothing is downloaded when the data is already there.\n"
     "info    prints users, items, ratings, rating distribution and graph statistics\n"
-    "        (default dataset: ml-100k).\n";
+    "        (default dataset: ml-100k).\n"
+    "import  reads an interaction log (CSV or TSV with a header; ids are strings) and writes\n"
+    "        DIR/dataset.gatrec, which every command takes as --dataset DIR (docs/data.md):\n"
+    "  --user-column NAME      the user id column (default user)\n"
+    "  --item-column NAME      the item id column (default item)\n"
+    "  --rating-column NAME    explicit ratings (with --rating-min, --rating-max: default 1..5,\n"
+    "                          and --liked X: default three quarters up the range)\n"
+    "  --weight-column NAME    implicit events with a weight (a count); without a rating or\n"
+    "                          weight column every event weighs 1\n"
+    "  --time-column NAME      Unix seconds or ISO 8601 (default: a column time or timestamp)\n"
+    "  --duplicates POLICY     a repeated user and item: sum (implicit default), max, last\n"
+    "                          (explicit default) or error\n"
+    "  --delimiter C           , tab ; or | (default: sniffed from the header)\n"
+    "  --items FILE            a catalogue: an id column (--item-id-column, default the item\n"
+    "                          column's name or id), a title (--title-column, default title),\n"
+    "                          categories split on | (--category-column, default category or\n"
+    "                          genres) and any text columns, which profiles and prompts read\n"
+    "  --users FILE            user attributes (--user-id-column): columns as text\n"
+    "  --domain NOUN           what the items are, plural (books, songs; default items)\n"
+    "  --name NAME             the dataset's name (default: the events file's name)\n";
 
 static int data_fetch(int argc, char **argv)
 {
@@ -121,8 +142,93 @@ static int data_info(int argc, char **argv)
     return rc;
 }
 
+static int data_import(int argc, char **argv)
+{
+    static const char *const dups[] = {"default", "sum", "max", "last", "error"};
+    const char *events = NULL, *out = NULL, *delim = NULL, *rmin = NULL, *rmax = NULL, *liked = NULL, *dup = NULL;
+    gatrec_import_options o = GATREC_IMPORT_OPTIONS_INIT;
+    cli_opt opts[] = {{"--events", &events, NULL},           {"--out", &out, NULL},
+                      {"--items", &o.items_path, NULL},       {"--users", &o.users_path, NULL},
+                      {"--user-column", &o.user_column, NULL}, {"--item-column", &o.item_column, NULL},
+                      {"--rating-column", &o.rating_column, NULL}, {"--weight-column", &o.weight_column, NULL},
+                      {"--time-column", &o.time_column, NULL}, {"--item-id-column", &o.item_id_column, NULL},
+                      {"--user-id-column", &o.user_id_column, NULL}, {"--title-column", &o.title_column, NULL},
+                      {"--category-column", &o.category_column, NULL}, {"--rating-min", &rmin, NULL},
+                      {"--rating-max", &rmax, NULL},          {"--liked", &liked, NULL},
+                      {"--duplicates", &dup, NULL},           {"--delimiter", &delim, NULL},
+                      {"--domain", &o.domain, NULL},          {"--name", &o.name, NULL},
+                      {NULL, NULL, NULL}};
+    gatrec_dataset *ds = NULL;
+    size_t missing = 0;
+    float f;
+    struct stat st;
+    int rc, made;
+    rc = cli_parse(argc, argv, 3, opts, NULL, 0, NULL);
+    if (rc)
+        return rc < 0 ? (fputs(data_usage, stdout), EXIT_OK) : rc;
+    if (!events || !out)
+        return cli_usage_error("data import", "%s", "--events FILE and --out DIR are required");
+    if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
+        return cli_usage_error("data import", "--out %s is a file; name a directory (created when absent)", out);
+    if (delim) {
+        if (strcmp(delim, "tab") == 0 || strcmp(delim, "\\t") == 0 || strcmp(delim, "\t") == 0)
+            o.delimiter = '\t';
+        else if (strlen(delim) == 1 && strchr(",;|", delim[0]))
+            o.delimiter = delim[0];
+        else
+            return cli_usage_error("data import", "--delimiter must be , tab ; or |, not '%s'", delim);
+    }
+    if (rmin && (rc = cli_float("data import", "--rating-min", rmin, -1e9, 1e9, &f)) == EXIT_OK)
+        o.rating_min = f;
+    if (!rc && rmax && (rc = cli_float("data import", "--rating-max", rmax, -1e9, 1e9, &f)) == EXIT_OK)
+        o.rating_max = f;
+    if (!rc && liked && (rc = cli_float("data import", "--liked", liked, -1e9, 1e9, &f)) == EXIT_OK)
+        o.liked_threshold = f;
+    if (rc)
+        return rc;
+    if ((rmin || rmax || liked) && !o.rating_column)
+        return cli_usage_error("data import", "%s", "--rating-min, --rating-max and --liked go with --rating-column");
+    if (dup && (o.duplicates = cli_choice("data import", "--duplicates", dup, dups, 5)) < 0)
+        return EXIT_USAGE;
+    if ((rc = gatrec_dataset_import(events, &o, &ds, &missing)))
+        return cli_fail("data import", rc);
+    if (gatrec_dataset_num_users(ds) < 2 || gatrec_dataset_num_items(ds) < 2) {
+        fprintf(stderr, "gatrec data import: %s names %zu user%s and %zu item%s: a recommender needs at least two "
+                "of each; nothing was written\n", events, gatrec_dataset_num_users(ds),
+                gatrec_dataset_num_users(ds) == 1 ? "" : "s", gatrec_dataset_num_items(ds),
+                gatrec_dataset_num_items(ds) == 1 ? "" : "s");
+        gatrec_dataset_free(ds);
+        return EXIT_FAIL;
+    }
+    made = stat(out, &st) != 0;
+    if ((rc = gatrec_dataset_save(ds, out))) {
+        rc = cli_fail("data import", rc);
+        if (made)
+            rmdir(out); /* nothing half-written: the directory this command made goes too (when empty) */
+    } else {
+        float lk, dl;
+        int implicit;
+        const char *domain;
+        gatrec_dataset_semantics(ds, &lk, &dl, &implicit, &domain);
+        printf("imported %zu %s (%s) of %zu users and %zu %s into %s/dataset.gatrec\n",
+               gatrec_dataset_num_ratings(ds), implicit ? "user-item pairs" : "ratings",
+               implicit ? "implicit: every one liked" : "explicit", gatrec_dataset_num_users(ds),
+               gatrec_dataset_num_items(ds), domain, out);
+        if (!implicit)
+            printf("liked at %g and above, disliked at %g and below\n", lk, dl);
+        if (missing)
+            printf("note: %zu item%s of the events %s not in the catalogue %s (kept, without text)\n", missing,
+                   missing == 1 ? "" : "s", missing == 1 ? "is" : "are", o.items_path);
+        rc = EXIT_OK;
+    }
+    gatrec_dataset_free(ds);
+    return rc;
+}
+
 int cmd_data(int argc, char **argv)
 {
+    if (argc >= 3 && strcmp(argv[2], "import") == 0)
+        return data_import(argc, argv);
     if (argc >= 3 && strcmp(argv[2], "fetch") == 0)
         return data_fetch(argc, argv);
     if (argc >= 3 && strcmp(argv[2], "info") == 0)
@@ -132,7 +238,7 @@ int cmd_data(int argc, char **argv)
         return EXIT_OK;
     }
     if (argc >= 3)
-        fprintf(stderr, "gatrec data: unknown command '%s' (fetch or info)\n", argv[2]);
+        fprintf(stderr, "gatrec data: unknown command '%s' (fetch, info or import)\n", argv[2]);
     fputs(data_usage, stderr);
     return EXIT_USAGE;
 }

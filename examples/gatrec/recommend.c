@@ -93,29 +93,31 @@ static int read_item_rule(const gatrec_model *m, const char *opt, const char *ar
         free(idx);
         return EXIT_FAIL;
     }
-    const char *p = text ? text : arg;
+    const char *p = text ? text : arg, *seps = cli_keyed_items(m) ? ",\r\n" : ", \t\r\n"; /* keys may hold blanks */
     while (!rc && *p) {
-        char *end;
-        long long id;
+        size_t tok;
         int32_t i;
-        p += strspn(p, ", \t\r\n");
+        int found;
+        p += strspn(p, seps);
         if (!*p)
             break;
-        id = strtoll(p, &end, 10);
-        if (end == p || (*end && !strchr(", \t\r\n", *end))) {
-            rc = cli_usage_error("recommend", "%s: expected item ids (ID,ID,... or a file of them), at '%.20s'", opt, p);
+        tok = strcspn(p, seps);
+        found = cli_model_item(m, p, tok, &i);
+        if (found > 0) {
+            rc = found;
             break;
         }
-        p = end;
-        if (gatrec_model_item_index(m, id, &i)) {
+        if (found < 0) {
             gatrec_error_clear();
             if (strict) {
-                fprintf(stderr, "gatrec recommend: %s: item %lld is not in the model\n", opt, id);
+                fprintf(stderr, "gatrec recommend: %s: item %.*s is not in the model\n", opt, (int)tok, p);
                 rc = EXIT_FAIL;
             }
             unknown++;
+            p += tok;
             continue;
         }
+        p += tok;
         if (n == cap) {
             int32_t *grown = realloc(idx, 2 * cap * sizeof *idx);
             if (!grown) {
@@ -158,7 +160,7 @@ static int open_context(const gatrec_model *m, const rec_args *a, int need_profi
     int rc;
     memset(c, 0, sizeof *c);
     if (dir)
-        gatrec_dataset_load_movielens(dir, GATREC_MOVIELENS_AUTO, &c->ds);
+        cli_load_dataset_dir(dir, &c->ds);
     if (!need_profiles)
         return EXIT_OK;
     if (a->profiles ? (rc = gatrec_profiles_load(a->profiles, &c->p)) : (rc = gatrec_profiles_new(&c->p)))
@@ -312,12 +314,14 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
     if (n < a->k)
         fprintf(stderr, "gatrec recommend: note: %zu item%s could be recommended: the user rated the others%s\n", n,
                 n == 1 ? "" : "s", a->rules.only || a->rules.nexclude ? ", or --only / --exclude left them out" : "");
+    char ubuf[32], iname[32];
+    const char *uname = cli_user_name(m, u, ubuf, sizeof ubuf);
     {
         size_t held = 0;
         if (!a->new_user && gatrec_model_user_ratings(m, u, NULL, NULL, 0, &held) == 0 && held == 0)
-            fprintf(stderr, "gatrec recommend: note: the model holds no ratings of user %lld (a held-out user of its "
+            fprintf(stderr, "gatrec recommend: note: the model holds no ratings of user %s (a held-out user of its "
                     "split?), so these are the popular items; give their ratings to fold them in: --new-user \"\" "
-                    "--rated ID:STARS,...\n", a->uid);
+                    "--rated ID:STARS,...\n", uname);
     }
     if ((rc = open_session(m, a, &S)))
         goto done;
@@ -329,7 +333,8 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
     if (n > a->k)
         n = a->k;
     if (a->json) { /* say what happened: reranked, or the model's order and why */
-        printf("{\"user_id\": %lld", a->uid);
+        printf("{\"user_id\": ");
+        cli_json_user(stdout, m, u);
         if (S.llm) {
             printf(", \"llm_model\": ");
             cli_json_string(stdout, gatrec_llm_model(S.llm));
@@ -344,13 +349,12 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         printf(", \"recommendations\": [");
     }
     else
-        printf("Top %zu for user %lld%s:\n", n, a->uid, a->rerank ? (note ? " (model order: the LLM's answer was unusable)"
+        printf("Top %zu for user %s%s:\n", n, uname, a->rerank ? (note ? " (model order: the LLM's answer was unusable)"
                                                                            : " (reranked by the LLM)")
                                                                  : "");
     size_t llm_failed = 0;
     char first_failure[512] = "";
     for (size_t j = 0; j < n; j++) {
-        int64_t iid = gatrec_model_item_id(m, items[j]);
         const char *title = title_of(m, c->ds, items[j]);
         char *why = NULL;
         size_t nev = 0;
@@ -376,8 +380,9 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
             goto done;
         }
         if (a->json) {
-            printf("%s{\"rank\": %zu, \"item_id\": %lld, \"score\": %.6g, \"title\": ", j ? ", " : "", j + 1,
-                   (long long)iid, sc);
+            printf("%s{\"rank\": %zu, \"item_id\": ", j ? ", " : "", j + 1);
+            cli_json_item(stdout, m, items[j]);
+            printf(", \"score\": %.6g, \"title\": ", sc);
             cli_json_string(stdout, title);
             printf(", \"justification\": ");
             cli_json_string(stdout, why);
@@ -386,8 +391,9 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
             if (a->evidence) {
                 printf(", \"evidence\": [");
                 for (size_t e = 0; e < nev; e++) {
-                    printf("%s{\"item_id\": %lld, \"weight\": %.4f, \"title\": ", e ? ", " : "",
-                           (long long)gatrec_model_item_id(m, ev[e]), w[e]);
+                    printf("%s{\"item_id\": ", e ? ", " : "");
+                    cli_json_item(stdout, m, ev[e]);
+                    printf(", \"weight\": %.4f, \"title\": ", w[e]);
                     cli_json_string(stdout, title_of(m, c->ds, ev[e]));
                     printf("}");
                 }
@@ -395,10 +401,10 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
             }
             printf("}");
         } else {
-            printf("%3zu. %s (item %lld, score %.4g)\n     why: %s\n", j + 1, title ? title : "", (long long)iid, sc,
-                   why);
+            printf("%3zu. %s (item %s, score %.4g)\n     why: %s\n", j + 1, title ? title : "",
+                   cli_item_name(m, items[j], iname, sizeof iname), sc, why);
             for (size_t e = 0; a->evidence && e < nev; e++)
-                printf("     evidence: %.3f  item %lld  %s\n", w[e], (long long)gatrec_model_item_id(m, ev[e]),
+                printf("     evidence: %.3f  item %s  %s\n", w[e], cli_item_name(m, ev[e], iname, sizeof iname),
                        title_of(m, c->ds, ev[e]) ? title_of(m, c->ds, ev[e]) : "");
         }
         gatrec_string_free(why);
@@ -524,17 +530,38 @@ static int parse_rated(const gatrec_model *m, const char *rated, int32_t **items
         free(items), free(stars);
         return GATREC_ENOMEM;
     }
-    for (const char *p = rated; *p && !rc;) {
-        char *end;
-        long long iid = strtoll(p, &end, 10);
+    for (const char *p = rated; *p && !rc;) { /* ITEM:STARS; an item id holding ',' or ':' in "double quotes" */
+        char key[320], *end;
+        size_t kn = 0;
         double r;
-        if (end == p || *end != ':')
-            rc = cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", p);
-        else if (r = strtod(end + 1, &end), !(r >= 0.5 && r <= 5)) /* the loaders' range */
-            rc = cli_usage_error("recommend", "--rated: item %lld: stars must be a number from 0.5 to 5", iid);
-        else if (*end && *end != ',')
-            rc = cli_usage_error("recommend", "--rated: expected ID:STARS,..., at '%s'", end);
-        else if (!(rc = gatrec_model_item_index(m, iid, &items[n])))
+        const char *q = p;
+        if (*q == '"') { /* RFC 4180 style: "" is a quote */
+            for (q++; *q && !(q[0] == '"' && q[1] != '"'); q++) {
+                if (q[0] == '"')
+                    q++;
+                if (kn < sizeof key - 1)
+                    key[kn++] = *q;
+            }
+            if (*q == '"')
+                q++;
+        } else { /* up to the entry's last ':' */
+            const char *e = p + strcspn(p, ","), *colon = NULL;
+            for (const char *c = p; c < e; c++)
+                colon = *c == ':' ? c : colon;
+            q = colon ? colon : e;
+            kn = (size_t)(q - p) < sizeof key - 1 ? (size_t)(q - p) : sizeof key - 1;
+            memcpy(key, p, kn);
+        }
+        key[kn] = '\0';
+        if (*q != ':' || !kn) {
+            rc = cli_usage_error("recommend", "--rated: expected ITEM:STARS,... (an item id with ',' or ':' in double "
+                                 "quotes), at '%.40s'", p);
+            break;
+        }
+        r = strtod(q + 1, &end);
+        if (end == q + 1 || (*end && *end != ',') || !(r >= 0.5 && r <= 5))
+            rc = cli_usage_error("recommend", "--rated: item %s: stars must be a number from 0.5 to 5", key);
+        else if (!(rc = cli_model_item(m, key, kn, &items[n])))
             stars[n++] = (float)r;
         p = *end == ',' ? end + 1 : end;
     }
@@ -673,8 +700,6 @@ int cmd_recommend(int argc, char **argv)
         return EXIT_USAGE;
     if (cli_llm_limits_parse("recommend", timeout_s, retries_s, format_s, max_tokens_s, &a.limits))
         return EXIT_USAGE;
-    if (user_s && (a.uid = cli_number("recommend", "--user", user_s, 0, 0x7fffffffffffffffLL)) < 0)
-        return EXIT_USAGE;
     a.k = (size_t)k;
     a.candidates = (size_t)cand;
     {
@@ -684,6 +709,14 @@ int cmd_recommend(int argc, char **argv)
     }
     if ((rc = gatrec_model_load(model_path, &m)))
         return cli_fail("recommend", rc);
+    if (user_s) { /* a string key for a model of an imported dataset, else the numeric id */
+        int32_t ui;
+        if ((rc = cli_model_user(m, user_s, strlen(user_s), &ui))) {
+            gatrec_model_free(m);
+            return rc < 0 ? cli_fail("recommend", rc) : rc;
+        }
+        a.uid = gatrec_model_user_id(m, ui);
+    }
     {
         int32_t *ex = NULL, *on = NULL;
         if ((a.exclude_s && (rc = read_item_rule(m, "--exclude", a.exclude_s, 0, &ex, &a.rules.nexclude))) ||

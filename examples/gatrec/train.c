@@ -363,14 +363,18 @@ int cmd_train(int argc, char **argv)
                                mo.kind == GATREC_MODEL_EASE ? "EASE is solved in closed form" : "it counts or averages");
     if (lambda_s && mo.kind != GATREC_MODEL_EASE)
         return cli_usage_error("train", "%s", "--lambda is EASE's regularisation (--model ease)");
-    if (liked_s) { /* the positives; disliked stays 2 unless that is not below (all ratings implicit: 1) */
-        if (cli_float("train", "--liked", liked_s, -1e9, 1e9, &go.liked_threshold))
-            return EXIT_USAGE;
-        if (!(go.disliked_threshold < go.liked_threshold))
-            go.disliked_threshold = go.liked_threshold - 1.0f;
-    }
+    if (liked_s && cli_float("train", "--liked", liked_s, -1e9, 1e9, &go.liked_threshold))
+        return EXIT_USAGE;
     if ((rc = cli_open_dataset("train", spec, &ds, dir, sizeof dir)))
         return rc;
+    { /* the dataset says what its ratings mean (an implicit log: every event liked); --liked overrides,
+         with disliked kept below it */
+        float lk, dl;
+        gatrec_dataset_semantics(ds, &lk, &dl, NULL, NULL);
+        if (!liked_s)
+            go.liked_threshold = lk;
+        go.disliked_threshold = dl < go.liked_threshold ? dl : go.liked_threshold - 1.0f;
+    }
     t0 = now_seconds();
     if ((rc = cli_split("train", ds, sp, mo.seed, &split)))
         goto done;

@@ -18,7 +18,10 @@ static const char update_usage[] =
     "pop; bpr and lightgcn cannot (retrain them).\n"
     "--delimiter D: the field separator (default: a tab when the first line has one, else ',').\n"
     "--no-header: the first line is a rating (default: skipped when its first field is not a\n"
-    "number).\n";
+    "number).\n"
+    "A model of an imported dataset (gatrec data import) takes its string ids: FILE then has a\n"
+    "header naming user, item and rating (without rating: implicit events, each weighing 1), and\n"
+    "a new user keeps their string id.\n";
 
 /* The separator and header of FILE's first line (the caller's choice when given). */
 static void sniff(const char *path, const char **delim, int *header, int no_header)
@@ -39,7 +42,7 @@ static void sniff(const char *path, const char **delim, int *header, int no_head
 int cmd_update(int argc, char **argv)
 {
     const char *model_path = NULL, *ratings_path = NULL, *out = NULL, *delim = NULL;
-    int no_header = 0, rc;
+    int no_header = 0, keyed = 0, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL}, {"--ratings", &ratings_path, NULL},
                       {"--out", &out, NULL},          {"--delimiter", &delim, NULL},
                       {"--no-header", NULL, &no_header}, {NULL, NULL, NULL}};
@@ -63,7 +66,30 @@ int cmd_update(int argc, char **argv)
     }
     sniff(ratings_path, &delim, &dopt.header, no_header);
     dopt.delimiter = delim;
-    if ((rc = gatrec_dataset_load_delimited(ratings_path, &dopt, &ev)) || (rc = gatrec_model_load(model_path, &m)))
+    if ((rc = gatrec_model_load(model_path, &m)))
+        goto fail;
+    if ((keyed = cli_keyed_items(m))) { /* a model of an imported dataset: string ids, by the header's names */
+        gatrec_import_options io = GATREC_IMPORT_OPTIONS_INIT;
+        FILE *f = fopen(ratings_path, "r");
+        char line[4096] = "";
+        if (f && !fgets(line, sizeof line, f))
+            line[0] = 0;
+        if (f)
+            fclose(f);
+        if (no_header) {
+            rc = cli_usage_error("update", "%s", "this model's ids are strings: the file needs its header (user,item"
+                                 "[,rating][,time], as gatrec data import reads)");
+            goto done;
+        }
+        io.rating_column = strstr(line, "rating") ? "rating" : NULL; /* without one: implicit events, weight 1 */
+        io.rating_min = -1e9;
+        io.rating_max = 1e9;
+        io.delimiter = delim && strlen(delim) == 1 ? delim[0] : 0;
+        rc = gatrec_dataset_import(ratings_path, &io, &ev, NULL);
+    } else {
+        rc = gatrec_dataset_load_delimited(ratings_path, &dopt, &ev);
+    }
+    if (rc)
         goto fail;
     nr = gatrec_dataset_num_ratings(ev);
     items = malloc((nr + 1) * sizeof *items);
@@ -96,26 +122,37 @@ int cmd_update(int argc, char **argv)
         int64_t uid = gatrec_dataset_user_id(ev, u);
         int32_t mu;
         size_t n = 0;
+        char un[32], in[32];
+        const char *ukey = keyed ? gatrec_dataset_user_key(ev, u) : NULL;
+        snprintf(un, sizeof un, "%lld", (long long)uid);
         for (size_t t = first[u]; t < first[u + 1]; t++) {
             int32_t ri;
             float v;
+            const char *ikey;
             gatrec_dataset_rating(ev, order[t], NULL, &ri, &v, NULL);
-            if (gatrec_model_item_index(m, gatrec_dataset_item_id(ev, ri), &items[n])) {
-                fprintf(stderr, "gatrec update: %s: item %lld (rated by user %lld) is not in the model: a new item "
+            ikey = keyed ? gatrec_dataset_item_key(ev, ri) : NULL;
+            snprintf(in, sizeof in, "%lld", (long long)gatrec_dataset_item_id(ev, ri));
+            if (keyed ? gatrec_model_find_item(m, ikey, &items[n]) : gatrec_model_item_index(m, gatrec_dataset_item_id(ev, ri), &items[n])) {
+                fprintf(stderr, "gatrec update: %s: item %s (rated by user %s) is not in the model: a new item "
                         "needs its text (gatrec_model_add_item), or retrain; nothing was written\n", ratings_path,
-                        (long long)gatrec_dataset_item_id(ev, ri), (long long)uid);
+                        ikey ? ikey : in, ukey ? ukey : un);
                 free(first), free(order);
                 rc = EXIT_FAIL;
                 goto done;
             }
             stars[n++] = v;
         }
-        if (gatrec_model_user_index(m, uid, &mu) == 0) {
+        if ((keyed ? gatrec_model_find_user(m, ukey, &mu) : gatrec_model_user_index(m, uid, &mu)) == 0) {
             rc = gatrec_model_update_user(m, mu, items, stars, n);
             updated++;
         } else {
             gatrec_error_clear();
+            if (keyed) /* a fresh number; the key is what the application knows it by */
+                for (int32_t k = 0, nmu = (int32_t)gatrec_model_num_users(m); k < nmu; k++)
+                    uid = gatrec_model_user_id(m, k) >= uid ? gatrec_model_user_id(m, k) + 1 : uid;
             rc = gatrec_model_add_user_checked(m, uid, items, stars, n, NULL, 0, &mu);
+            if (!rc && keyed)
+                rc = gatrec_model_set_user_key(m, mu, ukey);
             added++;
         }
     }

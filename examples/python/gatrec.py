@@ -116,6 +116,12 @@ def _c(name, *argtypes):
 _ds_from_arrays = _c("gatrec_dataset_from_arrays", c_size, P(c_i64), P(c_i64), P(c_f32), P(c_i64), P(c_void_p))
 _ds_load_ml = _c("gatrec_dataset_load_movielens", c_char_p, c_int, P(c_void_p))
 _ds_free = _fn("gatrec_dataset_free", None, c_void_p)
+_ds_load = _c("gatrec_dataset_load", c_char_p, P(c_void_p))
+_ds_save = _c("gatrec_dataset_save", c_void_p, c_char_p)
+_ds_user_key = _fn("gatrec_dataset_user_key", c_char_p, c_void_p, c_i32)
+_ds_item_key = _fn("gatrec_dataset_item_key", c_char_p, c_void_p, c_i32)
+_ds_find_user = _c("gatrec_dataset_find_user", c_void_p, c_char_p, P(c_i32))
+_ds_find_item = _c("gatrec_dataset_find_item", c_void_p, c_char_p, P(c_i32))
 _ds_counts = {k: _fn("gatrec_dataset_num_" + k, c_size, c_void_p) for k in ("users", "items", "ratings")}
 _ds_user_index = _c("gatrec_dataset_user_index", c_void_p, c_i64, P(c_i32))
 _ds_item_index = _c("gatrec_dataset_item_index", c_void_p, c_i64, P(c_i32))
@@ -191,11 +197,45 @@ class Dataset(_Handle):
     @classmethod
     def from_arrays(cls, users, items, ratings=None, timestamps=None):
         n = len(users)
+        for name, xs in (("items", items), ("ratings", ratings), ("timestamps", timestamps)):
+            if xs is not None and len(xs) != n:  # ctypes would pad the short one with zeros
+                raise ValueError("from_arrays: %d users but %d %s: the arrays must have one entry per rating"
+                                 % (n, len(xs), name))
         arr = lambda t, xs: (t * n)(*xs) if xs is not None else None
         out = c_void_p()
         _ds_from_arrays(n, arr(c_i64, users), arr(c_i64, items), arr(c_f32, ratings), arr(c_i64, timestamps),
                         ctypes.byref(out))
         return cls(out)
+
+    @classmethod
+    def load(cls, directory):
+        """A dataset directory written by `gatrec data import` (or Dataset.save)."""
+        out = c_void_p()
+        _ds_load(os.fsencode(directory), ctypes.byref(out))
+        return cls(out)
+
+    def save(self, directory):
+        _ds_save(self, os.fsencode(directory))
+
+    def user_key(self, index):
+        """The user's string id (an imported dataset), or None."""
+        k = _ds_user_key(self, index)
+        return k.decode() if k is not None else None
+
+    def item_key(self, index):
+        k = _ds_item_key(self, index)
+        return k.decode() if k is not None else None
+
+    def find_user(self, key):
+        """The index of the user whose string id is `key` (GatrecError when none)."""
+        i = c_i32()
+        _ds_find_user(self, key.encode(), ctypes.byref(i))
+        return i.value
+
+    def find_item(self, key):
+        i = c_i32()
+        _ds_find_item(self, key.encode(), ctypes.byref(i))
+        return i.value
 
     @classmethod
     def load_movielens(cls, directory):

@@ -2,12 +2,15 @@
  * generate it, its size, degree statistics and star histogram; on the ML-1M-shaped log, that the
  * planted structure is learnable: standard NDCG@10 of popularity, EASE and BPR-MF on a seeded
  * random 80/20 split. `bench_synth --100m` adds the 100M-rating log (about 3 GB);
- * `bench_synth --write DIR [ml1m|ml20m|100m]` writes a log in ML-1M's layout for the CLI.
+ * `bench_synth --write DIR [ml1m|ml20m|100m]` writes a log in ML-1M's layout for the CLI;
+ * `bench_synth --generic DIR [small|ml1m|ml20m]` writes it as an application's own data (string
+ * ids, implicit events, a catalogue: gatrec data import, examples/own_data.sh).
  * Prints figures; asserts nothing. */
 #include <gatrec.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "synth.h"
 #include "synth_log.h"
@@ -132,6 +135,97 @@ static int write_dir(const synth_spec *spec, const char *dir)
     return 0;
 }
 
+/* `--generic DIR [small|ml1m|ml20m]`: the log as an application's own data would come (issue 23):
+ * events.csv with string ids, implicit events (plays, a repeated pair split over two rows), ISO 8601
+ * times; items.csv, a catalogue whose words carry the planted taste (an item's three strongest
+ * latent directions, each a word for its sign); users.csv with one attribute. */
+static const char *const POS[16] = {"bright", "fast", "bold", "sweet", "modern", "loud", "warm", "light",
+                                    "playful", "sharp", "rich", "urban", "epic", "smooth", "wild", "deep"};
+static const char *const NEG[16] = {"dark", "slow", "subtle", "bitter", "classic", "quiet", "cool", "heavy",
+                                    "serious", "soft", "plain", "rural", "intimate", "rough", "tame", "shallow"};
+
+static void iso_time(long long t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void item_key(size_t j, char *buf, size_t size)
+{
+    if (j % 97 == 5) /* a few ids a CSV must quote, with non-ASCII UTF-8 */
+        snprintf(buf, size, "\"sku-%05zu, \xc3\xa9" "dition \"\"deluxe\"\"\"", j);
+    else
+        snprintf(buf, size, "sku-%05zu", j);
+}
+
+static int write_generic(const synth_spec *spec, const char *dir)
+{
+    int32_t *u, *i;
+    float *r;
+    size_t n, rows = 0, k = (size_t)spec->rank;
+    char path[4096], when[32], key[64];
+    FILE *f;
+    if (synth_log(spec, &u, &i, &r, &n))
+        return fprintf(stderr, "%s: out of memory\n", spec->name), 1;
+    snprintf(path, sizeof path, "%s/events.csv", dir);
+    if (!(f = fopen(path, "w")))
+        return perror(path), 1;
+    fprintf(f, "customer,sku,plays,when\n");
+    for (size_t e = 0; e < n; e++) {
+        int plays = (int)r[e];
+        item_key((size_t)i[e], key, sizeof key);
+        iso_time(1704067200LL + (long long)e * 60, when, sizeof when);
+        if (plays >= 4 && e % 3 == 0) { /* the same pair twice: the import sums them */
+            fprintf(f, "cust-%06d,%s,%d,%s\n", u[e] + 1, key, plays - 1, when);
+            rows++;
+            plays = 1;
+        }
+        fprintf(f, "cust-%06d,%s,%d,%s\n", u[e] + 1, key, plays, when);
+        rows++;
+    }
+    if (fclose(f))
+        return perror(path), 1;
+    snprintf(path, sizeof path, "%s/items.csv", dir);
+    if (!(f = fopen(path, "w")))
+        return perror(path), 1;
+    fprintf(f, "sku,title,description,category\n");
+    for (size_t j = 0; j < spec->items; j++) {
+        size_t top[3] = {0, 0, 0};
+        double y[64], best[3] = {-1, -1, -1};
+        for (size_t c = 0; c < k && c < 64; c++) { /* the item's latent, as synth_log draws it */
+            y[c] = synth_normal(spec->seed, 2, j * k + c) / sqrt((double)k) * 1.7;
+            for (int t = 0; t < 3; t++)
+                if (fabs(y[c]) > best[t]) {
+                    for (int s2 = 2; s2 > t; s2--)
+                        best[s2] = best[s2 - 1], top[s2] = top[s2 - 1];
+                    best[t] = fabs(y[c]), top[t] = c;
+                    break;
+                }
+        }
+#define WORD(t) (y[top[t]] > 0 ? POS[top[t] % 16] : NEG[top[t] % 16])
+        item_key(j, key, sizeof key);
+        fprintf(f, "%s,Product %zu,\"A %s, %s piece with a %s finish.\",%s|%s\n", key, j + 1, WORD(0), WORD(1), WORD(2),
+                WORD(0), j % 2 ? "catalogue" : "new");
+#undef WORD
+    }
+    if (fclose(f))
+        return perror(path), 1;
+    snprintf(path, sizeof path, "%s/users.csv", dir);
+    if (!(f = fopen(path, "w")))
+        return perror(path), 1;
+    fprintf(f, "customer,region\n");
+    for (size_t a = 0; a < spec->users; a++)
+        fprintf(f, "cust-%06zu,%s\n", a + 1, a % 3 ? "north" : "south");
+    if (fclose(f))
+        return perror(path), 1;
+    printf("%s: %zu user-item pairs as %zu events (string ids, plays, ISO times) in %s/events.csv, a catalogue of "
+           "%zu items in %s/items.csv, users in %s/users.csv\n", spec->name, n, rows, dir, spec->items, dir, dir);
+    free(u), free(i), free(r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int big = argc > 1 && strcmp(argv[1], "--100m") == 0;
@@ -145,6 +239,17 @@ int main(int argc, char **argv)
         if (!spec)
             return fprintf(stderr, "usage: %s --write DIR [ml1m|ml20m|100m]\n", argv[0]), 2;
         return write_dir(spec, argv[2]);
+    }
+    if (argc > 2 && strcmp(argv[1], "--generic") == 0) {
+        static const synth_spec small = {"small", 1200, 900, 60000, 600, 480, 1.0, 1.5, 16, 3.0, 4};
+        const char *shape = argc > 3 ? argv[3] : "small";
+        const synth_spec *spec = strcmp(shape, "ml20m") == 0  ? &SYNTH_ML20M
+                                 : strcmp(shape, "ml1m") == 0 ? &SYNTH_ML1M
+                                 : strcmp(shape, "small") == 0 ? &small
+                                                              : NULL;
+        if (!spec)
+            return fprintf(stderr, "usage: %s --generic DIR [small|ml1m|ml20m]\n", argv[0]), 2;
+        return write_generic(spec, argv[2]);
     }
     printf("Synthetic MovieLens-shaped rating logs (test/bench/synth_log.h; seeded, no MovieLens data):\n");
     if (one(&SYNTH_ML1M, 1) || one(&SYNTH_ML20M, 0) || (big && one(&SYNTH_100M, 0)))
