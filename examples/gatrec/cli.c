@@ -356,28 +356,41 @@ int cli_open_llm(const char *url, const char *cache, int concurrency, const cli_
     return rc;
 }
 
+/* s (len bytes) as a whole number from 0 into *id */
+static int is_number(const char *s, long long *id)
+{
+    char *end;
+    errno = 0;
+    *id = strtoll(s, &end, 10);
+    return !errno && end != s && !*end && *id >= 0;
+}
+
 static int model_node(const gatrec_model *m, int is_user, const char *s, size_t len, int32_t *index)
 {
-    char buf[320];
+    char buf[GATREC_CLI_MAX_KEY + 1];
     long long id;
-    char *end;
-    int keyed = is_user ? gatrec_model_user_key(m, 0) != NULL : gatrec_model_item_key(m, 0) != NULL;
-    if (len >= sizeof buf)
-        len = sizeof buf - 1;
+    int rc, keyed = is_user ? gatrec_model_user_key(m, 0) != NULL : gatrec_model_item_key(m, 0) != NULL;
+    len = len < sizeof buf ? len : sizeof buf - 1;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (keyed) {
-        int rc = is_user ? gatrec_model_find_user(m, buf, index) : gatrec_model_find_item(m, buf, index);
-        if (rc != GATREC_ENOTFOUND)
+    if (keyed) { /* a user folded in without a key answers to its number */
+        rc = is_user ? gatrec_model_find_user(m, buf, index) : gatrec_model_find_item(m, buf, index);
+        if (rc != GATREC_ENOTFOUND || !is_number(buf, &id))
             return rc;
-        gatrec_error_clear(); /* a user folded in without a key answers to its number */
+        gatrec_error_clear();
+    } else if (!is_number(buf, &id)) {
+        return cli_not_an_id(is_user, buf);
     }
-    errno = 0;
-    id = strtoll(buf, &end, 10);
-    if (errno || end == buf || *end || id < 0)
-        return keyed ? (is_user ? gatrec_model_find_user(m, buf, index) : gatrec_model_find_item(m, buf, index))
-                     : cli_not_an_id(is_user, buf);
     return is_user ? gatrec_model_user_index(m, id, index) : gatrec_model_item_index(m, id, index);
+}
+
+int64_t cli_fresh_user_id(const gatrec_model *m)
+{
+    int64_t id = 0;
+    for (int32_t u = 0; (size_t)u < gatrec_model_num_users(m); u++)
+        if (gatrec_model_user_id(m, u) >= id)
+            id = gatrec_model_user_id(m, u) + 1;
+    return id;
 }
 
 int cli_model_user(const gatrec_model *m, const char *s, size_t len, int32_t *index)

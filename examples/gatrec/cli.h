@@ -76,7 +76,11 @@ const char *cli_model_dataset_dir(const gatrec_model *m, const char *cmd, char *
  * non-number given to a model with numeric ids. */
 int cli_model_user(const gatrec_model *m, const char *s, size_t len, int32_t *index);
 int cli_model_item(const gatrec_model *m, const char *s, size_t len, int32_t *index);
-/* 1 when the model's items (users) have string keys */
+/* The longest string id (gatrec data import's limit) */
+#define GATREC_CLI_MAX_KEY 256
+/* A user id above every one the model holds (for a user folded in) */
+int64_t cli_fresh_user_id(const gatrec_model *m);
+/* 1 when the model's items have string keys */
 int cli_keyed_items(const gatrec_model *m);
 /* An item's (user's) name for output: its key, else its id, in buf */
 const char *cli_item_name(const gatrec_model *m, int32_t item, char *buf, size_t size);

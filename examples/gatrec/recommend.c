@@ -531,7 +531,7 @@ static int parse_rated(const gatrec_model *m, const char *rated, int32_t **items
         return GATREC_ENOMEM;
     }
     for (const char *p = rated; *p && !rc;) { /* ITEM:STARS; an item id holding ',' or ':' in "double quotes" */
-        char key[320], *end;
+        char key[GATREC_CLI_MAX_KEY + 1], *end;
         size_t kn = 0;
         double r;
         const char *q = p;
@@ -630,9 +630,7 @@ static int fold_in(gatrec_model *m, rec_args *a)
         else
             rc = gatrec_embedder_embed(e, texts, 1, features);
     }
-    for (int32_t u = 0; (size_t)u < gatrec_model_num_users(m); u++) /* a fresh id */
-        if (gatrec_model_user_id(m, u) >= id)
-            id = gatrec_model_user_id(m, u) + 1;
+    id = cli_fresh_user_id(m);
     if (!rc)
         rc = gatrec_model_add_user_checked(m, id, items, stars, n, features, e ? gatrec_embedder_dim(e) : 0, &idx);
     free(features);

@@ -23,13 +23,14 @@ static const char update_usage[] =
     "header naming user, item and rating (without rating: implicit events, each weighing 1), and\n"
     "a new user keeps their string id.\n";
 
-/* The separator and header of FILE's first line (the caller's choice when given). */
-static void sniff(const char *path, const char **delim, int *header, int no_header)
+/* The separator and header of FILE's first line (the caller's choice when given), and whether
+ * that header names a column "rating". */
+static void sniff(const char *path, const char **delim, int *header, int no_header, int *has_rating)
 {
     char line[4096];
     FILE *f = fopen(path, "r");
     line[0] = 0;
-    if (f) { /* a file that cannot be read: gatrec_dataset_load_delimited says why */
+    if (f) { /* a file that cannot be read: the loader says why */
         if (!fgets(line, sizeof line, f))
             line[0] = 0;
         fclose(f);
@@ -37,12 +38,20 @@ static void sniff(const char *path, const char **delim, int *header, int no_head
     if (!*delim)
         *delim = strchr(line, '\t') ? "\t" : ",";
     *header = no_header ? 0 : !(line[0] >= '0' && line[0] <= '9');
+    *has_rating = 0;
+    for (char *p = line; *p;) {
+        size_t n = strcspn(p, *delim), k = n;
+        while (k && (p[k - 1] == '\n' || p[k - 1] == '\r'))
+            k--;
+        *has_rating |= k == 6 && strncmp(p, "rating", 6) == 0;
+        p += n + (p[n] != 0);
+    }
 }
 
 int cmd_update(int argc, char **argv)
 {
     const char *model_path = NULL, *ratings_path = NULL, *out = NULL, *delim = NULL;
-    int no_header = 0, keyed = 0, rc;
+    int no_header = 0, keyed = 0, has_rating, rc;
     cli_opt opts[] = {{"--model", &model_path, NULL}, {"--ratings", &ratings_path, NULL},
                       {"--out", &out, NULL},          {"--delimiter", &delim, NULL},
                       {"--no-header", NULL, &no_header}, {NULL, NULL, NULL}};
@@ -64,27 +73,21 @@ int cmd_update(int argc, char **argv)
         if ((rc = cli_check_output("update", out)) || (rc = cli_check_not_input("update", out, inputs, 1)))
             return rc;
     }
-    sniff(ratings_path, &delim, &dopt.header, no_header);
+    sniff(ratings_path, &delim, &dopt.header, no_header, &has_rating);
     dopt.delimiter = delim;
     if ((rc = gatrec_model_load(model_path, &m)))
         goto fail;
     if ((keyed = cli_keyed_items(m))) { /* a model of an imported dataset: string ids, by the header's names */
         gatrec_import_options io = GATREC_IMPORT_OPTIONS_INIT;
-        FILE *f = fopen(ratings_path, "r");
-        char line[4096] = "";
-        if (f && !fgets(line, sizeof line, f))
-            line[0] = 0;
-        if (f)
-            fclose(f);
         if (no_header) {
             rc = cli_usage_error("update", "%s", "this model's ids are strings: the file needs its header (user,item"
                                  "[,rating][,time], as gatrec data import reads)");
             goto done;
         }
-        io.rating_column = strstr(line, "rating") ? "rating" : NULL; /* without one: implicit events, weight 1 */
+        io.rating_column = has_rating ? "rating" : NULL; /* without one: implicit events, weight 1 */
         io.rating_min = -1e9;
         io.rating_max = 1e9;
-        io.delimiter = delim && strlen(delim) == 1 ? delim[0] : 0;
+        io.delimiter = delim[0];
         rc = gatrec_dataset_import(ratings_path, &io, &ev, NULL);
     } else {
         rc = gatrec_dataset_load_delimited(ratings_path, &dopt, &ev);
@@ -118,6 +121,7 @@ int cmd_update(int argc, char **argv)
         gatrec_dataset_rating(ev, r, &ru, NULL, NULL, NULL);
         order[first[(size_t)ru + 1]++] = (uint32_t)r;
     }
+    int64_t next_id = cli_fresh_user_id(m); /* a keyed model's new users are numbered from here */
     for (int32_t u = 0; (size_t)u < nu && !rc; u++) {
         int64_t uid = gatrec_dataset_user_id(ev, u);
         int32_t mu;
@@ -148,8 +152,7 @@ int cmd_update(int argc, char **argv)
         } else {
             gatrec_error_clear();
             if (keyed) /* a fresh number; the key is what the application knows it by */
-                for (int32_t k = 0, nmu = (int32_t)gatrec_model_num_users(m); k < nmu; k++)
-                    uid = gatrec_model_user_id(m, k) >= uid ? gatrec_model_user_id(m, k) + 1 : uid;
+                uid = next_id++;
             rc = gatrec_model_add_user_checked(m, uid, items, stars, n, NULL, 0, &mu);
             if (!rc && keyed)
                 rc = gatrec_model_set_user_key(m, mu, ukey);

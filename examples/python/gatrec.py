@@ -227,7 +227,7 @@ class Dataset(_Handle):
         return k.decode() if k is not None else None
 
     def find_user(self, key):
-        """The index of the user whose string id is `key` (GatrecError when none)."""
+        """The index of the user whose string id is `key` (gatrec.Error, status -12, when none)."""
         i = c_i32()
         _ds_find_user(self, key.encode(), ctypes.byref(i))
         return i.value

@@ -257,3 +257,19 @@ void gatrec__buf_end_section(gatrec__buf *b, size_t len_at)
     for (int i = 0; i < 8; i++)
         b->data[len_at + (size_t)i] = (unsigned char)(n >> (8 * i));
 }
+
+int gatrec__read_section(gatrec__reader *r, uint32_t *tag, gatrec__reader *section)
+{
+    uint64_t len;
+    if (r->p >= r->end)
+        return 0;
+    *tag = gatrec__read_u32(r);
+    len = gatrec__read_u64(r);
+    if (r->bad || len > (uint64_t)(r->end - r->p))
+        return GATREC_EFORMAT;
+    section->p = r->p;
+    section->end = r->p + len;
+    section->bad = 0;
+    r->p += len;
+    return 1;
+}

@@ -81,6 +81,9 @@ typedef struct gatrec__reader {
 uint32_t gatrec__read_u32(gatrec__reader *r);
 uint64_t gatrec__read_u64(gatrec__reader *r);
 const void *gatrec__read_bytes(gatrec__reader *r, size_t n);
+/* The next section of r (see gatrec__buf_begin_section): its tag, and a reader over its bytes.
+ * 1 when one was read, 0 at r's end, GATREC_EFORMAT when it overruns r. */
+int gatrec__read_section(gatrec__reader *r, uint32_t *tag, gatrec__reader *section);
 /* Reads a u32-length string into a new NUL-terminated copy (NULL and bad on failure). */
 char *gatrec__read_str(gatrec__reader *r);
 /* n floats written by gatrec__buf_put_f32s; GATREC_EFORMAT (and bad) when fewer remain. */
@@ -208,6 +211,19 @@ uint32_t gatrec__crc32(const void *data, size_t n);
 int gatrec__read_file(const char *path, char **data, size_t *len);
 /* Write `len` bytes to `path` through a temporary file in the same directory and rename. */
 int gatrec__write_file_atomic(const char *path, const void *data, size_t len);
+/* The envelope of the model and dataset files (docs/model-file.md, docs/data.md):
+ *   magic (8 bytes) | u32 format version | u32 kind | u64 payload length | payload | u32 CRC-32
+ * begin writes the header into an empty b (the payload follows it); finish patches the length and
+ * appends the checksum of the payload. */
+#define GATREC__ENVELOPE_HEADER 24u
+int gatrec__envelope_begin(gatrec__buf *b, const char magic[8], uint32_t version, uint32_t kind);
+int gatrec__envelope_finish(gatrec__buf *b);
+/* Read the file at `path` and check its envelope: magic, a version in 1..max_version, its length
+ * and checksum, each failure with its own status and a message naming the file and `what` ("model",
+ * "dataset"). On success *data holds the file (free it), *payload reads the payload and *kind is
+ * the header's kind. */
+int gatrec__envelope_read(const char *path, const char magic[8], const char *what, uint32_t max_version, char **data,
+                          gatrec__reader *payload, uint32_t *kind);
 /* Is `name` a temporary that gatrec__write_file_atomic made for the file named by its first
  * base_len bytes ("<base>.tmp.<pid>.<n>"), left by a process that is gone? */
 int gatrec__stale_temporary(const char *name, size_t base_len);
@@ -269,6 +285,8 @@ void gatrec__csv_init(gatrec__csv *c, const char *data, size_t len);
 int gatrec__csv_next(gatrec__csv *c);
 const char *gatrec__csv_field(const gatrec__csv *c, size_t i);
 void gatrec__csv_free(gatrec__csv *c);
+/* The index of the header column `name` (a UTF-8 byte order mark ignored), or SIZE_MAX. */
+size_t gatrec__csv_find_column(const gatrec__csv *csv, const char *name);
 /* The index of the header column `name` (a UTF-8 byte order mark ignored); GATREC_ENOTFOUND
  * otherwise, with a message listing the header's columns and saying what is off (case, blanks,
  * another delimiter) and, when not NULL, what was `expected`. */

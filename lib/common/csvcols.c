@@ -27,15 +27,20 @@ static int padded(const char *f, const char *name)
     return *f == '\0';
 }
 
+size_t gatrec__csv_find_column(const gatrec__csv *csv, const char *name)
+{
+    for (size_t c = 0; c < csv->nfields; c++)
+        if (strcmp(header_field(csv, c), name) == 0)
+            return c;
+    return SIZE_MAX;
+}
+
 int gatrec__csv_column(const gatrec__csv *csv, const char *name, const char *path, const char *expected, size_t *col)
 {
     gatrec__buf seen = {0}, hint = {0};
     int rc;
-    for (size_t c = 0; c < csv->nfields; c++)
-        if (strcmp(header_field(csv, c), name) == 0) {
-            *col = c;
-            return GATREC_OK;
-        }
+    if ((*col = gatrec__csv_find_column(csv, name)) != SIZE_MAX)
+        return GATREC_OK;
     for (size_t c = 0; c < csv->nfields; c++) { /* what the header holds, and why it does not match */
         const char *f = header_field(csv, c);
         if (c < 8)

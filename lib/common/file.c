@@ -223,3 +223,68 @@ char *gatrec__path_join(const char *dir, const char *name)
     memcpy(p + a, name, b + 1);
     return p;
 }
+
+int gatrec__envelope_begin(gatrec__buf *b, const char magic[8], uint32_t version, uint32_t kind)
+{
+    int rc;
+    if ((rc = gatrec__buf_put(b, magic, 8)) || (rc = gatrec__buf_put_u32(b, version)) ||
+        (rc = gatrec__buf_put_u32(b, kind)))
+        return rc;
+    return gatrec__buf_put_u64(b, 0);
+}
+
+int gatrec__envelope_finish(gatrec__buf *b)
+{
+    gatrec__buf_end_section(b, GATREC__ENVELOPE_HEADER - 8); /* the payload length, as a section's */
+    return gatrec__buf_put_u32(b, gatrec__crc32(b->data + GATREC__ENVELOPE_HEADER, b->len - GATREC__ENVELOPE_HEADER));
+}
+
+int gatrec__envelope_read(const char *path, const char magic[8], const char *what, uint32_t max_version, char **data,
+                          gatrec__reader *payload, uint32_t *kind)
+{
+    const size_t H = GATREC__ENVELOPE_HEADER;
+    gatrec__reader r;
+    uint32_t version;
+    uint64_t plen;
+    size_t len;
+    int rc;
+    if ((rc = gatrec__read_file(path, data, &len)))
+        return rc;
+    r.p = (const unsigned char *)*data;
+    r.end = r.p + len;
+    r.bad = 0;
+    if (len < 8 ? memcmp(*data, magic, len) != 0 || len == 0 : memcmp(*data, magic, 8) != 0)
+        rc = gatrec__error(GATREC_EFORMAT, "%s: not a gatrec %s file", path, what);
+    else if (len < H)
+        rc = gatrec__error(GATREC_ETRUNCATED, "%s: the file ends inside its header (%zu bytes)", path, len);
+    if (rc)
+        goto fail;
+    gatrec__read_bytes(&r, 8);
+    version = gatrec__read_u32(&r);
+    *kind = gatrec__read_u32(&r);
+    plen = gatrec__read_u64(&r);
+    if (version > max_version || version == 0)
+        rc = gatrec__error(GATREC_EVERSION, "%s: format version %u; this library (%s) reads up to %u", path, version,
+                           GATREC_VERSION_STRING, max_version);
+    else if (plen > len - H || len - H - plen < 4)
+        rc = gatrec__error(GATREC_ETRUNCATED, "%s: %zu bytes, but the header announces %llu", path, len,
+                           (unsigned long long)(plen + H + 4));
+    else if (len - H - plen > 4) /* the checksum covers the payload only: anything after it is damage */
+        rc = gatrec__error(GATREC_EFORMAT, "%s: %zu bytes follow the %s's end (%llu bytes): the file was appended "
+                           "to or damaged", path, len - H - (size_t)plen - 4, what, (unsigned long long)(plen + H + 4));
+    if (!rc) {
+        gatrec__reader tail = {r.p + plen, r.end, 0};
+        if (gatrec__read_u32(&tail) != gatrec__crc32(r.p, (size_t)plen))
+            rc = gatrec__error(GATREC_ECHECKSUM, "%s: checksum mismatch: the file is corrupted", path);
+    }
+    if (rc)
+        goto fail;
+    payload->p = r.p;
+    payload->end = r.p + plen;
+    payload->bad = 0;
+    return GATREC_OK;
+fail:
+    free(*data);
+    *data = NULL;
+    return rc;
+}

@@ -180,11 +180,23 @@ static int key_room(gatrec__idmap *m)
     return GATREC_OK;
 }
 
+/* Store key (len bytes) for an index without one, known to be free */
+static int key_store(gatrec__idmap *m, int32_t index, const char *key, size_t len)
+{
+    int rc = key_room(m);
+    if (rc)
+        return rc;
+    if (!(m->keys[index] = gatrec__strndup(key, len)))
+        return GATREC_ENOMEM;
+    key_place(m->kslots, m->nkslots, m->keys[index], index);
+    m->nkeys++;
+    return GATREC_OK;
+}
+
 int gatrec__idmap_set_key(gatrec__idmap *m, int32_t index, const char *key)
 {
     int32_t other;
     size_t len = key ? strlen(key) : 0;
-    int rc;
     if (index < 0 || (size_t)index >= m->count)
         return gatrec__error(GATREC_EINVAL, "index %d out of range", (int)index);
     if (!len || len > GATREC__MAX_KEY)
@@ -192,15 +204,9 @@ int gatrec__idmap_set_key(gatrec__idmap *m, int32_t index, const char *key)
     if ((other = gatrec__idmap_find_key(m, key, len)) >= 0)
         return other == index ? GATREC_OK
                               : gatrec__error(GATREC_EDUPLICATE, "key '%s' is already index %d's", key, (int)other);
-    if (index < (int32_t)m->kcap && m->keys && m->keys[index])
+    if (gatrec__idmap_key(m, index))
         return gatrec__error(GATREC_EINVAL, "index %d already has the key '%s'", (int)index, m->keys[index]);
-    if ((rc = key_room(m)))
-        return rc;
-    if (!(m->keys[index] = gatrec__strndup(key, len)))
-        return GATREC_ENOMEM;
-    key_place(m->kslots, m->nkslots, m->keys[index], index);
-    m->nkeys++;
-    return GATREC_OK;
+    return key_store(m, index, key, len);
 }
 
 int gatrec__idmap_add_key(gatrec__idmap *m, const char *key, size_t len, int32_t *index, int *added)
@@ -219,14 +225,8 @@ int gatrec__idmap_add_key(gatrec__idmap *m, const char *key, size_t len, int32_t
     /* ids follow the keys' order of arrival (1, 2, ...), stepping over any id a fold-in took */
     for (id = (int64_t)m->count + 1; gatrec__idmap_find(m, id) >= 0; id++)
         ;
-    if ((rc = gatrec__idmap_add(m, id, &i, NULL)))
-        return rc;
-    if ((rc = key_room(m))) /* the id stays without a key: the caller's error ends the load */
-        return rc;
-    if (!(m->keys[i] = gatrec__strndup(key, len)))
-        return GATREC_ENOMEM;
-    key_place(m->kslots, m->nkslots, m->keys[i], i);
-    m->nkeys++;
+    if ((rc = gatrec__idmap_add(m, id, &i, NULL)) || (rc = key_store(m, i, key, len)))
+        return rc; /* a stored id without its key: the caller's error ends the load */
     *index = i;
     return GATREC_OK;
 }

@@ -110,32 +110,21 @@ static int resize(void **p, size_t count, size_t size)
     return GATREC_OK;
 }
 
-int gatrec__dataset_add_rating(gatrec_dataset *ds, int64_t user_id, int64_t item_id, float rating,
-                               int64_t timestamp, const char *where, size_t line)
+int gatrec__dataset_append(gatrec_dataset *ds, int32_t u, int32_t i, float rating, int64_t timestamp, int64_t *existing)
 {
-    int32_t u, i;
-    int rc;
-    uint64_t key;
+    uint64_t key = (uint64_t)(uint32_t)u << 32 | (uint32_t)i;
     size_t s;
+    int rc;
     if (ds->nratings >= UINT32_MAX)
-        return gatrec__error(GATREC_EOVERFLOW, "%s: more than %u ratings", where, UINT32_MAX);
-    if ((rc = gatrec__idmap_add(&ds->users, user_id, &u, NULL)) ||
-        (rc = gatrec__idmap_add(&ds->items, item_id, &i, NULL)))
-        return rc;
+        return gatrec__error(GATREC_EOVERFLOW, "more than %u ratings", UINT32_MAX);
     if ((ds->nratings + 1) * 2 > ds->pair_slots && (rc = pairs_grow(ds)))
         return rc;
-    key = (uint64_t)(uint32_t)u << 32 | (uint32_t)i;
-    for (s = pair_slot(key, ds->pair_slots); ds->pair_keys[s] != PAIR_EMPTY; s = (s + 1) & (ds->pair_slots - 1)) {
+    for (s = pair_slot(key, ds->pair_slots); ds->pair_keys[s] != PAIR_EMPTY; s = (s + 1) & (ds->pair_slots - 1))
         if (ds->pair_keys[s] == key) {
-            uint32_t first = ds->pair_vals[s];
-            if (line)
-                return gatrec__error(GATREC_EDUPLICATE,
-                                     "%s:%zu: user %lld rated item %lld twice (first as rating #%u)",
-                                     where, line, (long long)user_id, (long long)item_id, first + 1);
-            return gatrec__error(GATREC_EDUPLICATE, "%s: user %lld rated item %lld twice (ratings #%u and #%zu)",
-                                 where, (long long)user_id, (long long)item_id, first + 1, ds->nratings + 1);
+            if (existing)
+                *existing = ds->pair_vals[s];
+            return GATREC_EDUPLICATE;
         }
-    }
     if (ds->nratings == ds->rcap) {
         size_t cap = ds->rcap ? ds->rcap * 2 : 1024;
         if ((rc = resize((void **)&ds->r_user, cap, sizeof *ds->r_user)) ||
@@ -153,6 +142,25 @@ int gatrec__dataset_add_rating(gatrec_dataset *ds, int64_t user_id, int64_t item
     ds->r_time[ds->nratings] = timestamp;
     ds->nratings++;
     return GATREC_OK;
+}
+
+int gatrec__dataset_add_rating(gatrec_dataset *ds, int64_t user_id, int64_t item_id, float rating,
+                               int64_t timestamp, const char *where, size_t line)
+{
+    int32_t u, i;
+    int64_t first;
+    int rc;
+    if ((rc = gatrec__idmap_add(&ds->users, user_id, &u, NULL)) ||
+        (rc = gatrec__idmap_add(&ds->items, item_id, &i, NULL)))
+        return rc;
+    if ((rc = gatrec__dataset_append(ds, u, i, rating, timestamp, &first)) == GATREC_EDUPLICATE) {
+        if (line)
+            return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user %lld rated item %lld twice (first as rating #%lld)",
+                                 where, line, (long long)user_id, (long long)item_id, (long long)first + 1);
+        return gatrec__error(GATREC_EDUPLICATE, "%s: user %lld rated item %lld twice (ratings #%lld and #%zu)", where,
+                             (long long)user_id, (long long)item_id, (long long)first + 1, ds->nratings + 1);
+    }
+    return rc == GATREC_EOVERFLOW ? gatrec__error_context(rc, "%s", where) : rc;
 }
 
 gatrec__item_meta *gatrec__dataset_item_meta(gatrec_dataset *ds, int32_t item)

@@ -36,8 +36,8 @@ struct gatrec_dataset {
     size_t user_meta_cap;
     char **genre_names;
     size_t ngenres;
-    /* what the ratings mean (gatrec_dataset_semantics): thresholds, implicit, the domain noun
-     * (NULL: "movies" for MovieLens, else "items"); set = 1 once a loader chose them */
+    /* what the ratings mean (gatrec_dataset_semantics): the liked and disliked thresholds (4 and 2
+     * unless imported), implicit events, the domain noun (NULL: none given; "movies" for MovieLens) */
     float liked, disliked;
     int implicit;
     char *domain;
@@ -49,6 +49,10 @@ int gatrec__dataset_new(const char *name, gatrec_dataset **out);
 /* Add one rating; `where`/`line` name the source for error messages (line 0: none). */
 int gatrec__dataset_add_rating(gatrec_dataset *ds, int64_t user_id, int64_t item_id, float rating,
                                int64_t timestamp, const char *where, size_t line);
+/* Append a rating by user and item index. A pair already there is not added: GATREC_EDUPLICATE
+ * (no message) with its rating index in *existing (may be NULL). */
+int gatrec__dataset_append(gatrec_dataset *ds, int32_t user, int32_t item, float rating, int64_t timestamp,
+                           int64_t *existing);
 /* Rating index of (user, item), or -1. */
 int64_t gatrec__dataset_find_pair(const gatrec_dataset *ds, int32_t user, int32_t item);
 /* Metadata of an item/user index, growing the arrays to cover it (NULL on ENOMEM). */

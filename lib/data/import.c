@@ -18,6 +18,7 @@ typedef struct table {
     char *data;
     gatrec__csv csv;
     size_t ncols;
+    char **names;   /* the header's column names (the csv's buffer holds the current record) */
     const char *at; /* where the current record starts */
 } table;
 
@@ -41,6 +42,9 @@ static char sniff(const char *p, const char *end)
 
 static void table_free(table *t)
 {
+    for (size_t c = 0; t->names && c < t->ncols; c++)
+        free(t->names[c]);
+    free(t->names);
     gatrec__csv_free(&t->csv);
     free(t->data);
 }
@@ -84,30 +88,43 @@ static int table_open(table *t, const char *path, char delim)
         return gatrec__error(GATREC_EEMPTY, "%s: empty file (a header line naming the columns comes first)", path);
     if (rc < 0)
         return rc;
-    t->ncols = t->csv.nfields;
+    if (!(t->names = gatrec__calloc(t->csv.nfields, sizeof *t->names)))
+        return GATREC_ENOMEM;
+    for (t->ncols = 0; t->ncols < t->csv.nfields; t->ncols++)
+        if (!(t->names[t->ncols] = gatrec__strdup(gatrec__csv_field(&t->csv, t->ncols))))
+            return GATREC_ENOMEM;
     return GATREC_OK;
 }
 
-/* The column named `name` of the header (SIZE_MAX when `optional` and absent). */
-static int column(table *t, const char *name, int optional, const char *expected, size_t *col)
+/* The header's column `name` (the header is the csv's record until the first table_next) */
+static int column(table *t, const char *name, const char *expected, size_t *col)
 {
-    *col = SIZE_MAX;
-    for (size_t c = 0; c < t->ncols; c++)
-        if (strcmp(gatrec__csv_field(&t->csv, c), name) == 0) {
-            *col = c;
-            return GATREC_OK;
-        }
-    return optional ? GATREC_OK : gatrec__csv_column(&t->csv, name, t->path, expected, col);
+    return gatrec__csv_column(&t->csv, name, t->path, expected, col);
 }
 
 /* The first of `names` the header has, or SIZE_MAX */
 static size_t first_of(table *t, const char *const *names)
 {
-    size_t col;
-    for (; *names; names++)
-        if (column(t, *names, 1, NULL, &col) == 0 && col != SIZE_MAX)
-            return col;
-    return SIZE_MAX;
+    size_t col = SIZE_MAX;
+    for (; *names && col == SIZE_MAX; names++)
+        col = gatrec__csv_find_column(&t->csv, *names);
+    return col;
+}
+
+/* The id column of a catalogue or user file: `given` (its option, --FLAG), else the events' column
+ * name `events_name`, else "id" */
+static int id_column(table *t, const char *given, const char *events_name, const char *flag, size_t *col)
+{
+    char expected[96];
+    const char *const fallback[] = {events_name, "id", NULL};
+    if (given) {
+        snprintf(expected, sizeof expected, "the id column (%s)", flag);
+        return column(t, given, expected, col);
+    }
+    if ((*col = first_of(t, fallback)) != SIZE_MAX)
+        return GATREC_OK;
+    snprintf(expected, sizeof expected, "a column '%s' or 'id' (%s)", events_name, flag);
+    return column(t, events_name, expected, col);
 }
 
 static const char *field(const table *t, size_t col)
@@ -126,6 +143,16 @@ static int key_of(const table *t, size_t col, const char *what, gatrec__idmap *m
         return gatrec__error(GATREC_EOVERFLOW, "%s:%zu: a %s id of %zu bytes; at most %d are accepted", t->path,
                              t->csv.line, what, n, GATREC__MAX_KEY);
     return gatrec__idmap_add_key(m, k, n, index, added);
+}
+
+/* A catalogue's or user file's row: its id, which must be new (listed once) */
+static int row_key(const table *t, size_t col, const char *what, gatrec__idmap *m, int32_t *index)
+{
+    int added, rc = key_of(t, col, what, m, index, &added);
+    if (!rc && !added)
+        rc = gatrec__error(GATREC_EDUPLICATE, "%s:%zu: %s '%s' is listed twice", t->path, t->csv.line, what,
+                           field(t, col));
+    return rc;
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil) */
@@ -199,33 +226,8 @@ int gatrec__parse_time(const char *s, int64_t *out)
     return GATREC_OK;
 }
 
-typedef struct header {
-    char **names;
-    size_t n;
-} header;
-
-static void header_free(header *h)
-{
-    for (size_t c = 0; c < h->n; c++)
-        free(h->names[c]);
-    free(h->names);
-}
-
-static int header_keep(const table *t, header *h)
-{
-    const char *f0;
-    memset(h, 0, sizeof *h);
-    if (!(h->names = gatrec__calloc(t->ncols, sizeof *h->names)))
-        return GATREC_ENOMEM;
-    h->n = t->ncols;
-    for (size_t c = 0; c < t->ncols; c++)
-        if (!(h->names[c] = gatrec__strdup((f0 = field(t, c)))))
-            return GATREC_ENOMEM;
-    return GATREC_OK;
-}
-
 /* "name: value" lines of the record's fields, but those in skip[] and empty ones */
-static int record_text(const table *t, const header *h, const size_t *skip, size_t nskip, char **out)
+static int record_text(const table *t, const size_t *skip, size_t nskip, char **out)
 {
     gatrec__buf b = {0};
     int rc = GATREC_OK;
@@ -235,7 +237,7 @@ static int record_text(const table *t, const header *h, const size_t *skip, size
         for (size_t k = 0; k < nskip; k++)
             skipped |= skip[k] == c;
         if (!skipped && field(t, c)[0])
-            rc = gatrec__buf_printf(&b, "%s%s: %s", b.len ? "\n" : "", h->names[c], field(t, c));
+            rc = gatrec__buf_printf(&b, "%s%s: %s", b.len ? "\n" : "", t->names[c], field(t, c));
     }
     if (!rc && b.len && !(*out = gatrec__strndup((const char *)b.data, b.len)))
         rc = GATREC_ENOMEM;
@@ -248,44 +250,31 @@ static int read_catalogue(gatrec_dataset *ds, const gatrec_import_options *o)
     static const char *const titles[] = {"title", "name", NULL};
     static const char *const cats[] = {"category", "categories", "genres", "genre", NULL};
     table t;
-    header h = {0};
     size_t idc, tc = SIZE_MAX, cc = SIZE_MAX;
     int rc;
-    if ((rc = table_open(&t, o->items_path, o->delimiter)) || (rc = header_keep(&t, &h)))
+    if ((rc = table_open(&t, o->items_path, o->delimiter)) ||
+        (rc = id_column(&t, o->item_id_column, o->item_column, "--item-id-column", &idc)))
         goto done;
-    if (o->item_id_column)
-        rc = column(&t, o->item_id_column, 0, "the catalogue's item id column (--item-id-column)", &idc);
-    else if ((rc = column(&t, o->item_column, 1, NULL, &idc)) == 0 && idc == SIZE_MAX)
-        rc = column(&t, "id", 0, "a column named like the events' item column, or 'id' (--item-id-column)", &idc);
-    if (!rc && o->title_column)
-        rc = column(&t, o->title_column, 0, "the title column (--title-column)", &tc);
-    else if (!rc)
+    if (o->title_column)
+        rc = column(&t, o->title_column, "the title column (--title-column)", &tc);
+    else
         tc = first_of(&t, titles);
     if (!rc && o->category_column)
-        rc = column(&t, o->category_column, 0, "the category column (--category-column)", &cc);
+        rc = column(&t, o->category_column, "the category column (--category-column)", &cc);
     else if (!rc)
         cc = first_of(&t, cats);
     while (!rc && (rc = table_next(&t)) == 1) {
         int32_t i;
-        int added;
         gatrec__item_meta *m;
         size_t skip[3] = {idc, tc, cc};
-        if ((rc = key_of(&t, idc, "item", &ds->items, &i, &added)))
+        if ((rc = row_key(&t, idc, "item", &ds->items, &i)))
             break;
-        if (!added) {
-            rc = gatrec__error(GATREC_EDUPLICATE, "%s:%zu: item '%s' is listed twice", t.path, t.csv.line,
-                               field(&t, idc));
-            break;
-        }
-        if (!(m = gatrec__dataset_item_meta(ds, i))) {
+        if (!(m = gatrec__dataset_item_meta(ds, i)) ||
+            (tc != SIZE_MAX && field(&t, tc)[0] && !(m->title = gatrec__strdup(field(&t, tc))))) {
             rc = GATREC_ENOMEM;
             break;
         }
-        if (tc != SIZE_MAX && field(&t, tc)[0] && !(m->title = gatrec__strdup(field(&t, tc)))) {
-            rc = GATREC_ENOMEM;
-            break;
-        }
-        if ((rc = record_text(&t, &h, skip, 3, &m->text)))
+        if ((rc = record_text(&t, skip, 3, &m->text)))
             break;
         if (cc != SIZE_MAX) /* categories: '|'-separated, blanks trimmed; the first 64 names are genres */
             for (const char *p = field(&t, cc); *p && !rc;) {
@@ -295,20 +284,18 @@ static int read_catalogue(gatrec_dataset *ds, const gatrec_import_options *o)
                     a++;
                 while (z > a && z[-1] == ' ')
                     z--;
-                p = e ? e + 1 : p + strlen(p);
+                p = e ? e + 1 : z;
                 if (z == a)
                     continue;
-                for (g = 0; g < ds->ngenres && !(strlen(ds->genre_names[g]) == (size_t)(z - a) &&
-                                                 memcmp(ds->genre_names[g], a, (size_t)(z - a)) == 0); g++)
-                    ;
-                if (g == ds->ngenres && g < GATREC_MAX_GENRES)
-                    rc = gatrec__dataset_add_genre(ds, a, (size_t)(z - a), &g);
-                if (!rc && g < GATREC_MAX_GENRES)
+                if ((rc = gatrec__dataset_add_genre(ds, a, (size_t)(z - a), &g)) == GATREC_OK)
                     m->genres |= 1ull << g;
+                else if (rc == GATREC_EOVERFLOW) { /* past 64 names: in the text only */
+                    gatrec_error_clear();
+                    rc = GATREC_OK;
+                }
             }
     }
 done:
-    header_free(&h);
     table_free(&t);
     return rc < 0 ? rc : GATREC_OK;
 }
@@ -316,33 +303,22 @@ done:
 static int read_users(gatrec_dataset *ds, const gatrec_import_options *o)
 {
     table t;
-    header h = {0};
     size_t idc, ac, gc, oc;
     int rc;
-    if ((rc = table_open(&t, o->users_path, o->delimiter)) || (rc = header_keep(&t, &h)))
+    if ((rc = table_open(&t, o->users_path, o->delimiter)) ||
+        (rc = id_column(&t, o->user_id_column, o->user_column, "--user-id-column", &idc)))
         goto done;
-    if (o->user_id_column)
-        rc = column(&t, o->user_id_column, 0, "the user file's id column (--user-id-column)", &idc);
-    else if ((rc = column(&t, o->user_column, 1, NULL, &idc)) == 0 && idc == SIZE_MAX)
-        rc = column(&t, "id", 0, "a column named like the events' user column, or 'id' (--user-id-column)", &idc);
-    if (!rc) {
-        column(&t, "age", 1, NULL, &ac);
-        column(&t, "gender", 1, NULL, &gc);
-        column(&t, "occupation", 1, NULL, &oc);
-    }
+    ac = gatrec__csv_find_column(&t.csv, "age");
+    gc = gatrec__csv_find_column(&t.csv, "gender");
+    oc = gatrec__csv_find_column(&t.csv, "occupation");
     while (!rc && (rc = table_next(&t)) == 1) {
         int32_t u;
-        int added;
         int64_t age;
         gatrec__user_meta *m;
-        if ((rc = key_of(&t, idc, "user", &ds->users, &u, &added)))
+        if ((rc = row_key(&t, idc, "user", &ds->users, &u)))
             break;
-        if (!added) {
-            rc = gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user '%s' is listed twice", t.path, t.csv.line,
-                               field(&t, idc));
-            break;
-        }
-        if (!(m = gatrec__dataset_user_meta(ds, u))) {
+        if (!(m = gatrec__dataset_user_meta(ds, u)) ||
+            (oc != SIZE_MAX && field(&t, oc)[0] && !(m->occupation = gatrec__strdup(field(&t, oc))))) {
             rc = GATREC_ENOMEM;
             break;
         }
@@ -351,14 +327,9 @@ static int read_users(gatrec_dataset *ds, const gatrec_import_options *o)
             m->age = (int)age;
         if (gc != SIZE_MAX)
             snprintf(m->gender, sizeof m->gender, "%s", field(&t, gc));
-        if (oc != SIZE_MAX && field(&t, oc)[0] && !(m->occupation = gatrec__strdup(field(&t, oc)))) {
-            rc = GATREC_ENOMEM;
-            break;
-        }
-        rc = record_text(&t, &h, &idc, 1, &m->text);
+        rc = record_text(&t, &idc, 1, &m->text);
     }
 done:
-    header_free(&h);
     table_free(&t);
     return rc < 0 ? rc : GATREC_OK;
 }
@@ -367,10 +338,9 @@ typedef struct events {
     const gatrec_import_options *o;
     int explicit_, policy;
     size_t uc, ic, vc, tc;
-    uint32_t *line; /* per rating: the line it was last set from (for GATREC_DUPLICATES_ERROR) */
+    uint32_t *line; /* GATREC_DUPLICATES_ERROR only: per rating, the line it came from */
     size_t line_cap;
-    size_t catalogued; /* items the catalogue listed (indices below it) */
-    size_t missing;    /* items of the events the catalogue did not list */
+    size_t missing; /* items of the events the catalogue did not list */
 } events;
 
 static int read_value(const table *t, const events *E, float *v)
@@ -409,32 +379,35 @@ static int one_event(gatrec_dataset *ds, const table *t, events *E)
     if (E->tc != SIZE_MAX && gatrec__parse_time(field(t, E->tc), &time))
         return gatrec__error(GATREC_ENUMBER, "%s:%zu: time '%.40s' is neither Unix seconds nor ISO 8601 "
                              "(2024-05-01T12:30:00Z)", t->path, t->csv.line, field(t, E->tc));
-    if ((r = gatrec__dataset_find_pair(ds, u, i)) >= 0) {
-        switch (E->policy) {
-        case GATREC_DUPLICATES_ERROR:
-            return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user '%s' and item '%s' again (first at line %u; "
-                                 "--duplicates sum|max|last combines them)", t->path, t->csv.line,
-                                 field(t, E->uc), field(t, E->ic), E->line[r]);
-        case GATREC_DUPLICATES_SUM:
-            ds->r_value[r] += v;
-            break;
-        case GATREC_DUPLICATES_MAX:
-            ds->r_value[r] = v > ds->r_value[r] ? v : ds->r_value[r];
-            break;
-        default: /* LAST: by time, then by line */
-            if (time >= ds->r_time[r])
-                ds->r_value[r] = v;
-            break;
-        }
-        if (time > ds->r_time[r])
-            ds->r_time[r] = time;
-        E->line[r] = (uint32_t)(t->csv.line > UINT32_MAX ? UINT32_MAX : t->csv.line);
+    if (E->policy == GATREC_DUPLICATES_ERROR &&
+        (rc = gatrec__reserve((void **)&E->line, &E->line_cap, ds->nratings + 1, sizeof *E->line)))
+        return rc;
+    if ((rc = gatrec__dataset_append(ds, u, i, v, time, &r)) == GATREC_OK) {
+        if (E->line)
+            E->line[ds->nratings - 1] = (uint32_t)(t->csv.line > UINT32_MAX ? UINT32_MAX : t->csv.line);
         return GATREC_OK;
     }
-    if ((rc = gatrec__reserve((void **)&E->line, &E->line_cap, ds->nratings + 1, sizeof *E->line)))
-        return rc;
-    E->line[ds->nratings] = (uint32_t)(t->csv.line > UINT32_MAX ? UINT32_MAX : t->csv.line);
-    return gatrec__dataset_add_rating(ds, ds->users.ids[u], ds->items.ids[i], v, time, t->path, t->csv.line);
+    if (rc != GATREC_EDUPLICATE)
+        return gatrec__error_context(rc, "%s:%zu", t->path, t->csv.line);
+    switch (E->policy) { /* the pair again: rating r */
+    case GATREC_DUPLICATES_ERROR:
+        return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user '%s' and item '%s' again (first at line %u; "
+                             "--duplicates sum|max|last combines them)", t->path, t->csv.line, field(t, E->uc),
+                             field(t, E->ic), E->line[r]);
+    case GATREC_DUPLICATES_SUM:
+        ds->r_value[r] += v;
+        break;
+    case GATREC_DUPLICATES_MAX:
+        ds->r_value[r] = v > ds->r_value[r] ? v : ds->r_value[r];
+        break;
+    default: /* LAST: by time, then by line */
+        if (time >= ds->r_time[r])
+            ds->r_value[r] = v;
+        break;
+    }
+    if (time > ds->r_time[r])
+        ds->r_time[r] = time;
+    return GATREC_OK;
 }
 
 static int read_events(gatrec_dataset *ds, const char *path, events *E)
@@ -445,16 +418,16 @@ static int read_events(gatrec_dataset *ds, const char *path, events *E)
     int rc;
     if ((rc = table_open(&t, path, o->delimiter)))
         goto done;
-    if ((rc = column(&t, o->user_column, 0, "the user id column (--user-column)", &E->uc)) ||
-        (rc = column(&t, o->item_column, 0, "the item id column (--item-column)", &E->ic)))
+    if ((rc = column(&t, o->user_column, "the user id column (--user-column)", &E->uc)) ||
+        (rc = column(&t, o->item_column, "the item id column (--item-column)", &E->ic)))
         goto done;
     E->vc = SIZE_MAX;
     if (o->rating_column)
-        rc = column(&t, o->rating_column, 0, "the rating column (--rating-column)", &E->vc);
+        rc = column(&t, o->rating_column, "the rating column (--rating-column)", &E->vc);
     else if (o->weight_column)
-        rc = column(&t, o->weight_column, 0, "the weight column (--weight-column)", &E->vc);
+        rc = column(&t, o->weight_column, "the weight column (--weight-column)", &E->vc);
     if (!rc && o->time_column)
-        rc = column(&t, o->time_column, 0, "the time column (--time-column)", &E->tc);
+        rc = column(&t, o->time_column, "the time column (--time-column)", &E->tc);
     else
         E->tc = first_of(&t, times);
     if (!rc && E->uc == E->ic)

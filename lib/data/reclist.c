@@ -140,20 +140,18 @@ static int parse_rows(const gatrec_dataset *ds, const char *path, gatrec__csv *c
         fu = gatrec__csv_field(csv, cu);
         fi = gatrec__csv_field(csv, ci);
         fr = gatrec__csv_field(csv, cr);
-        if (ds->users.keys || ds->items.keys) { /* an imported dataset: its string keys */
-            if ((u = gatrec__idmap_find_key(&ds->users, fu, strlen(fu))) < 0 ||
-                (i = gatrec__idmap_find_key(&ds->items, fi, strlen(fi))) < 0) {
-                rc = gatrec__error(GATREC_ENOTFOUND, "%s:%zu: %s '%.60s' is not in dataset '%s'", path, csv->line,
-                                   u < 0 ? "user" : "item", u < 0 ? fu : fi, ds->name);
-                break;
-            }
-            uid = ds->users.ids[u];
-            iid = ds->items.ids[i];
+        if (ds->users.keys) { /* an imported dataset: its string ids */
+            u = gatrec__idmap_find_key(&ds->users, fu, strlen(fu));
+            i = gatrec__idmap_find_key(&ds->items, fi, strlen(fi));
+        } else if ((rc = gatrec__parse_id(fu, strlen(fu), &uid)) || (rc = gatrec__parse_id(fi, strlen(fi), &iid))) {
+            gatrec__error(rc, "%s:%zu: user_id and item_id must be non-negative integers", path, csv->line);
+            break;
+        } else {
+            u = gatrec__idmap_find(&ds->users, uid);
+            i = gatrec__idmap_find(&ds->items, iid);
         }
-        if ((!ds->users.keys && !ds->items.keys &&
-             ((rc = gatrec__parse_id(fu, strlen(fu), &uid)) || (rc = gatrec__parse_id(fi, strlen(fi), &iid)))) ||
-            (rc = gatrec__parse_id(fr, strlen(fr), &rank))) {
-            gatrec__error(rc, "%s:%zu: user_id, item_id and rank must be non-negative integers", path, csv->line);
+        if ((rc = gatrec__parse_id(fr, strlen(fr), &rank))) {
+            gatrec__error(rc, "%s:%zu: rank must be a non-negative integer", path, csv->line);
             break;
         }
         if (rank < 1 || rank > INT32_MAX) {
@@ -161,9 +159,9 @@ static int parse_rows(const gatrec_dataset *ds, const char *path, gatrec__csv *c
                                (long long)rank, INT32_MAX);
             break;
         }
-        if ((u = gatrec__idmap_find(&ds->users, uid)) < 0 || (i = gatrec__idmap_find(&ds->items, iid)) < 0) {
-            rc = gatrec__error(GATREC_ENOTFOUND, "%s:%zu: %s %lld is not in dataset '%s'", path, csv->line,
-                               u < 0 ? "user" : "item", (long long)(u < 0 ? uid : iid), ds->name);
+        if (u < 0 || i < 0) {
+            rc = gatrec__error(GATREC_ENOTFOUND, "%s:%zu: %s '%.60s' is not in dataset '%s'", path, csv->line,
+                               u < 0 ? "user" : "item", u < 0 ? fu : fi, ds->name);
             break;
         }
         if ((rc = gatrec__reserve((void **)&rows, &cap, n + 1, sizeof *rows)))

@@ -1,6 +1,7 @@
 /* The dataset file, `DIR/dataset.gatrec` (docs/data.md):
  *
  *   magic "\x89GRDATA\n" | u32 format version | u32 0 | u64 payload length | payload | u32 CRC-32
+ * (the envelope of lib/common/file.c, as the model file's)
  *
  * The payload is sections (u32 tag, u64 length, bytes) as in model files: a reader skips tags it
  * does not know. Ratings are stored by column, so a load is a few copies and the pair index. */
@@ -13,7 +14,6 @@
 
 #define MAGIC "\x89GRDATA\n"
 #define FORMAT_VERSION 1u
-#define HEADER_SIZE 24u
 #define FILE_NAME "dataset.gatrec"
 
 enum {
@@ -123,7 +123,6 @@ static char *file_of(const char *dir)
 GATREC_API int gatrec_dataset_save(const gatrec_dataset *ds, const char *dir)
 {
     gatrec__buf b = {0};
-    size_t payload_at;
     char *path = NULL;
     int rc;
     if (!ds || !dir)
@@ -132,14 +131,8 @@ GATREC_API int gatrec_dataset_save(const gatrec_dataset *ds, const char *dir)
         return gatrec__error_context(rc, "creating %s", dir);
     if (!(path = gatrec__path_join(dir, FILE_NAME)))
         return GATREC_ENOMEM;
-    if ((rc = gatrec__buf_put(&b, MAGIC, 8)) || (rc = gatrec__buf_put_u32(&b, FORMAT_VERSION)) ||
-        (rc = gatrec__buf_put_u32(&b, 0)) || (rc = gatrec__buf_put_u64(&b, 0)))
-        goto done;
-    payload_at = b.len;
-    if ((rc = write_payload(ds, &b)))
-        goto done;
-    gatrec__buf_end_section(&b, payload_at - 8);
-    if ((rc = gatrec__buf_put_u32(&b, gatrec__crc32(b.data + payload_at, b.len - payload_at))))
+    if ((rc = gatrec__envelope_begin(&b, MAGIC, FORMAT_VERSION, 0)) || (rc = write_payload(ds, &b)) ||
+        (rc = gatrec__envelope_finish(&b)))
         goto done;
     if ((rc = gatrec__write_file_atomic(path, b.data, b.len)))
         gatrec__error_context(rc, "saving the dataset");
@@ -181,7 +174,7 @@ static int read_ratings(gatrec__reader *r, gatrec_dataset *ds)
         gatrec__read_f32s(&rv, &val, 1);
         if (uu >= ds->users.count || ii >= ds->items.count || !isfinite(val))
             return GATREC_EFORMAT;
-        if ((rc = gatrec__dataset_add_rating(ds, ds->users.ids[uu], ds->items.ids[ii], val, time, "dataset", 0)))
+        if ((rc = gatrec__dataset_append(ds, (int32_t)uu, (int32_t)ii, val, time, NULL)))
             return rc == GATREC_EDUPLICATE ? GATREC_EFORMAT : rc;
     }
     return GATREC_OK;
@@ -229,16 +222,10 @@ static int read_user_meta(gatrec__reader *r, gatrec_dataset *ds)
 static int read_payload(gatrec__reader *r, gatrec_dataset *ds)
 {
     int have_meta = 0, have_users = 0, have_items = 0, have_ratings = 0, rc = GATREC_OK;
-    while (r->p < r->end && !rc) {
-        uint32_t tag = gatrec__read_u32(r), ng;
-        uint64_t len = gatrec__read_u64(r);
-        gatrec__reader sec;
-        if (r->bad || len > (uint64_t)(r->end - r->p))
-            return GATREC_EFORMAT;
-        sec.p = r->p;
-        sec.end = r->p + len;
-        sec.bad = 0;
-        r->p += len;
+    uint32_t tag, ng;
+    gatrec__reader sec;
+    int more = 0;
+    while (!rc && (more = gatrec__read_section(r, &tag, &sec)) == 1) {
         switch (tag) {
         case TAG_META:
             if (have_meta++)
@@ -294,60 +281,23 @@ static int read_payload(gatrec__reader *r, gatrec_dataset *ds)
         if (!rc && sec.bad)
             rc = GATREC_EFORMAT;
     }
-    return rc ? rc : have_meta && have_ratings ? GATREC_OK : GATREC_EFORMAT;
+    return rc ? rc : more < 0 ? more : have_meta && have_ratings ? GATREC_OK : GATREC_EFORMAT;
 }
 
 GATREC_API int gatrec_dataset_load(const char *dir, gatrec_dataset **out)
 {
     char *data = NULL, *path;
-    size_t len;
     gatrec__reader r;
     gatrec_dataset *ds = NULL;
-    uint64_t plen;
-    uint32_t version;
+    uint32_t kind;
     int rc;
     if (!dir || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_dataset_load: NULL argument");
     if (!(path = file_of(dir)))
         return GATREC_ENOMEM;
-    if ((rc = gatrec__read_file(path, &data, &len)))
+    if ((rc = gatrec__envelope_read(path, MAGIC, "dataset", FORMAT_VERSION, &data, &r, &kind)) ||
+        (rc = gatrec__dataset_new("data", &ds)))
         goto done;
-    r.p = (const unsigned char *)data;
-    r.end = r.p + len;
-    r.bad = 0;
-    if (len < 8 || memcmp(data, MAGIC, 8) != 0) {
-        rc = gatrec__error(GATREC_EFORMAT, "%s: not a gatrec dataset file", path);
-        goto done;
-    }
-    if (len < HEADER_SIZE + 4) {
-        rc = gatrec__error(GATREC_ETRUNCATED, "%s: the file ends inside its header (%zu bytes)", path, len);
-        goto done;
-    }
-    gatrec__read_bytes(&r, 8);
-    version = gatrec__read_u32(&r);
-    gatrec__read_u32(&r);
-    plen = gatrec__read_u64(&r);
-    if (version == 0 || version > FORMAT_VERSION) {
-        rc = gatrec__error(GATREC_EVERSION, "%s: format version %u; this library (%s) reads up to %u", path, version,
-                           GATREC_VERSION_STRING, FORMAT_VERSION);
-        goto done;
-    }
-    if (plen != len - HEADER_SIZE - 4) {
-        rc = gatrec__error(plen > len - HEADER_SIZE - 4 ? GATREC_ETRUNCATED : GATREC_EFORMAT,
-                           "%s: %zu bytes, but the header announces %llu: the file was cut or damaged", path, len,
-                           (unsigned long long)plen + HEADER_SIZE + 4);
-        goto done;
-    }
-    {
-        gatrec__reader tail = {r.p + plen, r.end, 0};
-        if (gatrec__read_u32(&tail) != gatrec__crc32(r.p, (size_t)plen)) {
-            rc = gatrec__error(GATREC_ECHECKSUM, "%s: checksum mismatch: the file is corrupted (import it again)", path);
-            goto done;
-        }
-    }
-    if ((rc = gatrec__dataset_new("data", &ds)))
-        goto done;
-    r.end = r.p + plen;
     rc = read_payload(&r, ds);
     if (rc == GATREC_EFORMAT)
         gatrec__error(rc, "%s: malformed dataset file (checksum valid: written by a faulty writer?)", path);

@@ -1,6 +1,7 @@
 /* The model file: everything needed to serve recommendations, checked before it is trusted.
  *
  *   magic "\x89GATREC\n" | u32 format version | u32 kind | u64 payload length | payload | u32 CRC-32
+ * (the envelope of lib/common/file.c, which checks it)
  *
  * The payload is a sequence of sections (u32 tag, u64 length, bytes); a reader skips tags it does
  * not know, so later versions can add sections without breaking older readers. Integers are
@@ -13,7 +14,6 @@
 
 #define MAGIC "\x89GATREC\n"
 #define FORMAT_VERSION 1u
-#define HEADER_SIZE 24u
 
 enum {
     TAG_CONFIG = 1,
@@ -116,18 +116,11 @@ static int write_payload(const gatrec_model *m, gatrec__buf *b)
 GATREC_API int gatrec_model_save(const gatrec_model *model, const char *path)
 {
     gatrec__buf b = {0};
-    size_t payload_at;
     int rc;
     if (!model || !path)
         return gatrec__error(GATREC_EINVAL, "gatrec_model_save: NULL argument");
-    if ((rc = gatrec__buf_put(&b, MAGIC, 8)) || (rc = gatrec__buf_put_u32(&b, FORMAT_VERSION)) ||
-        (rc = gatrec__buf_put_u32(&b, (uint32_t)model->ops->kind)) || (rc = gatrec__buf_put_u64(&b, 0)))
-        goto done;
-    payload_at = b.len;
-    if ((rc = write_payload(model, &b)))
-        goto done;
-    gatrec__buf_end_section(&b, payload_at - 8);
-    if ((rc = gatrec__buf_put_u32(&b, gatrec__crc32(b.data + payload_at, b.len - payload_at))))
+    if ((rc = gatrec__envelope_begin(&b, MAGIC, FORMAT_VERSION, (uint32_t)model->ops->kind)) ||
+        (rc = write_payload(model, &b)) || (rc = gatrec__envelope_finish(&b)))
         goto done;
     if ((rc = gatrec__write_file_atomic(path, b.data, b.len)))
         gatrec__error_context(rc, "saving model");
@@ -184,17 +177,12 @@ static int read_info(gatrec__reader *r, gatrec_model *m)
 static int read_payload(gatrec__reader *r, gatrec_model *m, uint32_t kind)
 {
     int have_config = 0, have_seen = 0, have_pop = 0, have_params = 0;
-    while (r->p < r->end) {
-        uint32_t tag = gatrec__read_u32(r);
-        uint64_t len = gatrec__read_u64(r);
-        gatrec__reader sec;
+    uint32_t tag;
+    gatrec__reader sec;
+    int more;
+    while ((more = gatrec__read_section(r, &tag, &sec)) == 1) {
         int rc = GATREC_OK;
-        if (r->bad || len > (uint64_t)(r->end - r->p))
-            return GATREC_EFORMAT;
-        sec.p = r->p;
-        sec.end = r->p + len;
-        sec.bad = 0;
-        r->p += len;
+        size_t len = (size_t)(sec.end - sec.p);
         switch (tag) {
         case TAG_CONFIG:
             if (gatrec__read_u32(&sec) != kind)
@@ -260,61 +248,22 @@ static int read_payload(gatrec__reader *r, gatrec_model *m, uint32_t kind)
         if (sec.bad)
             return GATREC_EFORMAT;
     }
+    if (more < 0)
+        return more;
     return have_config && have_seen && have_pop && have_params ? gatrec__model_logpop(m) : GATREC_EFORMAT;
 }
 
 GATREC_API int gatrec_model_load(const char *path, gatrec_model **out)
 {
-    char *data;
-    size_t len;
+    char *data = NULL;
     gatrec__reader r;
     gatrec_model *m = NULL;
-    uint32_t version, kind, crc;
-    uint64_t plen;
+    uint32_t kind;
     int rc;
     if (!path || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_model_load: NULL argument");
-    if ((rc = gatrec__read_file(path, &data, &len)))
+    if ((rc = gatrec__envelope_read(path, MAGIC, "model", FORMAT_VERSION, &data, &r, &kind)))
         return rc;
-    r.p = (const unsigned char *)data;
-    r.end = r.p + len;
-    r.bad = 0;
-    if (len < 8 ? memcmp(data, MAGIC, len) != 0 || len == 0 : memcmp(data, MAGIC, 8) != 0) {
-        rc = gatrec__error(GATREC_EFORMAT, "%s: not a gatrec model file", path);
-        goto done;
-    }
-    if (len < HEADER_SIZE) {
-        rc = gatrec__error(GATREC_ETRUNCATED, "%s: the file ends inside its header (%zu bytes)", path, len);
-        goto done;
-    }
-    gatrec__read_bytes(&r, 8);
-    version = gatrec__read_u32(&r);
-    kind = gatrec__read_u32(&r);
-    plen = gatrec__read_u64(&r);
-    if (version > FORMAT_VERSION || version == 0) {
-        rc = gatrec__error(GATREC_EVERSION, "%s: format version %u; this library (%s) reads up to %u", path, version,
-                           GATREC_VERSION_STRING, FORMAT_VERSION);
-        goto done;
-    }
-    if (plen > len - HEADER_SIZE || len - HEADER_SIZE - plen < 4) {
-        rc = gatrec__error(GATREC_ETRUNCATED, "%s: %zu bytes, but the header announces %llu", path, len,
-                           (unsigned long long)(plen + HEADER_SIZE + 4));
-        goto done;
-    }
-    if (len - HEADER_SIZE - plen > 4) { /* the checksum covers the payload only: anything after it is damage */
-        rc = gatrec__error(GATREC_EFORMAT, "%s: %zu bytes follow the model's end (%llu bytes): the file was appended "
-                           "to or damaged", path, len - HEADER_SIZE - (size_t)plen - 4,
-                           (unsigned long long)(plen + HEADER_SIZE + 4));
-        goto done;
-    }
-    {
-        gatrec__reader tail = {r.p + plen, r.end, 0};
-        crc = gatrec__read_u32(&tail);
-    }
-    if (crc != gatrec__crc32(r.p, (size_t)plen)) {
-        rc = gatrec__error(GATREC_ECHECKSUM, "%s: checksum mismatch: the file is corrupted", path);
-        goto done;
-    }
     if (!gatrec__model_ops_of((int)kind)) {
         rc = gatrec__error(GATREC_EUNSUPPORTED, "%s: model kind %u is unknown to this library (%s)", path, kind,
                            GATREC_VERSION_STRING);
@@ -327,7 +276,6 @@ GATREC_API int gatrec_model_load(const char *path, gatrec_model **out)
     m->ops = gatrec__model_ops_of((int)kind);
     gatrec_model_options_init(&m->opts, GATREC_MODEL_OPTIONS_VERSION);
     m->opts.kind = (int)kind;
-    r.end = r.p + plen;
     rc = read_payload(&r, m, kind);
     if (rc == GATREC_EFORMAT)
         gatrec__error(rc, "%s: malformed model file (checksum valid: written by a faulty writer?)", path);

@@ -26,6 +26,18 @@ int gatrec__profiles_generic(const gatrec_dataset *ds)
     return ds->domain && strcmp(ds->domain, "movies") != 0;
 }
 
+/* The lines of an imported row's text ("column: value"), each a sentence after a blank */
+static int put_sentences(gatrec__buf *b, const char *text)
+{
+    int rc = GATREC_OK;
+    for (const char *p = text; !rc && p && *p;) {
+        size_t n = strcspn(p, "\n");
+        rc = gatrec__buf_printf(b, " %.*s%s", (int)n, p, n && p[n - 1] == '.' ? "" : ".");
+        p += n + (p[n] == '\n');
+    }
+    return rc;
+}
+
 static int item_template(gatrec__buf *b, const gatrec_dataset *ds, int32_t item)
 {
     const char *title = gatrec_dataset_item_title(ds, item), *text = gatrec_dataset_item_text(ds, item),
@@ -42,12 +54,7 @@ static int item_template(gatrec__buf *b, const gatrec_dataset *ds, int32_t item)
             rc = gatrec__profiles_put_genres(b, ds, item);
         if (!rc)
             rc = gatrec__buf_printf(b, ".");
-        for (const char *p = text; !rc && p && *p;) { /* the catalogue's columns, one sentence each */
-            size_t n = strcspn(p, "\n");
-            rc = gatrec__buf_printf(b, " %.*s%s", (int)n, p, n && p[n - 1] == '.' ? "" : ".");
-            p += n + (p[n] == '\n');
-        }
-        return rc;
+        return rc ? rc : put_sentences(b, text); /* the catalogue's columns */
     }
     if (!rc && gatrec_dataset_item_year(ds, item) > 0 && (!title || !strstr(title, "(")))
         rc = gatrec__buf_printf(b, " (%d)", gatrec_dataset_item_year(ds, item));
@@ -174,11 +181,7 @@ static int user_template(gatrec__buf *b, const gatrec_dataset *ds, const gatrec_
         int32_t du;
         const char *about = gatrec_dataset_user_index(ds, g->users.ids[gu], &du) == 0 ? gatrec_dataset_user_text(ds, du)
                                                                                       : NULL;
-        for (const char *p = about; !rc && p && *p;) {
-            size_t len = strcspn(p, "\n");
-            rc = gatrec__buf_printf(b, " %.*s.", (int)len, p);
-            p += len + (p[len] == '\n');
-        }
+        rc = put_sentences(b, about);
     }
     return rc;
 }

@@ -101,6 +101,23 @@ static int one(const synth_spec *spec, int quality)
     return 0;
 }
 
+/* dir/name opened for writing into *f (its path in path); 0, or 1 after saying why */
+static int create_in(const char *dir, const char *name, char *path, size_t size, FILE **f)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+    if (!(*f = fopen(path, "w")))
+        return perror(path), 1;
+    return 0;
+}
+
+/* close f, written to path: 0, or 1 after saying why (a full disk) */
+static int close_written(FILE *f, const char *path)
+{
+    if (fclose(f))
+        return perror(path), 1;
+    return 0;
+}
+
 /* `--write DIR`: the log in ML-1M's file layout (ratings.dat, movies.dat, users.dat with
  * placeholder titles and demographics), so that the CLI reads it as `--dataset DIR`. */
 static int write_dir(const synth_spec *spec, const char *dir)
@@ -112,24 +129,24 @@ static int write_dir(const synth_spec *spec, const char *dir)
     FILE *f;
     if (synth_log(spec, &u, &i, &r, &n))
         return fprintf(stderr, "%s: out of memory\n", spec->name), 1;
-    snprintf(path, sizeof path, "%s/ratings.dat", dir);
-    if (!(f = fopen(path, "w")))
-        return perror(path), 1;
+    if (create_in(dir, "ratings.dat", path, sizeof path, &f))
+        return 1;
     for (size_t e = 0; e < n; e++) /* a timestamp that grows with the position in the log */
         fprintf(f, "%d::%d::%d::%zu\n", u[e] + 1, i[e] + 1, (int)r[e], 956703932 + e);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/movies.dat", dir);
-    if (!(f = fopen(path, "w")))
-        return perror(path), 1;
+    if (close_written(f, path))
+        return 1;
+    if (create_in(dir, "movies.dat", path, sizeof path, &f))
+        return 1;
     for (size_t j = 0; j < spec->items; j++)
         fprintf(f, "%zu::Synthetic item %zu (2000)::Drama\n", j + 1, j + 1);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/users.dat", dir);
-    if (!(f = fopen(path, "w")))
-        return perror(path), 1;
+    if (close_written(f, path))
+        return 1;
+    if (create_in(dir, "users.dat", path, sizeof path, &f))
+        return 1;
     for (size_t a = 0; a < spec->users; a++)
         fprintf(f, "%zu::%c::25::%zu::00000\n", a + 1, a % 2 ? 'F' : 'M', a % 21);
-    fclose(f);
+    if (close_written(f, path))
+        return 1;
     printf("%s: %zu ratings written to %s (ML-1M layout)\n", spec->name, n, dir);
     free(u), free(i), free(r);
     return 0;
@@ -169,9 +186,8 @@ static int write_generic(const synth_spec *spec, const char *dir)
     FILE *f;
     if (synth_log(spec, &u, &i, &r, &n))
         return fprintf(stderr, "%s: out of memory\n", spec->name), 1;
-    snprintf(path, sizeof path, "%s/events.csv", dir);
-    if (!(f = fopen(path, "w")))
-        return perror(path), 1;
+    if (create_in(dir, "events.csv", path, sizeof path, &f))
+        return 1;
     fprintf(f, "customer,sku,plays,when\n");
     for (size_t e = 0; e < n; e++) {
         int plays = (int)r[e];
@@ -185,11 +201,10 @@ static int write_generic(const synth_spec *spec, const char *dir)
         fprintf(f, "cust-%06d,%s,%d,%s\n", u[e] + 1, key, plays, when);
         rows++;
     }
-    if (fclose(f))
-        return perror(path), 1;
-    snprintf(path, sizeof path, "%s/items.csv", dir);
-    if (!(f = fopen(path, "w")))
-        return perror(path), 1;
+    if (close_written(f, path))
+        return 1;
+    if (create_in(dir, "items.csv", path, sizeof path, &f))
+        return 1;
     fprintf(f, "sku,title,description,category\n");
     for (size_t j = 0; j < spec->items; j++) {
         size_t top[3] = {0, 0, 0};
@@ -210,16 +225,15 @@ static int write_generic(const synth_spec *spec, const char *dir)
                 WORD(0), j % 2 ? "catalogue" : "new");
 #undef WORD
     }
-    if (fclose(f))
-        return perror(path), 1;
-    snprintf(path, sizeof path, "%s/users.csv", dir);
-    if (!(f = fopen(path, "w")))
-        return perror(path), 1;
+    if (close_written(f, path))
+        return 1;
+    if (create_in(dir, "users.csv", path, sizeof path, &f))
+        return 1;
     fprintf(f, "customer,region\n");
     for (size_t a = 0; a < spec->users; a++)
         fprintf(f, "cust-%06zu,%s\n", a + 1, a % 3 ? "north" : "south");
-    if (fclose(f))
-        return perror(path), 1;
+    if (close_written(f, path))
+        return 1;
     printf("%s: %zu user-item pairs as %zu events (string ids, plays, ISO times) in %s/events.csv, a catalogue of "
            "%zu items in %s/items.csv, users in %s/users.csv\n", spec->name, n, rows, dir, spec->items, dir, dir);
     free(u), free(i), free(r);
