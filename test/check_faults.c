@@ -3,6 +3,7 @@
  * the call that meets it must fail with a message of its own - never "no error", never the
  * message of an earlier, unrelated failure - and leak nothing (the sanitizer build checks that). */
 #include <math.h>
+#include <sys/stat.h>
 
 #include "../lib/common/common.h"
 #include "check_util.h"
@@ -132,6 +133,46 @@ done:
     return rc;
 }
 
+/* An application's own log with string ids: import (with a catalogue), save, load, and a model
+ * that carries the keys through its file (J->path: a directory of its own) */
+static int import_save_load(const job *J)
+{
+    char *ev, *cat, dir[4200], model[4200];
+    mkdir(J->path, 0700); /* test files by the test's own allocations: only the library's may fail */
+    ev = write_file(J->path, "ev.csv", "user,item,plays,time\n\"u, 1\",a,2,2024-01-01\nu2,b,1,5\nu2,a,1,6\n"
+                                       "u3,c,1,7\nu2,a,3,8\n", 0);
+    cat = write_file(J->path, "cat.csv", "item,title,genres\na,A,x|y\nb,B,y\nc,C,z\n", 0);
+    snprintf(dir, sizeof dir, "%s/ds", J->path);
+    snprintf(model, sizeof model, "%s/m.gatrec", J->path);
+    gatrec_import_options o = GATREC_IMPORT_OPTIONS_INIT;
+    gatrec_dataset *ds = NULL, *back = NULL;
+    gatrec_graph *g = NULL;
+    gatrec_model *m = NULL, *mb = NULL;
+    gatrec_model_options mo = GATREC_MODEL_OPTIONS_INIT;
+    int32_t idx;
+    int rc = GATREC_OK;
+    o.weight_column = "plays";
+    o.items_path = cat;
+    o.domain = "shop items";
+    STEP(gatrec_dataset_import(ev, &o, &ds, NULL));
+    STEP(gatrec_dataset_save(ds, dir));
+    STEP(gatrec_dataset_load(dir, &back));
+    STEP(gatrec_graph_new(back, NULL, NULL, &g));
+    STEP(gatrec_model_train(g, &mo, &m));
+    STEP(gatrec_model_save(m, model));
+    STEP(gatrec_model_load(model, &mb));
+    STEP(gatrec_model_find_user(mb, "u, 1", &idx));
+    ck_assert_str_eq(gatrec_model_user_key(mb, idx), "u, 1");
+done:
+    gatrec_model_free(mb);
+    gatrec_model_free(m);
+    gatrec_graph_free(g);
+    gatrec_dataset_free(back);
+    gatrec_dataset_free(ds);
+    free(ev), free(cat);
+    return rc;
+}
+
 /* Fail allocation 1, 2, 3, ... of the job until it runs through with none left to fail. */
 static void fail_each_allocation(int (*fn)(const job *), job *J, const char *what)
 {
@@ -178,6 +219,13 @@ START_TEST(test_every_embedder_allocation_failure_says_so)
 }
 END_TEST
 
+START_TEST(test_every_import_allocation_failure_says_so)
+{
+    job J = {0, NULL, 0, NULL};
+    fail_each_allocation(import_save_load, &J, "the import of a log with string ids");
+}
+END_TEST
+
 Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -185,6 +233,7 @@ Suite *faults_suite(void)
     tcase_set_timeout(t, 600);
     tcase_add_loop_test(t, test_every_allocation_failure_says_so, 0, 9);
     tcase_add_loop_test(t, test_every_embedder_allocation_failure_says_so, 0, 2);
+    tcase_add_test(t, test_every_import_allocation_failure_says_so);
     suite_add_tcase(s, t);
     return s;
 }

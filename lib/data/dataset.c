@@ -59,9 +59,9 @@ static size_t pair_slot(uint64_t key, size_t nslots)
 
 #define PAIR_EMPTY UINT64_MAX
 
-static int pairs_grow(gatrec_dataset *ds)
+/* The pair table at n slots (a power of two above the pairs it holds) */
+static int pairs_resize(gatrec_dataset *ds, size_t n)
 {
-    size_t n = ds->pair_slots ? ds->pair_slots * 2 : 1024;
     uint64_t *keys = gatrec__malloc_array(n, sizeof *keys);
     uint32_t *vals = gatrec__malloc_array(n, sizeof *vals);
     if (!keys || !vals) {
@@ -88,6 +88,11 @@ static int pairs_grow(gatrec_dataset *ds)
     return GATREC_OK;
 }
 
+static int pairs_grow(gatrec_dataset *ds)
+{
+    return pairs_resize(ds, ds->pair_slots ? ds->pair_slots * 2 : 1024);
+}
+
 int64_t gatrec__dataset_find_pair(const gatrec_dataset *ds, int32_t user, int32_t item)
 {
     uint64_t key = (uint64_t)(uint32_t)user << 32 | (uint32_t)item;
@@ -107,6 +112,25 @@ static int resize(void **p, size_t count, size_t size)
     if (!(q = gatrec__realloc_array(*p, count, size)))
         return gatrec__error_context(GATREC_ENOMEM, "storing %zu ratings", count);
     *p = q;
+    return GATREC_OK;
+}
+
+int gatrec__dataset_reserve(gatrec_dataset *ds, size_t n)
+{
+    size_t slots = ds->pair_slots ? ds->pair_slots : 1024;
+    int rc;
+    while (n * 2 > slots)
+        slots *= 2;
+    if (slots > ds->pair_slots && (rc = pairs_resize(ds, slots)))
+        return rc;
+    if (n > ds->rcap) {
+        if ((rc = resize((void **)&ds->r_user, n, sizeof *ds->r_user)) ||
+            (rc = resize((void **)&ds->r_item, n, sizeof *ds->r_item)) ||
+            (rc = resize((void **)&ds->r_value, n, sizeof *ds->r_value)) ||
+            (rc = resize((void **)&ds->r_time, n, sizeof *ds->r_time)))
+            return rc;
+        ds->rcap = n;
+    }
     return GATREC_OK;
 }
 

@@ -49,6 +49,8 @@ int gatrec__dataset_new(const char *name, gatrec_dataset **out);
 /* Add one rating; `where`/`line` name the source for error messages (line 0: none). */
 int gatrec__dataset_add_rating(gatrec_dataset *ds, int64_t user_id, int64_t item_id, float rating,
                                int64_t timestamp, const char *where, size_t line);
+/* Room for n ratings in all (a loader that knows its count: no regrowth on the way). */
+int gatrec__dataset_reserve(gatrec_dataset *ds, size_t n);
 /* Append a rating by user and item index. A pair already there is not added: GATREC_EDUPLICATE
  * (no message) with its rating index in *existing (may be NULL). */
 int gatrec__dataset_append(gatrec_dataset *ds, int32_t user, int32_t item, float rating, int64_t timestamp,

@@ -156,6 +156,7 @@ static int read_ratings(gatrec__reader *r, gatrec_dataset *ds)
 {
     uint64_t n = gatrec__read_u64(r);
     const unsigned char *u, *i, *v, *t;
+    int rc;
     if (r->bad || ds->nratings || n > (uint64_t)(r->end - r->p) / 20 || n >= UINT32_MAX)
         return GATREC_EFORMAT;
     u = gatrec__read_bytes(r, (size_t)n * 4);
@@ -164,13 +165,14 @@ static int read_ratings(gatrec__reader *r, gatrec_dataset *ds)
     t = gatrec__read_bytes(r, (size_t)n * 8);
     if (r->bad)
         return GATREC_EFORMAT;
+    if ((rc = gatrec__dataset_reserve(ds, (size_t)n)))
+        return rc;
     for (size_t k = 0; k < n; k++) {
         gatrec__reader ru = {u + 4 * k, u + 4 * k + 4, 0}, ri = {i + 4 * k, i + 4 * k + 4, 0},
                        rt = {t + 8 * k, t + 8 * k + 8, 0}, rv = {v + 4 * k, v + 4 * k + 4, 0};
         uint32_t uu = gatrec__read_u32(&ru), ii = gatrec__read_u32(&ri);
         int64_t time = (int64_t)gatrec__read_u64(&rt);
         float val;
-        int rc;
         gatrec__read_f32s(&rv, &val, 1);
         if (uu >= ds->users.count || ii >= ds->items.count || !isfinite(val))
             return GATREC_EFORMAT;
