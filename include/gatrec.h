@@ -250,6 +250,22 @@ GATREC_API int gatrec_dataset_import(const char *events_path, const gatrec_impor
                                      gatrec_dataset **out, size_t *missing_items);
 
 /**
+ * Build a dataset from arrays of `n` events whose user and item ids are strings (UTF-8, 1 to 256
+ * bytes, kept byte for byte) (since 0.3): what gatrec_dataset_import() does for a log, for a
+ * host that holds its events in memory (the Python binding's string columns). `values` may be
+ * NULL (each event 1): ratings when opts->rating_column is set (any name; checked against
+ * rating_min..rating_max, repeated pairs by opts->duplicates, the latest by default), weights
+ * otherwise (implicit: positive, repeated pairs summed by default). `timestamps` may be NULL
+ * (every event at 0). Only the options' meaning fields are read (rating_column as a flag, the
+ * range, liked_threshold, duplicates, domain, name; opts NULL: implicit); a catalogue or user file
+ * is refused here. Users and items are numbered in order of first appearance; errors name the
+ * event ("arrays: event #12: empty user id").
+ */
+GATREC_API int gatrec_dataset_from_key_arrays(size_t n, const char *const *user_keys, const char *const *item_keys,
+                                              const float *values, const int64_t *timestamps,
+                                              const gatrec_import_options *opts, gatrec_dataset **out);
+
+/**
  * Write a dataset to directory `dir` (created when absent) as `dir/dataset.gatrec`: versioned,
  * checksummed, replaced whole or not at all (docs/data.md) (since 0.3). Any dataset can be saved.
  */
@@ -1194,16 +1210,19 @@ typedef enum gatrec_fusion {
     GATREC_FUSION_NONE = 3            /**< the LLM's order alone */
 } gatrec_fusion;
 
-#define GATREC_RERANKER_OPTIONS_VERSION 1
+#define GATREC_RERANKER_OPTIONS_VERSION 2
 typedef struct gatrec_reranker_options {
     unsigned int version; /**< GATREC_RERANKER_OPTIONS_VERSION */
     int strategy;         /**< a gatrec_rerank_strategy; default GATREC_RERANK_LIST */
     int fusion;           /**< a gatrec_fusion; default GATREC_FUSION_RANK_DEPENDENT */
     float llm_weight;     /**< for GATREC_FUSION_WEIGHT; default 0.8 */
     float temperature;    /**< default 0.3 */
+    /* version 2 (since 0.3) */
+    const char *domain;   /**< what the items are, plural, 1 to 40 bytes (gatrec_dataset_semantics()): the
+                               prompts speak of it; NULL (default) or "movies": the movie prompts. Copied */
 } gatrec_reranker_options;
 #define GATREC_RERANKER_OPTIONS_INIT { GATREC_RERANKER_OPTIONS_VERSION, GATREC_RERANK_LIST, \
-        GATREC_FUSION_RANK_DEPENDENT, 0.8f, 0.3f }
+        GATREC_FUSION_RANK_DEPENDENT, 0.8f, 0.3f, NULL }
 GATREC_API int gatrec_reranker_options_init(gatrec_reranker_options *opts, unsigned int version);
 /** A reranker asking `llm` (which must outlive it). */
 GATREC_API int gatrec_reranker_new(gatrec_llm *llm, const gatrec_reranker_options *opts, gatrec_reranker **out);
@@ -1220,7 +1239,7 @@ GATREC_API int gatrec_reranker_rerank(gatrec_reranker *reranker, const char *use
                                       const char *const *texts, size_t n, int64_t *out);
 /**
  * One or two sentences on why `item_title` suits the user, grounded in the profile and the
- * user's evidence items (gatrec_model_evidence()). An answer that names a movie ("Title (YYYY)")
+ * user's evidence items (gatrec_model_evidence()). An answer that names a title ("Title (YYYY)")
  * other than the item and the evidence is refused (GATREC_EFORMAT); use
  * gatrec_model_explain() then. `*justification` is freed with gatrec_string_free().
  */

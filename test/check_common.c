@@ -143,7 +143,7 @@ START_TEST(test_versioned_sizes_pinned)
         {"gatrec_http_options", GATREC_HTTP_OPTIONS_VERSION, {64}},
         {"gatrec_llm_options", GATREC_LLM_OPTIONS_VERSION, {48, 56}},
         {"gatrec_profile_options", GATREC_PROFILE_OPTIONS_VERSION, {56, 64, 72}},
-        {"gatrec_reranker_options", GATREC_RERANKER_OPTIONS_VERSION, {20}},
+        {"gatrec_reranker_options", GATREC_RERANKER_OPTIONS_VERSION, {20, 32}},
         {"gatrec_embedder_options", GATREC_EMBEDDER_OPTIONS_VERSION, {24}},
         {"gatrec_request_options", GATREC_REQUEST_OPTIONS_VERSION, {40}},
         {"gatrec_import_options", GATREC_IMPORT_OPTIONS_VERSION, {144}},

@@ -523,6 +523,116 @@ START_TEST(test_import_bad_input)
 }
 END_TEST
 
+/* A log longer than the import's read window (4 MiB): records with quoted line breaks and CRLF
+ * cross the window's edges whole, and a record past 1 MiB is refused at its own line. */
+START_TEST(test_import_window)
+{
+    enum { N = 25000 }; /* rows of about 230 bytes: 5.7 MB */
+    char *dir = make_temp_dir(), *path = malloc(strlen(dir) + 8), key[256], pad[181];
+    gatrec_import_options o = GATREC_IMPORT_OPTIONS_INIT;
+    gatrec_dataset *ds = NULL;
+    FILE *f;
+    int32_t u, i;
+    float r;
+    memset(pad, 'x', 180);
+    pad[180] = '\0';
+    sprintf(path, "%s/e.csv", dir);
+    ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+    fputs("user,item,rating\r\n", f);
+    for (int k = 0; k < N; k++) /* a pair per row: user k % 1000, item k / 1000 */
+        fprintf(f, "\"u \"\"%d\"\"\n%s\",item-%d,%d\r\n", k % 1000, pad, k / 1000, k % 5 + 1);
+    ck_assert_int_eq(fclose(f), 0);
+    o.rating_column = "rating";
+    ck_assert_ok(gatrec_dataset_import(path, &o, &ds, NULL));
+    ck_assert_uint_eq(gatrec_dataset_num_ratings(ds), N);
+    ck_assert_uint_eq(gatrec_dataset_num_users(ds), 1000);
+    for (size_t k = 0; k < N; k++) {
+        ck_assert_ok(gatrec_dataset_rating(ds, k, &u, &i, &r, NULL));
+        snprintf(key, sizeof key, "u \"%zu\"\n%s", k % 1000, pad);
+        ck_assert_str_eq(gatrec_dataset_user_key(ds, u), key);
+        snprintf(key, sizeof key, "item-%zu", k / 1000);
+        ck_assert_str_eq(gatrec_dataset_item_key(ds, i), key);
+        ck_assert_float_eq(r, (float)(k % 5 + 1));
+    }
+    gatrec_dataset_free(ds);
+    ds = NULL;
+    ck_assert_ptr_nonnull(f = fopen(path, "ab")); /* then a quote left open: 1.5 MiB without its end */
+    fputs("\"open", f);
+    for (int k = 0; k < 3 << 15; k++)
+        fputs("0123456789abcdef", f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_status(gatrec_dataset_import(path, &o, &ds, NULL), GATREC_EFORMAT);
+    snprintf(key, sizeof key, "e.csv:%d: a record of more", 2 + 2 * N);
+    ck_assert_error_mentions(key);
+    ck_assert_ptr_null(ds);
+    free(path);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Events held in memory with string ids: the same dataset as the import of the same log */
+START_TEST(test_from_key_arrays)
+{
+    static const char *const users[] = {"sku, \"a\"", "\xC3\xBC-user", "\xC3\xBC-user", "sku, \"a\"", "\xC3\xBC-user"};
+    static const char *const items[] = {"item 1", "item-2", "item 1", "item-2", "item-2"};
+    static const float stars[] = {5, 1, 4, 3, 2};
+    static const int64_t times[] = {1714564800, 1714567200, 1714608000, 1714567300, 1714514400};
+    const char *bad_users[] = {"a", NULL}, *bad_items[] = {"b", "c"};
+    gatrec_import_options o = GATREC_IMPORT_OPTIONS_INIT;
+    gatrec_dataset *ds = NULL, *imp = NULL;
+    char *dir = make_temp_dir(), *ev, a[65], b[65];
+    float liked, r, w[] = {2, 3};
+    int implicit;
+    ev = write_file(dir, "ev.csv", "user,item,rating,time\n\"sku, \"\"a\"\"\",item 1,5,1714564800\n"
+                                   "\xC3\xBC-user,item-2,1,1714567200\n\xC3\xBC-user,item 1,4,1714608000\n"
+                                   "\"sku, \"\"a\"\"\",item-2,3,1714567300\n\xC3\xBC-user,item-2,2,1714514400\n", 0);
+    o.rating_column = "rating";
+    o.name = "ev";
+    ck_assert_ok(gatrec_dataset_from_key_arrays(5, users, items, stars, times, &o, &ds));
+    ck_assert_ok(gatrec_dataset_import(ev, &o, &imp, NULL));
+    ck_assert_ok(gatrec_dataset_fingerprint(ds, a));
+    ck_assert_ok(gatrec_dataset_fingerprint(imp, b));
+    ck_assert_str_eq(a, b); /* the same ratings, order and times: the repeated pair kept by time */
+    ck_assert_str_eq(gatrec_dataset_user_key(ds, 0), "sku, \"a\"");
+    ck_assert_ok(gatrec_dataset_semantics(ds, &liked, NULL, &implicit, NULL));
+    ck_assert_float_eq(liked, 4.0f);
+    ck_assert_int_eq(implicit, 0);
+    gatrec_dataset_free(ds);
+    gatrec_dataset_free(imp);
+    /* implicit (no options): weights summed */
+    ck_assert_ok(gatrec_dataset_from_key_arrays(2, bad_items, (const char *const[]){"x", "x"}, NULL, NULL, NULL, &ds));
+    ck_assert_uint_eq(gatrec_dataset_num_users(ds), 2);
+    gatrec_dataset_free(ds);
+    ck_assert_ok(gatrec_dataset_from_key_arrays(2, (const char *const[]){"u", "u"}, (const char *const[]){"x", "x"}, w,
+                                                NULL, NULL, &ds));
+    ck_assert_ok(gatrec_dataset_rating(ds, 0, NULL, NULL, &r, NULL));
+    ck_assert_float_eq(r, 5.0f);
+    ck_assert_ok(gatrec_dataset_semantics(ds, NULL, NULL, &implicit, NULL));
+    ck_assert_int_eq(implicit, 1);
+    gatrec_dataset_free(ds);
+    ds = NULL;
+    /* refused: a NULL id, an empty id, a rating out of range, invalid UTF-8, no events, a repeat under ERROR */
+    ck_assert_status(gatrec_dataset_from_key_arrays(2, bad_users, bad_items, NULL, NULL, NULL, &ds), GATREC_EINVAL);
+    ck_assert_error_mentions("arrays: event #2: a NULL user id");
+    ck_assert_status(gatrec_dataset_from_key_arrays(1, (const char *const[]){""}, bad_items, NULL, NULL, NULL, &ds),
+                     GATREC_EFORMAT);
+    ck_assert_error_mentions("arrays: event #1: empty user id");
+    ck_assert_status(gatrec_dataset_from_key_arrays(1, users, items, (const float[]){6}, NULL, &o, &ds), GATREC_ERATING);
+    ck_assert_error_mentions("arrays: event #1: rating 6 outside 1..5");
+    ck_assert_status(gatrec_dataset_from_key_arrays(1, (const char *const[]){"\xff"}, items, NULL, NULL, NULL, &ds),
+                     GATREC_EFORMAT);
+    ck_assert_status(gatrec_dataset_from_key_arrays(0, users, items, NULL, NULL, NULL, &ds), GATREC_EEMPTY);
+    o.duplicates = GATREC_DUPLICATES_ERROR;
+    ck_assert_status(gatrec_dataset_from_key_arrays(5, users, items, stars, times, &o, &ds), GATREC_EDUPLICATE);
+    ck_assert_error_mentions("arrays: event #5: user '\xC3\xBC-user' and item 'item-2' again (first at event #2");
+    ck_assert_ptr_null(ds);
+    free(ev);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_import_options_refused)
 {
     gatrec_import_options o = GATREC_IMPORT_OPTIONS_INIT;
@@ -586,6 +696,8 @@ Suite *data_suite(void)
     tcase_add_test(t, test_import_string_ids_quoting);
     tcase_add_test(t, test_import_implicit_counts);
     tcase_add_loop_test(t, test_import_bad_input, 0, sizeof bad_imports / sizeof *bad_imports);
+    tcase_add_test(t, test_import_window);
+    tcase_add_test(t, test_from_key_arrays);
     tcase_add_test(t, test_import_options_refused);
     tcase_add_test(t, test_import_iso_times);
     suite_add_tcase(s, t);

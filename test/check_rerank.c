@@ -57,16 +57,24 @@ static char *reverse_model(const char *body, void *ctx)
     return out;
 }
 
-static gatrec_reranker *reranker(llm_server *s, gatrec_llm **l, int strategy, int fusion)
+/* An LLM client of the scripted server, without retries */
+static gatrec_llm *server_llm(llm_server *s)
 {
     gatrec_http_options h = GATREC_HTTP_OPTIONS_INIT;
-    gatrec_reranker_options o = GATREC_RERANKER_OPTIONS_INIT;
     gatrec_llm_transport t;
-    gatrec_reranker *r;
+    gatrec_llm *l;
     h.base_url = llm_server_url(s);
     h.max_retries = 0;
     ck_assert_ok(gatrec_llm_transport_http(&h, &t));
-    ck_assert_ok(gatrec_llm_new(&t, NULL, l));
+    ck_assert_ok(gatrec_llm_new(&t, NULL, &l));
+    return l;
+}
+
+static gatrec_reranker *reranker(llm_server *s, gatrec_llm **l, int strategy, int fusion)
+{
+    gatrec_reranker_options o = GATREC_RERANKER_OPTIONS_INIT;
+    gatrec_reranker *r;
+    *l = server_llm(s);
     o.strategy = strategy;
     o.fusion = fusion;
     ck_assert_ok(gatrec_reranker_new(*l, &o, &r));
@@ -248,7 +256,7 @@ START_TEST(justifications_name_only_real_items)
     gatrec_string_free(why);
     llm_server_set_chat(s, justifier, (void *)"{\"justification\": \"As in Titanic (1997), the ending moves.\"}");
     ck_assert_status(gatrec_reranker_justify(r, "likes crime", "Fargo (1996)", "", evidence, 2, &why), GATREC_EFORMAT);
-    ck_assert_error_mentions("names a movie");
+    ck_assert_error_mentions("names a title");
     ck_assert_ptr_null(why);
     /* a text ending inside a "(YYYY)" is read up to its end and no further (found by make fuzz:
      * the check once read four bytes past the terminator; SANITIZE=1 catches a regression) */
@@ -268,6 +276,53 @@ START_TEST(justifications_name_only_real_items)
     llm_server_set_chat(s, justifier, (void *)"no JSON here");
     ck_assert_status(gatrec_reranker_justify(r, "likes crime", "Fargo (1996)", "", evidence, 2, &why), GATREC_EFORMAT);
     gatrec_reranker_free(r);
+    gatrec_llm_free(l);
+    llm_server_stop(s);
+}
+END_TEST
+
+/* The asked text as the server got it */
+static char asked[16384];
+static char *recording_justifier(const char *body, void *ctx)
+{
+    snprintf(asked, sizeof asked, "%s", body);
+    return strdup(ctx);
+}
+
+/* A catalogue of anything but movies (issue 23): the prompts use its noun and never say "movie";
+ * MovieLens's ("movies", or no domain) keep the movie prompts */
+START_TEST(prompts_speak_the_catalogue_noun)
+{
+    llm_server *s = llm_server_start();
+    gatrec_reranker_options o = GATREC_RERANKER_OPTIONS_INIT;
+    gatrec_llm *l = server_llm(s);
+    gatrec_reranker *r = NULL;
+    const char *evidence[] = {"Dune"}, *domains[] = {"books", "movies"};
+    char *why, long_noun[48];
+    for (int d = 0; d < 2; d++) {
+        o.domain = domains[d];
+        ck_assert_ok(gatrec_reranker_new(l, &o, &r));
+        llm_server_set_chat(s, recording_justifier, (void *)"{\"justification\": \"Another desert epic of politics.\"}");
+        ck_assert_ok(gatrec_reranker_justify(r, "likes epics", "Children of Dune", "a sequel", evidence, 1, &why));
+        gatrec_string_free(why);
+        if (d == 0) {
+            ck_assert_msg(strstr(asked, "a catalogue of books") && strstr(asked, "Recommended from the catalogue of books: "
+                                                                                 "Children of Dune") &&
+                              !strstr(asked, "movie") && !strstr(asked, "Movie"), "asked: %s", asked);
+        } else {
+            ck_assert_msg(strstr(asked, "Recommended movie: Children of Dune") && strstr(asked, "You rank movie"),
+                          "asked: %s", asked);
+        }
+        gatrec_reranker_free(r);
+        r = NULL;
+    }
+    o.domain = "";
+    ck_assert_status(gatrec_reranker_new(l, &o, &r), GATREC_EINVAL);
+    memset(long_noun, 'x', sizeof long_noun - 1);
+    long_noun[sizeof long_noun - 1] = '\0';
+    o.domain = long_noun;
+    ck_assert_status(gatrec_reranker_new(l, &o, &r), GATREC_EINVAL);
+    ck_assert_ptr_null(r);
     gatrec_llm_free(l);
     llm_server_stop(s);
 }
@@ -317,6 +372,7 @@ Suite *rerank_suite(void)
     tcase_add_test(tc, answers_are_data_not_orders);
     tcase_add_test(tc, pairwise_asks_about_n_log_n);
     tcase_add_test(tc, justifications_name_only_real_items);
+    tcase_add_test(tc, prompts_speak_the_catalogue_noun);
     tcase_add_test(tc, template_explanations);
     suite_add_tcase(s, tc);
     return s;

@@ -115,6 +115,60 @@ with tempfile.TemporaryDirectory() as d:
             check("unknown key raises", False)
         except gatrec.Error as e:
             check("unknown key raises ENOTFOUND", e.status == -12, str(e))
+# string ids from memory (gatrec_dataset_from_key_arrays): the same dataset as the import of the
+# same log, a model that takes and gives the keys, a new user under a key
+sd = gatrec.Dataset.from_arrays(["alice", "alice", "bob", "bob", "carol", "carol", "dan"],
+                                ["sku, 1", "b", "b", "c", "sku, 1", "c", "b"], weights=[1, 2, 3, 1, 2, 2, 1],
+                                timestamps=[5, 6, 7, 8, 9, 10, 11])
+check("keyed arrays", sd.num_ratings == 7 and sd.user_key(0) == "alice" and sd.item_key(sd.find_item("sku, 1")) == "sku, 1")
+km = gatrec.Model.train(gatrec.Graph(sd), kind="ease", lambda_=1.0)
+top = km.recommend("dan", k=2)
+check("a keyed model speaks keys", [type(i) for i, _ in top] == [str, str] and "b" not in dict(top), top)
+check("a keyed user's ratings", km.user_ratings("alice") == {"sku, 1": 1.0, "b": 2.0}, km.user_ratings("alice"))
+check("exclude by key", "c" not in dict(km.recommend("dan", k=2, exclude=["c", "nope"])))
+new_u = km.add_user("erin", {"c": 5.0})
+check("a new user under a key", km.recommend("erin", k=1)[0][0] in ("b", "sku, 1") and new_u == 4, km.recommend("erin", k=1))
+for bad, what in ((lambda: gatrec.Dataset.from_arrays(["a", 2], ["x", "y"]), "not a string like the first"),
+                  (lambda: gatrec.Dataset.from_arrays(["a"], [1]), "give both as strings"),
+                  (lambda: gatrec.Dataset.from_arrays([1], [2], weights=[3]), "go with string ids"),
+                  (lambda: gatrec.Dataset.from_arrays(["a"], ["x"], [5], weights=[1]), "not both"),
+                  (lambda: gatrec.Dataset.from_arrays(["a"], ["x"], duplicates="first"), "duplicates is one of")):
+    try:
+        bad()
+        check("refused: " + what, False)
+    except ValueError as e:
+        check("refused: " + what, what in str(e), str(e))
+try:
+    gatrec.Dataset.from_arrays(["a", "b"], ["x", "y"], [5, 9])
+    check("a rating out of range raises", False)
+except gatrec.Error as e:
+    check("a rating out of range names the event", "arrays: event #2: rating 9 outside 1..5" in str(e), str(e))
+try:
+    import numpy
+except ImportError:
+    numpy = None
+if numpy is not None:  # numpy columns: strings, datetime64 times, integer ids without a copy
+    nd = gatrec.Dataset.from_arrays(numpy.array(["u1", "u1", "u2"]), numpy.array(["i1", "i2", "i1"]),
+                                    numpy.array([5, 3, 4], dtype=numpy.float64), rating_range=(1, 5),
+                                    timestamps=numpy.array(["2024-05-01T12:00:00", "2024-05-02", "2024-05-03"],
+                                                           dtype="datetime64[s]"))
+    check("numpy string columns", nd.num_users == 2 and nd.rating(0)[2] == 5.0 and nd.user_key(1) == "u2")
+    nn = gatrec.Dataset.from_arrays(numpy.arange(1, 4), numpy.array([7, 8, 7]), numpy.array([5.0, 4.0, 3.0]))
+    check("numpy numeric columns", nn.num_ratings == 3 and nn.user_key(0) is None)
+    try:
+        gatrec.Dataset.from_arrays(numpy.array([1.5]), numpy.array([2]))
+        check("fractional ids refused", False)
+    except ValueError as e:
+        check("fractional ids refused", "whole numbers" in str(e), str(e))
+try:
+    import pandas
+except ImportError:
+    pandas = None
+if pandas is not None:  # what an application holds: a DataFrame with string ids and times
+    df = pandas.DataFrame({"customer": ["c-1", "c-1", "c-2"], "sku": ["s, 1", "s-2", "s, 1"], "plays": [2, 1, 4],
+                           "when": pandas.to_datetime(["2024-05-01", "2024-05-02T10:00Z", "2024-05-03"], utc=True)})
+    pd_ds = gatrec.Dataset.from_arrays(df["customer"], df["sku"], weights=df["plays"], timestamps=df["when"])
+    check("pandas columns", pd_ds.num_ratings == 3 and pd_ds.item_key(0) == "s, 1" and pd_ds.rating(1)[2] == 1.0)
 check("version", gatrec.version_string().count(".") == 2, gatrec.version_string())
 
 # the anchors: EASE, the softmax loss, a cold-users split folded in, ranking among candidates

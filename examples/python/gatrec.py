@@ -40,6 +40,19 @@ class EvalOptions(ctypes.Structure):
                 ("min_train_ratings", c_size), ("max_train_ratings", c_size)]  # version 2
 
 
+class ImportOptions(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint), ("delimiter", ctypes.c_char), ("user_column", c_char_p),
+                ("item_column", c_char_p), ("rating_column", c_char_p), ("weight_column", c_char_p),
+                ("time_column", c_char_p), ("rating_min", c_f64), ("rating_max", c_f64),
+                ("liked_threshold", c_f64), ("duplicates", c_int), ("items_path", c_char_p),
+                ("item_id_column", c_char_p), ("title_column", c_char_p), ("category_column", c_char_p),
+                ("users_path", c_char_p), ("user_id_column", c_char_p), ("domain", c_char_p),
+                ("name", c_char_p)]  # version 1
+
+
+DUPLICATES = {None: 0, "sum": 1, "max": 2, "last": 3, "error": 4}
+
+
 class Metrics(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint), ("protocol", c_int), ("k", c_size), ("users", c_size),
                 ("precision", c_f64), ("recall", c_f64), ("ndcg", c_f64), ("map", c_f64),
@@ -114,6 +127,9 @@ def _c(name, *argtypes):
 
 
 _ds_from_arrays = _c("gatrec_dataset_from_arrays", c_size, P(c_i64), P(c_i64), P(c_f32), P(c_i64), P(c_void_p))
+_ds_from_key_arrays = _c("gatrec_dataset_from_key_arrays", c_size, P(c_char_p), P(c_char_p), P(c_f32), P(c_i64),
+                         P(ImportOptions), P(c_void_p))
+_import_options_init = _c("gatrec_import_options_init", P(ImportOptions), ctypes.c_uint)
 _ds_load_ml = _c("gatrec_dataset_load_movielens", c_char_p, c_int, P(c_void_p))
 _ds_free = _fn("gatrec_dataset_free", None, c_void_p)
 _ds_load = _c("gatrec_dataset_load", c_char_p, P(c_void_p))
@@ -153,6 +169,13 @@ _model_user_index = _c("gatrec_model_user_index", c_void_p, c_i64, P(c_i32))
 _model_item_id = _fn("gatrec_model_item_id", c_i64, c_void_p, c_i32)
 _model_save = _c("gatrec_model_save", c_void_p, c_char_p)
 _model_item_index = _c("gatrec_model_item_index", c_void_p, c_i64, P(c_i32))
+_model_find_user = _c("gatrec_model_find_user", c_void_p, c_char_p, P(c_i32))
+_model_find_item = _c("gatrec_model_find_item", c_void_p, c_char_p, P(c_i32))
+_model_item_key = _fn("gatrec_model_item_key", c_char_p, c_void_p, c_i32)
+_model_user_key = _fn("gatrec_model_user_key", c_char_p, c_void_p, c_i32)
+_model_set_user_key = _c("gatrec_model_set_user_key", c_void_p, c_i32, c_char_p)
+_model_user_id = _fn("gatrec_model_user_id", c_i64, c_void_p, c_i32)
+_model_num_users = _fn("gatrec_model_num_users", c_size, c_void_p)
 _model_explain = _c("gatrec_model_explain", c_void_p, c_void_p, c_i32, c_i32, P(c_void_p))
 _model_add_user = _c("gatrec_model_add_user_checked", c_void_p, c_i64, P(c_i32), P(c_f32), c_size, P(c_f32), c_size,
                      P(c_i32))
@@ -191,20 +214,101 @@ class _Handle:
         return self._ptr
 
 
+def _keys(xs):
+    """The ids as a list of bytes when they are strings, else None (numbers)."""
+    kind = getattr(getattr(xs, "dtype", None), "kind", None)
+    if kind is not None and kind not in "OUS":
+        return None  # a numeric numpy array or pandas column
+    xs = xs.tolist() if hasattr(xs, "tolist") else list(xs)
+    if not any(isinstance(x, (str, bytes)) for x in xs[:1]):
+        return None
+    out = []
+    for j, x in enumerate(xs):
+        if isinstance(x, str):
+            out.append(x.encode())
+        elif isinstance(x, bytes):
+            out.append(x)
+        else:
+            raise ValueError("from_arrays: id #%d is %r, not a string like the first" % (j + 1, x))
+    return out
+
+
+_NUMPY_TYPES = {c_i64: "int64", c_f32: "float32"}
+
+
+def _carray(t, xs, keep):
+    """xs as a C array of t (numpy arrays and pandas columns without a copy when they can);
+    datetime64 columns as Unix seconds. `keep` holds what must outlive the call."""
+    if xs is None:
+        return None
+    if hasattr(xs, "__array__") and not isinstance(xs, (list, tuple)):
+        import numpy
+        dt = getattr(xs, "dt", None)  # a pandas column of times with a zone: in UTC, without it
+        if dt is not None and getattr(dt, "tz", None) is not None:
+            xs = dt.tz_convert(None)
+        a = numpy.asarray(xs)
+        if a.dtype.kind == "M":
+            a = a.astype("datetime64[s]").astype("int64")
+        if t is c_i64 and a.dtype.kind == "f" and not (numpy.floor(a) == a).all():
+            raise ValueError("from_arrays: ids and timestamps are whole numbers (a column of floats with "
+                             "fractions or NaN was given)")
+        a = numpy.ascontiguousarray(a, dtype=_NUMPY_TYPES[t])
+        keep.append(a)
+        return a.ctypes.data_as(P(t))
+    return (t * len(xs))(*xs)
+
+
 class Dataset(_Handle):
     _free = staticmethod(_ds_free)
 
     @classmethod
-    def from_arrays(cls, users, items, ratings=None, timestamps=None):
+    def from_arrays(cls, users, items, ratings=None, timestamps=None, *, weights=None, rating_range=(1, 5),
+                    liked=None, duplicates=None, domain=None, name=None):
+        """A dataset from columns of equal length: lists, numpy arrays or pandas Series.
+
+        Numeric ids (non-negative integers) keep their numbers. String ids (str or bytes, numpy
+        'U'/'S' or object arrays, pandas string columns) are kept byte for byte as the keys every
+        output gives back, as `gatrec data import` does: `ratings` are then explicit stars in
+        `rating_range` (liked from `liked`, else three quarters of the way up); without them the
+        events are implicit, each 1 or its `weights` (counts); `duplicates` ("sum", "max",
+        "last", "error") combines a repeated pair (default: last for ratings, sum for events).
+        `timestamps`: Unix seconds, or a numpy/pandas datetime64 column."""
         n = len(users)
-        for name, xs in (("items", items), ("ratings", ratings), ("timestamps", timestamps)):
+        for what, xs in (("items", items), ("ratings", ratings), ("timestamps", timestamps), ("weights", weights)):
             if xs is not None and len(xs) != n:  # ctypes would pad the short one with zeros
                 raise ValueError("from_arrays: %d users but %d %s: the arrays must have one entry per rating"
-                                 % (n, len(xs), name))
-        arr = lambda t, xs: (t * n)(*xs) if xs is not None else None
+                                 % (n, len(xs), what))
+        if ratings is not None and weights is not None:
+            raise ValueError("from_arrays: ratings (explicit) or weights (implicit), not both")
+        if duplicates not in DUPLICATES:
+            raise ValueError("from_arrays: duplicates is one of 'sum', 'max', 'last', 'error', not %r" % (duplicates,))
+        ukeys, ikeys = _keys(users), _keys(items)
+        keep = []
         out = c_void_p()
-        _ds_from_arrays(n, arr(c_i64, users), arr(c_i64, items), arr(c_f32, ratings), arr(c_i64, timestamps),
-                        ctypes.byref(out))
+        if ukeys is None and ikeys is None:
+            if weights is not None or liked is not None or duplicates or domain or name or \
+                    tuple(rating_range) != (1, 5):
+                raise ValueError("from_arrays: weights, rating_range, liked, duplicates, domain and name go with "
+                                 "string ids (numeric ids: a rating per pair, as gatrec_dataset_from_arrays)")
+            _ds_from_arrays(n, _carray(c_i64, users, keep), _carray(c_i64, items, keep),
+                            _carray(c_f32, ratings, keep), _carray(c_i64, timestamps, keep), ctypes.byref(out))
+            return cls(out)
+        if ukeys is None or ikeys is None:
+            raise ValueError("from_arrays: the %s ids are strings but the %s ids are not: give both as strings"
+                             % (("user", "item") if ukeys is not None else ("item", "user")))
+        o = ImportOptions()
+        _import_options_init(ctypes.byref(o), 1)
+        if ratings is not None:
+            o.rating_column = b"rating"
+            o.rating_min, o.rating_max = float(rating_range[0]), float(rating_range[1])
+            if liked is not None:
+                o.liked_threshold = float(liked)
+        o.duplicates = DUPLICATES[duplicates]
+        o.domain = domain.encode() if domain else None
+        o.name = name.encode() if name else None
+        _ds_from_key_arrays(n, (c_char_p * n)(*ukeys), (c_char_p * n)(*ikeys),
+                            _carray(c_f32, ratings if ratings is not None else weights, keep),
+                            _carray(c_i64, timestamps, keep), ctypes.byref(o), ctypes.byref(out))
         return cls(out)
 
     @classmethod
@@ -384,40 +488,59 @@ class Model(_Handle):
 
     def add_user(self, user_id, ratings, features=None):
         """Fold a new user into the model from {item_id: stars} (and a feature row, or None: the
-        mean user's, as fold_in_revealed); no retraining. Returns its model index."""
+        mean user's, as fold_in_revealed); no retraining. A string user_id becomes the new user's
+        key (a model with string ids); a number, its id. Returns its model index."""
         idx = self._item_indices(ratings)
         n = len(idx)
         f = (c_f32 * len(features))(*features) if features is not None else None
         out = c_i32()
+        key = user_id.encode() if isinstance(user_id, str) else None
+        if key is not None:  # a fresh number under the key, as `gatrec recommend --new-user` does
+            user_id = 1 + max((_model_user_id(self, u) for u in range(_model_num_users(self))), default=-1)
         _model_add_user(self, user_id, (c_i32 * n)(*idx), (c_f32 * n)(*ratings.values()), n, f,
                         len(features) if features is not None else 0, ctypes.byref(out))
+        if key is not None:
+            _model_set_user_key(self, out.value, key)
         return out.value
 
+    def _user(self, user_id):
+        """The model index of a user: by string key or by numeric id."""
+        return self._index(user_id, _model_find_user, _model_user_index)
+
+    def _item(self, item_id):
+        return self._index(item_id, _model_find_item, _model_item_index)
+
+    def _index(self, node_id, by_key, by_id):
+        out = c_i32()
+        if isinstance(node_id, str):
+            by_key(self, node_id.encode(), ctypes.byref(out))
+        else:
+            by_id(self, node_id, ctypes.byref(out))
+        return out.value
+
+    def item_name(self, index):
+        """How outputs name the item at a model index: its string key, else its numeric id."""
+        k = _model_item_key(self, index)
+        return k.decode() if k is not None else _model_item_id(self, index)
+
     def _item_indices(self, ratings):
-        idx = []
-        for item_id in ratings:
-            i = c_i32()
-            _model_item_index(self, item_id, ctypes.byref(i))
-            idx.append(i.value)
-        return idx
+        return [self._item(item_id) for item_id in ratings]
 
     def update_user(self, user_id, ratings):
         """A known user's new ratings {item_id: stars} join the model without retraining (an item
         rated again takes its new rating); their list is computed again and excludes them."""
-        u = c_i32()
-        _model_user_index(self, user_id, ctypes.byref(u))
+        u = self._user(user_id)
         idx = self._item_indices(ratings)
         n = len(idx)
         _model_update_user(self, u, (c_i32 * n)(*idx), (c_f32 * n)(*ratings.values()), n)
 
     def user_ratings(self, user_id):
         """{item_id: stars} the model holds of a user (training, folded in or updated)."""
-        u, n = c_i32(), c_size()
-        _model_user_index(self, user_id, ctypes.byref(u))
+        u, n = self._user(user_id), c_size()
         _model_user_ratings(self, u, None, None, 0, ctypes.byref(n))
         items, stars = (c_i32 * n.value)(), (c_f32 * n.value)()
         _model_user_ratings(self, u, items, stars, n.value, ctypes.byref(n))
-        return {_model_item_id(self, items[j]): stars[j] for j in range(n.value)}
+        return {self.item_name(items[j]): stars[j] for j in range(n.value)}
 
     @classmethod
     def load(cls, path):
@@ -437,25 +560,26 @@ class Model(_Handle):
         return out.value
 
     def recommend(self, user_id, k=10, exclude=None, only=None):
-        """[(item_id, score), ...] best first, for a dataset user id: k of them whenever k items
-        are eligible. exclude=[item ids] never returns those this time (ids the model does not
+        """[(item_id, score), ...] best first, for a user id (or string key: a model with string ids,
+        whose items are then named by their keys): k of them whenever k items are eligible. exclude=[item ids] never returns those this time (ids the model does not
         know are skipped); only=[item ids] ranks those alone."""
-        u, n = c_i32(), c_size()
+        n = c_size()
         items, scores = (c_i32 * _check_k(k))(), (c_f32 * k)()
-        _model_user_index(self, user_id, ctypes.byref(u))
+        u = self._user(user_id)
         rules = RequestOptions(1, None, 0, None, 0)
         if exclude is not None:
             ex = []
             for item_id in exclude:
-                i = c_i32()
-                if _lib.gatrec_model_item_index(self, ctypes.c_int64(item_id), ctypes.byref(i)) == 0:
-                    ex.append(i.value)
+                try:
+                    ex.append(self._item(item_id))
+                except Error:
+                    pass
             rules.exclude, rules.nexclude = (c_i32 * len(ex))(*ex), len(ex)
         if only is not None:
             on = self._item_indices(dict.fromkeys(only))
             rules.only, rules.nonly = (c_i32 * len(on))(*on), len(on)
         _model_recommend_request(self, u, k, ctypes.byref(rules), items, scores, ctypes.byref(n))
-        return [(_model_item_id(self, items[j]), scores[j]) for j in range(n.value)]
+        return [(self.item_name(items[j]), scores[j]) for j in range(n.value)]
 
     def recommend_all(self, k=10, among=None):
         """Every user's top k; among=[item indices] ranks only those (e.g. a cold-items split's)."""

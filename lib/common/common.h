@@ -209,6 +209,8 @@ uint32_t gatrec__crc32(const void *data, size_t n);
 /* ---- files (file.c) ---- */
 /* Read a whole file; ENOENT when missing, EIO otherwise. The buffer is NUL-terminated. */
 int gatrec__read_file(const char *path, char **data, size_t *len);
+/* fopen(path, "rb") with read_file's errors: ENOENT or EIO naming the file, a directory refused */
+int gatrec__open_read(const char *path, FILE **f);
 /* Write `len` bytes to `path` through a temporary file in the same directory and rename. */
 int gatrec__write_file_atomic(const char *path, const void *data, size_t len);
 /* The envelope of the model and dataset files (docs/model-file.md, docs/data.md):

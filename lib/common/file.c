@@ -12,13 +12,11 @@
 
 #include "common.h"
 
-int gatrec__read_file(const char *path, char **data, size_t *len)
+int gatrec__open_read(const char *path, FILE **out)
 {
-    FILE *f;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
     struct stat st;
-    int rc;
+    FILE *f;
+    *out = NULL;
     if (!path)
         return gatrec__error(GATREC_EINVAL, "no file name given");
     f = fopen(path, "rb");
@@ -29,6 +27,21 @@ int gatrec__read_file(const char *path, char **data, size_t *len)
         fclose(f);
         return gatrec__error(GATREC_EIO, "%s: is a directory", path);
     }
+    *out = f;
+    return GATREC_OK;
+}
+
+int gatrec__read_file(const char *path, char **data, size_t *len)
+{
+    FILE *f;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    struct stat st;
+    int rc;
+    if ((rc = gatrec__open_read(path, &f)))
+        return rc;
+    if (fstat(fileno(f), &st) != 0)
+        st.st_size = 0;
     for (;;) {
         size_t got, want = n + 65536 + 1;
         if (n == 0 && st.st_size > 0 && (size_t)st.st_size + 1 > want)

@@ -29,7 +29,9 @@ VERSIONS(gatrec_llm_options, GATREC_LLM_OPTIONS_VERSION, offsetof(gatrec_llm_opt
          sizeof(gatrec_llm_options));
 VERSIONS(gatrec_profile_options, GATREC_PROFILE_OPTIONS_VERSION, offsetof(gatrec_profile_options, shards),
          offsetof(gatrec_profile_options, limit), sizeof(gatrec_profile_options));
-VERSIONS(gatrec_reranker_options, GATREC_RERANKER_OPTIONS_VERSION, sizeof(gatrec_reranker_options));
+VERSIONS(gatrec_reranker_options, GATREC_RERANKER_OPTIONS_VERSION,
+         offsetof(gatrec_reranker_options, temperature) + sizeof(float), /* v1 ends there: padding follows */
+         sizeof(gatrec_reranker_options));
 VERSIONS(gatrec_embedder_options, GATREC_EMBEDDER_OPTIONS_VERSION, sizeof(gatrec_embedder_options));
 VERSIONS(gatrec_request_options, GATREC_REQUEST_OPTIONS_VERSION, sizeof(gatrec_request_options));
 VERSIONS(gatrec_import_options, GATREC_IMPORT_OPTIONS_VERSION, sizeof(gatrec_import_options));

@@ -1,21 +1,28 @@
 /* An application's own interaction log, catalogue and user attributes, with string ids
  * (docs/data.md): CSV or TSV with a header, RFC 4180 quoting, UTF-8 (a byte-order mark skipped),
- * CRLF or LF. Everything is read into memory and checked before the dataset is handed out: the
- * first bad row stops the import with `file:line: what`. */
+ * CRLF or LF. The files are read through a window of a few megabytes (a log of any length costs
+ * only its dataset), and every row is checked before the dataset is handed out: the first bad row
+ * stops the import with `file:line: what`. */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dataset.h"
 
 #define MAX_RECORD (1u << 20) /* bytes of one record (docs/data.md) */
+#define WINDOW (4u << 20)     /* bytes read at a time, beyond the record being read */
 
 GATREC__OPTIONS_INIT_FN(gatrec_import_options_init, gatrec_import_options, GATREC_IMPORT_OPTIONS_VERSION,
                         GATREC_IMPORT_OPTIONS_INIT)
 
 typedef struct table {
     const char *path;
-    char *data;
+    FILE *f;
+    char *data;     /* the window: the csv reads [csv.p, csv.end) */
+    size_t cap;
+    int eof;
     gatrec__csv csv;
     size_t ncols;
     char **names;   /* the header's column names (the csv's buffer holds the current record) */
@@ -47,6 +54,28 @@ static void table_free(table *t)
     free(t->names);
     gatrec__csv_free(&t->csv);
     free(t->data);
+    if (t->f)
+        fclose(t->f);
+}
+
+/* Keep more than a whole record (MAX_RECORD bytes and a line end) ahead of the reader, so that a
+ * record never runs past the window unless it is too long: the unread tail moves to the front and
+ * the file fills the rest. */
+static int table_fill(table *t)
+{
+    size_t left = (size_t)(t->csv.end - t->csv.p), got;
+    if (t->eof || left > MAX_RECORD + 2)
+        return GATREC_OK;
+    memmove(t->data, t->csv.p, left);
+    got = fread(t->data + left, 1, t->cap - left, t->f);
+    if (got < t->cap - left) {
+        if (ferror(t->f))
+            return gatrec__error(GATREC_EIO, "%s: read error: %s", t->path, strerror(errno));
+        t->eof = 1;
+    }
+    t->csv.p = t->data;
+    t->csv.end = t->data + left + got;
+    return GATREC_OK;
 }
 
 /* The next record: 1, 0 at the end, or a status. Blank lines are skipped; every record must have
@@ -55,12 +84,15 @@ static int table_next(table *t)
 {
     int rc;
     do {
+        if ((rc = table_fill(t)))
+            return rc;
         t->at = t->csv.p;
-        if ((rc = gatrec__csv_next(&t->csv)) < 0)
-            return gatrec__error_context(rc, "%s", t->path);
+        rc = gatrec__csv_next(&t->csv);
         if ((size_t)(t->csv.p - t->at) > MAX_RECORD)
-            return gatrec__error(GATREC_EFORMAT, "%s:%zu: a record of %zu bytes; at most %u are accepted (a quote "
-                                 "left open?)", t->path, t->csv.line, (size_t)(t->csv.p - t->at), MAX_RECORD);
+            return gatrec__error(GATREC_EFORMAT, "%s:%zu: a record of more than %u bytes (a quote left open?)",
+                                 t->path, t->csv.line, MAX_RECORD);
+        if (rc < 0)
+            return gatrec__error_context(rc, "%s", t->path);
     } while (rc == 1 && t->csv.nfields == 1 && !gatrec__csv_field(&t->csv, 0)[0]);
     if (rc != 1)
         return rc;
@@ -75,15 +107,20 @@ static int table_next(table *t)
 
 static int table_open(table *t, const char *path, char delim)
 {
-    size_t len, skip;
     int rc;
     memset(t, 0, sizeof *t);
     t->path = path;
-    if ((rc = gatrec__read_file(path, &t->data, &len)))
+    t->cap = WINDOW + MAX_RECORD + 2;
+    if ((rc = gatrec__open_read(path, &t->f)))
         return rc;
-    skip = len >= 3 && memcmp(t->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-    gatrec__csv_init(&t->csv, t->data + skip, len - skip);
-    t->csv.delim = delim ? delim : sniff(t->data + skip, t->data + len);
+    if (!(t->data = gatrec__malloc(t->cap)))
+        return GATREC_ENOMEM;
+    gatrec__csv_init(&t->csv, t->data, 0);
+    if ((rc = table_fill(t)))
+        return rc;
+    if (t->csv.end - t->csv.p >= 3 && memcmp(t->csv.p, "\xEF\xBB\xBF", 3) == 0)
+        t->csv.p += 3;
+    t->csv.delim = delim ? delim : sniff(t->csv.p, t->csv.end);
     if ((rc = table_next(t)) == 0)
         return gatrec__error(GATREC_EEMPTY, "%s: empty file (a header line naming the columns comes first)", path);
     if (rc < 0)
@@ -132,23 +169,47 @@ static const char *field(const table *t, size_t col)
     return gatrec__csv_field(&t->csv, col);
 }
 
-/* A key of field `col`: not empty, at most GATREC__MAX_KEY bytes; added to m */
-static int key_of(const table *t, size_t col, const char *what, gatrec__idmap *m, int32_t *index, int *added)
+/* Where a row or event came from, for messages: "file:line", or "arrays: event #n" */
+typedef struct origin {
+    const char *path;
+    size_t line;
+    int arrays;
+} origin;
+
+#define AT_SIZE 4200
+static const char *at(const origin *w, char *buf)
 {
-    const char *k = field(t, col);
+    if (w->arrays)
+        snprintf(buf, AT_SIZE, "%s: event #%zu", w->path, w->line);
+    else
+        snprintf(buf, AT_SIZE, "%s:%zu", w->path, w->line);
+    return buf;
+}
+
+static origin row_origin(const table *t)
+{
+    origin w = {t->path, t->csv.line, 0};
+    return w;
+}
+
+/* Key k (not empty, at most GATREC__MAX_KEY bytes) added to m */
+static int key_of(const origin *w, const char *k, const char *what, gatrec__idmap *m, int32_t *index, int *added)
+{
+    char b[AT_SIZE];
     size_t n = strlen(k);
     if (!n)
-        return gatrec__error(GATREC_EFORMAT, "%s:%zu: empty %s id", t->path, t->csv.line, what);
+        return gatrec__error(GATREC_EFORMAT, "%s: empty %s id", at(w, b), what);
     if (n > GATREC__MAX_KEY)
-        return gatrec__error(GATREC_EOVERFLOW, "%s:%zu: a %s id of %zu bytes; at most %d are accepted", t->path,
-                             t->csv.line, what, n, GATREC__MAX_KEY);
+        return gatrec__error(GATREC_EOVERFLOW, "%s: a %s id of %zu bytes; at most %d are accepted", at(w, b), what, n,
+                             GATREC__MAX_KEY);
     return gatrec__idmap_add_key(m, k, n, index, added);
 }
 
 /* A catalogue's or user file's row: its id, which must be new (listed once) */
 static int row_key(const table *t, size_t col, const char *what, gatrec__idmap *m, int32_t *index)
 {
-    int added, rc = key_of(t, col, what, m, index, &added);
+    origin w = row_origin(t);
+    int added, rc = key_of(&w, field(t, col), what, m, index, &added);
     if (!rc && !added)
         rc = gatrec__error(GATREC_EDUPLICATE, "%s:%zu: %s '%s' is listed twice", t->path, t->csv.line, what,
                            field(t, col));
@@ -343,57 +404,46 @@ typedef struct events {
     size_t missing; /* items of the events the catalogue did not list */
 } events;
 
-static int read_value(const table *t, const events *E, float *v)
+/* An event's value: a rating in the range (explicit) or a positive weight (implicit) */
+static int check_value(const events *E, const origin *w, double x, float *v)
 {
-    double x;
-    const char *f;
-    if (E->vc == SIZE_MAX) {
-        *v = 1.0f;
-        return GATREC_OK;
-    }
-    f = field(t, E->vc);
-    if (gatrec__parse_double(f, strlen(f), &x))
-        return gatrec__error(GATREC_ENUMBER, "%s:%zu: %s '%.40s' is not a number", t->path, t->csv.line,
-                             E->explicit_ ? "rating" : "weight", f);
-    if (E->explicit_ ? x < E->o->rating_min || x > E->o->rating_max : !(x > 0) || x > 1e30)
-        return E->explicit_ ? gatrec__error(GATREC_ERATING, "%s:%zu: rating %g outside %g..%g (--rating-min, "
-                                            "--rating-max)", t->path, t->csv.line, x, E->o->rating_min, E->o->rating_max)
-                            : gatrec__error(GATREC_ERATING, "%s:%zu: weight %g; a weight must be positive", t->path,
-                                            t->csv.line, x);
+    char b[AT_SIZE];
+    if (E->explicit_ ? !(x >= E->o->rating_min && x <= E->o->rating_max) : !(x > 0) || x > 1e30)
+        return E->explicit_ ? gatrec__error(GATREC_ERATING, "%s: rating %g outside %g..%g (--rating-min, "
+                                            "--rating-max)", at(w, b), x, E->o->rating_min, E->o->rating_max)
+                            : gatrec__error(GATREC_ERATING, "%s: weight %g; a weight must be positive", at(w, b), x);
     *v = (float)x;
     return GATREC_OK;
 }
 
-static int one_event(gatrec_dataset *ds, const table *t, events *E)
+/* One event, from a log's row or from arrays: its keys added, its pair appended, or combined with
+ * the pair's earlier event by the duplicates policy */
+static int add_event(gatrec_dataset *ds, events *E, const origin *w, const char *uk, const char *ik, float v,
+                     int64_t time)
 {
+    char b[AT_SIZE];
     int32_t u, i;
     int added, rc;
-    float v = 1.0f;
-    int64_t time = 0, r;
-    if ((rc = key_of(t, E->uc, "user", &ds->users, &u, NULL)) || (rc = key_of(t, E->ic, "item", &ds->items, &i, &added)))
+    int64_t r;
+    if ((rc = key_of(w, uk, "user", &ds->users, &u, NULL)) || (rc = key_of(w, ik, "item", &ds->items, &i, &added)))
         return rc;
     if (added && E->o->items_path)
         E->missing++;
-    if ((rc = read_value(t, E, &v)))
-        return rc;
-    if (E->tc != SIZE_MAX && gatrec__parse_time(field(t, E->tc), &time))
-        return gatrec__error(GATREC_ENUMBER, "%s:%zu: time '%.40s' is neither Unix seconds nor ISO 8601 "
-                             "(2024-05-01T12:30:00Z)", t->path, t->csv.line, field(t, E->tc));
     if (E->policy == GATREC_DUPLICATES_ERROR &&
         (rc = gatrec__reserve((void **)&E->line, &E->line_cap, ds->nratings + 1, sizeof *E->line)))
         return rc;
     if ((rc = gatrec__dataset_append(ds, u, i, v, time, &r)) == GATREC_OK) {
         if (E->line)
-            E->line[ds->nratings - 1] = (uint32_t)(t->csv.line > UINT32_MAX ? UINT32_MAX : t->csv.line);
+            E->line[ds->nratings - 1] = (uint32_t)(w->line > UINT32_MAX ? UINT32_MAX : w->line);
         return GATREC_OK;
     }
     if (rc != GATREC_EDUPLICATE)
-        return gatrec__error_context(rc, "%s:%zu", t->path, t->csv.line);
+        return gatrec__error_context(rc, "%s", at(w, b));
     switch (E->policy) { /* the pair again: rating r */
     case GATREC_DUPLICATES_ERROR:
-        return gatrec__error(GATREC_EDUPLICATE, "%s:%zu: user '%s' and item '%s' again (first at line %u; "
-                             "--duplicates sum|max|last combines them)", t->path, t->csv.line, field(t, E->uc),
-                             field(t, E->ic), E->line[r]);
+        return gatrec__error(GATREC_EDUPLICATE, "%s: user '%s' and item '%s' again (first at %s%u; "
+                             "--duplicates sum|max|last combines them)", at(w, b), uk, ik,
+                             w->arrays ? "event #" : "line ", E->line[r]);
     case GATREC_DUPLICATES_SUM:
         ds->r_value[r] += v;
         break;
@@ -408,6 +458,27 @@ static int one_event(gatrec_dataset *ds, const table *t, events *E)
     if (time > ds->r_time[r])
         ds->r_time[r] = time;
     return GATREC_OK;
+}
+
+static int one_event(gatrec_dataset *ds, const table *t, events *E)
+{
+    origin w = row_origin(t);
+    float v = 1.0f;
+    int64_t time = 0;
+    double x;
+    int rc;
+    if (E->vc != SIZE_MAX) {
+        const char *f = field(t, E->vc);
+        if (gatrec__parse_double(f, strlen(f), &x))
+            return gatrec__error(GATREC_ENUMBER, "%s:%zu: %s '%.40s' is not a number", t->path, t->csv.line,
+                                 E->explicit_ ? "rating" : "weight", f);
+        if ((rc = check_value(E, &w, x, &v)))
+            return rc;
+    }
+    if (E->tc != SIZE_MAX && gatrec__parse_time(field(t, E->tc), &time))
+        return gatrec__error(GATREC_ENUMBER, "%s:%zu: time '%.40s' is neither Unix seconds nor ISO 8601 "
+                             "(2024-05-01T12:30:00Z)", t->path, t->csv.line, field(t, E->tc));
+    return add_event(ds, E, &w, field(t, E->uc), field(t, E->ic), v, time);
 }
 
 static int read_events(gatrec_dataset *ds, const char *path, events *E)
@@ -473,6 +544,42 @@ static int semantics(gatrec_dataset *ds, const events *E)
     return (ds->domain = gatrec__strdup(o->domain ? o->domain : "items")) ? GATREC_OK : GATREC_ENOMEM;
 }
 
+/* The caller's options read into *o and checked; E set up for them. `log`: the columns matter */
+static int read_options(const gatrec_import_options *opts, gatrec_import_options *o, events *E, int log)
+{
+    gatrec_import_options_init(o, GATREC_IMPORT_OPTIONS_VERSION);
+    if (opts) {
+        int rc = GATREC__READ_VERSIONED(o, opts, gatrec_import_options);
+        if (rc)
+            return rc;
+    }
+    if (o->delimiter && !strchr(",\t;|", o->delimiter))
+        return gatrec__error(GATREC_EINVAL, "import options: the delimiter must be ',', TAB, ';' or '|'");
+    if (log && (!o->user_column || !o->item_column))
+        return gatrec__error(GATREC_EINVAL, "import options: the user and item columns must be named");
+    if (o->rating_column && o->weight_column)
+        return gatrec__error(GATREC_EINVAL, "import options: a rating column (explicit) or a weight column "
+                             "(implicit), not both");
+    if (o->rating_column && !(o->rating_min < o->rating_max && isfinite(o->rating_min) && isfinite(o->rating_max)))
+        return gatrec__error(GATREC_EINVAL, "import options: the rating range %g..%g is empty", o->rating_min,
+                             o->rating_max);
+    if (o->rating_column && o->liked_threshold != 0 &&
+        !(o->liked_threshold > o->rating_min && o->liked_threshold <= o->rating_max))
+        return gatrec__error(GATREC_EINVAL, "import options: the liked threshold %g must lie in the rating range "
+                             "above %g", o->liked_threshold, o->rating_min);
+    if (o->duplicates < GATREC_DUPLICATES_DEFAULT || o->duplicates > GATREC_DUPLICATES_ERROR ||
+        (o->rating_column && o->duplicates == GATREC_DUPLICATES_SUM))
+        return gatrec__error(GATREC_EINVAL, "import options: duplicates policy %d%s", o->duplicates,
+                             o->rating_column ? " (ratings cannot be summed: max, last or error)" : "");
+    if (o->domain && (!o->domain[0] || strlen(o->domain) > 40))
+        return gatrec__error(GATREC_EINVAL, "import options: the domain is a noun of 1 to 40 bytes ('books')");
+    memset(E, 0, sizeof *E);
+    E->o = o;
+    E->explicit_ = o->rating_column != NULL;
+    E->policy = o->duplicates ? o->duplicates : E->explicit_ ? GATREC_DUPLICATES_LAST : GATREC_DUPLICATES_SUM;
+    return GATREC_OK;
+}
+
 GATREC_API int gatrec_dataset_import(const char *events_path, const gatrec_import_options *opts, gatrec_dataset **out,
                                      size_t *missing_items)
 {
@@ -483,32 +590,8 @@ GATREC_API int gatrec_dataset_import(const char *events_path, const gatrec_impor
     int rc;
     if (!events_path || !out)
         return gatrec__error(GATREC_EINVAL, "gatrec_dataset_import: NULL argument");
-    gatrec_import_options_init(&o, GATREC_IMPORT_OPTIONS_VERSION);
-    if ((rc = GATREC__READ_VERSIONED(&o, opts, gatrec_import_options)))
+    if ((rc = read_options(opts, &o, &E, 1)))
         return rc;
-    if (o.delimiter && !strchr(",\t;|", o.delimiter))
-        return gatrec__error(GATREC_EINVAL, "import options: the delimiter must be ',', TAB, ';' or '|'");
-    if (!o.user_column || !o.item_column)
-        return gatrec__error(GATREC_EINVAL, "import options: the user and item columns must be named");
-    if (o.rating_column && o.weight_column)
-        return gatrec__error(GATREC_EINVAL, "import options: a rating column (explicit) or a weight column "
-                             "(implicit), not both");
-    if (o.rating_column && !(o.rating_min < o.rating_max && isfinite(o.rating_min) && isfinite(o.rating_max)))
-        return gatrec__error(GATREC_EINVAL, "import options: the rating range %g..%g is empty", o.rating_min,
-                             o.rating_max);
-    if (o.rating_column && o.liked_threshold != 0 && !(o.liked_threshold > o.rating_min && o.liked_threshold <= o.rating_max))
-        return gatrec__error(GATREC_EINVAL, "import options: the liked threshold %g must lie in the rating range "
-                             "above %g", o.liked_threshold, o.rating_min);
-    if (o.duplicates < GATREC_DUPLICATES_DEFAULT || o.duplicates > GATREC_DUPLICATES_ERROR ||
-        (o.rating_column && o.duplicates == GATREC_DUPLICATES_SUM))
-        return gatrec__error(GATREC_EINVAL, "import options: duplicates policy %d%s", o.duplicates,
-                             o.rating_column ? " (ratings cannot be summed: max, last or error)" : "");
-    if (o.domain && (!o.domain[0] || strlen(o.domain) > 40))
-        return gatrec__error(GATREC_EINVAL, "import options: the domain is a noun of 1 to 40 bytes ('books')");
-    memset(&E, 0, sizeof E);
-    E.o = &o;
-    E.explicit_ = o.rating_column != NULL;
-    E.policy = o.duplicates ? o.duplicates : E.explicit_ ? GATREC_DUPLICATES_LAST : GATREC_DUPLICATES_SUM;
     if ((rc = gatrec__dataset_new(o.name ? o.name : stem(events_path, name, sizeof name), &ds)))
         return rc;
     if (o.items_path)
@@ -522,5 +605,46 @@ GATREC_API int gatrec_dataset_import(const char *events_path, const gatrec_impor
     free(E.line);
     if (!rc && missing_items)
         *missing_items = E.missing;
+    return gatrec__dataset_complete(ds, rc, out);
+}
+
+GATREC_API int gatrec_dataset_from_key_arrays(size_t n, const char *const *user_keys, const char *const *item_keys,
+                                              const float *values, const int64_t *timestamps,
+                                              const gatrec_import_options *opts, gatrec_dataset **out)
+{
+    gatrec_import_options o;
+    gatrec_dataset *ds;
+    events E;
+    int rc;
+    if (!out || (n && (!user_keys || !item_keys)))
+        return gatrec__error(GATREC_EINVAL, "gatrec_dataset_from_key_arrays: NULL argument");
+    *out = NULL;
+    if ((rc = read_options(opts, &o, &E, 0)))
+        return rc;
+    if (!n)
+        return gatrec__error(GATREC_EEMPTY, "arrays: no events");
+    if (o.items_path || o.users_path)
+        return gatrec__error(GATREC_EINVAL, "gatrec_dataset_from_key_arrays: a catalogue or user file is read by "
+                             "gatrec_dataset_import()");
+    if ((rc = gatrec__dataset_new(o.name ? o.name : "arrays", &ds)))
+        return rc;
+    if ((rc = gatrec__dataset_reserve(ds, n)))
+        goto done;
+    for (size_t k = 0; k < n && !rc; k++) {
+        origin w = {"arrays", k + 1, 1};
+        char b[AT_SIZE];
+        float v = 1.0f;
+        if (!user_keys[k] || !item_keys[k])
+            rc = gatrec__error(GATREC_EINVAL, "%s: a NULL %s id", at(&w, b), user_keys[k] ? "item" : "user");
+        else if (!gatrec__is_utf8(user_keys[k], strlen(user_keys[k])) ||
+                 !gatrec__is_utf8(item_keys[k], strlen(item_keys[k])))
+            rc = gatrec__error(GATREC_EFORMAT, "%s: an id that is not valid UTF-8", at(&w, b));
+        else if (!values || !(rc = check_value(&E, &w, values[k], &v)))
+            rc = add_event(ds, &E, &w, user_keys[k], item_keys[k], v, timestamps ? timestamps[k] : 0);
+    }
+    if (!rc)
+        rc = semantics(ds, &E);
+done:
+    free(E.line);
     return gatrec__dataset_complete(ds, rc, out);
 }
