@@ -8,14 +8,18 @@
 #
 # On your own files: replace the generator's step by your events (and catalogue) and name your
 # columns: gatrec data import --events my-events.csv --user-column ... --item-column ... (docs/data.md).
+#
+# make check runs it with the programs it built: GATREC_CLI and GATREC_SYNTH name them (then nothing
+# is built here), GATREC_OWN_DATA_DIR the working directory.
 set -eu
 cd "$(dirname "$0")/.."
 work=${GATREC_OWN_DATA_DIR:-build/own-data}
-gatrec=build/gatrec
-make -s -j2 all build/bench/bench_synth
+gatrec=${GATREC_CLI:-build/gatrec}
+synth=${GATREC_SYNTH:-build/bench/bench_synth}
+[ -n "${GATREC_CLI:-}" ] || make -s -j2 all build/bench/bench_synth
 mkdir -p "$work"
 echo "== an application's own data (synthetic: 1,200 customers, 900 products)"
-build/bench/bench_synth --generic "$work" small
+"$synth" --generic "$work" small
 echo "== import: string ids, implicit events (repeats summed), a catalogue"
 $gatrec data import --events "$work/events.csv" --user-column customer --item-column sku --weight-column plays \
     --time-column when --items "$work/items.csv" --users "$work/users.csv" --domain products --out "$work/shop"

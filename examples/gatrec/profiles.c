@@ -17,7 +17,7 @@ static const char profiles_usage[] =
     "                              [--allow-failures R] [--response-format schema|object|none]\n"
     "                              [--max-tokens N] [--limit N] [--only users|items]\n"
     "                              --out FILE\n"
-    "       gatrec profiles show --profiles FILE (--user ID | --item ID)\n"
+    "       gatrec profiles show --profiles FILE (--user ID | --item ID) [--dataset DIR: string ids]\n"
     "\n"
     "import    takes existing profile texts from CSV files (RFC 4180, a header row; defaults\n"
     "          user_id/summary for users and movie_id/movie_info for items, the columns of the\n"
@@ -181,24 +181,46 @@ static int build_profiles(const char *cmd, prof_args *a, int import)
     return rc;
 }
 
-static int show_profile(const char *path, const char *user_s, const char *item_s)
+/* A profile by id; with --dataset an imported dataset's string id is looked up there (profile files
+ * hold the dataset's numbers) */
+static int show_profile(const char *path, const char *user_s, const char *item_s, const char *spec)
 {
+    const char *flag = user_s ? "--user" : "--item", *val = user_s ? user_s : item_s, *text;
     gatrec_profiles *p;
-    const char *text;
-    long long id;
+    gatrec_dataset *ds = NULL;
+    long long id = -1;
     int rc;
     if (!path || !user_s == !item_s)
         return cli_usage_error("profiles show", "%s", "give --profiles FILE and one of --user ID, --item ID");
-    if ((id = cli_number("profiles show", user_s ? "--user" : "--item", user_s ? user_s : item_s, 0,
-                         0x7fffffffffffffffLL)) < 0)
-        return EXIT_USAGE;
+    char dir[4096];
+    if (spec && (rc = cli_open_dataset("profiles show", spec, &ds, dir, sizeof dir)))
+        return rc;
+    if (ds && (user_s ? gatrec_dataset_user_key(ds, 0) : gatrec_dataset_item_key(ds, 0))) { /* string ids */
+        int32_t index;
+        rc = user_s ? gatrec_dataset_find_user(ds, val, &index) : gatrec_dataset_find_item(ds, val, &index);
+        if (!rc)
+            id = user_s ? gatrec_dataset_user_id(ds, index) : gatrec_dataset_item_id(ds, index);
+        gatrec_dataset_free(ds);
+        if (rc) {
+            fprintf(stderr, "gatrec profiles show: %s '%s' is not in the dataset %s\n", user_s ? "user" : "item", val,
+                    spec);
+            return EXIT_FAIL;
+        }
+    } else {
+        gatrec_dataset_free(ds);
+        if (!spec && val[strspn(val, "0123456789")])
+            return cli_usage_error("profiles show", "%s '%s' is not a number: for a string id, give the --dataset DIR it "
+                                   "was imported into", flag, val);
+        if ((id = cli_number("profiles show", flag, val, 0, 0x7fffffffffffffffLL)) < 0)
+            return EXIT_USAGE;
+    }
     if ((rc = gatrec_profiles_load(path, &p)))
         return cli_fail("profiles show", rc);
     text = gatrec_profiles_get(p, user_s ? GATREC_NODE_USER : GATREC_NODE_ITEM, id);
     if (text)
         printf("%s\n", text);
     else
-        fprintf(stderr, "gatrec profiles show: %s %lld has no profile in %s\n", user_s ? "user" : "item", id, path);
+        fprintf(stderr, "gatrec profiles show: %s %s has no profile in %s\n", user_s ? "user" : "item", val, path);
     gatrec_profiles_free(p);
     return text ? EXIT_OK : EXIT_FAIL;
 }
@@ -241,11 +263,12 @@ int cmd_profiles(int argc, char **argv)
             return fputs(profiles_usage, stdout), EXIT_OK;
         return cli_usage_error("profiles", "%s", "expected 'import', 'generate' or 'show' (see --help)");
     }
+    const char *default_spec = a.spec;
     rc = cli_parse(argc, argv, 3, opts, NULL, 0, NULL);
     if (rc)
         return rc < 0 ? (fputs(profiles_usage, stdout), EXIT_OK) : rc;
-    if (strcmp(sub, "show") == 0)
-        return show_profile(path, user_s, item_s);
+    if (strcmp(sub, "show") == 0) /* the dataset only when named: it maps string ids */
+        return show_profile(path, user_s, item_s, a.spec != default_spec ? a.spec : NULL);
     if (cli_llm_limits_parse("profiles", a.timeout_s, a.retries_s, a.format_s, max_tokens_s, &a.limits) ||
         (a.allow_s && cli_float("profiles", "--allow-failures", a.allow_s, 0, 1, &a.allow)))
         return EXIT_USAGE;

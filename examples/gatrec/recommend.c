@@ -242,6 +242,8 @@ static int open_session(const gatrec_model *m, const rec_args *a, llm_session *s
         return cli_fail("recommend", rc);
     if (a->rerank && !s->llm)
         return cli_usage_error("recommend", "%s", "--rerank needs an LLM: set $GATREC_LLM_BASE_URL or --llm URL");
+    if (s->c.ds) /* the prompts speak of what the catalogue holds (movies, or an imported --domain) */
+        gatrec_dataset_semantics(s->c.ds, NULL, NULL, NULL, &ro.domain);
     if (s->llm && (rc = gatrec_reranker_new(s->llm, &ro, &s->rr)))
         return cli_fail("recommend", rc);
     return EXIT_OK;

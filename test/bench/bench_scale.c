@@ -7,15 +7,12 @@
  *
  * The command line is $GATREC_CLI, else ../gatrec beside this program; the log is written by
  * bench_synth (beside this program) into $GATREC_BENCH_DIR, else a temporary directory. */
-#include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "child.h"
 
 typedef struct config {
     const char *kind, *what;
@@ -31,41 +28,6 @@ static const config configs[] = {
     {"ease", "EASE, lambda 250, 26,744 items (closed form: the whole fit)", {"--model", "ease"}},
 };
 
-/* argv[0]'s directory joined with rel */
-static void beside(const char *argv0, const char *rel, char *out, size_t n)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", argv0);
-    snprintf(out, n, "%s/%s", dirname(tmp), rel);
-}
-
-/* Runs argv, its stdout into `out` (up to n bytes); returns the exit status, *kb its peak RSS. */
-static int run(char *const argv[], char *out, size_t n, long *kb)
-{
-    int fd[2], status = -1;
-    struct rusage ru;
-    size_t got = 0;
-    pid_t pid;
-    if (pipe(fd))
-        return -1;
-    if ((pid = fork()) == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        close(fd[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    for (ssize_t r; (r = read(fd[0], out + got, n - 1 - got)) > 0 || (r < 0 && errno == EINTR);)
-        got += r > 0 ? (size_t)r : 0;
-    out[got] = 0;
-    close(fd[0]);
-    if (pid < 0 || wait4(pid, &status, 0, &ru) < 0)
-        return -1;
-    *kb = ru.ru_maxrss;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 int main(int argc, char **argv)
 {
     char cli[4096], synth[4096], dir[4096], model[4200], *out = malloc(1 << 20);
@@ -79,11 +41,7 @@ int main(int argc, char **argv)
         free(out);
         return 0;
     }
-    if (getenv("GATREC_CLI"))
-        snprintf(cli, sizeof cli, "%s", getenv("GATREC_CLI"));
-    else
-        beside(argv[0], "../gatrec", cli, sizeof cli);
-    beside(argv[0], "bench_synth", synth, sizeof synth);
+    bench_programs(argv[0], cli, synth, sizeof cli);
     if (env && *env)
         snprintf(dir, sizeof dir, "%s", env);
     else if (!mkdtemp(strcpy(dir, "/tmp/gatrec-scale-XXXXXX")))
@@ -94,7 +52,7 @@ int main(int argc, char **argv)
     if (stat(out, &st) != 0) { /* the log, unless an earlier run left it */
         char *w[] = {synth, "--write", dir, "ml20m", NULL};
         mkdir(dir, 0755);
-        if (run(w, out, 1 << 20, &kb))
+        if (run_child(w, out, 1 << 20, &kb))
             return fprintf(stderr, "%s --write %s ml20m failed\n", synth, dir), 1;
     }
     printf("every kind on the ML-20M-shaped log (%s), --split random:0.2, one process on every core:\n", dir);
@@ -110,7 +68,7 @@ int main(int argc, char **argv)
         for (size_t a = 0; k->args[a]; a++)
             av[n++] = (char *)k->args[a];
         av[n] = NULL;
-        int rc = run(av, out, 1 << 20, &kb);
+        int rc = run_child(av, out, 1 << 20, &kb);
         printf("  %-9s %s:", k->kind, k->what);
         if (rc) {
             printf(" gatrec train failed (exit %d)\n", rc);
