@@ -922,6 +922,20 @@ GATREC_API size_t gatrec_model_feature_dim(const gatrec_model *model);
 GATREC_API int gatrec_model_add_user_checked(gatrec_model *model, int64_t user_id, const int32_t *items,
                                              const float *ratings, size_t n, const float *features, size_t feature_len,
                                              int32_t *index);
+/**
+ * Fold a user in for the span of one call and take them out again (since 0.3): the user of
+ * gatrec_model_add_user_checked() with these ratings and features (items are model indices;
+ * features NULL with length 0: the mean user's) exists, at model index `*user`, while `fn(model,
+ * user, ctx)` runs - it may recommend, score, explain - and afterwards the model is as it was (its
+ * user count, ids, lists and file). fn may read the model and update this user; it cannot add a user or
+ * set a user key meanwhile (GATREC_EINVAL). fn's non-zero return is returned. For a service's "what would
+ * a new user with these ratings get" without the model growing: the call changes the model while
+ * it runs, so nothing else may use the model meanwhile (a host serving threads takes a write lock
+ * around it; gatrec_model_add_user() has the same rule).
+ */
+GATREC_API int gatrec_model_try_user(gatrec_model *model, const int32_t *items, const float *ratings, size_t n,
+                                     const float *features, size_t feature_len,
+                                     int (*fn)(gatrec_model *model, int32_t user, void *ctx), void *ctx);
 /** gatrec_model_add_item() with the features' length checked, as gatrec_model_add_user_checked() (since 0.3). */
 GATREC_API int gatrec_model_add_item_checked(gatrec_model *model, int64_t item_id, const float *features,
                                              size_t feature_len, int32_t *index);

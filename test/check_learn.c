@@ -963,6 +963,105 @@ END_TEST
  * (the refold reproduces training's embedding); a community-0 user who comes to like three
  * community-1 items sees community-1 items rise and never sees the three again; an item rated
  * again takes its new rating; the model file keeps it all. BPR-MF cannot. */
+/* A model of a kind that folds users in (attn, GAT, content, EASE, popularity), on the community
+ * graph with its text */
+static gatrec_model *train_folding_kind(const gatrec_graph *g, const float *text, int kind)
+{
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    gatrec_model *m;
+    if (kind == GATREC_MODEL_ATTN)
+        return train_attn(g, text, 0, 0, 2);
+    if (kind == GATREC_MODEL_GAT)
+        return train_kind(g, GATREC_MODEL_GAT, 2, NULL);
+    o.kind = kind;
+    o.lambda = 5;
+    if (kind == GATREC_MODEL_CONTENT) {
+        o.features = text;
+        o.feature_dim = FD;
+    }
+    ck_assert_ok(gatrec_model_train(g, &o, &m));
+    return m;
+}
+
+/* What a new user would get, with no user kept (gatrec_model_try_user): the same list as a user
+ * added for good, and afterwards the same model file, byte for byte */
+typedef struct tried {
+    int32_t top[NI];
+    float scores[NI];
+    size_t n;
+} tried;
+
+static int try_list(gatrec_model *m, int32_t user, void *ctx)
+{
+    tried *t = ctx;
+    ck_assert_uint_eq(user, gatrec_model_num_users(m) - 1);
+    ck_assert_status(gatrec_model_set_user_key(m, user, "someone"), GATREC_EINVAL); /* it leaves again */
+    ck_assert_status(gatrec_model_add_user(m, 777, NULL, NULL, 0, NULL, &user), GATREC_EINVAL);
+    return gatrec_model_recommend(m, user, NI, t->top, t->scores, &t->n);
+}
+
+static int try_fails(gatrec_model *m, int32_t user, void *ctx)
+{
+    (void)m, (void)user, (void)ctx;
+    return GATREC_ENOTFOUND;
+}
+
+START_TEST(try_user_leaves_the_model_as_it_was)
+{
+    static const int try_kinds[] = {GATREC_MODEL_ATTN, GATREC_MODEL_GAT, GATREC_MODEL_CONTENT, GATREC_MODEL_EASE,
+                                    GATREC_MODEL_POP};
+    gatrec_graph *g = community_graph();
+    float *text = community_text(3);
+    char *dir = make_temp_dir(), a[4200], b[4200];
+    int32_t rated[] = {NI / 2 + 1, NI / 2 + 4, 2};
+    float stars[] = {5, 4, 1};
+    for (size_t k = 0; k < sizeof try_kinds / sizeof *try_kinds; k++) {
+        gatrec_model *m;
+        tried first, again, kept;
+        int32_t idx;
+        size_t nu;
+        m = train_folding_kind(g, text, try_kinds[k]);
+        nu = gatrec_model_num_users(m);
+        snprintf(a, sizeof a, "%s/before.gatrec", dir);
+        snprintf(b, sizeof b, "%s/after.gatrec", dir);
+        ck_assert_ok(gatrec_model_save(m, a));
+        ck_assert_ok(gatrec_model_try_user(m, rated, stars, 3, NULL, 0, try_list, &first));
+        ck_assert_uint_eq(gatrec_model_num_users(m), nu);
+        ck_assert_status(gatrec_model_try_user(m, rated, stars, 3, NULL, 0, try_fails, NULL), GATREC_ENOTFOUND);
+        ck_assert_ok(gatrec_model_try_user(m, rated, stars, 3, NULL, 0, try_list, &again));
+        ck_assert_ok(gatrec_model_save(m, b));
+        {
+            FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+            int ca, cb;
+            do {
+                ca = fgetc(fa);
+                cb = fgetc(fb);
+            } while (ca == cb && ca != EOF);
+            ck_assert_msg(ca == cb, "%s: the model file differs after gatrec_model_try_user",
+                          gatrec_model_kind_name(try_kinds[k]));
+            fclose(fa);
+            fclose(fb);
+        }
+        /* the same user added for good: the same list and scores, and a second try as the first */
+        ck_assert_ok(gatrec_model_add_user_checked(m, 4242, rated, stars, 3, NULL, 0, &idx));
+        ck_assert_ok(gatrec_model_recommend(m, idx, NI, kept.top, kept.scores, &kept.n));
+        ck_assert_uint_eq(first.n, kept.n);
+        ck_assert_uint_eq(again.n, kept.n);
+        for (size_t j = 0; j < kept.n; j++) {
+            ck_assert_int_eq(first.top[j], kept.top[j]);
+            ck_assert_int_eq(again.top[j], kept.top[j]);
+            ck_assert_float_eq(first.scores[j], kept.scores[j]);
+        }
+        ck_assert_status(gatrec_model_try_user(m, rated, stars, 3, NULL, 0, NULL, NULL), GATREC_EINVAL);
+        gatrec_model_free(m);
+    }
+    free(text);
+    gatrec_graph_free(g);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(returning_users_update_without_retraining)
 {
     static const int upd_kinds[] = {GATREC_MODEL_ATTN, GATREC_MODEL_GAT, GATREC_MODEL_CONTENT, GATREC_MODEL_EASE,
@@ -980,20 +1079,7 @@ START_TEST(returning_users_update_without_retraining)
         float hr[32];
         size_t n, nh, nh0;
         const char *kn = gatrec_model_kind_name(upd_kinds[k]);
-        if (upd_kinds[k] == GATREC_MODEL_ATTN) {
-            m = train_attn(g, text, 0, 0, 2);
-        } else if (upd_kinds[k] == GATREC_MODEL_GAT) {
-            m = train_kind(g, GATREC_MODEL_GAT, 2, NULL);
-        } else {
-            gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
-            o.kind = upd_kinds[k];
-            o.lambda = 5;
-            if (upd_kinds[k] == GATREC_MODEL_CONTENT) {
-                o.features = text;
-                o.feature_dim = FD;
-            }
-            ck_assert_ok(gatrec_model_train(g, &o, &m));
-        }
+        m = train_folding_kind(g, text, upd_kinds[k]);
         /* nothing new: the same scores (the trained embedding, up to the order of float sums) */
         ck_assert_ok(gatrec_model_score(m, u, all, NI, before));
         ck_assert_ok(gatrec_model_user_ratings(m, u, held, hr, 32, &nh0));
@@ -1522,6 +1608,7 @@ Suite *learn_suite(void)
     tcase_add_test(tc, attn_without_text_and_bad_options);
     tcase_add_test(tc, star_rule_every_kind_that_folds_in);
     tcase_add_test(tc, returning_users_update_without_retraining);
+    tcase_add_test(tc, try_user_leaves_the_model_as_it_was);
     suite_add_tcase(s, tc);
     return s;
 }

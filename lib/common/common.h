@@ -112,6 +112,9 @@ int32_t gatrec__idmap_find(const gatrec__idmap *m, int64_t id);
 int gatrec__idmap_index(const gatrec__idmap *m, int64_t id, int32_t *index, const char *what);
 int gatrec__idmap_copy(gatrec__idmap *dst, const gatrec__idmap *src);
 int gatrec__idmap_from_ids(gatrec__idmap *m, const int64_t *ids, size_t n); /* EDUPLICATE on repeats */
+/* Take the last index out again (it must have no key): nothing was added after it, so no probe
+ * sequence runs through its slot. */
+void gatrec__idmap_drop_last(gatrec__idmap *m);
 void gatrec__idmap_free(gatrec__idmap *m);
 /* Index of string key `key` (len bytes, any bytes but NUL), adding it when absent with a numeric
  * id above every id the map holds; *added tells which (may be NULL). */

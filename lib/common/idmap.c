@@ -83,6 +83,20 @@ int gatrec__idmap_add(gatrec__idmap *m, int64_t id, int32_t *index, int *added)
     return GATREC_OK;
 }
 
+void gatrec__idmap_drop_last(gatrec__idmap *m)
+{
+    int32_t last;
+    if (!m->count)
+        return;
+    last = (int32_t)(m->count - 1);
+    for (size_t s = slot_of(m->ids[last], m->nslots);; s = (s + 1) & (m->nslots - 1))
+        if (m->slots[s] == last) {
+            m->slots[s] = -1;
+            break;
+        }
+    m->count--;
+}
+
 int gatrec__idmap_from_ids(gatrec__idmap *m, const int64_t *ids, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

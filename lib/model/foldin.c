@@ -158,6 +158,8 @@ GATREC_API int gatrec_model_add_user(gatrec_model *model, int64_t user_id, const
     int rc, added;
     if (!model || !index || (n && (!items || !ratings)))
         return gatrec__error(GATREC_EINVAL, "gatrec_model_add_user: NULL argument");
+    if (model->trying)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_add_user: not inside gatrec_model_try_user()");
     if (!model->ops->fold_user)
         return gatrec__error(GATREC_EUNSUPPORTED, "a %s model is transductive: it cannot fold in a new user "
                              "(retrain, or use a gat, content, ease or pop model)", model->ops->name);
@@ -194,6 +196,30 @@ done:
     free(cols);
     free(vals);
     free(emb);
+    return rc;
+}
+
+GATREC_API int gatrec_model_try_user(gatrec_model *model, const int32_t *items, const float *ratings, size_t n,
+                                     const float *features, size_t feature_len,
+                                     int (*fn)(gatrec_model *model, int32_t user, void *ctx), void *ctx)
+{
+    int64_t id = INT64_MAX; /* an id no user has, from the top: hosts number theirs from 0 or 1 */
+    int32_t user;
+    int rc;
+    if (!model || !fn)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_try_user: NULL model or function");
+    while (gatrec__idmap_find(&model->users, id) >= 0)
+        id--;
+    if (model->trying)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_try_user: not inside gatrec_model_try_user()");
+    if ((rc = gatrec_model_add_user_checked(model, id, items, ratings, n, features, feature_len, &user)))
+        return rc;
+    model->trying = 1;
+    rc = fn(model, user, ctx);
+    model->trying = 0;
+    /* out again: its id, and its row of held ratings (the kind's row past the count is scratch) */
+    gatrec__idmap_drop_last(&model->users);
+    model->seen.nrows--;
     return rc;
 }
 

@@ -44,7 +44,10 @@ GATREC__OPTIONS_INIT_FN(gatrec_model_options_init, gatrec_model_options, GATREC_
 
 gatrec_model *gatrec__model_alloc(void)
 {
-    return gatrec__calloc(1, sizeof(gatrec_model));
+    gatrec_model *m = gatrec__calloc(1, sizeof(gatrec_model));
+    if (m)
+        pthread_mutex_init(&m->centre_mu, NULL);
+    return m;
 }
 
 GATREC_API void gatrec_model_free(gatrec_model *m)
@@ -62,6 +65,8 @@ GATREC_API void gatrec_model_free(gatrec_model *m)
     free(m->uemb);
     free(m->iemb);
     free(m->embedder);
+    free(m->centre);
+    pthread_mutex_destroy(&m->centre_mu);
     for (size_t k = 0; k < m->ninfo; k++) {
         free(m->info_keys[k]);
         free(m->info_vals[k]);
@@ -262,6 +267,8 @@ GATREC_API int gatrec_model_find_item(const gatrec_model *model, const char *key
 
 GATREC_API int gatrec_model_set_user_key(gatrec_model *model, int32_t index, const char *key)
 {
+    if (model && model->trying)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_set_user_key: not inside gatrec_model_try_user()");
     return model ? gatrec__idmap_set_key(&model->users, index, key) : gatrec__error(GATREC_EINVAL, "NULL model");
 }
 

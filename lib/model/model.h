@@ -5,6 +5,8 @@
 #ifndef GATREC_MODEL_H
 #define GATREC_MODEL_H
 
+#include <pthread.h>
+
 #include "../common/common.h"
 #include "../graph/graph.h"
 
@@ -64,6 +66,12 @@ struct gatrec_model {
     gatrec__idmap users, items;
     gatrec__csr seen;        /* training items of each user, excluded from recommendations */
     size_t seen_cap;         /* slots in seen.col/val (0: unknown, exactly off[nrows]); updates grow it by half */
+    int trying;              /* inside gatrec_model_try_user(): no user may be added or keyed */
+    /* The mean item embedding (similar.c), kept for the item count it was taken at: readers share
+     * it; items change only in gatrec_model_add_item(), which no reader may overlap */
+    pthread_mutex_t centre_mu;
+    float *centre;
+    size_t centre_items;
     uint64_t *item_ratings;  /* training ratings per item */
     uint64_t *item_liked;    /* of which >= liked threshold */
     float liked, disliked;

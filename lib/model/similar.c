@@ -14,14 +14,27 @@
 
 /* The mean item embedding: similarities are taken around it, so that a direction every item
  * shares (the cosine term of the loss pulls users and items together) does not make every
- * item look alike. */
-static float *item_centre(const gatrec_model *m)
+ * item look alike. Taken once per item count and kept in the model (it was taken for every
+ * evidence call: half of a served attn request's time); NULL when out of memory. */
+static const float *item_centre(const gatrec_model *cm)
 {
-    float *c = gatrec__calloc(m->dim + 1, sizeof *c);
-    for (size_t i = 0; c && i < m->items.count; i++)
-        for (size_t k = 0; k < m->dim; k++)
-            c[k] += m->iemb[i * m->dim + k] / (float)m->items.count;
-    return c;
+    gatrec_model *m = (gatrec_model *)cm; /* a cache: what the model says does not change */
+    const float *out;
+    pthread_mutex_lock(&m->centre_mu);
+    if (!m->centre || m->centre_items != m->items.count) {
+        float *c = gatrec__calloc(m->dim + 1, sizeof *c);
+        for (size_t i = 0; c && i < m->items.count; i++)
+            for (size_t k = 0; k < m->dim; k++)
+                c[k] += m->iemb[i * m->dim + k] / (float)m->items.count;
+        if (c) {
+            free(m->centre);
+            m->centre = c;
+            m->centre_items = m->items.count;
+        }
+    }
+    out = m->centre && m->centre_items == m->items.count ? m->centre : NULL;
+    pthread_mutex_unlock(&m->centre_mu);
+    return out;
 }
 
 static float centred_cosine(const float *a, const float *b, const float *c, size_t d)
@@ -50,7 +63,7 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
     if (model->ops->similar) {
         model->ops->similar(model, item, sim);
     } else if (model->dim) {
-        float *c = item_centre(model);
+        const float *c = item_centre(model);
         if (!c) {
             free(sim);
             return GATREC_ENOMEM;
@@ -58,7 +71,6 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
         for (size_t i = 0; i < model->items.count; i++)
             sim[i] = centred_cosine(model->iemb + (size_t)item * model->dim, model->iemb + i * model->dim, c,
                                     model->dim);
-        free(c);
     } else { /* co-likes: how many users liked both */
         const gatrec__csr *s = &model->seen;
         for (size_t u = 0; u < s->nrows; u++) {
@@ -79,7 +91,7 @@ static int evidence_weights(const gatrec_model *model, int32_t user, int32_t ite
 {
     const gatrec__csr *s = &model->seen;
     size_t n = s->off[user + 1] - s->off[user];
-    float *centre;
+    const float *centre;
     int rc;
     if (model->ops->evidence)
         return model->ops->evidence(model, user, item, w);
@@ -94,7 +106,6 @@ static int evidence_weights(const gatrec_model *model, int32_t user, int32_t ite
                                  model->iemb + (size_t)item * model->dim, centre, model->dim);
         w[e] *= c > 0 ? c : 0;
     }
-    free(centre);
     return GATREC_OK;
 }
 
