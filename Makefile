@@ -84,11 +84,25 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli check check-mpi test-oracle test-unit test-abi test-python test-install test-example test-results bench bench-scale results demo fuzz install uninstall clean
-all: lib cli
+.PHONY: all lib cli serve check check-mpi test-oracle test-unit test-abi test-python test-install test-example test-results bench bench-scale results demo fuzz install uninstall clean
+all: lib cli serve
 
 lib: $(SHARED) $(STATIC)
 cli: $(CLI)
+
+# gatrec serve (examples/serve, docs/serve.md): a program beside the command line, on GNU
+# libmicrohttpd (Debian libmicrohttpd-dev); built when that is installed, skipped saying so when not.
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+SERVE := $(BUILD)/gatrec-serve
+ifneq ($(MHD_LIBS),)
+serve: $(SERVE)
+else
+serve:
+	@echo "note: gatrec serve is not built: libmicrohttpd is missing (apt-get install libmicrohttpd-dev)"
+endif
+SERVE_OBJ := $(BUILD)/obj/examples/serve/serve.o $(BUILD)/obj/examples/gatrec/cli.o
+$(SERVE): $(SERVE_OBJ) $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(SERVE_OBJ) $(STATIC) $(DEPS_LIBS) $(MHD_LIBS)
 
 # The fast kernels may reassociate float sums (vectorised reductions); never -ffinite-math-only,
 # so NaN detection still works.
@@ -161,7 +175,7 @@ check:
 	echo "check: $$pass passed, $$fail failed, $$skip skipped"; \
 	[ $$fail -eq 0 ]
 
-test-unit: $(TESTRUNNER) $(CLI) $(BUILD)/bench/bench_synth
+test-unit: $(TESTRUNNER) $(CLI) serve $(BUILD)/bench/bench_synth
 	GATREC_TEST_DATA="$(DATA_DIR)" GATREC_CLI="$(CURDIR)/$(CLI)" GATREC_SYNTH="$(CURDIR)/$(BUILD)/bench/bench_synth" $(TESTRUNNER)
 
 # The PyTorch and numpy oracles: a Python with torch (Debian's python3-torch), found among these
@@ -231,7 +245,7 @@ endif
 results: $(CLI)
 	$(PYTHON) examples/results/results.py --gatrec $(CLI) --data "$(DATA_DIR)" --work $(BUILD)/results --out docs $(RESULTS_ARGS)
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) serve
 	@for b in $(BENCH_BIN); do echo "== $$b"; GATREC_TEST_DATA="$(DATA_DIR)" ORACLE_PYTHON="$(ORACLE_PYTHON)" $$b || exit 1; done
 
 # Every learned kind on the ML-20M-shaped log: about half an hour (test/bench/bench_scale.c).
@@ -263,7 +277,7 @@ fuzz:
 	    grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)" $(FUZZ_BUILD)/fuzz_$$t.log; \
 	    if [ $$rc -ne 0 ]; then tail -n 40 $(FUZZ_BUILD)/fuzz_$$t.log; exit 1; fi; done
 
-install: lib cli
+install: lib cli serve
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
 	install -m 644 include/gatrec.h $(DESTDIR)$(INCLUDEDIR)/gatrec.h
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libgatrec.so.$(VERSION)
@@ -273,11 +287,12 @@ install: lib cli
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' pkgconfig/gatrec.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/gatrec.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/gatrec
+	if [ -x $(SERVE) ]; then install -m 755 $(SERVE) $(DESTDIR)$(BINDIR)/gatrec-serve; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/gatrec.h $(DESTDIR)$(LIBDIR)/libgatrec.so.$(VERSION) \
 	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libgatrec.so $(DESTDIR)$(LIBDIR)/libgatrec.a \
-	    $(DESTDIR)$(PKGCONFIGDIR)/gatrec.pc $(DESTDIR)$(BINDIR)/gatrec
+	    $(DESTDIR)$(PKGCONFIGDIR)/gatrec.pc $(DESTDIR)$(BINDIR)/gatrec $(DESTDIR)$(BINDIR)/gatrec-serve
 
 clean:
 	rm -rf build

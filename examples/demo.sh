@@ -7,7 +7,7 @@
 # when one is set).
 set -eu
 cd "$(dirname "$0")/.."
-packages="build-essential pkg-config ca-certificates python3 libcurl4-openssl-dev libjansson-dev libblis-dev zlib1g-dev check"
+packages="build-essential pkg-config ca-certificates python3 libcurl4-openssl-dev libjansson-dev libblis-dev zlib1g-dev check libmicrohttpd-dev"
 need_install=0
 for p in $packages; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || need_install=1

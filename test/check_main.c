@@ -97,6 +97,7 @@ int main(void)
     srunner_add_suite(sr, rerank_suite());
     srunner_add_suite(sr, anchors_suite());
     srunner_add_suite(sr, faults_suite());
+    srunner_add_suite(sr, serve_suite());
     if (!test_data_dir())
         printf("SKIP: MovieLens 100K not found (GATREC_TEST_DATA or ../shared/data): integration tests skip\n");
     srunner_run_all(sr, CK_NORMAL);

@@ -51,5 +51,6 @@ Suite *llm_suite(void);
 Suite *rerank_suite(void);
 Suite *anchors_suite(void);
 Suite *faults_suite(void);
+Suite *serve_suite(void);
 
 #endif

@@ -393,6 +393,27 @@ int64_t cli_fresh_user_id(const gatrec_model *m)
     return id;
 }
 
+/* The model's dataset folder: the absolute path it recorded, or - when that folder has moved -
+ * the same name under the data directory. NULL (with a warning) when neither exists. */
+const char *cli_model_dataset_dir(const gatrec_model *m, const char *cmd, char *buf, size_t size)
+{
+    const char *dir = gatrec_model_info(m, "dataset_dir"), *name = gatrec_model_info(m, "dataset");
+    struct stat st;
+    char base[4096];
+    if (dir && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return dir;
+    if (name && !strchr(name, '/') && gatrec_data_dir(base, sizeof base) == 0) {
+        snprintf(buf, size, "%s/%s", base, name);
+        if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+            return buf;
+    }
+    if (dir || name)
+        fprintf(stderr, "gatrec %s: note: the model's dataset folder %s is gone (and no %s under the data "
+                "directory): titles and genres are missing; set GATREC_DATA_DIR to the folder holding %s\n",
+                cmd, dir ? dir : "?", name ? name : "?", name ? name : "the dataset");
+    return NULL;
+}
+
 int cli_model_user(const gatrec_model *m, const char *s, size_t len, int32_t *index)
 {
     return model_node(m, 1, s, len, index);

@@ -11,27 +11,6 @@
 #include "cli.h"
 #include "par.h"
 
-/* The model's dataset folder: the absolute path it recorded, or - when that folder has moved -
- * the same name under the data directory. NULL (with a warning) when neither exists. */
-const char *cli_model_dataset_dir(const gatrec_model *m, const char *cmd, char *buf, size_t size)
-{
-    const char *dir = gatrec_model_info(m, "dataset_dir"), *name = gatrec_model_info(m, "dataset");
-    struct stat st;
-    char base[4096];
-    if (dir && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-        return dir;
-    if (name && !strchr(name, '/') && gatrec_data_dir(base, sizeof base) == 0) {
-        snprintf(buf, size, "%s/%s", base, name);
-        if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-            return buf;
-    }
-    if (dir || name)
-        fprintf(stderr, "gatrec %s: note: the model's dataset folder %s is gone (and no %s under the data "
-                "directory): titles and genres are missing; set GATREC_DATA_DIR to the folder holding %s\n",
-                cmd, dir ? dir : "?", name ? name : "?", name ? name : "the dataset");
-    return NULL;
-}
-
 /* Load the dataset and build the split an evaluation runs against. */
 static int open_split(const char *cmd, const char *dataset, const char *spec, uint64_t seed, gatrec_dataset **ds,
                       gatrec_split **split)

@@ -23,6 +23,7 @@ static const char usage[] =
     "  update                 a model takes new ratings (known or new users) without retraining\n"
     "  profiles               import, generate or show user and item profiles\n"
     "  embed                  turn profiles into input features (attn, gat, content)\n"
+    "  serve                  recommendations over HTTP (gatrec-serve, docs/serve.md)\n"
     "  version                print the library version\n"
     "\n"
     "Run 'gatrec COMMAND --help' for a command's options. Datasets are looked up in\n"
@@ -307,6 +308,24 @@ done:
     return rc;
 }
 
+/* gatrec serve: the service is its own program (it links libmicrohttpd, which the command line
+ * does not need): gatrec-serve beside this program, else on PATH, runs in its place. */
+static int cmd_serve(char **argv)
+{
+    char self[4096], path[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        snprintf(path, sizeof path, "%.*s/gatrec-serve", (int)(strrchr(self, '/') - self), self);
+        if (access(path, X_OK) == 0)
+            execv(path, argv);
+    }
+    execvp("gatrec-serve", argv);
+    fprintf(stderr, "gatrec serve: gatrec-serve is neither beside this gatrec nor on PATH: it is built when GNU "
+            "libmicrohttpd is installed (apt-get install libmicrohttpd-dev, then make)\n");
+    return EXIT_FAIL;
+}
+
 static int run(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -326,6 +345,8 @@ static int run(int argc, char **argv)
         return cmd_profiles(argc, argv);
     if (strcmp(cmd, "embed") == 0)
         return cmd_embed(argc, argv);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gatrec %s\n", gatrec_version_string());
         return EXIT_OK;
