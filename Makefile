@@ -262,15 +262,16 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_TARGETS := files llm
+FUZZ_TARGETS := files llm $(if $(MHD_LIBS),serve)
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="-O1 -g" SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" WERROR=$(WERROR) $(FUZZ_BUILD)/libgatrec.a
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g $(FUZZ_SAN) -Iinclude -o $(FUZZ_BUILD)/make_seeds test/fuzz/make_seeds.c $(FUZZ_BUILD)/libgatrec.a $(DEPS_LIBS)
 	@for t in $(FUZZ_TARGETS); do \
-	    $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer -Iinclude -o $(FUZZ_BUILD)/fuzz_$$t test/fuzz/fuzz_$$t.c $(FUZZ_BUILD)/libgatrec.a $(DEPS_LIBS) || exit 1; \
+	    extra=; [ $$t != serve ] || extra="examples/gatrec/cli.c $(MHD_LIBS)"; \
+	    $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer -Iinclude -o $(FUZZ_BUILD)/fuzz_$$t test/fuzz/fuzz_$$t.c $$extra $(FUZZ_BUILD)/libgatrec.a $(DEPS_LIBS) || exit 1; \
 	    mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/seeds/$$t; done
 	$(FUZZ_BUILD)/make_seeds $(FUZZ_BUILD)/seeds/files
-	$(PYTHON) test/fuzz/seeds.py $(FUZZ_BUILD)/seeds/files $(FUZZ_BUILD)/seeds/llm
+	$(PYTHON) test/fuzz/seeds.py $(FUZZ_BUILD)/seeds/files $(FUZZ_BUILD)/seeds/llm $(FUZZ_BUILD)/seeds/serve
 	@for t in $(FUZZ_TARGETS); do echo "== fuzz_$$t, $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/fuzz_$$t.log)"; \
 	    (cd $(FUZZ_BUILD) && ./fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
 	        -print_final_stats=1 corpus/$$t seeds/$$t > fuzz_$$t.log 2>&1); rc=$$?; \

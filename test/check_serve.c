@@ -208,6 +208,8 @@ START_TEST(every_route)
     expect(&s, "POST", "/v1/recommend", "{\"rated\": [[\"sku-00040\", 5], [\"sku-00040\", 4]]}", 400, "rated twice");
     expect(&s, "POST", "/v1/recommend", "{\"k\": 0}", 400, "k\\\" must be");
     expect(&s, "POST", "/v1/explain", "{\"user\": \"\xff\", \"item\": 1}", 400, "malformed JSON");
+    /* a message quoting bytes that are not UTF-8 is still JSON (found by make fuzz) */
+    expect(&s, "POST", "/v1/recommend", "{\"rated\": [[\"b,\\\xe2\x9c\xa3\xdd\", 1]]}", 400, "malformed JSON");
     expect(&s, "POST", "/v1/explain", "{\"user\": 1}", 400, "ID, \\\"item\\\": ID}");
     {
         char *big = malloc(70000);
@@ -220,7 +222,7 @@ START_TEST(every_route)
     }
     expect(&s, "GET", "/v2/anything", NULL, 404, "no route /v2/anything");
     expect(&s, "DELETE", "/v1/model", NULL, 405, "does not take DELETE");
-    expect(&s, "GET", "/metrics", NULL, 200, "gatrec_request_errors_total{route=\"recommend_new_user\"} 7");
+    expect(&s, "GET", "/metrics", NULL, 200, "gatrec_request_errors_total{route=\"recommend_new_user\"} 8");
     /* a new user's request kept nothing: the model has the users it had */
     expect(&s, "GET", "/v1/model", NULL, 200, "\"users\":1200");
     /* reloads: the admin route with a new file, a damaged file kept out, SIGHUP */

@@ -246,6 +246,26 @@ static reply json_reply(int status, json_t *j)
     return r;
 }
 
+/* Bytes that are not UTF-8 become '?': a message may quote what the client sent (jansson's
+ * "near '...'"), and JSON carries UTF-8 only (found by make fuzz: the answer was lost) */
+static void make_utf8(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 && *p >= 0xC2 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                   : (*p & 0xF8) == 0xF0 && *p <= 0xF4 ? 4 : 0;
+        size_t k = 1;
+        while (k < n && (p[k] & 0xC0) == 0x80)
+            k++;
+        if (!n || k < n || (n == 3 && *p == 0xE0 && p[1] < 0xA0) || (n == 3 && *p == 0xED && p[1] >= 0xA0) ||
+            (n == 4 && *p == 0xF0 && p[1] < 0x90) || (n == 4 && *p == 0xF4 && p[1] >= 0x90)) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 static reply error_reply(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static reply error_reply(int status, const char *fmt, ...)
 {
@@ -254,6 +274,7 @@ static reply error_reply(int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    make_utf8(msg); /* vsnprintf may also have cut a character in two */
     return json_reply(status, json_pack("{s:{s:i,s:s}}", "error", "status", status, "message", msg));
 }
 

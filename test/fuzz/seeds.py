@@ -44,3 +44,11 @@ put(llm, "embeddings", [0, 0], json.dumps({"data": [{"index": 1, "embedding": [0
 put(llm, "server-error", [0, 7], '{"error": {"message": "overloaded"}}')
 put(llm, "profile-integrated", [0, 0], chat(json.dumps({"user_profile": "Enjoys crime films such as Heat (1995)."})))
 put(llm, "profile-structured", [16, 0], chat("## Overview\nLikes crime.\n## Attributes\n- tense\n## Dislikes\nmusicals"))
+
+if len(sys.argv) > 3:  # gatrec serve's parsers: the first byte picks one (test/fuzz/fuzz_serve.c)
+    serve = sys.argv[3]
+    put(serve, "new-user", [0], json.dumps({"rated": [["a", 5], ["b,\"c\"", 1]], "text": "likes a", "k": 3,
+                                            "exclude": ["d", 7], "only": ["a", "e"]}))
+    put(serve, "explain", [1], json.dumps({"user": "u1", "item": "d"}))
+    put(serve, "query-ids", [2], "a,b,d,,e,nope")
+    put(serve, "k", [3], "10")
