@@ -5,6 +5,7 @@
 #   make check SANITIZE=thread   the same under ThreadSanitizer (the library's threads, served models)
 #   make check DEBUG=1   the same with the library's internal invariants checked (GATREC_ASSERT)
 #   make bench           benchmark programs that print their figures
+#   make bench-serve     gatrec serve under load (SERVE_SECONDS=3 a measurement)
 #   make bench-scale     every learned kind on the ML-20M-shaped log (half an hour; KINDS="bpr gat")
 #   make install PREFIX=/usr/local DESTDIR=   /   make uninstall
 #   make demo            the README's main job: fetch ML-100K, train, recommend
@@ -84,7 +85,7 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli serve check check-mpi test-oracle test-unit test-abi test-python test-install test-example test-results bench bench-scale results demo fuzz install uninstall clean
+.PHONY: all lib cli serve bench-serve check check-mpi test-oracle test-unit test-abi test-python test-install test-example test-results bench bench-scale results demo fuzz install uninstall clean
 all: lib cli serve
 
 lib: $(SHARED) $(STATIC)
@@ -247,6 +248,10 @@ results: $(CLI)
 
 bench: $(BENCH_BIN) serve
 	@for b in $(BENCH_BIN); do echo "== $$b"; GATREC_TEST_DATA="$(DATA_DIR)" ORACLE_PYTHON="$(ORACLE_PYTHON)" $$b || exit 1; done
+
+# gatrec serve under load (test/bench/bench_serve.c; also part of make bench): a minute or so
+bench-serve: $(BUILD)/bench/bench_serve $(BUILD)/bench/bench_synth $(CLI) serve
+	GATREC_CLI=$(CURDIR)/$(CLI) $(BUILD)/bench/bench_serve $(SERVE_SECONDS)
 
 # Every learned kind on the ML-20M-shaped log: about half an hour (test/bench/bench_scale.c).
 bench-scale: $(BUILD)/bench/bench_scale $(BUILD)/bench/bench_synth $(CLI)

@@ -810,7 +810,15 @@ GATREC_API int gatrec_model_score(const gatrec_model *model, int32_t user, const
  */
 GATREC_API int gatrec_model_recommend(const gatrec_model *model, int32_t user, size_t k, int32_t *items,
                                       float *scores, size_t *count);
-#define GATREC_REQUEST_OPTIONS_VERSION 1
+#define GATREC_REQUEST_OPTIONS_VERSION 2
+/**
+ * gatrec_request_options.flags: score the user alone. By default a user's scores come from the
+ * product of its whole block of 32 users, so that one user's list and gatrec_model_recommend_all()'s
+ * agree to the bit; alone, an embedding model does 1/32 of that arithmetic (a served attn list
+ * is several times faster), and its scores may differ from the block's in the last bits - two
+ * items within a rounding of each other may swap places (since 0.3).
+ */
+#define GATREC_REQUEST_ALONE 1u
 /** Rules of one recommendation request (gatrec_model_recommend_request(); since 0.3). */
 typedef struct gatrec_request_options {
     unsigned int version;   /**< GATREC_REQUEST_OPTIONS_VERSION */
@@ -818,8 +826,10 @@ typedef struct gatrec_request_options {
     size_t nexclude;
     const int32_t *only;    /**< when not NULL: rank only these item indices (repeats count once) */
     size_t nonly;
+    /* version 2 */
+    unsigned int flags;     /**< 0, or GATREC_REQUEST_ALONE */
 } gatrec_request_options;
-#define GATREC_REQUEST_OPTIONS_INIT { GATREC_REQUEST_OPTIONS_VERSION, NULL, 0, NULL, 0 }
+#define GATREC_REQUEST_OPTIONS_INIT { GATREC_REQUEST_OPTIONS_VERSION, NULL, 0, NULL, 0, 0u }
 /**
  * gatrec_model_recommend() under the rules of `opts` (NULL: none): the `k` best items the user
  * has not rated, not in `exclude` and, when `only` is given, in `only`. Exactly min(k, the

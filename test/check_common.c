@@ -145,7 +145,7 @@ START_TEST(test_versioned_sizes_pinned)
         {"gatrec_profile_options", GATREC_PROFILE_OPTIONS_VERSION, {56, 64, 72}},
         {"gatrec_reranker_options", GATREC_RERANKER_OPTIONS_VERSION, {20, 32}},
         {"gatrec_embedder_options", GATREC_EMBEDDER_OPTIONS_VERSION, {24}},
-        {"gatrec_request_options", GATREC_REQUEST_OPTIONS_VERSION, {40}},
+        {"gatrec_request_options", GATREC_REQUEST_OPTIONS_VERSION, {40, 48}},
         {"gatrec_import_options", GATREC_IMPORT_OPTIONS_VERSION, {144}},
     };
     const size_t last[] = {sizeof(gatrec_delimited_options), sizeof(gatrec_graph_options), sizeof(gatrec_eval_options),

@@ -1062,6 +1062,37 @@ START_TEST(try_user_leaves_the_model_as_it_was)
 }
 END_TEST
 
+/* A user scored alone (GATREC_REQUEST_ALONE): the same list as the block's product gives, up to
+ * the last bits of the scores (two items within a rounding may swap) */
+START_TEST(request_alone_scores_as_the_block)
+{
+    static const int alone_kinds[] = {GATREC_MODEL_ATTN, GATREC_MODEL_GAT, GATREC_MODEL_EASE, GATREC_MODEL_POP};
+    gatrec_graph *g = community_graph();
+    float *text = community_text(3);
+    for (size_t k = 0; k < sizeof alone_kinds / sizeof *alone_kinds; k++) {
+        gatrec_model *m = train_folding_kind(g, text, alone_kinds[k]);
+        gatrec_request_options block = GATREC_REQUEST_OPTIONS_INIT, alone = GATREC_REQUEST_OPTIONS_INIT;
+        int32_t a[NI], b[NI];
+        float sa[NI], sb[NI];
+        size_t na, nb;
+        alone.flags = GATREC_REQUEST_ALONE;
+        for (int32_t u = 0; (size_t)u < gatrec_model_num_users(m); u++) {
+            ck_assert_ok(gatrec_model_recommend_request(m, u, NI, &block, a, sa, &na));
+            ck_assert_ok(gatrec_model_recommend_request(m, u, NI, &alone, b, sb, &nb));
+            ck_assert_uint_eq(na, nb);
+            for (size_t j = 0; j < na; j++)
+                ck_assert_msg(fabsf(sa[j] - sb[j]) <= 1e-5f * (1 + fabsf(sa[j])), "%s, user %d, rank %zu: %g alone, "
+                              "%g in its block", gatrec_model_kind_name(alone_kinds[k]), u, j + 1, sb[j], sa[j]);
+        }
+        alone.flags = 2;
+        ck_assert_status(gatrec_model_recommend_request(m, 0, 3, &alone, b, sb, &nb), GATREC_EINVAL);
+        gatrec_model_free(m);
+    }
+    free(text);
+    gatrec_graph_free(g);
+}
+END_TEST
+
 START_TEST(returning_users_update_without_retraining)
 {
     static const int upd_kinds[] = {GATREC_MODEL_ATTN, GATREC_MODEL_GAT, GATREC_MODEL_CONTENT, GATREC_MODEL_EASE,
@@ -1609,6 +1640,7 @@ Suite *learn_suite(void)
     tcase_add_test(tc, star_rule_every_kind_that_folds_in);
     tcase_add_test(tc, returning_users_update_without_retraining);
     tcase_add_test(tc, try_user_leaves_the_model_as_it_was);
+    tcase_add_test(tc, request_alone_scores_as_the_block);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -66,6 +66,7 @@ static struct {
     gatrec_profiles *profiles;
     atomic_int conns;
     int max_conns;
+    int exact; /* --exact: score each user in its block, as the command line (the lists agree to the bit) */
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -415,6 +416,7 @@ static int list_json(const slot *s, int32_t u, size_t k, const id_list *ex, cons
 {
     gatrec_request_options rules = GATREC_REQUEST_OPTIONS_INIT;
     int32_t *items = malloc(k * sizeof *items);
+    rules.flags = g.exact ? 0 : GATREC_REQUEST_ALONE;
     float *scores = malloc(k * sizeof *scores);
     json_t *recs = json_array();
     size_t n = 0;
@@ -904,13 +906,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static const char usage[] =
     "usage: gatrec serve --model MODEL [--listen 127.0.0.1:8080] [--threads N] [--max-connections N]\n"
     "                    [--timeout S] [--dataset DIR] [--admin-token TOKEN] [--llm URL] [--profiles FILE]\n"
+    "                    [--exact]\n"
     "Recommendations over HTTP from MODEL (docs/serve.md): GET /v1/recommend?user=ID&k=K, POST /v1/recommend\n"
     "(a new user: {\"rated\": [[item, stars], ...], \"text\": ..., \"k\": K}), GET /v1/similar?item=ID&k=K,\n"
     "POST /v1/explain {\"user\": ID, \"item\": ID}, GET /v1/model, /healthz, /metrics. SIGHUP or\n"
     "POST /v1/admin/reload (loopback, or Authorization: Bearer TOKEN) loads MODEL again and swaps it in;\n"
     "SIGTERM drains the requests in flight and exits 0. --listen PORT 0 picks a free port (printed).\n"
     "--dataset: titles and genres (default: the model's own dataset); --llm: LLM justifications on\n"
-    "/v1/explain, grounded in --profiles FILE's user profiles.\n";
+    "/v1/explain, grounded in --profiles FILE's user profiles. A user is scored alone (fast; scores may\n"
+    "differ from gatrec recommend's in the last bits); --exact scores as the command line does.\n";
 
 static int parse_listen(const char *s, struct sockaddr_in *addr)
 {
@@ -939,7 +943,8 @@ int main(int argc, char **argv)
                       {"--threads", &threads_s, NULL},    {"--max-connections", &conns_s, NULL},
                       {"--timeout", &timeout_s, NULL},    {"--dataset", &g.dataset_dir, NULL},
                       {"--admin-token", &g.token, NULL},  {"--llm", &llm_url, NULL},
-                      {"--profiles", &profiles, NULL},    {NULL, NULL, NULL}};
+                      {"--profiles", &profiles, NULL},    {"--exact", NULL, &g.exact},
+                      {NULL, NULL, NULL}};
     struct sockaddr_in addr;
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;

@@ -33,7 +33,8 @@ VERSIONS(gatrec_reranker_options, GATREC_RERANKER_OPTIONS_VERSION,
          offsetof(gatrec_reranker_options, temperature) + sizeof(float), /* v1 ends there: padding follows */
          sizeof(gatrec_reranker_options));
 VERSIONS(gatrec_embedder_options, GATREC_EMBEDDER_OPTIONS_VERSION, sizeof(gatrec_embedder_options));
-VERSIONS(gatrec_request_options, GATREC_REQUEST_OPTIONS_VERSION, sizeof(gatrec_request_options));
+VERSIONS(gatrec_request_options, GATREC_REQUEST_OPTIONS_VERSION, offsetof(gatrec_request_options, flags),
+         sizeof(gatrec_request_options));
 VERSIONS(gatrec_import_options, GATREC_IMPORT_OPTIONS_VERSION, sizeof(gatrec_import_options));
 
 int gatrec__versions_check(const void *src, const gatrec__versions *v)

@@ -27,10 +27,23 @@ static size_t score_block_of(const gatrec_model *m, int32_t user, int32_t *first
 
 /* The kind's scores of users [u0, u0 + n) (one aligned block) into rows of scores (n x items),
  * with the items a transductive kind knows nothing of at -infinity. */
-static void score_rows(const gatrec_model *m, int32_t u0, size_t n, float *scores)
+static void score_rows(const gatrec_model *m, int32_t u0, size_t n, float *scores, int alone)
 {
     size_t ni = m->items.count, d = m->dim;
-    if (m->ops->emb_scores && d)
+    if (m->ops->emb_scores && d && alone) { /* one user's dot products, without the product's packing */
+        const float *x = m->uemb + (size_t)u0 * d;
+        for (size_t i = 0; i < ni; i++) {
+            const float *y = m->iemb + i * d;
+            float acc[8] = {0};
+            size_t k = 0;
+            for (; k + 8 <= d; k += 8)
+                for (size_t l = 0; l < 8; l++)
+                    acc[l] += x[k + l] * y[k + l];
+            for (; k < d; k++)
+                acc[k % 8] += x[k] * y[k];
+            scores[i] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        }
+    } else if (m->ops->emb_scores && d)
         gatrec__sgemm(1, 0, 1, n, ni, d, 1.0f, m->uemb + (size_t)u0 * d, d, 1, m->iemb, d, 1, 0.0f, scores, ni);
     else
         for (size_t r = 0; r < n; r++)
@@ -55,10 +68,10 @@ static void score_one(const gatrec_model *m, int32_t user, float *block, float *
     int32_t u0;
     size_t n = score_block_of(m, user, &u0), ni = m->items.count;
     if (!m->ops->emb_scores || !m->dim) {
-        score_rows(m, user, 1, scores);
+        score_rows(m, user, 1, scores, 0);
         return;
     }
-    score_rows(m, u0, n, block);
+    score_rows(m, u0, n, block, 0);
     memcpy(scores, block + (size_t)(user - u0) * ni, ni * sizeof *scores);
 }
 
@@ -132,7 +145,7 @@ static void *rec_worker(void *arg)
         j->rc = GATREC_ENOMEM;
     for (size_t b = j->first; b < j->last && !j->rc; b++) {
         size_t u0 = b * SCORE_BLOCK, n = nu - u0 < SCORE_BLOCK ? nu - u0 : SCORE_BLOCK;
-        score_rows(j->m, (int32_t)u0, n, block);
+        score_rows(j->m, (int32_t)u0, n, block, 0);
         for (size_t r = 0; r < n && !j->rc; r++) {
             if (u0 + r < j->lo || u0 + r >= j->hi)
                 continue;
@@ -227,6 +240,8 @@ GATREC_API int gatrec_model_recommend_request(const gatrec_model *model, int32_t
         return rc;
     if (!count || (k && !items) || (o.nexclude && !o.exclude) || (o.nonly && !o.only))
         return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_request: NULL items, count, exclude or only");
+    if (o.flags & ~GATREC_REQUEST_ALONE)
+        return gatrec__error(GATREC_EINVAL, "gatrec_model_recommend_request: unknown flags 0x%x", o.flags);
     if (o.only) {
         if ((rc = candidate_mask(model, o.only, o.nonly, &allowed)))
             return rc;
@@ -247,7 +262,11 @@ GATREC_API int gatrec_model_recommend_request(const gatrec_model *model, int32_t
         free(allowed);
         return GATREC_ENOMEM;
     }
-    if (!(rc = score_all(model, user, scratch)))
+    if (o.flags & GATREC_REQUEST_ALONE)
+        score_rows(model, user, 1, scratch, 1); /* its own row alone */
+    else
+        rc = score_all(model, user, scratch);
+    if (!rc)
         *count = top_of(model, user, scratch, k, allowed, items, scores);
     free(scratch);
     free(allowed);

@@ -216,6 +216,7 @@ static double in_process(const char *model_path, const char *shop, int k, double
     gatrec_dataset *ds = NULL;
     gatrec_request_options rules = GATREC_REQUEST_OPTIONS_INIT;
     int32_t items[64];
+    rules.flags = GATREC_REQUEST_ALONE; /* as the service scores */
     float scores[64];
     uint64_t rng = 0x12345;
     long n = 0;
