@@ -66,6 +66,7 @@ GATREC_API void gatrec_model_free(gatrec_model *m)
     free(m->iemb);
     free(m->embedder);
     free(m->centre);
+    free(m->centre_norm2);
     pthread_mutex_destroy(&m->centre_mu);
     for (size_t k = 0; k < m->ninfo; k++) {
         free(m->info_keys[k]);

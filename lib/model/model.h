@@ -71,6 +71,7 @@ struct gatrec_model {
      * it; items change only in gatrec_model_add_item(), which no reader may overlap */
     pthread_mutex_t centre_mu;
     float *centre;
+    double *centre_norm2;    /* per item: the squared norm of its embedding minus the centre */
     size_t centre_items;
     uint64_t *item_ratings;  /* training ratings per item */
     uint64_t *item_liked;    /* of which >= liked threshold */

@@ -12,40 +12,55 @@
 #include "../kernels/dense.h"
 #include "model.h"
 
+/* x - c, squared, summed in double: the one order every norm and product below uses */
+static double centred_dot(const float *a, const float *b, const float *c, size_t d)
+{
+    double ab = 0;
+    for (size_t k = 0; k < d; k++)
+        ab += ((double)a[k] - c[k]) * ((double)b[k] - c[k]);
+    return ab;
+}
+
 /* The mean item embedding: similarities are taken around it, so that a direction every item
  * shares (the cosine term of the loss pulls users and items together) does not make every
- * item look alike. Taken once per item count and kept in the model (it was taken for every
- * evidence call: half of a served attn request's time); NULL when out of memory. */
-static const float *item_centre(const gatrec_model *cm)
+ * item look alike. Taken once per item count and kept in the model with each item's squared norm
+ * around it (they were taken for every evidence call: most of a served attn request's time);
+ * NULL when out of memory. */
+static const float *item_centre(const gatrec_model *cm, const double **norm2)
 {
     gatrec_model *m = (gatrec_model *)cm; /* a cache: what the model says does not change */
     const float *out;
     pthread_mutex_lock(&m->centre_mu);
     if (!m->centre || m->centre_items != m->items.count) {
         float *c = gatrec__calloc(m->dim + 1, sizeof *c);
+        double *n2 = gatrec__malloc_array(m->items.count + 1, sizeof *n2);
         for (size_t i = 0; c && i < m->items.count; i++)
             for (size_t k = 0; k < m->dim; k++)
                 c[k] += m->iemb[i * m->dim + k] / (float)m->items.count;
-        if (c) {
+        for (size_t i = 0; c && n2 && i < m->items.count; i++)
+            n2[i] = centred_dot(m->iemb + i * m->dim, m->iemb + i * m->dim, c, m->dim);
+        if (c && n2) {
             free(m->centre);
+            free(m->centre_norm2);
             m->centre = c;
+            m->centre_norm2 = n2;
             m->centre_items = m->items.count;
+        } else {
+            free(c);
+            free(n2);
         }
     }
     out = m->centre && m->centre_items == m->items.count ? m->centre : NULL;
+    *norm2 = m->centre_norm2;
     pthread_mutex_unlock(&m->centre_mu);
     return out;
 }
 
-static float centred_cosine(const float *a, const float *b, const float *c, size_t d)
+/* The cosine of items i and j around the centre */
+static float centred_cosine(const gatrec_model *m, int32_t i, int32_t j, const float *c, const double *norm2)
 {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t k = 0; k < d; k++) {
-        double x = (double)a[k] - c[k], y = (double)b[k] - c[k];
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
+    double aa = norm2[i], bb = norm2[j],
+           ab = centred_dot(m->iemb + (size_t)i * m->dim, m->iemb + (size_t)j * m->dim, c, m->dim);
     return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.0f;
 }
 
@@ -63,14 +78,14 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
     if (model->ops->similar) {
         model->ops->similar(model, item, sim);
     } else if (model->dim) {
-        const float *c = item_centre(model);
+        const double *norm2;
+        const float *c = item_centre(model, &norm2);
         if (!c) {
             free(sim);
             return GATREC_ENOMEM;
         }
         for (size_t i = 0; i < model->items.count; i++)
-            sim[i] = centred_cosine(model->iemb + (size_t)item * model->dim, model->iemb + i * model->dim, c,
-                                    model->dim);
+            sim[i] = centred_cosine(model, item, (int32_t)i, c, norm2);
     } else { /* co-likes: how many users liked both */
         const gatrec__csr *s = &model->seen;
         for (size_t u = 0; u < s->nrows; u++) {
@@ -92,6 +107,7 @@ static int evidence_weights(const gatrec_model *model, int32_t user, int32_t ite
     const gatrec__csr *s = &model->seen;
     size_t n = s->off[user + 1] - s->off[user];
     const float *centre;
+    const double *norm2;
     int rc;
     if (model->ops->evidence)
         return model->ops->evidence(model, user, item, w);
@@ -99,11 +115,10 @@ static int evidence_weights(const gatrec_model *model, int32_t user, int32_t ite
         w[e] = 1.0f;
     if (model->ops->attention && (rc = model->ops->attention(model, user, w)))
         return rc;
-    if (!(centre = item_centre(model)))
+    if (!(centre = item_centre(model, &norm2)))
         return GATREC_ENOMEM;
     for (size_t e = 0; e < n; e++) {
-        float c = centred_cosine(model->iemb + (size_t)s->col[s->off[user] + e] * model->dim,
-                                 model->iemb + (size_t)item * model->dim, centre, model->dim);
+        float c = centred_cosine(model, s->col[s->off[user] + e], item, centre, norm2);
         w[e] *= c > 0 ? c : 0;
     }
     return GATREC_OK;
