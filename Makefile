@@ -220,6 +220,7 @@ ifeq ($(SANITIZE),thread)
 else
 	@rm -rf $(BUILD)/own-data-check; log=$(BUILD)/own-data-check.log; \
 	GATREC_CLI="$(CURDIR)/$(CLI)" GATREC_SYNTH="$(CURDIR)/$(BUILD)/bench/bench_synth" GATREC_OWN_DATA_DIR=$(BUILD)/own-data-check \
+	    GATREC_OWN_DATA_EPOCHS=$(if $(SAN),4,20) \
 	    sh examples/own_data.sh > $$log 2>&1 || { cat $$log; echo "test-example: examples/own_data.sh failed"; exit 1; }; \
 	grep -q "^Top 5 for user cust-000001:" $$log || { cat $$log; echo "test-example: no list for cust-000001"; exit 1; }; \
 	grep "ndcg" $$log | sed 's/^/own_data.sh: /'; rm -rf $(BUILD)/own-data-check

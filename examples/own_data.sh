@@ -10,7 +10,8 @@
 # columns: gatrec data import --events my-events.csv --user-column ... --item-column ... (docs/data.md).
 #
 # make check runs it with the programs it built: GATREC_CLI and GATREC_SYNTH name them (then nothing
-# is built here), GATREC_OWN_DATA_DIR the working directory.
+# is built here), GATREC_OWN_DATA_DIR the working directory, GATREC_OWN_DATA_EPOCHS attn's epochs
+# (default 20; fewer under the sanitizers).
 set -eu
 cd "$(dirname "$0")/.."
 work=${GATREC_OWN_DATA_DIR:-build/own-data}
@@ -29,7 +30,7 @@ $gatrec profiles generate --dataset "$work/shop" --split temporal:0.1 --out "$wo
 $gatrec embed --dataset "$work/shop" --profiles "$work/profiles.jsonl" --embedder lsa \
     --embedder-out "$work/embedder.bin" --out "$work/features.tsv"
 echo "== attn on the log but its latest tenth"
-$gatrec train --dataset "$work/shop" --split temporal:0.1 --model attn --epochs 20 --features "$work/features.tsv" \
+$gatrec train --dataset "$work/shop" --split temporal:0.1 --model attn --epochs "${GATREC_OWN_DATA_EPOCHS:-20}" --features "$work/features.tsv" \
     --embedder "$work/embedder.bin" --out "$work/attn.gatrec"
 echo "== a customer's list, by their own id"
 $gatrec recommend --model "$work/attn.gatrec" --user cust-000001 -k 5
