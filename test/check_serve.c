@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check_util.h"
+#include "llm_server.h"
 
 static char work[4096]; /* the shop and its models, made once for every test */
 
@@ -264,6 +265,37 @@ START_TEST(admin_route_needs_the_token)
 }
 END_TEST
 
+static char *justify(const char *body, void *ctx)
+{
+    (void)body, (void)ctx;
+    return strdup("{\"justification\": \"Another calm, modern piece, as the ones you played.\"}");
+}
+
+/* Started with an LLM endpoint, /v1/explain answers in the LLM's words; when the endpoint fails,
+ * in the template's, saying why */
+START_TEST(explain_with_an_llm)
+{
+    llm_server *l;
+    server s;
+    char extra[4800];
+    SKIP_WITHOUT_SERVE();
+    l = llm_server_start();
+    llm_server_set_chat(l, justify, NULL);
+    serve_file("ease.gatrec");
+    snprintf(extra, sizeof extra, "--threads 2 --llm %s --cache %s/llm-cache", llm_server_url(l), work);
+    s = start(extra);
+    expect(&s, "POST", "/v1/explain", "{\"user\": \"cust-000002\", \"item\": \"sku-00022\"}", 200,
+           "\"justification\":\"Another calm, modern piece, as the ones you played.\",\"justified_by\":\"llm\"");
+    ck_assert_uint_ge(llm_server_requests(l), 1);
+    llm_server_set_failure(l, 500, "down");
+    expect(&s, "POST", "/v1/explain", "{\"user\": \"cust-000003\", \"item\": \"sku-00022\"}", 200,
+           "\"justified_by\":\"template\"");
+    expect(&s, "POST", "/v1/explain", "{\"user\": \"cust-000003\", \"item\": \"sku-00022\"}", 200, "\"llm_note\":");
+    ck_assert_int_eq(stop(s), 0);
+    llm_server_stop(l);
+}
+END_TEST
+
 typedef struct loader {
     server *s;
     atomic_int *stop;
@@ -367,6 +399,7 @@ Suite *serve_suite(void)
     tcase_set_timeout(t, 300);
     tcase_add_test(t, every_route);
     tcase_add_test(t, admin_route_needs_the_token);
+    tcase_add_test(t, explain_with_an_llm);
     tcase_add_test(t, reload_under_load);
     tcase_add_test(t, slow_and_vanishing_clients);
     suite_add_tcase(s, t);

@@ -906,14 +906,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static const char usage[] =
     "usage: gatrec serve --model MODEL [--listen 127.0.0.1:8080] [--threads N] [--max-connections N]\n"
     "                    [--timeout S] [--dataset DIR] [--admin-token TOKEN] [--llm URL] [--profiles FILE]\n"
-    "                    [--exact]\n"
+    "                    [--cache DIR] [--exact]\n"
     "Recommendations over HTTP from MODEL (docs/serve.md): GET /v1/recommend?user=ID&k=K, POST /v1/recommend\n"
     "(a new user: {\"rated\": [[item, stars], ...], \"text\": ..., \"k\": K}), GET /v1/similar?item=ID&k=K,\n"
     "POST /v1/explain {\"user\": ID, \"item\": ID}, GET /v1/model, /healthz, /metrics. SIGHUP or\n"
     "POST /v1/admin/reload (loopback, or Authorization: Bearer TOKEN) loads MODEL again and swaps it in;\n"
     "SIGTERM drains the requests in flight and exits 0. --listen PORT 0 picks a free port (printed).\n"
     "--dataset: titles and genres (default: the model's own dataset); --llm: LLM justifications on\n"
-    "/v1/explain, grounded in --profiles FILE's user profiles. A user is scored alone (fast; scores may\n"
+    "/v1/explain, grounded in --profiles FILE's user profiles (answers cached in --cache DIR, default\n"
+    "~/.cache/gatrec/llm). A user is scored alone (fast; scores may\n"
     "differ from gatrec recommend's in the last bits); --exact scores as the command line does.\n";
 
 static int parse_listen(const char *s, struct sockaddr_in *addr)
@@ -938,12 +939,13 @@ static int parse_listen(const char *s, struct sockaddr_in *addr)
 int main(int argc, char **argv)
 {
     const char *model = NULL, *listen_s = "127.0.0.1:8080", *threads_s = "0", *conns_s = "1024", *timeout_s = "10",
-               *llm_url = NULL, *profiles = NULL;
+               *llm_url = NULL, *profiles = NULL, *cache = NULL;
     cli_opt opts[] = {{"--model", &model, NULL},          {"--listen", &listen_s, NULL},
                       {"--threads", &threads_s, NULL},    {"--max-connections", &conns_s, NULL},
                       {"--timeout", &timeout_s, NULL},    {"--dataset", &g.dataset_dir, NULL},
                       {"--admin-token", &g.token, NULL},  {"--llm", &llm_url, NULL},
                       {"--profiles", &profiles, NULL},    {"--exact", NULL, &g.exact},
+                      {"--cache", &cache, NULL},
                       {NULL, NULL, NULL}};
     struct sockaddr_in addr;
     struct MHD_Daemon *d;
@@ -981,12 +983,12 @@ int main(int argc, char **argv)
         return cli_fail("serve", rc);
     if (llm_url) {
         gatrec_reranker_options ro = GATREC_RERANKER_OPTIONS_INIT;
-        cli_llm_limits limits;
+        cli_llm_limits limits = {60.0f, 4, 0, NULL, 0}; /* the parse leaves embedding_model */
         if (cli_llm_limits_parse("serve", NULL, NULL, NULL, NULL, &limits))
             return EXIT_USAGE;
         if (g.cur->ds)
             gatrec_dataset_semantics(g.cur->ds, NULL, NULL, NULL, &ro.domain);
-        if ((rc = cli_open_llm(llm_url, NULL, (int)threads, &limits, &g.llm)) ||
+        if ((rc = cli_open_llm(llm_url, cache, (int)threads, &limits, &g.llm)) ||
             (rc = gatrec_reranker_new(g.llm, &ro, &g.rr)))
             return cli_fail("serve", rc);
     }

@@ -56,12 +56,34 @@ static const float *item_centre(const gatrec_model *cm, const double **norm2)
     return out;
 }
 
+/* centred_dot of item b with four items a[0..3] at once: four sums, each in centred_dot's order
+ * (the same bits), which the processor runs side by side instead of one after the other */
+static void centred_dot4(const float *const a[4], const float *b, const float *c, size_t d, double out[4])
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t k = 0; k < d; k++) {
+        double y = (double)b[k] - c[k];
+        s0 += ((double)a[0][k] - c[k]) * y;
+        s1 += ((double)a[1][k] - c[k]) * y;
+        s2 += ((double)a[2][k] - c[k]) * y;
+        s3 += ((double)a[3][k] - c[k]) * y;
+    }
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
+}
+
+static float cosine_of(double ab, double aa, double bb)
+{
+    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.0f;
+}
+
 /* The cosine of items i and j around the centre */
 static float centred_cosine(const gatrec_model *m, int32_t i, int32_t j, const float *c, const double *norm2)
 {
-    double aa = norm2[i], bb = norm2[j],
-           ab = centred_dot(m->iemb + (size_t)i * m->dim, m->iemb + (size_t)j * m->dim, c, m->dim);
-    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.0f;
+    return cosine_of(centred_dot(m->iemb + (size_t)i * m->dim, m->iemb + (size_t)j * m->dim, c, m->dim), norm2[i],
+                     norm2[j]);
 }
 
 GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t item, size_t k, int32_t *items,
@@ -118,7 +140,21 @@ static int evidence_weights(const gatrec_model *model, int32_t user, int32_t ite
     if (!(centre = item_centre(model, &norm2)))
         return GATREC_ENOMEM;
     for (size_t e = 0; e < n; e++) {
-        float c = centred_cosine(model, s->col[s->off[user] + e], item, centre, norm2);
+        float c;
+        if (e % 4 == 0 && e + 4 <= n) { /* four at once */
+            const int32_t *col = s->col + s->off[user] + e;
+            const float *a[4] = {model->iemb + (size_t)col[0] * model->dim, model->iemb + (size_t)col[1] * model->dim,
+                                 model->iemb + (size_t)col[2] * model->dim, model->iemb + (size_t)col[3] * model->dim};
+            double ab[4];
+            centred_dot4(a, model->iemb + (size_t)item * model->dim, centre, model->dim, ab);
+            for (size_t q = 0; q < 4; q++) {
+                c = cosine_of(ab[q], norm2[col[q]], norm2[item]);
+                w[e + q] *= c > 0 ? c : 0;
+            }
+            e += 3;
+            continue;
+        }
+        c = centred_cosine(model, s->col[s->off[user] + e], item, centre, norm2);
         w[e] *= c > 0 ? c : 0;
     }
     return GATREC_OK;
