@@ -226,6 +226,85 @@ START_TEST(test_every_import_allocation_failure_says_so)
 }
 END_TEST
 
+/* A file's bytes */
+static char *file_bytes(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *b;
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    ck_assert_ptr_nonnull(b = malloc((size_t)*len + 1));
+    ck_assert_uint_eq(fread(b, 1, (size_t)*len, f), (size_t)*len);
+    fclose(f);
+    return b;
+}
+
+/* Folding a cold-users split's revealed ratings in (gatrec_model_fold_in_revealed) either happens
+ * whole or leaves the model as it was, its file byte for byte, whichever allocation fails: the
+ * kinds whose fold-in keeps no state of its own (EASE, popularity, content) */
+START_TEST(test_fold_in_revealed_whole_or_not_at_all)
+{
+    static const int kinds[] = {GATREC_MODEL_EASE, GATREC_MODEL_POP, GATREC_MODEL_CONTENT};
+    int64_t u[120], i[120];
+    float r[120], feat[22 * 4];
+    size_t n = 0, folded = 0;
+    gatrec_dataset *ds;
+    gatrec_split *s;
+    gatrec_graph *g;
+    gatrec_model *m;
+    gatrec_model_options o = GATREC_MODEL_OPTIONS_INIT;
+    char *dir = make_temp_dir(), *a = gatrec__path_join(dir, "a"), *b = gatrec__path_join(dir, "b"), *x, *y;
+    long la, lb, tries;
+    for (int p = 0; p < 12; p++)
+        for (int q = 0; q < 10; q++)
+            if ((p + q) % 3 != 0)
+                u[n] = p + 1, i[n] = 100 + q, r[n] = (float)(1 + (p % 2 == q % 2) * 3 + (q % 2)), n++;
+    for (size_t k = 0; k < 22 * 4; k++)
+        feat[k] = (float)sin(0.7 * (double)k);
+    ck_assert_ok(gatrec_dataset_from_arrays(n, u, i, r, NULL, &ds));
+    ck_assert_ok(gatrec_split_parse(ds, "cold-users:0.25:2", 3, &s));
+    ck_assert_ok(gatrec_graph_new(ds, s, NULL, &g));
+    o.kind = kinds[_i];
+    o.lambda = 2;
+    if (o.kind == GATREC_MODEL_CONTENT) {
+        o.features = feat;
+        o.feature_dim = 4;
+    }
+    for (tries = 1;; tries++) {
+        int rc;
+        long left;
+        ck_assert_ok(gatrec_model_train(g, &o, &m));
+        ck_assert_ok(gatrec_model_save(m, a));
+        gatrec__alloc_fail_after(tries);
+        rc = gatrec_model_fold_in_revealed(m, ds, s, &folded);
+        left = gatrec__alloc_fail_after(0);
+        if (left > 0) { /* it ran whole */
+            ck_assert_ok(rc);
+            ck_assert_uint_gt(folded, 0);
+            gatrec_model_free(m);
+            break;
+        }
+        ck_assert_int_eq(rc, GATREC_ENOMEM);
+        ck_assert_ok(gatrec_model_save(m, b));
+        x = file_bytes(a, &la);
+        y = file_bytes(b, &lb);
+        ck_assert_msg(la == lb && memcmp(x, y, (size_t)la) == 0, "%s: allocation %ld failed and the model changed",
+                      gatrec_model_kind_name(o.kind), tries);
+        free(x);
+        free(y);
+        gatrec_model_free(m);
+    }
+    ck_assert_int_gt(tries, 3);
+    gatrec_graph_free(g);
+    gatrec_split_free(s);
+    gatrec_dataset_free(ds);
+    rm_tree(dir);
+    free(dir), free(a), free(b);
+}
+END_TEST
+
 Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -234,6 +313,7 @@ Suite *faults_suite(void)
     tcase_add_loop_test(t, test_every_allocation_failure_says_so, 0, 9);
     tcase_add_loop_test(t, test_every_embedder_allocation_failure_says_so, 0, 2);
     tcase_add_test(t, test_every_import_allocation_failure_says_so);
+    tcase_add_loop_test(t, test_fold_in_revealed_whole_or_not_at_all, 0, 3);
     suite_add_tcase(s, t);
     return s;
 }

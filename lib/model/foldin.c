@@ -331,7 +331,7 @@ typedef struct revealed {
 GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_dataset *ds, const gatrec_split *split,
                                              size_t *folded)
 {
-    size_t *off = NULL, nrev = 0, nusers = 0, nu;
+    size_t *off = NULL, *extra = NULL, nrev = 0, nusers = 0, nu;
     uint32_t *idx = NULL;
     int32_t *cols = NULL;
     float *vals = NULL, *emb = NULL;
@@ -388,31 +388,22 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
             }
         who[nusers++] = (revealed){mu, first, nrev - first};
     }
-    /* their embeddings, computed before anything changes */
-    if (!(emb = gatrec__malloc_array(nusers * model->dim + 1, sizeof *emb))) {
-        rc = GATREC_ENOMEM;
-        goto done;
-    }
-    for (size_t k = 0; k < nusers && !rc; k++)
-        rc = model->ops->fold_user(model, who[k].user, cols + who[k].first, vals + who[k].first, who[k].n, NULL,
-                                   emb + k * model->dim);
-    if (rc)
-        goto done;
-    for (size_t k = 0; k < nusers && model->dim; k++) /* kinds without embeddings (EASE, popularity) have none */
-        memcpy(model->uemb + (size_t)who[k].user * model->dim, emb + k * model->dim, model->dim * sizeof *emb);
-    /* then the seen rows, rebuilt once: the folded users' rows hold their revealed pairs */
+    /* everything allocated first - the embeddings and the new seen rows - so that once a user's
+     * state starts to change, nothing can fail but the kind's own fold-in */
     {
         const gatrec__csr *s = &model->seen;
-        size_t *extra = gatrec__calloc(nu + 1, sizeof *extra), nnz = s->off[nu] + nrev;
+        size_t nnz = s->off[nu] + nrev;
+        emb = gatrec__malloc_array(nusers * model->dim + 1, sizeof *emb);
+        extra = gatrec__calloc(nu + 1, sizeof *extra);
         s2.nrows = nu;
         s2.off = gatrec__malloc_array(nu + 1, sizeof *s2.off);
         s2.col = gatrec__malloc_array(nnz + 1, sizeof *s2.col);
         s2.val = gatrec__malloc_array(nnz + 1, sizeof *s2.val);
-        if (!extra || !s2.off || !s2.col || !s2.val) {
-            free(extra);
+        if (!emb || !extra || !s2.off || !s2.col || !s2.val) {
             rc = GATREC_ENOMEM;
             goto done;
         }
+        /* the seen rows, rebuilt once: the folded users' rows hold their revealed pairs */
         for (size_t k = 0; k < nusers; k++)
             extra[who[k].user] = k + 1;
         s2.off[0] = 0;
@@ -429,16 +420,24 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
             }
             s2.off[u + 1] = at;
         }
-        free(extra);
-        gatrec__csr_free(&model->seen);
-        model->seen = s2;
-        model->seen_cap = nnz + 1;
-        s2 = (gatrec__csr){0};
     }
+    /* their embeddings, computed before anything else changes */
+    for (size_t k = 0; k < nusers && !rc; k++)
+        rc = model->ops->fold_user(model, who[k].user, cols + who[k].first, vals + who[k].first, who[k].n, NULL,
+                                   emb + k * model->dim);
+    if (rc)
+        goto done;
+    for (size_t k = 0; k < nusers && model->dim; k++) /* kinds without embeddings (EASE, popularity) have none */
+        memcpy(model->uemb + (size_t)who[k].user * model->dim, emb + k * model->dim, model->dim * sizeof *emb);
+    gatrec__csr_free(&model->seen);
+    model->seen = s2;
+    model->seen_cap = s2.off[nu] + 1;
+    s2 = (gatrec__csr){0};
     if (folded)
         *folded = nusers;
 done:
     gatrec__csr_free(&s2);
+    free(extra);
     free(off);
     free(idx);
     free(cols);
