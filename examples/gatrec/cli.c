@@ -365,7 +365,7 @@ static int is_number(const char *s, long long *id)
     return !errno && end != s && !*end && *id >= 0;
 }
 
-static int model_node(const gatrec_model *m, int is_user, const char *s, size_t len, int32_t *index)
+int cli_find_node(const gatrec_model *m, int is_user, const char *s, size_t len, int32_t *index)
 {
     char buf[GATREC_CLI_MAX_KEY + 1];
     long long id;
@@ -379,9 +379,29 @@ static int model_node(const gatrec_model *m, int is_user, const char *s, size_t 
             return rc;
         gatrec_error_clear();
     } else if (!is_number(buf, &id)) {
-        return cli_not_an_id(is_user, buf);
+        return EXIT_USAGE;
     }
     return is_user ? gatrec_model_user_index(m, id, index) : gatrec_model_item_index(m, id, index);
+}
+
+static int model_node(const gatrec_model *m, int is_user, const char *s, size_t len, int32_t *index)
+{
+    int rc = cli_find_node(m, is_user, s, len, index);
+    if (rc == EXIT_USAGE) {
+        char buf[GATREC_CLI_MAX_KEY + 1];
+        len = len < sizeof buf ? len : sizeof buf - 1;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        return cli_not_an_id(is_user, buf);
+    }
+    return rc;
+}
+
+const char *cli_item_title(const gatrec_model *m, const gatrec_dataset *ds, int32_t item)
+{
+    int32_t di;
+    return ds && gatrec_dataset_item_index(ds, gatrec_model_item_id(m, item), &di) == 0 ? gatrec_dataset_item_title(ds, di)
+                                                                                        : NULL;
 }
 
 int64_t cli_fresh_user_id(const gatrec_model *m)

@@ -75,6 +75,11 @@ const char *cli_model_dataset_dir(const gatrec_model *m, const char *cmd, char *
  * a library status (< 0: ENOTFOUND with a message naming it), or EXIT_USAGE (printed) for a
  * non-number given to a model with numeric ids. */
 int cli_model_user(const gatrec_model *m, const char *s, size_t len, int32_t *index);
+/* The same lookup, quiet (for a service): a library status, or EXIT_USAGE for a non-number given
+ * to a model with numeric ids, nothing printed. is_user 1 for users, 0 for items. */
+int cli_find_node(const gatrec_model *m, int is_user, const char *s, size_t len, int32_t *index);
+/* The title of a model's item from its dataset (NULL when either is missing) */
+const char *cli_item_title(const gatrec_model *m, const gatrec_dataset *ds, int32_t item);
 int cli_model_item(const gatrec_model *m, const char *s, size_t len, int32_t *index);
 /* The longest string id (gatrec data import's limit) */
 #define GATREC_CLI_MAX_KEY 256

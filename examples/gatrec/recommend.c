@@ -58,13 +58,6 @@ static const char recommend_usage[] =
 
 #define EVIDENCE_K 3
 
-static const char *title_of(const gatrec_model *m, const gatrec_dataset *ds, int32_t item)
-{
-    int32_t di;
-    return ds && gatrec_dataset_item_index(ds, gatrec_model_item_id(m, item), &di) == 0 ? gatrec_dataset_item_title(ds, di)
-                                                                                        : NULL;
-}
-
 typedef struct rec_args {
     const char *new_user, *rated;
     long long uid;
@@ -207,7 +200,7 @@ static int parse_rerank(const rec_args *a, gatrec_reranker_options *ro)
 /* "Title: profile" for a candidate (the template genres line when there is no profile). */
 static char *item_text(const gatrec_model *m, const context *c, int32_t item)
 {
-    const char *title = title_of(m, c->ds, item), *prof = gatrec_profiles_get(c->p, GATREC_NODE_ITEM,
+    const char *title = cli_item_title(m, c->ds, item), *prof = gatrec_profiles_get(c->p, GATREC_NODE_ITEM,
                                                                                 gatrec_model_item_id(m, item));
     size_t n = (title ? strlen(title) : 24) + (prof ? strlen(prof) : 0) + 8;
     char *t = malloc(n);
@@ -357,7 +350,7 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
     size_t llm_failed = 0;
     char first_failure[512] = "";
     for (size_t j = 0; j < n; j++) {
-        const char *title = title_of(m, c->ds, items[j]);
+        const char *title = cli_item_title(m, c->ds, items[j]);
         char *why = NULL;
         size_t nev = 0;
         float sc = 0;
@@ -368,7 +361,7 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
             const char *et[EVIDENCE_K];
             char *itext = item_text(m, c, items[j]);
             for (size_t e = 0; e < nev; e++)
-                et[e] = title_of(m, c->ds, ev[e]) ? title_of(m, c->ds, ev[e]) : "";
+                et[e] = cli_item_title(m, c->ds, ev[e]) ? cli_item_title(m, c->ds, ev[e]) : "";
             if (gatrec_reranker_justify(S.rr, user_profile ? user_profile : "(no profile)", title, itext, et, nev, &why)) {
                 why = NULL; /* unusable: the template below, and a note after the list */
                 if (!llm_failed++)
@@ -396,7 +389,7 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
                     printf("%s{\"item_id\": ", e ? ", " : "");
                     cli_json_item(stdout, m, ev[e]);
                     printf(", \"weight\": %.4f, \"title\": ", w[e]);
-                    cli_json_string(stdout, title_of(m, c->ds, ev[e]));
+                    cli_json_string(stdout, cli_item_title(m, c->ds, ev[e]));
                     printf("}");
                 }
                 printf("]");
@@ -407,7 +400,7 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
                    cli_item_name(m, items[j], iname, sizeof iname), sc, why);
             for (size_t e = 0; a->evidence && e < nev; e++)
                 printf("     evidence: %.3f  item %s  %s\n", w[e], cli_item_name(m, ev[e], iname, sizeof iname),
-                       title_of(m, c->ds, ev[e]) ? title_of(m, c->ds, ev[e]) : "");
+                       cli_item_title(m, c->ds, ev[e]) ? cli_item_title(m, c->ds, ev[e]) : "");
         }
         gatrec_string_free(why);
     }

@@ -279,37 +279,26 @@ static reply error_reply(int status, const char *fmt, ...)
     return json_reply(status, json_pack("{s:{s:i,s:s}}", "error", "status", status, "message", msg));
 }
 
-/* A user or item named in a request: a string key (a model with string ids) or a whole number
- * (a JSON integer, or its text). 0, or -1 with msg filled */
+/* A user or item named in a request: a string key (a model with string ids; a user folded in
+ * without one answers to its number) or a whole number (a JSON integer, or its text), looked up as
+ * the command line does. 0, or -1 with msg filled */
 static int node_index(const gatrec_model *m, int user, const char *s, json_int_t num, int is_num, int32_t *index,
                       char *msg, size_t size)
 {
     const char *what = user ? "user" : "item";
-    int keyed = user ? gatrec_model_user_key(m, 0) != NULL : gatrec_model_item_key(m, 0) != NULL;
     char numbuf[32];
     int rc;
     if (is_num) {
         snprintf(numbuf, sizeof numbuf, "%" JSON_INTEGER_FORMAT, num);
         s = numbuf;
     }
-    if (keyed) {
-        rc = user ? gatrec_model_find_user(m, s, index) : gatrec_model_find_item(m, s, index);
-    } else {
-        char *end;
-        long long id;
-        errno = 0;
-        id = strtoll(s, &end, 10);
-        if (!*s || *end || errno || id < 0) {
-            snprintf(msg, size, "%s id '%.80s' is not a whole number (this model's ids are numbers)", what, s);
-            return -1;
-        }
-        rc = user ? gatrec_model_user_index(m, id, index) : gatrec_model_item_index(m, id, index);
-    }
-    if (rc) {
+    if ((rc = cli_find_node(m, user, s, strlen(s), index)) == EXIT_USAGE)
+        snprintf(msg, size, "%s id '%.80s' is not a whole number (this model's ids are numbers)", what, s);
+    else if (rc)
         snprintf(msg, size, "unknown %s '%.80s'", what, s);
-        return -1;
-    }
-    return 0;
+    if (rc)
+        gatrec_error_clear();
+    return rc ? -1 : 0;
 }
 
 static json_t *node_json(const gatrec_model *m, int user, int32_t index)
@@ -320,10 +309,7 @@ static json_t *node_json(const gatrec_model *m, int user, int32_t index)
 
 static const char *title_of(const slot *s, int32_t item)
 {
-    int32_t di;
-    return s->ds && gatrec_dataset_item_index(s->ds, gatrec_model_item_id(s->m, item), &di) == 0
-               ? gatrec_dataset_item_title(s->ds, di)
-               : NULL;
+    return cli_item_title(s->m, s->ds, item);
 }
 
 static json_t *str_or_null(const char *s)

@@ -79,6 +79,21 @@ void gatrec__sgemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, fl
     gatrec__parallel(threads, (m + GEMM_ROWS - 1) / GEMM_ROWS, gemm_block, &J);
 }
 
+void gatrec__sdot_rows(size_t n, size_t d, const float *x, const float *b, size_t rsb, float *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *y = b + i * rsb;
+        float acc[8] = {0};
+        size_t k = 0;
+        for (; k + 8 <= d; k += 8)
+            for (size_t l = 0; l < 8; l++)
+                acc[l] += x[k + l] * y[k + l];
+        for (; k < d; k++)
+            acc[k % 8] += x[k] * y[k];
+        out[i] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    }
+}
+
 /* ---- Cholesky ---- */
 
 typedef struct chol_job {

@@ -15,6 +15,11 @@
 void gatrec__sgemm(int threads, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
                    size_t rsa, size_t csa, const float *b, size_t rsb, size_t csb, float beta, float *c, size_t rsc);
 
+/* out[i] = <x, row i of B> for the n rows of B (row stride rsb), each of d floats: one vector
+ * against many, without a GEMM's packing (one user's scores). Each sum runs in eight lanes in a
+ * fixed order, so a row's result depends on nothing but its two vectors. */
+void gatrec__sdot_rows(size_t n, size_t d, const float *x, const float *b, size_t rsb, float *out);
+
 /* Cholesky factorisation A = L L^T of the symmetric positive definite n x n matrix in `a` (row
  * stride n; only the lower triangle is read), blocked on BLIS trsm and gemm. L overwrites the
  * lower triangle. GATREC_EINVAL (naming the pivot) when A is not positive definite. */

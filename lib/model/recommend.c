@@ -25,25 +25,15 @@ static size_t score_block_of(const gatrec_model *m, int32_t user, int32_t *first
     return n < SCORE_BLOCK ? n : SCORE_BLOCK;
 }
 
-/* The kind's scores of users [u0, u0 + n) (one aligned block) into rows of scores (n x items),
- * with the items a transductive kind knows nothing of at -infinity. */
+/* The kind's scores of users [u0, u0 + n) (one aligned block, or `alone`: user u0 by itself)
+ * into rows of scores (n x items), with the items a transductive kind knows nothing of at
+ * -infinity. */
 static void score_rows(const gatrec_model *m, int32_t u0, size_t n, float *scores, int alone)
 {
     size_t ni = m->items.count, d = m->dim;
-    if (m->ops->emb_scores && d && alone) { /* one user's dot products, without the product's packing */
-        const float *x = m->uemb + (size_t)u0 * d;
-        for (size_t i = 0; i < ni; i++) {
-            const float *y = m->iemb + i * d;
-            float acc[8] = {0};
-            size_t k = 0;
-            for (; k + 8 <= d; k += 8)
-                for (size_t l = 0; l < 8; l++)
-                    acc[l] += x[k + l] * y[k + l];
-            for (; k < d; k++)
-                acc[k % 8] += x[k] * y[k];
-            scores[i] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-        }
-    } else if (m->ops->emb_scores && d)
+    if (m->ops->emb_scores && d && alone) /* one user's dot products, without the product's packing */
+        gatrec__sdot_rows(ni, d, m->uemb + (size_t)u0 * d, m->iemb, d, scores);
+    else if (m->ops->emb_scores && d)
         gatrec__sgemm(1, 0, 1, n, ni, d, 1.0f, m->uemb + (size_t)u0 * d, d, 1, m->iemb, d, 1, 0.0f, scores, ni);
     else
         for (size_t r = 0; r < n; r++)
