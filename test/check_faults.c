@@ -243,10 +243,12 @@ static char *file_bytes(const char *path, long *len)
 
 /* Folding a cold-users split's revealed ratings in (gatrec_model_fold_in_revealed) either happens
  * whole or leaves the model as it was, its file byte for byte, whichever allocation fails: the
- * kinds whose fold-in keeps no state of its own (EASE, popularity, content) */
+ * kinds whose fold-in keeps no state of its own (EASE, popularity, content) and those that keep
+ * a folded user's input rows (attn, GAT: put back when a later user fails) */
 START_TEST(test_fold_in_revealed_whole_or_not_at_all)
 {
-    static const int kinds[] = {GATREC_MODEL_EASE, GATREC_MODEL_POP, GATREC_MODEL_CONTENT};
+    static const int kinds[] = {GATREC_MODEL_EASE, GATREC_MODEL_POP, GATREC_MODEL_CONTENT, GATREC_MODEL_ATTN,
+                                GATREC_MODEL_GAT};
     int64_t u[120], i[120];
     float r[120], feat[22 * 4];
     size_t n = 0, folded = 0;
@@ -268,9 +270,11 @@ START_TEST(test_fold_in_revealed_whole_or_not_at_all)
     ck_assert_ok(gatrec_graph_new(ds, s, NULL, &g));
     o.kind = kinds[_i];
     o.lambda = 2;
-    if (o.kind == GATREC_MODEL_CONTENT) {
+    if (o.kind != GATREC_MODEL_EASE && o.kind != GATREC_MODEL_POP) {
         o.features = feat;
         o.feature_dim = 4;
+        o.epochs = 2;
+        o.dim = 8;
     }
     for (tries = 1;; tries++) {
         int rc;
@@ -313,7 +317,7 @@ Suite *faults_suite(void)
     tcase_add_loop_test(t, test_every_allocation_failure_says_so, 0, 9);
     tcase_add_loop_test(t, test_every_embedder_allocation_failure_says_so, 0, 2);
     tcase_add_test(t, test_every_import_allocation_failure_says_so);
-    tcase_add_loop_test(t, test_fold_in_revealed_whole_or_not_at_all, 0, 3);
+    tcase_add_loop_test(t, test_fold_in_revealed_whole_or_not_at_all, 0, 5);
     suite_add_tcase(s, t);
     return s;
 }

@@ -762,6 +762,8 @@ const gatrec__model_ops gatrec__attn_ops = {.kind = GATREC_MODEL_ATTN,       .na
                                             .save = gatrec__attn_save,               .load = gatrec__attn_load,
                                             .free = attn_free,               .fold_user = gatrec__attn_fold_user,
                                             .refold_user = gatrec__attn_refold_user,
+                                            .user_state_width = gatrec__attn_user_state_width,
+                                            .user_state = gatrec__attn_user_state,
                                             .fold_item = gatrec__attn_fold_item,     .attention = gatrec__attn_attention,
                                             .feature_dim = gatrec__attn_feature_dim, .transductive = gatrec__attn_transductive,
                                             .emb_scores = 1};

@@ -141,6 +141,8 @@ int gatrec__attn_fold_user(gatrec_model *m, int32_t user, const int32_t *items, 
 int gatrec__attn_refold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
                              float *emb);
 int gatrec__attn_fold_item(gatrec_model *m, const float *features, float *emb);
+size_t gatrec__attn_user_state_width(const gatrec_model *m);
+void gatrec__attn_user_state(gatrec_model *m, int32_t user, float *row, int put);
 int gatrec__attn_attention(const gatrec_model *m, int32_t user, float *weights);
 size_t gatrec__attn_feature_dim(const gatrec_model *m);
 int gatrec__attn_transductive(const gatrec_model *m);

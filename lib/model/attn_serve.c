@@ -171,6 +171,20 @@ int gatrec__attn_refold_user(gatrec_model *m, int32_t user, const int32_t *items
     return user_output(m, A->ustate + (size_t)user * A->d, items, ratings, n, emb);
 }
 
+/* A user's kept input state is its layer-0 row. */
+size_t gatrec__attn_user_state_width(const gatrec_model *m)
+{
+    const attn *A = m->impl;
+    return A->d;
+}
+
+void gatrec__attn_user_state(gatrec_model *m, int32_t user, float *row, int put)
+{
+    attn *A = m->impl;
+    float *at = A->ustate + (size_t)user * A->d;
+    memcpy(put ? at : row, put ? row : at, A->d * sizeof *row);
+}
+
 int gatrec__attn_fold_item(gatrec_model *m, const float *features, float *emb)
 {
     attn *A = m->impl;

@@ -331,10 +331,10 @@ typedef struct revealed {
 GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_dataset *ds, const gatrec_split *split,
                                              size_t *folded)
 {
-    size_t *off = NULL, *extra = NULL, nrev = 0, nusers = 0, nu;
+    size_t *off = NULL, *extra = NULL, nrev = 0, nusers = 0, nu, width = 0;
     uint32_t *idx = NULL;
     int32_t *cols = NULL;
-    float *vals = NULL, *emb = NULL;
+    float *vals = NULL, *emb = NULL, *kept = NULL;
     revealed *who = NULL;
     gatrec__csr s2 = {0};
     int rc;
@@ -394,12 +394,14 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
         const gatrec__csr *s = &model->seen;
         size_t nnz = s->off[nu] + nrev;
         emb = gatrec__malloc_array(nusers * model->dim + 1, sizeof *emb);
+        width = model->ops->user_state ? model->ops->user_state_width(model) : 0;
+        kept = gatrec__malloc_array(nusers * width + 1, sizeof *kept);
         extra = gatrec__calloc(nu + 1, sizeof *extra);
         s2.nrows = nu;
         s2.off = gatrec__malloc_array(nu + 1, sizeof *s2.off);
         s2.col = gatrec__malloc_array(nnz + 1, sizeof *s2.col);
         s2.val = gatrec__malloc_array(nnz + 1, sizeof *s2.val);
-        if (!emb || !extra || !s2.off || !s2.col || !s2.val) {
+        if (!emb || !kept || !extra || !s2.off || !s2.col || !s2.val) {
             rc = GATREC_ENOMEM;
             goto done;
         }
@@ -421,12 +423,18 @@ GATREC_API int gatrec_model_fold_in_revealed(gatrec_model *model, const gatrec_d
             s2.off[u + 1] = at;
         }
     }
-    /* their embeddings, computed before anything else changes */
+    /* their embeddings, computed before anything else changes; a kind that keeps a folded
+     * user's input state (attn, GAT) gets every row back when a later user's fold-in fails */
+    for (size_t k = 0; k < nusers && width; k++)
+        model->ops->user_state(model, who[k].user, kept + k * width, 0);
     for (size_t k = 0; k < nusers && !rc; k++)
         rc = model->ops->fold_user(model, who[k].user, cols + who[k].first, vals + who[k].first, who[k].n, NULL,
                                    emb + k * model->dim);
-    if (rc)
+    if (rc) {
+        for (size_t k = 0; k < nusers && width; k++)
+            model->ops->user_state(model, who[k].user, kept + k * width, 1);
         goto done;
+    }
     for (size_t k = 0; k < nusers && model->dim; k++) /* kinds without embeddings (EASE, popularity) have none */
         memcpy(model->uemb + (size_t)who[k].user * model->dim, emb + k * model->dim, model->dim * sizeof *emb);
     gatrec__csr_free(&model->seen);
@@ -443,6 +451,7 @@ done:
     free(cols);
     free(vals);
     free(emb);
+    free(kept);
     free(who);
     return rc;
 }

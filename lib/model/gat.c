@@ -647,5 +647,7 @@ const gatrec__model_ops gatrec__gat_ops = {.kind = GATREC_MODEL_GAT,       .name
                                            .save = gatrec__gat_save,              .load = gatrec__gat_load,
                                            .free = gat_free,              .fold_user = gatrec__gat_fold_user,
                                            .refold_user = gatrec__gat_refold_user,
+                                           .user_state_width = gatrec__gat_user_state_width,
+                                           .user_state = gatrec__gat_user_state,
                                            .fold_item = gatrec__gat_fold_item,    .attention = gatrec__gat_attention,
                                            .feature_dim = gatrec__gat_feature_dim, .emb_scores = 1};

@@ -103,6 +103,8 @@ int gatrec__gat_refold_user(gatrec_model *m, int32_t user, const int32_t *items,
 int gatrec__gat_fold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
                          const float *features, float *emb);
 int gatrec__gat_fold_item(gatrec_model *m, const float *features, float *emb);
+size_t gatrec__gat_user_state_width(const gatrec_model *m);
+void gatrec__gat_user_state(gatrec_model *m, int32_t user, float *row, int put);
 int gatrec__gat_attention(const gatrec_model *m, int32_t user, float *weights);
 size_t gatrec__gat_feature_dim(const gatrec_model *m);
 

@@ -144,6 +144,25 @@ int gatrec__gat_fold_user(gatrec_model *m, int32_t user, const int32_t *items, c
     return node_forward(G, features ? features : G->umean, items, ratings, n, emb, states, NULL, NULL);
 }
 
+/* A user's kept input state: its rows of every layer's input, one after the other. */
+size_t gatrec__gat_user_state_width(const gatrec_model *m)
+{
+    const gat *G = m->impl;
+    size_t width = 0;
+    for (size_t l = 0; l < G->nlayers; l++)
+        width += G->L[l].in;
+    return width;
+}
+
+void gatrec__gat_user_state(gatrec_model *m, int32_t user, float *row, int put)
+{
+    gat *G = m->impl;
+    for (size_t l = 0; l < G->nlayers; row += G->L[l].in, l++) {
+        float *at = G->ustate[l] + (size_t)user * G->L[l].in;
+        memcpy(put ? at : row, put ? row : at, G->L[l].in * sizeof *row);
+    }
+}
+
 /* A user's input features (trained, or a folded user's) stay; its ratings change. node_forward
  * copies h0 before it writes the states, so the user's own row may be both. */
 int gatrec__gat_refold_user(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
@@ -151,10 +170,8 @@ int gatrec__gat_refold_user(gatrec_model *m, int32_t user, const int32_t *items,
 {
     gat *G = m->impl;
     float *states[MAX_LAYERS], *tmp;
-    size_t width = 0;
+    size_t width = gatrec__gat_user_state_width(m);
     int rc;
-    for (size_t l = 0; l < G->nlayers; l++)
-        width += G->L[l].in;
     if (!(tmp = gatrec__malloc_array(width + 1, sizeof *tmp))) /* the new states apart until they are whole */
         return GATREC_ENOMEM;
     for (size_t l = 0, at = 0; l < G->nlayers; at += G->L[l].in, l++)

@@ -31,6 +31,12 @@ typedef struct gatrec__model_ops {
     int (*refold_user)(gatrec_model *m, int32_t user, const int32_t *items, const float *ratings, size_t n,
                        float *emb);
     int (*fold_item)(gatrec_model *m, const float *features, float *emb);
+    /* Optional, for kinds whose fold_user writes state of its own (attn, GAT): the width in
+     * floats of a user's kept input state, and a copy of it out (put 0) or back in (put 1).
+     * Neither can fail; gatrec_model_fold_in_revealed saves the rows first and puts them back
+     * when a later user's fold-in fails, so that the model is as it was. */
+    size_t (*user_state_width)(const gatrec_model *m);
+    void (*user_state)(gatrec_model *m, int32_t user, float *row, int put);
     /* How much the user's node attended to each of its training items (seen row order), >= 0. */
     int (*attention)(const gatrec_model *m, int32_t user, float *weights);
     /* Optional: the evidence weight (>= 0) of each of the user's training items (seen row order)
