@@ -15,6 +15,7 @@ import os
 import platform
 import shlex
 import statistics
+import shutil
 import subprocess
 import sys
 import threading
@@ -68,6 +69,11 @@ COLD_MODELS = ["pop", "ease"] + ["%s-%s" % (k, f) for k in ("content", "gat", "a
     ["attn-shuffled", "attn-idonly"]
 NO_NEW_ITEMS = {"attn-idonly"}  # learned kinds that cannot score a new item either (no text)
 TRANSDUCTIVE = {"pop", "ease", "bpr", "lightgcn"}  # cannot score an item without training ratings
+# Returning users (issue 22): attn trained on a split with a validation part, evaluated on the test
+# part without and with `gatrec update` folding the validation ratings in - each user's newer
+# ratings reaching the model without retraining. (split, what is held out, what is folded in)
+RETURNING_SPLITS = [("leave-last:valid", "each user's last rating", "each user's second-to-last"),
+                    ("temporal:0.2:0.1", "the last 20% of ratings in time", "the 10% before them")]
 ML1M_MODELS = ["pop", "bpr", "lightgcn", "gat-random"]  # no recorded LLM item profiles for ML-1M
 ML1M_SPLIT = "random:0.2"  # ML-1M has no official folds
 KS = [5, 10, 20, 50]
@@ -222,6 +228,42 @@ class Runner:
         os.replace(path + ".tmp", path)
         return rec
 
+
+    def returning(self, split, seed):
+        """attn on a split with a validation part: the test part scored without, then with the
+        validation ratings folded in by `gatrec update` (no retraining); cached in work/runs."""
+        key = "returning__ml-100k__attn__%s__s%d" % (split.replace(":", "-"), seed)
+        path = os.path.join(self.work, "runs", key + ".json")
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)
+        log("== returning attn %s seed %d" % (split, seed))
+        t0 = time.time()
+        base = os.path.join(self.work, "runs", key)
+        argv = ["train", "--dataset", "ml-100k", "--split", split, "--seed", str(seed)] + ATTN_ARGS + \
+            ["--patience", "1000", "--features", self.features("llm-lsa", split, seed)]
+        if self.a.epochs:
+            argv += ["--epochs", str(self.a.epochs)]
+        if self.a.jobs > 1:
+            argv += ["--threads", "1"]
+        self.run(argv + ["--json", "--out", base + ".gatrec"])
+        self.run(["split", "--dataset", "ml-100k", "--split", split, "--seed", str(seed), "--out", base + ".d"])
+        self.run(["update", "--model", base + ".gatrec", "--ratings", os.path.join(base + ".d", "valid.tsv"),
+                  "--out", base + ".updated.gatrec"])
+        rec = {"group": "returning", "model": "attn", "split": split, "seed": seed, "dataset": "ml-100k",
+               "train_command": "gatrec " + " ".join(shlex.quote(x) for x in argv), "eval": {}}
+        for name, m in (("without", base + ".gatrec"), ("with", base + ".updated.gatrec")):
+            out = self.run(["eval", "--model", m, "--protocol", "standard", "-k", "10", "--json"])
+            rec["eval"][name] = {"10": json.loads(out.splitlines()[0])}
+        rec["wall_seconds"] = round(time.time() - t0, 1)
+        rec["commit"] = git_commit()
+        shutil.rmtree(base + ".d")
+        os.remove(base + ".gatrec")
+        os.remove(base + ".updated.gatrec")
+        with open(path + ".tmp", "w") as f:
+            json.dump(rec, f)
+        os.replace(path + ".tmp", path)
+        return rec
 
     def rerank(self, base, strategy):
         """Every user's candidates from a kept model reordered by the LLM, then evaluated as a list."""
@@ -576,6 +618,34 @@ def write_strict_cold(w, runs):
         w("")
 
 
+def write_returning(w, runs):
+    """Returning users: the test part without and with the validation ratings folded in."""
+    ret = select(runs, "returning")
+    if not ret:
+        return
+    w("## Returning users: new ratings without retraining")
+    w("")
+    epochs = sorted({shlex.split(r["train_command"])[::-1][shlex.split(r["train_command"])[::-1].index("--epochs") - 1]
+                     for r in ret})
+    w("attn (the defaults, LLM item profiles through LSA, %s epochs, `--patience 1000`: the validation part "
+      "does not stop training) is trained on a split with a validation part, then evaluated on the test part "
+      "(standard protocol) as trained, and after `gatrec update --model M --ratings valid.tsv --out M2` "
+      "(`gatrec split ... --out DIR` writes the parts) folds the validation ratings in - "
+      "`gatrec_model_update_user()` for each known user, no retraining. Runs made at commit %s, seeds %s." % (
+          "/".join(epochs), ", ".join(sorted({r.get("commit", "?") for r in ret})),
+          ", ".join(map(str, sorted({r["seed"] for r in ret})))))
+    w("")
+    w("| split | held out | folded in before scoring | n | NDCG@10 without | with | R@10 without | with |")
+    w("|---|---|---|---|---|---|---|---|")
+    for split, held, folded in RETURNING_SPLITS:
+        rs = [r for r in ret if r["split"] == split]
+        if rs:
+            w("| `%s` | %s | %s | %d | %s | %s | %s | %s |" % (
+                split, held, folded, len(rs), fmt(metric(rs, "without", 10, "ndcg")), fmt(metric(rs, "with", 10, "ndcg")),
+                fmt(metric(rs, "without", 10, "recall")), fmt(metric(rs, "with", 10, "recall"))))
+    w("")
+
+
 def write_report(a, runs, out_dir):
     R = []
     w = R.append
@@ -656,6 +726,45 @@ def write_report(a, runs, out_dir):
                 misses.append("cold items")
             w("| attn: cold items (`cold-items:0.2`), NDCG@10 among the new items | %s | %s %.4f | %s |" % (
                 fmt(ci_xs), label, ref, "yes" if m > ref else "**no**"))
+    # new and returning users (issue 22): attn above the paper's GAT and .52 on new users, the item
+    # profiles above the shuffled control there, the known users and new items no lower than before
+    cu = [r for r in runs if r["group"] == "cold" and r["split"].startswith("cold-users")]
+    cu_attn = [r for r in cu if r["model"] == "attn-llm-lsa"]
+    target("attn: new users (`cold-users:0.2:5`), NDCG@10", cu_attn, "standard", 10, "ndcg", 0.52, "issue 22's aim")
+    gats = [(mean_sd(metric([r for r in cu if r["model"] == g], "standard", 10, "ndcg"))[0], g)
+            for g in sorted({r["model"] for r in cu if r["model"].startswith("gat-")})]
+    target("attn: new users (`cold-users:0.2:5`), NDCG@10", cu_attn, "standard", 10, "ndcg", 0.5099,
+           "the paper's GAT in the report issue 22 was filed against:")
+    if gats:
+        best, gname = max(gats)
+        target("attn: new users (`cold-users:0.2:5`), NDCG@10", cu_attn, "standard", 10, "ndcg", best,
+               "the best GAT (%s)" % MODELS[gname][0])
+    shuf = {r["seed"]: r["eval"]["standard"]["10"]["ndcg"] for r in cu if r["model"] == "attn-shuffled"}
+    diffs = [r["eval"]["standard"]["10"]["ndcg"] - shuf[r["seed"]] for r in cu_attn if r["seed"] in shuf]
+    if len(diffs) > 1:
+        md, sd = statistics.mean(diffs), statistics.stdev(diffs)
+        met = md > sd / math.sqrt(len(diffs))  # above its standard error
+        if not met:
+            misses.append("new users: item profiles over the shuffled control")
+        w("| attn: new users, the LLM item profiles over their rows shuffled between items (paired by seed; higher "
+          "on %d of %d) | %+.4f ± %.4f | its standard error %.4f | %s |" % (
+              sum(d > 0 for d in diffs), len(diffs), md, sd, sd / math.sqrt(len(diffs)), "yes" if met else "**no**"))
+    xs = metric(attn_u1, "standard", 10, "ndcg")
+    if len(xs) > 1:
+        target("attn: known users, standard protocol, u1, NDCG@10 (no lower than before issue 22, within one sd "
+               "%.4f)" % mean_sd(xs)[1], attn_u1, "standard", 10, "ndcg", 0.4723 - mean_sd(xs)[1],
+               "before issue 22, .4723, less one sd:")
+    if ci_xs:
+        m = mean_sd(ci_xs)[0]
+        if m < 0.2414:
+            misses.append("cold items against before")
+        w("| attn: cold items, NDCG@10 among the new items (no lower than before issue 22) | %s | before issue 22 "
+          "0.2414 | %s |" % (fmt(ci_xs), "yes" if m >= 0.2414 else "**no**"))
+    for split, _, _ in RETURNING_SPLITS:
+        rs = [r for r in runs if r["group"] == "returning" and r["split"] == split]
+        if rs:
+            target("attn: returning users (`%s`), NDCG@10 with the newer ratings folded in by `gatrec update`" % split,
+                   rs, "with", 10, "ndcg", mean_sd(metric(rs, "without", 10, "ndcg"))[0], "the same models without:")
     # the paper's network as reproduced (issues 4 and 5)
     ours_u1 = select(runs, "main", "gat-llm", "u1")
     for j, n in enumerate(names4):
@@ -831,6 +940,7 @@ def write_report(a, runs, out_dir):
                                                                    ("standard-cold", "ndcg")))))
     w("")
     write_strict_cold(w, runs)
+    write_returning(w, runs)
     imp = select(runs, "implicit")
     if imp:
         w("## Microsoft Recommenders' split: per-user 75/25, all ratings implicit")
@@ -935,7 +1045,7 @@ def main():
     p.add_argument("--cold-seeds", default="1,2,3,4,5", help="seeds of the strict cold-start splits")
     p.add_argument("--cold-features", default=",".join(COLD_FEATURES),
                    help="the profile/embedder variants of the cold-start tables (a quick run: one)")
-    p.add_argument("--skip", default="", help="groups to leave out: ablation,curves,implicit,cold,rerank,ml1m")
+    p.add_argument("--skip", default="", help="groups to leave out: ablation,curves,implicit,cold,returning,rerank,ml1m")
     p.add_argument("--report-only", action="store_true", help="write the report from the cached runs")
     p.add_argument("--jobs", type=int, default=1, help="runs side by side, one thread each (the runs are the same; "
                    "on 2 cores, 2 jobs of one thread do about 1.4x the work of one job of two)")
@@ -953,8 +1063,9 @@ def main():
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs))
     pending = []
     if a.jobs > 1:  # queue the runs in the order below; each is a subprocess, so threads suffice
-        real_train_eval = r.train_eval
+        real_train_eval, real_returning = r.train_eval, r.returning
         r.train_eval = lambda *args, **kw: pending.append(pool.submit(real_train_eval, *args, **kw))
+        r.returning = lambda *args: pending.append(pool.submit(real_returning, *args))
     if not a.report_only:
         llm = bool(os.environ.get("GATREC_LLM_BASE_URL")) and "rerank" not in skip
         if llm and a.jobs > 1:
@@ -989,6 +1100,9 @@ def main():
                 for model in IMPLICIT_MODELS:
                     if model not in DETERMINISTIC or seed == seeds[0]:
                         r.train_eval("implicit", model, "random:0.25", seed, implicit=True)
+            if "returning" not in skip:
+                for split, _, _ in RETURNING_SPLITS:
+                    r.returning(split, seed)
         if a.ml1m_present and "ml1m" not in skip:
             for seed in seeds:
                 for model in ML1M_MODELS:
