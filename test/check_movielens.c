@@ -38,6 +38,20 @@
 #define SKIP_QUALITY_UNDER_SANITIZERS() (void)0
 #endif
 
+/* A test whose trainings run one thread (--threads 1) and whose other threaded paths (recommend
+ * --all) the other command-line tests take under ThreadSanitizer too gives it nothing new to
+ * watch, at 5-10 times the time (227 s): it runs in the plain and ASan passes. */
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_SINGLE_THREADED_UNDER_TSAN()                                                                    \
+    do {                                                                                                     \
+        printf("SKIP %s: under ThreadSanitizer (one-thread trainings; the plain and ASan passes run it)\n", \
+               __func__);                                                                                    \
+        return;                                                                                              \
+    } while (0)
+#else
+#define SKIP_SINGLE_THREADED_UNDER_TSAN() (void)0
+#endif
+
 static gatrec_dataset *load_ml100k(void)
 {
     char dir[4200];
@@ -1028,6 +1042,7 @@ START_TEST(test_cli_own_data_same_as_movielens)
     char *dir, *out, args[4400], a[4200], b[4200];
     int st;
     SKIP_WITHOUT_DATA();
+    SKIP_SINGLE_THREADED_UNDER_TSAN();
     dir = make_temp_dir();
     export_generic(dir);
     snprintf(args, sizeof args, "data import --events %s/events.csv --items %s/items.csv --users %s/users.csv "
