@@ -29,10 +29,10 @@
 #endif
 #endif
 #ifdef GATREC_TEST_SANITIZED
-#define SKIP_QUALITY_UNDER_SANITIZERS()                                                                      \
-    do {                                                                                                     \
+#define SKIP_QUALITY_UNDER_SANITIZERS()                                                                        \
+    do {                                                                                                       \
         printf("SKIP %s: under a sanitizer (it watches quality numbers; the plain pass runs it)\n", __func__); \
-        return;                                                                                              \
+        return;                                                                                                \
     } while (0)
 #else
 #define SKIP_QUALITY_UNDER_SANITIZERS() (void)0
@@ -42,11 +42,11 @@
  * --all) the other command-line tests take under ThreadSanitizer too gives it nothing new to
  * watch, at 5-10 times the time (227 s): it runs in the plain and ASan passes. */
 #if defined(__SANITIZE_THREAD__)
-#define SKIP_SINGLE_THREADED_UNDER_TSAN()                                                                    \
-    do {                                                                                                     \
+#define SKIP_SINGLE_THREADED_UNDER_TSAN()                                                                   \
+    do {                                                                                                    \
         printf("SKIP %s: under ThreadSanitizer (one-thread trainings; the plain and ASan passes run it)\n", \
-               __func__);                                                                                    \
-        return;                                                                                              \
+               __func__);                                                                                   \
+        return;                                                                                             \
     } while (0)
 #else
 #define SKIP_SINGLE_THREADED_UNDER_TSAN() (void)0
