@@ -878,6 +878,10 @@ static void connection(void *cls, struct MHD_Connection *c, void **socket_ctx, e
         atomic_fetch_sub(&g.conns, 1);
 }
 
+/* libmicrohttpd's printf-style error logger: its format strings are its own */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 0)))
+#endif
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];

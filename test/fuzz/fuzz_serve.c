@@ -4,6 +4,7 @@
  * with a body that is JSON; the model must have the users it had (a new user is never kept).
  * Built and run by `make fuzz` when libmicrohttpd is installed (docs/testing.md). */
 #define main gatrec_serve_main
+int gatrec_serve_main(int argc, char **argv);
 #include "../../examples/serve/serve.c"
 #undef main
 
