@@ -85,7 +85,7 @@ TESTRUNNER := $(BUILD)/check_gatrec
 
 DATA_DIR ?= $(or $(GATREC_TEST_DATA),$(GATREC_DATA_DIR),$(CURDIR)/../shared/data)
 
-.PHONY: all lib cli serve bench-serve check check-mpi test-oracle test-unit test-abi test-python test-install test-example test-results bench bench-scale results demo fuzz install uninstall clean
+.PHONY: FORCE all lib cli serve bench-serve check check-mpi test-oracle test-unit test-abi test-python test-install test-example test-results bench bench-scale results demo fuzz install uninstall clean
 all: lib cli serve
 
 lib: $(SHARED) $(STATIC)
@@ -128,10 +128,24 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# The commit the command line is built from, "+changes" when the checkout differs from it
+# (`gatrec version` prints it; make results records it with every run); empty outside git. The
+# file is rewritten only when that changes, so nothing rebuilds without cause.
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
+ifneq ($(GIT_COMMIT),)
+GIT_COMMIT := $(GIT_COMMIT)$(shell git diff --quiet HEAD -- 2>/dev/null || echo +changes)
+endif
+$(BUILD)/commit.c: FORCE
+	@mkdir -p $(BUILD); printf 'extern const char gatrec__cli_commit[];\nconst char gatrec__cli_commit[] = "%s";\n' \
+	    '$(GIT_COMMIT)' > $@.tmp; if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/commit.o: $(BUILD)/commit.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+FORCE:
+
 # The command line links the static library so that it runs wherever it is copied.
 $(CLI_OBJ): ALL_CFLAGS += $(MPI_CFLAGS)
-$(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(DEPS_LIBS) $(MPI_LIBS)
+$(CLI): $(CLI_OBJ) $(BUILD)/obj/commit.o $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/obj/commit.o $(STATIC) $(DEPS_LIBS) $(MPI_LIBS)
 
 # make MPI=1 check-mpi: gatrec under mpirun -np 1, 2, 3 (test/mpi/check_mpi.c; CI runs it)
 check-mpi: $(CLI) $(BUILD)/check_mpi

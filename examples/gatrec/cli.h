@@ -8,6 +8,9 @@
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
+/* The commit the program was built from ("" outside git; the Makefile writes it). */
+extern const char gatrec__cli_commit[];
+
 typedef struct cli_opt {
     const char *name;   /* "--split", or "-k" */
     const char **value; /* where a value goes, or NULL for a flag */

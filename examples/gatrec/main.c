@@ -24,7 +24,7 @@ static const char usage[] =
     "  profiles               import, generate or show user and item profiles\n"
     "  embed                  turn profiles into input features (attn, gat, content)\n"
     "  serve                  recommendations over HTTP (gatrec-serve, docs/serve.md)\n"
-    "  version                print the library version\n"
+    "  version                print the library version (and the commit built from)\n"
     "\n"
     "Run 'gatrec COMMAND --help' for a command's options. Datasets are looked up in\n"
     "$GATREC_DATA_DIR (default ~/.cache/gatrec). Exit status: 0 ok, 1 failure, 2 usage.\n";
@@ -348,7 +348,8 @@ static int run(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("gatrec %s\n", gatrec_version_string());
+        printf("gatrec %s%s%s%s\n", gatrec_version_string(), *gatrec__cli_commit ? " (commit " : "", gatrec__cli_commit,
+               *gatrec__cli_commit ? ")" : "");
         return EXIT_OK;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

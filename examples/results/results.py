@@ -117,6 +117,9 @@ class Runner:
         self.work = os.path.abspath(args.work)
         os.makedirs(os.path.join(self.work, "runs"), exist_ok=True)
         os.makedirs(os.path.join(self.work, "features"), exist_ok=True)
+        # the commit the binary was built from (`gatrec version` says it), else this checkout's
+        ver = subprocess.run([self.gatrec, "version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+        self.commit = ver.split("(commit ", 1)[1].split(")")[0] if "(commit " in ver else git_commit()
 
     def run(self, argv, env=None):
         cmd = [self.gatrec] + argv
@@ -219,7 +222,7 @@ class Runner:
             if name == "standard" and group == "cold":
                 rec["folded_users"] = json.loads(out.splitlines()[0]).get("folded_users")
         rec["wall_seconds"] = round(time.time() - t0, 1)
-        rec["commit"] = git_commit()
+        rec["commit"] = self.commit
         rec["model_file"] = mfile
         if not keep:
             os.remove(mfile)
@@ -256,7 +259,7 @@ class Runner:
             out = self.run(["eval", "--model", m, "--protocol", "standard", "-k", "10", "--json"])
             rec["eval"][name] = {"10": json.loads(out.splitlines()[0])}
         rec["wall_seconds"] = round(time.time() - t0, 1)
-        rec["commit"] = git_commit()
+        rec["commit"] = self.commit
         shutil.rmtree(base + ".d")
         os.remove(base + ".gatrec")
         os.remove(base + ".updated.gatrec")
