@@ -9,12 +9,20 @@
 #include "check_util.h"
 #include "llm_server.h"
 
-#define SKIP_WITHOUT_DATA()                                                  \
-    do {                                                                     \
-        if (!test_data_dir()) {                                              \
-            printf("SKIP %s: MovieLens 100K is not available\n", __func__); \
-            return;                                                          \
-        }                                                                    \
+/* A test's name as START_TEST was given it, without the "_fn" Check adds: for "%.*s". */
+static int test_name_len(const char *f)
+{
+    size_t n = strlen(f);
+    return (int)(n > 3 && strcmp(f + n - 3, "_fn") == 0 ? n - 3 : n);
+}
+#define TEST_NAME test_name_len(__func__), __func__
+
+#define SKIP_WITHOUT_DATA()                                                    \
+    do {                                                                       \
+        if (!test_data_dir()) {                                                \
+            printf("SKIP %.*s: MovieLens 100K is not available\n", TEST_NAME); \
+            return;                                                            \
+        }                                                                      \
     } while (0)
 
 /* The tests that watch quality numbers (how well a model trained on real data ranks) run in the
@@ -29,10 +37,10 @@
 #endif
 #endif
 #ifdef GATREC_TEST_SANITIZED
-#define SKIP_QUALITY_UNDER_SANITIZERS()                                                                        \
-    do {                                                                                                       \
-        printf("SKIP %s: under a sanitizer (it watches quality numbers; the plain pass runs it)\n", __func__); \
-        return;                                                                                                \
+#define SKIP_QUALITY_UNDER_SANITIZERS()                                                                           \
+    do {                                                                                                          \
+        printf("SKIP %.*s: under a sanitizer (it watches quality numbers; the plain pass runs it)\n", TEST_NAME); \
+        return;                                                                                                   \
     } while (0)
 #else
 #define SKIP_QUALITY_UNDER_SANITIZERS() (void)0
@@ -42,11 +50,11 @@
  * --all) the other command-line tests take under ThreadSanitizer too gives it nothing new to
  * watch, at 5-10 times the time (227 s): it runs in the plain and ASan passes. */
 #if defined(__SANITIZE_THREAD__)
-#define SKIP_SINGLE_THREADED_UNDER_TSAN()                                                                   \
-    do {                                                                                                    \
-        printf("SKIP %s: under ThreadSanitizer (one-thread trainings; the plain and ASan passes run it)\n", \
-               __func__);                                                                                   \
-        return;                                                                                             \
+#define SKIP_SINGLE_THREADED_UNDER_TSAN()                                                                     \
+    do {                                                                                                      \
+        printf("SKIP %.*s: under ThreadSanitizer (one-thread trainings; the plain and ASan passes run it)\n", \
+               TEST_NAME);                                                                                    \
+        return;                                                                                               \
     } while (0)
 #else
 #define SKIP_SINGLE_THREADED_UNDER_TSAN() (void)0
@@ -946,7 +954,7 @@ START_TEST(test_cli_profiles_import_other_dataset)
     SKIP_WITHOUT_DATA();
     snprintf(csv, sizeof csv, "%s/llm-profiles/updated_users_with_summary_df_1m.csv", test_data_dir());
     if (stat(csv, &st) != 0) {
-        printf("SKIP %s: %s is not available\n", __func__, csv);
+        printf("SKIP %.*s: %s is not available\n", TEST_NAME, csv);
         return;
     }
     dir = make_temp_dir();
