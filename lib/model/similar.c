@@ -127,34 +127,32 @@ GATREC_API int gatrec_model_similar_items(const gatrec_model *model, int32_t ite
 static int evidence_weights(const gatrec_model *model, int32_t user, int32_t item, float *w)
 {
     const gatrec__csr *s = &model->seen;
-    size_t n = s->off[user + 1] - s->off[user];
-    const float *centre;
+    const int32_t *col = s->col + s->off[user];
+    const float *centre, *b;
     const double *norm2;
+    size_t n = s->off[user + 1] - s->off[user], e = 0;
     int rc;
     if (model->ops->evidence)
         return model->ops->evidence(model, user, item, w);
-    for (size_t e = 0; e < n; e++)
-        w[e] = 1.0f;
+    for (size_t j = 0; j < n; j++)
+        w[j] = 1.0f;
     if (model->ops->attention && (rc = model->ops->attention(model, user, w)))
         return rc;
     if (!(centre = item_centre(model, &norm2)))
         return GATREC_ENOMEM;
-    for (size_t e = 0; e < n; e++) {
-        float c;
-        if (e % 4 == 0 && e + 4 <= n) { /* four at once */
-            const int32_t *col = s->col + s->off[user] + e;
-            const float *a[4] = {model->iemb + (size_t)col[0] * model->dim, model->iemb + (size_t)col[1] * model->dim,
-                                 model->iemb + (size_t)col[2] * model->dim, model->iemb + (size_t)col[3] * model->dim};
-            double ab[4];
-            centred_dot4(a, model->iemb + (size_t)item * model->dim, centre, model->dim, ab);
-            for (size_t q = 0; q < 4; q++) {
-                c = cosine_of(ab[q], norm2[col[q]], norm2[item]);
-                w[e + q] *= c > 0 ? c : 0;
-            }
-            e += 3;
-            continue;
+    b = model->iemb + (size_t)item * model->dim;
+    for (; e + 4 <= n; e += 4) { /* four at once, then the rest one by one */
+        const float *a[4] = {model->iemb + (size_t)col[e] * model->dim, model->iemb + (size_t)col[e + 1] * model->dim,
+                             model->iemb + (size_t)col[e + 2] * model->dim, model->iemb + (size_t)col[e + 3] * model->dim};
+        double ab[4];
+        centred_dot4(a, b, centre, model->dim, ab);
+        for (size_t q = 0; q < 4; q++) {
+            float c = cosine_of(ab[q], norm2[col[e + q]], norm2[item]);
+            w[e + q] *= c > 0 ? c : 0;
         }
-        c = centred_cosine(model, s->col[s->off[user] + e], item, centre, norm2);
+    }
+    for (; e < n; e++) {
+        float c = centred_cosine(model, col[e], item, centre, norm2);
         w[e] *= c > 0 ? c : 0;
     }
     return GATREC_OK;
