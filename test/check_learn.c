@@ -1030,18 +1030,8 @@ START_TEST(try_user_leaves_the_model_as_it_was)
         ck_assert_status(gatrec_model_try_user(m, rated, stars, 3, NULL, 0, try_fails, NULL), GATREC_ENOTFOUND);
         ck_assert_ok(gatrec_model_try_user(m, rated, stars, 3, NULL, 0, try_list, &again));
         ck_assert_ok(gatrec_model_save(m, b));
-        {
-            FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-            int ca, cb;
-            do {
-                ca = fgetc(fa);
-                cb = fgetc(fb);
-            } while (ca == cb && ca != EOF);
-            ck_assert_msg(ca == cb, "%s: the model file differs after gatrec_model_try_user",
-                          gatrec_model_kind_name(try_kinds[k]));
-            fclose(fa);
-            fclose(fb);
-        }
+        ck_assert_msg(same_file_bytes(a, b), "%s: the model file differs after gatrec_model_try_user",
+                      gatrec_model_kind_name(try_kinds[k]));
         /* the same user added for good: the same list and scores, and a second try as the first */
         ck_assert_ok(gatrec_model_add_user_checked(m, 4242, rated, stars, 3, NULL, 0, &idx));
         ck_assert_ok(gatrec_model_recommend(m, idx, NI, kept.top, kept.scores, &kept.n));

@@ -49,6 +49,20 @@ char *slurp(const char *path)
     return buf;
 }
 
+int same_file_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int ca, cb;
+    ck_assert_msg(fa && fb, "cannot read %s or %s", a, b);
+    do {
+        ca = fgetc(fa);
+        cb = fgetc(fb);
+    } while (ca == cb && ca != EOF);
+    fclose(fa);
+    fclose(fb);
+    return ca == cb;
+}
+
 unsigned char *at_page_end(size_t n, void **map, size_t *maplen)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);

@@ -16,6 +16,9 @@ void rm_tree(const char *dir);
 char *write_file(const char *dir, const char *name, const char *text, size_t len);
 /* Read a whole file (NUL-terminated); NULL when missing. */
 char *slurp(const char *path);
+/* Whether two files hold the same bytes (a model saved before and after something that must not
+ * change it); a file that cannot be read fails the test. */
+int same_file_bytes(const char *a, const char *b);
 /* A 2-user, 3-item MovieLens 100K directory (titles, genres, times) and its dataset (check_embed.c). */
 gatrec_dataset *tiny_movielens(char **dir_out);
 /* `n` writable bytes that end where an unreadable page begins, so that reading past them faults:
