@@ -360,8 +360,10 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         if (a->explain && S.rr && title) {
             const char *et[EVIDENCE_K];
             char *itext = item_text(m, c, items[j]);
-            for (size_t e = 0; e < nev; e++)
-                et[e] = cli_item_title(m, c->ds, ev[e]) ? cli_item_title(m, c->ds, ev[e]) : "";
+            for (size_t e = 0; e < nev; e++) {
+                const char *t = cli_item_title(m, c->ds, ev[e]);
+                et[e] = t ? t : "";
+            }
             if (gatrec_reranker_justify(S.rr, user_profile ? user_profile : "(no profile)", title, itext, et, nev, &why)) {
                 why = NULL; /* unusable: the template below, and a note after the list */
                 if (!llm_failed++)
@@ -398,9 +400,11 @@ static int recommend_user(const gatrec_model *m, const rec_args *a)
         } else {
             printf("%3zu. %s (item %s, score %.4g)\n     why: %s\n", j + 1, title ? title : "",
                    cli_item_name(m, items[j], iname, sizeof iname), sc, why);
-            for (size_t e = 0; a->evidence && e < nev; e++)
+            for (size_t e = 0; a->evidence && e < nev; e++) {
+                const char *t = cli_item_title(m, c->ds, ev[e]);
                 printf("     evidence: %.3f  item %s  %s\n", w[e], cli_item_name(m, ev[e], iname, sizeof iname),
-                       cli_item_title(m, c->ds, ev[e]) ? cli_item_title(m, c->ds, ev[e]) : "");
+                       t ? t : "");
+            }
         }
         gatrec_string_free(why);
     }
